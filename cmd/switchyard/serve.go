@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/switchyard/switchyard/web"
+)
+
+func cmdServe(args []string, stderr io.Writer) error {
+	var o options
+	fs := newFlagSet("serve", &o, true)
+	if pos, err := parse(fs, args); err != nil {
+		return err
+	} else if len(pos) > 0 {
+		return usageError{"serve takes no arguments"}
+	}
+	log := newLogger(o.logLevel, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	eng, store, err := openEngine(ctx, &o, log)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	// Recovery runs before the listener opens: runs left queued or running
+	// by a crash go first.
+	if err := eng.Start(ctx); err != nil {
+		return err
+	}
+	defer eng.Stop()
+
+	srv := web.New(eng, web.Config{PublicURL: o.publicURL, Version: version, Logger: log})
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return err
+	}
+	log.Info("switchyard listening", "addr", ln.Addr().String(), "data", o.data, "version", version)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.App().Listener(ln) }()
+	select {
+	case err := <-errc:
+		if err != nil && !errors.Is(err, net.ErrClosed) {
+			return err
+		}
+	case <-ctx.Done():
+		log.Info("shutting down")
+		if err := srv.Shutdown(15 * time.Second); err != nil {
+			log.Error("http shutdown", "err", err)
+		}
+	}
+	return nil
+}

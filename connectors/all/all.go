@@ -1,0 +1,11 @@
+// Package all registers every built-in connector; cmd imports it for its
+// side effects.
+package all
+
+import (
+	// Each package registers its connector in init.
+	_ "github.com/switchyard/switchyard/connectors/dataset"
+	_ "github.com/switchyard/switchyard/connectors/delay"
+	_ "github.com/switchyard/switchyard/connectors/httpreq"
+	_ "github.com/switchyard/switchyard/connectors/respond"
+)

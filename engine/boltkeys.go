@@ -1,0 +1,93 @@
+package engine
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Bucket names and key encoders: the one place that knows the bbolt layout.
+// Sequence keys are big-endian so that cursor order is time order.
+var (
+	bucketFlows        = []byte("flows")         // id → FlowRecord
+	bucketFlowVersions = []byte("flow_versions") // id 0x00 BE(version) → flow JSON
+	bucketEvents       = []byte("events")        // BE(seq) → Event
+	bucketRuns         = []byte("runs")          // BE(seq) → Run
+	bucketRunIndex     = []byte("run_index")     // BE(seq) → RunSummary
+	bucketRunsByFlow   = []byte("runs_by_flow")  // flow 0x00 BE(seq) → nil
+	bucketEventRuns    = []byte("event_runs")    // BE(event seq) BE(run seq) → nil
+	bucketQueue        = []byte("queue")         // BE(due unix nano) BE(seq) → nil
+	bucketDedupe       = []byte("dedupe")        // flow 0x00 key → dedupeEntry
+	bucketConnections  = []byte("connections")   // name → ConnectionRecord
+	bucketTokens       = []byte("tokens")        // hash → TokenRecord
+	bucketMeta         = []byte("meta")          // key → value
+
+	allBuckets = [][]byte{bucketFlows, bucketFlowVersions, bucketEvents, bucketRuns,
+		bucketRunIndex, bucketRunsByFlow, bucketEventRuns, bucketQueue, bucketDedupe, bucketConnections,
+		bucketTokens, bucketMeta}
+)
+
+const (
+	runIDPrefix   = "run_"
+	eventIDPrefix = "evt_"
+)
+
+func seqKey(seq uint64) []byte {
+	k := make([]byte, 8)
+	binary.BigEndian.PutUint64(k, seq)
+	return k
+}
+
+func formatID(prefix string, seq uint64) string {
+	return prefix + fmt.Sprintf("%016x", seq)
+}
+
+// parseID turns "run_000000000000002a" into its sequence key.
+func parseID(prefix, id string) ([]byte, error) {
+	hex, ok := strings.CutPrefix(id, prefix)
+	if !ok || len(hex) != 16 {
+		return nil, fmt.Errorf("%w: %q", ErrBadID, id)
+	}
+	seq, err := strconv.ParseUint(hex, 16, 64)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %q", ErrBadID, id)
+	}
+	return seqKey(seq), nil
+}
+
+// queueKey orders the queue by due time, then by run sequence. A zero due
+// time sorts first: "now".
+func queueKey(due time.Time, runKey []byte) []byte {
+	k := make([]byte, 16)
+	var n uint64
+	if !due.IsZero() {
+		n = uint64(due.UnixNano())
+	}
+	binary.BigEndian.PutUint64(k, n)
+	copy(k[8:], runKey)
+	return k
+}
+
+func decodeQueueKey(k []byte) (time.Time, uint64) {
+	n := binary.BigEndian.Uint64(k[:8])
+	seq := binary.BigEndian.Uint64(k[8:16])
+	if n == 0 {
+		return time.Time{}, seq
+	}
+	return time.Unix(0, int64(n)), seq
+}
+
+func compositeKey(a string, b []byte) []byte {
+	k := make([]byte, 0, len(a)+1+len(b))
+	k = append(k, a...)
+	k = append(k, 0)
+	return append(k, b...)
+}
+
+// dedupeEntry remembers which run a delivery key started, until Expires.
+type dedupeEntry struct {
+	RunID   string    `json:"run_id"`
+	Expires time.Time `json:"expires"`
+}

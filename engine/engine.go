@@ -1,0 +1,344 @@
+// Package engine is Switchyard's runtime: durable ingest, the run queue and
+// its workers, the executor with retries, recovery at start-up, retention,
+// and encrypted connections. It knows nothing of HTTP servers or HTML.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults of Config.
+const (
+	DefaultWorkers    = 64
+	DefaultQueueLimit = 50000
+	DefaultRetention  = 30 * 24 * time.Hour
+	// shutdownGrace is how long in-flight steps may finish on shutdown
+	// before they are cancelled (and rerun after restart).
+	shutdownGrace = 10 * time.Second
+)
+
+// Config wires an Engine.
+type Config struct {
+	Store   Store
+	Keyring *Keyring
+	// HTTP is the client connectors send with; it should enforce the
+	// egress policy. Defaults to a plain client (tests only).
+	HTTP *http.Client
+	// Workers is how many runs advance at once.
+	Workers int
+	// QueueLimit is how many unfinished runs may wait; beyond it Accept
+	// fails with ErrSaturated and stores nothing.
+	QueueLimit int
+	// Retention is how long finished runs are kept (negative: forever).
+	Retention time.Duration
+	Logger    *slog.Logger
+}
+
+// Engine runs flows.
+type Engine struct {
+	cfg    Config
+	store  Store
+	keys   *Keyring
+	log    *slog.Logger
+	flows  *flowCache
+	queue  *dueQueue
+	exec   *executor
+	bus    *bus
+	wait   *waiters
+	stats  Stats
+	counts counters
+
+	pending atomic.Int64 // unfinished runs, for backpressure
+
+	mu           sync.Mutex
+	started      bool
+	stopDispatch context.CancelFunc
+	stopSteps    context.CancelFunc
+	wg           sync.WaitGroup
+}
+
+// New makes an engine over a store: it checks the secret key against the
+// data and loads every flow. Call Start to recover runs and begin work.
+func New(ctx context.Context, cfg Config) (*Engine, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("engine: no store")
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = DefaultWorkers
+	}
+	if cfg.QueueLimit <= 0 {
+		cfg.QueueLimit = DefaultQueueLimit
+	}
+	if cfg.Retention == 0 {
+		cfg.Retention = DefaultRetention
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.HTTP == nil {
+		cfg.HTTP = &http.Client{}
+	}
+	e := &Engine{
+		cfg:   cfg,
+		store: cfg.Store,
+		keys:  cfg.Keyring,
+		log:   cfg.Logger,
+		flows: newFlowCache(),
+		queue: newDueQueue(),
+		bus:   newBus(),
+		wait:  newWaiters(),
+	}
+	e.exec = &executor{http: cfg.HTTP, secrets: e, log: cfg.Logger, now: time.Now}
+	if e.keys != nil {
+		if err := checkKey(ctx, e.store, e.keys); err != nil {
+			return nil, err
+		}
+	}
+	recs, err := e.store.Flows(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("engine: load flows: %w", err)
+	}
+	for _, rec := range recs {
+		cf, err := compileRecord(rec)
+		if err != nil {
+			// A flow saved by an older version that no longer compiles
+			// must not keep the server from starting: it is loaded as
+			// disabled and the error is logged.
+			e.log.Error("flow does not compile; skipping it", "flow_id", rec.ID, "err", err)
+			continue
+		}
+		e.flows.set(&ActiveFlow{Compiled: cf, Record: rec})
+	}
+	return e, nil
+}
+
+// Store returns the engine's store.
+func (e *Engine) Store() Store { return e.store }
+
+// Start re-queues every run that was queued, running or waiting (from its
+// last checkpoint) and starts the workers. Call it before the HTTP listener
+// opens so that recovered runs go first.
+func (e *Engine) Start(ctx context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.started {
+		return errors.New("engine: already started")
+	}
+	items, err := e.store.Pending(ctx)
+	if err != nil {
+		return fmt.Errorf("engine: recover: %w", err)
+	}
+	for _, it := range items {
+		e.queue.push(queued{runID: it.RunID, due: it.Due})
+	}
+	e.pending.Store(int64(len(items)))
+	if len(items) > 0 {
+		e.log.Info("recovered unfinished runs", "count", len(items))
+	}
+	dctx, cancelDispatch := context.WithCancel(context.WithoutCancel(ctx))
+	sctx, cancelSteps := context.WithCancel(context.WithoutCancel(ctx))
+	e.stopDispatch, e.stopSteps = cancelDispatch, cancelSteps
+	work := make(chan queued)
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		defer close(work)
+		e.queue.dispatch(dctx, work)
+	}()
+	for i := 0; i < e.cfg.Workers; i++ {
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			for q := range work {
+				e.process(sctx, q)
+			}
+		}()
+	}
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		e.retentionLoop(dctx)
+	}()
+	e.started = true
+	return nil
+}
+
+// Stop stops taking work, lets steps in flight finish for a grace period,
+// then cancels them; their runs resume after the next start.
+func (e *Engine) Stop() {
+	e.mu.Lock()
+	if !e.started {
+		e.mu.Unlock()
+		return
+	}
+	e.started = false
+	e.mu.Unlock()
+	e.stopDispatch()
+	done := make(chan struct{})
+	go func() { e.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(shutdownGrace):
+		e.stopSteps()
+		<-done
+	}
+	e.stopSteps()
+}
+
+// process advances one run taken from the queue.
+func (e *Engine) process(ctx context.Context, q queued) {
+	run, ev := q.run, q.event
+	var err error
+	if run == nil {
+		if run, err = e.store.Run(ctx, q.runID); err != nil {
+			e.log.Error("load queued run", "run_id", q.runID, "err", err)
+			return
+		}
+	}
+	if run.Status.Final() {
+		return
+	}
+	if ev == nil {
+		if ev, err = e.store.Event(ctx, run.EventID); err != nil {
+			e.log.Error("load event of run", "run_id", run.ID, "err", err)
+			return
+		}
+	}
+	log := e.log.With("flow_id", run.FlowID, "run_id", run.ID)
+	cf, err := e.flows.version(ctx, e.store, run.FlowID, run.FlowVersion)
+	var st *runState
+	if err == nil {
+		st, err = newRunState(run, cf, ev)
+	}
+	if err != nil {
+		// Nothing can run: fail the run with the reason rather than
+		// retrying it forever.
+		now := time.Now()
+		run.Status, run.Error, run.FinishedAt, run.DueAt = RunFailed, err.Error(), &now, nil
+		if serr := e.store.SaveRun(ctx, run); serr != nil {
+			log.Error("save unrunnable run", "err", serr)
+			return
+		}
+		e.runDone(run)
+		return
+	}
+	st.park = true
+	st.save = e.store.SaveRun
+	st.onUpdate = e.publishStep
+
+	if err := e.exec.advance(ctx, st); err != nil {
+		if errors.Is(err, ErrRunFinal) {
+			return
+		}
+		if ctx.Err() != nil {
+			return // shutting down; recovery resumes it
+		}
+		// The store refused a checkpoint: try the run again shortly from
+		// what was last saved.
+		log.Error("checkpoint failed; run will be retried", "err", err)
+		e.queue.push(queued{runID: run.ID, due: time.Now().Add(5 * time.Second)})
+		return
+	}
+	if run.Status.Final() {
+		e.runDone(run)
+		return
+	}
+	e.bus.publish(Update{Type: "run", RunID: run.ID, FlowID: run.FlowID, Status: string(run.Status)})
+	e.queue.push(queued{runID: run.ID, due: *run.DueAt})
+}
+
+// runDone accounts for a run that reached a final status.
+func (e *Engine) runDone(run *Run) {
+	e.pending.Add(-1)
+	if run.Status == RunSucceeded {
+		e.counts.succeeded.Add(1)
+	} else {
+		e.counts.failed.Add(1)
+	}
+	e.wait.finish(run)
+	e.bus.publish(Update{Type: "run", RunID: run.ID, FlowID: run.FlowID, Status: string(run.Status)})
+}
+
+func (e *Engine) publishStep(r *Run, step *StepResult) {
+	if step == nil {
+		return
+	}
+	e.counts.steps.Add(1)
+	if r.Response != nil {
+		e.wait.respond(r)
+	}
+	e.bus.publish(Update{Type: "step", RunID: r.ID, FlowID: r.FlowID, Status: string(step.Status), StepID: step.ID})
+}
+
+// Stats are counters for /metrics.
+type Stats struct {
+	Accepted, Duplicates, Saturated, Succeeded, Failed, Steps int64
+	Pending                                                   int64
+	Workers                                                   int
+}
+
+type counters struct {
+	accepted, duplicates, saturated, succeeded, failed, steps atomic.Int64
+}
+
+// Stats returns the engine's counters.
+func (e *Engine) Stats() Stats {
+	return Stats{
+		Accepted: e.counts.accepted.Load(), Duplicates: e.counts.duplicates.Load(),
+		Saturated: e.counts.saturated.Load(), Succeeded: e.counts.succeeded.Load(),
+		Failed: e.counts.failed.Load(), Steps: e.counts.steps.Load(),
+		Pending: e.pending.Load(), Workers: e.cfg.Workers,
+	}
+}
+
+// Ready reports whether the engine has started (recovery done).
+func (e *Engine) Ready() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.started
+}
+
+func (e *Engine) retentionLoop(ctx context.Context) {
+	tick := time.NewTicker(10 * time.Minute)
+	defer tick.Stop()
+	for {
+		e.enforceRetention(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// enforceRetention deletes finished runs older than the retention period
+// and forgets expired dedupe keys, in chunks so no single transaction grows
+// large.
+func (e *Engine) enforceRetention(ctx context.Context) {
+	if n, err := e.store.PurgeDedupe(ctx, time.Now()); err != nil {
+		e.log.Error("purge dedupe keys", "err", err)
+	} else if n > 0 {
+		e.log.Info("purged expired dedupe keys", "count", n)
+	}
+	if e.cfg.Retention < 0 {
+		return
+	}
+	cutoff := time.Now().Add(-e.cfg.Retention)
+	for ctx.Err() == nil {
+		n, err := e.store.DeleteRunsBefore(ctx, cutoff, 1000)
+		if err != nil {
+			e.log.Error("retention", "err", err)
+			return
+		}
+		if n < 1000 {
+			return
+		}
+	}
+}

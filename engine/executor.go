@@ -1,0 +1,415 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"time"
+
+	"github.com/switchyard/switchyard/connectors"
+	"github.com/switchyard/switchyard/flows"
+)
+
+// Retry defaults for a step that sets `retry` without every value.
+const (
+	defaultBackoff    = time.Second
+	defaultMaxBackoff = time.Hour
+)
+
+// SecretSource resolves stored connections for the executor.
+type SecretSource interface {
+	// Connection returns the decrypted values of one connection.
+	Connection(ctx context.Context, name string) (map[string]string, error)
+	// AllConnections returns every connection's values, for templates
+	// that reference `secrets`.
+	AllConnections(ctx context.Context) (map[string]map[string]string, error)
+}
+
+// executor walks a run's steps. It knows nothing of how runs are stored:
+// the caller passes a save function that checkpoints.
+type executor struct {
+	http    *http.Client
+	secrets SecretSource
+	log     *slog.Logger
+	now     func() time.Time
+}
+
+// runState is one run being advanced.
+type runState struct {
+	run   *Run
+	flow  *flows.Compiled
+	trig  flows.TriggerData
+	steps map[string]flows.StepState
+	dry   bool
+	// save checkpoints the run; a nil save keeps the run in memory only.
+	save func(ctx context.Context, r *Run) error
+	// park, when true, makes the walk stop at a retry or delay and return;
+	// when false (in-process runs) it sleeps instead.
+	park bool
+	// onUpdate is told about each step checkpoint.
+	onUpdate func(r *Run, step *StepResult)
+}
+
+// outcome of a walk.
+type walkResult int
+
+const (
+	walkContinue walkResult = iota // go on with the next step
+	walkParked                     // run waits for DueAt
+	walkFailed                     // run failed
+)
+
+func newRunState(run *Run, cf *flows.Compiled, ev *Event) (*runState, error) {
+	trig, err := triggerData(ev)
+	if err != nil {
+		return nil, fmt.Errorf("parse trigger body: %w", err)
+	}
+	st := &runState{run: run, flow: cf, trig: trig, steps: map[string]flows.StepState{}}
+	for _, r := range run.Steps {
+		if r.Status.done() {
+			st.steps[r.ID] = flows.StepState{Output: r.Output, Status: string(r.Status)}
+		}
+	}
+	return st, nil
+}
+
+func (st *runState) env(attempt int, secrets map[string]map[string]string) flows.Env {
+	return flows.NewEnv(flows.EnvInput{
+		Flow:    st.flow.Flow,
+		Trigger: st.trig,
+		RunID:   st.run.ID,
+		Attempt: attempt,
+		Steps:   st.steps,
+		Secrets: secrets,
+	})
+}
+
+// advance runs the run's remaining steps. It returns when the run is final
+// or (with park) waits for run.DueAt. An error means a checkpoint could not
+// be written; the run is left as last saved.
+func (x *executor) advance(ctx context.Context, st *runState) error {
+	r := st.run
+	now := x.now()
+	if r.StartedAt == nil {
+		r.StartedAt = &now
+	}
+	r.Status = RunRunning
+	r.DueAt = nil
+	for {
+		res, err := x.walk(ctx, st, st.flow.Steps)
+		if err != nil {
+			return err
+		}
+		switch res {
+		case walkParked:
+			if st.park {
+				return nil
+			}
+			// In-process runs wait here instead of in the queue.
+			if err := sleepUntil(ctx, *r.DueAt, x.now); err != nil {
+				return err
+			}
+			r.Status = RunRunning
+			r.DueAt = nil
+			continue
+		case walkFailed:
+			r.Status = RunFailed
+		default:
+			r.Status = RunSucceeded
+		}
+		fin := x.now()
+		r.FinishedAt = &fin
+		r.DueAt = nil
+		return x.checkpoint(ctx, st, nil)
+	}
+}
+
+func sleepUntil(ctx context.Context, t time.Time, now func() time.Time) error {
+	d := t.Sub(now())
+	if d <= 0 {
+		return nil
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (x *executor) checkpoint(ctx context.Context, st *runState, step *StepResult) error {
+	if st.save != nil {
+		if err := st.save(ctx, st.run); err != nil {
+			return err
+		}
+	}
+	if st.onUpdate != nil {
+		st.onUpdate(st.run, step)
+	}
+	return nil
+}
+
+func (x *executor) walk(ctx context.Context, st *runState, list []*flows.CompiledStep) (walkResult, error) {
+	for _, cs := range list {
+		res, err := x.step(ctx, st, cs)
+		if err != nil || res != walkContinue {
+			return res, err
+		}
+	}
+	return walkContinue, nil
+}
+
+// stepResult returns the step's checkpoint, adding a fresh one when the
+// step has not started yet.
+func (x *executor) stepResult(st *runState, cs *flows.CompiledStep) *StepResult {
+	if res := st.run.result(cs.Step.ID); res != nil {
+		return res
+	}
+	st.run.Steps = append(st.run.Steps, StepResult{ID: cs.Step.ID, Use: cs.Step.Use, Status: StepRunning, StartedAt: x.now()})
+	return &st.run.Steps[len(st.run.Steps)-1]
+}
+
+func (x *executor) step(ctx context.Context, st *runState, cs *flows.CompiledStep) (walkResult, error) {
+	id := cs.Step.ID
+	if prev := st.run.result(id); prev != nil && prev.Status.done() {
+		// Done before a restart or a retry: follow the branch it took.
+		if cs.Step.IsSwitch() && prev.Branch != nil && *prev.Branch >= 0 && *prev.Branch < len(cs.Cases) {
+			return x.walk(ctx, st, cs.Cases[*prev.Branch].Steps)
+		}
+		return walkContinue, nil
+	}
+	res := x.stepResult(st, cs)
+	if cs.If != nil && res.Attempts == 0 && len(res.Conditions) == 0 {
+		ok, err := cs.If.Bool(st.env(1, nil))
+		cond := Condition{Field: cs.If.Field, Expr: cs.If.Source, Result: ok}
+		if err != nil {
+			cond.Error = err.Error()
+		}
+		res.Conditions = append(res.Conditions, cond)
+		if err != nil {
+			return x.failStep(ctx, st, cs, res, err)
+		}
+		if !ok {
+			return x.finishStep(ctx, st, res, StepSkipped, nil)
+		}
+	}
+	if cs.Step.IsSwitch() {
+		return x.route(ctx, st, cs, res)
+	}
+	return x.call(ctx, st, cs, res)
+}
+
+// route evaluates a switch's cases in order and walks the first that holds.
+func (x *executor) route(ctx context.Context, st *runState, cs *flows.CompiledStep, res *StepResult) (walkResult, error) {
+	env := st.env(1, nil)
+	branch := -1
+	for i, c := range cs.Cases {
+		if c.Default || c.When == nil {
+			branch = i
+			break
+		}
+		ok, err := c.When.Bool(env)
+		cond := Condition{Field: c.When.Field, Expr: c.When.Source, Result: ok}
+		if err != nil {
+			cond.Error = err.Error()
+		}
+		res.Conditions = append(res.Conditions, cond)
+		if err != nil {
+			return x.failStep(ctx, st, cs, res, err)
+		}
+		if ok {
+			branch = i
+			break
+		}
+	}
+	res.Branch = &branch
+	out := map[string]any{"case": branch}
+	if r, err := x.finishStep(ctx, st, res, StepSucceeded, out); err != nil || r != walkContinue {
+		return r, err
+	}
+	if branch < 0 {
+		return walkContinue, nil
+	}
+	return x.walk(ctx, st, cs.Cases[branch].Steps)
+}
+
+// call runs one attempt of a connector step.
+func (x *executor) call(ctx context.Context, st *runState, cs *flows.CompiledStep, res *StepResult) (walkResult, error) {
+	conn, err := connectors.Lookup(cs.Step.Use)
+	if err != nil {
+		return x.failStep(ctx, st, cs, res, err)
+	}
+	attempt := res.Attempts + 1
+	resumed := res.Status == StepWaiting
+	red := newRedactor()
+
+	var secrets map[string]map[string]string
+	if cs.With != nil && cs.With.UsesSecrets && x.secrets != nil {
+		if secrets, err = x.secrets.AllConnections(ctx); err != nil {
+			return x.failStep(ctx, st, cs, res, fmt.Errorf("load secrets: %w", err))
+		}
+		for _, vals := range secrets {
+			red.add(vals)
+		}
+	}
+	var cfg map[string]any
+	if cs.With != nil {
+		cfg, err = cs.With.Render(st.env(attempt, secrets))
+		if err != nil {
+			res.Attempts = attempt
+			return x.failStep(ctx, st, cs, res, red.err(err))
+		}
+	}
+	var connVals map[string]string
+	if name, _ := cfg[connectors.KeyConnection].(string); name != "" {
+		if x.secrets == nil {
+			return x.failStep(ctx, st, cs, res, fmt.Errorf("connection %q: no connections available here", name))
+		}
+		connVals, err = x.secrets.Connection(ctx, name)
+		if err != nil {
+			res.Attempts = attempt
+			return x.failStep(ctx, st, cs, res, fmt.Errorf("connection %q: %w", name, err))
+		}
+		red.add(connVals)
+	}
+	res.Attempts = attempt
+	res.Input = red.config(cs.Spec, cfg)
+	res.Status = StepRunning
+	res.NextAttemptAt = nil
+	res.ResumeAt = nil
+
+	start := x.now()
+	out, err := conn.Execute(ctx, connectors.Input{
+		Config:         cfg,
+		Connection:     connVals,
+		RunID:          st.run.ID,
+		StepID:         cs.Step.ID,
+		IdempotencyKey: st.run.ID + ":" + cs.Step.ID,
+		Attempt:        attempt,
+		Resumed:        resumed,
+		DryRun:         st.dry,
+		HTTP:           x.http,
+	})
+	res.DurationMS += float64(x.now().Sub(start).Microseconds()) / 1000
+	if err != nil {
+		if ctx.Err() != nil {
+			// Shutting down: the attempt did not really fail. Leave the
+			// last checkpoint as it is; recovery runs the step again.
+			return walkParked, ctx.Err()
+		}
+		retryable, after := connectors.IsRetryable(err)
+		var se *connectors.StepError
+		if errors.As(err, &se) {
+			res.StatusCode = se.Status
+		}
+		err = red.err(err)
+		if retryable && cs.Step.Retry != nil && attempt < cs.Step.Retry.Attempts {
+			due := x.now().Add(backoff(cs.Step.Retry, attempt, after))
+			res.Status = StepRetrying
+			res.Error = err.Error()
+			res.NextAttemptAt = &due
+			return x.parkRun(ctx, st, res, due)
+		}
+		if !retryable && attempt > 1 {
+			err = fmt.Errorf("%w (permanent, attempt %d)", err, attempt)
+		}
+		return x.failStep(ctx, st, cs, res, err)
+	}
+	res.Error = ""
+	res.Output = red.value(out.Output)
+	if out.Respond != nil {
+		resp := *out.Respond
+		if resp.Body != nil {
+			resp.Body = red.value(resp.Body)
+		}
+		st.run.Response = &resp
+	}
+	if !out.ResumeAt.IsZero() && !resumed {
+		due := out.ResumeAt
+		res.Status = StepWaiting
+		res.ResumeAt = &due
+		return x.parkRun(ctx, st, res, due)
+	}
+	return x.finishStep(ctx, st, res, StepSucceeded, res.Output)
+}
+
+func (r *redactor) err(err error) error {
+	if err == nil || len(r.secrets) == 0 {
+		return err
+	}
+	return errors.New(r.string(err.Error()))
+}
+
+// backoff is the delay before attempt+1: exponential from the policy's
+// backoff, with jitter that keeps each delay above the previous one, capped
+// by max_backoff, and never shorter than what the remote asked for.
+func backoff(p *flows.Retry, attempt int, retryAfter time.Duration) time.Duration {
+	base := p.Backoff.Std()
+	if base <= 0 {
+		base = defaultBackoff
+	}
+	maxB := p.MaxBackoff.Std()
+	if maxB <= 0 {
+		maxB = defaultMaxBackoff
+	}
+	d := base
+	for i := 1; i < attempt && d < maxB; i++ {
+		d *= 2
+	}
+	// Jitter within [80%, 100%] spreads retries of many runs apart while
+	// every delay stays longer than the one before it.
+	d = time.Duration(float64(d) * (0.8 + 0.2*rand.Float64()))
+	if d > maxB {
+		d = maxB
+	}
+	if retryAfter > d {
+		d = retryAfter
+	}
+	return d
+}
+
+func (x *executor) parkRun(ctx context.Context, st *runState, res *StepResult, due time.Time) (walkResult, error) {
+	st.run.Status = RunWaiting
+	st.run.DueAt = &due
+	if err := x.checkpoint(ctx, st, res); err != nil {
+		return walkParked, err
+	}
+	return walkParked, nil
+}
+
+func (x *executor) finishStep(ctx context.Context, st *runState, res *StepResult, status StepStatus, out any) (walkResult, error) {
+	now := x.now()
+	res.Status = status
+	res.FinishedAt = &now
+	res.Output = out
+	st.steps[res.ID] = flows.StepState{Output: out, Status: string(status)}
+	return walkContinue, x.checkpoint(ctx, st, res)
+}
+
+// failStep records a step's final failure. With on_error continue the run
+// goes on; otherwise it fails, and the run's error names the step.
+func (x *executor) failStep(ctx context.Context, st *runState, cs *flows.CompiledStep, res *StepResult, err error) (walkResult, error) {
+	now := x.now()
+	res.Status = StepFailed
+	res.Error = err.Error()
+	res.FinishedAt = &now
+	if cs.Step.OnError == flows.OnErrorContinue {
+		out := map[string]any{"error": res.Error}
+		res.Output = out
+		st.steps[res.ID] = flows.StepState{Output: out, Status: string(StepFailed)}
+		return walkContinue, x.checkpoint(ctx, st, res)
+	}
+	st.steps[res.ID] = flows.StepState{Status: string(StepFailed)}
+	st.run.Error = fmt.Sprintf("step %q failed: %s", cs.Step.ID, res.Error)
+	st.run.ErrorStep = cs.Step.ID
+	if st.onUpdate != nil {
+		st.onUpdate(st.run, res)
+	}
+	// The final checkpoint is written by advance with the run's status.
+	return walkFailed, nil
+}

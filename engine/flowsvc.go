@@ -1,0 +1,84 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/switchyard/switchyard/flows"
+)
+
+// SaveFlow validates, compiles and stores a flow definition as its next
+// version. With create, an existing id is an error (ErrFlowExists); with
+// wantID set, the flow's id must match it. Invalid flows give a
+// *flows.ValidationError listing every problem with its field path.
+func (e *Engine) SaveFlow(ctx context.Context, raw []byte, create bool, wantID string) (*ActiveFlow, error) {
+	f, err := flows.Decode(raw)
+	if err != nil {
+		return nil, err
+	}
+	if wantID != "" && f.ID != wantID {
+		return nil, &flows.ValidationError{Details: []flows.FieldError{{Field: "id", Message: fmt.Sprintf("must match the flow being saved (%q)", wantID)}}}
+	}
+	cf, err := flows.Compile(f)
+	if err != nil {
+		return nil, err
+	}
+	if f.Trigger.Type == flows.TriggerWebhook {
+		if owner := e.flows.pathOwner(f.Trigger.Path, f.ID); owner != "" {
+			return nil, &flows.ValidationError{Details: []flows.FieldError{{Field: "trigger.path", Message: fmt.Sprintf("path %q is already used by flow %q", f.Trigger.Path, owner)}}}
+		}
+	}
+	if create && e.flows.get(f.ID) != nil {
+		return nil, fmt.Errorf("engine: create flow %q: %w", f.ID, ErrFlowExists)
+	}
+	canon, err := flows.Encode(f)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := e.store.PutFlow(ctx, f.ID, canon)
+	if err != nil {
+		return nil, err
+	}
+	a := &ActiveFlow{Compiled: cf, Record: rec}
+	e.flows.set(a)
+	e.log.Info("flow saved", "flow_id", f.ID, "version", rec.Version)
+	return a, nil
+}
+
+// Flow returns a flow's current version.
+func (e *Engine) Flow(id string) (*ActiveFlow, error) {
+	a := e.flows.get(id)
+	if a == nil {
+		return nil, fmt.Errorf("engine: flow %q: %w", id, ErrFlowNotFound)
+	}
+	return a, nil
+}
+
+// Flows lists every flow, sorted by id.
+func (e *Engine) Flows() []*ActiveFlow { return e.flows.all() }
+
+// DeleteFlow removes a flow. Its runs and their history stay.
+func (e *Engine) DeleteFlow(ctx context.Context, id string) error {
+	if err := e.store.DeleteFlow(ctx, id); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("engine: delete flow %q: %w", id, ErrFlowNotFound)
+		}
+		return err
+	}
+	e.flows.remove(id)
+	return nil
+}
+
+// Run loads a run.
+func (e *Engine) Run(ctx context.Context, id string) (*Run, error) { return e.store.Run(ctx, id) }
+
+// Event loads an event.
+func (e *Engine) Event(ctx context.Context, id string) (*Event, error) {
+	return e.store.Event(ctx, id)
+}
+
+// ListRuns lists runs newest first.
+func (e *Engine) ListRuns(ctx context.Context, f RunFilter) (RunPage, error) {
+	return e.store.ListRuns(ctx, f)
+}

@@ -1,0 +1,226 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/switchyard/switchyard/flows"
+)
+
+// Accepted is what Accept did with an event.
+type Accepted struct {
+	RunID string
+	// Duplicate is true when the event's dedupe key was seen before;
+	// RunID names the first run and nothing was stored.
+	Duplicate bool
+	// Done, when the caller asked to wait, yields the run once a
+	// webhook.respond step answered or the run ended.
+	Done <-chan *Run
+}
+
+// DedupeError says that a flow's dedupe expression failed on an event.
+type DedupeError struct{ Err error }
+
+func (e *DedupeError) Error() string { return "dedupe: " + e.Err.Error() }
+func (e *DedupeError) Unwrap() error { return e.Err }
+
+// WebhookFlow returns the enabled webhook flow listening on path.
+func (e *Engine) WebhookFlow(path string) (*ActiveFlow, bool) {
+	a := e.flows.byWebhookPath(path)
+	return a, a != nil
+}
+
+// Accept durably stores an event for a flow with its queued run and only
+// then returns: a caller may acknowledge the event once Accept succeeded.
+// Over the queue limit it stores nothing and returns ErrSaturated. With
+// wait, Accepted.Done yields the run when it responds or ends; the caller
+// must call Forget if it stops waiting.
+func (e *Engine) Accept(ctx context.Context, a *ActiveFlow, ev *Event, wait bool) (Accepted, error) {
+	if n := e.pending.Add(1); n > int64(e.cfg.QueueLimit) {
+		e.pending.Add(-1)
+		e.counts.saturated.Add(1)
+		return Accepted{}, ErrSaturated
+	}
+	release := true
+	defer func() {
+		if release {
+			e.pending.Add(-1)
+		}
+	}()
+	cf := a.Compiled
+	ev.FlowID = cf.Flow.ID
+	if ev.ReceivedAt.IsZero() {
+		ev.ReceivedAt = time.Now().UTC()
+	}
+	if cf.Dedupe != nil && ev.DedupeKey == "" {
+		key, err := dedupeKey(cf, ev)
+		if err != nil {
+			return Accepted{}, &DedupeError{Err: err}
+		}
+		ev.DedupeKey = key
+	}
+	run := &Run{
+		FlowID:      cf.Flow.ID,
+		FlowVersion: a.Record.Version,
+		Status:      RunQueued,
+		CreatedAt:   ev.ReceivedAt,
+		Steps:       []StepResult{},
+	}
+	res, err := e.store.Accept(ctx, ev, run, cf.Flow.Trigger.EffectiveDedupeWindow())
+	if err != nil {
+		return Accepted{}, err
+	}
+	if res.Duplicate {
+		e.counts.duplicates.Add(1)
+		return Accepted{RunID: res.RunID, Duplicate: true}, nil
+	}
+	release = false
+	e.counts.accepted.Add(1)
+	out := Accepted{RunID: run.ID}
+	if wait {
+		// Registered before the run can start, so no answer is missed.
+		out.Done = e.wait.add(run.ID)
+	}
+	e.queue.push(queued{runID: run.ID, run: run, event: ev})
+	e.bus.publish(Update{Type: "run", RunID: run.ID, FlowID: run.FlowID, Status: string(RunQueued)})
+	return out, nil
+}
+
+// Forget stops waiting for a run (a sync webhook that timed out).
+func (e *Engine) Forget(runID string) { e.wait.remove(runID) }
+
+func dedupeKey(cf *flows.Compiled, ev *Event) (string, error) {
+	trig, err := triggerData(ev)
+	if err != nil {
+		return "", err
+	}
+	v, err := cf.Dedupe.Eval(flows.NewEnv(flows.EnvInput{Flow: cf.Flow, Trigger: trig}))
+	if err != nil {
+		return "", err
+	}
+	switch x := v.(type) {
+	case nil:
+		return "", nil
+	case string:
+		return x, nil
+	case float64:
+		return fmt.Sprintf("%.0f", x), nil
+	default:
+		return fmt.Sprint(x), nil
+	}
+}
+
+// RunNow starts a run of a flow (any trigger type) from a payload, as the
+// manual trigger does. The run is queued durably like a webhook's.
+func (e *Engine) RunNow(ctx context.Context, flowID string, ev *Event) (Accepted, error) {
+	a := e.flows.get(flowID)
+	if a == nil {
+		return Accepted{}, fmt.Errorf("engine: run flow %q: %w", flowID, ErrFlowNotFound)
+	}
+	if ev.Source == "" {
+		ev.Source = flows.TriggerManual
+	}
+	return e.Accept(ctx, a, ev, false)
+}
+
+// Sentinel errors of run control.
+var (
+	ErrNotFailed = errors.New("only a failed run can be retried")
+)
+
+// RetryRun starts a new run for a failed run's event that resumes at the
+// failed step: the steps that succeeded keep their results and do not run
+// again. The failed run itself is never changed.
+func (e *Engine) RetryRun(ctx context.Context, id string) (*Run, error) {
+	old, err := e.store.Run(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if old.Status != RunFailed {
+		return nil, fmt.Errorf("engine: retry run %s: %w (status %s)", id, ErrNotFailed, old.Status)
+	}
+	kept := []StepResult{}
+	for _, s := range old.Steps {
+		if s.Status == StepSucceeded || s.Status == StepSkipped {
+			kept = append(kept, s)
+		}
+	}
+	nr := &Run{RetryOf: old.ID, Steps: kept}
+	return e.startFrom(ctx, old, nr)
+}
+
+// ReplayRun starts a new run from the same event as run id, from the first
+// step, with the flow's current version.
+func (e *Engine) ReplayRun(ctx context.Context, id string) (*Run, error) {
+	old, err := e.store.Run(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return e.startFrom(ctx, old, &Run{ReplayOf: old.ID, Steps: []StepResult{}})
+}
+
+func (e *Engine) startFrom(ctx context.Context, old, nr *Run) (*Run, error) {
+	nr.FlowID, nr.EventID, nr.FlowVersion = old.FlowID, old.EventID, old.FlowVersion
+	// Users retry after fixing the flow: use its current version when it
+	// still exists.
+	if a := e.flows.get(old.FlowID); a != nil {
+		nr.FlowVersion = a.Record.Version
+	}
+	nr.Status = RunQueued
+	nr.CreatedAt = time.Now().UTC()
+	if n := e.pending.Add(1); n > int64(e.cfg.QueueLimit) {
+		e.pending.Add(-1)
+		return nil, ErrSaturated
+	}
+	if err := e.store.AddRun(ctx, nr); err != nil {
+		e.pending.Add(-1)
+		return nil, err
+	}
+	e.queue.push(queued{runID: nr.ID, run: nr})
+	e.bus.publish(Update{Type: "run", RunID: nr.ID, FlowID: nr.FlowID, Status: string(RunQueued)})
+	return nr, nil
+}
+
+// TestRun executes a flow once in memory against an event and returns the
+// run with every step's result; nothing is stored. With dry, connectors
+// send nothing out. Retries and delays wait in place (bounded by ctx).
+func (e *Engine) TestRun(ctx context.Context, cf *flows.Compiled, ev *Event, dry bool) (*Run, error) {
+	return RunOnce(ctx, cf, ev, RunOnceOptions{Dry: dry, HTTP: e.cfg.HTTP, Secrets: e})
+}
+
+// RunOnceOptions configure RunOnce.
+type RunOnceOptions struct {
+	Dry     bool
+	HTTP    *http.Client
+	Secrets SecretSource
+	// OnStep is told about each step checkpoint (e.g. to print progress).
+	OnStep func(r *Run, step *StepResult)
+}
+
+// RunOnce executes a flow in-process without a store, as `switchyard run`
+// and flow tests do.
+func RunOnce(ctx context.Context, cf *flows.Compiled, ev *Event, opts RunOnceOptions) (*Run, error) {
+	if ev.ReceivedAt.IsZero() {
+		ev.ReceivedAt = time.Now().UTC()
+	}
+	ev.FlowID = cf.Flow.ID
+	run := &Run{ID: "run_test", FlowID: cf.Flow.ID, EventID: ev.ID, Status: RunQueued, CreatedAt: time.Now().UTC(), Steps: []StepResult{}}
+	st, err := newRunState(run, cf, ev)
+	if err != nil {
+		return nil, err
+	}
+	st.dry = opts.Dry
+	st.onUpdate = opts.OnStep
+	client := opts.HTTP
+	if client == nil {
+		client = &http.Client{}
+	}
+	x := &executor{http: client, secrets: opts.Secrets, now: time.Now}
+	if err := x.advance(ctx, st); err != nil {
+		return run, err
+	}
+	return run, nil
+}

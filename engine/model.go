@@ -1,0 +1,182 @@
+package engine
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/switchyard/switchyard/connectors"
+)
+
+// RunStatus is where a run stands.
+type RunStatus string
+
+// Run statuses. Succeeded and failed are final: a final run is never
+// rewritten.
+const (
+	RunQueued    RunStatus = "queued"
+	RunRunning   RunStatus = "running"
+	RunWaiting   RunStatus = "waiting" // parked until a retry or delay is due
+	RunSucceeded RunStatus = "succeeded"
+	RunFailed    RunStatus = "failed"
+)
+
+// Final reports whether the status is terminal.
+func (s RunStatus) Final() bool { return s == RunSucceeded || s == RunFailed }
+
+// Valid reports whether s is a known status.
+func (s RunStatus) Valid() bool {
+	switch s {
+	case RunQueued, RunRunning, RunWaiting, RunSucceeded, RunFailed:
+		return true
+	}
+	return false
+}
+
+// StepStatus is where one step of a run stands.
+type StepStatus string
+
+// Step statuses.
+const (
+	StepRunning   StepStatus = "running"
+	StepRetrying  StepStatus = "retrying" // failed, another attempt is due
+	StepWaiting   StepStatus = "waiting"  // parked by the connector (delay)
+	StepSucceeded StepStatus = "succeeded"
+	StepFailed    StepStatus = "failed"
+	StepSkipped   StepStatus = "skipped"
+)
+
+// done reports whether the step will not run again in this run.
+func (s StepStatus) done() bool {
+	return s == StepSucceeded || s == StepFailed || s == StepSkipped
+}
+
+// Event is what arrived: one webhook delivery, tick or manual start. It is
+// stored once and never changed; runs (and replays) point at it.
+type Event struct {
+	ID         string            `json:"id"`
+	FlowID     string            `json:"flow_id"`
+	Source     string            `json:"source"` // trigger type: webhook, manual, ...
+	Method     string            `json:"method,omitempty"`
+	Path       string            `json:"path,omitempty"`
+	Headers    map[string]string `json:"headers,omitempty"`
+	Query      map[string]string `json:"query,omitempty"`
+	RemoteAddr string            `json:"remote_addr,omitempty"`
+	// ContentType and Body are the request's, byte for byte.
+	ContentType string    `json:"content_type,omitempty"`
+	Body        []byte    `json:"body,omitempty"`
+	ReceivedAt  time.Time `json:"received_at"`
+	DedupeKey   string    `json:"dedupe_key,omitempty"`
+}
+
+// Run is one execution of a flow for one event.
+type Run struct {
+	ID          string       `json:"id"`
+	FlowID      string       `json:"flow_id"`
+	FlowVersion int64        `json:"flow_version"`
+	EventID     string       `json:"event_id"`
+	Status      RunStatus    `json:"status"`
+	CreatedAt   time.Time    `json:"created_at"`
+	StartedAt   *time.Time   `json:"started_at,omitempty"`
+	FinishedAt  *time.Time   `json:"finished_at,omitempty"`
+	DueAt       *time.Time   `json:"due_at,omitempty"`
+	Error       string       `json:"error,omitempty"`
+	ErrorStep   string       `json:"error_step,omitempty"`
+	Steps       []StepResult `json:"steps"`
+	// Response is what a webhook.respond step set for a sync webhook.
+	Response *connectors.Response `json:"response,omitempty"`
+	// RetryOf and ReplayOf link a run to the run it was started from.
+	RetryOf  string `json:"retry_of,omitempty"`
+	ReplayOf string `json:"replay_of,omitempty"`
+}
+
+// StepResult is the checkpoint of one step.
+type StepResult struct {
+	ID     string     `json:"id"`
+	Use    string     `json:"use,omitempty"`
+	Status StepStatus `json:"status"`
+	// Input is the step's config after templating, secrets redacted.
+	Input    map[string]any `json:"input,omitempty"`
+	Output   any            `json:"output,omitempty"`
+	Error    string         `json:"error,omitempty"`
+	Attempts int            `json:"attempts"`
+	// Conditions records how each `if` / `when` evaluated.
+	Conditions []Condition `json:"conditions,omitempty"`
+	// Branch is the index of the switch case taken (-1: none matched).
+	Branch     *int       `json:"branch,omitempty"`
+	StartedAt  time.Time  `json:"started_at"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	DurationMS float64    `json:"duration_ms"`
+	// NextAttemptAt is when a retrying step runs again; ResumeAt when a
+	// waiting step resumes.
+	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
+	ResumeAt      *time.Time `json:"resume_at,omitempty"`
+	// StatusCode is the remote HTTP status of the last failure, if any.
+	StatusCode int `json:"status_code,omitempty"`
+}
+
+// Condition is how one expression evaluated.
+type Condition struct {
+	Field  string `json:"field"`
+	Expr   string `json:"expr"`
+	Result bool   `json:"result"`
+	Error  string `json:"error,omitempty"`
+}
+
+// RunSummary is the small record run listings read, so that a page of
+// history never decodes whole runs.
+type RunSummary struct {
+	ID         string     `json:"id"`
+	FlowID     string     `json:"flow_id"`
+	Status     RunStatus  `json:"status"`
+	CreatedAt  time.Time  `json:"created_at"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	Error      string     `json:"error,omitempty"`
+	Steps      int        `json:"steps"`
+	// DueAt mirrors Run.DueAt so that the store finds the queue entry
+	// without decoding the whole run.
+	DueAt *time.Time `json:"due_at,omitempty"`
+}
+
+// Summary derives the listing record of a run.
+func (r *Run) Summary() RunSummary {
+	return RunSummary{ID: r.ID, FlowID: r.FlowID, Status: r.Status, CreatedAt: r.CreatedAt,
+		FinishedAt: r.FinishedAt, Error: r.Error, Steps: len(r.Steps), DueAt: r.DueAt}
+}
+
+// result returns the checkpoint of step id, or nil.
+func (r *Run) result(id string) *StepResult {
+	for i := range r.Steps {
+		if r.Steps[i].ID == id {
+			return &r.Steps[i]
+		}
+	}
+	return nil
+}
+
+// FlowRecord is a stored flow: its definition, version and timestamps.
+type FlowRecord struct {
+	ID        string          `json:"id"`
+	Flow      json.RawMessage `json:"flow"`
+	Version   int64           `json:"version"`
+	CreatedAt time.Time       `json:"created_at"`
+	UpdatedAt time.Time       `json:"updated_at"`
+}
+
+// ConnectionRecord is a stored connection; Sealed holds its values
+// encrypted, and is never shown to anyone.
+type ConnectionRecord struct {
+	Name      string    `json:"name"`
+	Type      string    `json:"type"`
+	Sealed    []byte    `json:"sealed"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// TokenRecord is a stored API token: only its SHA-256 hash is kept.
+type TokenRecord struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Hash      string    `json:"hash"`
+	Prefix    string    `json:"prefix"`
+	CreatedAt time.Time `json:"created_at"`
+}

@@ -1,0 +1,111 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Store is everything the engine keeps. The bbolt implementation lives in
+// bolt.go; a shared implementation (PostgreSQL) can come later without
+// touching the executor, which sees only this interface.
+//
+// Write methods are durable when they return: the data is on disk.
+type Store interface {
+	// Accept stores ev and its first run (status queued) with the run's
+	// queue entry in one durable transaction, assigning both IDs. When
+	// ev.DedupeKey is set and a delivery with the same key was accepted for
+	// the flow within window, nothing is stored and the result names the
+	// first run.
+	Accept(ctx context.Context, ev *Event, run *Run, window time.Duration) (AcceptResult, error)
+	// AddRun stores a new queued run for an event already stored (retry,
+	// replay), with its queue entry, assigning its ID.
+	AddRun(ctx context.Context, run *Run) error
+	// SaveRun checkpoints a run. A run that is not final keeps a queue entry
+	// due at run.DueAt (now when nil); a final run loses it. A run already
+	// final in the store is never rewritten: SaveRun returns ErrRunFinal.
+	SaveRun(ctx context.Context, run *Run) error
+	// Run and Event load one record.
+	Run(ctx context.Context, id string) (*Run, error)
+	Event(ctx context.Context, id string) (*Event, error)
+	// ListRuns lists run summaries newest first.
+	ListRuns(ctx context.Context, f RunFilter) (RunPage, error)
+	// Pending lists every run that is not final with its due time, for
+	// recovery at start-up.
+	Pending(ctx context.Context) ([]QueueItem, error)
+	// PurgeDedupe forgets dedupe keys that expired before now.
+	PurgeDedupe(ctx context.Context, now time.Time) (int, error)
+	// DeleteRunsBefore removes final runs (and events no run needs any
+	// more) created before t, at most limit of them; it reports how many.
+	DeleteRunsBefore(ctx context.Context, t time.Time, limit int) (int, error)
+
+	// Flows: PutFlow stores a new version of a flow (version 1 when new)
+	// and keeps every version so runs execute the version they were
+	// accepted under.
+	PutFlow(ctx context.Context, id string, raw []byte) (FlowRecord, error)
+	Flow(ctx context.Context, id string) (FlowRecord, error)
+	FlowVersion(ctx context.Context, id string, version int64) (FlowRecord, error)
+	Flows(ctx context.Context) ([]FlowRecord, error)
+	DeleteFlow(ctx context.Context, id string) error
+
+	// Connections hold sealed (encrypted) credentials.
+	PutConnection(ctx context.Context, c ConnectionRecord) error
+	Connection(ctx context.Context, name string) (ConnectionRecord, error)
+	Connections(ctx context.Context) ([]ConnectionRecord, error)
+	DeleteConnection(ctx context.Context, name string) error
+
+	// Tokens are API tokens, kept as hashes.
+	PutToken(ctx context.Context, t TokenRecord) error
+	TokenByHash(ctx context.Context, hash string) (TokenRecord, error)
+	Tokens(ctx context.Context) ([]TokenRecord, error)
+	DeleteToken(ctx context.Context, id string) error
+
+	// Meta is a small key-value space for the engine's own settings.
+	Meta(ctx context.Context, key string) ([]byte, error)
+	PutMeta(ctx context.Context, key string, value []byte) error
+
+	Close() error
+}
+
+// AcceptResult is what Accept did.
+type AcceptResult struct {
+	RunID   string
+	EventID string
+	// Duplicate is true when the delivery's dedupe key was already seen;
+	// RunID then names the first run.
+	Duplicate bool
+}
+
+// RunFilter selects runs for ListRuns.
+type RunFilter struct {
+	FlowID string
+	Status RunStatus
+	// Since and Until bound the creation time (zero: unbounded).
+	Since, Until time.Time
+	// Limit defaults to 50 and is capped at 500.
+	Limit int
+	// Cursor is the NextCursor of the previous page.
+	Cursor string
+}
+
+// RunPage is one page of runs.
+type RunPage struct {
+	Runs       []RunSummary `json:"runs"`
+	NextCursor string       `json:"next_cursor,omitempty"`
+}
+
+// QueueItem is an unfinished run and when it is due.
+type QueueItem struct {
+	RunID string
+	Due   time.Time
+}
+
+// Sentinel errors of the store.
+var (
+	ErrNotFound   = errors.New("not found")
+	ErrRunFinal   = errors.New("run is final and cannot be rewritten")
+	ErrBadID      = errors.New("malformed id")
+	ErrLocked     = errors.New("data directory is locked by another process")
+	ErrSaturated  = errors.New("engine saturated")
+	ErrFlowExists = errors.New("flow already exists")
+)

@@ -1,0 +1,272 @@
+package flows
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/vm"
+)
+
+// MaxExprLen is the longest expression accepted, in bytes.
+const MaxExprLen = 4 << 10
+
+// Top-level variables expressions see.
+const (
+	VarTrigger  = "trigger"
+	VarSteps    = "steps"
+	VarRun      = "run"
+	VarFlow     = "flow"
+	VarSecrets  = "secrets"
+	VarResponse = "response"
+	VarItem     = "item"
+)
+
+// envShape selects the set of top-level variables an expression is compiled
+// against.
+type envShape int
+
+const (
+	shapeBase     envShape = iota // trigger, steps, run, flow, secrets
+	shapeResponse                 // base + response (a poll's items)
+	shapeItem                     // base + item (a poll's key)
+)
+
+// compileEnvs are the type environments expressions are checked against.
+// Every variable is a map[string]any, so member access type-checks while
+// any name outside them is a compile error ("unknown name x"). The maps are
+// only read by expr, so sharing them between goroutines is safe.
+var compileEnvs = func() map[envShape]map[string]any {
+	base := func() map[string]any {
+		return map[string]any{
+			VarTrigger: map[string]any{},
+			VarSteps:   map[string]any{},
+			VarRun:     map[string]any{},
+			VarFlow:    map[string]any{},
+			VarSecrets: map[string]any{},
+		}
+	}
+	resp, item := base(), base()
+	resp[VarResponse] = map[string]any{}
+	item[VarItem] = map[string]any{}
+	return map[envShape]map[string]any{shapeBase: base(), shapeResponse: resp, shapeItem: item}
+}()
+
+// exprOptions are the compile options for one environment shape. now() is
+// expr's builtin (time.Time in the server's zone); it needs no option.
+func exprOptions(shape envShape) []expr.Option {
+	return []expr.Option{expr.Env(compileEnvs[shape])}
+}
+
+// exprRefs is what an expression's AST refers to.
+type exprRefs struct {
+	// steps lists the ids read as steps.<id> or steps["<id>"], in order
+	// of first appearance.
+	steps []string
+	// secrets is true when the expression names `secrets`.
+	secrets bool
+}
+
+// refVisitor collects exprRefs while ast.Walk visits every node.
+type refVisitor struct {
+	refs exprRefs
+	seen map[string]bool
+}
+
+// Visit implements ast.Visitor.
+func (v *refVisitor) Visit(node *ast.Node) {
+	switch n := (*node).(type) {
+	case *ast.IdentifierNode:
+		if n.Value == VarSecrets {
+			v.refs.secrets = true
+		}
+	case *ast.MemberNode:
+		id, ok := n.Node.(*ast.IdentifierNode)
+		if !ok || id.Value != VarSteps {
+			return
+		}
+		// Only a constant property names a step; steps[x] with a dynamic
+		// x cannot be checked before run time.
+		prop, ok := n.Property.(*ast.StringNode)
+		if !ok || v.seen[prop.Value] {
+			return
+		}
+		v.seen[prop.Value] = true
+		v.refs.steps = append(v.refs.steps, prop.Value)
+	}
+}
+
+// compileExpr compiles src for field against the given environment. The
+// error is a one-line message that keeps expr's line:column.
+func compileExpr(field, src string, shape envShape) (*Expr, exprRefs, error) {
+	if strings.TrimSpace(src) == "" {
+		return nil, exprRefs{}, errors.New("empty expression")
+	}
+	if len(src) > MaxExprLen {
+		return nil, exprRefs{}, fmt.Errorf("expression is %d bytes long, the limit is %d", len(src), MaxExprLen)
+	}
+	prog, err := expr.Compile(src, exprOptions(shape)...)
+	if err != nil {
+		return nil, exprRefs{}, errors.New(exprMessage(err))
+	}
+	v := &refVisitor{seen: map[string]bool{}}
+	node := prog.Node()
+	ast.Walk(&node, v)
+	e := &Expr{Source: src, Field: field, prog: prog, shape: shape, usesSecrets: v.refs.secrets}
+	return e, v.refs, nil
+}
+
+// resultType is the static type of the expression's result, or nil when
+// the checker could not know it (anything read from the maps).
+func (e *Expr) resultType() reflect.Type {
+	if e == nil || e.prog == nil {
+		return nil
+	}
+	t := e.prog.Node().Type()
+	if t == nil || t.Kind() == reflect.Interface {
+		return nil
+	}
+	return t
+}
+
+// Eval runs the expression. Runtime errors are *EvalError and name the
+// field and expression: `steps[1].if: expression "trigger.body.x.y": <expr
+// error>`.
+func (e *Expr) Eval(env Env) (any, error) {
+	if e == nil || e.prog == nil {
+		var field, src string
+		if e != nil {
+			field, src = e.Field, e.Source
+		}
+		return nil, &EvalError{Field: field, Source: src, Err: ErrNotCompiled}
+	}
+	out, err := vm.Run(e.prog, e.runEnv(env))
+	if err != nil {
+		return nil, &EvalError{Field: e.Field, Source: e.Source, Err: err}
+	}
+	return out, nil
+}
+
+// runEnv makes sure every variable the expression was compiled against
+// exists, so that a missing one reads as nil instead of failing inside
+// the VM with a message that blames the expression.
+func (e *Expr) runEnv(env Env) map[string]any {
+	m := map[string]any(env)
+	complete := m != nil
+	if complete {
+		for _, k := range e.shape.vars() {
+			if v, ok := m[k]; !ok || v == nil {
+				complete = false
+				break
+			}
+		}
+	}
+	if complete {
+		return m
+	}
+	// Copy rather than fill in: the caller's Env may be shared between
+	// goroutines.
+	cp := make(map[string]any, len(m)+2)
+	for k, v := range m {
+		cp[k] = v
+	}
+	for _, k := range e.shape.vars() {
+		if cp[k] == nil {
+			cp[k] = map[string]any{}
+		}
+	}
+	return cp
+}
+
+// vars lists the top-level variable names of the shape.
+func (s envShape) vars() []string {
+	switch s {
+	case shapeResponse:
+		return []string{VarTrigger, VarSteps, VarRun, VarFlow, VarSecrets, VarResponse}
+	case shapeItem:
+		return []string{VarTrigger, VarSteps, VarRun, VarFlow, VarSecrets, VarItem}
+	default:
+		return []string{VarTrigger, VarSteps, VarRun, VarFlow, VarSecrets}
+	}
+}
+
+// Bool runs the expression and requires a bool result (nil counts as false).
+func (e *Expr) Bool(env Env) (bool, error) {
+	v, err := e.Eval(env)
+	if err != nil {
+		return false, err
+	}
+	switch b := v.(type) {
+	case bool:
+		return b, nil
+	case nil:
+		return false, nil
+	default:
+		return false, &EvalError{Field: e.Field, Source: e.Source, Err: fmt.Errorf("%w (got %s)", ErrNotBool, describe(v))}
+	}
+}
+
+// UsesSecrets reports whether the expression names `secrets`.
+func (e *Expr) UsesSecrets() bool { return e != nil && e.usesSecrets }
+
+// describe names a value's kind for error messages, the way a flow author
+// thinks of it.
+func describe(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return fmt.Sprintf("string %s", quoteSource(x))
+	case map[string]any:
+		return "object"
+	case []any:
+		return "list"
+	case float64, float32, int, int64, int32, uint, uint64:
+		return fmt.Sprintf("number %v", x)
+	default:
+		return fmt.Sprintf("%T", v)
+	}
+}
+
+// exprMessage formats an expr error on one line: expr's message followed
+// by its line:column. The multi-line snippet expr adds is dropped because
+// the message ends up in `file:field: message` lines and JSON details.
+func exprMessage(err error) string {
+	var fe *file.Error
+	if errors.As(err, &fe) {
+		if fe.Line > 0 {
+			return fmt.Sprintf("%s (%d:%d)", fe.Message, fe.Line, fe.Column+1)
+		}
+		return fe.Message
+	}
+	return err.Error()
+}
+
+// quoteSource quotes an expression for a message, shortening long ones.
+func quoteSource(s string) string {
+	const max = 200
+	if len(s) > max {
+		cut := max
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+// sortedKeys returns m's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

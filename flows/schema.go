@@ -1,0 +1,300 @@
+package flows
+
+import (
+	"bytes"
+	"encoding/json"
+	"slices"
+
+	"github.com/switchyard/switchyard/connectors"
+)
+
+// SchemaDialect is the JSON Schema dialect JSONSchema declares.
+const SchemaDialect = "https://json-schema.org/draft/2020-12/schema"
+
+// durationPattern matches the strings time.ParseDuration accepts without a
+// sign (Duration rejects negative values).
+const durationPattern = `^(0|([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+$`
+
+// JSONSchema returns the JSON Schema (draft 2020-12) of the flow format, with
+// the registered connector ids as the enum of `use` and each connector's
+// `with` described by its spec. It is computed on every call so connectors
+// registered later are included; the output is stable for a given set of
+// connectors.
+func JSONSchema() []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	// The schema is built from maps, strings and bools only; encoding it
+	// cannot fail.
+	_ = enc.Encode(buildSchema(connectors.Specs()))
+	return buf.Bytes()
+}
+
+// obj is a JSON Schema object under construction.
+type obj = map[string]any
+
+func ref(name string) obj { return obj{"$ref": "#/$defs/" + name} }
+
+// withDef names the $defs entry of a connector's `with`.
+func withDef(id string) string { return "with:" + id }
+
+func buildSchema(specs []connectors.Spec) obj {
+	defs := obj{
+		"duration": obj{
+			"type":        "string",
+			"pattern":     durationPattern,
+			"description": `A Go duration such as "500ms", "30s", "5m" or "1h30m".`,
+		},
+		"expression": obj{
+			"type":        "string",
+			"minLength":   1,
+			"maxLength":   MaxExprLen,
+			"description": "An expr-lang expression. In scope: trigger, steps, run, flow and now().",
+		},
+		"template": obj{
+			"type":        "string",
+			"pattern":     `\{\{`,
+			"description": "A string holding {{ expr }}; exactly one {{ expr }} keeps the value's type.",
+		},
+		"http_method": obj{"enum": HTTPMethods},
+		"trigger":     triggerSchema(),
+		"verify": obj{
+			"type":                 "object",
+			"additionalProperties": false,
+			"required":             []string{"scheme"},
+			"properties": obj{
+				"scheme": obj{"type": "string", "pattern": schemePattern.String(), "description": `The provider's signature scheme, or "none".`},
+				"secret": obj{"type": "string", "description": "The name of a stored connection of type secret."},
+			},
+		},
+		"poll_request": obj{
+			"type":                 "object",
+			"additionalProperties": false,
+			"required":             []string{"url"},
+			"properties": obj{
+				"method":     ref("http_method"),
+				"url":        obj{"type": "string", "pattern": "^https?://", "description": "An absolute http or https URL."},
+				"headers":    obj{"type": "object", "additionalProperties": obj{"type": "string"}},
+				"connection": obj{"type": "string", "description": "The stored connection whose credentials the request uses."},
+			},
+		},
+		"retry": obj{
+			"type":                 "object",
+			"additionalProperties": false,
+			"required":             []string{"attempts"},
+			"properties": obj{
+				"attempts":    obj{"type": "integer", "minimum": 1, "maximum": MaxAttempts, "description": "Tries in all, counting the first."},
+				"backoff":     ref("duration"),
+				"max_backoff": ref("duration"),
+			},
+		},
+		"step":   stepSchema(specs),
+		"case":   caseSchema(),
+		"config": obj{"type": "object", "description": "The connector's settings; strings may hold {{ expr }} templates."},
+	}
+	for _, s := range specs {
+		defs[withDef(s.ID)] = withSchema(s)
+	}
+	return obj{
+		"$schema":              SchemaDialect,
+		"title":                "Switchyard flow",
+		"description":          "A trigger and the steps each run executes.",
+		"type":                 "object",
+		"additionalProperties": false,
+		"required":             []string{"id", "name", "trigger", "steps"},
+		"properties": obj{
+			"id":          obj{"type": "string", "pattern": flowIDPattern.String(), "description": "A lower-case slug, unique per instance."},
+			"name":        obj{"type": "string", "minLength": 1, "maxLength": MaxNameLen},
+			"description": obj{"type": "string"},
+			"enabled":     obj{"type": "boolean"},
+			"trigger":     ref("trigger"),
+			"steps":       obj{"type": "array", "minItems": 1, "items": ref("step")},
+		},
+		"$defs": defs,
+	}
+}
+
+func triggerSchema() obj {
+	props := obj{
+		"type":          obj{"enum": TriggerTypes},
+		"path":          obj{"type": "string", "pattern": hookPathPattern.String(), "maxLength": MaxHookPathLen, "description": "The webhook's path under /hooks/."},
+		"methods":       obj{"type": "array", "items": ref("http_method"), "uniqueItems": true},
+		"verify":        ref("verify"),
+		"dedupe":        obj{"$ref": "#/$defs/expression", "description": "Gives each delivery's id; repeats within the window are answered with the first run."},
+		"dedupe_window": ref("duration"),
+		"respond":       obj{"enum": []string{RespondAsync, RespondSync}},
+		"timeout":       obj{"$ref": "#/$defs/duration", "description": "How long a sync webhook waits for its run (at most 5m)."},
+		"max_body":      obj{"type": "integer", "minimum": 1, "maximum": MaxMaxBody},
+		"cron":          obj{"type": "string", "minLength": 1},
+		"timezone":      obj{"type": "string", "description": `An IANA time zone such as "Europe/Berlin".`},
+		"request":       ref("poll_request"),
+		"items":         obj{"$ref": "#/$defs/expression", "description": "Gives the list of items from `response`."},
+		"key":           obj{"$ref": "#/$defs/expression", "description": "Gives each `item`'s key."},
+	}
+	required := map[string][]string{
+		TriggerWebhook:  {"path"},
+		TriggerManual:   {},
+		TriggerSchedule: {"cron"},
+		TriggerPoll:     {"cron", "request", "items", "key"},
+	}
+	var perType []any
+	for _, typ := range TriggerTypes {
+		forbidden := obj{}
+		for _, name := range sortedKeys(props) {
+			if name != "type" && !slices.Contains(triggerFields[typ], name) {
+				forbidden[name] = false
+			}
+		}
+		then := obj{"properties": forbidden}
+		if r := required[typ]; len(r) > 0 {
+			then["required"] = r
+		}
+		perType = append(perType, obj{
+			"if":   obj{"properties": obj{"type": obj{"const": typ}}, "required": []string{"type"}},
+			"then": then,
+		})
+	}
+	return obj{
+		"type":                 "object",
+		"additionalProperties": false,
+		"required":             []string{"type"},
+		"properties":           props,
+		"allOf":                perType,
+		"dependentRequired":    obj{"dedupe_window": []string{"dedupe"}},
+		"dependentSchemas": obj{
+			"timeout": obj{"required": []string{"respond"}, "properties": obj{"respond": obj{"const": RespondSync}}},
+		},
+	}
+}
+
+func stepSchema(specs []connectors.Spec) obj {
+	use := obj{"type": "string", "description": "The connector the step runs."}
+	if len(specs) > 0 {
+		ids := make([]string, len(specs))
+		for i, s := range specs {
+			ids[i] = s.ID
+		}
+		use["enum"] = ids
+	}
+	var perConnector []any
+	for _, s := range specs {
+		perConnector = append(perConnector, obj{
+			"if":   obj{"properties": obj{"use": obj{"const": s.ID}}, "required": []string{"use"}},
+			"then": obj{"properties": obj{"with": ref(withDef(s.ID))}},
+		})
+	}
+	step := obj{
+		"type":                 "object",
+		"additionalProperties": false,
+		"required":             []string{"id"},
+		"properties": obj{
+			"id":       obj{"type": "string", "pattern": stepIDPattern.String(), "description": "Unique in the flow; later steps read steps.<id>.output."},
+			"name":     obj{"type": "string"},
+			"if":       obj{"$ref": "#/$defs/expression", "description": "The step is skipped unless this holds."},
+			"use":      use,
+			"with":     ref("config"),
+			"retry":    ref("retry"),
+			"on_error": obj{"enum": []string{OnErrorFail, OnErrorContinue}},
+			"switch":   obj{"type": "array", "minItems": 1, "items": ref("case"), "description": "Runs the steps of the first case whose when holds."},
+		},
+		"oneOf": []any{
+			obj{"required": []string{"use"}, "properties": obj{"switch": false}},
+			obj{"required": []string{"switch"}, "properties": obj{"use": false, "with": false, "retry": false}},
+		},
+	}
+	if len(perConnector) > 0 {
+		step["allOf"] = perConnector
+	}
+	return step
+}
+
+func caseSchema() obj {
+	return obj{
+		"type":                 "object",
+		"additionalProperties": false,
+		"required":             []string{"steps"},
+		"properties": obj{
+			"when":    ref("expression"),
+			"default": obj{"type": "boolean"},
+			"steps":   obj{"type": "array", "minItems": 1, "items": ref("step")},
+		},
+		"oneOf": []any{
+			obj{"required": []string{"when"}, "properties": obj{"default": obj{"const": false}}},
+			obj{"required": []string{"default"}, "properties": obj{"default": obj{"const": true}, "when": false}},
+		},
+	}
+}
+
+// withSchema describes a connector's `with` from its spec.
+func withSchema(s connectors.Spec) obj {
+	props := obj{}
+	var required []string
+	var wildcard any = false
+	for _, f := range s.Fields {
+		if f.Name == WildcardField {
+			wildcard = fieldSchema(f)
+			continue
+		}
+		props[f.Name] = fieldSchema(f)
+		if f.Required {
+			required = append(required, f.Name)
+		}
+	}
+	out := obj{
+		"type":                 "object",
+		"title":                s.Label,
+		"properties":           props,
+		"additionalProperties": wildcard,
+	}
+	if s.Help != "" {
+		out["description"] = s.Help
+	}
+	if len(required) > 0 {
+		out["required"] = required
+	}
+	return out
+}
+
+// fieldSchema describes one connector field. Every typed field also accepts
+// a template, which is checked when it renders.
+func fieldSchema(f connectors.Field) obj {
+	orTemplate := func(s obj) obj { return obj{"anyOf": []any{s, ref("template")}} }
+	var out obj
+	switch f.Type {
+	case connectors.TypeString, connectors.TypeText, connectors.TypeSecret:
+		out = obj{"type": "string"}
+	case connectors.TypeConnection:
+		out = obj{"type": "string", "minLength": 1}
+	case connectors.TypeNumber:
+		out = orTemplate(obj{"type": "number"})
+	case connectors.TypeBool:
+		out = orTemplate(obj{"type": "boolean"})
+	case connectors.TypeSelect:
+		if len(f.Options) > 0 {
+			out = orTemplate(obj{"enum": f.Options})
+		} else {
+			out = obj{"type": "string"}
+		}
+	case connectors.TypeDuration:
+		out = orTemplate(ref("duration"))
+	case connectors.TypeKeyValue:
+		out = orTemplate(obj{"type": "object", "additionalProperties": obj{"type": "string"}})
+	default:
+		// json and types added later: any value.
+		out = obj{}
+	}
+	if f.Label != "" {
+		out["title"] = f.Label
+	}
+	if f.Help != "" {
+		out["description"] = f.Help
+	}
+	if f.Default != nil {
+		out["default"] = f.Default
+	}
+	if f.Type == connectors.TypeSecret {
+		out["writeOnly"] = true
+	}
+	return out
+}

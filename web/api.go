@@ -1,0 +1,339 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"mime"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/switchyard/switchyard/connectors"
+	"github.com/switchyard/switchyard/engine"
+	"github.com/switchyard/switchyard/flows"
+)
+
+// requireToken admits API calls that carry a valid bearer token.
+func (s *Server) requireToken(c *fiber.Ctx) error {
+	auth := c.Get(fiber.HeaderAuthorization)
+	tok, ok := strings.CutPrefix(auth, "Bearer ")
+	if !ok || tok == "" {
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="switchyard"`)
+		return errStatus(fiber.StatusUnauthorized, "missing bearer token (Authorization: Bearer <token>; create one with `switchyard token create`)")
+	}
+	if _, ok := s.eng.VerifyToken(c.UserContext(), strings.TrimSpace(tok)); !ok {
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="switchyard", error="invalid_token"`)
+		return errStatus(fiber.StatusUnauthorized, "invalid or revoked token")
+	}
+	return c.Next()
+}
+
+// securityHeaders are sent on every answer.
+func (s *Server) securityHeaders(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	c.Set(fiber.HeaderXFrameOptions, "DENY")
+	c.Set(fiber.HeaderReferrerPolicy, "same-origin")
+	return c.Next()
+}
+
+func (s *Server) apiNotFound(c *fiber.Ctx) error {
+	return errStatus(fiber.StatusNotFound, "no such API route: %s %s", c.Method(), c.Path())
+}
+
+// jsonBody checks that the request carries JSON and returns a copy of it.
+func jsonBody(c *fiber.Ctx) ([]byte, error) {
+	ct := c.Get(fiber.HeaderContentType)
+	if mt, _, err := mime.ParseMediaType(ct); err != nil || !engine.IsJSONType(mt) {
+		return nil, errStatus(fiber.StatusUnsupportedMediaType, "send application/json (got %q)", ct)
+	}
+	return bytes.Clone(c.Body()), nil
+}
+
+// decodeStrict decodes a JSON request body, refusing unknown fields.
+func decodeStrict(c *fiber.Ctx, v any) error {
+	body, err := jsonBody(c)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return errStatus(fiber.StatusBadRequest, "malformed request body: %v", err)
+	}
+	if dec.More() {
+		return errStatus(fiber.StatusBadRequest, "malformed request body: data after the JSON object")
+	}
+	return nil
+}
+
+// flowView is a flow as the API shows it.
+type flowView struct {
+	Flow       json.RawMessage `json:"flow"`
+	ID         string          `json:"id"`
+	Name       string          `json:"name"`
+	Enabled    bool            `json:"enabled"`
+	Trigger    string          `json:"trigger"`
+	WebhookURL string          `json:"webhook_url,omitempty"`
+	Version    int64           `json:"version"`
+	CreatedAt  time.Time       `json:"created_at"`
+	UpdatedAt  time.Time       `json:"updated_at"`
+}
+
+func (s *Server) flowView(c *fiber.Ctx, a *engine.ActiveFlow) flowView {
+	f := a.Flow()
+	v := flowView{Flow: a.Record.Flow, ID: f.ID, Name: f.Name, Enabled: f.Enabled, Trigger: f.Trigger.Type,
+		Version: a.Record.Version, CreatedAt: a.Record.CreatedAt, UpdatedAt: a.Record.UpdatedAt}
+	if f.Trigger.Type == flows.TriggerWebhook {
+		v.WebhookURL = s.baseURL(c) + "/hooks/" + strings.Trim(f.Trigger.Path, "/")
+	}
+	return v
+}
+
+func (s *Server) baseURL(c *fiber.Ctx) string {
+	if s.cfg.PublicURL != "" {
+		return strings.TrimRight(s.cfg.PublicURL, "/")
+	}
+	return c.Protocol() + "://" + c.Hostname()
+}
+
+func (s *Server) listFlows(c *fiber.Ctx) error {
+	out := []flowView{}
+	for _, a := range s.eng.Flows() {
+		out = append(out, s.flowView(c, a))
+	}
+	return c.JSON(fiber.Map{"flows": out})
+}
+
+func (s *Server) createFlow(c *fiber.Ctx) error {
+	body, err := jsonBody(c)
+	if err != nil {
+		return err
+	}
+	a, err := s.eng.SaveFlow(c.UserContext(), body, true, "")
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(s.flowView(c, a))
+}
+
+func (s *Server) getFlow(c *fiber.Ctx) error {
+	a, err := s.eng.Flow(c.Params("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(s.flowView(c, a))
+}
+
+func (s *Server) updateFlow(c *fiber.Ctx) error {
+	body, err := jsonBody(c)
+	if err != nil {
+		return err
+	}
+	a, err := s.eng.SaveFlow(c.UserContext(), body, false, c.Params("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(s.flowView(c, a))
+}
+
+func (s *Server) deleteFlow(c *fiber.Ctx) error {
+	if err := s.eng.DeleteFlow(c.UserContext(), c.Params("id")); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// testRequest is the body of POST /api/flows/{id}/test and /run.
+type testRequest struct {
+	Payload json.RawMessage   `json:"payload"`
+	Headers map[string]string `json:"headers"`
+	Query   map[string]string `json:"query"`
+	Dry     bool              `json:"dry"`
+}
+
+func (req testRequest) event() *engine.Event {
+	ev := &engine.Event{Source: flows.TriggerManual, Method: "POST", Headers: map[string]string{}, Query: req.Query, ReceivedAt: time.Now().UTC()}
+	for k, v := range req.Headers {
+		ev.Headers[strings.ToLower(k)] = v
+	}
+	if len(req.Payload) > 0 && string(req.Payload) != "null" {
+		ev.ContentType = "application/json"
+		ev.Body = req.Payload
+	}
+	return ev
+}
+
+func (s *Server) testFlow(c *fiber.Ctx) error {
+	a, err := s.eng.Flow(c.Params("id"))
+	if err != nil {
+		return err
+	}
+	var req testRequest
+	if err := decodeStrict(c, &req); err != nil {
+		return err
+	}
+	run, err := s.eng.TestRun(c.UserContext(), a.Compiled, req.event(), req.Dry)
+	if err != nil && run == nil {
+		return err
+	}
+	return c.JSON(run)
+}
+
+func (s *Server) runFlow(c *fiber.Ctx) error {
+	var req testRequest
+	if err := decodeStrict(c, &req); err != nil {
+		return err
+	}
+	acc, err := s.eng.RunNow(c.UserContext(), c.Params("id"), req.event())
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"run_id": acc.RunID})
+}
+
+func (s *Server) listRuns(c *fiber.Ctx) error {
+	f := engine.RunFilter{FlowID: c.Query("flow"), Status: engine.RunStatus(c.Query("status")), Cursor: c.Query("cursor")}
+	if f.Status != "" && !f.Status.Valid() {
+		return errStatus(fiber.StatusBadRequest, "status: must be one of queued, running, waiting, succeeded, failed")
+	}
+	if l := c.Query("limit"); l != "" {
+		n, err := parsePositive(l)
+		if err != nil {
+			return errStatus(fiber.StatusBadRequest, "limit: %v", err)
+		}
+		f.Limit = n
+	}
+	for _, b := range []struct {
+		key string
+		dst *time.Time
+	}{{"since", &f.Since}, {"until", &f.Until}} {
+		if v := c.Query(b.key); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				return errStatus(fiber.StatusBadRequest, "%s: must be an RFC 3339 time", b.key)
+			}
+			*b.dst = t
+		}
+	}
+	page, err := s.eng.ListRuns(c.UserContext(), f)
+	if err != nil {
+		if errors.Is(err, engine.ErrBadID) {
+			return errStatus(fiber.StatusBadRequest, "cursor: malformed")
+		}
+		return err
+	}
+	return c.JSON(page)
+}
+
+func parsePositive(s string) (int, error) {
+	var n int
+	if _, err := fmt.Sscanf(s, "%d", &n); err != nil || n <= 0 || fmt.Sprint(n) != s {
+		return 0, errors.New("must be a positive integer")
+	}
+	return n, nil
+}
+
+// runView is a run with the event that started it.
+type runView struct {
+	*engine.Run
+	Trigger *triggerView `json:"trigger,omitempty"`
+}
+
+type triggerView struct {
+	Source     string            `json:"source"`
+	Method     string            `json:"method,omitempty"`
+	Path       string            `json:"path,omitempty"`
+	Headers    map[string]string `json:"headers,omitempty"`
+	Query      map[string]string `json:"query,omitempty"`
+	Body       any               `json:"body"`
+	ReceivedAt time.Time         `json:"received_at"`
+}
+
+// sensitiveHeaders are hidden when an event is shown.
+var sensitiveHeaders = map[string]bool{"authorization": true, "proxy-authorization": true,
+	"cookie": true, "set-cookie": true, "x-api-key": true, "x-auth-token": true}
+
+func (s *Server) getRun(c *fiber.Ctx) error {
+	run, err := s.eng.Run(c.UserContext(), c.Params("id"))
+	if err != nil {
+		return err
+	}
+	v := runView{Run: run}
+	if ev, err := s.eng.Event(c.UserContext(), run.EventID); err == nil {
+		body, perr := engine.ParseBody(ev.ContentType, ev.Body)
+		if perr != nil {
+			body = string(ev.Body)
+		}
+		h := make(map[string]string, len(ev.Headers))
+		for k, val := range ev.Headers {
+			if sensitiveHeaders[k] {
+				val = engine.Redacted
+			}
+			h[k] = val
+		}
+		v.Trigger = &triggerView{Source: ev.Source, Method: ev.Method, Path: ev.Path, Headers: h, Query: ev.Query, Body: body, ReceivedAt: ev.ReceivedAt}
+	}
+	return c.JSON(v)
+}
+
+func (s *Server) retryRun(c *fiber.Ctx) error {
+	run, err := s.eng.RetryRun(c.UserContext(), c.Params("id"))
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(run)
+}
+
+func (s *Server) replayRun(c *fiber.Ctx) error {
+	run, err := s.eng.ReplayRun(c.UserContext(), c.Params("id"))
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(run)
+}
+
+func (s *Server) listConnectors(c *fiber.Ctx) error {
+	return c.JSON(fiber.Map{"connectors": connectors.Specs(), "connection_types": connectors.ConnectionTypes()})
+}
+
+func (s *Server) listConnections(c *fiber.Ctx) error {
+	conns, err := s.eng.Connections(c.UserContext())
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"connections": conns})
+}
+
+// connectionRequest is the body of POST /api/connections.
+type connectionRequest struct {
+	Name   string            `json:"name"`
+	Type   string            `json:"type"`
+	Values map[string]string `json:"values"`
+}
+
+func (s *Server) putConnection(c *fiber.Ctx) error {
+	var req connectionRequest
+	if err := decodeStrict(c, &req); err != nil {
+		return err
+	}
+	info, err := s.eng.PutConnection(c.UserContext(), req.Name, req.Type, req.Values)
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(info)
+}
+
+func (s *Server) deleteConnection(c *fiber.Ctx) error {
+	if err := s.eng.DeleteConnection(c.UserContext(), c.Params("name")); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+func (s *Server) flowSchema(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderContentType, "application/schema+json")
+	return c.Send(flows.JSONSchema())
+}

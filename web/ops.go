@@ -1,0 +1,80 @@
+package web
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
+)
+
+func (s *Server) healthz(c *fiber.Ctx) error {
+	return c.JSON(fiber.Map{"status": "ok"})
+}
+
+// readyz is 200 once recovery is done and the engine takes work.
+func (s *Server) readyz(c *fiber.Ctx) error {
+	if !s.eng.Ready() {
+		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "starting"})
+	}
+	return c.JSON(fiber.Map{"status": "ready"})
+}
+
+// metrics writes Prometheus text exposition.
+func (s *Server) metrics(c *fiber.Ctx) error {
+	st := s.eng.Stats()
+	var b strings.Builder
+	metric := func(name, typ, help string, v int64) {
+		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n%s %d\n", name, help, name, typ, name, v)
+	}
+	metric("switchyard_events_accepted_total", "counter", "Events stored durably and queued as runs.", st.Accepted)
+	metric("switchyard_events_duplicate_total", "counter", "Deliveries answered as duplicates.", st.Duplicates)
+	metric("switchyard_events_refused_saturated_total", "counter", "Deliveries refused with 429 because the queue was full.", st.Saturated)
+	metric("switchyard_runs_succeeded_total", "counter", "Runs that finished successfully.", st.Succeeded)
+	metric("switchyard_runs_failed_total", "counter", "Runs that failed.", st.Failed)
+	metric("switchyard_step_checkpoints_total", "counter", "Step checkpoints written.", st.Steps)
+	metric("switchyard_runs_pending", "gauge", "Runs queued, running or waiting.", st.Pending)
+	metric("switchyard_workers", "gauge", "Worker pool size.", int64(st.Workers))
+	c.Set(fiber.HeaderContentType, "text/plain; version=0.0.4; charset=utf-8")
+	return c.SendString(b.String())
+}
+
+// events streams run and step updates as Server-Sent Events. Filters:
+// ?flow= and ?run=.
+func (s *Server) events(c *fiber.Ctx) error {
+	flowID, runID := c.Query("flow"), c.Query("run")
+	updates, cancel := s.eng.Subscribe()
+	c.Set(fiber.HeaderContentType, "text/event-stream")
+	c.Set(fiber.HeaderCacheControl, "no-cache")
+	c.Set(fiber.HeaderConnection, "keep-alive")
+	c.Set("X-Accel-Buffering", "no")
+	c.Context().SetBodyStreamWriter(fasthttp.StreamWriter(func(w *bufio.Writer) {
+		defer cancel()
+		ping := time.NewTicker(15 * time.Second)
+		defer ping.Stop()
+		fmt.Fprint(w, "retry: 2000\n: connected\n\n")
+		if w.Flush() != nil {
+			return
+		}
+		for {
+			select {
+			case u := <-updates:
+				if (flowID != "" && u.FlowID != flowID) || (runID != "" && u.RunID != runID) {
+					continue
+				}
+				data, _ := json.Marshal(u)
+				fmt.Fprintf(w, "event: %s\ndata: %s\n\n", u.Type, data)
+			case <-ping.C:
+				fmt.Fprint(w, ": ping\n\n")
+			}
+			// A failed flush means the client went away.
+			if err := w.Flush(); err != nil {
+				return
+			}
+		}
+	}))
+	return nil
+}

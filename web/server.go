@@ -1,0 +1,65 @@
+// Package web is everything HTTP: the Fiber app with one route table,
+// webhook ingress, the REST API, bearer-token auth, the event stream and
+// health endpoints. It turns engine errors into responses in one place.
+package web
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/switchyard/switchyard/engine"
+)
+
+// MaxBodyLimit is the largest body any route reads; a flow's own limit
+// (default 1 MiB) is enforced below it.
+const MaxBodyLimit = 64 << 20
+
+// Config configures the web server.
+type Config struct {
+	// PublicURL is the external base URL (for webhook URLs shown to users).
+	PublicURL string
+	Version   string
+	Logger    *slog.Logger
+}
+
+// Server is the HTTP side of Switchyard.
+type Server struct {
+	app *fiber.App
+	eng *engine.Engine
+	cfg Config
+	log *slog.Logger
+}
+
+// New builds the server and its routes.
+func New(eng *engine.Engine, cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Server{eng: eng, cfg: cfg, log: cfg.Logger}
+	s.app = fiber.New(fiber.Config{
+		AppName:               "switchyard",
+		BodyLimit:             MaxBodyLimit,
+		DisableStartupMessage: true,
+		ErrorHandler:          s.handleError,
+		ReadTimeout:           30 * time.Second,
+		// Sync webhooks may wait for their run up to 5 minutes.
+		WriteTimeout:   6 * time.Minute,
+		IdleTimeout:    2 * time.Minute,
+		ReadBufferSize: 16 << 10,
+	})
+	s.routes()
+	return s
+}
+
+// App returns the Fiber app (for tests and for Listen).
+func (s *Server) App() *fiber.App { return s.app }
+
+// Listen serves on addr until Shutdown.
+func (s *Server) Listen(addr string) error { return s.app.Listen(addr) }
+
+// Shutdown stops accepting connections and waits for requests in flight.
+func (s *Server) Shutdown(timeout time.Duration) error {
+	return s.app.ShutdownWithTimeout(timeout)
+}
