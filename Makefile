@@ -1,0 +1,48 @@
+# Switchyard: `make run` builds and starts it, `make test` runs everything CI runs.
+GO        ?= go
+BIN       := bin/switchyard
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+# Packages whose code runs concurrently are tested under the race detector.
+RACE_PKGS := ./engine/... ./web/... ./connectors/... ./flows/...
+FUZZTIME  ?= 10s
+
+.PHONY: all build run generate generate-check lint test test-race test-e2e fuzz bench clean
+
+all: build
+
+build: generate-check
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/switchyard
+
+run: build
+	./$(BIN) serve
+
+generate:
+	$(GO) tool templ generate
+
+generate-check:
+	@if ls web/*.templ web/**/*.templ >/dev/null 2>&1; then $(GO) tool templ generate -check; fi
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+test: generate-check lint
+	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -race $(RACE_PKGS)
+	$(MAKE) fuzz FUZZTIME=5s
+
+# fuzz runs every fuzz target briefly (FUZZTIME each).
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$t"; \
+	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+bench:
+	bash bench/run.sh
+
+clean:
+	rm -rf bin

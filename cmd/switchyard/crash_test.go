@@ -1,0 +1,149 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestCrashKill9 posts from 32 concurrent clients, kills the server with
+// SIGKILL at a random point, restarts it on the same data dir and checks the
+// durability promise: every acknowledged event has exactly one finished run,
+// no event has two runs, and no finished run changed. Five rounds, each
+// killed at a different point.
+func TestCrashKill9(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test skipped in -short mode")
+	}
+	rec := newRecorder(t, func(n int, _ *http.Request) (int, string) { return 200, `{"ok":true}` })
+	in := newInstance(t)
+	in.start()
+	in.mustAPI(201, "POST", "/api/flows", fmt.Sprintf(`{
+	  "id": "crash", "name": "Crash", "enabled": true,
+	  "trigger": {"type": "webhook", "path": "crash"},
+	  "steps": [
+	    {"id": "shape", "use": "data.set", "with": {"id": "{{ trigger.body.id }}"}},
+	    {"id": "send", "use": "http.request", "retry": {"attempts": 5, "backoff": "100ms"},
+	     "with": {"method": "POST", "url": "%s/sink", "body": {"id": "{{ steps.shape.output.id }}"}}},
+	    {"id": "done", "use": "data.set", "with": {"ok": true}}
+	  ]}`, rec.url))
+
+	acked := map[string]string{} // event id → run id from the 202
+	finished := map[string]string{} // run id → detail JSON once final
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	const rounds, clients = 5, 32
+	for round := 0; round < rounds; round++ {
+		var mu sync.Mutex
+		var stop atomic.Bool
+		var wg sync.WaitGroup
+		var seq atomic.Int64
+		for c := 0; c < clients; c++ {
+			wg.Add(1)
+			go func(c int) {
+				defer wg.Done()
+				for !stop.Load() {
+					id := fmt.Sprintf("r%d-c%d-%d", round, c, seq.Add(1))
+					resp, data, err := in.hook("crash", "application/json", []byte(`{"id":"`+id+`"}`))
+					if err != nil {
+						continue // not acknowledged: the server died under it
+					}
+					if resp.StatusCode != 202 {
+						t.Errorf("event %s: status %d: %s", id, resp.StatusCode, data)
+						continue
+					}
+					var out struct {
+						RunID string `json:"run_id"`
+					}
+					if json.Unmarshal(data, &out) != nil || out.RunID == "" {
+						t.Errorf("event %s: bad answer %s", id, data)
+						continue
+					}
+					mu.Lock()
+					acked[id] = out.RunID
+					mu.Unlock()
+				}
+			}(c)
+		}
+		// Kill somewhere between 150 ms and 1.5 s into the round.
+		time.Sleep(time.Duration(150+rng.IntN(1350)) * time.Millisecond)
+		in.kill()
+		stop.Store(true)
+		wg.Wait()
+		in.start()
+		in.waitIdle(60 * time.Second)
+
+		// Check every run the store holds.
+		runs := in.allRuns("&flow=crash")
+		byEvent := map[string][]string{}
+		var dmu sync.Mutex
+		details := map[string]string{}
+		work := make(chan string)
+		var fw sync.WaitGroup
+		for w := 0; w < 8; w++ {
+			fw.Add(1)
+			go func() {
+				defer fw.Done()
+				for id := range work {
+					rd, raw := in.run(id)
+					evID, _ := rd.Trigger.Body["id"].(string)
+					dmu.Lock()
+					byEvent[evID] = append(byEvent[evID], id)
+					details[id] = string(raw)
+					dmu.Unlock()
+					if rd.Status != "succeeded" {
+						t.Errorf("round %d: run %s is %s: %s", round, id, rd.Status, rd.Error)
+					}
+				}
+			}()
+		}
+		for _, r := range runs {
+			work <- r.ID
+		}
+		close(work)
+		fw.Wait()
+		for ev, ids := range byEvent {
+			if len(ids) != 1 {
+				t.Errorf("round %d: event %s has %d runs: %v", round, ev, len(ids), ids)
+			}
+		}
+		for ev, runID := range acked {
+			ids := byEvent[ev]
+			if len(ids) != 1 || ids[0] != runID {
+				t.Errorf("round %d: acknowledged event %s (run %s) has runs %v", round, ev, runID, ids)
+			}
+		}
+		for id, before := range finished {
+			if details[id] != before {
+				t.Errorf("round %d: finished run %s changed:\nbefore %s\nafter  %s", round, id, before, details[id])
+			}
+		}
+		for id, d := range details {
+			finished[id] = d
+		}
+		t.Logf("round %d: %d acknowledged so far, %d runs stored", round, len(acked), len(runs))
+		if t.Failed() {
+			t.Logf("server log:\n%s", in.logs.String())
+			return
+		}
+	}
+	if len(acked) < rounds*clients {
+		t.Errorf("only %d events acknowledged in %d rounds: the test did not exercise much", len(acked), rounds)
+	}
+	// Every acknowledged event reached the downstream at least once.
+	seen := map[string]bool{}
+	for _, r := range rec.all() {
+		var b struct{ ID string }
+		json.Unmarshal(r.Body, &b)
+		seen[b.ID] = true
+	}
+	for ev := range acked {
+		if !seen[ev] {
+			t.Errorf("event %s never reached the downstream", ev)
+		}
+	}
+}

@@ -1,0 +1,353 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// These tests run the real binary in a temp dir, as a user would.
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+// binary builds the switchyard binary once per test process.
+func binary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "switchyard-e2e-bin")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "switchyard")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			binErr = fmt.Errorf("build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+// instance is one switchyard process on a data dir.
+type instance struct {
+	t     *testing.T
+	bin   string
+	data  string
+	addr  string
+	token string
+	extra []string
+	cmd   *exec.Cmd
+	logs  *lockedBuffer
+	done  chan struct{}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// newInstance prepares a data dir with an API token; start it with start().
+func newInstance(t *testing.T, extra ...string) *instance {
+	t.Helper()
+	in := &instance{t: t, bin: binary(t), data: t.TempDir(), addr: freeAddr(t), extra: extra}
+	out, err := exec.Command(in.bin, "token", "create", "--name", "e2e", "--data", in.data).CombinedOutput()
+	if err != nil {
+		t.Fatalf("token create: %v\n%s", err, out)
+	}
+	in.token = strings.TrimSpace(string(out))
+	return in
+}
+
+func (in *instance) start() {
+	in.t.Helper()
+	args := append([]string{"serve", "--addr", in.addr, "--data", in.data, "--egress-allow", "127.0.0.1/32"}, in.extra...)
+	in.cmd = exec.Command(in.bin, args...)
+	in.logs = &lockedBuffer{}
+	in.cmd.Stdout, in.cmd.Stderr = in.logs, in.logs
+	if err := in.cmd.Start(); err != nil {
+		in.t.Fatal(err)
+	}
+	in.done = make(chan struct{})
+	go func() { in.cmd.Wait(); close(in.done) }()
+	in.t.Cleanup(func() { in.kill() })
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-in.done:
+			in.t.Fatalf("switchyard exited early:\n%s", in.logs.String())
+		default:
+		}
+		resp, err := http.Get(in.url("/readyz"))
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	in.t.Fatalf("switchyard not ready:\n%s", in.logs.String())
+}
+
+// kill sends SIGKILL and waits for the process to go.
+func (in *instance) kill() {
+	if in.cmd == nil || in.cmd.Process == nil {
+		return
+	}
+	in.cmd.Process.Signal(syscall.SIGKILL)
+	<-in.done
+	in.cmd = nil
+}
+
+// stop asks for a graceful shutdown.
+func (in *instance) stop() {
+	if in.cmd == nil {
+		return
+	}
+	in.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-in.done:
+	case <-time.After(20 * time.Second):
+		in.t.Errorf("switchyard did not stop on SIGTERM")
+		in.kill()
+	}
+	in.cmd = nil
+}
+
+func (in *instance) url(path string) string { return "http://" + in.addr + path }
+
+var client = &http.Client{Timeout: 30 * time.Second}
+
+// api calls the API with the instance's token; body may be nil, []byte,
+// string or any JSON-encodable value.
+func (in *instance) api(method, path string, body any) (int, []byte) {
+	in.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		rd = bytes.NewReader(b)
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		data, err := json.Marshal(b)
+		if err != nil {
+			in.t.Fatal(err)
+		}
+		rd = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(method, in.url(path), rd)
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+in.token)
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		in.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, data
+}
+
+// mustAPI is api that requires a status.
+func (in *instance) mustAPI(want int, method, path string, body any) []byte {
+	in.t.Helper()
+	code, data := in.api(method, path, body)
+	if code != want {
+		in.t.Fatalf("%s %s: status %d, want %d: %s", method, path, code, want, data)
+	}
+	return data
+}
+
+// hook posts a webhook.
+func (in *instance) hook(path, contentType string, body []byte) (*http.Response, []byte, error) {
+	req, err := http.NewRequest("POST", in.url("/hooks/"+path), bytes.NewReader(body))
+	if err != nil {
+		return nil, nil, err
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	return resp, data, err
+}
+
+// runSummary is what GET /api/runs lists.
+type runSummary struct {
+	ID     string `json:"id"`
+	FlowID string `json:"flow_id"`
+	Status string `json:"status"`
+}
+
+// allRuns pages through GET /api/runs.
+func (in *instance) allRuns(query string) []runSummary {
+	in.t.Helper()
+	var out []runSummary
+	cursor := ""
+	for {
+		q := "/api/runs?limit=100" + query
+		if cursor != "" {
+			q += "&cursor=" + cursor
+		}
+		var page struct {
+			Runs       []runSummary `json:"runs"`
+			NextCursor string       `json:"next_cursor"`
+		}
+		if err := json.Unmarshal(in.mustAPI(200, "GET", q, nil), &page); err != nil {
+			in.t.Fatal(err)
+		}
+		out = append(out, page.Runs...)
+		if page.NextCursor == "" {
+			return out
+		}
+		cursor = page.NextCursor
+	}
+}
+
+// runDetail is GET /api/runs/{id}.
+type runDetail struct {
+	ID      string `json:"id"`
+	Status  string `json:"status"`
+	Error   string `json:"error"`
+	EventID string `json:"event_id"`
+	Steps   []struct {
+		ID         string         `json:"id"`
+		Status     string         `json:"status"`
+		Input      map[string]any `json:"input"`
+		Output     any            `json:"output"`
+		Error      string         `json:"error"`
+		Attempts   int            `json:"attempts"`
+		Conditions []struct {
+			Field  string `json:"field"`
+			Result bool   `json:"result"`
+		} `json:"conditions"`
+	} `json:"steps"`
+	Trigger struct {
+		Body map[string]any `json:"body"`
+	} `json:"trigger"`
+}
+
+func (in *instance) run(id string) (runDetail, []byte) {
+	in.t.Helper()
+	data := in.mustAPI(200, "GET", "/api/runs/"+id, nil)
+	var rd runDetail
+	if err := json.Unmarshal(data, &rd); err != nil {
+		in.t.Fatal(err)
+	}
+	return rd, data
+}
+
+// waitRuns waits until no run is queued, running or waiting.
+func (in *instance) waitIdle(timeout time.Duration) {
+	in.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		busy := 0
+		for _, st := range []string{"queued", "running", "waiting"} {
+			busy += len(in.allRuns("&status=" + st))
+		}
+		if busy == 0 {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	in.t.Fatalf("runs still unfinished after %s", timeout)
+}
+
+// recorder is a local downstream service that records what it receives.
+type recorder struct {
+	mu    sync.Mutex
+	reqs  []recorded
+	srv   *http.Server
+	url   string
+	reply func(n int, r *http.Request) (int, string)
+}
+
+type recorded struct {
+	Method, Path, IdemKey, ContentType string
+	Body                               []byte
+	At                                 time.Time
+}
+
+func newRecorder(t *testing.T, reply func(n int, r *http.Request) (int, string)) *recorder {
+	t.Helper()
+	rec := &recorder{reply: reply}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.url = "http://" + ln.Addr().String()
+	rec.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		rec.mu.Lock()
+		rec.reqs = append(rec.reqs, recorded{Method: r.Method, Path: r.URL.Path, IdemKey: r.Header.Get("Idempotency-Key"),
+			ContentType: r.Header.Get("Content-Type"), Body: body, At: time.Now()})
+		n := len(rec.reqs)
+		rec.mu.Unlock()
+		status, out := 200, `{"ok":true}`
+		if rec.reply != nil {
+			status, out = rec.reply(n, r)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		io.WriteString(w, out)
+	})}
+	go rec.srv.Serve(ln)
+	t.Cleanup(func() { rec.srv.Close() })
+	return rec
+}
+
+func (r *recorder) all() []recorded {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]recorded(nil), r.reqs...)
+}
