@@ -33,7 +33,7 @@ func TestCrashKill9(t *testing.T) {
 	    {"id": "done", "use": "data.set", "with": {"ok": true}}
 	  ]}`, rec.url))
 
-	acked := map[string]string{} // event id → run id from the 202
+	acked := map[string]string{}    // event id → run id from the 202
 	finished := map[string]string{} // run id → detail JSON once final
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	const rounds, clients = 5, 32
