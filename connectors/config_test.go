@@ -36,9 +36,9 @@ func TestStringify(t *testing.T) {
 func TestConfigHelpers(t *testing.T) {
 	cfg := map[string]any{
 		"s": "x", "n": float64(3), "b": true, "bs": "FALSE", "d": "1m30s", "dn": float64(2), "neg": "-1s",
-		"obj": map[string]any{"a": "1", "b": float64(2), "c": []any{"x", true}},
+		"obj":   map[string]any{"a": "1", "b": float64(2), "c": []any{"x", true}},
 		"pairs": []any{map[string]any{"key": "k", "value": "v"}, map[string]any{"name": "n", "value": float64(1)}},
-		"bad": map[string]any{"a": map[string]any{}}, "choice": "post",
+		"bad":   map[string]any{"a": map[string]any{}}, "choice": "post",
 	}
 	if s, err := ConfigString(cfg, "n"); s != "3" || err != nil {
 		t.Errorf("ConfigString(n) = %q, %v", s, err)

@@ -175,17 +175,25 @@ func (r *treeReader) value(path string, depth int) (any, *readError) {
 	}
 }
 
-// syntax turns a decoder error into a readError with line:column.
+// syntax turns a decoder error into a readError with line:column. The
+// token decoder reports where the broken value starts, not the offending
+// byte, so the document is scanned again by json.Unmarshal, whose syntax
+// check stops at the exact byte.
 func (r *treeReader) syntax(path string, err error) *readError {
 	var se *json.SyntaxError
-	if errors.As(err, &se) {
+	if uerr := json.Unmarshal(r.data, new(any)); errors.As(uerr, &se) {
 		off := int(se.Offset)
-		// Offset counts the offending byte as read.
-		if off > 0 {
+		// Offset counts the offending byte as read; at the end of the input
+		// there is no such byte.
+		if off > 0 && off <= len(r.data) && !strings.HasPrefix(se.Error(), "unexpected end") {
 			off--
 		}
+		msg := se.Error()
+		if strings.HasPrefix(msg, "unexpected end") {
+			msg = "unexpected end of input"
+		}
 		line, col := position(r.data, off)
-		return &readError{field: path, msg: fmt.Sprintf("invalid JSON at line %d, column %d: %s", line, col, se.Error())}
+		return &readError{field: path, msg: fmt.Sprintf("invalid JSON at line %d, column %d: %s", line, col, msg)}
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		line, col := position(r.data, len(r.data))

@@ -46,3 +46,80 @@ func TestExamplesValid(t *testing.T) {
 		})
 	}
 }
+
+// TestCompileConcurrent compiles the examples from many goroutines at
+// once, as API handlers do; run it with -race.
+func TestCompileConcurrent(t *testing.T) {
+	var docs [][]byte
+	for _, file := range exampleFiles(t) {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, data)
+	}
+	done := make(chan error)
+	for i := range 16 {
+		go func() {
+			f, err := Decode(docs[i%len(docs)])
+			if err == nil {
+				_, err = Compile(f)
+			}
+			done <- err
+		}()
+	}
+	for range 16 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func BenchmarkCompileExample(b *testing.B) {
+	data, err := os.ReadFile(filepath.Join("examples", "orders-router.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	f, err := Decode(data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Compile(f); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkRenderAndBool(b *testing.B) {
+	data, err := os.ReadFile(filepath.Join("examples", "orders-router.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	f, err := Decode(data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := Compile(f)
+	if err != nil {
+		b.Fatal(err)
+	}
+	env := NewEnv(EnvInput{
+		Flow: f,
+		Trigger: TriggerData{Body: map[string]any{"id": "evt_1", "type": "checkout.session.completed", "data": map[string]any{"object": map[string]any{
+			"amount_total": 250000.0, "currency": "eur", "customer_details": map[string]any{"email": "ada@example.com", "name": "Ada"},
+		}}}},
+		Steps: map[string]StepState{"order": {Output: map[string]any{"email": "ada@example.com", "name": "Ada", "amount": 2500.0, "currency": "EUR"}}},
+	})
+	step := c.Step("crm_upsert")
+	b.ReportAllocs()
+	for b.Loop() {
+		if ok, err := step.If.Bool(env); err != nil || !ok {
+			b.Fatal(ok, err)
+		}
+		if _, err := step.With.Render(env); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -64,8 +64,11 @@ func Compile(f *Flow) (*Compiled, error) {
 	c := &Compiled{Flow: f, byID: map[string]*CompiledStep{}}
 	v.byID = c.byID
 	v.flowFields(f)
+	// Step ids are needed to check trigger expressions, but their problems
+	// are reported after the trigger's, in document order.
+	idErrs := v.collectIDs(f.Steps)
 	v.trigger(&f.Trigger, c)
-	v.collectIDs(f.Steps)
+	v.errs.Details = append(v.errs.Details, idErrs.Details...)
 	if len(f.Steps) == 0 {
 		v.errs.add("steps", "at least one step is required")
 	}
@@ -256,23 +259,25 @@ func (v *validator) poll(t *Trigger, c *Compiled) {
 	}
 }
 
-// collectIDs checks every step id in the flow, at any depth, and records
-// where each first appears.
-func (v *validator) collectIDs(steps []Step) {
+// collectIDs checks every step id in the flow, at any depth, records
+// where each first appears, and returns the problems found.
+func (v *validator) collectIDs(steps []Step) *ValidationError {
+	errs := &ValidationError{}
 	Walk(steps, func(path string, s *Step) {
 		switch {
 		case s.ID == "":
-			v.errs.add(path+".id", "required")
+			errs.add(path+".id", "required")
 			return
 		case !stepIDPattern.MatchString(s.ID):
-			v.errs.add(path+".id", fmt.Sprintf("%q is not a valid step id: use letters, digits and \"_\", not starting with a digit", s.ID))
+			errs.add(path+".id", fmt.Sprintf("%q is not a valid step id: use letters, digits and \"_\", not starting with a digit", s.ID))
 		}
 		if first, dup := v.ids[s.ID]; dup {
-			v.errs.add(path+".id", fmt.Sprintf("duplicate step id %q (first at %s)", s.ID, first))
+			errs.add(path+".id", fmt.Sprintf("duplicate step id %q (first at %s)", s.ID, first))
 			return
 		}
 		v.ids[s.ID] = path
 	})
+	return errs
 }
 
 // steps validates and compiles a list of steps. visible holds the ids of

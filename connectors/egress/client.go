@@ -14,9 +14,11 @@ import (
 // Transport limits. Each request should still carry its own deadline
 // (context); these bound the phases a deadline-less request could hang in.
 const (
-	DialTimeout           = 10 * time.Second
-	TLSHandshakeTimeout   = 10 * time.Second
-	ResponseHeaderTimeout = 30 * time.Second
+	DialTimeout         = 10 * time.Second
+	TLSHandshakeTimeout = 10 * time.Second
+	// As long as the longest step timeout http.request allows, so the
+	// step's own deadline is what ends a slow answer.
+	ResponseHeaderTimeout = 5 * time.Minute
 	IdleConnTimeout       = 90 * time.Second
 	MaxIdleConns          = 256
 	MaxIdleConnsPerHost   = 64

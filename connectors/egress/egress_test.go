@@ -314,7 +314,7 @@ func TestReason(t *testing.T) {
 		{"64:ff9b:1::1", ReasonPrivate},
 		{"2002:7f00:1::", ReasonLoopback},
 		{"2002:a00:1::1", ReasonPrivate},
-		{"2002:5db8:d822::1", ""}, // 6to4 of 93.184.216.34
+		{"2002:5db8:d822::1", ""},                                // 6to4 of 93.184.216.34
 		{"2001:0:4136:e378:8000:63bf:80ff:fffe", ReasonLoopback}, // Teredo client 127.0.0.1
 		{"2001:db8::1", ReasonReserved},
 		{"93.184.216.34", ""},

@@ -340,7 +340,7 @@ func build(in connectors.Input) (*plan, error) {
 		return nil, err
 	}
 	if p.timeout <= 0 || p.timeout > MaxTimeout {
-		return nil, &connectors.ConfigError{Field: fieldTimeout, Msg: fmt.Sprintf("%s is not between 0 and %s", p.timeout, MaxTimeout)}
+		return nil, &connectors.ConfigError{Field: fieldTimeout, Msg: fmt.Sprintf("%s must be above 0 and at most %s", p.timeout, MaxTimeout)}
 	}
 	if p.failOnStatus, err = connectors.ConfigBool(cfg, fieldFailOnStatus, true); err != nil {
 		return nil, err

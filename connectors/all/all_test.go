@@ -1,0 +1,44 @@
+package all_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/switchyard/switchyard/connectors"
+	_ "github.com/switchyard/switchyard/connectors/all"
+)
+
+func TestAllRegistered(t *testing.T) {
+	for _, id := range []string{"http.request", "data.set", "webhook.respond", "flow.delay"} {
+		c, err := connectors.Lookup(id)
+		if err != nil {
+			t.Errorf("%s: %v", id, err)
+			continue
+		}
+		s := c.Spec()
+		if s.Label == "" || s.Category == "" || len(s.Fields) == 0 {
+			t.Errorf("%s: incomplete spec %+v", id, s)
+		}
+		for _, f := range s.Fields {
+			if f.Name == "" || f.Label == "" || f.Type == "" {
+				t.Errorf("%s: incomplete field %+v", id, f)
+			}
+		}
+	}
+}
+
+// TestImports keeps connectors free of engine, flows and web, and of
+// third-party modules other than golang.org/x/net.
+func TestImports(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", "github.com/switchyard/switchyard/connectors/...").Output()
+	if err != nil {
+		t.Skipf("go list: %v", err)
+	}
+	for _, pkg := range strings.Fields(string(out)) {
+		if strings.HasPrefix(pkg, "golang.org/x/net/") || strings.HasPrefix(pkg, "github.com/switchyard/switchyard/connectors") {
+			continue
+		}
+		t.Errorf("connectors depend on %s", pkg)
+	}
+}
