@@ -138,7 +138,7 @@ func setTriggerFields(t *Trigger) []string {
 		on   bool
 	}{
 		{"path", t.Path != ""},
-		{"methods", t.Methods != nil},
+		{"methods", len(t.Methods) > 0},
 		{"verify", t.Verify != nil},
 		{"dedupe", t.Dedupe != ""},
 		{"dedupe_window", t.DedupeWindow != 0},

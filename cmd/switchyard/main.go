@@ -8,6 +8,8 @@ import (
 	"os"
 	"runtime/debug"
 
+	_ "time/tzdata" // flows may name any IANA time zone, machines may lack the database
+
 	_ "github.com/switchyard/switchyard/connectors/all"
 )
 
