@@ -238,4 +238,79 @@ func (s *BoltStore) PutMeta(ctx context.Context, key string, value []byte) error
 	return nil
 }
 
+// CreateFirstUser implements Store.
+func (s *BoltStore) CreateFirstUser(ctx context.Context, u UserRecord) error {
+	err := s.write(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketUsers)
+		if k, _ := b.Cursor().First(); k != nil {
+			return ErrSetupDone
+		}
+		return putJSON(b, []byte(u.Name), u)
+	})
+	if err != nil {
+		return fmt.Errorf("store: create first user: %w", err)
+	}
+	return nil
+}
+
+// User implements Store.
+func (s *BoltStore) User(ctx context.Context, name string) (UserRecord, error) {
+	var u UserRecord
+	err := s.getRecord(bucketUsers, []byte(name), &u, "user "+name)
+	return u, err
+}
+
+// UserCount implements Store.
+func (s *BoltStore) UserCount(ctx context.Context) (int, error) {
+	n := 0
+	err := s.db.View(func(tx *bolt.Tx) error {
+		n = tx.Bucket(bucketUsers).Stats().KeyN
+		return nil
+	})
+	return n, err
+}
+
+// PutSession implements Store.
+func (s *BoltStore) PutSession(ctx context.Context, sess SessionRecord) error {
+	return s.putRecord(ctx, bucketSessions, []byte(sess.Hash), sess, "session")
+}
+
+// Session implements Store.
+func (s *BoltStore) Session(ctx context.Context, hash string) (SessionRecord, error) {
+	var sess SessionRecord
+	err := s.getRecord(bucketSessions, []byte(hash), &sess, "session")
+	return sess, err
+}
+
+// DeleteSession implements Store.
+func (s *BoltStore) DeleteSession(ctx context.Context, hash string) error {
+	return s.deleteKey(ctx, bucketSessions, []byte(hash), "session")
+}
+
+// PurgeSessions implements Store.
+func (s *BoltStore) PurgeSessions(ctx context.Context, now time.Time) (int, error) {
+	var stale [][]byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketSessions).ForEach(func(k, v []byte) error {
+			var sess SessionRecord
+			if json.Unmarshal(v, &sess) == nil && !sess.ExpiresAt.After(now) {
+				stale = append(stale, bytes.Clone(k))
+			}
+			return nil
+		})
+	})
+	if err != nil || len(stale) == 0 {
+		return 0, err
+	}
+	err = s.write(ctx, func(tx *bolt.Tx) error {
+		for _, k := range stale {
+			if err := tx.Bucket(bucketSessions).Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return len(stale), err
+}
+
 var _ Store = (*BoltStore)(nil)

@@ -23,10 +23,12 @@ var (
 	bucketConnections  = []byte("connections")   // name → ConnectionRecord
 	bucketTokens       = []byte("tokens")        // hash → TokenRecord
 	bucketMeta         = []byte("meta")          // key → value
+	bucketUsers        = []byte("users")         // name → UserRecord
+	bucketSessions     = []byte("sessions")      // SHA-256(token) → SessionRecord
 
 	allBuckets = [][]byte{bucketFlows, bucketFlowVersions, bucketEvents, bucketRuns,
 		bucketRunIndex, bucketRunsByFlow, bucketEventRuns, bucketQueue, bucketDedupe, bucketConnections,
-		bucketTokens, bucketMeta}
+		bucketTokens, bucketMeta, bucketUsers, bucketSessions}
 )
 
 const (

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -31,6 +32,9 @@ type Config struct {
 	// HTTP is the client connectors send with; it should enforce the
 	// egress policy. Defaults to a plain client (tests only).
 	HTTP *http.Client
+	// Dial opens raw connections for connectors that do not speak HTTP;
+	// it should enforce the same egress policy. Defaults to a plain dialer.
+	Dial func(ctx context.Context, network, address string) (net.Conn, error)
 	// Workers is how many runs advance at once.
 	Workers int
 	// QueueLimit is how many unfinished runs may wait; beyond it Accept
@@ -43,17 +47,18 @@ type Config struct {
 
 // Engine runs flows.
 type Engine struct {
-	cfg    Config
-	store  Store
-	keys   *Keyring
-	log    *slog.Logger
-	flows  *flowCache
-	queue  *dueQueue
-	exec   *executor
-	bus    *bus
-	wait   *waiters
-	stats  Stats
-	counts counters
+	cfg      Config
+	store    Store
+	keys     *Keyring
+	log      *slog.Logger
+	flows    *flowCache
+	queue    *dueQueue
+	exec     *executor
+	bus      *bus
+	wait     *waiters
+	stats    Stats
+	counts   counters
+	throttle *throttle
 
 	pending atomic.Int64 // unfinished runs, for backpressure
 
@@ -85,17 +90,21 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if cfg.HTTP == nil {
 		cfg.HTTP = &http.Client{}
 	}
-	e := &Engine{
-		cfg:   cfg,
-		store: cfg.Store,
-		keys:  cfg.Keyring,
-		log:   cfg.Logger,
-		flows: newFlowCache(),
-		queue: newDueQueue(),
-		bus:   newBus(),
-		wait:  newWaiters(),
+	if cfg.Dial == nil {
+		cfg.Dial = (&net.Dialer{Timeout: 10 * time.Second}).DialContext
 	}
-	e.exec = &executor{http: cfg.HTTP, secrets: e, log: cfg.Logger, now: time.Now}
+	e := &Engine{
+		cfg:      cfg,
+		store:    cfg.Store,
+		keys:     cfg.Keyring,
+		log:      cfg.Logger,
+		flows:    newFlowCache(),
+		queue:    newDueQueue(),
+		bus:      newBus(),
+		wait:     newWaiters(),
+		throttle: newThrottle(),
+	}
+	e.exec = &executor{http: cfg.HTTP, dial: cfg.Dial, secrets: e, log: cfg.Logger, now: time.Now}
 	if e.keys != nil {
 		if err := checkKey(ctx, e.store, e.keys); err != nil {
 			return nil, err
@@ -322,6 +331,9 @@ func (e *Engine) retentionLoop(ctx context.Context) {
 // and forgets expired dedupe keys, in chunks so no single transaction grows
 // large.
 func (e *Engine) enforceRetention(ctx context.Context) {
+	if _, err := e.store.PurgeSessions(ctx, time.Now()); err != nil {
+		e.log.Error("purge sessions", "err", err)
+	}
 	if n, err := e.store.PurgeDedupe(ctx, time.Now()); err != nil {
 		e.log.Error("purge dedupe keys", "err", err)
 	} else if n > 0 {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"time"
 
@@ -32,6 +33,7 @@ type SecretSource interface {
 // the caller passes a save function that checkpoints.
 type executor struct {
 	http    *http.Client
+	dial    func(ctx context.Context, network, address string) (net.Conn, error)
 	secrets SecretSource
 	log     *slog.Logger
 	now     func() time.Time
@@ -294,6 +296,7 @@ func (x *executor) call(ctx context.Context, st *runState, cs *flows.CompiledSte
 		Resumed:        resumed,
 		DryRun:         st.dry,
 		HTTP:           x.http,
+		Dial:           x.dial,
 	})
 	res.DurationMS += float64(x.now().Sub(start).Microseconds()) / 1000
 	if err != nil {

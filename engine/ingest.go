@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"time"
 
@@ -188,13 +189,14 @@ func (e *Engine) startFrom(ctx context.Context, old, nr *Run) (*Run, error) {
 // run with every step's result; nothing is stored. With dry, connectors
 // send nothing out. Retries and delays wait in place (bounded by ctx).
 func (e *Engine) TestRun(ctx context.Context, cf *flows.Compiled, ev *Event, dry bool) (*Run, error) {
-	return RunOnce(ctx, cf, ev, RunOnceOptions{Dry: dry, HTTP: e.cfg.HTTP, Secrets: e})
+	return RunOnce(ctx, cf, ev, RunOnceOptions{Dry: dry, HTTP: e.cfg.HTTP, Dial: e.cfg.Dial, Secrets: e})
 }
 
 // RunOnceOptions configure RunOnce.
 type RunOnceOptions struct {
 	Dry     bool
 	HTTP    *http.Client
+	Dial    func(ctx context.Context, network, address string) (net.Conn, error)
 	Secrets SecretSource
 	// OnStep is told about each step checkpoint (e.g. to print progress).
 	OnStep func(r *Run, step *StepResult)
@@ -218,7 +220,11 @@ func RunOnce(ctx context.Context, cf *flows.Compiled, ev *Event, opts RunOnceOpt
 	if client == nil {
 		client = &http.Client{}
 	}
-	x := &executor{http: client, secrets: opts.Secrets, now: time.Now}
+	dial := opts.Dial
+	if dial == nil {
+		dial = (&net.Dialer{Timeout: 10 * time.Second}).DialContext
+	}
+	x := &executor{http: client, dial: dial, secrets: opts.Secrets, now: time.Now}
 	if err := x.advance(ctx, st); err != nil {
 		return run, err
 	}

@@ -60,6 +60,20 @@ type Store interface {
 	Tokens(ctx context.Context) ([]TokenRecord, error)
 	DeleteToken(ctx context.Context, id string) error
 
+	// Users: CreateFirstUser stores the owner only while no user exists
+	// (ErrSetupDone otherwise), atomically, so two setup forms racing
+	// cannot both win.
+	CreateFirstUser(ctx context.Context, u UserRecord) error
+	User(ctx context.Context, name string) (UserRecord, error)
+	UserCount(ctx context.Context) (int, error)
+
+	// Sessions are browser sessions, kept by the hash of their token.
+	PutSession(ctx context.Context, s SessionRecord) error
+	Session(ctx context.Context, hash string) (SessionRecord, error)
+	DeleteSession(ctx context.Context, hash string) error
+	// PurgeSessions forgets sessions that expired before now.
+	PurgeSessions(ctx context.Context, now time.Time) (int, error)
+
 	// Meta is a small key-value space for the engine's own settings.
 	Meta(ctx context.Context, key string) ([]byte, error)
 	PutMeta(ctx context.Context, key string, value []byte) error
@@ -108,4 +122,5 @@ var (
 	ErrLocked     = errors.New("data directory is locked by another process")
 	ErrSaturated  = errors.New("engine saturated")
 	ErrFlowExists = errors.New("flow already exists")
+	ErrSetupDone  = errors.New("setup already done: an owner exists")
 )
