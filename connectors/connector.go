@@ -9,6 +9,7 @@ package connectors
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"time"
 )
@@ -46,6 +47,10 @@ type Input struct {
 	// egress policy (no loopback, private or link-local destinations unless
 	// allowed). Never nil when the engine calls Execute.
 	HTTP *http.Client
+	// Dial opens raw connections (SMTP and other non-HTTP protocols) under
+	// the same egress policy as HTTP. Never nil when the engine calls
+	// Execute.
+	Dial func(ctx context.Context, network, address string) (net.Conn, error)
 }
 
 // Result is what a step produced.

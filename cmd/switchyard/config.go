@@ -115,6 +115,7 @@ func openEngine(ctx context.Context, o *options, log *slog.Logger) (*engine.Engi
 		Store:      store,
 		Keyring:    keys,
 		HTTP:       egress.NewClient(pol),
+		Dial:       pol.Dialer().DialContext,
 		Workers:    o.workers,
 		QueueLimit: o.queueLimit,
 		Retention:  o.retention,

@@ -68,7 +68,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	opts := engine.RunOnceOptions{Dry: dry, HTTP: egress.NewClient(pol)}
+	opts := engine.RunOnceOptions{Dry: dry, HTTP: egress.NewClient(pol), Dial: pol.Dialer().DialContext}
 	// Connections are optional here: a flow without any runs even when no
 	// data dir exists or a server holds it.
 	if _, statErr := os.Stat(o.data); statErr == nil {
