@@ -43,7 +43,12 @@ func New(eng *engine.Engine, cfg Config) *Server {
 		BodyLimit:             MaxBodyLimit,
 		DisableStartupMessage: true,
 		ErrorHandler:          s.handleError,
-		ReadTimeout:           30 * time.Second,
+		// Fiber hands out strings that alias its request buffers, which
+		// are reused once a handler returns; events outlive the request
+		// (the race detector caught a Content-Type read by a worker), so
+		// every value is copied.
+		Immutable:   true,
+		ReadTimeout: 30 * time.Second,
 		// Sync webhooks may wait for their run up to 5 minutes.
 		WriteTimeout:   6 * time.Minute,
 		IdleTimeout:    2 * time.Minute,
