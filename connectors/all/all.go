@@ -6,6 +6,11 @@ import (
 	// Each package registers its connector in init.
 	_ "github.com/switchyard/switchyard/connectors/dataset"
 	_ "github.com/switchyard/switchyard/connectors/delay"
+	_ "github.com/switchyard/switchyard/connectors/email"
 	_ "github.com/switchyard/switchyard/connectors/httpreq"
+	_ "github.com/switchyard/switchyard/connectors/hubspot"
+	_ "github.com/switchyard/switchyard/connectors/pipedrive"
 	_ "github.com/switchyard/switchyard/connectors/respond"
+	_ "github.com/switchyard/switchyard/connectors/salesforce"
+	_ "github.com/switchyard/switchyard/connectors/slack"
 )

@@ -10,13 +10,15 @@ import (
 )
 
 func TestAllRegistered(t *testing.T) {
-	for _, id := range []string{"http.request", "data.set", "webhook.respond", "flow.delay"} {
-		c, err := connectors.Lookup(id)
-		if err != nil {
+	for _, id := range []string{"http.request", "data.set", "webhook.respond", "flow.delay",
+		"slack.post_message", "slack.incoming_webhook", "hubspot.upsert_contact", "hubspot.create_deal", "hubspot.update_object",
+		"salesforce.upsert", "salesforce.create", "pipedrive.create_person", "pipedrive.create_deal", "email.send"} {
+		if _, err := connectors.Lookup(id); err != nil {
 			t.Errorf("%s: %v", id, err)
-			continue
 		}
-		s := c.Spec()
+	}
+	for _, s := range connectors.Specs() {
+		id := s.ID
 		if s.Label == "" || s.Category == "" || len(s.Fields) == 0 {
 			t.Errorf("%s: incomplete spec %+v", id, s)
 		}

@@ -168,14 +168,9 @@ func isHex(c rune) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 }
 
-// redactURL shows a URL without credentials or query string, which may
-// hold secrets.
+// redactURL shows only a URL's scheme and host: credentials, query and
+// even the path may be secret (an incoming-webhook URL is its own
+// credential).
 func redactURL(u *url.URL) string {
-	c := *u
-	c.User = nil
-	c.RawQuery = ""
-	c.ForceQuery = false
-	c.Fragment = ""
-	c.RawFragment = ""
-	return c.String()
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host}).String()
 }

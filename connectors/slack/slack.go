@@ -1,0 +1,275 @@
+// Package slack holds the Slack connectors: slack.post_message (the Web
+// API method chat.postMessage, with a bot token) and slack.incoming_webhook
+// (a message to an incoming-webhook URL). Both send Block Kit messages.
+package slack
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/switchyard/switchyard/connectors"
+	"github.com/switchyard/switchyard/connectors/egress"
+)
+
+// Connection types this package registers, and their value keys.
+const (
+	// ConnBot is a Slack app's bot token, for the Web API.
+	ConnBot = "slack"
+	// ConnWebhook is an incoming-webhook URL.
+	ConnWebhook = "slack_webhook"
+
+	connToken   = "token"
+	connBaseURL = "base_url"
+	connURL     = "url"
+)
+
+// DefaultBaseURL is where the Slack Web API lives.
+const DefaultBaseURL = "https://slack.com/api"
+
+// Limits.
+const (
+	// Timeout bounds one request, response body included.
+	Timeout = 30 * time.Second
+	// MaxResponseBody is the largest response read; a longer one fails
+	// the step.
+	MaxResponseBody = 2 << 20
+)
+
+// Redacted replaces credentials in dry-run output and error messages.
+const Redacted = "[redacted]"
+
+const userAgent = "Switchyard"
+
+// now is the clock Retry-After dates are read against.
+var now = time.Now
+
+// Config keys shared by both connectors.
+const (
+	fieldConnection = connectors.KeyConnection
+	fieldText       = "text"
+	fieldBlocks     = "blocks"
+)
+
+func init() {
+	connectors.RegisterConnectionType(connectors.ConnectionType{
+		ID:    ConnBot,
+		Label: "Slack bot token",
+		Help:  "A Slack app's bot token. Create an app at api.slack.com/apps, add the chat:write scope, install it to your workspace and copy the Bot User OAuth Token. Invite the app to each channel it should post to.",
+		Fields: []connectors.Field{
+			{Name: connToken, Label: "Bot token", Type: connectors.TypeSecret, Required: true,
+				Help: "Starts with xoxb-."},
+			{Name: connBaseURL, Label: "API base URL", Type: connectors.TypeString, Advanced: true, Default: DefaultBaseURL,
+				Help: "Leave empty to use Slack itself. Only for test servers and proxies that speak the Slack Web API."},
+		},
+	})
+	connectors.RegisterConnectionType(connectors.ConnectionType{
+		ID:    ConnWebhook,
+		Label: "Slack incoming webhook",
+		Help:  "An incoming-webhook URL: it posts to the one channel chosen when the webhook was created. Anyone who has it can post there, so it is stored as a secret.",
+		Fields: []connectors.Field{
+			{Name: connURL, Label: "Webhook URL", Type: connectors.TypeSecret, Required: true,
+				Help: "Looks like https://hooks.slack.com/services/T…/B…/…"},
+		},
+	})
+	connectors.Register(&PostMessage{})
+	connectors.Register(&IncomingWebhook{})
+}
+
+// baseURL returns the connection's API base URL, or DefaultBaseURL.
+func baseURL(conn map[string]string) (*url.URL, error) {
+	raw := strings.TrimSpace(conn[connBaseURL])
+	if raw == "" {
+		raw = DefaultBaseURL
+	}
+	u, err := parseHTTPURL(raw)
+	if err != nil {
+		return nil, &connectors.ConfigError{Field: fieldConnection, Msg: "connection base_url: " + err.Error()}
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return nil, &connectors.ConfigError{Field: fieldConnection, Msg: "connection base_url must not have a query or fragment"}
+	}
+	return u, nil
+}
+
+// parseHTTPURL parses an http(s) URL with a host. Its errors never quote
+// the URL, which may be a secret.
+func parseHTTPURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, errors.New("not a valid URL")
+	}
+	u.Scheme = strings.ToLower(u.Scheme)
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, errors.New("must start with https:// or http://")
+	}
+	if u.Hostname() == "" {
+		return nil, errors.New("has no host")
+	}
+	if u.User != nil {
+		return nil, errors.New("must not hold a user name or password")
+	}
+	if err := egress.CheckHost(u.Hostname()); err != nil {
+		return nil, errors.New("host is a non-canonical numeric address")
+	}
+	return u, nil
+}
+
+// botToken returns the connection's bot token.
+func botToken(conn map[string]string) (string, error) {
+	token := strings.TrimSpace(conn[connToken])
+	if token == "" {
+		return "", &connectors.ConfigError{Field: fieldConnection, Msg: fmt.Sprintf("needs a connection of type %s with a bot token", ConnBot)}
+	}
+	if !connectors.ValidHeaderValue(token) {
+		return "", &connectors.ConfigError{Field: fieldConnection, Msg: "the token holds a line break or control character"}
+	}
+	return token, nil
+}
+
+// readBlocks reads a Block Kit blocks field: a list of blocks, the same
+// list as JSON text, or an object with a "blocks" list (what Slack's Block
+// Kit Builder copies). Absent or empty gives nil.
+func readBlocks(cfg map[string]any) ([]any, error) {
+	v := cfg[fieldBlocks]
+	if s, ok := v.(string); ok {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			return nil, nil
+		}
+		if err := json.Unmarshal([]byte(s), &v); err != nil {
+			return nil, &connectors.ConfigError{Field: fieldBlocks, Msg: "not valid JSON", Err: err}
+		}
+	}
+	if m, ok := v.(map[string]any); ok {
+		if inner, ok := m["blocks"]; ok {
+			v = inner
+		}
+	}
+	switch x := v.(type) {
+	case nil:
+		return nil, nil
+	case []any:
+		for i, b := range x {
+			if _, ok := b.(map[string]any); !ok {
+				return nil, &connectors.ConfigError{Field: fmt.Sprintf("%s[%d]", fieldBlocks, i), Msg: "want a block object such as {\"type\": \"section\", ...}, got " + connectors.TypeName(b)}
+			}
+		}
+		if len(x) == 0 {
+			return nil, nil
+		}
+		return x, nil
+	}
+	return nil, &connectors.ConfigError{Field: fieldBlocks, Msg: "want a list of Block Kit blocks, got " + connectors.TypeName(v)}
+}
+
+// optBool reads a bool field that is sent only when set, so that Slack's
+// own default applies otherwise.
+func optBool(cfg map[string]any, key string, body map[string]any) error {
+	if v, ok := cfg[key]; !ok || v == nil || v == "" {
+		return nil
+	}
+	b, err := connectors.ConfigBool(cfg, key, false)
+	if err != nil {
+		return err
+	}
+	body[key] = b
+	return nil
+}
+
+// optString copies a non-empty string field into body.
+func optString(cfg map[string]any, key string, body map[string]any) error {
+	s, err := connectors.ConfigString(cfg, key)
+	if err != nil {
+		return err
+	}
+	if s = strings.TrimSpace(s); s != "" {
+		body[key] = s
+	}
+	return nil
+}
+
+// encodeJSON encodes v without HTML escaping, so mentions such as <@U123>
+// arrive as written.
+func encodeJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// response is an HTTP answer read in full.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// post sends body to u and reads the answer. Transport errors are mapped
+// to step errors named service.
+func post(parent context.Context, client *http.Client, u string, header http.Header, body []byte, service string) (*response, error) {
+	ctx, cancel := context.WithTimeout(parent, Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	if err != nil {
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err // url.Error quotes the URL, which may be secret
+		}
+		return nil, connectors.Permanentf("%s: build request: %w", service, err)
+	}
+	req.Header = header
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, transportError(parent, ctx, err, service)
+	}
+	defer resp.Body.Close()
+	raw, err := connectors.ReadBody(resp.Body, MaxResponseBody)
+	if err != nil {
+		return nil, transportError(parent, ctx, err, service)
+	}
+	return &response{status: resp.StatusCode, header: resp.Header, body: raw}, nil
+}
+
+func transportError(parent, ctx context.Context, err error, service string) error {
+	if parent.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return connectors.Retryable(fmt.Errorf("%s: no complete response within %s: %w", service, Timeout, context.DeadlineExceeded), 0)
+	}
+	return connectors.FromTransportError(err, service)
+}
+
+// scrub returns err with every secret replaced by Redacted. When a secret
+// shows in the message, the result keeps only err's retry classification,
+// not its chain, so no wrapped error can print the secret either.
+func scrub(err error, secrets ...string) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	clean := msg
+	for _, s := range secrets {
+		if s != "" {
+			clean = strings.ReplaceAll(clean, s, Redacted)
+		}
+	}
+	if clean == msg {
+		return err
+	}
+	out := &connectors.StepError{Err: errors.New(clean)}
+	var se *connectors.StepError
+	if errors.As(err, &se) {
+		out.Retryable, out.RetryAfter, out.Status = se.Retryable, se.RetryAfter, se.Status
+	} else {
+		out.Retryable = true
+	}
+	return out
+}
