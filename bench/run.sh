@@ -1,0 +1,257 @@
+#!/usr/bin/env bash
+# make bench: durable async webhook ingest (every 202 means the event is
+# fsync'd in bbolt) against a bare Fiber handler that stores nothing
+# (cmd/barehook), on the same machine, interleaved per concurrency level.
+#
+# Env knobs:
+#   BENCH_DURATION  measured time per run (default 10s; a 2s warm-up precedes it)
+#   BENCH_CONNS     concurrency levels, space separated (default "1 16 64")
+#   BENCH_DRAIN     how long to wait for the engine to finish the runs it
+#                   accepted before the next level (default 60, seconds)
+#
+# Exits 0 whether or not the targets are met: it is a benchmark, not a test.
+# It exits non-zero only when something fails to build, start or run.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+DURATION=${BENCH_DURATION:-10s}
+CONNS=${BENCH_CONNS:-"1 16 64"}
+DRAIN=${BENCH_DRAIN:-60}
+WARMUP=2s
+HOST=127.0.0.1
+LUA=bench/post.lua
+
+log() { printf '%s\n' "$*" >&2; }
+die() { log "bench: $*"; exit 1; }
+
+# --- tools -------------------------------------------------------------------
+need=()
+command -v wrk >/dev/null 2>&1 || need+=(wrk)
+command -v curl >/dev/null 2>&1 || need+=(curl)
+if ((${#need[@]})); then
+	log "bench: installing ${need[*]} with apt-get"
+	command -v apt-get >/dev/null 2>&1 || die "apt-get not found; install ${need[*]} by hand"
+	apt-get update -qq >/dev/null
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+log "bench: building bin/switchyard and bin/barehook"
+mkdir -p bin
+go build -o bin/switchyard ./cmd/switchyard
+go build -o bin/barehook ./cmd/barehook
+
+# --- servers -----------------------------------------------------------------
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/switchyard-bench.XXXXXX")
+DATA=$TMP/data
+PIDS=()
+cleanup() {
+	local pid
+	for pid in "${PIDS[@]}"; do
+		kill "$pid" 2>/dev/null || true
+	done
+	for pid in "${PIDS[@]}"; do
+		wait "$pid" 2>/dev/null || true
+	done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# free_port prints a loopback port nothing listens on.
+free_port() {
+	local p
+	for _ in $(seq 1 50); do
+		p=$((20000 + RANDOM % 20000))
+		if ! (exec 3<>"/dev/tcp/$HOST/$p") 2>/dev/null; then
+			echo "$p"
+			return
+		fi
+	done
+	die "no free port found"
+}
+
+# wait_ready URL PID NAME LOGFILE
+wait_ready() {
+	local url=$1 pid=$2 name=$3 logf=$4
+	for _ in $(seq 1 100); do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			cat "$logf" >&2 || true
+			die "$name exited before it was ready"
+		fi
+		if curl -fsS -o /dev/null "$url" 2>/dev/null; then
+			return
+		fi
+		sleep 0.1
+	done
+	cat "$logf" >&2 || true
+	die "$name not ready at $url after 10s"
+}
+
+BARE_PORT=$(free_port)
+SY_PORT=$(free_port)
+while [[ $SY_PORT == "$BARE_PORT" ]]; do SY_PORT=$(free_port); done
+BARE=http://$HOST:$BARE_PORT
+SY=http://$HOST:$SY_PORT
+
+# The token command opens the database directly: it must run before the
+# server holds the data dir's lock.
+TOKEN=$(bin/switchyard token create --name bench --data "$DATA")
+[[ -n $TOKEN ]] || die "token create printed nothing"
+
+bin/barehook --addr "$HOST:$BARE_PORT" >"$TMP/barehook.log" 2>&1 &
+PIDS+=($!)
+BARE_PID=$!
+bin/switchyard serve --addr "$HOST:$SY_PORT" --data "$DATA" --log-level warn >"$TMP/switchyard.log" 2>&1 &
+PIDS+=($!)
+SY_PID=$!
+
+wait_ready "$BARE/hooks/ping" "$BARE_PID" barehook "$TMP/barehook.log"
+wait_ready "$SY/readyz" "$SY_PID" switchyard "$TMP/switchyard.log"
+
+FLOW='{"id":"bench","name":"Bench","enabled":true,"trigger":{"type":"webhook","path":"bench"},"steps":[{"id":"shape","use":"data.set","with":{"order":"{{ trigger.body.id }}","total":"{{ trigger.body.total }}"}}]}'
+code=$(curl -sS -o "$TMP/flow.json" -w '%{http_code}' -X POST "$SY/api/flows" \
+	-H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' --data "$FLOW")
+[[ $code == 2* ]] || { cat "$TMP/flow.json" >&2; die "create flow: HTTP $code"; }
+
+# One delivery each by hand, so a wrong route fails loudly before wrk
+# reports a table of errors.
+for url in "$BARE/hooks/bench" "$SY/hooks/bench"; do
+	code=$(curl -sS -o "$TMP/probe.json" -w '%{http_code}' -X POST "$url" \
+		-H 'Content-Type: application/json' --data '{"id":"o-123","total":42}')
+	[[ $code == 202 ]] || { cat "$TMP/probe.json" >&2; die "probe $url: HTTP $code, want 202"; }
+done
+
+# --- measuring ---------------------------------------------------------------
+# metric NAME prints the value of one switchyard metric (0 when absent).
+metric() {
+	curl -fsS "$SY/metrics" | awk -v n="$1" '$1 == n { print $2; found = 1 } END { if (!found) print 0 }'
+}
+
+# drain waits until the engine has no unfinished runs (or DRAIN seconds
+# passed) so the next measurement does not share the CPU with leftover runs.
+# It prints the seconds it waited.
+drain() {
+	local start=$SECONDS
+	while (($(metric switchyard_runs_pending) > 0)) && ((SECONDS - start < DRAIN)); do
+		sleep 0.2
+	done
+	echo $((SECONDS - start))
+}
+
+# to_ms converts a wrk duration (123.45us, 1.2ms, 1.00s, 2.00m) to milliseconds.
+to_ms() {
+	awk -v v="$1" 'BEGIN {
+		n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+		if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
+		printf "%.3f", n }'
+}
+
+# warm URL CONNS and run_wrk URL CONNS FILE: the warm-up, then the
+# measurement into FILE.
+threads_for() { if (($1 < 2)); then echo "$1"; else echo 2; fi; }
+warm() {
+	wrk -t"$(threads_for "$2")" -c"$2" -d"$WARMUP" -s "$LUA" "$1" >/dev/null
+}
+run_wrk() {
+	wrk -t"$(threads_for "$2")" -c"$2" -d"$DURATION" --latency -s "$LUA" "$1" >"$3"
+}
+
+# parse FILE prints: ok_rps raw_rps p50 p99 non2xx socket_errors.
+# ok_rps counts only 2xx answers: a 429 from a saturated engine is cheap to
+# send and must not count as ingest throughput.
+parse() {
+	awk '
+		/^Requests\/sec:/ { rps = $2 }
+		/ requests in / { total = $1 }
+		$1 == "50%" && !p50 { p50 = $2 }
+		$1 == "99%" && !p99 { p99 = $2 }
+		/Non-2xx or 3xx responses:/ { bad = $NF }
+		/Socket errors:/ { gsub(/,/, ""); sock = $4 + $6 + $8 + $10 }
+		END {
+			ok = (total > 0) ? rps * (total - bad) / total : 0
+			printf "%.2f %s %s %s %d %d\n", ok, rps, p50, p99, bad, sock
+		}
+	' "$1"
+}
+
+declare -A RAW_B RAW_S RPS_B RPS_S P50_B P99_B P50_S P99_S BAD_B BAD_S SAT_S SOCK DRAINED
+log "bench: ${DURATION} per run after a ${WARMUP} warm-up; concurrency levels: $CONNS"
+for c in $CONNS; do
+	log "bench: c=$c barehook"
+	warm "$BARE/hooks/bench" "$c"
+	run_wrk "$BARE/hooks/bench" "$c" "$TMP/bare-$c.txt"
+	read -r RPS_B[$c] RAW_B[$c] P50_B[$c] P99_B[$c] BAD_B[$c] sb < <(parse "$TMP/bare-$c.txt")
+
+	log "bench: c=$c switchyard"
+	warm "$SY/hooks/bench" "$c"
+	sat0=$(metric switchyard_events_refused_saturated_total)
+	run_wrk "$SY/hooks/bench" "$c" "$TMP/sy-$c.txt"
+	read -r RPS_S[$c] RAW_S[$c] P50_S[$c] P99_S[$c] BAD_S[$c] ss < <(parse "$TMP/sy-$c.txt")
+	SAT_S[$c]=$(($(metric switchyard_events_refused_saturated_total) - sat0))
+	SOCK[$c]=$((sb + ss))
+	[[ -n ${RAW_B[$c]} && -n ${RAW_S[$c]} ]] || { cat "$TMP/bare-$c.txt" "$TMP/sy-$c.txt" >&2; die "could not parse wrk output"; }
+	DRAINED[$c]=$(drain)
+	log "bench: c=$c done (engine drained its queue in ${DRAINED[$c]}s)"
+done
+
+# --- report ------------------------------------------------------------------
+fmt_lat() { printf '%s / %s' "$1" "$2"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+echo
+echo "## Switchyard durable ingest vs bare Fiber ($(date -u '+%Y-%m-%d %H:%M UTC'))"
+echo
+echo "nproc $(nproc), $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM, $(go version | awk '{ print $3 }'), kernel $(uname -r); wrk ${DURATION} per run, 2 threads (1 at c=1), ${WARMUP} warm-up; wrk and the servers share the CPUs."
+echo
+echo "rps counts 2xx answers only; latencies are wrk's percentiles over all answers."
+echo
+echo "| concurrency | bare rps | switchyard rps | ratio | bare p50 / p99 | switchyard p50 / p99 | non-2xx (bare / switchyard) |"
+echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+for c in $CONNS; do
+	printf '| %s | %.0f | %.0f | %s | %s | %s | %s / %s |\n' "$c" "${RPS_B[$c]}" "${RPS_S[$c]}" \
+		"$(ratio "${RPS_S[$c]}" "${RPS_B[$c]}")" "$(fmt_lat "${P50_B[$c]}" "${P99_B[$c]}")" \
+		"$(fmt_lat "${P50_S[$c]}" "${P99_S[$c]}")" "${BAD_B[$c]}" "${BAD_S[$c]}"
+done
+echo
+
+for c in $CONNS; do
+	if ((SAT_S[$c] > 0)); then
+		printf -- '- c=%s: %s deliveries got 429: the engine queue saturated (queue limit reached); wrk counted %.0f req/s with them, the table only the 2xx.\n' "$c" "${SAT_S[$c]}" "${RAW_S[$c]}"
+	fi
+	if ((BAD_B[$c] > 0)); then
+		echo "- c=$c: ${BAD_B[$c]} non-2xx answers from barehook (should be none)."
+	fi
+	if ((BAD_S[$c] > SAT_S[$c])); then
+		echo "- c=$c: $((BAD_S[$c] - SAT_S[$c])) non-2xx answers from switchyard that were not 429 (see the server log)."
+	fi
+	if ((SOCK[$c] > 0)); then
+		echo "- c=$c: ${SOCK[$c]} socket errors reported by wrk."
+	fi
+done
+
+echo
+echo "Targets:"
+if [[ -n ${RPS_S[64]:-} ]]; then
+	r=$(ratio "${RPS_S[64]}" "${RPS_B[64]}")
+	v=$(awk -v r="$r" 'BEGIN { print (r + 0 >= 0.5) ? "PASS" : "FAIL" }')
+	echo "- throughput ratio >= 0.5 at c=64: $r -> $v"
+else
+	echo "- throughput ratio >= 0.5 at c=64: not measured (BENCH_CONNS has no 64)"
+fi
+if [[ -n ${P99_S[16]:-} ]]; then
+	ms=$(to_ms "${P99_S[16]}")
+	v=$(awk -v m="$ms" 'BEGIN { print (m + 0 < 10) ? "PASS" : "FAIL" }')
+	echo "- switchyard p99 < 10 ms at c=16: ${ms} ms -> $v"
+else
+	echo "- switchyard p99 < 10 ms at c=16: not measured (BENCH_CONNS has no 16)"
+fi
+
+echo
+accepted=$(metric switchyard_events_accepted_total)
+succeeded=$(metric switchyard_runs_succeeded_total)
+failed=$(metric switchyard_runs_failed_total)
+pending=$(metric switchyard_runs_pending)
+echo "Engine after the run: accepted $accepted events, runs succeeded $succeeded, failed $failed, pending $pending."
+echo "Queue drain after each level (seconds, limit ${DRAIN}): $(for c in $CONNS; do printf 'c=%s %ss  ' "$c" "${DRAINED[$c]}"; done)"
+echo "Data dir: $(du -sh "$DATA" | awk '{ print $1 }') ($(du -h "$DATA/switchyard.db" | awk '{ print $1 }') switchyard.db)"
