@@ -143,31 +143,58 @@ func (e *Engine) open(rec ConnectionRecord) (map[string]string, error) {
 	return vals, nil
 }
 
+// ConnectionValues are a connection's decrypted values and its type.
+type ConnectionValues struct {
+	Type   string
+	Values map[string]string
+}
+
+// Secret returns the values to hide from run history: those its type
+// declares secret, and any the type does not know. A base URL or a user
+// name stays readable; a token never shows.
+func (c ConnectionValues) Secret() map[string]string {
+	ct, err := connectors.LookupConnectionType(c.Type)
+	out := make(map[string]string, len(c.Values))
+	for k, v := range c.Values {
+		if err == nil {
+			if f, ok := fieldOf(ct.Fields, k); ok && f.Type != connectors.TypeSecret {
+				continue
+			}
+		}
+		out[k] = v
+	}
+	return out
+}
+
 // Connection implements SecretSource.
-func (e *Engine) Connection(ctx context.Context, name string) (map[string]string, error) {
+func (e *Engine) Connection(ctx context.Context, name string) (ConnectionValues, error) {
 	rec, err := e.store.Connection(ctx, name)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
-			return nil, fmt.Errorf("connection %q does not exist", name)
+			return ConnectionValues{}, fmt.Errorf("connection %q does not exist", name)
 		}
-		return nil, err
+		return ConnectionValues{}, err
 	}
-	return e.open(rec)
+	vals, err := e.open(rec)
+	if err != nil {
+		return ConnectionValues{}, err
+	}
+	return ConnectionValues{Type: rec.Type, Values: vals}, nil
 }
 
 // AllConnections implements SecretSource.
-func (e *Engine) AllConnections(ctx context.Context) (map[string]map[string]string, error) {
+func (e *Engine) AllConnections(ctx context.Context) (map[string]ConnectionValues, error) {
 	recs, err := e.store.Connections(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]map[string]string, len(recs))
+	out := make(map[string]ConnectionValues, len(recs))
 	for _, rec := range recs {
 		vals, err := e.open(rec)
 		if err != nil {
 			return nil, fmt.Errorf("connection %q: %w", rec.Name, err)
 		}
-		out[rec.Name] = vals
+		out[rec.Name] = ConnectionValues{Type: rec.Type, Values: vals}
 	}
 	return out, nil
 }

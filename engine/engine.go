@@ -43,6 +43,8 @@ type Config struct {
 	// Retention is how long finished runs are kept (negative: forever).
 	Retention time.Duration
 	Logger    *slog.Logger
+	// Clock drives schedule and poll triggers; tests replace it.
+	Clock Clock
 }
 
 // Engine runs flows.
@@ -59,6 +61,7 @@ type Engine struct {
 	stats    Stats
 	counts   counters
 	throttle *throttle
+	sched    *scheduler
 
 	pending atomic.Int64 // unfinished runs, for backpressure
 
@@ -104,6 +107,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		wait:     newWaiters(),
 		throttle: newThrottle(),
 	}
+	e.sched = newScheduler(e, cfg.Clock)
 	e.exec = &executor{http: cfg.HTTP, dial: cfg.Dial, secrets: e, log: cfg.Logger, now: time.Now}
 	if e.keys != nil {
 		if err := checkKey(ctx, e.store, e.keys); err != nil {
@@ -174,6 +178,14 @@ func (e *Engine) Start(ctx context.Context) error {
 	go func() {
 		defer e.wg.Done()
 		e.retentionLoop(dctx)
+	}()
+	for _, a := range e.flows.all() {
+		e.sched.update(ctx, a.Record.ID, a)
+	}
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		e.sched.run(dctx)
 	}()
 	e.started = true
 	return nil

@@ -23,10 +23,10 @@ const (
 // SecretSource resolves stored connections for the executor.
 type SecretSource interface {
 	// Connection returns the decrypted values of one connection.
-	Connection(ctx context.Context, name string) (map[string]string, error)
+	Connection(ctx context.Context, name string) (ConnectionValues, error)
 	// AllConnections returns every connection's values, for templates
 	// that reference `secrets`.
-	AllConnections(ctx context.Context) (map[string]map[string]string, error)
+	AllConnections(ctx context.Context) (map[string]ConnectionValues, error)
 }
 
 // executor walks a run's steps. It knows nothing of how runs are stored:
@@ -252,11 +252,16 @@ func (x *executor) call(ctx context.Context, st *runState, cs *flows.CompiledSte
 
 	var secrets map[string]map[string]string
 	if cs.With != nil && cs.With.UsesSecrets && x.secrets != nil {
-		if secrets, err = x.secrets.AllConnections(ctx); err != nil {
+		all, err := x.secrets.AllConnections(ctx)
+		if err != nil {
 			return x.failStep(ctx, st, cs, res, fmt.Errorf("load secrets: %w", err))
 		}
-		for _, vals := range secrets {
-			red.add(vals)
+		secrets = make(map[string]map[string]string, len(all))
+		for name, c := range all {
+			secrets[name] = c.Values
+			// A value a template pulled out of `secrets` is hidden whatever
+			// its field type: the user chose to treat it as a secret.
+			red.add(c.Values)
 		}
 	}
 	var cfg map[string]any
@@ -272,12 +277,13 @@ func (x *executor) call(ctx context.Context, st *runState, cs *flows.CompiledSte
 		if x.secrets == nil {
 			return x.failStep(ctx, st, cs, res, fmt.Errorf("connection %q: no connections available here", name))
 		}
-		connVals, err = x.secrets.Connection(ctx, name)
+		conn, err := x.secrets.Connection(ctx, name)
 		if err != nil {
 			res.Attempts = attempt
 			return x.failStep(ctx, st, cs, res, fmt.Errorf("connection %q: %w", name, err))
 		}
-		red.add(connVals)
+		connVals = conn.Values
+		red.add(conn.Secret())
 	}
 	res.Attempts = attempt
 	res.Input = red.config(cs.Spec, cfg)

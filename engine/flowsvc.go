@@ -29,6 +29,11 @@ func (e *Engine) SaveFlow(ctx context.Context, raw []byte, create bool, wantID s
 			return nil, &flows.ValidationError{Details: []flows.FieldError{{Field: "trigger.path", Message: fmt.Sprintf("path %q is already used by flow %q", f.Trigger.Path, owner)}}}
 		}
 	}
+	if f.Trigger.Type == flows.TriggerSchedule || f.Trigger.Type == flows.TriggerPoll {
+		if _, _, err := ParseSchedule(&f.Trigger); err != nil {
+			return nil, &flows.ValidationError{Details: []flows.FieldError{{Field: "trigger.cron", Message: err.Error()}}}
+		}
+	}
 	if create && e.flows.get(f.ID) != nil {
 		return nil, fmt.Errorf("engine: create flow %q: %w", f.ID, ErrFlowExists)
 	}
@@ -42,6 +47,9 @@ func (e *Engine) SaveFlow(ctx context.Context, raw []byte, create bool, wantID s
 	}
 	a := &ActiveFlow{Compiled: cf, Record: rec}
 	e.flows.set(a)
+	if e.Ready() {
+		e.sched.update(ctx, f.ID, a)
+	}
 	e.log.Info("flow saved", "flow_id", f.ID, "version", rec.Version)
 	return a, nil
 }
@@ -67,6 +75,7 @@ func (e *Engine) DeleteFlow(ctx context.Context, id string) error {
 		return err
 	}
 	e.flows.remove(id)
+	e.sched.update(ctx, id, nil)
 	return nil
 }
 

@@ -74,6 +74,22 @@ type Store interface {
 	// PurgeSessions forgets sessions that expired before now.
 	PurgeSessions(ctx context.Context, now time.Time) (int, error)
 
+	// Schedule triggers: AcceptTick stores a tick's event and run unless
+	// that tick of the flow already fired (Duplicate), and only while the
+	// flow is still at run.FlowVersion (ErrStaleVersion), in one
+	// transaction. LastTick is the newest tick recorded.
+	AcceptTick(ctx context.Context, ev *Event, run *Run, tick time.Time) (AcceptResult, error)
+	LastTick(ctx context.Context, flowID string) (time.Time, error)
+
+	// Poll triggers: AcceptPoll stores the runs of a poll's unseen items,
+	// adds their keys to the bounded seen set and saves the poll state,
+	// in one transaction.
+	AcceptPoll(ctx context.Context, pc PollCommit) (PollResult, error)
+	PollStateOf(ctx context.Context, flowID string) (PollState, error)
+	PutPollState(ctx context.Context, flowID string, st PollState) error
+	SeenKeys(ctx context.Context, flowID string, newest int) (int, []string, error)
+	ResetPoll(ctx context.Context, flowID string) error
+
 	// Meta is a small key-value space for the engine's own settings.
 	Meta(ctx context.Context, key string) ([]byte, error)
 	PutMeta(ctx context.Context, key string, value []byte) error
@@ -123,4 +139,7 @@ var (
 	ErrSaturated  = errors.New("engine saturated")
 	ErrFlowExists = errors.New("flow already exists")
 	ErrSetupDone  = errors.New("setup already done: an owner exists")
+	// ErrStaleVersion: a tick or poll was for a flow version that has
+	// since been replaced; it must not start runs.
+	ErrStaleVersion = errors.New("flow version changed")
 )

@@ -35,6 +35,15 @@ const (
 	DefaultMaxBody      = 1 << 20
 	DefaultSyncTimeout  = 30 * time.Second
 	DefaultDedupeWindow = 72 * time.Hour
+	DefaultCatchUpLimit = 10
+	DefaultFloodLimit   = 100
+	DefaultSeenLimit    = 10000
+)
+
+// Misfire policies of schedule triggers.
+const (
+	MisfireSkip    = "skip"
+	MisfireCatchUp = "catch_up"
 )
 
 // Flow is one user-defined automation: a trigger and the steps it runs.
@@ -72,13 +81,143 @@ type Trigger struct {
 	Request *PollRequest `json:"request,omitempty"`
 	Items   string       `json:"items,omitempty"`
 	Key     string       `json:"key,omitempty"`
+
+	// Schedule: what to do with ticks missed while Switchyard was down:
+	// "skip" (default) or "catch_up" (fire them, at most CatchUpLimit,
+	// default 10).
+	Misfire      string `json:"misfire,omitempty"`
+	CatchUpLimit int    `json:"catch_up_limit,omitempty"`
+
+	// Poll: Cursor is an expression (seeing `response` and the previous
+	// `cursor`) whose value is saved after each poll; the request's url and
+	// headers may use it as {{ cursor }}. Backfill is how many of the
+	// newest items the first poll runs (default 0: it only records what is
+	// there). FloodLimit pauses the flow when one poll finds more new
+	// items (default 100); SeenLimit bounds the remembered keys (default
+	// 10,000).
+	Cursor     string `json:"cursor,omitempty"`
+	Backfill   int    `json:"backfill,omitempty"`
+	FloodLimit int    `json:"flood_limit,omitempty"`
+	SeenLimit  int    `json:"seen_limit,omitempty"`
 }
 
-// Verify configures webhook signature verification: a provider scheme and
-// the name of a stored connection of type `secret`.
+// Verify schemes: how a webhook trigger authenticates its requests. Each
+// provider scheme follows that provider's documentation (see web/verify).
+const (
+	VerifyStandardWebhooks = "standard-webhooks"
+	VerifyGitHub           = "github"
+	VerifyStripe           = "stripe"
+	VerifySlack            = "slack"
+	VerifyShopify          = "shopify"
+	VerifyTwilio           = "twilio"
+	VerifyHubSpot          = "hubspot"
+	VerifyHMAC             = "hmac"
+	VerifyToken            = "token"
+	VerifyBasic            = "basic"
+	// VerifyNone checks no signature and needs no secret; an IP allow-list
+	// may still apply.
+	VerifyNone = "none"
+)
+
+// VerifySchemes lists the verify schemes in the order messages name them.
+var VerifySchemes = []string{
+	VerifyStandardWebhooks, VerifyGitHub, VerifyStripe, VerifySlack, VerifyShopify,
+	VerifyTwilio, VerifyHubSpot, VerifyHMAC, VerifyToken, VerifyBasic, VerifyNone,
+}
+
+// Options of the generic hmac scheme.
+const (
+	VerifySHA1   = "sha1"
+	VerifySHA256 = "sha256"
+	VerifySHA512 = "sha512"
+
+	VerifyHex    = "hex"
+	VerifyBase64 = "base64"
+
+	// VerifyDefaultSigned is the signed string of the hmac scheme when
+	// Signed is left out: the raw body alone.
+	VerifyDefaultSigned = "{body}"
+)
+
+// VerifyPlaceholders are the names a Verify.Signed template may use, each
+// written in braces: {body}, {timestamp}, {id}, {method}, {url}.
+var VerifyPlaceholders = []string{"body", "timestamp", "id", "method", "url"}
+
+// DefaultVerifyTolerance is how far a signed timestamp may lie in the past
+// or the future when Tolerance is left out (the five minutes Stripe, Slack,
+// HubSpot and Standard Webhooks recommend).
+const DefaultVerifyTolerance = 5 * time.Minute
+
+// Verify configures how a webhook trigger authenticates requests: a scheme,
+// the stored connections (of type `secret`) holding the signing secret, the
+// scheme's options, and an optional IP allow-list.
 type Verify struct {
+	// Scheme is one of VerifySchemes.
 	Scheme string `json:"scheme"`
+	// Secret names the connection of type `secret` whose value signs the
+	// requests (for basic: "user:password"). Required unless Scheme is none.
 	Secret string `json:"secret,omitempty"`
+	// Secrets names further such connections, for rotation: a request
+	// signed with any of them passes.
+	Secrets []string `json:"secrets,omitempty"`
+	// Tolerance bounds the age of a signed timestamp in both directions
+	// (default DefaultVerifyTolerance), for the schemes that sign one.
+	Tolerance Duration `json:"tolerance,omitempty"`
+
+	// Header is the header carrying the signature (hmac) or the token
+	// (token).
+	Header string `json:"header,omitempty"`
+	// Query is the query parameter carrying the token (token).
+	Query string `json:"query,omitempty"`
+	// Prefix precedes the signature or token in the header, such as
+	// "sha256=" or "Bearer " (hmac, token).
+	Prefix string `json:"prefix,omitempty"`
+	// Algorithm is the HMAC hash: sha1, sha256 (default) or sha512 (hmac).
+	Algorithm string `json:"algorithm,omitempty"`
+	// Encoding is how the signature is written: hex (default) or base64
+	// (hmac).
+	Encoding string `json:"encoding,omitempty"`
+	// Signed is the signed string, a template over VerifyPlaceholders
+	// such as "{timestamp}.{body}" (hmac; default "{body}").
+	Signed string `json:"signed,omitempty"`
+	// TimestampHeader is the header holding the signed Unix time in
+	// seconds, checked against Tolerance (hmac).
+	TimestampHeader string `json:"timestamp_header,omitempty"`
+	// IDHeader is the header holding the delivery id for {id} (hmac).
+	IDHeader string `json:"id_header,omitempty"`
+
+	// AllowIPs, when set, admits only requests from these addresses or
+	// CIDR ranges; others are refused with 403 before any signature check.
+	AllowIPs []string `json:"allow_ips,omitempty"`
+	// TrustedProxies are the addresses or CIDR ranges of reverse proxies
+	// whose X-Forwarded-For is believed; only then is the header used.
+	TrustedProxies []string `json:"trusted_proxies,omitempty"`
+}
+
+// EffectiveTolerance returns Tolerance or, when unset, the default.
+func (v *Verify) EffectiveTolerance() time.Duration {
+	if v.Tolerance > 0 {
+		return v.Tolerance.Std()
+	}
+	return DefaultVerifyTolerance
+}
+
+// UnmarshalJSON decodes a Verify, treating empty lists like absent ones so
+// that a decoded Verify equals the one decoded again after Encode (which
+// leaves empty lists out).
+func (v *Verify) UnmarshalJSON(b []byte) error {
+	type plain Verify
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	for _, l := range []*[]string{&p.Secrets, &p.AllowIPs, &p.TrustedProxies} {
+		if len(*l) == 0 {
+			*l = nil
+		}
+	}
+	*v = Verify(p)
+	return nil
 }
 
 // PollRequest is the request a poll trigger sends.

@@ -2,6 +2,7 @@ package flows
 
 import (
 	"fmt"
+	"net/netip"
 	"net/url"
 	"reflect"
 	"regexp"
@@ -21,9 +22,9 @@ const (
 	MaxBackoff     = time.Hour
 	MaxMaxBackoff  = 24 * time.Hour
 	MaxNameLen     = 200
-	// VerifyNone is the verify scheme that checks nothing and needs no
-	// secret.
-	VerifyNone = "none"
+	// MaxVerifyTolerance bounds verify.tolerance: a longer window would let
+	// a captured request be replayed for longer than is useful.
+	MaxVerifyTolerance = time.Hour
 	// WildcardField is the field name with which a connector spec accepts
 	// any key in `with` (data.set declares it).
 	WildcardField = "*"
@@ -33,7 +34,8 @@ var (
 	flowIDPattern   = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
 	hookPathPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._~/-]*$`)
 	stepIDPattern   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	schemePattern   = regexp.MustCompile(`^[a-z0-9-]+$`)
+	// headerNamePattern is an HTTP field name (RFC 9110 token).
+	headerNamePattern = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 )
 
 // HTTPMethods are the methods a webhook may accept and a poll may send.
@@ -47,8 +49,8 @@ var TriggerTypes = []string{TriggerWebhook, TriggerManual, TriggerSchedule, Trig
 var triggerFields = map[string][]string{
 	TriggerWebhook:  {"path", "methods", "verify", "dedupe", "dedupe_window", "respond", "timeout", "max_body"},
 	TriggerManual:   {},
-	TriggerSchedule: {"cron", "timezone"},
-	TriggerPoll:     {"cron", "timezone", "request", "items", "key"},
+	TriggerSchedule: {"cron", "timezone", "misfire", "catch_up_limit"},
+	TriggerPoll:     {"cron", "timezone", "request", "items", "key", "cursor", "backfill", "flood_limit", "seen_limit"},
 }
 
 // Compile validates f (schema, connector configs against their specs,
@@ -150,6 +152,12 @@ func setTriggerFields(t *Trigger) []string {
 		{"request", t.Request != nil},
 		{"items", t.Items != ""},
 		{"key", t.Key != ""},
+		{"misfire", t.Misfire != ""},
+		{"catch_up_limit", t.CatchUpLimit != 0},
+		{"cursor", t.Cursor != ""},
+		{"backfill", t.Backfill != 0},
+		{"flood_limit", t.FloodLimit != 0},
+		{"seen_limit", t.SeenLimit != 0},
 	}
 	var out []string
 	for _, s := range set {
@@ -195,17 +203,239 @@ func (v *validator) webhook(t *Trigger, c *Compiled) {
 	if t.DedupeWindow != 0 && t.Dedupe == "" {
 		v.errs.add("trigger.dedupe_window", "only allowed with dedupe")
 	}
-	if vf := t.Verify; vf != nil {
-		switch {
-		case vf.Scheme == "":
-			v.errs.add("trigger.verify.scheme", "required")
-		case !schemePattern.MatchString(vf.Scheme):
-			v.errs.add("trigger.verify.scheme", fmt.Sprintf("%q is not a valid scheme name: use lower-case letters, digits and \"-\"", vf.Scheme))
-		}
-		if vf.Secret == "" && vf.Scheme != VerifyNone {
-			v.errs.add("trigger.verify.secret", "required: the name of a connection of type secret")
+	if t.Verify != nil {
+		v.verify("trigger.verify", t.Verify)
+	}
+}
+
+// verifyOptions says which options each verify scheme accepts besides
+// scheme, secret, secrets, allow_ips and trusted_proxies.
+var verifyOptions = map[string][]string{
+	VerifyStandardWebhooks: {"tolerance"},
+	VerifyGitHub:           {},
+	VerifyStripe:           {"tolerance"},
+	VerifySlack:            {"tolerance"},
+	VerifyShopify:          {},
+	VerifyTwilio:           {},
+	VerifyHubSpot:          {"tolerance"},
+	VerifyHMAC:             {"tolerance", "header", "prefix", "algorithm", "encoding", "signed", "timestamp_header", "id_header"},
+	VerifyToken:            {"header", "query", "prefix"},
+	VerifyBasic:            {},
+	VerifyNone:             {},
+}
+
+// verifyOptionNames lists the scheme options in declaration order.
+var verifyOptionNames = []string{"tolerance", "header", "query", "prefix", "algorithm", "encoding", "signed", "timestamp_header", "id_header"}
+
+// setVerifyOptions names the scheme options that hold a value.
+func setVerifyOptions(vf *Verify) []string {
+	on := map[string]bool{
+		"tolerance":        vf.Tolerance != 0,
+		"header":           vf.Header != "",
+		"query":            vf.Query != "",
+		"prefix":           vf.Prefix != "",
+		"algorithm":        vf.Algorithm != "",
+		"encoding":         vf.Encoding != "",
+		"signed":           vf.Signed != "",
+		"timestamp_header": vf.TimestampHeader != "",
+		"id_header":        vf.IDHeader != "",
+	}
+	var out []string
+	for _, name := range verifyOptionNames {
+		if on[name] {
+			out = append(out, name)
 		}
 	}
+	return out
+}
+
+// verify checks a webhook trigger's verify settings: a known scheme, the
+// secret connections it needs, the options that scheme takes (and no
+// others), and the IP lists.
+func (v *validator) verify(p string, vf *Verify) {
+	switch {
+	case vf.Scheme == "":
+		v.errs.add(p+".scheme", "required (one of "+strings.Join(VerifySchemes, ", ")+")")
+		return
+	case verifyOptions[vf.Scheme] == nil:
+		v.errs.add(p+".scheme", fmt.Sprintf("unknown scheme %q (use one of %s)", vf.Scheme, strings.Join(VerifySchemes, ", ")))
+		return
+	}
+	if vf.Scheme == VerifyNone {
+		if vf.Secret != "" {
+			v.errs.add(p+".secret", "not allowed with scheme none")
+		}
+		if len(vf.Secrets) > 0 {
+			v.errs.add(p+".secrets", "not allowed with scheme none")
+		}
+	} else {
+		if vf.Secret == "" {
+			v.errs.add(p+".secret", "required: the name of a connection of type secret")
+		}
+		seen := map[string]bool{vf.Secret: vf.Secret != ""}
+		for i, name := range vf.Secrets {
+			sp := fmt.Sprintf("%s.secrets[%d]", p, i)
+			switch {
+			case name == "":
+				v.errs.add(sp, "must be the name of a connection of type secret")
+			case seen[name]:
+				v.errs.add(sp, fmt.Sprintf("%q is listed twice", name))
+			}
+			seen[name] = true
+		}
+	}
+	allowed := verifyOptions[vf.Scheme]
+	for _, name := range setVerifyOptions(vf) {
+		if !slices.Contains(allowed, name) {
+			v.errs.add(p+"."+name, fmt.Sprintf("not allowed with scheme %s", vf.Scheme))
+		}
+	}
+	if slices.Contains(allowed, "tolerance") && vf.Tolerance != 0 {
+		switch d := vf.Tolerance.Std(); {
+		case d < time.Second:
+			v.errs.add(p+".tolerance", fmt.Sprintf("must be at least 1s (signed timestamps count seconds), got %s", d))
+		case d > MaxVerifyTolerance:
+			v.errs.add(p+".tolerance", fmt.Sprintf("at most %s, got %s", MaxVerifyTolerance, d))
+		}
+	}
+	switch vf.Scheme {
+	case VerifyHMAC:
+		v.verifyHMAC(p, vf)
+	case VerifyToken:
+		switch {
+		case vf.Header == "" && vf.Query == "":
+			v.errs.add(p+".header", "required with scheme token (or query)")
+		case vf.Header != "" && vf.Query != "":
+			v.errs.add(p+".query", "not allowed together with header: the token comes from one place")
+		case vf.Query != "" && vf.Prefix != "":
+			v.errs.add(p+".prefix", "only allowed with header")
+		}
+		v.headerName(p+".header", vf.Header)
+	}
+	v.ipList(p+".allow_ips", vf.AllowIPs)
+	v.ipList(p+".trusted_proxies", vf.TrustedProxies)
+}
+
+// verifyHMAC checks the options of the generic hmac scheme.
+func (v *validator) verifyHMAC(p string, vf *Verify) {
+	if vf.Header == "" {
+		v.errs.add(p+".header", "required with scheme hmac: the header carrying the signature")
+	}
+	v.headerName(p+".header", vf.Header)
+	v.headerName(p+".timestamp_header", vf.TimestampHeader)
+	v.headerName(p+".id_header", vf.IDHeader)
+	switch vf.Algorithm {
+	case "", VerifySHA1, VerifySHA256, VerifySHA512:
+	default:
+		v.errs.add(p+".algorithm", "must be sha1, sha256 or sha512")
+	}
+	switch vf.Encoding {
+	case "", VerifyHex, VerifyBase64:
+	default:
+		v.errs.add(p+".encoding", "must be hex or base64")
+	}
+	signed := vf.Signed
+	if signed == "" {
+		signed = VerifyDefaultSigned
+	}
+	uses, err := SignedPlaceholders(signed)
+	if err != nil {
+		v.errs.add(p+".signed", err.Error())
+		return
+	}
+	if !uses["body"] {
+		v.errs.add(p+".signed", "must include {body}: a signature that does not cover the body lets anyone change it")
+	}
+	switch {
+	case uses["timestamp"] && vf.TimestampHeader == "":
+		v.errs.add(p+".timestamp_header", "required when signed uses {timestamp}")
+	case !uses["timestamp"] && vf.TimestampHeader != "":
+		v.errs.add(p+".timestamp_header", "only allowed when signed uses {timestamp}: an unsigned timestamp proves nothing")
+	case vf.Tolerance != 0 && vf.TimestampHeader == "":
+		v.errs.add(p+".tolerance", "only allowed with timestamp_header")
+	}
+	switch {
+	case uses["id"] && vf.IDHeader == "":
+		v.errs.add(p+".id_header", "required when signed uses {id}")
+	case !uses["id"] && vf.IDHeader != "":
+		v.errs.add(p+".id_header", "only allowed when signed uses {id}")
+	}
+}
+
+// SignedPlaceholders parses a Verify.Signed template and reports which
+// placeholders it uses. A "{" must open one of VerifyPlaceholders; there
+// is no escape for a literal "{".
+func SignedPlaceholders(tmpl string) (map[string]bool, error) {
+	uses := map[string]bool{}
+	for rest := tmpl; ; {
+		i := strings.IndexByte(rest, '{')
+		if i < 0 {
+			return uses, nil
+		}
+		rest = rest[i+1:]
+		name, after, ok := strings.Cut(rest, "}")
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("%q has no closing \"}\" (placeholders are {body}, {timestamp}, {id}, {method} and {url})", "{"+clip(rest, 20))
+		case !slices.Contains(VerifyPlaceholders, name):
+			return nil, fmt.Errorf("unknown placeholder {%s} (use {body}, {timestamp}, {id}, {method} or {url}; a literal \"{\" is not supported)", clip(name, 20))
+		}
+		uses[name] = true
+		rest = after
+	}
+}
+
+// clip shortens s to at most n runes for a message.
+func clip(s string, n int) string {
+	for i := range s {
+		if n == 0 {
+			return s[:i] + "..."
+		}
+		n--
+	}
+	return s
+}
+
+// headerName checks an HTTP header name, if given.
+func (v *validator) headerName(field, name string) {
+	if name != "" && !headerNamePattern.MatchString(name) {
+		v.errs.add(field, fmt.Sprintf("%q is not a valid header name", name))
+	}
+}
+
+// ipList checks a list of IP addresses and CIDR ranges.
+func (v *validator) ipList(field string, list []string) {
+	for i, s := range list {
+		if _, err := ParseIPRange(s); err != nil {
+			v.errs.add(fmt.Sprintf("%s[%d]", field, i), err.Error())
+		}
+	}
+}
+
+// ParseIPRange reads an IP address ("203.0.113.7", "2001:db8::1") or a CIDR
+// range ("203.0.113.0/24") as a prefix; a lone address is a prefix of its
+// full length. IPv4-mapped IPv6 addresses are unmapped.
+func ParseIPRange(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("%q is not an IP address or CIDR range", s)
+		}
+		if p.Addr().Is4In6() {
+			bits := p.Bits() - 96
+			if bits < 0 {
+				return netip.Prefix{}, fmt.Errorf("%q is not an IP address or CIDR range", s)
+			}
+			p = netip.PrefixFrom(p.Addr().Unmap(), bits)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		return netip.Prefix{}, fmt.Errorf("%q is not an IP address or CIDR range", s)
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 // methods checks a list of HTTP method names.

@@ -88,7 +88,7 @@ func TestCompileErrors(t *testing.T) {
 		{"dedupe reads steps", func(f *Flow) { f.Trigger.Dedupe = "steps.first.output" }, []wantErr{{"trigger.dedupe", `step "first" has not run yet here (steps.first)`}}},
 		{"dedupe window alone", func(f *Flow) { f.Trigger.DedupeWindow = Duration(time.Hour) }, []wantErr{{"trigger.dedupe_window", "only allowed with dedupe"}}},
 		{"verify scheme missing", func(f *Flow) { f.Trigger.Verify = &Verify{Secret: "s"} }, []wantErr{{"trigger.verify.scheme", "required"}}},
-		{"verify scheme bad", func(f *Flow) { f.Trigger.Verify = &Verify{Scheme: "Stripe!", Secret: "s"} }, []wantErr{{"trigger.verify.scheme", `"Stripe!" is not a valid scheme name`}}},
+		{"verify scheme bad", func(f *Flow) { f.Trigger.Verify = &Verify{Scheme: "Stripe!", Secret: "s"} }, []wantErr{{"trigger.verify.scheme", `unknown scheme "Stripe!" (use one of standard-webhooks, github,`}}},
 		{"verify secret missing", func(f *Flow) { f.Trigger.Verify = &Verify{Scheme: "stripe"} }, []wantErr{{"trigger.verify.secret", "required"}}},
 
 		// Schedule and poll.
