@@ -59,15 +59,7 @@ func buildSchema(specs []connectors.Spec) obj {
 		},
 		"http_method": obj{"enum": HTTPMethods},
 		"trigger":     triggerSchema(),
-		"verify": obj{
-			"type":                 "object",
-			"additionalProperties": false,
-			"required":             []string{"scheme"},
-			"properties": obj{
-				"scheme": obj{"type": "string", "pattern": schemePattern.String(), "description": `The provider's signature scheme, or "none".`},
-				"secret": obj{"type": "string", "description": "The name of a stored connection of type secret."},
-			},
-		},
+		"verify":      verifySchema(),
 		"poll_request": obj{
 			"type":                 "object",
 			"additionalProperties": false,
@@ -166,6 +158,90 @@ func triggerSchema() obj {
 			"timeout": obj{"required": []string{"respond"}, "properties": obj{"respond": obj{"const": RespondSync}}},
 		},
 	}
+}
+
+// verifySchema describes a webhook trigger's verify settings: the options
+// each scheme takes, the ones it requires, and (as false schemas) the ones
+// it does not take.
+func verifySchema() obj {
+	header := obj{"type": "string", "pattern": headerNamePattern.String()}
+	ipList := obj{
+		"type":        "array",
+		"items":       obj{"type": "string", "minLength": 1},
+		"uniqueItems": true,
+		"description": `IP addresses or CIDR ranges, such as "203.0.113.7" or "192.0.2.0/24".`,
+	}
+	props := obj{
+		"scheme":    obj{"enum": VerifySchemes, "description": "How requests are authenticated: a provider's signature scheme, hmac, token, basic, or none."},
+		"secret":    obj{"type": "string", "minLength": 1, "description": `The name of a stored connection of type secret holding the signing secret (for basic: "user:password").`},
+		"secrets":   obj{"type": "array", "items": obj{"type": "string", "minLength": 1}, "uniqueItems": true, "description": "Further secret connections, for rotation: a request signed with any of them passes."},
+		"tolerance": obj{"$ref": "#/$defs/duration", "description": "How far a signed timestamp may lie in the past or the future (default 5m, at most 1h)."},
+		"header":    merge(header, obj{"description": "The header carrying the signature (hmac) or the token (token)."}),
+		"query":     obj{"type": "string", "minLength": 1, "description": "The query parameter carrying the token (token)."},
+		"prefix":    obj{"type": "string", "description": `Text before the signature or token in the header, such as "sha256=" or "Bearer ".`},
+		"algorithm": obj{"enum": []string{VerifySHA1, VerifySHA256, VerifySHA512}, "description": "The HMAC hash (default sha256)."},
+		"encoding":  obj{"enum": []string{VerifyHex, VerifyBase64}, "description": "How the signature is written (default hex)."},
+		"signed": obj{
+			"type":        "string",
+			"pattern":     `\{body\}`,
+			"description": "The signed string over {body}, {timestamp}, {id}, {method} and {url} (default \"{body}\").",
+		},
+		"timestamp_header": merge(header, obj{"description": "The header holding the signed Unix time in seconds."}),
+		"id_header":        merge(header, obj{"description": "The header holding the delivery id for {id}."}),
+		"allow_ips":        ipList,
+		"trusted_proxies":  merge(ipList, obj{"description": "Reverse proxies whose X-Forwarded-For is believed (IP addresses or CIDR ranges)."}),
+	}
+	var perScheme []any
+	for _, scheme := range VerifySchemes {
+		then := obj{}
+		forbidden := obj{}
+		for _, name := range verifyOptionNames {
+			if !slices.Contains(verifyOptions[scheme], name) {
+				forbidden[name] = false
+			}
+		}
+		switch scheme {
+		case VerifyNone:
+			forbidden["secret"], forbidden["secrets"] = false, false
+		case VerifyHMAC:
+			then["required"] = []string{"secret", "header"}
+			then["dependentRequired"] = obj{"tolerance": []string{"timestamp_header"}}
+		case VerifyToken:
+			then["required"] = []string{"secret"}
+			then["oneOf"] = []any{
+				obj{"required": []string{"header"}, "properties": obj{"query": false}},
+				obj{"required": []string{"query"}, "properties": obj{"header": false, "prefix": false}},
+			}
+		default:
+			then["required"] = []string{"secret"}
+		}
+		if len(forbidden) > 0 {
+			then["properties"] = forbidden
+		}
+		perScheme = append(perScheme, obj{
+			"if":   obj{"properties": obj{"scheme": obj{"const": scheme}}, "required": []string{"scheme"}},
+			"then": then,
+		})
+	}
+	return obj{
+		"type":                 "object",
+		"additionalProperties": false,
+		"required":             []string{"scheme"},
+		"properties":           props,
+		"allOf":                perScheme,
+	}
+}
+
+// merge returns a copy of a with b's keys added.
+func merge(a, b obj) obj {
+	out := make(obj, len(a)+len(b))
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		out[k] = v
+	}
+	return out
 }
 
 func stepSchema(specs []connectors.Spec) obj {
