@@ -3,11 +3,13 @@ package engine
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -26,6 +28,9 @@ const maxGroup = 1024
 // transaction and one fsync (group commit): a lone writer pays no added
 // delay, and throughput grows with concurrency.
 type BoltStore struct {
+	// seq hands out run (and event) keys without a transaction, so that
+	// records are encoded before they join a group commit.
+	seq    atomic.Uint64
 	db     *bolt.DB
 	writes chan writeOp
 	done   chan struct{}
@@ -51,6 +56,9 @@ func OpenBolt(dir string, lockWait time.Duration) (*BoltStore, error) {
 		// commit: fewer pages per fsync on the hot ingest path.
 		NoFreelistSync: true,
 		FreelistType:   bolt.FreelistMapType,
+		// Map a large address range up front: remapping blocks every
+		// reader and writer while the file grows.
+		InitialMmapSize: 1 << 30,
 	})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("store: open %s: %w (lock held on %s; is another switchyard running on this data dir?)", path, ErrLocked, path)
@@ -71,6 +79,22 @@ func OpenBolt(dir string, lockWait time.Duration) (*BoltStore, error) {
 		return nil, fmt.Errorf("store: init buckets: %w", err)
 	}
 	s := &BoltStore{db: db, writes: make(chan writeOp, maxGroup), done: make(chan struct{})}
+	err = db.View(func(tx *bolt.Tx) error {
+		// Start after every key in use: older data dirs numbered events
+		// and runs with bucket sequences.
+		last := max(tx.Bucket(bucketRuns).Sequence(), tx.Bucket(bucketEvents).Sequence())
+		for _, b := range [][]byte{bucketRunIndex, bucketEvents, bucketRuns} {
+			if k, _ := tx.Bucket(b).Cursor().Last(); k != nil {
+				last = max(last, seqOf(k))
+			}
+		}
+		s.seq.Store(last)
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: read sequences: %w", err)
+	}
 	go s.commitLoop()
 	return s, nil
 }
@@ -149,77 +173,100 @@ func getJSON(b *bolt.Bucket, key []byte, v any) error {
 	return json.Unmarshal(data, v)
 }
 
-// Accept implements Store.
+// Accept implements Store. The event takes the key of the run it starts, and
+// a run gets no record of its own until its first checkpoint: its index
+// entry holds all a queued run needs. Everything is encoded before the
+// write joins the group, so the committer only copies bytes.
 func (s *BoltStore) Accept(ctx context.Context, ev *Event, run *Run, window time.Duration) (AcceptResult, error) {
+	seq := s.seq.Add(1)
+	key := seqKey(seq)
+	e, r := *ev, *run
+	e.ID = formatID(eventIDPrefix, seq)
+	r.ID, r.EventID = formatID(runIDPrefix, seq), e.ID
+	evData, err := json.Marshal(&e)
+	if err != nil {
+		return AcceptResult{}, fmt.Errorf("store: accept event for flow %q: %w", ev.FlowID, err)
+	}
+	sum := r.Summary()
+	idxData, err := encodeIndex(&sum)
+	if err != nil {
+		return AcceptResult{}, fmt.Errorf("store: accept event for flow %q: %w", ev.FlowID, err)
+	}
+	var dkey, dval []byte
+	if e.DedupeKey != "" {
+		dkey = compositeKey(e.FlowID, []byte(e.DedupeKey))
+		dval, _ = json.Marshal(dedupeEntry{RunID: r.ID, Expires: e.ReceivedAt.Add(window)})
+	}
 	var res AcceptResult
-	evCopy, runCopy := *ev, *run
-	err := s.write(ctx, func(tx *bolt.Tx) error {
-		res = AcceptResult{}
-		var dkey []byte
-		if evCopy.DedupeKey != "" {
-			dkey = compositeKey(evCopy.FlowID, []byte(evCopy.DedupeKey))
+	err = s.write(ctx, func(tx *bolt.Tx) error {
+		res = AcceptResult{RunID: r.ID, EventID: e.ID}
+		if dkey != nil {
 			var d dedupeEntry
-			if err := getJSON(tx.Bucket(bucketDedupe), dkey, &d); err == nil && d.Expires.After(evCopy.ReceivedAt) {
+			if err := getJSON(tx.Bucket(bucketDedupe), dkey, &d); err == nil && d.Expires.After(e.ReceivedAt) {
 				res = AcceptResult{RunID: d.RunID, Duplicate: true}
 				return nil
 			}
 		}
-		evs := tx.Bucket(bucketEvents)
-		evSeq, err := evs.NextSequence()
-		if err != nil {
+		if err := putIndexed(tx, key, r.FlowID, idxData, dueOf(&r), nil); err != nil {
 			return err
 		}
-		e := evCopy
-		e.ID = formatID(eventIDPrefix, evSeq)
-		r := runCopy
-		r.EventID = e.ID
-		if _, err := s.putNewRun(tx, &r); err != nil {
-			return err
-		}
-		if err := putJSON(evs, seqKey(evSeq), &e); err != nil {
+		if err := tx.Bucket(bucketEvents).Put(key, evData); err != nil {
 			return err
 		}
 		if dkey != nil {
-			if err := putJSON(tx.Bucket(bucketDedupe), dkey, dedupeEntry{RunID: r.ID, Expires: e.ReceivedAt.Add(window)}); err != nil {
-				return err
-			}
+			return tx.Bucket(bucketDedupe).Put(dkey, dval)
 		}
-		res = AcceptResult{RunID: r.ID, EventID: e.ID}
 		return nil
 	})
 	if err != nil {
 		return AcceptResult{}, fmt.Errorf("store: accept event for flow %q: %w", ev.FlowID, err)
 	}
 	if !res.Duplicate {
-		ev.ID, run.ID, run.EventID = res.EventID, res.RunID, res.EventID
+		ev.ID, run.ID, run.EventID = e.ID, r.ID, e.ID
 	}
 	return res, nil
 }
 
-// putNewRun assigns run an ID and writes it with its index, flow index and
-// queue entry.
-func (s *BoltStore) putNewRun(tx *bolt.Tx, r *Run) ([]byte, error) {
-	runs := tx.Bucket(bucketRuns)
-	seq, err := runs.NextSequence()
+// putIndexed writes a new run's index, flow index and queue entry, and its
+// full record when there is one.
+func putIndexed(tx *bolt.Tx, key []byte, flowID string, idx []byte, due time.Time, record []byte) error {
+	if record != nil {
+		if err := tx.Bucket(bucketRuns).Put(key, record); err != nil {
+			return err
+		}
+	}
+	if err := tx.Bucket(bucketRunIndex).Put(key, idx); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketRunsByFlow).Put(compositeKey(flowID, key), nil); err != nil {
+		return err
+	}
+	if !indexFinal(idx) {
+		return tx.Bucket(bucketQueue).Put(queueKey(due, key), nil)
+	}
+	return nil
+}
+
+// putNewRun assigns run an ID and writes it (record, indexes, queue entry).
+// A run for an event that another run started (retry, replay) is linked to
+// the event so that retention keeps the event while the run exists.
+func (s *BoltStore) putNewRun(tx *bolt.Tx, r *Run, linkEvent bool) ([]byte, error) {
+	key := seqKey(s.seq.Add(1))
+	r.ID = formatID(runIDPrefix, seqOf(key))
+	record, err := json.Marshal(r)
 	if err != nil {
 		return nil, err
 	}
-	key := seqKey(seq)
-	r.ID = formatID(runIDPrefix, seq)
-	if err := putJSON(runs, key, r); err != nil {
+	sum := r.Summary()
+	idx, err := encodeIndex(&sum)
+	if err != nil {
 		return nil, err
 	}
-	if err := putJSON(tx.Bucket(bucketRunIndex), key, r.Summary()); err != nil {
+	if err := putIndexed(tx, key, r.FlowID, idx, dueOf(r), record); err != nil {
 		return nil, err
 	}
-	if err := tx.Bucket(bucketRunsByFlow).Put(compositeKey(r.FlowID, key), nil); err != nil {
-		return nil, err
-	}
-	if err := tx.Bucket(bucketEventRuns).Put(append(mustKey(eventIDPrefix, r.EventID), key...), nil); err != nil {
-		return nil, err
-	}
-	if !r.Status.Final() {
-		if err := tx.Bucket(bucketQueue).Put(queueKey(dueOf(r), key), nil); err != nil {
+	if linkEvent {
+		if err := tx.Bucket(bucketEventRuns).Put(append(mustKey(eventIDPrefix, r.EventID), key...), nil); err != nil {
 			return nil, err
 		}
 	}
@@ -240,7 +287,7 @@ func (s *BoltStore) AddRun(ctx context.Context, run *Run) error {
 		if tx.Bucket(bucketEvents).Get(mustKey(eventIDPrefix, r.EventID)) == nil {
 			return fmt.Errorf("event %s: %w", r.EventID, ErrNotFound)
 		}
-		_, err := s.putNewRun(tx, &r)
+		_, err := s.putNewRun(tx, &r, true)
 		return err
 	})
 	if err != nil {
@@ -271,25 +318,21 @@ func (s *BoltStore) SaveRun(ctx context.Context, run *Run) error {
 		return fmt.Errorf("store: save run %s: %w", run.ID, err)
 	}
 	sum := run.Summary()
-	sumData, err := json.Marshal(sum)
+	idxData, err := encodeIndex(&sum)
 	if err != nil {
 		return fmt.Errorf("store: save run %s: %w", run.ID, err)
 	}
 	err = s.write(ctx, func(tx *bolt.Tx) error {
 		idx := tx.Bucket(bucketRunIndex)
-		var old RunSummary
-		if err := getJSON(idx, key, &old); err != nil {
-			return err
+		old := idx.Get(key)
+		if old == nil {
+			return ErrNotFound
 		}
-		if old.Status.Final() {
+		if indexFinal(old) {
 			return ErrRunFinal
 		}
 		q := tx.Bucket(bucketQueue)
-		oldDue := time.Time{}
-		if old.DueAt != nil {
-			oldDue = *old.DueAt
-		}
-		if err := q.Delete(queueKey(oldDue, key)); err != nil {
+		if err := q.Delete(queueKey(indexDue(old), key)); err != nil {
 			return err
 		}
 		if !sum.Status.Final() {
@@ -300,7 +343,7 @@ func (s *BoltStore) SaveRun(ctx context.Context, run *Run) error {
 		if err := tx.Bucket(bucketRuns).Put(key, data); err != nil {
 			return err
 		}
-		return idx.Put(key, sumData)
+		return idx.Put(key, idxData)
 	})
 	if err != nil {
 		return fmt.Errorf("store: save run %s: %w", run.ID, err)
@@ -314,12 +357,23 @@ func (s *BoltStore) Run(ctx context.Context, id string) (*Run, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: run: %w", err)
 	}
-	var r Run
-	err = s.db.View(func(tx *bolt.Tx) error { return getJSON(tx.Bucket(bucketRuns), key, &r) })
+	var r *Run
+	err = s.db.View(func(tx *bolt.Tx) error {
+		if data := tx.Bucket(bucketRuns).Get(key); data != nil {
+			r = &Run{}
+			return json.Unmarshal(data, r)
+		}
+		var sum RunSummary
+		if err := decodeIndex(tx.Bucket(bucketRunIndex).Get(key), &sum); err != nil {
+			return ErrNotFound
+		}
+		r = sum.run()
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("store: run %s: %w", id, err)
 	}
-	return &r, nil
+	return r, nil
 }
 
 // Event implements Store.
@@ -410,8 +464,8 @@ func (s *BoltStore) ListRuns(ctx context.Context, f RunFilter) (RunPage, error) 
 		}
 		for k := next(); k != nil; k = next() {
 			var sum RunSummary
-			if err := getJSON(idx, k, &sum); err != nil {
-				continue // index entry without a run: skip rather than fail a listing
+			if err := decodeIndex(idx.Get(k), &sum); err != nil {
+				continue // a damaged entry: skip rather than fail a listing
 			}
 			if !f.Until.IsZero() && !sum.CreatedAt.Before(f.Until) {
 				continue
@@ -492,10 +546,9 @@ func (s *BoltStore) DeleteRunsBefore(ctx context.Context, t time.Time, limit int
 	var victims []victim
 	err := s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketRunIndex).Cursor()
-		runs := tx.Bucket(bucketRuns)
 		for k, v := c.First(); k != nil && len(victims) < limit; k, v = c.Next() {
 			var sum RunSummary
-			if json.Unmarshal(v, &sum) != nil {
+			if decodeIndex(v, &sum) != nil {
 				continue
 			}
 			if !sum.CreatedAt.Before(t) {
@@ -504,13 +557,7 @@ func (s *BoltStore) DeleteRunsBefore(ctx context.Context, t time.Time, limit int
 			if !sum.Status.Final() {
 				continue
 			}
-			var r struct {
-				EventID string `json:"event_id"`
-			}
-			if err := getJSON(runs, k, &r); err != nil {
-				continue
-			}
-			victims = append(victims, victim{key: bytes.Clone(k), flowID: sum.FlowID, event: mustKey(eventIDPrefix, r.EventID)})
+			victims = append(victims, victim{key: bytes.Clone(k), flowID: sum.FlowID, event: mustKey(eventIDPrefix, sum.EventID)})
 		}
 		return nil
 	})
@@ -519,22 +566,24 @@ func (s *BoltStore) DeleteRunsBefore(ctx context.Context, t time.Time, limit int
 	}
 	err = s.write(ctx, func(tx *bolt.Tx) error {
 		for _, v := range victims {
-			if err := tx.Bucket(bucketRuns).Delete(v.key); err != nil {
-				return err
-			}
-			if err := tx.Bucket(bucketRunIndex).Delete(v.key); err != nil {
-				return err
+			for _, b := range [][]byte{bucketRuns, bucketRunIndex} {
+				if err := tx.Bucket(b).Delete(v.key); err != nil {
+					return err
+				}
 			}
 			if err := tx.Bucket(bucketRunsByFlow).Delete(compositeKey(v.flowID, v.key)); err != nil {
 				return err
 			}
-			// Retries and replays share an event with the run they came
-			// from: the event goes with the last run that points at it.
+			// The event goes with the last run that needs it: its first run
+			// (whose key it shares) and every retry or replay linked to it.
 			er := tx.Bucket(bucketEventRuns)
 			if err := er.Delete(append(bytes.Clone(v.event), v.key...)); err != nil {
 				return err
 			}
-			if k, _ := er.Cursor().Seek(v.event); k == nil || !bytes.HasPrefix(k, v.event) {
+			linked, _ := er.Cursor().Seek(v.event)
+			stillLinked := linked != nil && bytes.HasPrefix(linked, v.event)
+			firstAlive := tx.Bucket(bucketRunIndex).Get(v.event) != nil
+			if !stillLinked && !firstAlive {
 				if err := tx.Bucket(bucketEvents).Delete(v.event); err != nil {
 					return err
 				}
@@ -546,4 +595,11 @@ func (s *BoltStore) DeleteRunsBefore(ctx context.Context, t time.Time, limit int
 		return 0, fmt.Errorf("store: delete old runs: %w", err)
 	}
 	return len(victims), nil
+}
+
+func seqOf(k []byte) uint64 {
+	if len(k) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(k)
 }

@@ -72,22 +72,27 @@ func (s *BoltStore) AcceptTick(ctx context.Context, ev *Event, run *Run, tick ti
 	return res, nil
 }
 
-// putEventAndRun writes a new event and its first run, assigning IDs.
+// putEventAndRun writes a new event and its first run, which share a key.
 func (s *BoltStore) putEventAndRun(tx *bolt.Tx, ev *Event, run *Run) (*Event, *Run, error) {
-	evs := tx.Bucket(bucketEvents)
-	seq, err := evs.NextSequence()
+	key, err := s.putNewRunWithEvent(tx, run)
 	if err != nil {
 		return nil, nil, err
 	}
-	ev.ID = formatID(eventIDPrefix, seq)
-	run.EventID = ev.ID
-	if _, err := s.putNewRun(tx, run); err != nil {
-		return nil, nil, err
+	ev.ID = run.EventID
+	return ev, run, putJSON(tx.Bucket(bucketEvents), key, ev)
+}
+
+// putNewRunWithEvent is putNewRun for a run that starts its own event.
+func (s *BoltStore) putNewRunWithEvent(tx *bolt.Tx, r *Run) ([]byte, error) {
+	seq := s.seq.Add(1)
+	key := seqKey(seq)
+	r.ID, r.EventID = formatID(runIDPrefix, seq), formatID(eventIDPrefix, seq)
+	sum := r.Summary()
+	idx, err := encodeIndex(&sum)
+	if err != nil {
+		return nil, err
 	}
-	if err := putJSON(evs, seqKey(seq), ev); err != nil {
-		return nil, nil, err
-	}
-	return ev, run, nil
+	return key, putIndexed(tx, key, r.FlowID, idx, dueOf(r), nil)
 }
 
 // LastTick implements Store.

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -13,11 +14,11 @@ import (
 var (
 	bucketFlows        = []byte("flows")         // id → FlowRecord
 	bucketFlowVersions = []byte("flow_versions") // id 0x00 BE(version) → flow JSON
-	bucketEvents       = []byte("events")        // BE(seq) → Event
+	bucketEvents       = []byte("events")        // BE(seq of the run it started) → Event
 	bucketRuns         = []byte("runs")          // BE(seq) → Run
-	bucketRunIndex     = []byte("run_index")     // BE(seq) → RunSummary
+	bucketRunIndex     = []byte("run_index")     // BE(seq) → index value (see encodeIndex)
 	bucketRunsByFlow   = []byte("runs_by_flow")  // flow 0x00 BE(seq) → nil
-	bucketEventRuns    = []byte("event_runs")    // BE(event seq) BE(run seq) → nil
+	bucketEventRuns    = []byte("event_runs")    // BE(event) BE(retry or replay run) → nil
 	bucketQueue        = []byte("queue")         // BE(due unix nano) BE(seq) → nil
 	bucketDedupe       = []byte("dedupe")        // flow 0x00 key → dedupeEntry
 	bucketConnections  = []byte("connections")   // name → ConnectionRecord
@@ -92,4 +93,42 @@ func compositeKey(a string, b []byte) []byte {
 type dedupeEntry struct {
 	RunID   string    `json:"run_id"`
 	Expires time.Time `json:"expires"`
+}
+
+// A run_index value is a flag byte (1: final), the due time (8 bytes, 0:
+// now) and the summary as JSON, so that a checkpoint learns the old queue
+// position and finality without decoding JSON inside the write.
+func encodeIndex(sum *RunSummary) ([]byte, error) {
+	js, err := json.Marshal(sum)
+	if err != nil {
+		return nil, err
+	}
+	v := make([]byte, 9, 9+len(js))
+	if sum.Status.Final() {
+		v[0] = 1
+	}
+	if sum.DueAt != nil && !sum.DueAt.IsZero() {
+		binary.BigEndian.PutUint64(v[1:9], uint64(sum.DueAt.UnixNano()))
+	}
+	return append(v, js...), nil
+}
+
+func indexFinal(v []byte) bool { return len(v) > 0 && v[0] == 1 }
+
+func indexDue(v []byte) time.Time {
+	if len(v) < 9 {
+		return time.Time{}
+	}
+	n := binary.BigEndian.Uint64(v[1:9])
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(n))
+}
+
+func decodeIndex(v []byte, sum *RunSummary) error {
+	if len(v) < 9 {
+		return ErrNotFound
+	}
+	return json.Unmarshal(v[9:], sum)
 }

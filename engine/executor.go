@@ -197,7 +197,7 @@ func (x *executor) step(ctx context.Context, st *runState, cs *flows.CompiledSte
 			return x.failStep(ctx, st, cs, res, err)
 		}
 		if !ok {
-			return x.finishStep(ctx, st, res, StepSkipped, nil)
+			return x.finishStep(ctx, st, cs, res, StepSkipped, nil)
 		}
 	}
 	if cs.Step.IsSwitch() {
@@ -231,7 +231,7 @@ func (x *executor) route(ctx context.Context, st *runState, cs *flows.CompiledSt
 	}
 	res.Branch = &branch
 	out := map[string]any{"case": branch}
-	if r, err := x.finishStep(ctx, st, res, StepSucceeded, out); err != nil || r != walkContinue {
+	if r, err := x.finishStep(ctx, st, cs, res, StepSucceeded, out); err != nil || r != walkContinue {
 		return r, err
 	}
 	if branch < 0 {
@@ -344,7 +344,7 @@ func (x *executor) call(ctx context.Context, st *runState, cs *flows.CompiledSte
 		res.ResumeAt = &due
 		return x.parkRun(ctx, st, res, due)
 	}
-	return x.finishStep(ctx, st, res, StepSucceeded, res.Output)
+	return x.finishStep(ctx, st, cs, res, StepSucceeded, res.Output)
 }
 
 func (r *redactor) err(err error) error {
@@ -391,13 +391,22 @@ func (x *executor) parkRun(ctx context.Context, st *runState, res *StepResult, d
 	return walkParked, nil
 }
 
-func (x *executor) finishStep(ctx context.Context, st *runState, res *StepResult, status StepStatus, out any) (walkResult, error) {
+func (x *executor) finishStep(ctx context.Context, st *runState, cs *flows.CompiledStep, res *StepResult, status StepStatus, out any) (walkResult, error) {
 	now := x.now()
 	res.Status = status
 	res.FinishedAt = &now
 	res.Output = out
 	st.steps[res.ID] = flows.StepState{Output: out, Status: string(status)}
-	return walkContinue, x.checkpoint(ctx, st, res)
+	if status == StepSucceeded && cs.Spec.SideEffects {
+		return walkContinue, x.checkpoint(ctx, st, res)
+	}
+	// A step that changed nothing outside (a skipped step, a switch, a
+	// data.set) is folded into the next checkpoint: after a crash it is
+	// simply computed again, which saves a disk write per pure step.
+	if st.onUpdate != nil {
+		st.onUpdate(st.run, res)
+	}
+	return walkContinue, nil
 }
 
 // failStep records a step's final failure. With on_error continue the run

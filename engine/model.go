@@ -123,24 +123,36 @@ type Condition struct {
 }
 
 // RunSummary is the small record run listings read, so that a page of
-// history never decodes whole runs.
+// history never decodes whole runs. It holds enough to rebuild a run that
+// has no checkpoint yet.
 type RunSummary struct {
-	ID         string     `json:"id"`
-	FlowID     string     `json:"flow_id"`
-	Status     RunStatus  `json:"status"`
-	CreatedAt  time.Time  `json:"created_at"`
-	FinishedAt *time.Time `json:"finished_at,omitempty"`
-	Error      string     `json:"error,omitempty"`
-	Steps      int        `json:"steps"`
-	// DueAt mirrors Run.DueAt so that the store finds the queue entry
-	// without decoding the whole run.
+	ID          string     `json:"id"`
+	FlowID      string     `json:"flow_id"`
+	FlowVersion int64      `json:"flow_version"`
+	EventID     string     `json:"event_id"`
+	Status      RunStatus  `json:"status"`
+	CreatedAt   time.Time  `json:"created_at"`
+	FinishedAt  *time.Time `json:"finished_at,omitempty"`
+	Error       string     `json:"error,omitempty"`
+	Steps       int        `json:"steps"`
+	RetryOf     string     `json:"retry_of,omitempty"`
+	ReplayOf    string     `json:"replay_of,omitempty"`
+	// DueAt mirrors Run.DueAt.
 	DueAt *time.Time `json:"due_at,omitempty"`
 }
 
 // Summary derives the listing record of a run.
 func (r *Run) Summary() RunSummary {
-	return RunSummary{ID: r.ID, FlowID: r.FlowID, Status: r.Status, CreatedAt: r.CreatedAt,
-		FinishedAt: r.FinishedAt, Error: r.Error, Steps: len(r.Steps), DueAt: r.DueAt}
+	return RunSummary{ID: r.ID, FlowID: r.FlowID, FlowVersion: r.FlowVersion, EventID: r.EventID,
+		Status: r.Status, CreatedAt: r.CreatedAt, FinishedAt: r.FinishedAt, Error: r.Error,
+		Steps: len(r.Steps), RetryOf: r.RetryOf, ReplayOf: r.ReplayOf, DueAt: r.DueAt}
+}
+
+// run rebuilds a run that was accepted but has no checkpoint yet.
+func (s RunSummary) run() *Run {
+	return &Run{ID: s.ID, FlowID: s.FlowID, FlowVersion: s.FlowVersion, EventID: s.EventID,
+		Status: s.Status, CreatedAt: s.CreatedAt, FinishedAt: s.FinishedAt, DueAt: s.DueAt,
+		Error: s.Error, RetryOf: s.RetryOf, ReplayOf: s.ReplayOf, Steps: []StepResult{}}
 }
 
 // result returns the checkpoint of step id, or nil.
