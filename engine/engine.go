@@ -61,6 +61,7 @@ type Engine struct {
 	stats    Stats
 	counts   counters
 	throttle *throttle
+	refusals refusalLog
 	sched    *scheduler
 
 	pending atomic.Int64 // unfinished runs, for backpressure
@@ -178,6 +179,11 @@ func (e *Engine) Start(ctx context.Context) error {
 	go func() {
 		defer e.wg.Done()
 		e.retentionLoop(dctx)
+	}()
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		e.refusalLoop(dctx)
 	}()
 	for _, a := range e.flows.all() {
 		e.sched.update(ctx, a.Record.ID, a)
@@ -300,13 +306,13 @@ func (e *Engine) publishStep(r *Run, step *StepResult) {
 
 // Stats are counters for /metrics.
 type Stats struct {
-	Accepted, Duplicates, Saturated, Succeeded, Failed, Steps int64
-	Pending                                                   int64
-	Workers                                                   int
+	Accepted, Duplicates, Saturated, Succeeded, Failed, Steps, Refused int64
+	Pending                                                            int64
+	Workers                                                            int
 }
 
 type counters struct {
-	accepted, duplicates, saturated, succeeded, failed, steps atomic.Int64
+	accepted, duplicates, saturated, succeeded, failed, steps, refused atomic.Int64
 }
 
 // Stats returns the engine's counters.
@@ -314,7 +320,7 @@ func (e *Engine) Stats() Stats {
 	return Stats{
 		Accepted: e.counts.accepted.Load(), Duplicates: e.counts.duplicates.Load(),
 		Saturated: e.counts.saturated.Load(), Succeeded: e.counts.succeeded.Load(),
-		Failed: e.counts.failed.Load(), Steps: e.counts.steps.Load(),
+		Failed: e.counts.failed.Load(), Steps: e.counts.steps.Load(), Refused: e.counts.refused.Load(),
 		Pending: e.pending.Load(), Workers: e.cfg.Workers,
 	}
 }

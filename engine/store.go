@@ -90,6 +90,10 @@ type Store interface {
 	SeenKeys(ctx context.Context, flowID string, newest int) (int, []string, error)
 	ResetPoll(ctx context.Context, flowID string) error
 
+	// Refusals are refused webhook requests, the newest `keep` per flow.
+	AddRefusals(ctx context.Context, rs []Refusal, keep int) error
+	Refusals(ctx context.Context, flowID string, limit int) ([]Refusal, error)
+
 	// Meta is a small key-value space for the engine's own settings.
 	Meta(ctx context.Context, key string) ([]byte, error)
 	PutMeta(ctx context.Context, key string, value []byte) error

@@ -71,6 +71,9 @@ type Trigger struct {
 	Respond      string   `json:"respond,omitempty"`
 	Timeout      Duration `json:"timeout,omitempty"`
 	MaxBody      int64    `json:"max_body,omitempty"`
+	// RateLimit caps how many deliveries the webhook takes; beyond it
+	// callers get 429 with Retry-After and nothing is stored.
+	RateLimit *RateLimit `json:"rate_limit,omitempty"`
 
 	// Schedule and poll: when to fire.
 	Cron     string `json:"cron,omitempty"`
@@ -218,6 +221,24 @@ func (v *Verify) UnmarshalJSON(b []byte) error {
 	}
 	*v = Verify(p)
 	return nil
+}
+
+// RateLimit allows Requests deliveries per Per (a token bucket: bursts up
+// to Requests, refilled evenly).
+type RateLimit struct {
+	Requests int      `json:"requests"`
+	Per      Duration `json:"per"`
+}
+
+// DedupePresets give the dedupe expression used when a webhook verifies a
+// provider's signature and sets no dedupe of its own: each provider's own
+// delivery id, so a redelivered or replayed request never runs twice.
+var DedupePresets = map[string]string{
+	VerifyGitHub:           "trigger.headers['x-github-delivery']",
+	VerifyStandardWebhooks: "trigger.headers['webhook-id'] ?? trigger.headers['svix-id']",
+	VerifyStripe:           "trigger.body?.id",
+	VerifyShopify:          "trigger.headers['x-shopify-webhook-id']",
+	VerifySlack:            "trigger.body?.event_id",
 }
 
 // PollRequest is the request a poll trigger sends.

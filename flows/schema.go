@@ -123,6 +123,15 @@ func triggerSchema() obj {
 		"request":       ref("poll_request"),
 		"items":         obj{"$ref": "#/$defs/expression", "description": "Gives the list of items from `response`."},
 		"key":           obj{"$ref": "#/$defs/expression", "description": "Gives each `item`'s key."},
+		"rate_limit": obj{"type": "object", "additionalProperties": false, "required": []string{"requests", "per"},
+			"properties":  obj{"requests": obj{"type": "integer", "minimum": 1, "maximum": 1000000}, "per": ref("duration")},
+			"description": "At most `requests` deliveries per `per`; beyond it callers get 429."},
+		"misfire":        obj{"enum": []string{MisfireSkip, MisfireCatchUp}, "description": "Ticks missed while Switchyard was down: skip them (default) or catch up."},
+		"catch_up_limit": obj{"type": "integer", "minimum": 1, "maximum": 1000},
+		"cursor":         obj{"$ref": "#/$defs/expression", "description": "Gives the value saved after each poll, usable as {{ cursor }} in the request."},
+		"backfill":       obj{"type": "integer", "minimum": 0, "maximum": 1000, "description": "How many of the newest items the first poll runs."},
+		"flood_limit":    obj{"type": "integer", "minimum": 1, "description": "More new items in one poll pause the flow until confirmed."},
+		"seen_limit":     obj{"type": "integer", "minimum": 1, "maximum": 1000000, "description": "How many item keys are remembered."},
 	}
 	required := map[string][]string{
 		TriggerWebhook:  {"path"},
@@ -153,7 +162,7 @@ func triggerSchema() obj {
 		"required":             []string{"type"},
 		"properties":           props,
 		"allOf":                perType,
-		"dependentRequired":    obj{"dedupe_window": []string{"dedupe"}},
+
 		"dependentSchemas": obj{
 			"timeout": obj{"required": []string{"respond"}, "properties": obj{"respond": obj{"const": RespondSync}}},
 		},

@@ -47,7 +47,7 @@ var TriggerTypes = []string{TriggerWebhook, TriggerManual, TriggerSchedule, Trig
 // triggerFields says which trigger fields (besides type) each trigger type
 // accepts.
 var triggerFields = map[string][]string{
-	TriggerWebhook:  {"path", "methods", "verify", "dedupe", "dedupe_window", "respond", "timeout", "max_body"},
+	TriggerWebhook:  {"path", "methods", "verify", "dedupe", "dedupe_window", "respond", "timeout", "max_body", "rate_limit"},
 	TriggerManual:   {},
 	TriggerSchedule: {"cron", "timezone", "misfire", "catch_up_limit"},
 	TriggerPoll:     {"cron", "timezone", "request", "items", "key", "cursor", "backfill", "flood_limit", "seen_limit"},
@@ -147,6 +147,7 @@ func setTriggerFields(t *Trigger) []string {
 		{"respond", t.Respond != ""},
 		{"timeout", t.Timeout != 0},
 		{"max_body", t.MaxBody != 0},
+		{"rate_limit", t.RateLimit != nil},
 		{"cron", t.Cron != ""},
 		{"timezone", t.Timezone != ""},
 		{"request", t.Request != nil},
@@ -197,11 +198,26 @@ func (v *validator) webhook(t *Trigger, c *Compiled) {
 	if t.MaxBody != 0 && (t.MaxBody < 1 || t.MaxBody > MaxMaxBody) {
 		v.errs.add("trigger.max_body", fmt.Sprintf("must be between 1 and %d bytes (64 MiB), got %d", MaxMaxBody, t.MaxBody))
 	}
-	if t.Dedupe != "" {
-		c.Dedupe = v.expr("trigger.dedupe", t.Dedupe, shapeBase, nil, false)
+	preset := ""
+	if t.Verify != nil {
+		preset = DedupePresets[t.Verify.Scheme]
 	}
-	if t.DedupeWindow != 0 && t.Dedupe == "" {
+	switch {
+	case t.Dedupe != "":
+		c.Dedupe = v.expr("trigger.dedupe", t.Dedupe, shapeBase, nil, false)
+	case preset != "":
+		c.Dedupe = v.expr("trigger.verify.scheme", preset, shapeBase, nil, false)
+	}
+	if t.DedupeWindow != 0 && t.Dedupe == "" && preset == "" {
 		v.errs.add("trigger.dedupe_window", "only allowed with dedupe")
+	}
+	if r := t.RateLimit; r != nil {
+		if r.Requests < 1 || r.Requests > 1_000_000 {
+			v.errs.add("trigger.rate_limit.requests", fmt.Sprintf("must be between 1 and 1000000, got %d", r.Requests))
+		}
+		if r.Per.Std() < time.Second || r.Per.Std() > 24*time.Hour {
+			v.errs.add("trigger.rate_limit.per", fmt.Sprintf("must be between 1s and 24h, got %s", r.Per.Std()))
+		}
 	}
 	if t.Verify != nil {
 		v.verify("trigger.verify", t.Verify)

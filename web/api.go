@@ -16,9 +16,15 @@ import (
 	"github.com/switchyard/switchyard/flows"
 )
 
-// requireToken admits API calls that carry a valid bearer token.
+// requireToken admits API calls that carry a valid bearer token, or the
+// UI's session cookie together with its X-CSRF-Token header.
 func (s *Server) requireToken(c *fiber.Ctx) error {
 	auth := c.Get(fiber.HeaderAuthorization)
+	if auth == "" {
+		if cookie := c.Cookies(sessionCookie); cookie != "" {
+			return s.sessionAPI(c, cookie)
+		}
+	}
 	tok, ok := strings.CutPrefix(auth, "Bearer ")
 	if !ok || tok == "" {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="switchyard"`)
@@ -31,9 +37,16 @@ func (s *Server) requireToken(c *fiber.Ctx) error {
 	return c.Next()
 }
 
+// contentSecurityPolicy allows scripts, styles and connections only from
+// this origin: no inline script or style, no framing.
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+
 // securityHeaders are sent on every answer.
 func (s *Server) securityHeaders(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderContentSecurityPolicy, contentSecurityPolicy)
 	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	c.Set("Cross-Origin-Opener-Policy", "same-origin")
 	c.Set(fiber.HeaderXFrameOptions, "DENY")
 	c.Set(fiber.HeaderReferrerPolicy, "same-origin")
 	return c.Next()
@@ -336,4 +349,17 @@ func (s *Server) deleteConnection(c *fiber.Ctx) error {
 func (s *Server) flowSchema(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderContentType, "application/schema+json")
 	return c.Send(flows.JSONSchema())
+}
+
+// listRefusals shows a flow's recently refused webhook requests.
+func (s *Server) listRefusals(c *fiber.Ctx) error {
+	a, err := s.eng.Flow(c.Params("id"))
+	if err != nil {
+		return err
+	}
+	rs, err := s.eng.Refusals(c.UserContext(), a.Flow().ID, 100)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"refusals": rs})
 }

@@ -1,13 +1,15 @@
 package web
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"mime"
+	"net/netip"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 
 	"github.com/switchyard/switchyard/engine"
 	"github.com/switchyard/switchyard/flows"
+	"github.com/switchyard/switchyard/web/verify"
 )
 
 // Webhook answer headers.
@@ -23,45 +26,70 @@ const (
 	headerDuplicate = "Switchyard-Duplicate"
 )
 
-// hook is webhook ingress: find the flow, check the request, store the
-// event durably, and only then answer.
+// hook is webhook ingress: find the flow, check the request (rate limit,
+// size, encoding, media type, signature), store the event durably, and only
+// then answer.
 func (s *Server) hook(c *fiber.Ctx) error {
 	path := strings.Trim(c.Params("*"), "/")
 	a, ok := s.eng.WebhookFlow(path)
 	if !ok {
 		return errStatus(fiber.StatusNotFound, "no enabled flow listens on /hooks/%s", path)
 	}
-	trig := a.Flow().Trigger
+	f := a.Flow()
+	trig := f.Trigger
 	if len(trig.Methods) > 0 && !slices.ContainsFunc(trig.Methods, func(m string) bool { return strings.EqualFold(m, c.Method()) }) {
 		c.Set(fiber.HeaderAllow, strings.Join(trig.Methods, ", "))
 		return errStatus(fiber.StatusMethodNotAllowed, "method %s not allowed on /hooks/%s", c.Method(), path)
 	}
-	raw := c.Body()
-	if int64(len(raw)) > trig.EffectiveMaxBody() {
-		return errStatus(fiber.StatusRequestEntityTooLarge, "body of %d bytes exceeds this flow's limit of %d bytes", len(raw), trig.EffectiveMaxBody())
+	if rl := trig.RateLimit; rl != nil {
+		if ok, wait := s.limiter.allow(f.ID, *rl, time.Now()); !ok {
+			s.refuse(c, f, "", fmt.Sprintf("rate limit of %d per %s", rl.Requests, rl.Per.Std()), fiber.StatusTooManyRequests)
+			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+			return errStatus(fiber.StatusTooManyRequests, "rate limit exceeded, retry later")
+		}
 	}
-	contentType := c.Get(fiber.HeaderContentType)
-	if err := checkBody(contentType, raw); err != nil {
+	limit := trig.EffectiveMaxBody()
+	raw, err := readBody(c, limit)
+	if errors.Is(err, errBodyTooLarge) {
+		return errStatus(fiber.StatusRequestEntityTooLarge, "body exceeds this flow's limit of %d bytes", limit)
+	}
+	if err != nil {
+		return errStatus(fiber.StatusBadRequest, "reading body: %v", err)
+	}
+	body, err := decode(c.Get(fiber.HeaderContentEncoding), raw, limit)
+	if err != nil {
 		return err
 	}
-	if trig.Verify != nil {
-		// Signature schemes arrive with the webhook-security work; until
-		// then a flow that asks for verification accepts nothing rather
-		// than everything.
-		s.log.Warn("webhook refused: verification scheme not supported yet", "flow_id", a.Flow().ID, "scheme", trig.Verify.Scheme)
-		return errStatus(fiber.StatusUnauthorized, "signature verification failed")
+	contentType := c.Get(fiber.HeaderContentType)
+	if err := checkBody(contentType, body); err != nil {
+		return err
+	}
+	if engine.IsJSONType(contentType) && jsonDepth(body, MaxJSONDepth) {
+		return errStatus(fiber.StatusBadRequest, "JSON body nests deeper than %d levels", MaxJSONDepth)
+	}
+	if v := trig.Verify; v != nil {
+		if err := s.verifyRequest(c, f, v, body); err != nil {
+			return err
+		}
+		if v.Scheme == flows.VerifySlack {
+			// Slack's url_verification handshake is signed like any event
+			// and answered with its challenge; it starts no run.
+			if challenge, ok := verify.SlackChallenge(body); ok {
+				c.Set(fiber.HeaderContentType, fiber.MIMETextPlainCharsetUTF8)
+				return c.SendString(challenge)
+			}
+		}
 	}
 	ev := &engine.Event{
 		Source:      flows.TriggerWebhook,
 		Method:      c.Method(),
 		Path:        path,
-		Headers:     requestHeaders(c),
-		Query:       requestQuery(c),
+		Headers:     requestHeaders(c, trig.Verify),
+		Query:       requestQuery(c, trig.Verify),
 		RemoteAddr:  c.IP(),
 		ContentType: contentType,
-		// Fiber reuses request buffers once the handler returns.
-		Body:       bytes.Clone(raw),
-		ReceivedAt: time.Now().UTC(),
+		Body:        body,
+		ReceivedAt:  time.Now().UTC(),
 	}
 	sync := trig.Respond == flows.RespondSync
 	acc, err := s.eng.Accept(c.UserContext(), a, ev, sync)
@@ -95,6 +123,74 @@ func (s *Server) hook(c *fiber.Ctx) error {
 		s.eng.Forget(acc.RunID)
 		return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"run_id": acc.RunID, "status": "running"})
 	}
+}
+
+// verifyRequest checks a webhook's signature (or token, basic auth, IP
+// allow-list) against the flow's verify settings. A refusal is recorded
+// for the flow and answered with a short, generic message: the caller
+// learns nothing about why.
+func (s *Server) verifyRequest(c *fiber.Ctx, f *flows.Flow, v *flows.Verify, body []byte) error {
+	var secrets [][]byte
+	for _, name := range append([]string{v.Secret}, v.Secrets...) {
+		if name == "" {
+			continue
+		}
+		conn, err := s.eng.Connection(c.UserContext(), name)
+		if err != nil {
+			s.log.Error("webhook secret unavailable", "flow_id", f.ID, "connection", name, "err", err)
+			continue
+		}
+		if val := conn.Values["value"]; val != "" {
+			secrets = append(secrets, []byte(val))
+		}
+	}
+	err := verify.Check(v, secrets, verify.Request{
+		Method:   c.Method(),
+		URL:      s.externalURL(c),
+		Header:   canonicalHeaders(c),
+		Body:     body,
+		RemoteIP: verify.ClientIP(remoteAddr(c), c.Get(fiber.HeaderXForwardedFor), parsePrefixes(v.TrustedProxies)),
+		Now:      time.Now(),
+	})
+	if err == nil {
+		return nil
+	}
+	status, reason := fiber.StatusUnauthorized, err.Error()
+	var ref *verify.Refusal
+	if errors.As(err, &ref) {
+		status, reason = ref.Status, ref.Reason
+		if ref.Challenge != "" {
+			c.Set(fiber.HeaderWWWAuthenticate, ref.Challenge)
+		}
+	}
+	s.refuse(c, f, v.Scheme, reason, status)
+	if status == fiber.StatusForbidden {
+		return errStatus(status, "forbidden")
+	}
+	return errStatus(status, "signature verification failed")
+}
+
+// refuse records a refused request for the flow (never its body).
+func (s *Server) refuse(c *fiber.Ctx, f *flows.Flow, scheme, reason string, status int) {
+	s.eng.RecordRefusal(engine.Refusal{FlowID: f.ID, Remote: c.IP(), Scheme: scheme, Reason: reason, Status: status})
+	s.log.Warn("webhook refused", "flow_id", f.ID, "remote", c.IP(), "scheme", scheme, "reason", reason, "status", status)
+}
+
+// externalURL is the URL the sender used, as schemes that sign the URL
+// (Twilio, HubSpot) computed it: behind a reverse proxy, PublicURL says
+// what it was.
+func (s *Server) externalURL(c *fiber.Ctx) string {
+	return s.baseURL(c) + c.OriginalURL()
+}
+
+func parsePrefixes(list []string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range list {
+		if p, err := flows.ParseIPRange(s); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // syncAnswer answers a sync webhook with what webhook.respond set, else
@@ -214,29 +310,51 @@ func lineCol(b []byte, off int64) (int, int) {
 	return line, col
 }
 
+// credentialHeaders are never stored with an event: they are the caller's
+// secrets, not data for the flow.
+var credentialHeaders = map[string]bool{"authorization": true, "proxy-authorization": true, "cookie": true}
+
 // requestHeaders copies the headers with lower-case names; repeated
-// headers are joined with ", ".
-func requestHeaders(c *fiber.Ctx) map[string]string {
+// headers are joined with ", ". Credentials (including a verify token's
+// header) are replaced by a marker before the event is stored.
+func requestHeaders(c *fiber.Ctx, v *flows.Verify) map[string]string {
+	tokenHeader := ""
+	if v != nil && v.Scheme == flows.VerifyToken {
+		tokenHeader = strings.ToLower(v.Header)
+	}
 	h := map[string]string{}
-	c.Request().Header.VisitAll(func(k, v []byte) {
+	c.Request().Header.VisitAll(func(k, val []byte) {
 		name := strings.ToLower(string(k))
+		value := string(val)
+		if credentialHeaders[name] || (tokenHeader != "" && name == tokenHeader) {
+			value = engine.Redacted
+		}
 		if prev, ok := h[name]; ok {
-			h[name] = prev + ", " + string(v)
+			h[name] = prev + ", " + value
 		} else {
-			h[name] = string(v)
+			h[name] = value
 		}
 	})
 	return h
 }
 
-func requestQuery(c *fiber.Ctx) map[string]string {
+// requestQuery copies the query; a verify token passed as a parameter is
+// replaced by a marker.
+func requestQuery(c *fiber.Ctx, v *flows.Verify) map[string]string {
+	tokenParam := ""
+	if v != nil && v.Scheme == flows.VerifyToken {
+		tokenParam = v.Query
+	}
 	q := map[string]string{}
-	c.Request().URI().QueryArgs().VisitAll(func(k, v []byte) {
-		name := string(k)
+	c.Request().URI().QueryArgs().VisitAll(func(k, val []byte) {
+		name, value := string(k), string(val)
+		if tokenParam != "" && name == tokenParam {
+			value = engine.Redacted
+		}
 		if prev, ok := q[name]; ok {
-			q[name] = prev + "," + string(v)
+			q[name] = prev + "," + value
 		} else {
-			q[name] = string(v)
+			q[name] = value
 		}
 	})
 	return q

@@ -1,9 +1,12 @@
 package web
 
+import "github.com/gofiber/fiber/v2"
+
 // routes is the one route table.
 func (s *Server) routes() {
 	app := s.app
 	app.Use(s.securityHeaders)
+	app.Use(limitBody(maxAPIBody))
 
 	app.All("/hooks/*", s.hook)
 
@@ -20,6 +23,7 @@ func (s *Server) routes() {
 	api.Delete("/flows/:id", s.deleteFlow)
 	api.Post("/flows/:id/test", s.testFlow)
 	api.Post("/flows/:id/run", s.runFlow)
+	api.Get("/flows/:id/refusals", s.listRefusals)
 
 	api.Get("/runs", s.listRuns)
 	api.Get("/runs/:id", s.getRun)
@@ -33,4 +37,42 @@ func (s *Server) routes() {
 
 	api.Get("/events", s.events)
 	api.All("/*", s.apiNotFound)
+
+	// The web UI: static assets, accounts, then pages behind a session
+	// (requireSession also checks CSRF tokens on every POST).
+	app.Get("/static/*", s.static)
+	app.Get("/setup", s.setupPage)
+	app.Post("/setup", s.setupSubmit)
+	app.Get("/login", s.loginPage)
+	app.Post("/login", s.loginSubmit)
+	ui := func(method, path string, h fiber.Handler) {
+		app.Add(method, path, s.requireSession, s.page(h))
+	}
+	ui(fiber.MethodPost, "/logout", s.logout)
+	ui(fiber.MethodGet, "/", s.home)
+	ui(fiber.MethodGet, "/flows", s.flowsPage)
+	ui(fiber.MethodGet, "/flows/new", s.builderNew)
+	ui(fiber.MethodPost, "/flows/new", s.builderPost)
+	ui(fiber.MethodGet, "/flows/check", s.checkExpr)
+	ui(fiber.MethodGet, "/flows/:id/edit", s.builderEdit)
+	ui(fiber.MethodPost, "/flows/:id/edit", s.builderPost)
+	ui(fiber.MethodPost, "/flows/:id/toggle", s.toggleFlow)
+	ui(fiber.MethodPost, "/flows/:id/duplicate", s.duplicateFlow)
+	ui(fiber.MethodGet, "/flows/:id/delete", s.deleteFlowPage)
+	ui(fiber.MethodPost, "/flows/:id/delete", s.deleteFlowSubmit)
+	ui(fiber.MethodGet, "/runs", s.runsPage)
+	ui(fiber.MethodGet, "/runs/rows", s.runRows)
+	ui(fiber.MethodGet, "/runs/:id", s.runPage)
+	ui(fiber.MethodPost, "/runs/:id/retry", s.retryRunUI)
+	ui(fiber.MethodPost, "/runs/:id/replay", s.replayRunUI)
+	ui(fiber.MethodGet, "/connections", s.connectionsPage)
+	ui(fiber.MethodPost, "/connections", s.createConnectionUI)
+	ui(fiber.MethodPost, "/connections/:name/delete", s.deleteConnectionUI)
+	ui(fiber.MethodGet, "/tokens", s.tokensPage)
+	ui(fiber.MethodPost, "/tokens", s.createTokenUI)
+	ui(fiber.MethodPost, "/tokens/:id/revoke", s.revokeTokenUI)
+	// The UI's event stream: the same updates as /api/events, behind the
+	// session (EventSource cannot send an Authorization header).
+	app.Get("/ui/events", s.requireSession, s.events)
+	app.Use(s.uiNotFound)
 }

@@ -30,6 +30,9 @@ type Server struct {
 	eng *engine.Engine
 	cfg Config
 	log *slog.Logger
+	ui  uiState
+	// limiter enforces webhook triggers' rate limits.
+	limiter rateLimiter
 }
 
 // New builds the server and its routes.
@@ -47,7 +50,14 @@ func New(eng *engine.Engine, cfg Config) *Server {
 		// are reused once a handler returns; events outlive the request
 		// (the race detector caught a Content-Type read by a worker), so
 		// every value is copied.
-		Immutable:   true,
+		Immutable: true,
+		// Bodies are streamed so that a webhook's own limit is enforced
+		// while reading: a 50 MB body for a 1 MiB flow is refused without
+		// ever being held in memory (see readBody and limitBody).
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
+		// Slow clients: the headers must arrive within ReadTimeout, and an
+		// idle keep-alive connection is closed after IdleTimeout.
 		ReadTimeout: 30 * time.Second,
 		// Sync webhooks may wait for their run up to 5 minutes.
 		WriteTimeout:   6 * time.Minute,

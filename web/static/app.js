@@ -1,0 +1,112 @@
+// Switchyard UI behaviour. Everything works without this file; it adds
+// the CSRF header to htmx requests, copy buttons, inserting references
+// into the builder's fields, keeping focus across builder swaps, and live
+// run updates over Server-Sent Events. No inline script anywhere: the
+// Content-Security-Policy forbids it.
+(function () {
+  "use strict";
+
+  function csrfToken() {
+    var m = document.querySelector('meta[name="csrf-token"]');
+    return m ? m.getAttribute("content") : "";
+  }
+
+  // Every htmx request carries the session's CSRF token as a header.
+  document.addEventListener("htmx:configRequest", function (e) {
+    var tok = csrfToken();
+    if (tok) e.detail.headers["X-CSRF-Token"] = tok;
+  });
+
+  // Copy buttons: data-copy holds the text.
+  document.addEventListener("click", function (e) {
+    var btn = e.target.closest("[data-copy]");
+    if (!btn) return;
+    var text = btn.getAttribute("data-copy");
+    var done = function () {
+      var old = btn.textContent;
+      btn.textContent = "Copied";
+      setTimeout(function () { btn.textContent = old; }, 1500);
+    };
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      navigator.clipboard.writeText(text).then(done, function () {});
+    }
+  });
+
+  // The builder field that last had focus receives inserted references.
+  var lastField = null;
+  document.addEventListener("focusin", function (e) {
+    var t = e.target;
+    if (t.closest && t.closest("#builder") && (t.tagName === "TEXTAREA" ||
+        (t.tagName === "INPUT" && (t.type === "text" || t.type === "")))) {
+      lastField = t;
+    }
+  });
+
+  document.addEventListener("click", function (e) {
+    var btn = e.target.closest("button.ref");
+    if (!btn) return;
+    e.preventDefault();
+    var field = lastField && document.body.contains(lastField) ? lastField : null;
+    if (!field) return;
+    var path = btn.getAttribute("data-ref");
+    var kind = field.getAttribute("data-kind") || "";
+    // Conditions and other bare expressions take the path itself; `with`
+    // values take a {{ }} template.
+    var text = (kind === "condition" || kind === "expr" || kind === "items" || kind === "key") ? path : "{{ " + path + " }}";
+    var start = field.selectionStart != null ? field.selectionStart : field.value.length;
+    var end = field.selectionEnd != null ? field.selectionEnd : field.value.length;
+    field.value = field.value.slice(0, start) + text + field.value.slice(end);
+    field.focus();
+    var at = start + text.length;
+    try { field.setSelectionRange(at, at); } catch (err) { /* not a text field */ }
+    field.dispatchEvent(new Event("input", { bubbles: true }));
+    if (window.htmx) window.htmx.trigger(field, "ref-inserted");
+  });
+
+  // Keep keyboard focus where it was when the builder is swapped.
+  var focusID = null;
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    if (e.detail.target && e.detail.target.id === "builder") {
+      var a = document.activeElement;
+      focusID = a && a.id ? a.id : null;
+    }
+  });
+  document.addEventListener("htmx:afterSettle", function (e) {
+    if (!e.detail.target || e.detail.target.id !== "builder") return;
+    var errs = document.getElementById("form-errors");
+    var el = errs || (focusID && document.getElementById(focusID));
+    if (el) el.focus();
+    focusID = null;
+  });
+
+  // Live updates: an element with data-live-src listens to the event
+  // stream and asks its data-live-target to refresh itself (hx-trigger
+  // "live-refresh"). Bursts of events cause one refresh at a time.
+  function live(el) {
+    var src = el.getAttribute("data-live-src");
+    if (!src || !window.EventSource) return;
+    var es = new EventSource(src);
+    var pending = false;
+    var refresh = function () {
+      if (pending) return;
+      pending = true;
+      setTimeout(function () {
+        pending = false;
+        var target = document.querySelector(el.getAttribute("data-live-target"));
+        if (target && window.htmx) window.htmx.trigger(target, "live-refresh");
+      }, 300);
+    };
+    es.addEventListener("run", refresh);
+    es.addEventListener("step", refresh);
+    window.addEventListener("pagehide", function () { es.close(); });
+  }
+
+  function init() {
+    document.querySelectorAll("[data-live-src]").forEach(live);
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", init);
+  } else {
+    init();
+  }
+})();

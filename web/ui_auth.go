@@ -1,0 +1,359 @@
+package web
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/switchyard/switchyard/engine"
+	"github.com/switchyard/switchyard/web/views"
+)
+
+// Cookies and fields of browser sessions.
+const (
+	// sessionCookie holds the session token; only its hash is stored.
+	sessionCookie = "switchyard_session"
+	// preSessionCookie holds the CSRF token of the setup and login forms
+	// (double submit), before any session exists.
+	preSessionCookie = "switchyard_pre"
+	csrfField        = "_csrf"
+	csrfHeader       = "X-CSRF-Token"
+	localSession     = "switchyard.session"
+)
+
+// uiState is what the UI remembers between requests.
+type uiState struct {
+	// setupDone caches that an owner exists, so pages stop asking the
+	// store once it does.
+	setupDone atomic.Bool
+}
+
+// render writes a templ component as an HTML answer.
+func render(c *fiber.Ctx, status int, comp templ.Component) error {
+	c.Status(status)
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return comp.Render(c.UserContext(), c.Response().BodyWriter())
+}
+
+// isHTMX reports whether htmx sent the request (it swaps a fragment).
+func isHTMX(c *fiber.Ctx) bool { return c.Get("HX-Request") == "true" }
+
+// redirect sends the browser elsewhere after a form: a 303 for plain
+// requests, HX-Redirect for htmx (which would otherwise swap the target
+// page into a fragment).
+func redirect(c *fiber.Ctx, to string) error {
+	if isHTMX(c) {
+		c.Set("HX-Redirect", to)
+		return c.SendStatus(fiber.StatusNoContent)
+	}
+	return c.Redirect(to, fiber.StatusSeeOther)
+}
+
+// session returns the session requireSession found.
+func session(c *fiber.Ctx) engine.Session {
+	sess, _ := c.Locals(localSession).(engine.Session)
+	return sess
+}
+
+// flashes are the notices a redirect may ask the next page to show
+// (?flash=saved); only these fixed texts, so a link cannot put words on a
+// page.
+var flashes = map[string]string{
+	"saved":              "Saved.",
+	"deleted":            "Flow deleted. Its runs stay in the history.",
+	"copied":             "Copy saved, disabled: review it, then enable it.",
+	"retried":            "Retry started: this is the new run.",
+	"replayed":           "Replay started: this is the new run.",
+	"connection-saved":   "Connection saved.",
+	"connection-deleted": "Connection deleted.",
+	"token-revoked":      "Token revoked.",
+}
+
+// pageProps fills what every page needs.
+func (s *Server) pageProps(c *fiber.Ctx, title, active string) views.PageProps {
+	sess := session(c)
+	return views.PageProps{Title: title, User: sess.User, CSRF: sess.CSRF, Active: active,
+		AssetVersion: assetVersion, Flash: flashes[c.Query("flash")]}
+}
+
+// uiError renders an error as an HTML page, with the status the API
+// would give it.
+func (s *Server) uiError(c *fiber.Ctx, err error) error {
+	status, body := s.classify(err)
+	heading := "Something went wrong"
+	switch status {
+	case fiber.StatusNotFound:
+		heading = "Not found"
+	case fiber.StatusBadRequest:
+		heading = "That did not work"
+	case fiber.StatusConflict:
+		heading = "Not possible right now"
+	case fiber.StatusForbidden:
+		heading = "Refused"
+	case fiber.StatusTooManyRequests:
+		heading = "Busy"
+	}
+	return render(c, status, views.Message(views.MessageProps{Page: s.pageProps(c, heading, ""), Heading: heading, Message: body.Error, Back: "/"}))
+}
+
+// page adapts a UI handler: any error it returns becomes an HTML page
+// rather than the API's JSON.
+func (s *Server) page(h fiber.Handler) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if err := h(c); err != nil {
+			return s.uiError(c, err)
+		}
+		return nil
+	}
+}
+
+func (s *Server) uiNotFound(c *fiber.Ctx) error {
+	return s.uiError(c, errStatus(fiber.StatusNotFound, "There is no page at %s.", c.Path()))
+}
+
+// needsSetup reports whether no owner exists yet.
+func (s *Server) needsSetup(c *fiber.Ctx) (bool, error) {
+	if s.ui.setupDone.Load() {
+		return false, nil
+	}
+	need, err := s.eng.NeedsSetup(c.UserContext())
+	if err != nil {
+		return false, err
+	}
+	if !need {
+		s.ui.setupDone.Store(true)
+	}
+	return need, nil
+}
+
+// safeMethod reports whether a method changes nothing (no CSRF check).
+func safeMethod(m string) bool {
+	return m == fiber.MethodGet || m == fiber.MethodHead || m == fiber.MethodOptions
+}
+
+// requireSession guards UI routes: without an owner every page leads to
+// setup, without a session to login, and every state-changing request
+// must carry the session's CSRF token (form field _csrf or header
+// X-CSRF-Token).
+func (s *Server) requireSession(c *fiber.Ctx) error {
+	need, err := s.needsSetup(c)
+	if err != nil {
+		return s.uiError(c, err)
+	}
+	if need {
+		return redirect(c, "/setup")
+	}
+	sess, err := s.eng.SessionFor(c.UserContext(), c.Cookies(sessionCookie))
+	if err != nil {
+		if !safeMethod(c.Method()) {
+			return render(c, fiber.StatusUnauthorized, views.Message(views.MessageProps{
+				Page: s.pageProps(c, "Signed out", ""), Heading: "Signed out",
+				Message: "Your session has ended. Sign in again; nothing was changed.", Back: "/login"}))
+		}
+		return redirect(c, "/login?next="+url.QueryEscape(string(c.Request().URI().RequestURI())))
+	}
+	c.Locals(localSession, sess)
+	if !safeMethod(c.Method()) {
+		tok := c.Get(csrfHeader)
+		if tok == "" {
+			tok = c.FormValue(csrfField)
+		}
+		if !sess.CheckCSRF(tok) {
+			return render(c, fiber.StatusForbidden, views.Message(views.MessageProps{
+				Page: s.pageProps(c, "Refused", ""), Heading: "Refused",
+				Message: "This request did not carry a valid CSRF token. Reload the page and try again.", Back: "/"}))
+		}
+	}
+	return c.Next()
+}
+
+// secureCookies reports whether cookies must be Secure: the request came
+// over https or the public URL is https.
+func (s *Server) secureCookies(c *fiber.Ctx) bool {
+	return c.Protocol() == "https" || strings.HasPrefix(strings.ToLower(s.cfg.PublicURL), "https://")
+}
+
+func (s *Server) setCookie(c *fiber.Ctx, name, value string, expires time.Time) {
+	ck := &fiber.Cookie{Name: name, Value: value, Path: "/", HTTPOnly: true, SameSite: fiber.CookieSameSiteLaxMode,
+		Secure: s.secureCookies(c)}
+	if !expires.IsZero() {
+		ck.Expires = expires
+	}
+	c.Cookie(ck)
+}
+
+func (s *Server) clearCookie(c *fiber.Ctx, name string) {
+	c.Cookie(&fiber.Cookie{Name: name, Value: "", Path: "/", HTTPOnly: true, SameSite: fiber.CookieSameSiteLaxMode,
+		Secure: s.secureCookies(c), Expires: time.Unix(0, 0), MaxAge: -1})
+}
+
+func randomString() string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic("web: no randomness: " + err.Error())
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// preToken returns the pre-session CSRF token, setting its cookie first
+// when the browser has none.
+func (s *Server) preToken(c *fiber.Ctx) string {
+	if tok := c.Cookies(preSessionCookie); len(tok) >= 32 {
+		return tok
+	}
+	tok := randomString()
+	s.setCookie(c, preSessionCookie, tok, time.Time{})
+	return tok
+}
+
+// checkPreToken compares the form's token with the cookie's.
+func checkPreToken(c *fiber.Ctx) bool {
+	ck, form := c.Cookies(preSessionCookie), c.FormValue(csrfField)
+	return ck != "" && subtle.ConstantTimeCompare([]byte(ck), []byte(form)) == 1
+}
+
+func (s *Server) setupPage(c *fiber.Ctx) error {
+	need, err := s.needsSetup(c)
+	if err != nil {
+		return s.uiError(c, err)
+	}
+	if !need {
+		return redirect(c, "/login")
+	}
+	return render(c, fiber.StatusOK, views.Setup(views.SetupProps{Page: s.prePage(c, "Set up")}))
+}
+
+func (s *Server) prePage(c *fiber.Ctx, title string) views.PageProps {
+	return views.PageProps{Title: title, CSRF: s.preToken(c), AssetVersion: assetVersion}
+}
+
+func (s *Server) setupSubmit(c *fiber.Ctx) error {
+	need, err := s.needsSetup(c)
+	if err != nil {
+		return s.uiError(c, err)
+	}
+	if !need {
+		return redirect(c, "/login")
+	}
+	name, pw := strings.TrimSpace(c.FormValue("name")), c.FormValue("password")
+	fail := func(status int, msg string) error {
+		return render(c, status, views.Setup(views.SetupProps{Page: s.prePage(c, "Set up"), Name: name, Error: msg}))
+	}
+	if !checkPreToken(c) {
+		return fail(fiber.StatusForbidden, "The form expired. Please try again.")
+	}
+	if pw != c.FormValue("password2") {
+		return fail(fiber.StatusBadRequest, "The passwords do not match.")
+	}
+	if err := s.eng.Setup(c.UserContext(), name, pw); err != nil {
+		switch {
+		case errors.Is(err, engine.ErrSetupDone):
+			return redirect(c, "/login")
+		case errors.Is(err, engine.ErrBadInput):
+			msg := err.Error()
+			if i := strings.LastIndex(msg, engine.ErrBadInput.Error()+": "); i >= 0 {
+				msg = msg[i+len(engine.ErrBadInput.Error())+2:]
+			}
+			return fail(fiber.StatusBadRequest, upperFirst(msg)+".")
+		}
+		return s.uiError(c, err)
+	}
+	s.ui.setupDone.Store(true)
+	sess, err := s.eng.Login(c.UserContext(), name, pw, c.IP())
+	if err != nil {
+		return redirect(c, "/login")
+	}
+	s.setCookie(c, sessionCookie, sess.Token, sess.ExpiresAt)
+	s.clearCookie(c, preSessionCookie)
+	return redirect(c, "/flows")
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// localPath keeps a ?next= target on this site.
+func localPath(p string) string {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") || strings.HasPrefix(p, "/logout") {
+		return "/flows"
+	}
+	return p
+}
+
+func (s *Server) loginPage(c *fiber.Ctx) error {
+	need, err := s.needsSetup(c)
+	if err != nil {
+		return s.uiError(c, err)
+	}
+	if need {
+		return redirect(c, "/setup")
+	}
+	if _, err := s.eng.SessionFor(c.UserContext(), c.Cookies(sessionCookie)); err == nil {
+		return redirect(c, localPath(c.Query("next")))
+	}
+	return render(c, fiber.StatusOK, views.Login(views.LoginProps{Page: s.prePage(c, "Sign in"), Next: c.Query("next")}))
+}
+
+func (s *Server) loginSubmit(c *fiber.Ctx) error {
+	need, err := s.needsSetup(c)
+	if err != nil {
+		return s.uiError(c, err)
+	}
+	if need {
+		return redirect(c, "/setup")
+	}
+	name, next := c.FormValue("name"), c.FormValue("next")
+	fail := func(status int, msg string) error {
+		return render(c, status, views.Login(views.LoginProps{Page: s.prePage(c, "Sign in"), Name: name, Next: next, Error: msg}))
+	}
+	if !checkPreToken(c) {
+		return fail(fiber.StatusForbidden, "The form expired. Please try again.")
+	}
+	sess, err := s.eng.Login(c.UserContext(), name, c.FormValue("password"), c.IP())
+	switch {
+	case errors.Is(err, engine.ErrThrottled):
+		c.Set(fiber.HeaderRetryAfter, "300")
+		return fail(fiber.StatusTooManyRequests, "Too many attempts. Wait a few minutes, then try again.")
+	case errors.Is(err, engine.ErrBadLogin):
+		return fail(fiber.StatusUnauthorized, "Wrong user name or password.")
+	case err != nil:
+		return s.uiError(c, err)
+	}
+	s.setCookie(c, sessionCookie, sess.Token, sess.ExpiresAt)
+	return redirect(c, localPath(next))
+}
+
+func (s *Server) logout(c *fiber.Ctx) error {
+	if err := s.eng.Logout(c.UserContext(), session(c).Token); err != nil {
+		return s.uiError(c, err)
+	}
+	s.clearCookie(c, sessionCookie)
+	return redirect(c, "/login")
+}
+
+// sessionAPI admits an API call made by the UI's own scripts: a session
+// cookie counts only together with the session's X-CSRF-Token header, so
+// another site cannot ride on the cookie.
+func (s *Server) sessionAPI(c *fiber.Ctx, cookie string) error {
+	sess, err := s.eng.SessionFor(c.UserContext(), cookie)
+	if err != nil {
+		return errStatus(fiber.StatusUnauthorized, "session expired; sign in again or use a bearer token")
+	}
+	if !sess.CheckCSRF(c.Get(csrfHeader)) {
+		return errStatus(fiber.StatusForbidden, "a session cookie needs the X-CSRF-Token header")
+	}
+	c.Locals(localSession, sess)
+	return c.Next()
+}

@@ -1,0 +1,167 @@
+package web
+
+import (
+	"errors"
+	"net/url"
+	"sort"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/switchyard/switchyard/engine"
+	"github.com/switchyard/switchyard/web/views"
+)
+
+// runsPageSize is how many runs one page of history shows.
+const runsPageSize = 50
+
+// periods are the run history's time filters.
+var periods = map[string]time.Duration{
+	"1h": time.Hour, "24h": 24 * time.Hour, "7d": 7 * 24 * time.Hour, "30d": 30 * 24 * time.Hour,
+}
+
+// runsProps reads the filter from the query string and loads one page.
+func (s *Server) runsProps(c *fiber.Ctx) (views.RunsProps, error) {
+	p := views.RunsProps{
+		Page:   s.pageProps(c, "Runs", "runs"),
+		Filter: views.RunsFilter{Flow: c.Query("flow"), Status: c.Query("status"), Period: c.Query("period")},
+	}
+	for _, a := range s.eng.Flows() {
+		p.FlowIDs = append(p.FlowIDs, a.Flow().ID)
+	}
+	if p.Filter.Flow != "" && !contains(p.FlowIDs, p.Filter.Flow) {
+		// A deleted flow's runs stay readable.
+		p.FlowIDs = append(p.FlowIDs, p.Filter.Flow)
+		sort.Strings(p.FlowIDs)
+	}
+	f := engine.RunFilter{FlowID: p.Filter.Flow, Status: engine.RunStatus(p.Filter.Status), Cursor: c.Query("cursor"), Limit: runsPageSize}
+	if f.Status != "" && !f.Status.Valid() {
+		p.Error = "Unknown status " + p.Filter.Status + "."
+		f.Status, p.Filter.Status = "", ""
+	}
+	if d, ok := periods[p.Filter.Period]; ok {
+		f.Since = time.Now().Add(-d)
+	} else {
+		p.Filter.Period = ""
+	}
+	page, err := s.eng.ListRuns(c.UserContext(), f)
+	if errors.Is(err, engine.ErrBadID) {
+		p.Error = "That page link is broken; showing the newest runs."
+		f.Cursor = ""
+		page, err = s.eng.ListRuns(c.UserContext(), f)
+	}
+	if err != nil {
+		return p, err
+	}
+	p.Runs = page.Runs
+	q := url.Values{}
+	for k, v := range map[string]string{"flow": p.Filter.Flow, "status": p.Filter.Status, "period": p.Filter.Period} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	base := "/runs"
+	if enc := q.Encode(); enc != "" {
+		base += "?" + enc
+	}
+	if page.NextCursor != "" {
+		nq := url.Values{}
+		for k, v := range q {
+			nq[k] = v
+		}
+		nq.Set("cursor", page.NextCursor)
+		p.NextURL = "/runs?" + nq.Encode()
+	}
+	if f.Cursor != "" {
+		p.FirstURL = base
+	} else {
+		// Only the first page changes as runs arrive.
+		p.RowsURL = "/runs/rows"
+		if enc := q.Encode(); enc != "" {
+			p.RowsURL += "?" + enc
+		}
+		lq := url.Values{}
+		if p.Filter.Flow != "" {
+			lq.Set("flow", p.Filter.Flow)
+		}
+		p.LiveURL = "/ui/events"
+		if enc := lq.Encode(); enc != "" {
+			p.LiveURL += "?" + enc
+		}
+	}
+	return p, nil
+}
+
+func (s *Server) runsPage(c *fiber.Ctx) error {
+	p, err := s.runsProps(c)
+	if err != nil {
+		return err
+	}
+	return render(c, fiber.StatusOK, views.Runs(p))
+}
+
+// runRows is the table body alone, for the live refresh.
+func (s *Server) runRows(c *fiber.Ctx) error {
+	p, err := s.runsProps(c)
+	if err != nil {
+		return err
+	}
+	return render(c, fiber.StatusOK, views.RunRows(p))
+}
+
+func (s *Server) runPage(c *fiber.Ctx) error {
+	run, err := s.eng.Run(c.UserContext(), c.Params("id"))
+	if err != nil {
+		return err
+	}
+	p := views.RunDetailProps{Page: s.pageProps(c, "Run "+run.ID, "runs"), Run: run}
+	if !run.Status.Final() {
+		p.LiveURL = "/ui/events?run=" + url.QueryEscape(run.ID)
+	}
+	if ev, err := s.eng.Event(c.UserContext(), run.EventID); err == nil {
+		tv := &views.TriggerView{Source: ev.Source, Method: ev.Method, Path: ev.Path, Query: ev.Query, ReceivedAt: ev.ReceivedAt,
+			Headers: make(map[string]string, len(ev.Headers))}
+		for k, v := range ev.Headers {
+			if sensitiveHeaders[k] {
+				v = engine.Redacted
+			}
+			tv.Headers[k] = v
+		}
+		if body, perr := engine.ParseBody(ev.ContentType, ev.Body); perr == nil && body != nil {
+			if str, ok := body.(string); ok {
+				tv.Body = str
+			} else {
+				tv.Body = views.Pretty(body)
+			}
+		} else {
+			tv.Body = string(ev.Body)
+		}
+		p.Trigger = tv
+	}
+	return render(c, fiber.StatusOK, views.RunDetail(p))
+}
+
+func (s *Server) retryRunUI(c *fiber.Ctx) error {
+	run, err := s.eng.RetryRun(c.UserContext(), c.Params("id"))
+	if err != nil {
+		return err
+	}
+	return redirect(c, "/runs/"+run.ID+"?flash=retried")
+}
+
+func (s *Server) replayRunUI(c *fiber.Ctx) error {
+	run, err := s.eng.ReplayRun(c.UserContext(), c.Params("id"))
+	if err != nil {
+		return err
+	}
+	return redirect(c, "/runs/"+run.ID+"?flash=replayed")
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

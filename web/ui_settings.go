@@ -1,0 +1,120 @@
+package web
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/switchyard/switchyard/connectors"
+	"github.com/switchyard/switchyard/flows"
+	"github.com/switchyard/switchyard/web/views"
+)
+
+// connectionsProps lists connections; typ selects the create form.
+func (s *Server) connectionsProps(c *fiber.Ctx, typ string) (views.ConnectionsProps, error) {
+	p := views.ConnectionsProps{Page: s.pageProps(c, "Connections", "connections"), Types: connectors.ConnectionTypes(), Errors: map[string][]string{}}
+	conns, err := s.eng.Connections(c.UserContext())
+	if err != nil {
+		return p, err
+	}
+	p.Connections = conns
+	if typ != "" {
+		if ct, err := connectors.LookupConnectionType(typ); err == nil {
+			p.Type = &ct
+		}
+	}
+	return p, nil
+}
+
+func (s *Server) connectionsPage(c *fiber.Ctx) error {
+	p, err := s.connectionsProps(c, c.Query("type"))
+	if err != nil {
+		return err
+	}
+	return render(c, fiber.StatusOK, views.Connections(p))
+}
+
+// createConnectionUI stores a connection from the form of its type. The
+// values are never sent back, not even when the form is shown again with
+// errors.
+func (s *Server) createConnectionUI(c *fiber.Ctx) error {
+	typ, name := c.FormValue("type"), strings.TrimSpace(c.FormValue("name"))
+	values := map[string]string{}
+	if ct, err := connectors.LookupConnectionType(typ); err == nil {
+		for _, f := range ct.Fields {
+			if v := c.FormValue("values." + f.Name); v != "" {
+				values[f.Name] = v
+			}
+		}
+	}
+	_, err := s.eng.PutConnection(c.UserContext(), name, typ, values)
+	if err == nil {
+		return redirect(c, "/connections?flash=connection-saved")
+	}
+	var ve *flows.ValidationError
+	if !errors.As(err, &ve) {
+		return err
+	}
+	p, perr := s.connectionsProps(c, typ)
+	if perr != nil {
+		return perr
+	}
+	p.Name = name
+	for _, d := range ve.Details {
+		p.Errors[d.Field] = append(p.Errors[d.Field], d.Message)
+	}
+	return render(c, fiber.StatusUnprocessableEntity, views.Connections(p))
+}
+
+func (s *Server) deleteConnectionUI(c *fiber.Ctx) error {
+	if err := s.eng.DeleteConnection(c.UserContext(), c.Params("name")); err != nil {
+		return err
+	}
+	return redirect(c, "/connections?flash=connection-deleted")
+}
+
+func (s *Server) tokensProps(c *fiber.Ctx) (views.TokensProps, error) {
+	p := views.TokensProps{Page: s.pageProps(c, "API tokens", "tokens")}
+	toks, err := s.eng.Tokens(c.UserContext())
+	p.Tokens = toks
+	return p, err
+}
+
+func (s *Server) tokensPage(c *fiber.Ctx) error {
+	p, err := s.tokensProps(c)
+	if err != nil {
+		return err
+	}
+	return render(c, fiber.StatusOK, views.Tokens(p))
+}
+
+// createTokenUI makes a token and shows it once, on this answer only.
+func (s *Server) createTokenUI(c *fiber.Ctx) error {
+	name := strings.TrimSpace(c.FormValue("name"))
+	if name == "" {
+		p, err := s.tokensProps(c)
+		if err != nil {
+			return err
+		}
+		p.Error = "Give the token a name, e.g. the script that will use it."
+		return render(c, fiber.StatusUnprocessableEntity, views.Tokens(p))
+	}
+	tok, rec, err := s.eng.CreateToken(c.UserContext(), name)
+	if err != nil {
+		return err
+	}
+	p, err := s.tokensProps(c)
+	if err != nil {
+		return err
+	}
+	p.NewToken, p.NewName = tok, rec.Name
+	return render(c, fiber.StatusOK, views.Tokens(p))
+}
+
+func (s *Server) revokeTokenUI(c *fiber.Ctx) error {
+	if err := s.eng.RevokeToken(c.UserContext(), c.Params("id")); err != nil {
+		return err
+	}
+	return redirect(c, "/tokens?flash=token-revoked")
+}

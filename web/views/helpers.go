@@ -1,0 +1,562 @@
+package views
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/a-h/templ"
+
+	"github.com/switchyard/switchyard/connectors"
+	"github.com/switchyard/switchyard/engine"
+	"github.com/switchyard/switchyard/flows"
+)
+
+// htmxConfig turns off what the CSP would refuse anyway (inline indicator
+// styles, eval) so htmx never tries.
+const htmxConfig = `{"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false}`
+
+// WildcardName stands for a connector's "*" field (any key) in form names
+// and element ids.
+const WildcardName = "_any"
+
+// ID turns a form field name such as steps.0.with.url into the element id
+// steps-0-with-url: ids stay usable as CSS selectors.
+func ID(name string) string {
+	var b strings.Builder
+	for _, r := range name {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_', r == '-':
+			b.WriteRune(r)
+		case r == '*':
+			b.WriteString(WildcardName)
+		default:
+			b.WriteByte('-')
+		}
+	}
+	return b.String()
+}
+
+func asset(p PageProps, name string) string {
+	return "/static/" + name + "?v=" + p.AssetVersion
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+func join(parts ...string) string { return strings.Join(parts, ".") }
+
+// Pretty formats a value as indented JSON without HTML escaping (templ
+// escapes the text when it writes it).
+func Pretty(v any) string {
+	if v == nil {
+		return "null"
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return fmt.Sprint(v)
+	}
+	return strings.TrimRight(buf.String(), "\n")
+}
+
+// compact formats a value as one line of JSON.
+func compact(v any) string {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Sprint(v)
+	}
+	return strings.TrimRight(buf.String(), "\n")
+}
+
+// TextValue is how a string-like field shows a `with` value: strings as
+// they are, anything else as JSON.
+func TextValue(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	default:
+		return compact(x)
+	}
+}
+
+// JSONValue is how a json field shows a value. The form reads its text
+// back as JSON when it parses and as a string otherwise, so strings that
+// would parse as JSON are shown quoted.
+func JSONValue(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		var probe any
+		if json.Unmarshal([]byte(x), &probe) == nil {
+			return compact(x)
+		}
+		return x
+	default:
+		return Pretty(x)
+	}
+}
+
+// kvRow is one row of a key-value field.
+type kvRow struct{ Key, Value string }
+
+// kvRows lists a key-value value's entries sorted by key, plus one empty
+// row to type into. With jsonValues (a connector taking any key) values
+// are shown the way a json field shows them.
+func kvRows(v any, jsonValues bool) []kvRow {
+	var rows []kvRow
+	if m, ok := v.(map[string]any); ok {
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			val := TextValue(m[k])
+			if jsonValues {
+				val = rowJSON(m[k])
+			}
+			rows = append(rows, kvRow{Key: k, Value: val})
+		}
+	}
+	return append(rows, kvRow{})
+}
+
+func boolValue(v any, f connectors.Field) bool {
+	if b, ok := v.(bool); ok {
+		return b
+	}
+	if v == nil {
+		b, _ := f.Default.(bool)
+		return b
+	}
+	return false
+}
+
+func defaultLabel(f connectors.Field) string {
+	if f.Default == nil {
+		return "Not set"
+	}
+	return "Default (" + TextValue(f.Default) + ")"
+}
+
+// connOptions lists the stored connections a connection field accepts.
+func connOptions(conns []engine.ConnectionInfo, f connectors.Field) []string {
+	var out []string
+	for _, c := range conns {
+		if len(f.ConnectionTypes) == 0 || slices.Contains(f.ConnectionTypes, c.Type) {
+			out = append(out, c.Name)
+		}
+	}
+	return out
+}
+
+func secretConnections(conns []engine.ConnectionInfo) []string {
+	var out []string
+	for _, c := range conns {
+		if c.Type == "secret" {
+			out = append(out, c.Name)
+		}
+	}
+	return out
+}
+
+// fieldKind says how a `with` field's text is checked as the user types.
+func fieldKind(f connectors.Field) string {
+	switch f.Type {
+	case connectors.TypeJSON:
+		return flows.KindJSON
+	case connectors.TypeString, connectors.TypeText, connectors.TypeNumber, connectors.TypeKeyValue:
+		return flows.KindTemplate
+	}
+	return ""
+}
+
+func checkURL(p *BuilderProps, kind, name string) string {
+	sep := "?"
+	if strings.Contains(p.CheckURL, "?") {
+		sep = "&"
+	}
+	return p.CheckURL + sep + "kind=" + url.QueryEscape(kind) + "&field=" + url.QueryEscape(name)
+}
+
+func (p *BuilderProps) errs(name string) []string { return p.Errors[name] }
+
+func describedBy(id string) string { return id + "-check " + id + "-error" }
+
+// spec returns the connector spec of a step (zero when unknown).
+func (p *BuilderProps) spec(use string) (connectors.Spec, bool) {
+	s, ok := p.Specs[use]
+	return s, ok
+}
+
+func basicFields(s connectors.Spec) []connectors.Field {
+	var out []connectors.Field
+	for _, f := range s.Fields {
+		if !f.Advanced {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func advancedFields(s connectors.Spec) []connectors.Field {
+	var out []connectors.Field
+	for _, f := range s.Fields {
+		if f.Advanced {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// fieldName is the form name of a `with` field.
+func fieldName(stepPrefix string, f connectors.Field) string {
+	if f.Name == flows.WildcardField {
+		return stepPrefix + ".with." + WildcardName
+	}
+	return stepPrefix + ".with." + f.Name
+}
+
+// withValue is the value a step holds for a spec field; for the wildcard
+// field, the keys no other field declares.
+func withValue(s flows.Step, spec connectors.Spec, f connectors.Field) any {
+	if f.Name != flows.WildcardField {
+		return s.With[f.Name]
+	}
+	rest := map[string]any{}
+	for k, v := range s.With {
+		if _, declared := spec.Field(k); !declared {
+			rest[k] = v
+		}
+	}
+	return rest
+}
+
+// extraWith are the keys of a step's `with` its spec does not declare,
+// kept as JSON in a hidden field so that no edit loses them.
+func extraWith(s flows.Step, spec connectors.Spec, known bool) string {
+	if _, open := spec.Field(flows.WildcardField); open && known {
+		return ""
+	}
+	rest := map[string]any{}
+	for k, v := range s.With {
+		if _, declared := spec.Field(k); !declared || !known {
+			rest[k] = v
+		}
+	}
+	if len(rest) == 0 {
+		return ""
+	}
+	return compact(rest)
+}
+
+func stepTitle(p *BuilderProps, s flows.Step) string {
+	if s.IsSwitch() || s.Use == "" {
+		return "Switch"
+	}
+	if sp, ok := p.Specs[s.Use]; ok {
+		return sp.Label
+	}
+	return s.Use
+}
+
+func retryField(r *flows.Retry, which string) string {
+	if r == nil {
+		return ""
+	}
+	switch which {
+	case "attempts":
+		if r.Attempts == 0 {
+			return ""
+		}
+		return strconv.Itoa(r.Attempts)
+	case "backoff":
+		if r.Backoff == 0 {
+			return ""
+		}
+		return r.Backoff.Std().String()
+	default:
+		if r.MaxBackoff == 0 {
+			return ""
+		}
+		return r.MaxBackoff.Std().String()
+	}
+}
+
+func durationText(d flows.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	return d.Std().String()
+}
+
+func int64Text(n int64) string {
+	if n == 0 {
+		return ""
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+func verifyScheme(t flows.Trigger) string {
+	if t.Verify == nil {
+		return ""
+	}
+	return t.Verify.Scheme
+}
+
+func verifySecret(t flows.Trigger) string {
+	if t.Verify == nil {
+		return ""
+	}
+	return t.Verify.Secret
+}
+
+// verifyExtra keeps the verify options the form does not show.
+func verifyExtra(t flows.Trigger) string {
+	if t.Verify == nil {
+		return ""
+	}
+	v := *t.Verify
+	v.Scheme, v.Secret = "", ""
+	b, _ := json.Marshal(v)
+	if string(b) == `{"scheme":""}` {
+		return ""
+	}
+	return string(b)
+}
+
+func pollRequest(t flows.Trigger) flows.PollRequest {
+	if t.Request == nil {
+		return flows.PollRequest{}
+	}
+	return *t.Request
+}
+
+func pollHeaders(t flows.Trigger) any {
+	if t.Request == nil || len(t.Request.Headers) == 0 {
+		return nil
+	}
+	m := map[string]any{}
+	for k, v := range t.Request.Headers {
+		m[k] = v
+	}
+	return m
+}
+
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.Local().Format("2006-01-02 15:04:05")
+}
+
+func iso(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+func whenPtr(t *time.Time) string {
+	if t == nil {
+		return "—"
+	}
+	return when(*t)
+}
+
+// RunDuration is how long a run took (or has taken so far).
+func runDuration(created time.Time, finished *time.Time) string {
+	if finished == nil {
+		return "—"
+	}
+	return roundDur(finished.Sub(created))
+}
+
+func roundDur(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return d.String()
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	default:
+		return d.Round(10 * time.Millisecond).String()
+	}
+}
+
+func ms(v float64) string {
+	return roundDur(time.Duration(v * float64(time.Millisecond)))
+}
+
+func statusClass(s string) string { return "badge status-" + ID(s) }
+
+func runsCount(r FlowRow) string {
+	if r.RunsCapped {
+		return strconv.Itoa(r.Runs24h) + "+"
+	}
+	return strconv.Itoa(r.Runs24h)
+}
+
+func sortedMap(m map[string]string) []kvRow {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]kvRow, len(keys))
+	for i, k := range keys {
+		out[i] = kvRow{Key: k, Value: m[k]}
+	}
+	return out
+}
+
+func conditionResult(c engine.Condition) string {
+	switch {
+	case c.Error != "":
+		return "error"
+	case c.Result:
+		return "true"
+	default:
+		return "false"
+	}
+}
+
+func branchText(b *int) string {
+	if b == nil {
+		return ""
+	}
+	if *b < 0 {
+		return "No case matched"
+	}
+	return "Took case " + strconv.Itoa(*b+1)
+}
+
+func hasInput(s engine.StepResult) bool { return len(s.Input) > 0 }
+
+func caseLabel(c flows.Case, j int) string {
+	if c.Default {
+		return "Otherwise (default)"
+	}
+	return "Case " + strconv.Itoa(j+1)
+}
+
+func statusOptions() []string {
+	return []string{"queued", "running", "waiting", "succeeded", "failed"}
+}
+
+type periodOption struct{ Value, Label string }
+
+func periodOptions() []periodOption {
+	return []periodOption{{"", "Any time"}, {"1h", "Last hour"}, {"24h", "Last 24 hours"}, {"7d", "Last 7 days"}, {"30d", "Last 30 days"}}
+}
+
+func hasTypes(f connectors.Field) string {
+	if len(f.ConnectionTypes) == 0 {
+		return ""
+	}
+	return "Accepts connections of type " + strings.Join(f.ConnectionTypes, ", ") + "."
+}
+
+func methodChecked(t flows.Trigger, m string) bool {
+	return slices.ContainsFunc(t.Methods, func(x string) bool { return strings.EqualFold(x, m) })
+}
+
+func webhookURL(p *BuilderProps) string {
+	path := strings.Trim(p.Flow.Trigger.Path, "/")
+	if path == "" {
+		return p.WebhookBase + "…"
+	}
+	return p.WebhookBase + path
+}
+
+// stepHasError reports whether any problem lies inside the step (so its
+// folded sections open).
+func (p *BuilderProps) stepHasError(prefix string) bool {
+	for k := range p.Errors {
+		if k == prefix || strings.HasPrefix(k, prefix+".") {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *BuilderProps) advancedOpen(prefix string, s flows.Step, spec connectors.Spec) bool {
+	for _, f := range advancedFields(spec) {
+		if _, set := s.With[f.Name]; set || len(p.Errors[fieldName(prefix, f)]) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *BuilderProps) retryOpen(prefix string, s flows.Step) bool {
+	if s.Retry != nil || s.OnError != "" {
+		return true
+	}
+	for _, k := range []string{".retry.attempts", ".retry.backoff", ".retry.max_backoff", ".on_error"} {
+		if len(p.Errors[prefix+k]) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func boolStr(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
+}
+
+func contains(list []string, s string) bool { return slices.Contains(list, s) }
+
+func hasDefault(s flows.Step) bool {
+	for _, c := range s.Switch {
+		if c.Default {
+			return true
+		}
+	}
+	return false
+}
+
+// checkAttrs are the htmx attributes of a field checked as the user
+// types: a GET of the check URL with the field's own value, answered into
+// the field's -check output.
+func checkAttrs(p *BuilderProps, kind, name, id string) templ.Attributes {
+	if kind == "" || p.CheckURL == "" {
+		return templ.Attributes{}
+	}
+	return templ.Attributes{
+		"hx-get":     checkURL(p, kind, name),
+		"hx-trigger": "keyup changed delay:300ms, ref-inserted",
+		"hx-target":  "#" + id + "-check",
+		"hx-swap":    "innerHTML",
+		"hx-sync":    "this:replace",
+	}
+}
+
+func joinComma(s []string) string { return strings.Join(s, ", ") }
+
+// rowJSON is JSONValue on one line (a row is a one-line input).
+func rowJSON(v any) string {
+	if _, ok := v.(string); ok {
+		return JSONValue(v)
+	}
+	return compact(v)
+}
+
+func kvKind(jsonValues bool) string {
+	if jsonValues {
+		return flows.KindJSON
+	}
+	return flows.KindTemplate
+}

@@ -1,0 +1,221 @@
+// Package views holds the templ components of the web UI. Every page
+// component takes a Props struct; htmx swaps fragments rendered by the same
+// components, so a page and its fragments never drift apart.
+package views
+
+import (
+	"time"
+
+	"github.com/switchyard/switchyard/connectors"
+	"github.com/switchyard/switchyard/engine"
+	"github.com/switchyard/switchyard/flows"
+)
+
+// PageProps is what every full page needs: its title, the signed-in user
+// and the CSRF token forms carry.
+type PageProps struct {
+	Title string
+	// User is empty on the setup and login pages.
+	User string
+	// CSRF is the session's token (or the pre-session token on the setup
+	// and login pages); forms send it as _csrf, htmx as X-CSRF-Token.
+	CSRF string
+	// Active names the navigation entry of the page: flows, runs,
+	// connections or tokens.
+	Active string
+	// AssetVersion busts caches of /static/ files when they change.
+	AssetVersion string
+	// Flash is a one-line notice shown above the page content.
+	Flash string
+}
+
+// SetupProps is the first-run page that creates the owner.
+type SetupProps struct {
+	Page  PageProps
+	Name  string
+	Error string
+}
+
+// LoginProps is the login page.
+type LoginProps struct {
+	Page  PageProps
+	Name  string
+	Next  string
+	Error string
+}
+
+// MessageProps is a page with one message (errors, not found).
+type MessageProps struct {
+	Page    PageProps
+	Heading string
+	Message string
+	Back    string
+}
+
+// FlowRow is one line of the flows list.
+type FlowRow struct {
+	ID, Name, Trigger string
+	Enabled           bool
+	// WebhookURL is the full URL of a webhook trigger.
+	WebhookURL string
+	// LastStatus and LastRunID describe the latest run (empty: none).
+	LastStatus, LastRunID string
+	LastRunAt             time.Time
+	// Runs24h counts runs in the last 24 hours; RunsCapped says the count
+	// stopped at its cap.
+	Runs24h    int
+	RunsCapped bool
+	Version    int64
+	CSRF       string
+}
+
+// FlowsProps is the flows list.
+type FlowsProps struct {
+	Page PageProps
+	Rows []FlowRow
+}
+
+// DeleteFlowProps is the confirmation step before a flow is deleted.
+type DeleteFlowProps struct {
+	Page PageProps
+	ID   string
+	Name string
+}
+
+// PaletteGroup is one connector category of the add-step palette.
+type PaletteGroup struct {
+	Category string
+	Specs    []connectors.Spec
+}
+
+// Ref is a reference the builder offers to insert, such as
+// trigger.body.email.
+type Ref struct {
+	Path    string
+	Preview string
+}
+
+// TestResult is the outcome of a test run in the builder.
+type TestResult struct {
+	Run   *engine.Run
+	Error string
+}
+
+// BuilderProps is the flow builder: the flow being edited (possibly
+// unsaved, rebuilt from the posted form), the problems found with it, and
+// what the form needs to render every step from its connector's spec.
+type BuilderProps struct {
+	Page PageProps
+	// Action is the URL the builder form posts to.
+	Action string
+	// New is true until the flow was saved once.
+	New  bool
+	Flow *flows.Flow
+	// Tab is "form" or "json".
+	Tab      string
+	JSONText string
+	// Errors maps a form field name (steps.0.with.url) to its problems;
+	// Problems lists every problem for the summary, Unplaced those no
+	// field shows.
+	Errors   map[string][]string
+	Problems []Problem
+	Unplaced []string
+	Palette  []PaletteGroup
+	Specs    map[string]connectors.Spec
+	// Connections are the stored connections (for connection fields).
+	Connections []engine.ConnectionInfo
+	// CheckURL is where expression fields send their text as the user
+	// types.
+	CheckURL    string
+	WebhookBase string
+	// Refs are paths found in the flow's latest payload, SampleNote says
+	// where the sample came from.
+	Refs        []Ref
+	SampleNote  string
+	TestPayload string
+	Test        *TestResult
+	Notice      string
+}
+
+// Problem is one validation problem with the id of the field showing it.
+type Problem struct {
+	Field   string
+	Message string
+	// Anchor is the element id of the field, or empty.
+	Anchor string
+}
+
+// CheckProps is the answer of the live expression check.
+type CheckProps struct {
+	Error string
+	// Value is what the expression yields against the sample, shown as
+	// JSON; HasValue is false when there was no sample to evaluate
+	// against.
+	Value    string
+	HasValue bool
+	Note     string
+}
+
+// RunsFilter is the run history's filter, as the query string holds it.
+type RunsFilter struct {
+	Flow, Status, Period string
+}
+
+// RunsProps is the run history page.
+type RunsProps struct {
+	Page    PageProps
+	FlowIDs []string
+	Filter  RunsFilter
+	Runs    []engine.RunSummary
+	// NextURL and FirstURL page through the history; empty when there is
+	// no such page.
+	NextURL  string
+	FirstURL string
+	// RowsURL refreshes the rows (first page only); LiveURL is the event
+	// stream that says when to.
+	RowsURL string
+	LiveURL string
+	Error   string
+}
+
+// TriggerView is the event that started a run, ready to show.
+type TriggerView struct {
+	Source, Method, Path string
+	Headers              map[string]string
+	Query                map[string]string
+	// Body is the payload as pretty JSON (or the raw text).
+	Body       string
+	ReceivedAt time.Time
+}
+
+// RunDetailProps is one run, step by step.
+type RunDetailProps struct {
+	Page    PageProps
+	Run     *engine.Run
+	Trigger *TriggerView
+	// LiveURL is set while the run can still change.
+	LiveURL string
+}
+
+// ConnectionsProps is the connections page; with Type set it shows the
+// form that creates a connection of that type.
+type ConnectionsProps struct {
+	Page        PageProps
+	Connections []engine.ConnectionInfo
+	Types       []connectors.ConnectionType
+	// Type is the type of the connection being created (nil: none).
+	Type   *connectors.ConnectionType
+	Name   string
+	Errors map[string][]string
+}
+
+// TokensProps is the API tokens page. NewToken is shown once, right after
+// it was created.
+type TokensProps struct {
+	Page      PageProps
+	Tokens    []engine.TokenRecord
+	NewToken  string
+	NewName   string
+	Error     string
+	PublicURL string
+}
