@@ -28,7 +28,7 @@ func checkKey(ctx context.Context, s Store, k *Keyring) error {
 		return fmt.Errorf("engine: check secret key: %w", err)
 	}
 	if _, err := k.Open(sealed, []byte(keyCheckMeta)); err != nil {
-		return fmt.Errorf("engine: check secret key: %w (was the key file replaced, or SWITCHYARD_SECRET_KEY changed?)", ErrWrongKey)
+		return fmt.Errorf("engine: check secret key: %w (was the key file replaced, SWITCHYARD_SECRET_KEY changed, or a `switchyard keys rotate` interrupted?)", ErrWrongKey)
 	}
 	return nil
 }

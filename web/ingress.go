@@ -25,6 +25,9 @@ const (
 	MaxJSONDepth = 64
 	// maxAPIBody is the body limit of every route but webhooks.
 	maxAPIBody = 4 << 20
+	// maxDrain is the largest refused body still read to its end so that
+	// the client can read the 413.
+	maxDrain = 16 << 20
 )
 
 // errBodyTooLarge is what readLimited returns past its limit.
@@ -37,6 +40,13 @@ var errBodyTooLarge = errors.New("body too large")
 func readBody(c *fiber.Ctx, limit int64) ([]byte, error) {
 	req := c.Request()
 	if cl := req.Header.ContentLength(); cl > 0 && int64(cl) > limit {
+		// Closing on a client still sending makes its kernel see a reset
+		// instead of our 413. A moderately oversized body is read and
+		// thrown away (no memory held) so the caller gets a clear answer;
+		// a huge one is cut off.
+		if stream := req.BodyStream(); stream != nil && int64(cl) <= maxDrain {
+			_, _ = io.Copy(io.Discard, io.LimitReader(stream, maxDrain))
+		}
 		return nil, errBodyTooLarge
 	}
 	if stream := req.BodyStream(); stream != nil {

@@ -96,6 +96,12 @@ func openEngine(ctx context.Context, o *options, log *slog.Logger) (*engine.Engi
 	if err != nil {
 		return nil, nil, err
 	}
+	// A `keys rotate` cut short between its commit and its rename leaves
+	// the new key beside the old one; finish it before reading the key.
+	if _, err := engine.RecoverKeyRotation(ctx, store, o.data); err != nil {
+		store.Close()
+		return nil, nil, err
+	}
 	key, err := engine.LoadOrCreateKey(o.data, os.Getenv("SWITCHYARD_SECRET_KEY"))
 	if err != nil {
 		store.Close()

@@ -1,5 +1,5 @@
 // Command switchyard is the single binary: it serves webhooks, the engine,
-// the API and the UI, and offers the CLI around them (flows, run, token).
+// the API and the UI, and offers the CLI around them (flows, run, token, keys, docs).
 package main
 
 import (
@@ -25,6 +25,8 @@ Usage:
   switchyard flows export [ID...] [--data DIR] [--out DIR]
   switchyard run FILE --payload FILE [--dry] [--data DIR]
   switchyard token create --name NAME [--data DIR]
+  switchyard keys rotate [--data DIR]
+  switchyard docs connectors
   switchyard version
 
 Environment: SWITCHYARD_ADDR, SWITCHYARD_DATA, SWITCHYARD_EGRESS_ALLOW,
@@ -69,6 +71,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		err = cmdTokenCreate(args[2:], stdout)
+	case "keys":
+		err = cmdKeys(args[1:], stdout, stderr)
+	case "docs":
+		err = cmdDocs(args[1:], stdout)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, versionString())
 		return 0
