@@ -38,7 +38,15 @@ func currentVersion(tx *bolt.Tx, flowID string) int64 {
 	return rec.Version
 }
 
-// AcceptTick implements Store.
+// tickHorizon is how long a fired tick's key is kept. Within it a tick is
+// refused by its exact key; a tick older than the flow's newest by more than
+// the horizon is refused as too old to tell, so pruning never lets a tick
+// fire twice. It covers the repeated hour of a daylight-saving change and
+// a clock stepped back by a day.
+const tickHorizon = 25 * time.Hour
+
+// AcceptTick implements Store. A tick older than the flow's newest by more
+// than tickHorizon is refused as a duplicate without a run id.
 func (s *BoltStore) AcceptTick(ctx context.Context, ev *Event, run *Run, tick time.Time) (AcceptResult, error) {
 	var res AcceptResult
 	evCopy, runCopy := *ev, *run
@@ -53,6 +61,11 @@ func (s *BoltStore) AcceptTick(ctx context.Context, ev *Event, run *Run, tick ti
 			res = AcceptResult{RunID: string(prev), Duplicate: true}
 			return nil
 		}
+		newest := lastTick(tx, evCopy.FlowID)
+		if !newest.IsZero() && tick.Before(newest.Add(-tickHorizon)) {
+			res = AcceptResult{Duplicate: true}
+			return nil
+		}
 		e, r, err := s.putEventAndRun(tx, &evCopy, &runCopy)
 		if err != nil {
 			return err
@@ -61,7 +74,10 @@ func (s *BoltStore) AcceptTick(ctx context.Context, ev *Event, run *Run, tick ti
 			return err
 		}
 		res = AcceptResult{RunID: r.ID, EventID: e.ID}
-		return nil
+		if tick.After(newest) {
+			newest = tick
+		}
+		return pruneTicks(tx, evCopy.FlowID, newest.Add(-tickHorizon))
 	})
 	if err != nil {
 		return AcceptResult{}, fmt.Errorf("store: accept tick %s of flow %q: %w", tick.Format(time.RFC3339), ev.FlowID, err)
@@ -70,6 +86,25 @@ func (s *BoltStore) AcceptTick(ctx context.Context, ev *Event, run *Run, tick ti
 		ev.ID, run.ID, run.EventID = res.EventID, res.RunID, res.EventID
 	}
 	return res, nil
+}
+
+// pruneTicks forgets a flow's tick keys before cutoff. Each accepted tick
+// prunes what fell out of the horizon since the last one, so the work per
+// tick stays small.
+func pruneTicks(tx *bolt.Tx, flowID string, cutoff time.Time) error {
+	prefix := compositeKey(flowID, nil)
+	end := tickKey(flowID, cutoff)
+	c := tx.Bucket(bucketTicks).Cursor()
+	var del [][]byte
+	for k, _ := c.Seek(prefix); k != nil && bytes.Compare(k, end) < 0 && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		del = append(del, bytes.Clone(k))
+	}
+	for _, k := range del {
+		if err := tx.Bucket(bucketTicks).Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // putEventAndRun writes a new event and its first run, which share a key.
@@ -99,20 +134,26 @@ func (s *BoltStore) putNewRunWithEvent(tx *bolt.Tx, r *Run) ([]byte, error) {
 func (s *BoltStore) LastTick(ctx context.Context, flowID string) (time.Time, error) {
 	var last time.Time
 	err := s.db.View(func(tx *bolt.Tx) error {
-		prefix := compositeKey(flowID, nil)
-		c := tx.Bucket(bucketTicks).Cursor()
-		k, _ := c.Seek(append(bytes.Clone(prefix), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff))
-		if k == nil {
-			k, _ = c.Last()
-		} else {
-			k, _ = c.Prev()
-		}
-		if k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8 {
-			last = time.Unix(0, int64(binary.BigEndian.Uint64(k[len(prefix):])))
-		}
+		last = lastTick(tx, flowID)
 		return nil
 	})
 	return last, err
+}
+
+// lastTick is a flow's newest recorded tick, zero when there is none.
+func lastTick(tx *bolt.Tx, flowID string) time.Time {
+	prefix := compositeKey(flowID, nil)
+	c := tx.Bucket(bucketTicks).Cursor()
+	k, _ := c.Seek(append(bytes.Clone(prefix), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff))
+	if k == nil {
+		k, _ = c.Last()
+	} else {
+		k, _ = c.Prev()
+	}
+	if k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8 {
+		return time.Unix(0, int64(binary.BigEndian.Uint64(k[len(prefix):])))
+	}
+	return time.Time{}
 }
 
 // PollState is what a poll trigger remembers between polls.
@@ -122,8 +163,11 @@ type PollState struct {
 	LastPollAt  time.Time `json:"last_poll_at,omitempty"`
 	LastStatus  string    `json:"last_status,omitempty"` // ok, error, flood, seeded
 	LastError   string    `json:"last_error,omitempty"`
-	LastNew     int       `json:"last_new"`
+	// LastItems is how many items the last poll listed, LastNew how many
+	// of them were unseen, LastRuns how many runs it started.
 	LastItems   int       `json:"last_items"`
+	LastNew     int       `json:"last_new"`
+	LastRuns    int       `json:"last_runs"`
 	Failures    int       `json:"failures"`
 	NextAllowed time.Time `json:"next_allowed,omitempty"`
 	// Paused is set by the flood guard until someone confirms.
@@ -158,6 +202,14 @@ type PollCommit struct {
 	// Force fires unseen items even beyond the flood limit (a user
 	// confirmed).
 	Force bool
+	// Seed records the unseen items as seen without running any.
+	Seed bool
+	// Failed saves State alone: the poll found nothing to commit.
+	Failed bool
+	// Cursor is the cursor expression's new value; it replaces
+	// State.Cursor unless the flood guard holds the items back (they
+	// must be fetched again with the old cursor).
+	Cursor any
 	// State is the state to save, updated with what the commit did.
 	State PollState
 }
@@ -179,39 +231,49 @@ func (s *BoltStore) AcceptPoll(ctx context.Context, pc PollCommit) (PollResult, 
 		if v := currentVersion(tx, pc.FlowID); v != pc.Version {
 			return fmt.Errorf("%w: flow %q is at version %d, poll was for %d", ErrStaleVersion, pc.FlowID, v, pc.Version)
 		}
+		st := &out.State
+		if pc.Failed {
+			return putJSON(tx.Bucket(bucketPollState), []byte(pc.FlowID), st)
+		}
 		seen := tx.Bucket(bucketSeen)
 		var unseen []PollItem
-		batch := map[string]bool{}
+		listed := map[string]bool{}
 		for _, it := range pc.Items {
-			if batch[it.Key] || seen.Get(compositeKey(pc.FlowID, []byte(it.Key))) != nil {
+			if listed[it.Key] {
 				continue
 			}
-			batch[it.Key] = true
-			unseen = append(unseen, it)
+			listed[it.Key] = true
+			if seen.Get(compositeKey(pc.FlowID, []byte(it.Key))) == nil {
+				unseen = append(unseen, it)
+			}
 		}
 		out.Unseen = len(unseen)
-		st := &out.State
+		st.LastNew = len(unseen)
 		fire := unseen
 		switch {
-		case !st.Seeded:
+		case !st.Seeded || pc.Seed:
 			// The first poll records what is there; only a backfill runs
-			// the newest few.
+			// the newest few. A seed asked for runs nothing.
 			fire = nil
-			if pc.Backfill > 0 && len(unseen) > 0 {
+			if !pc.Seed && pc.Backfill > 0 && len(unseen) > 0 {
 				fire = unseen[max(0, len(unseen)-pc.Backfill):]
 			}
 			st.Seeded = true
 			st.LastStatus = "seeded"
 		case pc.FloodLimit > 0 && len(unseen) > pc.FloodLimit && !pc.Force:
+			// Nothing is recorded and the cursor stays, so that
+			// confirming fetches and runs the same items.
 			st.Paused = true
 			st.PauseReason = fmt.Sprintf("%d new items in one poll (limit %d); confirm to run them or seed to skip them", len(unseen), pc.FloodLimit)
 			st.LastStatus = "flood"
+			st.LastRuns = 0
 			out.Flooded = true
 			return putJSON(tx.Bucket(bucketPollState), []byte(pc.FlowID), st)
 		default:
 			st.LastStatus = "ok"
 		}
-		st.LastNew = len(fire)
+		st.Cursor = pc.Cursor
+		st.LastRuns = len(fire)
 		for _, it := range fire {
 			ev, run := *it.Event, *it.Run
 			if _, _, err := s.putEventAndRun(tx, &ev, &run); err != nil {
@@ -225,7 +287,7 @@ func (s *BoltStore) AcceptPoll(ctx context.Context, pc PollCommit) (PollResult, 
 				return err
 			}
 		}
-		n, err := trimSeen(tx, pc.FlowID, pc.SeenLimit)
+		n, err := trimSeen(tx, pc.FlowID, pc.SeenLimit, listed)
 		if err != nil {
 			return err
 		}
@@ -251,7 +313,10 @@ func addSeen(tx *bolt.Tx, flowID, key string) error {
 }
 
 // trimSeen drops the oldest keys beyond limit and returns the count kept.
-func trimSeen(tx *bolt.Tx, flowID string, limit int) (int, error) {
+// Keys the source still lists (keep) are never dropped, whatever their age:
+// forgetting one would run its item again on the next poll. The set thus
+// holds at most max(limit, items listed by the last poll).
+func trimSeen(tx *bolt.Tx, flowID string, limit int, keep map[string]bool) (int, error) {
 	prefix := compositeKey(flowID, nil)
 	order := tx.Bucket(bucketSeenOrder)
 	c := order.Cursor()
@@ -265,6 +330,9 @@ func trimSeen(tx *bolt.Tx, flowID string, limit int) (int, error) {
 	drop := n - limit
 	var victims [][2][]byte
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(victims) < drop; k, v = c.Next() {
+		if keep[string(v)] {
+			continue
+		}
 		victims = append(victims, [2][]byte{bytes.Clone(k), bytes.Clone(v)})
 	}
 	for _, kv := range victims {
@@ -275,7 +343,7 @@ func trimSeen(tx *bolt.Tx, flowID string, limit int) (int, error) {
 			return 0, err
 		}
 	}
-	return limit, nil
+	return n - len(victims), nil
 }
 
 // PollStateOf implements Store.

@@ -3,8 +3,10 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -25,28 +27,41 @@ type PollOptions struct {
 	// Force runs unseen items even beyond the flood limit and lifts a
 	// flood pause (a user confirmed).
 	Force bool
+	// Seed records the unseen items as seen without running them and
+	// lifts a flood pause (a user chose to skip them).
+	Seed bool
 	// IgnoreBackoff polls even while the source is backing off (a user
 	// asked for a poll now).
 	IgnoreBackoff bool
 }
 
 // Poll fetches a poll trigger's source once, evaluates its items and keys,
-// and starts one run per unseen item (oldest first), updating the bounded
-// seen set in the same transaction. The first poll after enabling records
-// what is there without running it (unless the flow asks for a backfill);
-// more new items than the flood limit pause the flow until confirmed.
+// and starts one run per unseen item (in list order: the items expression
+// lists the oldest first), updating the bounded seen set in the same
+// transaction. The first poll after enabling records what is there without
+// running it (unless the flow asks for a backfill); more new items than the
+// flood limit pause the flow until confirmed. Polls of one flow never
+// overlap: Poll waits for one in flight.
 func (e *Engine) Poll(ctx context.Context, a *ActiveFlow, opts PollOptions) (PollResult, error) {
+	l := e.sched.pollLock(a.Flow().ID)
+	l.Lock()
+	defer l.Unlock()
+	return e.poll(ctx, a, opts)
+}
+
+// poll is Poll for a caller holding the flow's poll lock.
+func (e *Engine) poll(ctx context.Context, a *ActiveFlow, opts PollOptions) (PollResult, error) {
 	f := a.Flow()
 	t := f.Trigger
 	if t.Type != flows.TriggerPoll || a.Compiled.Items == nil || a.Compiled.Key == nil {
-		return PollResult{}, fmt.Errorf("engine: poll flow %q: not a poll trigger", f.ID)
+		return PollResult{}, fmt.Errorf("engine: poll flow %q: %w", f.ID, ErrNotPoll)
 	}
 	now := e.sched.clock.Now()
 	st, err := e.store.PollStateOf(ctx, f.ID)
 	if err != nil {
 		return PollResult{}, err
 	}
-	if st.Paused && !opts.Force {
+	if st.Paused && !opts.Force && !opts.Seed {
 		return PollResult{State: st}, nil
 	}
 	if !opts.IgnoreBackoff && now.Before(st.NextAllowed) {
@@ -54,28 +69,36 @@ func (e *Engine) Poll(ctx context.Context, a *ActiveFlow, opts PollOptions) (Pol
 	}
 	st.FlowVersion = a.Record.Version
 	st.LastPollAt = now.UTC()
-	if opts.Force {
+	if opts.Force || opts.Seed {
 		st.Paused, st.PauseReason = false, ""
 	}
-	items, err := e.fetchItems(ctx, a, &st)
+	items, cursor, err := e.fetchItems(ctx, a, &st)
 	if err != nil {
+		if ctx.Err() != nil {
+			return PollResult{State: st}, err // shutting down: not the source's fault
+		}
 		st.Failures++
 		st.LastStatus, st.LastError = "error", err.Error()
 		delay := time.Duration(float64(pollBackoffBase) * math.Pow(2, float64(min(st.Failures-1, 20))))
 		st.NextAllowed = now.Add(min(delay, pollBackoffMax)).UTC()
-		if perr := e.store.PutPollState(ctx, f.ID, st); perr != nil {
-			e.log.Error("save poll state", "flow_id", f.ID, "err", perr)
+		res, serr := e.store.AcceptPoll(ctx, PollCommit{FlowID: f.ID, Version: a.Record.Version, State: st, Failed: true})
+		if serr != nil && !errors.Is(serr, ErrStaleVersion) {
+			e.log.Error("save poll state", "flow_id", f.ID, "err", serr)
 		}
-		return PollResult{State: st}, err
+		res.State = st
+		return res, fmt.Errorf("engine: poll flow %q: %w", f.ID, err)
 	}
 	st.Failures, st.LastError, st.NextAllowed = 0, "", time.Time{}
 	st.LastItems = len(items)
-	pc := PollCommit{FlowID: f.ID, Version: a.Record.Version, Items: items, State: st, Force: opts.Force,
+	pc := PollCommit{FlowID: f.ID, Version: a.Record.Version, Items: items, State: st, Force: opts.Force, Seed: opts.Seed,
 		SeenLimit: orDefault(t.SeenLimit, flows.DefaultSeenLimit), FloodLimit: orDefault(t.FloodLimit, flows.DefaultFloodLimit),
-		Backfill: t.Backfill}
+		Backfill: t.Backfill, Cursor: cursor}
+	// Reserve room for every item: which are unseen is only known inside
+	// the transaction.
 	if n := e.pending.Add(int64(len(items))); n > int64(e.cfg.QueueLimit) {
 		e.pending.Add(-int64(len(items)))
-		return PollResult{State: st}, ErrSaturated
+		e.counts.saturated.Add(1)
+		return PollResult{State: st}, fmt.Errorf("engine: poll flow %q: %w", f.ID, ErrSaturated)
 	}
 	res, err := e.store.AcceptPoll(ctx, pc)
 	e.pending.Add(-int64(len(items) - len(res.Runs)))
@@ -97,81 +120,115 @@ func orDefault(v, def int) int {
 	return def
 }
 
-// fetchItems sends the poll request and turns the answer into items.
-func (e *Engine) fetchItems(ctx context.Context, a *ActiveFlow, st *PollState) ([]PollItem, error) {
+// fillCursor substitutes the saved cursor for {{ cursor }} in a request
+// string; in a URL's query it is escaped as a query value, in its path as a
+// path segment.
+func fillCursor(s, cursor string, isURL bool) string {
+	const a, b = "{{ cursor }}", "{{cursor}}"
+	if !isURL {
+		return strings.ReplaceAll(strings.ReplaceAll(s, a, cursor), b, cursor)
+	}
+	base, query, hasQuery := strings.Cut(s, "?")
+	base = strings.ReplaceAll(strings.ReplaceAll(base, a, url.PathEscape(cursor)), b, url.PathEscape(cursor))
+	if !hasQuery {
+		return base
+	}
+	q := url.QueryEscape(cursor)
+	return base + "?" + strings.ReplaceAll(strings.ReplaceAll(query, a, q), b, q)
+}
+
+// fetchItems sends the poll request and turns the answer into items, and
+// evaluates the cursor expression (nil without one).
+func (e *Engine) fetchItems(ctx context.Context, a *ActiveFlow, st *PollState) ([]PollItem, any, error) {
 	f := a.Flow()
 	req := f.Trigger.Request
-	cursor := ""
-	if st.Cursor != nil {
-		cursor = scalarString(st.Cursor)
-	}
-	// The request may carry the saved cursor as {{ cursor }}.
-	fill := func(s string) string {
-		for _, ph := range []string{"{{ cursor }}", "{{cursor}}"} {
-			s = strings.ReplaceAll(s, ph, cursor)
-		}
-		return s
-	}
+	cursor := cursorString(st.Cursor)
 	method := req.Method
 	if method == "" {
 		method = "GET"
 	}
 	headers := map[string]any{}
 	for k, v := range req.Headers {
-		headers[k] = fill(v)
+		headers[k] = fillCursor(v, cursor, false)
 	}
-	cfg := map[string]any{"method": method, "url": fill(req.URL), "headers": headers, "idempotency_key": false}
+	cfg := map[string]any{"method": method, "url": fillCursor(req.URL, cursor, true), "headers": headers, "idempotency_key": false}
 	in := connectors.Input{Config: cfg, RunID: "poll", StepID: f.ID, HTTP: e.cfg.HTTP, Dial: e.cfg.Dial, Attempt: 1}
 	if req.Connection != "" {
 		conn, err := e.Connection(ctx, req.Connection)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		cfg[connectors.KeyConnection] = req.Connection
 		in.Connection = conn.Values
 	}
 	httpc, err := connectors.Lookup("http.request")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out, err := httpc.Execute(ctx, in)
 	if err != nil {
-		return nil, fmt.Errorf("poll request: %w", err)
+		return nil, nil, fmt.Errorf("poll request: %w", err)
 	}
 	env := flows.NewEnv(flows.EnvInput{Flow: f})
-	list, err := a.Compiled.Items.Eval(env.With("response", out.Output))
+	list, err := a.Compiled.Items.Eval(env.With(flows.VarResponse, out.Output))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	raw, ok := list.([]any)
-	if !ok {
-		if list == nil {
-			raw = nil
-		} else {
-			return nil, fmt.Errorf("trigger.items: expected a list, got %T", list)
+	if !ok && list != nil {
+		return nil, nil, fmt.Errorf("trigger.items: expected a list, got %T", list)
+	}
+	var next any
+	if a.Compiled.Cursor != nil {
+		v, err := a.Compiled.Cursor.Eval(env.With(flows.VarResponse, out.Output).With(flows.VarCursor, st.Cursor))
+		if err != nil {
+			return nil, nil, err
+		}
+		// The cursor is kept as JSON: a value JSON cannot hold fails the
+		// poll now rather than the transaction that saves it.
+		data, err := json.Marshal(v)
+		if err != nil {
+			return nil, nil, fmt.Errorf("trigger.cursor: %w", err)
+		}
+		if err := json.Unmarshal(data, &next); err != nil {
+			return nil, nil, fmt.Errorf("trigger.cursor: %w", err)
 		}
 	}
 	now := e.sched.clock.Now().UTC()
 	items := make([]PollItem, 0, len(raw))
 	for i, it := range raw {
-		k, err := a.Compiled.Key.Eval(env.With("item", it))
+		k, err := a.Compiled.Key.Eval(env.With(flows.VarItem, it))
 		if err != nil {
-			return nil, fmt.Errorf("item %d: %w", i, err)
+			return nil, nil, fmt.Errorf("item %d: %w", i, err)
 		}
 		key := scalarString(k)
 		if key == "" {
-			return nil, fmt.Errorf("trigger.key: item %d has an empty key", i)
+			return nil, nil, fmt.Errorf("trigger.key: item %d has an empty key", i)
 		}
 		body, err := json.Marshal(it)
 		if err != nil {
-			return nil, fmt.Errorf("item %d: %w", i, err)
+			return nil, nil, fmt.Errorf("item %d: %w", i, err)
 		}
 		ev := &Event{FlowID: f.ID, Source: flows.TriggerPoll, ContentType: "application/json", Body: body,
 			ReceivedAt: now, DedupeKey: key, Headers: map[string]string{}}
 		run := &Run{FlowID: f.ID, FlowVersion: a.Record.Version, Status: RunQueued, CreatedAt: now, Steps: []StepResult{}}
 		items = append(items, PollItem{Key: key, Event: ev, Run: run})
 	}
-	return items, nil
+	return items, next, nil
+}
+
+// cursorString is the text a saved cursor stands for in the request: a
+// string as is, a number in plain notation, anything else as JSON.
+func cursorString(v any) string {
+	switch v.(type) {
+	case nil, string, float64, int:
+		return scalarString(v)
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(data)
 }
 
 func scalarString(v any) string {
@@ -191,10 +248,20 @@ func scalarString(v any) string {
 
 // PollInfo is what the API shows of a timed flow.
 type PollInfo struct {
+	FlowID  string `json:"flow_id"`
+	Trigger string `json:"trigger"`
+	Enabled bool   `json:"enabled"`
+	// NextFires are the next fire times in the flow's time zone (none
+	// while the flow is disabled).
 	NextFires []time.Time `json:"next_fires"`
-	Poll      *PollState  `json:"poll,omitempty"`
-	SeenCount int         `json:"seen_count,omitempty"`
-	SeenNew   []string    `json:"seen_newest,omitempty"`
+	// LastTick is the newest schedule tick that fired (schedule flows).
+	LastTick *time.Time `json:"last_tick,omitempty"`
+	// Poll is the last poll's result (poll flows).
+	Poll *PollState `json:"poll,omitempty"`
+	// SeenCount and SeenNew describe the seen set (poll flows): its size
+	// and its newest keys, newest first.
+	SeenCount int      `json:"seen_count"`
+	SeenNew   []string `json:"seen_newest,omitempty"`
 }
 
 // ScheduleInfo describes a schedule or poll flow: next fire times, the last
@@ -204,8 +271,22 @@ func (e *Engine) ScheduleInfo(ctx context.Context, id string) (PollInfo, error) 
 	if err != nil {
 		return PollInfo{}, err
 	}
-	info := PollInfo{NextFires: next}
-	if a := e.flows.get(id); a != nil && a.Flow().Trigger.Type == flows.TriggerPoll {
+	a := e.flows.get(id)
+	if a == nil {
+		return PollInfo{}, fmt.Errorf("engine: flow %q: %w", id, ErrFlowNotFound)
+	}
+	f := a.Flow()
+	info := PollInfo{FlowID: id, Trigger: f.Trigger.Type, Enabled: f.Enabled, NextFires: next}
+	switch f.Trigger.Type {
+	case flows.TriggerSchedule:
+		last, err := e.store.LastTick(ctx, id)
+		if err != nil {
+			return info, err
+		}
+		if !last.IsZero() {
+			info.LastTick = &last
+		}
+	case flows.TriggerPoll:
 		st, err := e.store.PollStateOf(ctx, id)
 		if err != nil {
 			return info, err
@@ -219,39 +300,40 @@ func (e *Engine) ScheduleInfo(ctx context.Context, id string) (PollInfo, error) 
 	return info, nil
 }
 
-// ResetPoll forgets a poll flow's seen set, so the next poll seeds again.
-func (e *Engine) ResetPoll(ctx context.Context, id string) error {
-	if e.flows.get(id) == nil {
-		return fmt.Errorf("engine: flow %q: %w", id, ErrFlowNotFound)
+// pollFlow returns a poll flow's current version.
+func (e *Engine) pollFlow(id string) (*ActiveFlow, error) {
+	a := e.flows.get(id)
+	if a == nil {
+		return nil, fmt.Errorf("engine: flow %q: %w", id, ErrFlowNotFound)
 	}
+	if a.Flow().Trigger.Type != flows.TriggerPoll {
+		return nil, fmt.Errorf("engine: flow %q has a %s trigger: %w", id, a.Flow().Trigger.Type, ErrNotPoll)
+	}
+	return a, nil
+}
+
+// ResetPoll forgets a poll flow's seen set and state (a flood pause, the
+// cursor, the backoff), so the next poll seeds again.
+func (e *Engine) ResetPoll(ctx context.Context, id string) error {
+	if _, err := e.pollFlow(id); err != nil {
+		return err
+	}
+	l := e.sched.pollLock(id)
+	l.Lock()
+	defer l.Unlock()
 	return e.store.ResetPoll(ctx, id)
 }
 
-// PollNow polls a flow at once. With force a flood pause is lifted and the
-// unseen items run; with seed they are recorded as seen without running.
+// PollNow polls a flow at once, even while its source backs off. With force
+// a flood pause is lifted and the unseen items run; with seed they are
+// recorded as seen without running.
 func (e *Engine) PollNow(ctx context.Context, id string, force, seed bool) (PollResult, error) {
-	a := e.flows.get(id)
-	if a == nil {
-		return PollResult{}, fmt.Errorf("engine: flow %q: %w", id, ErrFlowNotFound)
+	a, err := e.pollFlow(id)
+	if err != nil {
+		return PollResult{}, err
 	}
-	if seed {
-		// Seeding is a first poll on an emptied state that keeps the seen
-		// keys: mark the state unseeded and lift any pause.
-		st, err := e.store.PollStateOf(ctx, id)
-		if err != nil {
-			return PollResult{}, err
-		}
-		st.Seeded, st.Paused, st.PauseReason = false, false, ""
-		if err := e.store.PutPollState(ctx, id, st); err != nil {
-			return PollResult{}, err
-		}
-		a2 := *a
-		a2f := *a.Compiled
-		fl := *a.Compiled.Flow
-		fl.Trigger.Backfill = 0
-		a2f.Flow = &fl
-		a2.Compiled = &a2f
-		return e.Poll(ctx, &a2, PollOptions{IgnoreBackoff: true})
+	if force && seed {
+		return PollResult{}, fmt.Errorf("engine: poll flow %q: force and seed exclude each other", id)
 	}
-	return e.Poll(ctx, a, PollOptions{Force: force, IgnoreBackoff: true})
+	return e.Poll(ctx, a, PollOptions{Force: force, Seed: seed, IgnoreBackoff: true})
 }

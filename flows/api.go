@@ -67,6 +67,8 @@ type Compiled struct {
 	Dedupe *Expr
 	// Items and Key are a poll trigger's expressions, or nil.
 	Items, Key *Expr
+	// Cursor is a poll trigger's cursor expression, or nil.
+	Cursor *Expr
 	// Steps are the top-level steps in order.
 	Steps []*CompiledStep
 

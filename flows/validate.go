@@ -478,6 +478,7 @@ func (v *validator) schedule(t *Trigger) {
 			v.errs.add("trigger.timezone", fmt.Sprintf("unknown time zone %q (use an IANA name such as \"Europe/Berlin\")", t.Timezone))
 		}
 	}
+	v.timedSchedule(t)
 }
 
 func (v *validator) poll(t *Trigger, c *Compiled) {
@@ -486,7 +487,7 @@ func (v *validator) poll(t *Trigger, c *Compiled) {
 	} else {
 		if r.URL == "" {
 			v.errs.add("trigger.request.url", "required")
-		} else if u, err := url.Parse(r.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		} else if u, err := url.Parse(pollURL(r.URL)); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			v.errs.add("trigger.request.url", fmt.Sprintf("%q is not an absolute http or https URL", r.URL))
 		}
 		if r.Method != "" {
@@ -503,6 +504,7 @@ func (v *validator) poll(t *Trigger, c *Compiled) {
 	} else {
 		c.Key = v.expr("trigger.key", t.Key, shapeItem, nil, false)
 	}
+	v.timedPoll(t, c)
 }
 
 // collectIDs checks every step id in the flow, at any depth, records

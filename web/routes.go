@@ -23,6 +23,9 @@ func (s *Server) routes() {
 	api.Delete("/flows/:id", s.deleteFlow)
 	api.Post("/flows/:id/test", s.testFlow)
 	api.Post("/flows/:id/run", s.runFlow)
+	api.Get("/flows/:id/schedule", s.getSchedule)
+	api.Post("/flows/:id/poll", s.pollNow)
+	api.Post("/flows/:id/seen/reset", s.resetSeen)
 	api.Get("/flows/:id/refusals", s.listRefusals)
 
 	api.Get("/runs", s.listRuns)
