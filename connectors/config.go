@@ -277,3 +277,35 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// ConfigRequired returns cfg[key] as text with surrounding spaces trimmed;
+// absent or blank is a *ConfigError "required".
+func ConfigRequired(cfg map[string]any, key string) (string, error) {
+	s, err := ConfigString(cfg, key)
+	if err != nil {
+		return "", err
+	}
+	if s = strings.TrimSpace(s); s == "" {
+		return "", &ConfigError{Field: key, Msg: "required"}
+	}
+	return s, nil
+}
+
+// ConfigTimeout returns cfg[key] as a duration (see ConfigDuration), def
+// when absent; it must be above zero and at most max.
+func ConfigTimeout(cfg map[string]any, key string, def, max time.Duration) (time.Duration, error) {
+	d, err := ConfigDuration(cfg, key, def)
+	if err != nil {
+		return 0, err
+	}
+	if d <= 0 || d > max {
+		return 0, &ConfigError{Field: key, Msg: fmt.Sprintf("%s must be above 0 and at most %s", d, max)}
+	}
+	return d, nil
+}
+
+// ConnectionField declares the required "connection" field of a
+// connector that needs a stored connection of one of types.
+func ConnectionField(label, help string, types ...string) Field {
+	return Field{Name: KeyConnection, Label: label, Help: help, Type: TypeConnection, Required: true, ConnectionTypes: types}
+}

@@ -74,7 +74,7 @@ const (
 )
 
 // Redacted replaces credentials in dry-run output and errors.
-const Redacted = "[redacted]"
+const Redacted = connectors.Redacted
 
 var securities = []string{SecuritySTARTTLS, SecurityTLS, SecurityNone}
 
@@ -120,8 +120,7 @@ func (*Send) Spec() connectors.Spec {
 			"Temporary server refusals (4xx) and network errors are retried with the same Message-ID; permanent refusals (5xx) fail the step with the server's reply.",
 		SideEffects: true,
 		Fields: []connectors.Field{
-			{Name: fieldConnection, Label: "Connection", Type: connectors.TypeConnection, Required: true, ConnectionTypes: []string{ConnType},
-				Help: "The SMTP server to send through."},
+			connectors.ConnectionField("Connection", "The SMTP server to send through.", ConnType),
 			{Name: fieldFrom, Label: "From", Type: connectors.TypeString,
 				Help: "The sender, e.g. Shop <orders@example.com>. Empty: the connection's default sender."},
 			{Name: fieldTo, Label: "To", Type: connectors.TypeJSON, Required: true,
@@ -239,12 +238,9 @@ func (*Send) Execute(ctx context.Context, in connectors.Input) (connectors.Resul
 	if err != nil {
 		return fail(err)
 	}
-	timeout, err := connectors.ConfigDuration(in.Config, fieldTimeout, DefaultTimeout)
+	timeout, err := connectors.ConfigTimeout(in.Config, fieldTimeout, DefaultTimeout, MaxTimeout)
 	if err != nil {
 		return fail(err)
-	}
-	if timeout <= 0 || timeout > MaxTimeout {
-		return fail(&connectors.ConfigError{Field: fieldTimeout, Msg: fmt.Sprintf("%s must be above 0 and at most %s", timeout, MaxTimeout)})
 	}
 	if in.DryRun {
 		req := map[string]any{
@@ -276,7 +272,7 @@ func (*Send) Execute(ctx context.Context, in connectors.Input) (connectors.Resul
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if err := deliver(ctx, in.Dial, srv, msg); err != nil {
-		return connectors.Result{}, scrubErr(err, srv.password)
+		return connectors.Result{}, connectors.Scrub(err, srv.password)
 	}
 	accepted := make([]any, 0, len(msg.rcpts))
 	for _, r := range msg.rcpts {
@@ -466,16 +462,6 @@ func smtpError(ctx context.Context, err error, service string) error {
 		return connectors.Retryable(fmt.Errorf("%s: %w", service, ctx.Err()), 0)
 	}
 	return connectors.FromTransportError(err, service)
-}
-
-// scrubErr replaces the password wherever it appears in err's message.
-func scrubErr(err error, secret string) error {
-	msg := err.Error()
-	if secret == "" || !strings.Contains(msg, secret) {
-		return err
-	}
-	retry, after := connectors.IsRetryable(err)
-	return &connectors.StepError{Retryable: retry, RetryAfter: after, Err: errors.New(strings.ReplaceAll(msg, secret, Redacted))}
 }
 
 var _ connectors.Connector = (*Send)(nil)

@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -81,7 +80,7 @@ const (
 )
 
 // Redacted replaces credentials in dry-run output.
-const Redacted = "[redacted]"
+const Redacted = connectors.Redacted
 
 // userAgent is sent unless the step sets its own User-Agent.
 const userAgent = "Switchyard"
@@ -195,47 +194,29 @@ func (r *Request) Execute(ctx context.Context, in connectors.Input) (connectors.
 	return p.send(ctx, in.HTTP)
 }
 
-func (p *plan) send(parent context.Context, client *http.Client) (connectors.Result, error) {
-	ctx, cancel := context.WithTimeout(parent, p.timeout)
-	defer cancel()
-	var body io.Reader
+func (p *plan) send(ctx context.Context, client *http.Client) (connectors.Result, error) {
+	call := connectors.Call{
+		Service: p.service(), Method: p.method, URL: p.url.String(), Header: p.header, Host: p.host,
+		Timeout: p.timeout, MaxBody: MaxResponseBody,
+	}
 	if p.hasBody {
-		body = bytes.NewReader(p.body)
+		// Non-nil even when empty: an empty raw body is still a body.
+		call.Body = append([]byte{}, p.body...)
 	}
-	req, err := http.NewRequestWithContext(ctx, p.method, p.url.String(), body)
+	resp, err := connectors.Do(ctx, client, call)
 	if err != nil {
-		return connectors.Result{}, connectors.Permanent(fmt.Errorf("%s: %w", p.service(), err))
-	}
-	req.Header = p.header.Clone()
-	if p.host != "" {
-		req.Host = p.host
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return connectors.Result{}, p.transportError(parent, ctx, err)
-	}
-	defer resp.Body.Close()
-	raw, err := connectors.ReadBody(resp.Body, MaxResponseBody)
-	if err != nil {
-		return connectors.Result{}, p.transportError(parent, ctx, err)
+		return connectors.Result{}, err
 	}
 	if p.failOnStatus {
-		if err := connectors.FromHTTPResponse(resp.StatusCode, resp.Header, raw, p.service()); err != nil {
+		if err := connectors.FromHTTPResponse(resp.Status, resp.Header, resp.Body, p.service()); err != nil {
 			return connectors.Result{}, err
 		}
 	}
 	return connectors.Result{Output: map[string]any{
-		"status":  resp.StatusCode,
+		"status":  resp.Status,
 		"headers": connectors.LowerHeaders(resp.Header),
-		"body":    decodeBody(resp.Header.Get("Content-Type"), raw),
+		"body":    decodeBody(resp.Header.Get("Content-Type"), resp.Body),
 	}}, nil
-}
-
-func (p *plan) transportError(parent, ctx context.Context, err error) error {
-	if parent.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return connectors.Retryable(fmt.Errorf("%s: no complete response within %s: %w", p.service(), p.timeout, context.DeadlineExceeded), 0)
-	}
-	return connectors.FromTransportError(err, p.service())
 }
 
 // decodeBody parses a JSON response (application/json or any +json type);
@@ -278,15 +259,11 @@ func (p *plan) dryRun() map[string]any {
 	if p.host != "" {
 		headers["Host"] = p.host
 	}
-	req := map[string]any{
-		"method":  p.method,
-		"url":     p.url.Redacted(),
-		"headers": headers,
-	}
+	var body any
 	if p.hasBody {
-		req["body"] = p.shownBody
+		body = p.shownBody
 	}
-	return map[string]any{"dry_run": true, "request": req}
+	return connectors.DryRunRequest(p.method, p.url.Redacted(), headers, body)
 }
 
 // build validates the config and turns it into a plan. Its errors are
@@ -336,11 +313,8 @@ func build(in connectors.Input) (*plan, error) {
 	if p.header.Get("User-Agent") == "" {
 		p.header.Set("User-Agent", userAgent)
 	}
-	if p.timeout, err = connectors.ConfigDuration(cfg, fieldTimeout, DefaultTimeout); err != nil {
+	if p.timeout, err = connectors.ConfigTimeout(cfg, fieldTimeout, DefaultTimeout, MaxTimeout); err != nil {
 		return nil, err
-	}
-	if p.timeout <= 0 || p.timeout > MaxTimeout {
-		return nil, &connectors.ConfigError{Field: fieldTimeout, Msg: fmt.Sprintf("%s must be above 0 and at most %s", p.timeout, MaxTimeout)}
 	}
 	if p.failOnStatus, err = connectors.ConfigBool(cfg, fieldFailOnStatus, true); err != nil {
 		return nil, err
@@ -404,13 +378,11 @@ func (p *plan) setBody(cfg map[string]any) error {
 	var contentType string
 	switch bodyType {
 	case BodyJSON:
-		var buf bytes.Buffer
-		enc := json.NewEncoder(&buf)
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(v); err != nil {
+		encoded, err := connectors.EncodeJSON(v)
+		if err != nil {
 			return &connectors.ConfigError{Field: fieldBody, Msg: "cannot encode as JSON", Err: err}
 		}
-		p.body = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+		p.body = encoded
 		p.shownBody = v
 		contentType = "application/json"
 	case BodyForm:

@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"reflect"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,72 +17,24 @@ import (
 	"github.com/switchyard/switchyard/connectors"
 	"github.com/switchyard/switchyard/connectors/egress"
 	"github.com/switchyard/switchyard/connectors/httpreq"
+	"github.com/switchyard/switchyard/connectors/internal/conntest"
 )
 
-// httptest servers listen on 127.0.0.1, which the egress guard refuses
-// unless allowed.
-var client = egress.NewClient(egress.MustParseAllow("127.0.0.1/32"))
-
-// seen is one request as the server received it.
-type seen struct {
-	Method, Path, RawQuery string
-	Header                 http.Header
-	Body                   string
-}
-
-// recorder is a test server that records requests and answers with reply.
-type recorder struct {
-	*httptest.Server
-	mu    sync.Mutex
-	reqs  []seen
-	reply http.HandlerFunc
-}
-
-func newRecorder(t *testing.T, reply http.HandlerFunc) *recorder {
+// newRecorder starts a server that records requests and answers with
+// reply, or with {"ok":true} when reply is nil.
+func newRecorder(t *testing.T, reply http.HandlerFunc) *conntest.Server {
 	t.Helper()
-	rec := &recorder{reply: reply}
-	rec.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		rec.mu.Lock()
-		rec.reqs = append(rec.reqs, seen{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Clone(), string(body)})
-		rec.mu.Unlock()
-		if rec.reply != nil {
-			rec.reply(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"ok":true}`)
-	}))
-	t.Cleanup(rec.Close)
-	return rec
-}
-
-func (rec *recorder) only(t *testing.T) seen {
-	t.Helper()
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	if len(rec.reqs) != 1 {
-		t.Fatalf("server got %d requests, want 1", len(rec.reqs))
+	if reply == nil {
+		reply = conntest.Reply(http.StatusOK, "application/json", `{"ok":true}`)
 	}
-	return rec.reqs[0]
-}
-
-func (rec *recorder) count() int {
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	return len(rec.reqs)
+	return conntest.NewServer(t, reply)
 }
 
 func execute(t *testing.T, cfg map[string]any, conn map[string]string) (connectors.Result, error) {
 	t.Helper()
-	c, err := connectors.Lookup(httpreq.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c.Execute(context.Background(), connectors.Input{
+	return conntest.Execute(t, httpreq.ID, connectors.Input{
 		Config: cfg, Connection: conn,
 		RunID: "run1", StepID: "step1", IdempotencyKey: "run1:step1", Attempt: 1,
-		HTTP: client,
 	})
 }
 
@@ -95,7 +46,7 @@ func TestMethods(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := rec.only(t)
+			got := rec.Only(t)
 			if got.Method != strings.ToUpper(m) || got.Path != "/things" {
 				t.Errorf("server saw %s %s", got.Method, got.Path)
 			}
@@ -205,7 +156,7 @@ func TestRequestShape(t *testing.T) {
 			if _, err := execute(t, cfg, nil); err != nil {
 				t.Fatal(err)
 			}
-			got := rec.only(t)
+			got := rec.Only(t)
 			if got.Body != tt.body {
 				t.Errorf("body = %q, want %q", got.Body, tt.body)
 			}
@@ -261,7 +212,7 @@ func TestAuth(t *testing.T) {
 			_, err := execute(t, cfg, tt.conn)
 			if tt.permErrMsg != "" {
 				assertPermanent(t, err, tt.permErrMsg)
-				if rec.count() != 0 {
+				if rec.Count() != 0 {
 					t.Error("request sent despite the config error")
 				}
 				for _, v := range tt.conn {
@@ -274,7 +225,7 @@ func TestAuth(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := rec.only(t).Header.Get(tt.header); got != tt.want {
+			if got := rec.Only(t).Header.Get(tt.header); got != tt.want {
 				t.Errorf("%s = %q, want %q", tt.header, got, tt.want)
 			}
 		})
@@ -301,7 +252,7 @@ func TestIdempotencyKey(t *testing.T) {
 			if _, err := execute(t, cfg, nil); err != nil {
 				t.Fatal(err)
 			}
-			got := rec.only(t).Header
+			got := rec.Only(t).Header
 			if got.Get("Idempotency-Key") != tt.want || (tt.want == "" && len(got.Values("Idempotency-Key")) != 0) {
 				t.Errorf("Idempotency-Key = %q, want %q", got.Values("Idempotency-Key"), tt.want)
 			}
@@ -504,7 +455,7 @@ func TestEgressRefused(t *testing.T) {
 	if !errors.Is(err, egress.ErrRefused) {
 		t.Errorf("err %v is not ErrRefused", err)
 	}
-	if rec.count() != 0 {
+	if rec.Count() != 0 {
 		t.Error("request reached the server")
 	}
 }
@@ -522,7 +473,7 @@ func TestDryRun(t *testing.T) {
 		Connection:     map[string]string{"token": "SECRET-TOKEN"},
 		IdempotencyKey: "r:s",
 		DryRun:         true,
-		HTTP:           client,
+		HTTP:           conntest.Client,
 	})
 	if err != nil {
 		t.Fatal(err)

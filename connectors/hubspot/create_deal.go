@@ -2,7 +2,6 @@ package hubspot
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"strings"
 
@@ -45,8 +44,7 @@ func (*CreateDeal) Spec() connectors.Spec {
 			"Rate limits and HubSpot outages are retried; other errors, such as an unknown deal stage, fail the step with HubSpot's message.",
 		SideEffects: true,
 		Fields: []connectors.Field{
-			{Name: fieldConnection, Label: "HubSpot connection", Type: connectors.TypeConnection, ConnectionTypes: []string{ConnType}, Required: true,
-				Help: "The stored HubSpot private-app token to use."},
+			connectionField(),
 			{Name: fieldDealName, Label: "Deal name", Type: connectors.TypeString, Required: true,
 				Help: "What the deal is called in HubSpot, e.g. Acme Corp – 50 seats."},
 			{Name: fieldAmount, Label: "Amount", Type: connectors.TypeNumber,
@@ -67,18 +65,7 @@ func (*CreateDeal) Spec() connectors.Spec {
 
 // Execute creates the deal, or in a dry run describes the request.
 func (*CreateDeal) Execute(ctx context.Context, in connectors.Input) (connectors.Result, error) {
-	c, k, err := buildCreateDeal(in)
-	if err != nil {
-		return connectors.Result{}, connectors.Permanent(fmt.Errorf("%s: %w", CreateDealID, err))
-	}
-	if in.DryRun {
-		return connectors.Result{Output: c.dryRun(k)}, nil
-	}
-	_, obj, err := c.do(ctx, in.HTTP, k)
-	if err != nil {
-		return connectors.Result{}, err
-	}
-	return connectors.Result{Output: obj}, nil
+	return execute(ctx, in, CreateDealID, buildCreateDeal)
 }
 
 func buildCreateDeal(in connectors.Input) (*client, call, error) {
@@ -90,7 +77,7 @@ func buildCreateDeal(in connectors.Input) (*client, call, error) {
 	if err != nil {
 		return nil, call{}, err
 	}
-	name, err := requiredString(in.Config, fieldDealName)
+	name, err := connectors.ConfigRequired(in.Config, fieldDealName)
 	if err != nil {
 		return nil, call{}, err
 	}

@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -17,7 +16,6 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/connectors"
-	"github.com/switchyard/switchyard/connectors/egress"
 )
 
 // ConnType is the connection type holding a private-app access token.
@@ -45,7 +43,7 @@ const (
 )
 
 // Redacted replaces credentials in dry-run output.
-const Redacted = "[redacted]"
+const Redacted = connectors.Redacted
 
 const userAgent = "Switchyard"
 
@@ -73,6 +71,10 @@ func init() {
 	connectors.Register(&UpsertContact{})
 	connectors.Register(&CreateDeal{})
 	connectors.Register(&UpdateObject{})
+}
+
+func connectionField() connectors.Field {
+	return connectors.ConnectionField("HubSpot connection", "The stored HubSpot private-app token to use.", ConnType)
 }
 
 // APIError is an error answer of the HubSpot API.
@@ -126,23 +128,9 @@ func newClient(id string, conn map[string]string) (*client, error) {
 	if !connectors.ValidHeaderValue(token) {
 		return nil, &connectors.ConfigError{Field: fieldConnection, Msg: "the token holds a line break or control character"}
 	}
-	raw := strings.TrimSpace(conn[connBaseURL])
-	if raw == "" {
-		raw = DefaultBaseURL
-	}
-	base, err := url.Parse(raw)
-	switch {
-	case err != nil:
-		return nil, &connectors.ConfigError{Field: fieldConnection, Msg: "connection base_url is not a valid URL"}
-	case base.Scheme != "http" && base.Scheme != "https":
-		return nil, &connectors.ConfigError{Field: fieldConnection, Msg: "connection base_url must start with https:// or http://"}
-	case base.Hostname() == "":
-		return nil, &connectors.ConfigError{Field: fieldConnection, Msg: "connection base_url has no host"}
-	case base.User != nil || base.RawQuery != "" || base.Fragment != "":
-		return nil, &connectors.ConfigError{Field: fieldConnection, Msg: "connection base_url must be a plain URL without user, query or fragment"}
-	}
-	if err := egress.CheckHost(base.Hostname()); err != nil {
-		return nil, &connectors.ConfigError{Field: fieldConnection, Msg: "connection base_url", Err: err}
+	base, err := connectors.BaseURL(conn, connBaseURL, DefaultBaseURL)
+	if err != nil {
+		return nil, err
 	}
 	return &client{id: id, base: base, token: token}, nil
 }
@@ -172,80 +160,70 @@ func (c *client) service(k call) string {
 
 // dryRun describes the request k without sending it.
 func (c *client) dryRun(k call) map[string]any {
-	return map[string]any{
-		"dry_run": true,
-		"request": map[string]any{
-			"method":  k.method,
-			"url":     c.url(k),
-			"headers": map[string]any{"Authorization": Redacted, "Content-Type": "application/json"},
-			"body":    k.body,
-		},
+	return connectors.DryRunRequest(k.method, c.url(k),
+		map[string]any{"Authorization": Redacted, "Content-Type": "application/json"}, k.body)
+}
+
+// execute runs a step that is one call, built by build: a dry run
+// describes the call, otherwise HubSpot's answer is the output.
+func execute(ctx context.Context, in connectors.Input, id string, build func(connectors.Input) (*client, call, error)) (connectors.Result, error) {
+	c, k, err := build(in)
+	if err != nil {
+		return connectors.Result{}, connectors.Permanent(fmt.Errorf("%s: %w", id, err))
 	}
+	if in.DryRun {
+		return connectors.Result{Output: c.dryRun(k)}, nil
+	}
+	_, obj, err := c.do(ctx, in.HTTP, k)
+	if err != nil {
+		return connectors.Result{}, err
+	}
+	return connectors.Result{Output: obj}, nil
 }
 
 // do sends k and returns the decoded JSON object HubSpot answered with
 // (2xx), or a step error.
-func (c *client) do(parent context.Context, hc *http.Client, k call) (int, map[string]any, error) {
-	status, obj, err := c.send(parent, hc, k)
+func (c *client) do(ctx context.Context, hc *http.Client, k call) (int, map[string]any, error) {
+	status, obj, err := c.send(ctx, hc, k)
 	if err != nil {
-		return 0, nil, scrub(err, c.token)
+		return 0, nil, connectors.Scrub(err, c.token)
 	}
 	return status, obj, nil
 }
 
-func (c *client) send(parent context.Context, hc *http.Client, k call) (int, map[string]any, error) {
+func (c *client) send(ctx context.Context, hc *http.Client, k call) (int, map[string]any, error) {
 	service := c.service(k)
 	if hc == nil {
 		return 0, nil, connectors.Permanentf("%s: no HTTP client", service)
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(k.body); err != nil {
+	body, err := connectors.EncodeJSON(k.body)
+	if err != nil {
 		return 0, nil, connectors.Permanentf("%s: encode body: %w", service, err)
 	}
-	ctx, cancel := context.WithTimeout(parent, Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, k.method, c.url(k), bytes.NewReader(bytes.TrimSuffix(buf.Bytes(), []byte("\n"))))
+	header := http.Header{}
+	header.Set("Authorization", "Bearer "+c.token)
+	header.Set("Content-Type", "application/json")
+	header.Set("Accept", "application/json")
+	header.Set("User-Agent", userAgent)
+	resp, err := connectors.Do(ctx, hc, connectors.Call{
+		Service: service, Method: k.method, URL: c.url(k), Header: header, Body: body,
+		Timeout: Timeout, MaxBody: MaxResponseBody,
+	})
 	if err != nil {
-		var uerr *url.Error
-		if errors.As(err, &uerr) {
-			err = uerr.Err
-		}
-		return 0, nil, connectors.Permanentf("%s: build request: %w", service, err)
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", userAgent)
-	resp, err := hc.Do(req)
-	if err != nil {
-		return 0, nil, transportError(parent, ctx, err, service)
-	}
-	defer resp.Body.Close()
-	raw, err := connectors.ReadBody(resp.Body, MaxResponseBody)
-	if err != nil {
-		return 0, nil, transportError(parent, ctx, err, service)
+		return 0, nil, err
 	}
 	// Whatever HubSpot answers goes into run history; it never echoes the
 	// token, but make sure.
-	raw = bytes.ReplaceAll(raw, []byte(c.token), []byte(Redacted))
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return 0, nil, errorFromResponse(resp.StatusCode, resp.Header, raw, service)
+	raw := bytes.ReplaceAll(resp.Body, []byte(c.token), []byte(Redacted))
+	if resp.Status < 200 || resp.Status > 299 {
+		return 0, nil, errorFromResponse(resp.Status, resp.Header, raw, service)
 	}
 	var obj map[string]any
 	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
 		// The write may have happened; trying again could repeat it.
-		return 0, nil, connectors.Permanentf("%s: unexpected answer from HubSpot (%d, not a JSON object): %s", service, resp.StatusCode, connectors.Excerpt(raw, connectors.ExcerptLen))
+		return 0, nil, connectors.Permanentf("%s: unexpected answer from HubSpot (%d, not a JSON object): %s", service, resp.Status, connectors.Excerpt(raw, connectors.ExcerptLen))
 	}
-	return resp.StatusCode, obj, nil
-}
-
-func transportError(parent, ctx context.Context, err error, service string) error {
-	if parent.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return connectors.Retryable(fmt.Errorf("%s: no complete response within %s: %w", service, Timeout, context.DeadlineExceeded), 0)
-	}
-	return connectors.FromTransportError(err, service)
+	return resp.Status, obj, nil
 }
 
 // errorBody is HubSpot's JSON error shape.
@@ -307,20 +285,6 @@ func errorFromResponse(status int, header http.Header, raw []byte, service strin
 	return se
 }
 
-// scrub returns err with the token replaced by Redacted. When the token
-// shows, the result keeps only err's retry classification, not its chain.
-func scrub(err error, token string) error {
-	if err == nil || token == "" || !strings.Contains(err.Error(), token) {
-		return err
-	}
-	out := &connectors.StepError{Retryable: true, Err: errors.New(strings.ReplaceAll(err.Error(), token, Redacted))}
-	var se *connectors.StepError
-	if errors.As(err, &se) {
-		out.Retryable, out.RetryAfter, out.Status = se.Retryable, se.RetryAfter, se.Status
-	}
-	return out
-}
-
 // readProperties reads a key-value field of HubSpot properties. HubSpot
 // takes every property value as a string: numbers and bools are sent as
 // text, null as "" (which clears the property), and a list as its items
@@ -348,16 +312,4 @@ func setProperty(props map[string]string, name, value, field string) error {
 	}
 	props[name] = value
 	return nil
-}
-
-// requiredString reads a required text field.
-func requiredString(cfg map[string]any, key string) (string, error) {
-	s, err := connectors.ConfigString(cfg, key)
-	if err != nil {
-		return "", err
-	}
-	if s = strings.TrimSpace(s); s == "" {
-		return "", &connectors.ConfigError{Field: key, Msg: "required"}
-	}
-	return s, nil
 }

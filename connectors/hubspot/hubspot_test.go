@@ -1,120 +1,44 @@
 package hubspot_test
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/switchyard/switchyard/connectors"
-	"github.com/switchyard/switchyard/connectors/egress"
 	"github.com/switchyard/switchyard/connectors/hubspot"
+	"github.com/switchyard/switchyard/connectors/internal/conntest"
 )
-
-// httptest servers listen on 127.0.0.1, which the egress guard refuses
-// unless allowed.
-var client = egress.NewClient(egress.MustParseAllow("127.0.0.1/32"))
 
 const token = "pat-na1-11111111-2222-3333-4444-s3cr3tt0k3n"
 
-type seen struct {
-	Method, Path string
-	Header       http.Header
-	Body         string
-}
-
-// server stands in for HubSpot: it records requests and answers with reply.
-type server struct {
-	*httptest.Server
-	mu   sync.Mutex
-	reqs []seen
-}
-
-func newServer(t *testing.T, reply http.HandlerFunc) *server {
-	t.Helper()
-	s := &server{}
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		s.mu.Lock()
-		s.reqs = append(s.reqs, seen{r.Method, r.URL.EscapedPath(), r.Header.Clone(), string(body)})
-		s.mu.Unlock()
-		reply(w, r)
-	}))
-	t.Cleanup(s.Close)
-	return s
-}
-
-func (s *server) count() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.reqs)
-}
-
-func (s *server) only(t *testing.T) seen {
-	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.reqs) != 1 {
-		t.Fatalf("server got %d requests, want 1", len(s.reqs))
-	}
-	return s.reqs[0]
-}
-
 func reply(status int, body string, header ...string) http.HandlerFunc {
-	return func(w http.ResponseWriter, _ *http.Request) {
-		for i := 0; i+1 < len(header); i += 2 {
-			w.Header().Set(header[i], header[i+1])
-		}
-		if strings.HasPrefix(body, "{") {
-			w.Header().Set("Content-Type", "application/json;charset=utf-8")
-		}
-		w.WriteHeader(status)
-		io.WriteString(w, body)
+	contentType := ""
+	if strings.HasPrefix(body, "{") {
+		contentType = "application/json;charset=utf-8"
 	}
+	return conntest.Reply(status, contentType, body, header...)
 }
 
-func conn(srv *server) map[string]string {
+func conn(srv *conntest.Server) map[string]string {
 	return map[string]string{"token": token, "base_url": srv.URL}
 }
 
 func run(t *testing.T, id string, cfg map[string]any, conn map[string]string, dry bool) (connectors.Result, error) {
 	t.Helper()
-	c, err := connectors.Lookup(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c.Execute(context.Background(), connectors.Input{
+	return conntest.Execute(t, id, connectors.Input{
 		Config: cfg, Connection: conn,
 		RunID: "run1", StepID: "step1", IdempotencyKey: "run1:step1", Attempt: 1,
-		DryRun: dry, HTTP: client,
+		DryRun: dry,
 	})
 }
 
 func noToken(t *testing.T, res connectors.Result, err error) {
 	t.Helper()
-	if err != nil && strings.Contains(err.Error(), token) {
-		t.Errorf("error holds the token: %v", err)
-	}
-	b, _ := json.Marshal(res.Output)
-	if strings.Contains(string(b), token) {
-		t.Errorf("output holds the token: %s", b)
-	}
-}
-
-func stepErr(t *testing.T, err error) *connectors.StepError {
-	t.Helper()
-	var se *connectors.StepError
-	if !errors.As(err, &se) {
-		t.Fatalf("error %v (%T) is not a StepError", err, err)
-	}
-	return se
+	conntest.NoSecret(t, token, res, err)
 }
 
 const upsertOK = `{"status":"COMPLETE","results":[{"id":"512","properties":{"createdate":"2024-05-01T10:00:00Z","email":"ada@example.com","firstname":"Ada","hs_object_id":"512","lastmodifieddate":"2024-05-01T10:00:00Z"},"createdAt":"2024-05-01T10:00:00Z","updatedAt":"2024-05-01T10:00:00Z","archived":false,"new":true}],"startedAt":"2024-05-01T10:00:00Z","completedAt":"2024-05-01T10:00:00Z"}`
@@ -219,14 +143,14 @@ func TestRequests(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := newServer(t, reply(tt.status, tt.answer))
+			srv := conntest.NewServer(t, reply(tt.status, tt.answer))
 			res, err := run(t, tt.id, tt.cfg, conn(srv), false)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := srv.only(t)
-			if got.Method != tt.method || got.Path != tt.path {
-				t.Errorf("request %s %s, want %s %s", got.Method, got.Path, tt.method, tt.path)
+			got := srv.Only(t)
+			if got.Method != tt.method || got.EscapedPath != tt.path {
+				t.Errorf("request %s %s, want %s %s", got.Method, got.EscapedPath, tt.method, tt.path)
 			}
 			if a := got.Header.Get("Authorization"); a != "Bearer "+token {
 				t.Errorf("Authorization = %q", a)
@@ -294,12 +218,12 @@ func TestErrors(t *testing.T) {
 	for _, tt := range tests {
 		for _, c := range calls {
 			t.Run(tt.name+"/"+c.id, func(t *testing.T) {
-				srv := newServer(t, tt.reply)
+				srv := conntest.NewServer(t, tt.reply)
 				res, err := run(t, c.id, c.cfg, conn(srv), false)
 				if err == nil {
 					t.Fatalf("no error; output %v", res.Output)
 				}
-				se := stepErr(t, err)
+				se := conntest.StepError(t, err)
 				if se.Retryable != tt.retryable || se.RetryAfter != tt.after || se.Status != tt.status {
 					t.Errorf("retryable=%v after=%v status=%d, want %v %v %d (%v)", se.Retryable, se.RetryAfter, se.Status, tt.retryable, tt.after, tt.status, err)
 				}
@@ -315,9 +239,9 @@ func TestErrors(t *testing.T) {
 }
 
 func TestUpsertBatchErrors(t *testing.T) {
-	srv := newServer(t, reply(207, `{"status":"COMPLETE","results":[],"numErrors":1,"errors":[{"status":"error","category":"VALIDATION_ERROR","message":"Property values were not valid","context":{}}]}`))
+	srv := conntest.NewServer(t, reply(207, `{"status":"COMPLETE","results":[],"numErrors":1,"errors":[{"status":"error","category":"VALIDATION_ERROR","message":"Property values were not valid","context":{}}]}`))
 	res, err := run(t, hubspot.UpsertContactID, map[string]any{"email": "a@b.co"}, conn(srv), false)
-	se := stepErr(t, err)
+	se := conntest.StepError(t, err)
 	if se.Retryable || !strings.Contains(err.Error(), "VALIDATION_ERROR") || !strings.Contains(err.Error(), "Property values were not valid") {
 		t.Errorf("error %v: want a permanent error with HubSpot's message", err)
 	}
@@ -359,7 +283,7 @@ func TestConfigErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, dry := range []bool{false, true} {
 				res, err := run(t, tt.id, tt.cfg, tt.conn, dry)
-				se := stepErr(t, err)
+				se := conntest.StepError(t, err)
 				if se.Retryable {
 					t.Errorf("config error is retryable: %v", err)
 				}
@@ -374,7 +298,7 @@ func TestConfigErrors(t *testing.T) {
 }
 
 func TestDryRun(t *testing.T) {
-	srv := newServer(t, reply(200, dealOK))
+	srv := conntest.NewServer(t, reply(200, dealOK))
 	tests := []struct {
 		id     string
 		cfg    map[string]any
@@ -406,7 +330,7 @@ func TestDryRun(t *testing.T) {
 			noToken(t, res, err)
 		})
 	}
-	if n := srv.count(); n != 0 {
+	if n := srv.Count(); n != 0 {
 		t.Fatalf("dry runs sent %d requests", n)
 	}
 }

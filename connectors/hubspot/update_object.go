@@ -33,8 +33,7 @@ func (*UpdateObject) Spec() connectors.Spec {
 			"Rate limits and HubSpot outages are retried; other errors, such as a record that does not exist, fail the step with HubSpot's message.",
 		SideEffects: true,
 		Fields: []connectors.Field{
-			{Name: fieldConnection, Label: "HubSpot connection", Type: connectors.TypeConnection, ConnectionTypes: []string{ConnType}, Required: true,
-				Help: "The stored HubSpot private-app token to use."},
+			connectionField(),
 			{Name: fieldObjectType, Label: "Record type", Type: connectors.TypeString, Required: true,
 				Help: "contacts, companies, deals or tickets; for a custom object its name or object type ID (such as 2-1234567)."},
 			{Name: fieldObjectID, Label: "Record ID", Type: connectors.TypeString, Required: true,
@@ -47,18 +46,7 @@ func (*UpdateObject) Spec() connectors.Spec {
 
 // Execute updates the record, or in a dry run describes the request.
 func (*UpdateObject) Execute(ctx context.Context, in connectors.Input) (connectors.Result, error) {
-	c, k, err := buildUpdate(in)
-	if err != nil {
-		return connectors.Result{}, connectors.Permanent(fmt.Errorf("%s: %w", UpdateObjectID, err))
-	}
-	if in.DryRun {
-		return connectors.Result{Output: c.dryRun(k)}, nil
-	}
-	_, obj, err := c.do(ctx, in.HTTP, k)
-	if err != nil {
-		return connectors.Result{}, err
-	}
-	return connectors.Result{Output: obj}, nil
+	return execute(ctx, in, UpdateObjectID, buildUpdate)
 }
 
 func buildUpdate(in connectors.Input) (*client, call, error) {
@@ -66,14 +54,14 @@ func buildUpdate(in connectors.Input) (*client, call, error) {
 	if err != nil {
 		return nil, call{}, err
 	}
-	objectType, err := requiredString(in.Config, fieldObjectType)
+	objectType, err := connectors.ConfigRequired(in.Config, fieldObjectType)
 	if err != nil {
 		return nil, call{}, err
 	}
 	if !validObjectType(objectType) {
 		return nil, call{}, &connectors.ConfigError{Field: fieldObjectType, Msg: fmt.Sprintf("%q is not a HubSpot object type such as contacts or deals", objectType)}
 	}
-	objectID, err := requiredString(in.Config, fieldObjectID)
+	objectID, err := connectors.ConfigRequired(in.Config, fieldObjectID)
 	if err != nil {
 		return nil, call{}, err
 	}

@@ -31,8 +31,7 @@ func (*UpsertContact) Spec() connectors.Spec {
 			"Rate limits and HubSpot outages are retried; other errors, such as an unknown property, fail the step with HubSpot's message.",
 		SideEffects: true,
 		Fields: []connectors.Field{
-			{Name: fieldConnection, Label: "HubSpot connection", Type: connectors.TypeConnection, ConnectionTypes: []string{ConnType}, Required: true,
-				Help: "The stored HubSpot private-app token to use."},
+			connectionField(),
 			{Name: fieldEmail, Label: "Email", Type: connectors.TypeString, Required: true,
 				Help: "The contact's email address; it decides whether the contact is created or updated."},
 			{Name: fieldProperties, Label: "Contact properties", Type: connectors.TypeKeyValue,
@@ -57,7 +56,7 @@ func (*UpsertContact) Execute(ctx context.Context, in connectors.Input) (connect
 	}
 	contact, err := upsertResult(obj, c.service(k), email)
 	if err != nil {
-		return connectors.Result{}, scrub(err, c.token)
+		return connectors.Result{}, connectors.Scrub(err, c.token)
 	}
 	return connectors.Result{Output: contact}, nil
 }
@@ -67,7 +66,7 @@ func buildUpsert(in connectors.Input) (*client, call, string, error) {
 	if err != nil {
 		return nil, call{}, "", err
 	}
-	email, err := requiredString(in.Config, fieldEmail)
+	email, err := connectors.ConfigRequired(in.Config, fieldEmail)
 	if err != nil {
 		return nil, call{}, "", err
 	}

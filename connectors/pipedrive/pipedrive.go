@@ -17,7 +17,6 @@
 package pipedrive
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -32,7 +31,6 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/connectors"
-	"github.com/switchyard/switchyard/connectors/egress"
 )
 
 // Connector ids.
@@ -81,7 +79,7 @@ const (
 )
 
 // Redacted replaces the token in dry-run output.
-const Redacted = "[redacted]"
+const Redacted = connectors.Redacted
 
 const (
 	globalHost = "api.pipedrive.com"
@@ -111,8 +109,7 @@ func init() {
 }
 
 func connectionField() connectors.Field {
-	return connectors.Field{Name: fieldConnection, Label: "Connection", Type: connectors.TypeConnection, Required: true,
-		ConnectionTypes: []string{ConnType}, Help: "The Pipedrive connection to use."}
+	return connectors.ConnectionField("Connection", "The Pipedrive connection to use.", ConnType)
 }
 
 func orgField() connectors.Field {
@@ -278,13 +275,11 @@ func dealBody(cfg map[string]any) (map[string]any, error) {
 	return body, addCustom(cfg, body)
 }
 
+// requiredString copies a required text field into body.
 func requiredString(cfg map[string]any, key string, body map[string]any) error {
-	s, err := connectors.ConfigString(cfg, key)
+	s, err := connectors.ConfigRequired(cfg, key)
 	if err != nil {
 		return err
-	}
-	if s = strings.TrimSpace(s); s == "" {
-		return &connectors.ConfigError{Field: key, Msg: "required"}
 	}
 	body[key] = s
 	return nil
@@ -393,19 +388,9 @@ func addCustom(cfg map[string]any, body map[string]any) error {
 // host, /api/v1 on a company domain, or the base URL's own path when it
 // has one (a proxy, or a company domain given with /api/v1).
 func apiRoot(values map[string]string) (*url.URL, error) {
-	raw := strings.TrimSpace(values[connBaseURL])
-	if raw == "" {
-		raw = DefaultBaseURL
-	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, &connectors.ConfigError{Field: fieldConnection, Msg: "connection base_url must be an https:// URL such as " + DefaultBaseURL}
-	}
-	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return nil, &connectors.ConfigError{Field: fieldConnection, Msg: "connection base_url must not hold credentials, a query or a fragment"}
-	}
-	if err := egress.CheckURL(u); err != nil {
-		return nil, fmt.Errorf("connection base_url: %w", err)
+	u, err := connectors.BaseURL(values, connBaseURL, DefaultBaseURL)
+	if err != nil {
+		return nil, err
 	}
 	u.RawPath = ""
 	u.Path = strings.TrimSuffix(u.Path, "/")
@@ -423,12 +408,9 @@ func run(ctx context.Context, in connectors.Input, id, resource string, body map
 	fail := func(err error) (connectors.Result, error) {
 		return connectors.Result{}, connectors.Permanent(fmt.Errorf("%s: %w", id, err))
 	}
-	timeout, err := connectors.ConfigDuration(in.Config, fieldTimeout, DefaultTimeout)
+	timeout, err := connectors.ConfigTimeout(in.Config, fieldTimeout, DefaultTimeout, MaxTimeout)
 	if err != nil {
 		return fail(err)
-	}
-	if timeout <= 0 || timeout > MaxTimeout {
-		return fail(&connectors.ConfigError{Field: fieldTimeout, Msg: fmt.Sprintf("%s must be above 0 and at most %s", timeout, MaxTimeout)})
 	}
 	if len(in.Connection) == 0 {
 		return fail(&connectors.ConfigError{Field: fieldConnection, Msg: "required: name a connection of type " + ConnType})
@@ -446,17 +428,13 @@ func run(ctx context.Context, in connectors.Input, id, resource string, body map
 	}
 	target := root.String() + "/" + resource
 	service := fmt.Sprintf("%s: POST %s/%s", id, root.Path, resource)
-	payload, err := encodeJSON(body)
+	payload, err := connectors.EncodeJSON(body)
 	if err != nil {
 		return fail(fmt.Errorf("encode body: %w", err))
 	}
 	if in.DryRun {
-		return connectors.Result{Output: map[string]any{"dry_run": true, "request": map[string]any{
-			"method":  http.MethodPost,
-			"url":     target,
-			"headers": map[string]any{TokenHeader: Redacted, "Content-Type": "application/json", "Accept": "application/json"},
-			"body":    body,
-		}}}, nil
+		return connectors.Result{Output: connectors.DryRunRequest(http.MethodPost, target,
+			map[string]any{TokenHeader: Redacted, "Content-Type": "application/json", "Accept": "application/json"}, body)}, nil
 	}
 	if in.HTTP == nil {
 		return fail(errors.New("no HTTP client"))
@@ -465,19 +443,9 @@ func run(ctx context.Context, in connectors.Input, id, resource string, body map
 	defer cancel()
 	out, err := send(ctx, in.HTTP, service, target, token, payload)
 	if err != nil {
-		return connectors.Result{}, scrubErr(err, token)
+		return connectors.Result{}, connectors.Scrub(err, token)
 	}
 	return connectors.Result{Output: out}, nil
-}
-
-func encodeJSON(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // answer is Pipedrive's response envelope.
@@ -489,26 +457,23 @@ type answer struct {
 }
 
 func send(ctx context.Context, client *http.Client, service, target, token string, payload []byte) (any, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(payload))
+	header := http.Header{}
+	header.Set(TokenHeader, token)
+	header.Set("Content-Type", "application/json")
+	header.Set("Accept", "application/json")
+	header.Set("User-Agent", userAgent)
+	// No Timeout: run set the step's deadline on ctx.
+	resp, err := connectors.Do(ctx, client, connectors.Call{
+		Service: service, Method: http.MethodPost, URL: target, Header: header, Body: payload,
+		MaxBody: MaxResponseBody,
+	})
 	if err != nil {
-		return nil, connectors.Permanent(fmt.Errorf("%s: %w", service, err))
+		return nil, err
 	}
-	req.Header.Set(TokenHeader, token)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", userAgent)
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, transportError(ctx, err, service)
-	}
-	defer resp.Body.Close()
-	raw, err := connectors.ReadBody(resp.Body, MaxResponseBody)
-	if err != nil {
-		return nil, transportError(ctx, err, service)
-	}
+	raw := resp.Body
 	var ans answer
 	parsed := json.Unmarshal(raw, &ans) == nil
-	status := resp.StatusCode
+	status := resp.Status
 	if status < 200 || status > 299 {
 		return nil, statusError(service, status, resp.Header, raw, ans, parsed)
 	}
@@ -561,29 +526,6 @@ func statusError(service string, status int, header http.Header, raw []byte, ans
 		return &connectors.StepError{Status: status, Err: fmt.Errorf("%w (check the connection's API token)", herr)}
 	}
 	return &connectors.StepError{Status: status, Err: herr}
-}
-
-func transportError(ctx context.Context, err error, service string) error {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return connectors.Retryable(fmt.Errorf("%s: no answer in time: %w", service, context.DeadlineExceeded), 0)
-	}
-	return connectors.FromTransportError(err, service)
-}
-
-// scrubErr replaces the token wherever it appears in err's message,
-// keeping whether it is retryable.
-func scrubErr(err error, token string) error {
-	msg := err.Error()
-	if token == "" || !strings.Contains(msg, token) {
-		return err
-	}
-	retry, after := connectors.IsRetryable(err)
-	status := 0
-	var se *connectors.StepError
-	if errors.As(err, &se) {
-		status = se.Status
-	}
-	return &connectors.StepError{Retryable: retry, RetryAfter: after, Status: status, Err: errors.New(strings.ReplaceAll(msg, token, Redacted))}
 }
 
 var (

@@ -1,83 +1,38 @@
 package pipedrive_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/switchyard/switchyard/connectors"
-	"github.com/switchyard/switchyard/connectors/egress"
+	"github.com/switchyard/switchyard/connectors/internal/conntest"
 	"github.com/switchyard/switchyard/connectors/pipedrive"
 )
 
-var client = egress.NewClient(egress.MustParseAllow("127.0.0.1/32"))
-
 const apiToken = "659c9fddb16335e48cc67114694b52074e812e03"
 
-type seen struct {
-	Method, RequestURI string
-	Header             http.Header
-	Body               string
-}
-
-type fake struct {
-	*httptest.Server
-	mu   sync.Mutex
-	reqs []seen
-}
-
-func newFake(t *testing.T, h http.HandlerFunc) *fake {
-	t.Helper()
-	f := &fake{}
-	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		f.mu.Lock()
-		f.reqs = append(f.reqs, seen{r.Method, r.RequestURI, r.Header.Clone(), string(body)})
-		f.mu.Unlock()
-		h(w, r)
-	}))
-	t.Cleanup(f.Close)
-	return f
-}
-
-func (f *fake) requests() []seen {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]seen(nil), f.reqs...)
-}
-
 func reply(status int, header map[string]string, body string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		for k, v := range header {
-			w.Header().Set(k, v)
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		io.WriteString(w, body)
+	pairs := make([]string, 0, 2*len(header))
+	for k, v := range header {
+		pairs = append(pairs, k, v)
 	}
+	return conntest.Reply(status, "application/json", body, pairs...)
 }
 
 func execute(t *testing.T, id string, cfg map[string]any, conn map[string]string, dry bool) (connectors.Result, error) {
 	t.Helper()
-	c, err := connectors.Lookup(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c.Execute(context.Background(), connectors.Input{
-		Config: cfg, Connection: conn, HTTP: client, DryRun: dry,
+	return conntest.Execute(t, id, connectors.Input{
+		Config: cfg, Connection: conn, DryRun: dry,
 		RunID: "r1", StepID: "s1", IdempotencyKey: "r1:s1", Attempt: 1,
 	})
 }
 
-func conn(f *fake) map[string]string {
+func conn(f *conntest.Server) map[string]string {
 	return map[string]string{"api_token": apiToken, "base_url": f.URL}
 }
 
@@ -121,7 +76,7 @@ func TestCreate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFake(t, reply(201, nil, `{"success":true,"data":{"id":123,"name":"x","add_time":"2026-01-01 10:00:00"},"additional_data":null}`))
+			f := conntest.NewServer(t, reply(201, nil, `{"success":true,"data":{"id":123,"name":"x","add_time":"2026-01-01 10:00:00"},"additional_data":null}`))
 			c := conn(f)
 			c["base_url"] = f.URL + tt.base
 			res, err := execute(t, tt.id, tt.cfg, c, false)
@@ -132,7 +87,7 @@ func TestCreate(t *testing.T) {
 			if !reflect.DeepEqual(res.Output, want) {
 				t.Errorf("output = %#v", res.Output)
 			}
-			r := f.requests()[0]
+			r := f.Requests()[0]
 			if r.Method != http.MethodPost || r.RequestURI != tt.wantURI {
 				t.Errorf("request = %s %s, want POST %s", r.Method, r.RequestURI, tt.wantURI)
 			}
@@ -174,7 +129,7 @@ func TestErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFake(t, reply(tt.status, tt.header, tt.body))
+			f := conntest.NewServer(t, reply(tt.status, tt.header, tt.body))
 			_, err := execute(t, pipedrive.IDCreateDeal, map[string]any{"connection": "pd", "title": "T", "person_id": 1}, conn(f), false)
 			if err == nil {
 				t.Fatal("no error")
@@ -200,7 +155,7 @@ func TestErrors(t *testing.T) {
 }
 
 func TestConfigErrors(t *testing.T) {
-	f := newFake(t, reply(201, nil, `{"success":true,"data":{"id":1}}`))
+	f := conntest.NewServer(t, reply(201, nil, `{"success":true,"data":{"id":1}}`))
 	tests := []struct {
 		name string
 		id   string
@@ -234,13 +189,13 @@ func TestConfigErrors(t *testing.T) {
 			}
 		})
 	}
-	if n := len(f.requests()); n != 0 {
+	if n := len(f.Requests()); n != 0 {
 		t.Errorf("config errors sent %d requests", n)
 	}
 }
 
 func TestDryRun(t *testing.T) {
-	f := newFake(t, reply(201, nil, `{}`))
+	f := conntest.NewServer(t, reply(201, nil, `{}`))
 	res, err := execute(t, pipedrive.IDCreatePerson, map[string]any{"connection": "pd", "name": "Ada"}, conn(f), true)
 	if err != nil {
 		t.Fatal(err)
@@ -254,7 +209,7 @@ func TestDryRun(t *testing.T) {
 			t.Errorf("dry run output %s lacks %s", out, s)
 		}
 	}
-	if len(f.requests()) != 0 {
+	if len(f.Requests()) != 0 {
 		t.Error("dry run sent a request")
 	}
 }

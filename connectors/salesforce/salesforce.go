@@ -33,7 +33,6 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/connectors"
-	"github.com/switchyard/switchyard/connectors/egress"
 )
 
 // Connector ids.
@@ -79,7 +78,7 @@ const (
 )
 
 // Redacted replaces credentials in dry-run output.
-const Redacted = "[redacted]"
+const Redacted = connectors.Redacted
 
 // Salesforce error codes the connectors treat specially.
 const (
@@ -126,8 +125,7 @@ func init() {
 }
 
 func connectionField() connectors.Field {
-	return connectors.Field{Name: fieldConnection, Label: "Connection", Type: connectors.TypeConnection, Required: true,
-		ConnectionTypes: []string{ConnType}, Help: "The Salesforce connection to use."}
+	return connectors.ConnectionField("Connection", "The Salesforce connection to use.", ConnType)
 }
 
 func objectField() connectors.Field {
@@ -227,13 +225,9 @@ func (*Create) Execute(ctx context.Context, in connectors.Input) (connectors.Res
 }
 
 func apiName(cfg map[string]any, key string) (string, error) {
-	s, err := connectors.ConfigString(cfg, key)
+	s, err := connectors.ConfigRequired(cfg, key)
 	if err != nil {
 		return "", err
-	}
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return "", &connectors.ConfigError{Field: key, Msg: "required"}
 	}
 	if !apiNameRE.MatchString(s) {
 		return "", &connectors.ConfigError{Field: key, Msg: fmt.Sprintf("%q is not a Salesforce API name (letters, digits and _)", s)}
@@ -267,7 +261,7 @@ func parseConn(values map[string]string) (*conn, error) {
 		clientSecret: strings.TrimSpace(values[connClientSecret]),
 	}
 	var err error
-	if c.instance, err = baseURL(values[connInstanceURL], connInstanceURL); err != nil {
+	if c.instance, err = baseURL(values, connInstanceURL); err != nil {
 		return nil, err
 	}
 	c.version = DefaultAPIVersion
@@ -280,12 +274,11 @@ func parseConn(values map[string]string) (*conn, error) {
 	}
 	switch {
 	case c.clientCredentials():
-		raw := strings.TrimSpace(values[connTokenURL])
-		if raw == "" {
+		if strings.TrimSpace(values[connTokenURL]) == "" {
 			u := *c.instance
 			u.Path = strings.TrimSuffix(u.Path, "/") + TokenPath
 			c.tokenURL = &u
-		} else if c.tokenURL, err = baseURL(raw, connTokenURL); err != nil {
+		} else if c.tokenURL, err = baseURL(values, connTokenURL); err != nil {
 			return nil, err
 		}
 	case c.clientID != "" || c.clientSecret != "":
@@ -299,22 +292,12 @@ func parseConn(values map[string]string) (*conn, error) {
 	return c, nil
 }
 
-// baseURL parses a URL stored in the connection. Its errors never quote the
-// value beyond what is needed.
-func baseURL(raw, key string) (*url.URL, error) {
-	raw = strings.TrimSpace(raw)
-	if raw == "" {
-		return nil, &connectors.ConfigError{Field: fieldConnection, Msg: fmt.Sprintf("the connection has no %s", key)}
-	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, &connectors.ConfigError{Field: fieldConnection, Msg: fmt.Sprintf("connection %s must be an https:// URL such as https://yourorg.my.salesforce.com", key)}
-	}
-	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return nil, &connectors.ConfigError{Field: fieldConnection, Msg: fmt.Sprintf("connection %s must not hold credentials, a query or a fragment", key)}
-	}
-	if err := egress.CheckURL(u); err != nil {
-		return nil, fmt.Errorf("connection %s: %w", key, err)
+// baseURL parses a URL stored in the connection under key, without a
+// trailing slash, ready to have paths appended.
+func baseURL(values map[string]string, key string) (*url.URL, error) {
+	u, err := connectors.BaseURL(values, key, "")
+	if err != nil {
+		return nil, err
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	u.RawPath = ""
@@ -353,16 +336,13 @@ func run(ctx context.Context, in connectors.Input, id, method, relPath string) (
 		}
 		return fail(&connectors.ConfigError{Field: fieldRecord, Msg: "want an object of field names and values, got " + connectors.TypeName(in.Config[fieldRecord])})
 	}
-	body, err := encodeJSON(record)
+	body, err := connectors.EncodeJSON(record)
 	if err != nil {
 		return fail(&connectors.ConfigError{Field: fieldRecord, Msg: "cannot encode as JSON", Err: err})
 	}
-	timeout, err := connectors.ConfigDuration(in.Config, fieldTimeout, DefaultTimeout)
+	timeout, err := connectors.ConfigTimeout(in.Config, fieldTimeout, DefaultTimeout, MaxTimeout)
 	if err != nil {
 		return fail(err)
-	}
-	if timeout <= 0 || timeout > MaxTimeout {
-		return fail(&connectors.ConfigError{Field: fieldTimeout, Msg: fmt.Sprintf("%s must be above 0 and at most %s", timeout, MaxTimeout)})
 	}
 	cn, err := parseConn(in.Connection)
 	if err != nil {
@@ -370,16 +350,11 @@ func run(ctx context.Context, in connectors.Input, id, method, relPath string) (
 	}
 	c := &call{id: id, method: method, path: "/services/data/" + cn.version + relPath, body: body, conn: cn}
 	if in.DryRun {
-		return connectors.Result{Output: map[string]any{"dry_run": true, "request": map[string]any{
-			"method": method,
-			"url":    c.url(),
-			"headers": map[string]any{
-				"Authorization": Redacted,
-				"Content-Type":  "application/json",
-				"Accept":        "application/json",
-			},
-			"body": record,
-		}}}, nil
+		return connectors.Result{Output: connectors.DryRunRequest(method, c.url(), map[string]any{
+			"Authorization": Redacted,
+			"Content-Type":  "application/json",
+			"Accept":        "application/json",
+		}, record)}, nil
 	}
 	if in.HTTP == nil {
 		return fail(errors.New("no HTTP client"))
@@ -388,19 +363,9 @@ func run(ctx context.Context, in connectors.Input, id, method, relPath string) (
 	defer cancel()
 	out, err := c.do(ctx, in.HTTP)
 	if err != nil {
-		return connectors.Result{}, scrubErr(err, cn.secrets()...)
+		return connectors.Result{}, connectors.Scrub(err, cn.secrets()...)
 	}
 	return connectors.Result{Output: out}, nil
-}
-
-func encodeJSON(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // do sends the call with a token, and on INVALID_SESSION_ID fetches a fresh
@@ -409,7 +374,7 @@ func (c *call) do(ctx context.Context, client *http.Client) (map[string]any, err
 	var used []string
 	out, err := c.attempt(ctx, client, &used)
 	if err != nil {
-		return nil, scrubErr(err, used...)
+		return nil, connectors.Scrub(err, used...)
 	}
 	return out, nil
 }
@@ -451,31 +416,20 @@ func (c *call) token(ctx context.Context, client *http.Client, stale string) (st
 }
 
 func (c *call) send(ctx context.Context, client *http.Client, token string) (int, http.Header, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, c.method, c.url(), bytes.NewReader(c.body))
+	header := http.Header{}
+	header.Set("Authorization", "Bearer "+token)
+	header.Set("Content-Type", "application/json")
+	header.Set("Accept", "application/json")
+	header.Set("User-Agent", userAgent)
+	// No Timeout: run's deadline covers the token fetch and a retry too.
+	resp, err := connectors.Do(ctx, client, connectors.Call{
+		Service: c.service(), Method: c.method, URL: c.url(), Header: header, Body: c.body,
+		MaxBody: MaxResponseBody,
+	})
 	if err != nil {
-		return 0, nil, nil, connectors.Permanent(fmt.Errorf("%s: %w", c.service(), err))
+		return 0, nil, nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", userAgent)
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, nil, nil, transportError(ctx, err, c.service())
-	}
-	defer resp.Body.Close()
-	raw, err := connectors.ReadBody(resp.Body, MaxResponseBody)
-	if err != nil {
-		return 0, nil, nil, transportError(ctx, err, c.service())
-	}
-	return resp.StatusCode, resp.Header, raw, nil
-}
-
-func transportError(ctx context.Context, err error, service string) error {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return connectors.Retryable(fmt.Errorf("%s: no answer in time: %w", service, context.DeadlineExceeded), 0)
-	}
-	return connectors.FromTransportError(err, service)
+	return resp.Status, resp.Header, resp.Body, nil
 }
 
 // apiError is one entry of Salesforce's error array.
@@ -587,32 +541,6 @@ func (c *call) output(status int, raw []byte) (map[string]any, error) {
 func mustJSON(v any) []byte {
 	b, _ := json.Marshal(v)
 	return b
-}
-
-// scrubErr replaces any secret found in err's message, keeping whether
-// it is retryable.
-func scrubErr(err error, secrets ...string) error {
-	msg := err.Error()
-	clean := scrub(msg, secrets...)
-	if clean == msg {
-		return err
-	}
-	retry, after := connectors.IsRetryable(err)
-	var se *connectors.StepError
-	status := 0
-	if errors.As(err, &se) {
-		status = se.Status
-	}
-	return &connectors.StepError{Retryable: retry, RetryAfter: after, Status: status, Err: errors.New(clean)}
-}
-
-func scrub(s string, secrets ...string) string {
-	for _, sec := range secrets {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, Redacted)
-		}
-	}
-	return s
 }
 
 var (

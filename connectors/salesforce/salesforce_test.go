@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"reflect"
 	"strings"
@@ -17,12 +15,9 @@ import (
 
 	"github.com/switchyard/switchyard/connectors"
 	"github.com/switchyard/switchyard/connectors/egress"
+	"github.com/switchyard/switchyard/connectors/internal/conntest"
 	"github.com/switchyard/switchyard/connectors/salesforce"
 )
-
-// httptest servers listen on 127.0.0.1, which the egress guard refuses
-// unless allowed.
-var client = egress.NewClient(egress.MustParseAllow("127.0.0.1/32"))
 
 const (
 	staticToken  = "00DSTATIC!token-abcdef123456"
@@ -30,71 +25,51 @@ const (
 	clientSecret = "consumer-secret-987654321"
 )
 
-type seen struct {
-	Method, RequestURI string
-	Header             http.Header
-	Body               string
-}
-
+// fake stands in for a Salesforce instance: api answers REST API
+// requests, token answers the OAuth token endpoint.
 type fake struct {
-	*httptest.Server
-	mu     sync.Mutex
-	reqs   []seen
-	tokens []seen
-	api    http.HandlerFunc
-	token  http.HandlerFunc
+	*conntest.Server
+	api   http.HandlerFunc
+	token http.HandlerFunc
 }
 
 func newFake(t *testing.T, api http.HandlerFunc) *fake {
 	t.Helper()
 	f := &fake{api: api}
-	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		s := seen{r.Method, r.RequestURI, r.Header.Clone(), string(body)}
-		f.mu.Lock()
+	f.Server = conntest.NewServer(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == salesforce.TokenPath {
-			f.tokens = append(f.tokens, s)
-			h := f.token
-			f.mu.Unlock()
-			h(w, r)
+			f.token(w, r)
 			return
 		}
-		f.reqs = append(f.reqs, s)
-		f.mu.Unlock()
 		f.api(w, r)
-	}))
-	t.Cleanup(f.Close)
+	})
 	return f
 }
 
-func (f *fake) requests() []seen {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]seen(nil), f.reqs...)
-}
+// requests returns the REST API requests, tokenRequests the token
+// endpoint's.
+func (f *fake) requests() []conntest.Request { return f.filter(false) }
 
-func (f *fake) tokenRequests() []seen {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]seen(nil), f.tokens...)
+func (f *fake) tokenRequests() []conntest.Request { return f.filter(true) }
+
+func (f *fake) filter(token bool) []conntest.Request {
+	var out []conntest.Request
+	for _, r := range f.Requests() {
+		if (r.Path == salesforce.TokenPath) == token {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 func reply(status int, body string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json;charset=UTF-8")
-		w.WriteHeader(status)
-		io.WriteString(w, body)
-	}
+	return conntest.Reply(status, "application/json;charset=UTF-8", body)
 }
 
 func execute(t *testing.T, id string, cfg map[string]any, conn map[string]string, dry bool) (connectors.Result, error) {
 	t.Helper()
-	c, err := connectors.Lookup(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c.Execute(context.Background(), connectors.Input{
-		Config: cfg, Connection: conn, HTTP: client, DryRun: dry,
+	return conntest.Execute(t, id, connectors.Input{
+		Config: cfg, Connection: conn, DryRun: dry,
 		RunID: "r1", StepID: "s1", IdempotencyKey: "r1:s1", Attempt: 1,
 	})
 }

@@ -95,25 +95,21 @@ func fetchToken(ctx context.Context, client *http.Client, c *conn) (string, erro
 		"client_id":     {c.clientID},
 		"client_secret": {c.clientSecret},
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.tokenURL.String(), strings.NewReader(form.Encode()))
+	header := http.Header{}
+	header.Set("Content-Type", "application/x-www-form-urlencoded")
+	header.Set("Accept", "application/json")
+	header.Set("User-Agent", userAgent)
+	resp, err := connectors.Do(ctx, client, connectors.Call{
+		Service: service, Method: http.MethodPost, URL: c.tokenURL.String(), Header: header,
+		Body: []byte(form.Encode()), MaxBody: MaxResponseBody,
+	})
 	if err != nil {
-		return "", connectors.Permanent(fmt.Errorf("%s: %w", service, err))
+		return "", err
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", userAgent)
-	resp, err := client.Do(req)
-	if err != nil {
-		return "", transportError(ctx, err, service)
-	}
-	defer resp.Body.Close()
-	raw, err := connectors.ReadBody(resp.Body, MaxResponseBody)
-	if err != nil {
-		return "", transportError(ctx, err, service)
-	}
+	raw := resp.Body
 	var tr tokenResponse
 	_ = json.Unmarshal(raw, &tr)
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+	if resp.Status < 200 || resp.Status > 299 {
 		excerpt := connectors.Excerpt(raw, connectors.ExcerptLen)
 		if tr.Error != "" {
 			excerpt = tr.Error
@@ -121,15 +117,15 @@ func fetchToken(ctx context.Context, client *http.Client, c *conn) (string, erro
 				excerpt += ": " + tr.ErrorDescription
 			}
 		}
-		herr := &connectors.HTTPError{Service: service, Status: resp.StatusCode, Excerpt: excerpt}
-		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
-			return "", &connectors.StepError{Retryable: true, Status: resp.StatusCode, Err: herr,
+		herr := &connectors.HTTPError{Service: service, Status: resp.Status, Excerpt: excerpt}
+		if resp.Status == http.StatusTooManyRequests || resp.Status >= 500 {
+			return "", &connectors.StepError{Retryable: true, Status: resp.Status, Err: herr,
 				RetryAfter: connectors.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())}
 		}
-		return "", &connectors.StepError{Status: resp.StatusCode, Err: fmt.Errorf("%w (check the connection's client id and secret)", herr)}
+		return "", &connectors.StepError{Status: resp.Status, Err: fmt.Errorf("%w (check the connection's client id and secret)", herr)}
 	}
 	if tr.AccessToken == "" {
-		return "", connectors.Permanentf("%s: %d: the answer holds no access_token", service, resp.StatusCode)
+		return "", connectors.Permanentf("%s: %d: the answer holds no access_token", service, resp.Status)
 	}
 	if tt := tr.TokenType; tt != "" && !strings.EqualFold(tt, "Bearer") {
 		return "", connectors.Permanentf("%s: unsupported token_type %q", service, tt)

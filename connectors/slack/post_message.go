@@ -107,8 +107,7 @@ func (*PostMessage) Spec() connectors.Spec {
 			"Rate limits and Slack outages are retried; other Slack errors, such as channel_not_found, fail the step with Slack's error code.",
 		SideEffects: true,
 		Fields: []connectors.Field{
-			{Name: fieldConnection, Label: "Slack connection", Type: connectors.TypeConnection, ConnectionTypes: []string{ConnBot}, Required: true,
-				Help: "The stored Slack bot token to post with."},
+			connectors.ConnectionField("Slack connection", "The stored Slack bot token to post with.", ConnBot),
 			{Name: fieldChannel, Label: "Channel", Type: connectors.TypeString, Required: true,
 				Help: "The channel ID (such as C0123456789, found under the channel's name > About) or name (such as #sales). A user ID sends a direct message from the app. The app must be in the channel."},
 			{Name: fieldText, Label: "Text", Type: connectors.TypeText,
@@ -150,7 +149,7 @@ func (c *PostMessage) Execute(ctx context.Context, in connectors.Input) (connect
 	if err != nil {
 		return connectors.Result{}, connectors.Permanent(fmt.Errorf("%s: %w", PostMessageID, err))
 	}
-	encoded, err := encodeJSON(p.body)
+	encoded, err := connectors.EncodeJSON(p.body)
 	if err != nil {
 		return connectors.Result{}, connectors.Permanent(fmt.Errorf("%s: encode body: %w", PostMessageID, err))
 	}
@@ -158,15 +157,8 @@ func (c *PostMessage) Execute(ctx context.Context, in connectors.Input) (connect
 	header.Set("Content-Type", contentTypeJSON)
 	header.Set("User-Agent", userAgent)
 	if in.DryRun {
-		return connectors.Result{Output: map[string]any{
-			"dry_run": true,
-			"request": map[string]any{
-				"method":  http.MethodPost,
-				"url":     p.url,
-				"headers": map[string]any{"Authorization": Redacted, "Content-Type": contentTypeJSON},
-				"body":    p.body,
-			},
-		}}, nil
+		return connectors.Result{Output: connectors.DryRunRequest(http.MethodPost, p.url,
+			map[string]any{"Authorization": Redacted, "Content-Type": contentTypeJSON}, p.body)}, nil
 	}
 	if in.HTTP == nil {
 		return connectors.Result{}, connectors.Permanentf("%s: no HTTP client", PostMessageID)
@@ -174,29 +166,29 @@ func (c *PostMessage) Execute(ctx context.Context, in connectors.Input) (connect
 	header.Set("Authorization", "Bearer "+p.token)
 	resp, err := post(ctx, in.HTTP, p.url, header, encoded, p.service())
 	if err != nil {
-		return connectors.Result{}, scrub(err, p.token)
+		return connectors.Result{}, connectors.Scrub(err, p.token)
 	}
 	out, err := p.answer(resp)
 	if err != nil {
-		return connectors.Result{}, scrub(err, p.token)
+		return connectors.Result{}, connectors.Scrub(err, p.token)
 	}
 	return connectors.Result{Output: out}, nil
 }
 
 // answer reads Slack's answer: the decoded JSON object on success, else a
 // step error.
-func (p *postPlan) answer(resp *response) (map[string]any, error) {
+func (p *postPlan) answer(resp *connectors.Answer) (map[string]any, error) {
 	// A well-behaved Slack never echoes the token, but whatever it
 	// answers goes into run history.
-	raw := bytes.ReplaceAll(resp.body, []byte(p.token), []byte(Redacted))
+	raw := bytes.ReplaceAll(resp.Body, []byte(p.token), []byte(Redacted))
 	var obj map[string]any
 	jsonErr := json.Unmarshal(raw, &obj)
 	code, _ := obj["error"].(string)
 	ok, _ := obj["ok"].(bool)
-	status := resp.status
+	status := resp.Status
 	is2xx := status >= 200 && status <= 299
 	if !is2xx && (jsonErr != nil || code == "") {
-		return nil, connectors.FromHTTPResponse(status, resp.header, raw, p.service())
+		return nil, connectors.FromHTTPResponse(status, resp.Header, raw, p.service())
 	}
 	if jsonErr != nil || obj == nil {
 		// The message may have been posted; trying again could post it twice.
@@ -215,7 +207,7 @@ func (p *postPlan) answer(resp *response) (map[string]any, error) {
 		Err:       &APIError{Service: p.service(), Code: code, Detail: errorDetail(obj)},
 	}
 	if retry {
-		se.RetryAfter = connectors.ParseRetryAfter(resp.header.Get("Retry-After"), now())
+		se.RetryAfter = connectors.ParseRetryAfter(resp.Header.Get("Retry-After"), now())
 	}
 	return nil, se
 }
@@ -256,12 +248,9 @@ func buildPost(in connectors.Input) (*postPlan, error) {
 	}
 	p.url = base.JoinPath(method).String()
 
-	channel, err := connectors.ConfigString(cfg, fieldChannel)
+	channel, err := connectors.ConfigRequired(cfg, fieldChannel)
 	if err != nil {
 		return nil, err
-	}
-	if channel = strings.TrimSpace(channel); channel == "" {
-		return nil, &connectors.ConfigError{Field: fieldChannel, Msg: "required"}
 	}
 	p.body[fieldChannel] = channel
 

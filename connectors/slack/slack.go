@@ -4,10 +4,8 @@
 package slack
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -15,7 +13,6 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/connectors"
-	"github.com/switchyard/switchyard/connectors/egress"
 )
 
 // Connection types this package registers, and their value keys.
@@ -43,7 +40,7 @@ const (
 )
 
 // Redacted replaces credentials in dry-run output and error messages.
-const Redacted = "[redacted]"
+const Redacted = connectors.Redacted
 
 const userAgent = "Switchyard"
 
@@ -84,41 +81,7 @@ func init() {
 
 // baseURL returns the connection's API base URL, or DefaultBaseURL.
 func baseURL(conn map[string]string) (*url.URL, error) {
-	raw := strings.TrimSpace(conn[connBaseURL])
-	if raw == "" {
-		raw = DefaultBaseURL
-	}
-	u, err := parseHTTPURL(raw)
-	if err != nil {
-		return nil, &connectors.ConfigError{Field: fieldConnection, Msg: "connection base_url: " + err.Error()}
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return nil, &connectors.ConfigError{Field: fieldConnection, Msg: "connection base_url must not have a query or fragment"}
-	}
-	return u, nil
-}
-
-// parseHTTPURL parses an http(s) URL with a host. Its errors never quote
-// the URL, which may be a secret.
-func parseHTTPURL(raw string) (*url.URL, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return nil, errors.New("not a valid URL")
-	}
-	u.Scheme = strings.ToLower(u.Scheme)
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, errors.New("must start with https:// or http://")
-	}
-	if u.Hostname() == "" {
-		return nil, errors.New("has no host")
-	}
-	if u.User != nil {
-		return nil, errors.New("must not hold a user name or password")
-	}
-	if err := egress.CheckHost(u.Hostname()); err != nil {
-		return nil, errors.New("host is a non-canonical numeric address")
-	}
-	return u, nil
+	return connectors.BaseURL(conn, connBaseURL, DefaultBaseURL)
 }
 
 // botToken returns the connection's bot token.
@@ -195,81 +158,11 @@ func optString(cfg map[string]any, key string, body map[string]any) error {
 	return nil
 }
 
-// encodeJSON encodes v without HTML escaping, so mentions such as <@U123>
-// arrive as written.
-func encodeJSON(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
-}
-
-// response is an HTTP answer read in full.
-type response struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
 // post sends body to u and reads the answer. Transport errors are mapped
 // to step errors named service.
-func post(parent context.Context, client *http.Client, u string, header http.Header, body []byte, service string) (*response, error) {
-	ctx, cancel := context.WithTimeout(parent, Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
-	if err != nil {
-		var uerr *url.Error
-		if errors.As(err, &uerr) {
-			err = uerr.Err // url.Error quotes the URL, which may be secret
-		}
-		return nil, connectors.Permanentf("%s: build request: %w", service, err)
-	}
-	req.Header = header
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, transportError(parent, ctx, err, service)
-	}
-	defer resp.Body.Close()
-	raw, err := connectors.ReadBody(resp.Body, MaxResponseBody)
-	if err != nil {
-		return nil, transportError(parent, ctx, err, service)
-	}
-	return &response{status: resp.StatusCode, header: resp.Header, body: raw}, nil
-}
-
-func transportError(parent, ctx context.Context, err error, service string) error {
-	if parent.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return connectors.Retryable(fmt.Errorf("%s: no complete response within %s: %w", service, Timeout, context.DeadlineExceeded), 0)
-	}
-	return connectors.FromTransportError(err, service)
-}
-
-// scrub returns err with every secret replaced by Redacted. When a secret
-// shows in the message, the result keeps only err's retry classification,
-// not its chain, so no wrapped error can print the secret either.
-func scrub(err error, secrets ...string) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	clean := msg
-	for _, s := range secrets {
-		if s != "" {
-			clean = strings.ReplaceAll(clean, s, Redacted)
-		}
-	}
-	if clean == msg {
-		return err
-	}
-	out := &connectors.StepError{Err: errors.New(clean)}
-	var se *connectors.StepError
-	if errors.As(err, &se) {
-		out.Retryable, out.RetryAfter, out.Status = se.Retryable, se.RetryAfter, se.Status
-	} else {
-		out.Retryable = true
-	}
-	return out
+func post(ctx context.Context, client *http.Client, u string, header http.Header, body []byte, service string) (*connectors.Answer, error) {
+	return connectors.Do(ctx, client, connectors.Call{
+		Service: service, Method: http.MethodPost, URL: u, Header: header, Body: body,
+		Timeout: Timeout, MaxBody: MaxResponseBody,
+	})
 }

@@ -2,127 +2,37 @@ package slack_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/switchyard/switchyard/connectors"
 	"github.com/switchyard/switchyard/connectors/egress"
+	"github.com/switchyard/switchyard/connectors/internal/conntest"
 	"github.com/switchyard/switchyard/connectors/slack"
 )
 
-// httptest servers listen on 127.0.0.1, which the egress guard refuses
-// unless allowed.
-var client = egress.NewClient(egress.MustParseAllow("127.0.0.1/32"))
-
 const token = "xoxb-1111-2222-s3cr3tT0k3n"
 
-// seen is one request as the server received it.
-type seen struct {
-	Method, Path string
-	Header       http.Header
-	Body         string
-}
-
-// server stands in for Slack: it records requests and answers with reply.
-type server struct {
-	*httptest.Server
-	mu   sync.Mutex
-	reqs []seen
-}
-
-func newServer(t *testing.T, reply http.HandlerFunc) *server {
-	t.Helper()
-	s := &server{}
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		s.mu.Lock()
-		s.reqs = append(s.reqs, seen{r.Method, r.URL.Path, r.Header.Clone(), string(body)})
-		s.mu.Unlock()
-		reply(w, r)
-	}))
-	t.Cleanup(s.Close)
-	return s
-}
-
-func (s *server) count() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.reqs)
-}
-
-func (s *server) only(t *testing.T) seen {
-	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.reqs) != 1 {
-		t.Fatalf("server got %d requests, want 1", len(s.reqs))
-	}
-	return s.reqs[0]
-}
-
 func jsonReply(status int, body string, header ...string) http.HandlerFunc {
-	return func(w http.ResponseWriter, _ *http.Request) {
-		for i := 0; i+1 < len(header); i += 2 {
-			w.Header().Set(header[i], header[i+1])
-		}
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		w.WriteHeader(status)
-		io.WriteString(w, body)
-	}
+	return conntest.Reply(status, "application/json; charset=utf-8", body, header...)
 }
 
 func textReply(status int, body string, header ...string) http.HandlerFunc {
-	return func(w http.ResponseWriter, _ *http.Request) {
-		for i := 0; i+1 < len(header); i += 2 {
-			w.Header().Set(header[i], header[i+1])
-		}
-		w.Header().Set("Content-Type", "text/html")
-		w.WriteHeader(status)
-		io.WriteString(w, body)
-	}
+	return conntest.Reply(status, "text/html", body, header...)
 }
 
 func run(t *testing.T, id string, cfg map[string]any, conn map[string]string, dry bool) (connectors.Result, error) {
 	t.Helper()
-	c, err := connectors.Lookup(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c.Execute(context.Background(), connectors.Input{
+	return conntest.Execute(t, id, connectors.Input{
 		Config: cfg, Connection: conn,
 		RunID: "run1", StepID: "step1", IdempotencyKey: "run1:step1", Attempt: 1,
-		DryRun: dry, HTTP: client,
+		DryRun: dry,
 	})
-}
-
-// noSecret fails when secret shows in err or in the JSON of out.
-func noSecret(t *testing.T, secret string, res connectors.Result, err error) {
-	t.Helper()
-	if err != nil && strings.Contains(err.Error(), secret) {
-		t.Errorf("error holds the secret: %v", err)
-	}
-	b, _ := json.Marshal(res.Output)
-	if strings.Contains(string(b), secret) {
-		t.Errorf("output holds the secret: %s", b)
-	}
-}
-
-func stepErr(t *testing.T, err error) *connectors.StepError {
-	t.Helper()
-	var se *connectors.StepError
-	if !errors.As(err, &se) {
-		t.Fatalf("error %v (%T) is not a StepError", err, err)
-	}
-	return se
 }
 
 const postOK = `{"ok":true,"channel":"C123ABC456","ts":"1503435956.000247","message":{"text":"Here's a message for you","username":"ecto1","bot_id":"B123ABC456","type":"message","subtype":"bot_message","ts":"1503435956.000247"}}`
@@ -161,12 +71,12 @@ func TestPostMessageRequest(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := newServer(t, jsonReply(200, postOK))
+			srv := conntest.NewServer(t, jsonReply(200, postOK))
 			res, err := run(t, slack.PostMessageID, tt.cfg, map[string]string{"token": token, "base_url": srv.URL + "/api"}, false)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := srv.only(t)
+			got := srv.Only(t)
 			if got.Method != http.MethodPost || got.Path != "/api/chat.postMessage" {
 				t.Errorf("request %s %s, want POST /api/chat.postMessage", got.Method, got.Path)
 			}
@@ -189,13 +99,13 @@ func TestPostMessageRequest(t *testing.T) {
 			if msg, _ := out["message"].(map[string]any); msg["bot_id"] != "B123ABC456" {
 				t.Errorf("output message = %v", out["message"])
 			}
-			noSecret(t, token, res, err)
+			conntest.NoSecret(t, token, res, err)
 		})
 	}
 }
 
 func TestPostMessageWarningsKept(t *testing.T) {
-	srv := newServer(t, jsonReply(200, `{"ok":true,"channel":"C1","ts":"1.2","warning":"missing_charset","response_metadata":{"warnings":["missing_charset"]}}`))
+	srv := conntest.NewServer(t, jsonReply(200, `{"ok":true,"channel":"C1","ts":"1.2","warning":"missing_charset","response_metadata":{"warnings":["missing_charset"]}}`))
 	res, err := run(t, slack.PostMessageID, map[string]any{"channel": "C1", "text": "x"}, map[string]string{"token": token, "base_url": srv.URL}, false)
 	if err != nil {
 		t.Fatal(err)
@@ -258,12 +168,12 @@ func TestPostMessageErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := newServer(t, tt.reply)
+			srv := conntest.NewServer(t, tt.reply)
 			res, err := run(t, slack.PostMessageID, map[string]any{"channel": "C1", "text": "x"}, map[string]string{"token": token, "base_url": srv.URL}, false)
 			if err == nil {
 				t.Fatalf("no error; output %v", res.Output)
 			}
-			se := stepErr(t, err)
+			se := conntest.StepError(t, err)
 			if se.Retryable != tt.retryable || se.RetryAfter != tt.after || se.Status != tt.status {
 				t.Errorf("retryable=%v after=%v status=%d, want %v %v %d (%v)", se.Retryable, se.RetryAfter, se.Status, tt.retryable, tt.after, tt.status, err)
 			}
@@ -272,13 +182,13 @@ func TestPostMessageErrors(t *testing.T) {
 					t.Errorf("error %q does not contain %q", err, s)
 				}
 			}
-			noSecret(t, token, res, err)
+			conntest.NoSecret(t, token, res, err)
 		})
 	}
 }
 
 func TestPostMessageAPIErrorCode(t *testing.T) {
-	srv := newServer(t, jsonReply(200, `{"ok":false,"error":"not_in_channel"}`))
+	srv := conntest.NewServer(t, jsonReply(200, `{"ok":false,"error":"not_in_channel"}`))
 	_, err := run(t, slack.PostMessageID, map[string]any{"channel": "C1", "text": "x"}, map[string]string{"token": token, "base_url": srv.URL}, false)
 	var ae *slack.APIError
 	if !errors.As(err, &ae) || ae.Code != "not_in_channel" {
@@ -313,7 +223,7 @@ func TestPostMessageConfigErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, dry := range []bool{false, true} {
 				res, err := run(t, slack.PostMessageID, tt.cfg, tt.conn, dry)
-				se := stepErr(t, err)
+				se := conntest.StepError(t, err)
 				if se.Retryable {
 					t.Errorf("config error is retryable: %v", err)
 				}
@@ -321,20 +231,20 @@ func TestPostMessageConfigErrors(t *testing.T) {
 				if !errors.As(err, &ce) || ce.Field != tt.field || !strings.Contains(err.Error(), tt.msg) {
 					t.Errorf("error %v: want a config error on %q containing %q", err, tt.field, tt.msg)
 				}
-				noSecret(t, token, res, err)
+				conntest.NoSecret(t, token, res, err)
 			}
 		})
 	}
 }
 
 func TestPostMessageDryRun(t *testing.T) {
-	srv := newServer(t, jsonReply(200, postOK))
+	srv := conntest.NewServer(t, jsonReply(200, postOK))
 	cfg := map[string]any{"channel": "C1", "text": "hi", "unfurl_links": true}
 	res, err := run(t, slack.PostMessageID, cfg, map[string]string{"token": token, "base_url": srv.URL}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := srv.count(); n != 0 {
+	if n := srv.Count(); n != 0 {
 		t.Fatalf("dry run sent %d requests", n)
 	}
 	want := map[string]any{
@@ -349,7 +259,7 @@ func TestPostMessageDryRun(t *testing.T) {
 	if !reflect.DeepEqual(res.Output, want) {
 		t.Errorf("output\n got %#v\nwant %#v", res.Output, want)
 	}
-	noSecret(t, token, res, err)
+	conntest.NoSecret(t, token, res, err)
 }
 
 const hookPath = "/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"
@@ -366,13 +276,13 @@ func TestIncomingWebhook(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := newServer(t, textReply(200, "ok"))
+			srv := conntest.NewServer(t, textReply(200, "ok"))
 			hook := srv.URL + hookPath
 			res, err := run(t, slack.IncomingWebhookID, tt.cfg, map[string]string{"url": hook}, false)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := srv.only(t)
+			got := srv.Only(t)
 			if got.Method != http.MethodPost || got.Path != hookPath {
 				t.Errorf("request %s %s", got.Method, got.Path)
 			}
@@ -388,7 +298,7 @@ func TestIncomingWebhook(t *testing.T) {
 			if !reflect.DeepEqual(res.Output, map[string]any{"ok": true}) {
 				t.Errorf("output = %v", res.Output)
 			}
-			noSecret(t, hookPath, res, err)
+			conntest.NoSecret(t, hookPath, res, err)
 		})
 	}
 }
@@ -412,16 +322,16 @@ func TestIncomingWebhookErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := newServer(t, tt.reply)
+			srv := conntest.NewServer(t, tt.reply)
 			res, err := run(t, slack.IncomingWebhookID, map[string]any{"text": "x"}, map[string]string{"url": srv.URL + hookPath}, false)
-			se := stepErr(t, err)
+			se := conntest.StepError(t, err)
 			if se.Retryable != tt.retryable || se.RetryAfter != tt.after || se.Status != tt.status {
 				t.Errorf("retryable=%v after=%v status=%d, want %v %v %d (%v)", se.Retryable, se.RetryAfter, se.Status, tt.retryable, tt.after, tt.status, err)
 			}
 			if !strings.Contains(err.Error(), tt.contains) || !strings.Contains(err.Error(), slack.IncomingWebhookID) {
 				t.Errorf("error %q does not contain %q", err, tt.contains)
 			}
-			noSecret(t, hookPath, res, err)
+			conntest.NoSecret(t, hookPath, res, err)
 		})
 	}
 }
@@ -429,10 +339,10 @@ func TestIncomingWebhookErrors(t *testing.T) {
 func TestIncomingWebhookTransportErrorHidesURL(t *testing.T) {
 	// Nothing listens on port 1; the error must not show the secret path.
 	res, err := run(t, slack.IncomingWebhookID, map[string]any{"text": "x"}, map[string]string{"url": "http://127.0.0.1:1" + hookPath}, false)
-	if se := stepErr(t, err); !se.Retryable {
+	if se := conntest.StepError(t, err); !se.Retryable {
 		t.Errorf("connection refused should be retryable: %v", err)
 	}
-	noSecret(t, hookPath, res, err)
+	conntest.NoSecret(t, hookPath, res, err)
 	// A refused destination names the URL in egress errors.
 	c, _ := connectors.Lookup(slack.IncomingWebhookID)
 	res, err = c.Execute(context.Background(), connectors.Input{
@@ -442,24 +352,24 @@ func TestIncomingWebhookTransportErrorHidesURL(t *testing.T) {
 	if err == nil {
 		t.Fatal("egress refusal: no error")
 	}
-	noSecret(t, hookPath, res, err)
+	conntest.NoSecret(t, hookPath, res, err)
 }
 
 func TestIncomingWebhookConfigAndDryRun(t *testing.T) {
-	srv := newServer(t, textReply(200, "ok"))
+	srv := conntest.NewServer(t, textReply(200, "ok"))
 	hook := srv.URL + hookPath
 	res, err := run(t, slack.IncomingWebhookID, map[string]any{"text": "hi"}, map[string]string{"url": hook}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if srv.count() != 0 {
+	if srv.Count() != 0 {
 		t.Fatal("dry run sent a request")
 	}
 	req := res.Output.(map[string]any)["request"].(map[string]any)
 	if !reflect.DeepEqual(req["body"], map[string]any{"text": "hi"}) || res.Output.(map[string]any)["dry_run"] != true {
 		t.Errorf("dry run output = %v", res.Output)
 	}
-	noSecret(t, hookPath, res, err)
+	conntest.NoSecret(t, hookPath, res, err)
 
 	for _, tc := range []struct {
 		name string
@@ -473,11 +383,11 @@ func TestIncomingWebhookConfigAndDryRun(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res, err := run(t, slack.IncomingWebhookID, tc.cfg, tc.conn, false)
-			se := stepErr(t, err)
+			se := conntest.StepError(t, err)
 			if se.Retryable || !errors.Is(err, connectors.ErrBadConfig) || !strings.Contains(err.Error(), tc.msg) {
 				t.Errorf("error %v: want a permanent config error containing %q", err, tc.msg)
 			}
-			noSecret(t, hookPath, res, err)
+			conntest.NoSecret(t, hookPath, res, err)
 		})
 	}
 }

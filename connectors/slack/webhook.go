@@ -30,8 +30,7 @@ func (*IncomingWebhook) Spec() connectors.Spec {
 			"Rate limits and Slack outages are retried; other errors, such as invalid_payload or no_service, fail the step with Slack's answer. The output is {\"ok\": true}.",
 		SideEffects: true,
 		Fields: []connectors.Field{
-			{Name: fieldConnection, Label: "Webhook connection", Type: connectors.TypeConnection, ConnectionTypes: []string{ConnWebhook}, Required: true,
-				Help: "The stored incoming-webhook URL to post to."},
+			connectors.ConnectionField("Webhook connection", "The stored incoming-webhook URL to post to.", ConnWebhook),
 			{Name: fieldText, Label: "Text", Type: connectors.TypeText,
 				Help: "The message. Slack formatting works: *bold*, _italic_, <https://example.com|links>, <@U0123> mentions. With blocks, this text is what notifications show. Text or blocks is required."},
 			{Name: fieldBlocks, Label: "Blocks", Type: connectors.TypeJSON,
@@ -47,20 +46,13 @@ func (*IncomingWebhook) Execute(ctx context.Context, in connectors.Input) (conne
 		return connectors.Result{}, connectors.Permanent(fmt.Errorf("%s: %w", IncomingWebhookID, err))
 	}
 	if in.DryRun {
-		return connectors.Result{Output: map[string]any{
-			"dry_run": true,
-			"request": map[string]any{
-				"method":  http.MethodPost,
-				"url":     target.Scheme + "://" + target.Host + "/" + Redacted,
-				"headers": map[string]any{"Content-Type": contentTypeJSON},
-				"body":    body,
-			},
-		}}, nil
+		return connectors.Result{Output: connectors.DryRunRequest(http.MethodPost, target.Scheme+"://"+target.Host+"/"+Redacted,
+			map[string]any{"Content-Type": contentTypeJSON}, body)}, nil
 	}
 	if in.HTTP == nil {
 		return connectors.Result{}, connectors.Permanentf("%s: no HTTP client", IncomingWebhookID)
 	}
-	encoded, err := encodeJSON(body)
+	encoded, err := connectors.EncodeJSON(body)
 	if err != nil {
 		return connectors.Result{}, connectors.Permanent(fmt.Errorf("%s: encode body: %w", IncomingWebhookID, err))
 	}
@@ -75,10 +67,10 @@ func (*IncomingWebhook) Execute(ctx context.Context, in connectors.Input) (conne
 	}
 	resp, err := post(ctx, in.HTTP, target.String(), header, encoded, IncomingWebhookID)
 	if err != nil {
-		return connectors.Result{}, scrub(err, secrets...)
+		return connectors.Result{}, connectors.Scrub(err, secrets...)
 	}
-	if err := connectors.FromHTTPResponse(resp.status, resp.header, resp.body, IncomingWebhookID); err != nil {
-		return connectors.Result{}, scrub(err, secrets...)
+	if err := connectors.FromHTTPResponse(resp.Status, resp.Header, resp.Body, IncomingWebhookID); err != nil {
+		return connectors.Result{}, connectors.Scrub(err, secrets...)
 	}
 	return connectors.Result{Output: map[string]any{"ok": true}}, nil
 }
@@ -90,7 +82,7 @@ func buildWebhook(in connectors.Input) (*url.URL, map[string]any, error) {
 	if raw == "" {
 		return nil, nil, &connectors.ConfigError{Field: fieldConnection, Msg: fmt.Sprintf("needs a connection of type %s with a webhook URL", ConnWebhook)}
 	}
-	target, err := parseHTTPURL(raw)
+	target, err := connectors.ParseHTTPURL(raw)
 	if err != nil {
 		return nil, nil, &connectors.ConfigError{Field: fieldConnection, Msg: "webhook URL " + err.Error()}
 	}
