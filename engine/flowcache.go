@@ -45,7 +45,7 @@ func compileRecord(rec FlowRecord) (*flows.Compiled, error) {
 	if err != nil {
 		return nil, err
 	}
-	return flows.Compile(f)
+	return CompileFlow(f)
 }
 
 // set installs a flow's current version.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/switchyard/switchyard/flows"
 )
@@ -20,18 +21,13 @@ func (e *Engine) SaveFlow(ctx context.Context, raw []byte, create bool, wantID s
 	if wantID != "" && f.ID != wantID {
 		return nil, &flows.ValidationError{Details: []flows.FieldError{{Field: "id", Message: fmt.Sprintf("must match the flow being saved (%q)", wantID)}}}
 	}
-	cf, err := flows.Compile(f)
+	cf, err := CompileFlow(f)
 	if err != nil {
 		return nil, err
 	}
 	if f.Trigger.Type == flows.TriggerWebhook {
 		if owner := e.flows.pathOwner(f.Trigger.Path, f.ID); owner != "" {
 			return nil, &flows.ValidationError{Details: []flows.FieldError{{Field: "trigger.path", Message: fmt.Sprintf("path %q is already used by flow %q", f.Trigger.Path, owner)}}}
-		}
-	}
-	if f.Trigger.Type == flows.TriggerSchedule || f.Trigger.Type == flows.TriggerPoll {
-		if _, _, err := ParseSchedule(&f.Trigger); err != nil {
-			return nil, &flows.ValidationError{Details: []flows.FieldError{{Field: "trigger.cron", Message: err.Error()}}}
 		}
 	}
 	if create && e.flows.get(f.ID) != nil {
@@ -52,6 +48,29 @@ func (e *Engine) SaveFlow(ctx context.Context, raw []byte, create bool, wantID s
 	}
 	e.log.Info("flow saved", "flow_id", f.ID, "version", rec.Version)
 	return a, nil
+}
+
+// CompileFlow is flows.Compile plus what only the runtime can check: that a
+// schedule or poll trigger's cron expression parses. The CLI's `flows
+// validate` and the API use it alike.
+func CompileFlow(f *flows.Flow) (*flows.Compiled, error) {
+	cf, err := flows.Compile(f)
+	var ve *flows.ValidationError
+	if err != nil && !errors.As(err, &ve) {
+		return nil, err
+	}
+	if f.Trigger.Type == flows.TriggerSchedule || f.Trigger.Type == flows.TriggerPoll {
+		if _, _, perr := ParseSchedule(&f.Trigger); perr != nil && strings.TrimSpace(f.Trigger.Cron) != "" {
+			if ve == nil {
+				ve = &flows.ValidationError{}
+			}
+			ve.Details = append(ve.Details, flows.FieldError{Field: "trigger.cron", Message: perr.Error()})
+		}
+	}
+	if ve != nil && len(ve.Details) > 0 {
+		return nil, ve
+	}
+	return cf, nil
 }
 
 // Flow returns a flow's current version.

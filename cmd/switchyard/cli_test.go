@@ -141,3 +141,15 @@ func TestImportRules(t *testing.T) {
 		}
 	}
 }
+
+// TestFlowsValidateCron: a cron expression that does not parse is reported
+// by `flows validate`, not first at save time.
+func TestFlowsValidateCron(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "cron.json")
+	os.WriteFile(bad, []byte(`{"id": "c", "name": "c", "enabled": true, "trigger": {"type": "schedule", "cron": "61 * * * *"},
+	  "steps": [{"id": "a", "use": "data.set", "with": {"x": 1}}]}`), 0o644)
+	code, out, _ := runCLI(t, "flows", "validate", bad)
+	if code != 1 || !strings.Contains(out, bad+":trigger.cron:") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+}

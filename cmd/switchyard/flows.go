@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/switchyard/switchyard/engine"
 	"github.com/switchyard/switchyard/flows"
 )
 
@@ -64,7 +65,7 @@ func compile(data []byte) (*flows.Compiled, error) {
 	if err != nil {
 		return nil, err
 	}
-	return flows.Compile(f)
+	return engine.CompileFlow(f)
 }
 
 // flowFiles expands a file or a directory into JSON files, sorted.
