@@ -129,20 +129,43 @@ func (s *BoltStore) commitLoop() {
 
 func (s *BoltStore) commit(batch []writeOp) {
 	errs := make([]error, len(batch))
+	failed := false
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		for i, op := range batch {
-			errs[i] = op.fn(tx)
+			if errs[i] = op.fn(tx); errs[i] != nil {
+				failed = true
+			}
+		}
+		if failed && len(batch) > 1 {
+			// A write that failed may have written part of itself before
+			// failing; throw the whole group away and give each write a
+			// transaction of its own, so one bad write neither poisons the
+			// others nor leaves half of itself behind.
+			return errRetrySeparately
+		}
+		if failed {
+			return errs[0]
 		}
 		return nil
 	})
+	if errors.Is(err, errRetrySeparately) {
+		for _, op := range batch {
+			op.errc <- s.db.Update(op.fn)
+		}
+		return
+	}
 	for i, op := range batch {
-		if err != nil {
-			op.errc <- err
-		} else {
+		switch {
+		case errs[i] != nil:
 			op.errc <- errs[i]
+		default:
+			op.errc <- err
 		}
 	}
 }
+
+// errRetrySeparately rolls back a group in which some write failed.
+var errRetrySeparately = errors.New("store: group rolled back to retry writes separately")
 
 // write runs fn in the next group commit and returns once it is durable.
 func (s *BoltStore) write(ctx context.Context, fn func(tx *bolt.Tx) error) error {
@@ -410,14 +433,15 @@ func (s *BoltStore) ListRuns(ctx context.Context, f RunFilter) (RunPage, error) 
 	page := RunPage{Runs: []RunSummary{}}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		idx := tx.Bucket(bucketRunIndex)
-		// next yields run keys newest first.
-		var next func() []byte
+		// next yields run keys newest first with their index values.
+		var next func() ([]byte, []byte)
 		if f.FlowID != "" {
+			walk := newIndexWalker(tx)
 			prefix := compositeKey(f.FlowID, nil)
 			c := tx.Bucket(bucketRunsByFlow).Cursor()
 			var k []byte
 			first := true
-			next = func() []byte {
+			next = func() ([]byte, []byte) {
 				if first {
 					first = false
 					if start != nil {
@@ -435,36 +459,58 @@ func (s *BoltStore) ListRuns(ctx context.Context, f RunFilter) (RunPage, error) 
 					k, _ = c.Prev()
 				}
 				if k == nil || !bytes.HasPrefix(k, prefix) || len(k) != len(prefix)+8 {
-					return nil
+					return nil, nil
 				}
-				return k[len(prefix):]
+				return k[len(prefix):], walk.get(k[len(prefix):])
 			}
 		} else {
 			c := idx.Cursor()
-			var k []byte
+			var k, v []byte
 			first := true
-			next = func() []byte {
+			next = func() ([]byte, []byte) {
 				if first {
 					first = false
 					if start != nil {
 						k, _ = c.Seek(start)
 						if k == nil {
-							k, _ = c.Last()
+							k, v = c.Last()
 						} else {
-							k, _ = c.Prev()
+							k, v = c.Prev()
 						}
 					} else {
-						k, _ = c.Last()
+						k, v = c.Last()
 					}
 				} else {
-					k, _ = c.Prev()
+					k, v = c.Prev()
 				}
-				return k
+				return k, v
 			}
 		}
-		for k := next(); k != nil; k = next() {
+		var until, since int64
+		if !f.Until.IsZero() {
+			until = f.Until.UnixNano()
+		}
+		if !f.Since.IsZero() {
+			since = f.Since.UnixNano()
+		}
+		wantStatus := runStatusCodes[f.Status]
+		for k, v := next(); k != nil; k, v = next() {
+			// The header holds creation time and status: entries the filter
+			// drops are never decoded, so a rare status or a narrow period
+			// costs a key walk, not a JSON decode per run.
+			if created, status, ok := indexHeader(v); ok && created != 0 {
+				if until != 0 && created >= until {
+					continue
+				}
+				if since != 0 && created < since {
+					break // newest first: everything further is older still
+				}
+				if wantStatus != 0 && status != 0 && status != wantStatus {
+					continue
+				}
+			}
 			var sum RunSummary
-			if err := decodeIndex(idx.Get(k), &sum); err != nil {
+			if err := decodeIndex(v, &sum); err != nil {
 				continue // a damaged entry: skip rather than fail a listing
 			}
 			if !f.Until.IsZero() && !sum.CreatedAt.Before(f.Until) {

@@ -95,28 +95,48 @@ type dedupeEntry struct {
 	Expires time.Time `json:"expires"`
 }
 
-// A run_index value is a flag byte (1: final), the due time (8 bytes, 0:
-// now) and the summary as JSON, so that a checkpoint learns the old queue
-// position and finality without decoding JSON inside the write.
+// A run_index value is a flag byte, the due time (8 bytes, 0: now), and —
+// when the flag has indexHeaderV2 — the creation time (8 bytes, Unix nano)
+// and a status code (1 byte), then the summary as JSON. A checkpoint learns
+// the old queue position and finality, and a listing filters by status and
+// time, without decoding JSON. Values written before the longer header
+// (flag 0 or 1, JSON at byte 9) still decode.
+const (
+	indexFinalFlag = 1 << 0
+	indexHeaderV2  = 1 << 1
+
+	indexHeaderV1Len = 9
+	indexHeaderV2Len = 18
+)
+
+// runStatusCodes number the statuses in the index header; 0 means "read
+// the JSON" (a status this code does not know).
+var runStatusCodes = map[RunStatus]byte{RunQueued: 1, RunRunning: 2, RunWaiting: 3, RunSucceeded: 4, RunFailed: 5}
+
 func encodeIndex(sum *RunSummary) ([]byte, error) {
 	js, err := json.Marshal(sum)
 	if err != nil {
 		return nil, err
 	}
-	v := make([]byte, 9, 9+len(js))
+	v := make([]byte, indexHeaderV2Len, indexHeaderV2Len+len(js))
+	v[0] = indexHeaderV2
 	if sum.Status.Final() {
-		v[0] = 1
+		v[0] |= indexFinalFlag
 	}
 	if sum.DueAt != nil && !sum.DueAt.IsZero() {
 		binary.BigEndian.PutUint64(v[1:9], uint64(sum.DueAt.UnixNano()))
 	}
+	if !sum.CreatedAt.IsZero() {
+		binary.BigEndian.PutUint64(v[9:17], uint64(sum.CreatedAt.UnixNano()))
+	}
+	v[17] = runStatusCodes[sum.Status]
 	return append(v, js...), nil
 }
 
-func indexFinal(v []byte) bool { return len(v) > 0 && v[0] == 1 }
+func indexFinal(v []byte) bool { return len(v) > 0 && v[0]&indexFinalFlag != 0 }
 
 func indexDue(v []byte) time.Time {
-	if len(v) < 9 {
+	if len(v) < indexHeaderV1Len {
 		return time.Time{}
 	}
 	n := binary.BigEndian.Uint64(v[1:9])
@@ -126,9 +146,24 @@ func indexDue(v []byte) time.Time {
 	return time.Unix(0, int64(n))
 }
 
+// indexHeader reads the creation time and status code of a value with the
+// longer header; ok is false for older values (decode the JSON instead).
+func indexHeader(v []byte) (created int64, status byte, ok bool) {
+	if len(v) < indexHeaderV2Len || v[0]&indexHeaderV2 == 0 {
+		return 0, 0, false
+	}
+	return int64(binary.BigEndian.Uint64(v[9:17])), v[17], true
+}
+
 func decodeIndex(v []byte, sum *RunSummary) error {
-	if len(v) < 9 {
+	if len(v) < indexHeaderV1Len {
 		return ErrNotFound
 	}
-	return json.Unmarshal(v[9:], sum)
+	if v[0]&indexHeaderV2 != 0 {
+		if len(v) < indexHeaderV2Len {
+			return ErrNotFound
+		}
+		return json.Unmarshal(v[indexHeaderV2Len:], sum)
+	}
+	return json.Unmarshal(v[indexHeaderV1Len:], sum)
 }

@@ -63,6 +63,8 @@ func (s *Server) routes() {
 	ui(fiber.MethodPost, "/flows/:id/duplicate", s.duplicateFlow)
 	ui(fiber.MethodGet, "/flows/:id/delete", s.deleteFlowPage)
 	ui(fiber.MethodPost, "/flows/:id/delete", s.deleteFlowSubmit)
+	ui(fiber.MethodPost, "/flows/:id/poll", s.pollNowUI)
+	ui(fiber.MethodPost, "/flows/:id/seen/reset", s.resetSeenUI)
 	ui(fiber.MethodGet, "/runs", s.runsPage)
 	ui(fiber.MethodGet, "/runs/rows", s.runRows)
 	ui(fiber.MethodGet, "/runs/:id", s.runPage)

@@ -76,6 +76,12 @@ var flashes = map[string]string{
 	"connection-saved":   "Connection saved.",
 	"connection-deleted": "Connection deleted.",
 	"token-revoked":      "Token revoked.",
+	"polled":             "Polled: the result is below.",
+	"poll-forced":        "The new items are running.",
+	"poll-seeded":        "The new items were recorded as seen, without running them.",
+	"poll-flooded":       "The poll found more new items than the flood limit: the flow is paused until you choose below.",
+	"poll-failed":        "The poll failed: the error is below.",
+	"seen-reset":         "Seen set reset: the next poll records what is there without running it.",
 }
 
 // pageProps fills what every page needs.

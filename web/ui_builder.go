@@ -43,6 +43,7 @@ func (s *Server) builderEdit(c *fiber.Ctx) error {
 	}
 	p := s.builderProps(c, f, false)
 	p.Notice = fmt.Sprintf("Version %d, saved %s.", a.Record.Version, a.Record.UpdatedAt.Local().Format("2006-01-02 15:04"))
+	p.Panels = s.flowPanels(c, f.ID)
 	return render(c, fiber.StatusOK, views.BuilderPage(p))
 }
 
@@ -224,6 +225,9 @@ func (s *Server) builderPost(c *fiber.Ctx) error {
 func (s *Server) renderBuilder(c *fiber.Ctx, p *views.BuilderProps, status int) error {
 	if isHTMX(c) {
 		return render(c, fiber.StatusOK, views.Builder(p))
+	}
+	if !p.New && p.Panels == nil {
+		p.Panels = s.flowPanels(c, p.Flow.ID)
 	}
 	return render(c, status, views.BuilderPage(p))
 }
@@ -534,12 +538,26 @@ func (s *Server) checkExpr(c *fiber.Ctx) error {
 			props.Error = err.Error()
 			break
 		}
+		if kind == flows.KindItems {
+			// No poll response is stored to try it on: runs keep items.
+			props.Note = "✓ valid (it reads each poll's response)"
+			break
+		}
 		sm, ok := s.latestSample(c.UserContext(), c.Query("flow"))
 		if !ok {
 			props.Note = "✓ valid (no event received yet to try it on)"
 			break
 		}
-		v, err := flows.EvalSample(src, kind, sm.env)
+		env := sm.env
+		if kind == flows.KindKey {
+			// A poll run's trigger body is the item it was started for.
+			env = make(flows.Env, len(sm.env)+1)
+			for k, v := range sm.env {
+				env[k] = v
+			}
+			env["item"] = sm.body
+		}
+		v, err := flows.EvalSample(src, kind, env)
 		if err != nil {
 			props.Error = "with the latest event: " + strings.TrimPrefix(err.Error(), kind+": ")
 			break

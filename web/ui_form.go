@@ -134,11 +134,16 @@ func (r *flowForm) trigger(t *flows.Trigger) {
 				}
 			}
 			vf.Scheme, vf.Secret = scheme, r.trim("trigger.verify.secret")
+			r.verifyOptions(vf)
 			t.Verify = vf
 		}
 	case flows.TriggerSchedule, flows.TriggerPoll:
 		t.Cron = r.trim("trigger.cron")
 		t.Timezone = r.trim("trigger.timezone")
+		if t.Type == flows.TriggerSchedule {
+			t.Misfire = r.trim("trigger.misfire")
+			t.CatchUpLimit = int(r.integer("trigger.catch_up_limit"))
+		}
 		if t.Type == flows.TriggerPoll {
 			req := &flows.PollRequest{Method: r.trim("trigger.request.method"), URL: r.trim("trigger.request.url"),
 				Connection: r.trim("trigger.request.connection")}
@@ -151,6 +156,54 @@ func (r *flowForm) trigger(t *flows.Trigger) {
 			t.Request = req
 			t.Items = r.trim("trigger.items")
 			t.Key = r.trim("trigger.key")
+			t.Cursor = r.trim("trigger.cursor")
+			t.Backfill = int(r.integer("trigger.backfill"))
+			t.FloodLimit = int(r.integer("trigger.flood_limit"))
+			t.SeenLimit = int(r.integer("trigger.seen_limit"))
+		}
+	}
+}
+
+// verifyOptions reads the verify settings besides scheme and secret. A
+// field the form did not post keeps what trigger.verify_extra held; an
+// option the chosen scheme does not read is dropped (it stayed behind from
+// another scheme).
+func (r *flowForm) verifyOptions(vf *flows.Verify) {
+	posted := func(name string) bool { _, ok := r.v["trigger.verify."+name]; return ok }
+	list := func(name string, dst *[]string) {
+		if !posted(name) {
+			return
+		}
+		*dst = nil
+		for _, part := range strings.FieldsFunc(r.str("trigger.verify."+name), func(c rune) bool { return c == ',' || c == '\n' || c == ' ' }) {
+			*dst = append(*dst, part)
+		}
+	}
+	list("secrets", &vf.Secrets)
+	list("allow_ips", &vf.AllowIPs)
+	list("trusted_proxies", &vf.TrustedProxies)
+	if posted("tolerance") {
+		vf.Tolerance = r.duration("trigger.verify.tolerance")
+	}
+	texts := map[string]*string{"header": &vf.Header, "prefix": &vf.Prefix, "query": &vf.Query, "algorithm": &vf.Algorithm,
+		"encoding": &vf.Encoding, "signed": &vf.Signed, "timestamp_header": &vf.TimestampHeader, "id_header": &vf.IDHeader}
+	for name, dst := range texts {
+		if posted(name) {
+			*dst = r.trim("trigger.verify." + name)
+			if name == "prefix" {
+				// "Bearer " ends in the space that separates it from the token.
+				*dst = r.str("trigger.verify.prefix")
+			}
+		}
+	}
+	for _, name := range views.VerifyOptionNames {
+		if views.VerifyTakes(vf.Scheme, name) {
+			continue
+		}
+		if name == "tolerance" {
+			vf.Tolerance = 0
+		} else {
+			*texts[name] = ""
 		}
 	}
 }
@@ -340,11 +393,19 @@ func fieldAnchors(f *flows.Flow) (map[string]bool, map[string]bool) {
 	open := map[string]bool{}
 	switch f.Trigger.Type {
 	case flows.TriggerWebhook:
-		for _, k := range []string{"path", "methods", "respond", "timeout", "dedupe", "dedupe_window", "max_body", "verify", "verify.scheme", "verify.secret"} {
+		for _, k := range []string{"path", "methods", "respond", "timeout", "dedupe", "dedupe_window", "max_body", "verify", "verify.scheme", "verify.secret",
+			"verify.secrets", "verify.allow_ips", "verify.trusted_proxies"} {
 			a["trigger."+k] = true
 		}
-	case flows.TriggerSchedule, flows.TriggerPoll:
-		for _, k := range []string{"cron", "timezone", "request.url", "request.headers", "items", "key"} {
+		for _, k := range views.VerifyOptionNames {
+			a["trigger.verify."+k] = true
+		}
+	case flows.TriggerSchedule:
+		for _, k := range []string{"cron", "timezone", "misfire", "catch_up_limit"} {
+			a["trigger."+k] = true
+		}
+	case flows.TriggerPoll:
+		for _, k := range []string{"cron", "timezone", "request", "request.method", "request.url", "request.connection", "request.headers", "items", "key", "cursor", "backfill", "flood_limit", "seen_limit"} {
 			a["trigger."+k] = true
 		}
 	}

@@ -98,11 +98,30 @@
     };
     es.addEventListener("run", refresh);
     es.addEventListener("step", refresh);
+    // Updates made between rendering the page and (re)connecting the
+    // stream never arrive as events: refresh once the stream is open.
+    es.addEventListener("open", refresh);
     window.addEventListener("pagehide", function () { es.close(); });
   }
 
+  // The builder shows every verify option; hide those the chosen scheme
+  // does not read (data-schemes lists the schemes that do).
+  function syncVerify() {
+    var sel = document.getElementById("trigger-verify-scheme");
+    if (!sel) return;
+    var scheme = sel.value;
+    document.querySelectorAll("#builder [data-schemes]").forEach(function (el) {
+      el.hidden = scheme === "" || el.getAttribute("data-schemes").split(" ").indexOf(scheme) < 0;
+    });
+  }
+  document.addEventListener("change", function (e) {
+    if (e.target && e.target.id === "trigger-verify-scheme") syncVerify();
+  });
+  document.addEventListener("htmx:afterSettle", syncVerify);
+
   function init() {
     document.querySelectorAll("[data-live-src]").forEach(live);
+    syncVerify();
   }
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", init);

@@ -326,13 +326,15 @@ func verifySecret(t flows.Trigger) string {
 	return t.Verify.Secret
 }
 
-// verifyExtra keeps the verify options the form does not show.
+// verifyExtra keeps the verify options the form does not show (see
+// verifyOptions: today it shows them all, so only fields added to
+// flows.Verify later ride along here).
 func verifyExtra(t flows.Trigger) string {
 	if t.Verify == nil {
 		return ""
 	}
-	v := *t.Verify
-	v.Scheme, v.Secret = "", ""
+	v := flows.Verify{}
+	keepUnshownVerify(&v, t.Verify)
 	b, _ := json.Marshal(v)
 	if string(b) == `{"scheme":""}` {
 		return ""

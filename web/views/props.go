@@ -135,6 +135,9 @@ type BuilderProps struct {
 	TestPayload string
 	Test        *TestResult
 	Notice      string
+	// Panels show a stored flow's schedule, poll and refusals under the
+	// form (full pages only; nil for a new flow).
+	Panels *FlowPanelsProps
 }
 
 // Problem is one validation problem with the id of the field showing it.
