@@ -41,7 +41,11 @@ fuzz:
 	  done; \
 	done
 
+# bench: Go benchmarks of the engine and the run-history page, then wrk
+# against the real binary next to a bare Fiber handler (docs/benchmarks.md).
 bench:
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./engine
+	$(GO) test -run '^$$' -bench RunHistory -benchtime 200x ./web
 	bash bench/run.sh
 
 clean:

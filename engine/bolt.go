@@ -82,7 +82,7 @@ func OpenBolt(dir string, lockWait time.Duration) (*BoltStore, error) {
 	err = db.View(func(tx *bolt.Tx) error {
 		// Start after every key in use: older data dirs numbered events
 		// and runs with bucket sequences.
-		last := max(tx.Bucket(bucketRuns).Sequence(), tx.Bucket(bucketEvents).Sequence())
+		last := max(appendBucket(tx, bucketRuns).Sequence(), appendBucket(tx, bucketEvents).Sequence())
 		for _, b := range [][]byte{bucketRunIndex, bucketEvents, bucketRuns} {
 			if k, _ := tx.Bucket(b).Cursor().Last(); k != nil {
 				last = max(last, seqOf(k))
@@ -233,7 +233,7 @@ func (s *BoltStore) Accept(ctx context.Context, ev *Event, run *Run, window time
 		if err := putIndexed(tx, key, r.FlowID, idxData, dueOf(&r), nil); err != nil {
 			return err
 		}
-		if err := tx.Bucket(bucketEvents).Put(key, evData); err != nil {
+		if err := appendBucket(tx, bucketEvents).Put(key, evData); err != nil {
 			return err
 		}
 		if dkey != nil {
@@ -252,16 +252,28 @@ func (s *BoltStore) Accept(ctx context.Context, ev *Event, run *Run, window time
 
 // putIndexed writes a new run's index, flow index and queue entry, and its
 // full record when there is one.
+// appendFill is the fill of pages split in buckets whose keys only grow
+// (sequence keys): bbolt's default of one half would leave every page
+// half empty forever, doubling the file and the pages each commit writes.
+const appendFill = 0.9
+
+// appendBucket returns a time-ordered bucket set up for appends.
+func appendBucket(tx *bolt.Tx, name []byte) *bolt.Bucket {
+	b := tx.Bucket(name)
+	b.FillPercent = appendFill
+	return b
+}
+
 func putIndexed(tx *bolt.Tx, key []byte, flowID string, idx []byte, due time.Time, record []byte) error {
 	if record != nil {
-		if err := tx.Bucket(bucketRuns).Put(key, record); err != nil {
+		if err := appendBucket(tx, bucketRuns).Put(key, record); err != nil {
 			return err
 		}
 	}
-	if err := tx.Bucket(bucketRunIndex).Put(key, idx); err != nil {
+	if err := appendBucket(tx, bucketRunIndex).Put(key, idx); err != nil {
 		return err
 	}
-	if err := tx.Bucket(bucketRunsByFlow).Put(compositeKey(flowID, key), nil); err != nil {
+	if err := appendBucket(tx, bucketRunsByFlow).Put(compositeKey(flowID, key), nil); err != nil {
 		return err
 	}
 	if !indexFinal(idx) {
@@ -307,7 +319,7 @@ func dueOf(r *Run) time.Time {
 func (s *BoltStore) AddRun(ctx context.Context, run *Run) error {
 	r := *run
 	err := s.write(ctx, func(tx *bolt.Tx) error {
-		if tx.Bucket(bucketEvents).Get(mustKey(eventIDPrefix, r.EventID)) == nil {
+		if appendBucket(tx, bucketEvents).Get(mustKey(eventIDPrefix, r.EventID)) == nil {
 			return fmt.Errorf("event %s: %w", r.EventID, ErrNotFound)
 		}
 		_, err := s.putNewRun(tx, &r, true)
@@ -346,7 +358,7 @@ func (s *BoltStore) SaveRun(ctx context.Context, run *Run) error {
 		return fmt.Errorf("store: save run %s: %w", run.ID, err)
 	}
 	err = s.write(ctx, func(tx *bolt.Tx) error {
-		idx := tx.Bucket(bucketRunIndex)
+		idx := appendBucket(tx, bucketRunIndex)
 		old := idx.Get(key)
 		if old == nil {
 			return ErrNotFound
@@ -363,7 +375,7 @@ func (s *BoltStore) SaveRun(ctx context.Context, run *Run) error {
 				return err
 			}
 		}
-		if err := tx.Bucket(bucketRuns).Put(key, data); err != nil {
+		if err := appendBucket(tx, bucketRuns).Put(key, data); err != nil {
 			return err
 		}
 		return idx.Put(key, idxData)
@@ -382,12 +394,12 @@ func (s *BoltStore) Run(ctx context.Context, id string) (*Run, error) {
 	}
 	var r *Run
 	err = s.db.View(func(tx *bolt.Tx) error {
-		if data := tx.Bucket(bucketRuns).Get(key); data != nil {
+		if data := appendBucket(tx, bucketRuns).Get(key); data != nil {
 			r = &Run{}
 			return json.Unmarshal(data, r)
 		}
 		var sum RunSummary
-		if err := decodeIndex(tx.Bucket(bucketRunIndex).Get(key), &sum); err != nil {
+		if err := decodeIndex(appendBucket(tx, bucketRunIndex).Get(key), &sum); err != nil {
 			return ErrNotFound
 		}
 		r = sum.run()
@@ -406,7 +418,7 @@ func (s *BoltStore) Event(ctx context.Context, id string) (*Event, error) {
 		return nil, fmt.Errorf("store: event: %w", err)
 	}
 	var e Event
-	err = s.db.View(func(tx *bolt.Tx) error { return getJSON(tx.Bucket(bucketEvents), key, &e) })
+	err = s.db.View(func(tx *bolt.Tx) error { return getJSON(appendBucket(tx, bucketEvents), key, &e) })
 	if err != nil {
 		return nil, fmt.Errorf("store: event %s: %w", id, err)
 	}
@@ -432,13 +444,13 @@ func (s *BoltStore) ListRuns(ctx context.Context, f RunFilter) (RunPage, error) 
 	}
 	page := RunPage{Runs: []RunSummary{}}
 	err := s.db.View(func(tx *bolt.Tx) error {
-		idx := tx.Bucket(bucketRunIndex)
+		idx := appendBucket(tx, bucketRunIndex)
 		// next yields run keys newest first with their index values.
 		var next func() ([]byte, []byte)
 		if f.FlowID != "" {
 			walk := newIndexWalker(tx)
 			prefix := compositeKey(f.FlowID, nil)
-			c := tx.Bucket(bucketRunsByFlow).Cursor()
+			c := appendBucket(tx, bucketRunsByFlow).Cursor()
 			var k []byte
 			first := true
 			next = func() ([]byte, []byte) {
@@ -591,7 +603,7 @@ func (s *BoltStore) DeleteRunsBefore(ctx context.Context, t time.Time, limit int
 	}
 	var victims []victim
 	err := s.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketRunIndex).Cursor()
+		c := appendBucket(tx, bucketRunIndex).Cursor()
 		for k, v := c.First(); k != nil && len(victims) < limit; k, v = c.Next() {
 			var sum RunSummary
 			if decodeIndex(v, &sum) != nil {
@@ -617,7 +629,7 @@ func (s *BoltStore) DeleteRunsBefore(ctx context.Context, t time.Time, limit int
 					return err
 				}
 			}
-			if err := tx.Bucket(bucketRunsByFlow).Delete(compositeKey(v.flowID, v.key)); err != nil {
+			if err := appendBucket(tx, bucketRunsByFlow).Delete(compositeKey(v.flowID, v.key)); err != nil {
 				return err
 			}
 			// The event goes with the last run that needs it: its first run
@@ -628,9 +640,9 @@ func (s *BoltStore) DeleteRunsBefore(ctx context.Context, t time.Time, limit int
 			}
 			linked, _ := er.Cursor().Seek(v.event)
 			stillLinked := linked != nil && bytes.HasPrefix(linked, v.event)
-			firstAlive := tx.Bucket(bucketRunIndex).Get(v.event) != nil
+			firstAlive := appendBucket(tx, bucketRunIndex).Get(v.event) != nil
 			if !stillLinked && !firstAlive {
-				if err := tx.Bucket(bucketEvents).Delete(v.event); err != nil {
+				if err := appendBucket(tx, bucketEvents).Delete(v.event); err != nil {
 					return err
 				}
 			}
