@@ -211,27 +211,6 @@ func TestChatbotLeadToHubSpotAndSlack(t *testing.T) {
 	assertNoSecrets(t, in, answers, hubToken, slackToken, "HUBSECRET", "SLACKSECRET")
 }
 
-// assertNoSecrets searches the stopped instance's database file and logs,
-// and the API answers, for each secret.
-func assertNoSecrets(t *testing.T, in *instance, answers [][]byte, secrets ...string) {
-	t.Helper()
-	db, err := os.ReadFile(filepath.Join(in.data, "switchyard.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	places := map[string][]byte{"database file": db, "logs": []byte(in.logs.String())}
-	for i, a := range answers {
-		places[fmt.Sprintf("API answer %d", i)] = a
-	}
-	for where, data := range places {
-		for _, s := range secrets {
-			if bytes.Contains(data, []byte(s)) {
-				t.Errorf("%s contains the secret %q", where, s)
-			}
-		}
-	}
-}
-
 // rotationFlow sends the connection "crm" as a bearer token to url.
 func rotationFlow(url string) string {
 	return fmt.Sprintf(`{"id": "rot", "name": "Key rotation", "enabled": true,
