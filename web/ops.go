@@ -62,6 +62,10 @@ func (s *Server) events(c *fiber.Ctx) error {
 		}
 		for {
 			select {
+			case <-s.closing:
+				// Shutting down: end the stream so the server need not
+				// wait out its grace period for open browser tabs.
+				return
 			case u := <-updates:
 				if (flowID != "" && u.FlowID != flowID) || (runID != "" && u.RunID != runID) {
 					continue

@@ -5,6 +5,7 @@ package web
 
 import (
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -33,6 +34,9 @@ type Server struct {
 	ui  uiState
 	// limiter enforces webhook triggers' rate limits.
 	limiter rateLimiter
+	// closing is closed when shutdown begins; event streams end on it.
+	closing   chan struct{}
+	closeOnce sync.Once
 }
 
 // New builds the server and its routes.
@@ -40,7 +44,7 @@ func New(eng *engine.Engine, cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{eng: eng, cfg: cfg, log: cfg.Logger}
+	s := &Server{eng: eng, cfg: cfg, log: cfg.Logger, closing: make(chan struct{})}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "switchyard",
 		BodyLimit:             MaxBodyLimit,
@@ -76,5 +80,6 @@ func (s *Server) Listen(addr string) error { return s.app.Listen(addr) }
 
 // Shutdown stops accepting connections and waits for requests in flight.
 func (s *Server) Shutdown(timeout time.Duration) error {
+	s.closeOnce.Do(func() { close(s.closing) })
 	return s.app.ShutdownWithTimeout(timeout)
 }

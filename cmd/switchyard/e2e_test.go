@@ -292,3 +292,59 @@ func sortedKeys(m map[string]int) []string {
 	sort.Strings(out)
 	return out
 }
+
+// TestShutdownWithOpenEventStream: SIGTERM ends promptly even while a
+// client holds /api/events open, and the stream delivers run updates
+// until then.
+func TestShutdownWithOpenEventStream(t *testing.T) {
+	in := newInstance(t)
+	in.start()
+	in.mustAPI(201, "POST", "/api/flows", `{"id": "ev", "name": "ev", "enabled": true,
+	  "trigger": {"type": "webhook", "path": "ev"},
+	  "steps": [{"id": "s", "use": "data.set", "with": {"a": 1}}]}`)
+	req, _ := http.NewRequest("GET", in.url("/api/events?flow=ev"), nil)
+	req.Header.Set("Authorization", "Bearer "+in.token)
+	resp, err := (&http.Client{}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("content type %q", ct)
+	}
+	lines := make(chan string, 100)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := resp.Body.Read(buf)
+			if n > 0 {
+				lines <- string(buf[:n])
+			}
+			if err != nil {
+				close(lines)
+				return
+			}
+		}
+	}()
+	if r, _, err := in.hook("ev", "application/json", []byte(`{}`)); err != nil || r.StatusCode != 202 {
+		t.Fatalf("webhook: %v", err)
+	}
+	deadline := time.After(5 * time.Second)
+	var seen strings.Builder
+	for !strings.Contains(seen.String(), `"status":"succeeded"`) {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("stream ended early: %s", seen.String())
+			}
+			seen.WriteString(l)
+		case <-deadline:
+			t.Fatalf("no run update on the stream: %s", seen.String())
+		}
+	}
+	start := time.Now()
+	in.stop()
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("shutdown took %s with an open event stream", took)
+	}
+}
