@@ -40,12 +40,6 @@ func (s *BoltStore) PutFlow(ctx context.Context, id string, raw []byte) (FlowRec
 	return rec, nil
 }
 
-func versionKey(id string, v int64) []byte {
-	var n [8]byte
-	binary.BigEndian.PutUint64(n[:], uint64(v))
-	return compositeKey(id, n[:])
-}
-
 func lastVersion(tx *bolt.Tx, id string) int64 {
 	prefix := compositeKey(id, nil)
 	c := tx.Bucket(bucketFlowVersions).Cursor()

@@ -10,24 +10,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Buckets of schedule and poll triggers.
-var (
-	bucketTicks     = []byte("ticks")      // flow 0x00 BE(tick unix nano) → run id
-	bucketSeen      = []byte("seen")       // flow 0x00 item key → BE(seq)
-	bucketSeenOrder = []byte("seen_order") // flow 0x00 BE(seq) → item key
-	bucketPollState = []byte("poll_state") // flow → PollState
-)
-
-func init() {
-	allBuckets = append(allBuckets, bucketTicks, bucketSeen, bucketSeenOrder, bucketPollState)
-}
-
-func tickKey(flowID string, tick time.Time) []byte {
-	var n [8]byte
-	binary.BigEndian.PutUint64(n[:], uint64(tick.UnixNano()))
-	return compositeKey(flowID, n[:])
-}
-
 // currentVersion reads a flow's current version inside a transaction; 0
 // when the flow does not exist.
 func currentVersion(tx *bolt.Tx, flowID string) int64 {

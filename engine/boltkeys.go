@@ -26,10 +26,16 @@ var (
 	bucketMeta         = []byte("meta")          // key → value
 	bucketUsers        = []byte("users")         // name → UserRecord
 	bucketSessions     = []byte("sessions")      // SHA-256(token) → SessionRecord
+	bucketTicks        = []byte("ticks")         // flow 0x00 BE(tick unix nano) → run id
+	bucketSeen         = []byte("seen")          // flow 0x00 item key → BE(seq)
+	bucketSeenOrder    = []byte("seen_order")    // flow 0x00 BE(seq) → item key
+	bucketPollState    = []byte("poll_state")    // flow → PollState
+	bucketRefusals     = []byte("refusals")      // flow 0x00 BE(at) → Refusal
 
 	allBuckets = [][]byte{bucketFlows, bucketFlowVersions, bucketEvents, bucketRuns,
 		bucketRunIndex, bucketRunsByFlow, bucketEventRuns, bucketQueue, bucketDedupe, bucketConnections,
-		bucketTokens, bucketMeta, bucketUsers, bucketSessions}
+		bucketTokens, bucketMeta, bucketUsers, bucketSessions, bucketTicks, bucketSeen,
+		bucketSeenOrder, bucketPollState, bucketRefusals}
 )
 
 const (
@@ -167,3 +173,17 @@ func decodeIndex(v []byte, sum *RunSummary) error {
 	}
 	return json.Unmarshal(v[indexHeaderV1Len:], sum)
 }
+
+// keyAt is prefix 0x00 BE(n): the keys of per-flow, time- or
+// version-ordered records.
+func keyAt(prefix string, n uint64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], n)
+	return compositeKey(prefix, b[:])
+}
+
+func tickKey(flowID string, tick time.Time) []byte { return keyAt(flowID, uint64(tick.UnixNano())) }
+
+func refusalKey(r Refusal) []byte { return keyAt(r.FlowID, uint64(r.At.UnixNano())) }
+
+func versionKey(id string, v int64) []byte { return keyAt(id, uint64(v)) }

@@ -3,7 +3,6 @@ package engine
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"sync"
 	"time"
@@ -29,10 +28,6 @@ const (
 	refusalBacklog = 1024
 	refusalFlush   = time.Second
 )
-
-var bucketRefusals = []byte("refusals") // flow 0x00 BE(at) → Refusal
-
-func init() { allBuckets = append(allBuckets, bucketRefusals) }
 
 // refusalLog buffers refusals and writes them in one transaction a second.
 type refusalLog struct {
@@ -100,12 +95,6 @@ func (e *Engine) Refusals(ctx context.Context, flowID string, limit int) ([]Refu
 	e.refusals.mu.Unlock()
 	stored, err := e.store.Refusals(ctx, flowID, limit-len(out))
 	return append(out, stored...), err
-}
-
-func refusalKey(r Refusal) []byte {
-	var n [8]byte
-	binary.BigEndian.PutUint64(n[:], uint64(r.At.UnixNano()))
-	return compositeKey(r.FlowID, n[:])
 }
 
 // AddRefusals implements Store: it keeps the newest `keep` per flow.
