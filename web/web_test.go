@@ -215,3 +215,22 @@ func TestAPIBodyLimit(t *testing.T) {
 		t.Fatal("an oversize flow was stored")
 	}
 }
+
+// FuzzIngressBody: decompression under the cap and the nesting scanner
+// never panic, and nothing decoded ever exceeds the limit.
+func FuzzIngressBody(f *testing.F) {
+	f.Add("gzip", []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0}, `{"a":[[1]]}`)
+	f.Add("deflate", []byte{0x78, 0x9c, 3, 0, 0, 0, 0, 1}, `"\"[[["`)
+	f.Add("", []byte(`[{"x":"]"}]`), `[[[[`)
+	f.Fuzz(func(t *testing.T, encoding string, body []byte, doc string) {
+		const limit = 1 << 16
+		out, err := decode(encoding, body, limit)
+		if err == nil && len(out) > limit {
+			t.Fatalf("decoded %d bytes past the %d limit", len(out), limit)
+		}
+		// Depth can only come from brackets.
+		if jsonDepth([]byte(doc), 3) && strings.Count(doc, "[")+strings.Count(doc, "{") <= 3 {
+			t.Fatalf("%q reported deeper than 3", doc)
+		}
+	})
+}
