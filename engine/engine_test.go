@@ -326,3 +326,35 @@ type flowsRetry struct {
 func (r flowsRetry) std() *flows.Retry {
 	return &flows.Retry{Attempts: r.Attempts, Backoff: flows.Duration(r.Backoff), MaxBackoff: flows.Duration(r.MaxBackoff)}
 }
+
+// TestVersionCacheBounded: saving a flow many times keeps the compiled
+// version cache bounded, and a run of an evicted version still runs.
+func TestVersionCacheBounded(t *testing.T) {
+	te := startEngine(t, "", Config{})
+	te.Stop() // keep the first run queued while the flow is edited
+	flow := func(v int) string {
+		return fmt.Sprintf(`{"id": "f", "name": "v%d", "enabled": true, "trigger": {"type": "webhook", "path": "f"},
+		  "steps": [{"id": "a", "use": "data.set", "with": {"v": %d}}]}`, v, v)
+	}
+	a := te.saveFlow(t, flow(1))
+	acc, err := te.Accept(context.Background(), a, webhookEvent(`{}`), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v := 2; v <= maxCachedVersions+50; v++ {
+		te.saveFlow(t, flow(v))
+	}
+	te.flows.mu.RLock()
+	n := len(te.flows.versions)
+	te.flows.mu.RUnlock()
+	if n > maxCachedVersions {
+		t.Fatalf("%d compiled versions cached", n)
+	}
+	if err := te.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r := te.waitFinal(t, acc.RunID)
+	if r.Status != RunSucceeded || r.Steps[0].Output.(map[string]any)["v"] != 1.0 {
+		t.Fatalf("run of version 1: %+v", r)
+	}
+}

@@ -20,6 +20,10 @@ type ActiveFlow struct {
 // Flow returns the flow definition.
 func (a *ActiveFlow) Flow() *flows.Flow { return a.Compiled.Flow }
 
+// maxCachedVersions bounds the compiled versions kept besides the current
+// ones.
+const maxCachedVersions = 256
+
 // flowCache holds every flow's current compiled version, the webhook path
 // index, and older versions that queued runs still need. Programs are
 // compiled once per flow version.
@@ -56,6 +60,7 @@ func (c *flowCache) set(a *ActiveFlow) {
 		c.unindex(old)
 	}
 	c.current[a.Record.ID] = a
+	c.trim()
 	c.versions[versionRef{a.Record.ID, a.Record.Version}] = a.Compiled
 	f := a.Compiled.Flow
 	if f.Enabled && f.Trigger.Type == flows.TriggerWebhook {
@@ -134,9 +139,25 @@ func (c *flowCache) version(ctx context.Context, s Store, id string, v int64) (*
 		return nil, fmt.Errorf("flow %q version %d no longer compiles: %w", id, v, err)
 	}
 	c.mu.Lock()
+	c.trim()
 	c.versions[versionRef{id, v}] = cf
 	c.mu.Unlock()
 	return cf, nil
+}
+
+// trim keeps the version cache bounded; c.mu must be held. Old versions
+// are needed only by runs queued before an edit: once the cache is large,
+// every one that is not current is forgotten (it recompiles on demand), so
+// edits cannot grow the cache forever.
+func (c *flowCache) trim() {
+	if len(c.versions) < maxCachedVersions {
+		return
+	}
+	for ref := range c.versions {
+		if cur := c.current[ref.id]; cur == nil || cur.Record.Version != ref.version {
+			delete(c.versions, ref)
+		}
+	}
 }
 
 func normalizePath(p string) string {
