@@ -3,6 +3,8 @@ package flows
 import (
 	"errors"
 	"fmt"
+	"html"
+	"net/url"
 	"reflect"
 	"sort"
 	"strings"
@@ -61,7 +63,31 @@ var compileEnvs = func() map[envShape]map[string]any {
 // exprOptions are the compile options for one environment shape. now() is
 // expr's builtin (time.Time in the server's zone); it needs no option.
 func exprOptions(shape envShape) []expr.Option {
-	return []expr.Option{expr.Env(compileEnvs[shape])}
+	return append([]expr.Option{expr.Env(compileEnvs[shape])}, exprFunctions...)
+}
+
+// exprFunctions are Switchyard's additions to expr's builtins: escaping
+// for the places payload text is put into, so an email's HTML body or a
+// URL built from a webhook cannot be injected into.
+var exprFunctions = []expr.Option{
+	expr.Function("escapeHTML", func(params ...any) (any, error) {
+		return html.EscapeString(textOf(params[0])), nil
+	}, new(func(any) string)),
+	expr.Function("escapeQuery", func(params ...any) (any, error) {
+		return url.QueryEscape(textOf(params[0])), nil
+	}, new(func(any) string)),
+}
+
+// textOf is how escaping functions read a value: nil as empty, anything
+// else as a template would print it.
+func textOf(v any) string {
+	if v == nil {
+		return ""
+	}
+	if s, ok := v.(string); ok {
+		return s
+	}
+	return fmt.Sprint(v)
 }
 
 // exprRefs is what an expression's AST refers to.

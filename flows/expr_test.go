@@ -181,3 +181,30 @@ func TestExprRefs(t *testing.T) {
 		t.Error("UsesSecrets on an expression without secrets")
 	}
 }
+
+func TestEscapeFunctions(t *testing.T) {
+	tests := []struct{ src, want string }{
+		{`escapeHTML(trigger.body.name)`, "&lt;img src=x onerror=alert(1)&gt; &amp; &#34;Bob&#34;"},
+		{`escapeQuery(trigger.body.name)`, "%3Cimg+src%3Dx+onerror%3Dalert%281%29%3E+%26+%22Bob%22"},
+		{`escapeHTML(trigger.body.missing)`, ""},
+		{`escapeHTML(trigger.body.n)`, "42"},
+	}
+	env := NewEnv(EnvInput{Flow: &Flow{ID: "f"}, Trigger: TriggerData{Body: map[string]any{"name": `<img src=x onerror=alert(1)> & "Bob"`, "n": 42.0}}})
+	for _, tc := range tests {
+		t.Run(tc.src, func(t *testing.T) {
+			f := &Flow{ID: "f", Name: "f", Enabled: true, Trigger: Trigger{Type: TriggerManual},
+				Steps: []Step{{ID: "s", Use: "data.set", With: map[string]any{"v": "{{ " + tc.src + " }}"}}}}
+			c, err := Compile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := c.Step("s").With.Render(env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out["v"] != tc.want {
+				t.Errorf("got %q, want %q", out["v"], tc.want)
+			}
+		})
+	}
+}

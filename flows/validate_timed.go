@@ -128,7 +128,7 @@ func compileCursorExpr(field, src string) (*Expr, exprRefs, error) {
 	if len(src) > MaxExprLen {
 		return nil, exprRefs{}, fmt.Errorf("expression is %d bytes long, the limit is %d", len(src), MaxExprLen)
 	}
-	prog, err := expr.Compile(src, expr.Env(cursorCompileEnv))
+	prog, err := expr.Compile(src, append([]expr.Option{expr.Env(cursorCompileEnv)}, exprFunctions...)...)
 	if err != nil {
 		return nil, exprRefs{}, errors.New(exprMessage(err))
 	}
