@@ -457,15 +457,13 @@ func (s *BoltStore) ListRuns(ctx context.Context, f RunFilter) (RunPage, error) 
 				if first {
 					first = false
 					if start != nil {
-						k, _ = c.Seek(compositeKey(f.FlowID, start))
+						if k, _ = c.Seek(compositeKey(f.FlowID, start)); k == nil {
+							k, _ = c.Last()
+						} else {
+							k, _ = c.Prev()
+						}
 					} else {
-						// Position just past the prefix, then step back.
-						k, _ = c.Seek(append(append([]byte{}, prefix...), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff))
-					}
-					if k == nil {
-						k, _ = c.Last()
-					} else {
-						k, _ = c.Prev()
+						k, _ = lastUnder(c, prefix)
 					}
 				} else {
 					k, _ = c.Prev()

@@ -126,13 +126,7 @@ func (s *BoltStore) LastTick(ctx context.Context, flowID string) (time.Time, err
 func lastTick(tx *bolt.Tx, flowID string) time.Time {
 	prefix := compositeKey(flowID, nil)
 	c := tx.Bucket(bucketTicks).Cursor()
-	k, _ := c.Seek(append(bytes.Clone(prefix), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff))
-	if k == nil {
-		k, _ = c.Last()
-	} else {
-		k, _ = c.Prev()
-	}
-	if k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8 {
+	if k, _ := lastUnder(c, prefix); len(k) == len(prefix)+8 {
 		return time.Unix(0, int64(binary.BigEndian.Uint64(k[len(prefix):])))
 	}
 	return time.Time{}
@@ -356,13 +350,7 @@ func (s *BoltStore) SeenKeys(ctx context.Context, flowID string, newest int) (in
 		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 			n++
 		}
-		k, v := c.Seek(append(bytes.Clone(prefix), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff))
-		if k == nil {
-			k, v = c.Last()
-		} else {
-			k, v = c.Prev()
-		}
-		for ; k != nil && bytes.HasPrefix(k, prefix) && len(keys) < newest; k, v = c.Prev() {
+		for k, v := lastUnder(c, prefix); k != nil && bytes.HasPrefix(k, prefix) && len(keys) < newest; k, v = c.Prev() {
 			keys = append(keys, string(v))
 		}
 		return nil

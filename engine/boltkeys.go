@@ -1,12 +1,15 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // Bucket names and key encoders: the one place that knows the bbolt layout.
@@ -187,3 +190,22 @@ func tickKey(flowID string, tick time.Time) []byte { return keyAt(flowID, uint64
 func refusalKey(r Refusal) []byte { return keyAt(r.FlowID, uint64(r.At.UnixNano())) }
 
 func versionKey(id string, v int64) []byte { return keyAt(id, uint64(v)) }
+
+// lastUnder positions c on the newest (greatest) key that starts with
+// prefix and returns it, or nil keys when there is none. Walk on with
+// c.Prev() and stop when the prefix no longer matches.
+func lastUnder(c *bolt.Cursor, prefix []byte) ([]byte, []byte) {
+	// Seek just past every key with the prefix, then step back one.
+	end := append(bytes.Clone(prefix), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
+	var v []byte
+	k, _ := c.Seek(end)
+	if k == nil {
+		k, v = c.Last()
+	} else {
+		k, v = c.Prev()
+	}
+	if k == nil || !bytes.HasPrefix(k, prefix) {
+		return nil, nil
+	}
+	return k, v
+}

@@ -87,6 +87,3 @@ func (w *waiters) deliver(r *Run) {
 		c <- &snap
 	}
 }
-
-func (w *waiters) respond(r *Run) { w.deliver(r) }
-func (w *waiters) finish(r *Run)  { w.deliver(r) }

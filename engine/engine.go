@@ -58,7 +58,6 @@ type Engine struct {
 	exec     *executor
 	bus      *bus
 	wait     *waiters
-	stats    Stats
 	counts   counters
 	throttle *throttle
 	refusals refusalLog
@@ -109,7 +108,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		throttle: newThrottle(),
 	}
 	e.sched = newScheduler(e, cfg.Clock)
-	e.exec = &executor{http: cfg.HTTP, dial: cfg.Dial, secrets: e, log: cfg.Logger, now: time.Now}
+	e.exec = &executor{http: cfg.HTTP, dial: cfg.Dial, secrets: e, now: time.Now}
 	if e.keys != nil {
 		if err := checkKey(ctx, e.store, e.keys); err != nil {
 			return nil, err
@@ -289,7 +288,7 @@ func (e *Engine) runDone(run *Run) {
 	} else {
 		e.counts.failed.Add(1)
 	}
-	e.wait.finish(run)
+	e.wait.deliver(run)
 	e.bus.publish(Update{Type: "run", RunID: run.ID, FlowID: run.FlowID, Status: string(run.Status)})
 }
 
@@ -299,7 +298,7 @@ func (e *Engine) publishStep(r *Run, step *StepResult) {
 	}
 	e.counts.steps.Add(1)
 	if r.Response != nil {
-		e.wait.respond(r)
+		e.wait.deliver(r)
 	}
 	e.bus.publish(Update{Type: "step", RunID: r.ID, FlowID: r.FlowID, Status: string(step.Status), StepID: step.ID})
 }
@@ -307,8 +306,11 @@ func (e *Engine) publishStep(r *Run, step *StepResult) {
 // Stats are counters for /metrics.
 type Stats struct {
 	Accepted, Duplicates, Saturated, Succeeded, Failed, Steps, Refused int64
-	Pending                                                            int64
-	Workers                                                            int
+	// RefusalsDropped counts refusals not recorded because a flood filled
+	// the backlog faster than it was written.
+	RefusalsDropped int64
+	Pending         int64
+	Workers         int
 }
 
 type counters struct {
@@ -321,7 +323,7 @@ func (e *Engine) Stats() Stats {
 		Accepted: e.counts.accepted.Load(), Duplicates: e.counts.duplicates.Load(),
 		Saturated: e.counts.saturated.Load(), Succeeded: e.counts.succeeded.Load(),
 		Failed: e.counts.failed.Load(), Steps: e.counts.steps.Load(), Refused: e.counts.refused.Load(),
-		Pending: e.pending.Load(), Workers: e.cfg.Workers,
+		Pending: e.pending.Load(), Workers: e.cfg.Workers, RefusalsDropped: e.refusals.dropped.Load(),
 	}
 }
 

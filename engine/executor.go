@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -35,7 +34,6 @@ type executor struct {
 	http    *http.Client
 	dial    func(ctx context.Context, network, address string) (net.Conn, error)
 	secrets SecretSource
-	log     *slog.Logger
 	now     func() time.Time
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -33,7 +34,7 @@ const (
 type refusalLog struct {
 	mu      sync.Mutex
 	pending []Refusal
-	dropped int64
+	dropped atomic.Int64
 }
 
 // RecordRefusal notes a refused webhook request. It never blocks on disk:
@@ -48,7 +49,7 @@ func (e *Engine) RecordRefusal(r Refusal) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.pending) >= refusalBacklog {
-		l.dropped++
+		l.dropped.Add(1)
 		return
 	}
 	l.pending = append(l.pending, r)
@@ -139,13 +140,7 @@ func (s *BoltStore) Refusals(ctx context.Context, flowID string, limit int) ([]R
 	err := s.db.View(func(tx *bolt.Tx) error {
 		prefix := compositeKey(flowID, nil)
 		c := tx.Bucket(bucketRefusals).Cursor()
-		k, v := c.Seek(append(bytes.Clone(prefix), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff))
-		if k == nil {
-			k, v = c.Last()
-		} else {
-			k, v = c.Prev()
-		}
-		for ; k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, v = c.Prev() {
+		for k, v := lastUnder(c, prefix); k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, v = c.Prev() {
 			var r Refusal
 			if json.Unmarshal(v, &r) == nil {
 				out = append(out, r)

@@ -48,12 +48,7 @@ func (s *BoltStore) CountRuns(ctx context.Context, flowID string, since time.Tim
 		idx := newIndexWalker(tx)
 		prefix := compositeKey(flowID, nil)
 		c := tx.Bucket(bucketRunsByFlow).Cursor()
-		k, _ := c.Seek(append(bytes.Clone(prefix), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff))
-		if k == nil {
-			k, _ = c.Last()
-		} else {
-			k, _ = c.Prev()
-		}
+		k, _ := lastUnder(c, prefix)
 		sinceNano := since.UnixNano()
 		for ; k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8 && n < max; k, _ = c.Prev() {
 			v := idx.get(k[len(prefix):])

@@ -115,7 +115,7 @@ func TestScheduleAPI(t *testing.T) {
 			t.Fatalf("reset: %d %s", r.StatusCode, b)
 		}
 		r, b = f.do(t, "GET", "/api/flows/poll/schedule", "", "")
-		if json.Unmarshal([]byte(b), &info) != nil || info.SeenCount != 0 || info.Poll.Seeded {
+		if r.StatusCode != 200 || json.Unmarshal([]byte(b), &info) != nil || info.SeenCount != 0 || info.Poll.Seeded {
 			t.Fatalf("after reset: %s", b)
 		}
 		// The source fails: 502 with the reason, and the state shows it.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os/exec"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -282,15 +281,6 @@ func TestAPIAuth(t *testing.T) {
 	}
 	in.mustAPI(200, "GET", "/api/flows", nil)
 	in.mustAPI(404, "GET", "/api/nothing-here", nil)
-}
-
-func sortedKeys(m map[string]int) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // TestShutdownWithOpenEventStream: SIGTERM ends promptly even while a
