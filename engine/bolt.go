@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -19,32 +20,108 @@ import (
 // DBFileName is the database file inside the data directory.
 const DBFileName = "switchyard.db"
 
-// maxGroup caps how many writes share one transaction, so one commit never
+// maxGroup caps how many writes share one log append, so one group never
 // grows without bound under a flood.
 const maxGroup = 1024
 
-// BoltStore is the Store kept in one bbolt file. All writes go through a
-// single committer goroutine that folds whatever writes are waiting into one
-// transaction and one fsync (group commit): a lone writer pays no added
-// delay, and throughput grows with concurrency.
+// maxApply caps how many writes share one bbolt transaction. bbolt's cost
+// per transaction (reading the touched pages into nodes, writing them back,
+// two fdatasyncs) is large next to its cost per key, so the applier takes
+// everything that waits, up to this many.
+const maxApply = 8192
+
+// applyBacklog is how many logged groups may wait for the applier before
+// the logger waits too, which slows acknowledgements down to the pace at
+// which bbolt takes the writes.
+const applyBacklog = 64
+
+// walAppliedMeta is the meta key of the newest log record bbolt holds.
+var walAppliedMeta = []byte("\x00wal_applied")
+
+// BoltStore is the Store kept in one bbolt file, fronted by a write-ahead
+// log (wal.go).
+//
+// Every write passes two goroutines in order. The logger takes the writes
+// waiting for it as one group: it appends the logged ones (webhook ingest,
+// run checkpoints) to the log with one fdatasync and answers them, then
+// hands the whole group to the applier. The applier runs everything waiting
+// for it in one bbolt transaction, records the newest LSN applied in the
+// same transaction, and answers the other writes, whose callers need what
+// bbolt checks (flows, connections, ticks, ...). Reads wait until the
+// applier has caught up with every logged write already answered, so a
+// caller always reads what it wrote.
 type BoltStore struct {
 	// seq hands out run (and event) keys without a transaction, so that
-	// records are encoded before they join a group commit.
+	// records are encoded before they join a group.
 	seq    atomic.Uint64
 	db     *bolt.DB
-	writes chan writeOp
+	log    *walLog
+	writes chan *writeOp
+	applyq chan []*writeOp
 	done   chan struct{}
+
+	nextLSN uint64 // the logger's
+	durable atomic.Uint64
+	applied atomic.Uint64
+	applyMu sync.Mutex
+	applyCV *sync.Cond
+	closed  bool // guarded by applyMu: no more applies will come
+
+	open openRuns
+	// lostWrites counts logged writes bbolt refused even alone; they stay
+	// only in the log until it is deleted (see apply).
+	lostWrites atomic.Int64
+	// holdApply, when a test sets it, is received from before every bbolt
+	// transaction of the applier: writes then stay in the log only, as
+	// after a crash.
+	holdApply chan struct{}
 }
 
-// writeOp is one write waiting for the committer. fn must either fail
-// before writing anything or succeed; it runs inside a shared transaction.
+// writeOp is one write waiting for the logger. fn must either fail before
+// writing anything or succeed; it runs inside a shared transaction. A
+// logged write has rec set: it is answered once rec is in the log, and fn
+// must not fail but for bbolt's own errors.
 type writeOp struct {
 	fn   func(tx *bolt.Tx) error
+	rec  []byte
+	lsn  uint64
 	errc chan error
+}
+
+// openRuns are the runs that are not final, by sequence: SaveRun checks
+// them instead of bbolt, which may not hold the newest checkpoints yet.
+type openRuns struct {
+	mu sync.Mutex
+	m  map[uint64]struct{}
+}
+
+func (o *openRuns) add(seq uint64) {
+	o.mu.Lock()
+	o.m[seq] = struct{}{}
+	o.mu.Unlock()
+}
+
+// claim reports whether seq is open, and closes it when final.
+func (o *openRuns) claim(seq uint64, final bool) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	_, ok := o.m[seq]
+	if ok && final {
+		delete(o.m, seq)
+	}
+	return ok
+}
+
+func (o *openRuns) remove(seq uint64) {
+	o.mu.Lock()
+	delete(o.m, seq)
+	o.mu.Unlock()
 }
 
 // OpenBolt opens (or creates) the database in dir. When another process
 // holds it, OpenBolt gives up after lockWait with ErrLocked naming the file.
+// Writes that were in the log but not yet in bbolt when the last process
+// ended are applied before it returns.
 func OpenBolt(dir string, lockWait time.Duration) (*BoltStore, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: create data dir: %w", err)
@@ -53,7 +130,7 @@ func OpenBolt(dir string, lockWait time.Duration) (*BoltStore, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout: lockWait,
 		// The freelist is rebuilt on open instead of written on every
-		// commit: fewer pages per fsync on the hot ingest path.
+		// commit: fewer pages per fsync.
 		NoFreelistSync: true,
 		FreelistType:   bolt.FreelistMapType,
 		// Map a large address range up front: remapping blocks every
@@ -78,7 +155,18 @@ func OpenBolt(dir string, lockWait time.Duration) (*BoltStore, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: init buckets: %w", err)
 	}
-	s := &BoltStore{db: db, writes: make(chan writeOp, maxGroup), done: make(chan struct{})}
+	s := &BoltStore{db: db, writes: make(chan *writeOp, maxGroup),
+		applyq: make(chan []*writeOp, applyBacklog), done: make(chan struct{}),
+		open: openRuns{m: map[uint64]struct{}{}}}
+	s.applyCV = sync.NewCond(&s.applyMu)
+	// Replay first: the sequences and open runs below must see every
+	// write that was acknowledged.
+	walDir := filepath.Join(dir, walDirName)
+	nextSeg, err := s.replay(walDir)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	err = db.View(func(tx *bolt.Tx) error {
 		// Start after every key in use: older data dirs numbered events
 		// and runs with bucket sequences.
@@ -89,28 +177,123 @@ func OpenBolt(dir string, lockWait time.Duration) (*BoltStore, error) {
 			}
 		}
 		s.seq.Store(last)
-		return nil
+		// Every run that is not final has a queue entry.
+		return tx.Bucket(bucketQueue).ForEach(func(k, _ []byte) error {
+			_, seq := decodeQueueKey(k)
+			s.open.m[seq] = struct{}{}
+			return nil
+		})
 	})
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: read sequences: %w", err)
 	}
-	go s.commitLoop()
+	if s.log, err = createWAL(walDir, nextSeg); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open write-ahead log: %w", err)
+	}
+	go s.logLoop()
+	go s.applyLoop()
 	return s, nil
 }
 
-// Close stops the committer and closes the file.
+// replay applies the log records bbolt does not hold yet, deletes the
+// segments, and returns the number for the next segment.
+func (s *BoltStore) replay(walDir string) (uint64, error) {
+	segs, err := walSegments(walDir)
+	if err != nil {
+		return 0, fmt.Errorf("store: list write-ahead log: %w", err)
+	}
+	var applied uint64
+	if err := s.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketMeta).Get(walAppliedMeta); len(v) == 8 {
+			applied = binary.BigEndian.Uint64(v)
+		}
+		return nil
+	}); err != nil {
+		return 0, fmt.Errorf("store: read write-ahead log position: %w", err)
+	}
+	s.nextLSN = applied
+	var batch []walRecord
+	var batchLast uint64
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			for _, r := range batch {
+				if err := r.apply(s, tx); err != nil {
+					return err
+				}
+			}
+			return setApplied(tx, batchLast)
+		})
+		batch = batch[:0]
+		return err
+	}
+	for _, no := range segs {
+		data, err := os.ReadFile(filepath.Join(walDir, walSegmentName(no)))
+		if err != nil {
+			return 0, fmt.Errorf("store: read write-ahead log: %w", err)
+		}
+		_, err = readWALFrames(data, no, func(lsn uint64, rec []byte) error {
+			s.nextLSN = max(s.nextLSN, lsn)
+			if lsn <= applied {
+				return nil
+			}
+			r, err := decodeWALRecord(rec)
+			if err != nil {
+				return fmt.Errorf("segment %s, LSN %d: %w", walSegmentName(no), lsn, err)
+			}
+			batch, batchLast = append(batch, r), lsn
+			if len(batch) == maxApply {
+				return flush()
+			}
+			return nil
+		})
+		if err == nil {
+			err = flush()
+		}
+		if err != nil {
+			return 0, fmt.Errorf("store: replay write-ahead log: %w", err)
+		}
+	}
+	// Everything is in bbolt (fsync'd by its commits): the log can go.
+	var next uint64 = 1
+	for _, no := range segs {
+		if err := os.Remove(filepath.Join(walDir, walSegmentName(no))); err != nil {
+			return 0, fmt.Errorf("store: remove replayed write-ahead log: %w", err)
+		}
+		next = no + 1
+	}
+	s.applied.Store(s.nextLSN)
+	s.durable.Store(s.nextLSN)
+	return next, nil
+}
+
+func setApplied(tx *bolt.Tx, lsn uint64) error {
+	if lsn == 0 {
+		return nil
+	}
+	return tx.Bucket(bucketMeta).Put(walAppliedMeta, binary.BigEndian.AppendUint64(nil, lsn))
+}
+
+// Close stops taking writes, applies everything logged to bbolt, deletes
+// the log and closes the file.
 func (s *BoltStore) Close() error {
 	close(s.writes)
 	<-s.done
-	return s.db.Close()
+	err := s.log.close(s.applied.Load())
+	return errors.Join(err, s.db.Close())
 }
 
-func (s *BoltStore) commitLoop() {
-	defer close(s.done)
-	batch := make([]writeOp, 0, maxGroup)
+// logLoop is the logger: it appends each group's logged writes to the log,
+// answers them once the group is durable, and passes the group on.
+func (s *BoltStore) logLoop() {
+	defer close(s.applyq)
+	var frames []byte
 	for op := range s.writes {
-		batch = append(batch[:0], op)
+		batch := []*writeOp{op}
 	drain:
 		for len(batch) < maxGroup {
 			select {
@@ -123,53 +306,209 @@ func (s *BoltStore) commitLoop() {
 				break drain
 			}
 		}
-		s.commit(batch)
+		size := 0
+		for _, op := range batch {
+			if op.rec != nil {
+				size += walFrameSize(len(op.rec))
+			}
+		}
+		if size == 0 {
+			s.applyq <- batch
+			continue
+		}
+		seg, err := s.log.room(size)
+		if err == nil {
+			frames = frames[:0]
+			lsn := s.nextLSN
+			for _, op := range batch {
+				if op.rec != nil {
+					lsn++
+					op.lsn = lsn
+					frames = appendWALFrame(frames, seg, lsn, op.rec)
+				}
+			}
+			if err = s.log.append(frames, lsn); err == nil {
+				s.nextLSN = lsn
+				s.durable.Store(lsn)
+			}
+		}
+		if err != nil {
+			// Not durable, so not acknowledged and not applied. The
+			// broken segment is closed at the next group.
+			kept := batch[:0]
+			for _, op := range batch {
+				if op.rec != nil {
+					op.errc <- err
+				} else {
+					kept = append(kept, op)
+				}
+			}
+			if len(kept) > 0 {
+				s.applyq <- kept
+			}
+			continue
+		}
+		// Handed on before the answers: a full backlog holds
+		// acknowledgements back until bbolt catches up.
+		s.applyq <- batch
+		for _, op := range batch {
+			if op.rec != nil {
+				op.errc <- nil
+			}
+		}
 	}
 }
 
-func (s *BoltStore) commit(batch []writeOp) {
-	errs := make([]error, len(batch))
-	failed := false
+// applyLoop is the applier: it applies groups to bbolt, as many as wait at
+// once, up to maxApply writes.
+func (s *BoltStore) applyLoop() {
+	defer close(s.done)
+	defer func() {
+		s.applyMu.Lock()
+		s.closed = true
+		s.applyMu.Unlock()
+		s.applyCV.Broadcast()
+	}()
+	ops := make([]*writeOp, 0, maxApply)
+	for group := range s.applyq {
+		ops = append(ops[:0], group...)
+	more:
+		for len(ops) < maxApply {
+			select {
+			case g, ok := <-s.applyq:
+				if !ok {
+					break more
+				}
+				ops = append(ops, g...)
+			default:
+				break more
+			}
+		}
+		if s.holdApply != nil {
+			<-s.holdApply
+		}
+		s.apply(ops)
+		clear(ops)
+	}
+}
+
+func (s *BoltStore) apply(ops []*writeOp) {
+	var last uint64
+	for _, op := range ops {
+		last = max(last, op.lsn)
+	}
+	errs := make([]error, len(ops))
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		for i, op := range batch {
+		failed := false
+		for i, op := range ops {
 			if errs[i] = op.fn(tx); errs[i] != nil {
 				failed = true
 			}
 		}
-		if failed && len(batch) > 1 {
+		if failed {
 			// A write that failed may have written part of itself before
 			// failing; throw the whole group away and give each write a
 			// transaction of its own, so one bad write neither poisons the
 			// others nor leaves half of itself behind.
 			return errRetrySeparately
 		}
-		if failed {
-			return errs[0]
-		}
-		return nil
+		return setApplied(tx, last)
 	})
-	if errors.Is(err, errRetrySeparately) {
-		for _, op := range batch {
-			op.errc <- s.db.Update(op.fn)
+	if err != nil {
+		// Also when the commit itself failed: each write alone, in order.
+		for _, op := range ops {
+			err := s.applyOne(op)
+			if op.rec == nil {
+				op.errc <- err
+			}
 		}
+	} else {
+		for _, op := range ops {
+			if op.rec == nil {
+				op.errc <- nil
+			}
+		}
+	}
+	s.publishApplied(last)
+}
+
+// applyOne applies one write in a transaction of its own. A logged write
+// was acknowledged already: it is tried a few times before it is given up
+// and counted in lostWrites (it then exists only in the log, until the log
+// is deleted).
+func (s *BoltStore) applyOne(op *writeOp) error {
+	tries := 1
+	if op.rec != nil {
+		tries = 5
+	}
+	var err error
+	for i := range tries {
+		if i > 0 {
+			time.Sleep(time.Duration(i) * 50 * time.Millisecond)
+		}
+		err = s.db.Update(func(tx *bolt.Tx) error {
+			if err := op.fn(tx); err != nil {
+				return err
+			}
+			return setApplied(tx, op.lsn)
+		})
+		if err == nil {
+			return nil
+		}
+	}
+	if op.rec != nil {
+		s.lostWrites.Add(1)
+	}
+	return err
+}
+
+func (s *BoltStore) publishApplied(lsn uint64) {
+	if lsn == 0 {
 		return
 	}
-	for i, op := range batch {
-		switch {
-		case errs[i] != nil:
-			op.errc <- errs[i]
-		default:
-			op.errc <- err
-		}
+	s.applyMu.Lock()
+	s.applied.Store(lsn)
+	s.applyMu.Unlock()
+	s.applyCV.Broadcast()
+	s.log.release(lsn)
+}
+
+// caughtUp waits until bbolt holds every logged write answered so far.
+func (s *BoltStore) caughtUp() {
+	want := s.durable.Load()
+	if s.applied.Load() >= want {
+		return
 	}
+	s.applyMu.Lock()
+	for s.applied.Load() < want && !s.closed {
+		s.applyCV.Wait()
+	}
+	s.applyMu.Unlock()
+}
+
+// view is db.View after the applier caught up: reads see every write that
+// was answered before they began.
+func (s *BoltStore) view(fn func(tx *bolt.Tx) error) error {
+	s.caughtUp()
+	return s.db.View(fn)
 }
 
 // errRetrySeparately rolls back a group in which some write failed.
 var errRetrySeparately = errors.New("store: group rolled back to retry writes separately")
 
-// write runs fn in the next group commit and returns once it is durable.
+// write runs fn in the next bbolt transaction and returns once that
+// committed (durable), with fn's error.
 func (s *BoltStore) write(ctx context.Context, fn func(tx *bolt.Tx) error) error {
-	op := writeOp{fn: fn, errc: make(chan error, 1)}
+	return s.submit(ctx, &writeOp{fn: fn, errc: make(chan error, 1)})
+}
+
+// writeLogged logs rec and returns once it is durable in the log; apply
+// (rec's effect on bbolt) runs later in the applier.
+func (s *BoltStore) writeLogged(ctx context.Context, rec []byte, apply func(tx *bolt.Tx) error) error {
+	return s.submit(ctx, &writeOp{fn: apply, rec: rec, errc: make(chan error, 1)})
+}
+
+func (s *BoltStore) submit(ctx context.Context, op *writeOp) error {
 	select {
 	case s.writes <- op:
 	case <-ctx.Done():
@@ -196,10 +535,64 @@ func getJSON(b *bolt.Bucket, key []byte, v any) error {
 	return json.Unmarshal(data, v)
 }
 
+// walRecord is a logged write decoded from the log, ready to apply.
+type walRecord interface {
+	apply(s *BoltStore, tx *bolt.Tx) error
+}
+
+// apply stores the event and its queued run.
+func (a *acceptRecord) apply(_ *BoltStore, tx *bolt.Tx) error {
+	var due time.Time
+	if a.due != 0 {
+		due = time.Unix(0, a.due)
+	}
+	if err := putIndexed(tx, a.key, string(a.flowID), a.index, due, nil); err != nil {
+		return err
+	}
+	return appendBucket(tx, bucketEvents).Put(a.key, a.event)
+}
+
+// apply checkpoints the run. SaveRun checked that the run was open when it
+// logged the record, so a run that is missing or final here is only an
+// accident of ordering (two savers racing): it is left as it is.
+func (r *saveRecord) apply(_ *BoltStore, tx *bolt.Tx) error {
+	idx := appendBucket(tx, bucketRunIndex)
+	old := idx.Get(r.key)
+	if old == nil || indexFinal(old) {
+		return nil
+	}
+	q := tx.Bucket(bucketQueue)
+	if err := q.Delete(queueKey(indexDue(old), r.key)); err != nil {
+		return err
+	}
+	if !indexFinal(r.index) {
+		var due time.Time
+		if r.due != 0 {
+			due = time.Unix(0, r.due)
+		}
+		if err := q.Put(queueKey(due, r.key), nil); err != nil {
+			return err
+		}
+	}
+	if err := appendBucket(tx, bucketRuns).Put(r.key, r.record); err != nil {
+		return err
+	}
+	return idx.Put(r.key, r.index)
+}
+
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
 // Accept implements Store. The event takes the key of the run it starts, and
 // a run gets no record of its own until its first checkpoint: its index
 // entry holds all a queued run needs. Everything is encoded before the
-// write joins the group, so the committer only copies bytes.
+// write joins the group. Without a dedupe key the write is logged (durable
+// on return, in bbolt soon after); with one it goes through bbolt, which
+// holds the keys seen.
 func (s *BoltStore) Accept(ctx context.Context, ev *Event, run *Run, window time.Duration) (AcceptResult, error) {
 	seq := s.seq.Add(1)
 	key := seqKey(seq)
@@ -215,34 +608,36 @@ func (s *BoltStore) Accept(ctx context.Context, ev *Event, run *Run, window time
 	if err != nil {
 		return AcceptResult{}, fmt.Errorf("store: accept event for flow %q: %w", ev.FlowID, err)
 	}
-	var dkey, dval []byte
-	if e.DedupeKey != "" {
-		dkey = compositeKey(e.FlowID, []byte(e.DedupeKey))
-		dval, _ = json.Marshal(dedupeEntry{RunID: r.ID, Expires: e.ReceivedAt.Add(window)})
-	}
-	var res AcceptResult
-	err = s.write(ctx, func(tx *bolt.Tx) error {
-		res = AcceptResult{RunID: r.ID, EventID: e.ID}
-		if dkey != nil {
+	rec := &acceptRecord{key: key, due: unixNano(dueOf(&r)), flowID: []byte(r.FlowID), index: idxData, event: evData}
+	res := AcceptResult{RunID: r.ID, EventID: e.ID}
+	if e.DedupeKey == "" {
+		s.open.add(seq)
+		err = s.writeLogged(ctx, rec.encode(), func(tx *bolt.Tx) error { return rec.apply(s, tx) })
+		if err != nil {
+			s.open.remove(seq)
+			return AcceptResult{}, fmt.Errorf("store: accept event for flow %q: %w", ev.FlowID, err)
+		}
+	} else {
+		dkey := compositeKey(e.FlowID, []byte(e.DedupeKey))
+		dval, _ := json.Marshal(dedupeEntry{RunID: r.ID, Expires: e.ReceivedAt.Add(window)})
+		err = s.write(ctx, func(tx *bolt.Tx) error {
+			res = AcceptResult{RunID: r.ID, EventID: e.ID}
 			var d dedupeEntry
 			if err := getJSON(tx.Bucket(bucketDedupe), dkey, &d); err == nil && d.Expires.After(e.ReceivedAt) {
 				res = AcceptResult{RunID: d.RunID, Duplicate: true}
 				return nil
 			}
-		}
-		if err := putIndexed(tx, key, r.FlowID, idxData, dueOf(&r), nil); err != nil {
-			return err
-		}
-		if err := appendBucket(tx, bucketEvents).Put(key, evData); err != nil {
-			return err
-		}
-		if dkey != nil {
+			if err := rec.apply(s, tx); err != nil {
+				return err
+			}
 			return tx.Bucket(bucketDedupe).Put(dkey, dval)
+		})
+		if err != nil {
+			return AcceptResult{}, fmt.Errorf("store: accept event for flow %q: %w", ev.FlowID, err)
 		}
-		return nil
-	})
-	if err != nil {
-		return AcceptResult{}, fmt.Errorf("store: accept event for flow %q: %w", ev.FlowID, err)
+		if !res.Duplicate {
+			s.open.add(seq)
+		}
 	}
 	if !res.Duplicate {
 		ev.ID, run.ID, run.EventID = e.ID, r.ID, e.ID
@@ -250,8 +645,6 @@ func (s *BoltStore) Accept(ctx context.Context, ev *Event, run *Run, window time
 	return res, nil
 }
 
-// putIndexed writes a new run's index, flow index and queue entry, and its
-// full record when there is one.
 // appendFill is the fill of pages split in buckets whose keys only grow
 // (sequence keys): bbolt's default of one half would leave every page
 // half empty forever, doubling the file and the pages each commit writes.
@@ -264,6 +657,8 @@ func appendBucket(tx *bolt.Tx, name []byte) *bolt.Bucket {
 	return b
 }
 
+// putIndexed writes a new run's index, flow index and queue entry, and its
+// full record when there is one.
 func putIndexed(tx *bolt.Tx, key []byte, flowID string, idx []byte, due time.Time, record []byte) error {
 	if record != nil {
 		if err := appendBucket(tx, bucketRuns).Put(key, record); err != nil {
@@ -305,7 +700,18 @@ func (s *BoltStore) putNewRun(tx *bolt.Tx, r *Run, linkEvent bool) ([]byte, erro
 			return nil, err
 		}
 	}
+	s.markOpen(key, idx)
 	return key, nil
+}
+
+// markOpen records a run written by a bbolt write (not a logged one) as
+// open, from inside that write: its caller learns the run's ID only after
+// the commit, so no checkpoint can come first. Should the transaction roll
+// back, the entry names a run that never existed, which nothing can save.
+func (s *BoltStore) markOpen(key, idx []byte) {
+	if !indexFinal(idx) {
+		s.open.add(seqOf(key))
+	}
 }
 
 func dueOf(r *Run) time.Time {
@@ -342,7 +748,9 @@ func mustKey(prefix, id string) []byte {
 	return k
 }
 
-// SaveRun implements Store.
+// SaveRun implements Store. Whether the run may still change is decided
+// from the open runs in memory, in the caller; the checkpoint is logged and
+// durable on return.
 func (s *BoltStore) SaveRun(ctx context.Context, run *Run) error {
 	key, err := parseID(runIDPrefix, run.ID)
 	if err != nil {
@@ -357,30 +765,22 @@ func (s *BoltStore) SaveRun(ctx context.Context, run *Run) error {
 	if err != nil {
 		return fmt.Errorf("store: save run %s: %w", run.ID, err)
 	}
-	err = s.write(ctx, func(tx *bolt.Tx) error {
-		idx := appendBucket(tx, bucketRunIndex)
-		old := idx.Get(key)
-		if old == nil {
-			return ErrNotFound
-		}
-		if indexFinal(old) {
-			return ErrRunFinal
-		}
-		q := tx.Bucket(bucketQueue)
-		if err := q.Delete(queueKey(indexDue(old), key)); err != nil {
-			return err
-		}
-		if !sum.Status.Final() {
-			if err := q.Put(queueKey(dueOf(run), key), nil); err != nil {
-				return err
+	seq, final := seqOf(key), sum.Status.Final()
+	if !s.open.claim(seq, final) {
+		// Final, or never stored: bbolt tells which once it caught up.
+		err := s.view(func(tx *bolt.Tx) error {
+			if appendBucket(tx, bucketRunIndex).Get(key) == nil {
+				return ErrNotFound
 			}
+			return ErrRunFinal
+		})
+		return fmt.Errorf("store: save run %s: %w", run.ID, err)
+	}
+	rec := &saveRecord{key: key, due: unixNano(dueOf(run)), index: idxData, record: data}
+	if err := s.writeLogged(ctx, rec.encode(), func(tx *bolt.Tx) error { return rec.apply(s, tx) }); err != nil {
+		if final {
+			s.open.add(seq)
 		}
-		if err := appendBucket(tx, bucketRuns).Put(key, data); err != nil {
-			return err
-		}
-		return idx.Put(key, idxData)
-	})
-	if err != nil {
 		return fmt.Errorf("store: save run %s: %w", run.ID, err)
 	}
 	return nil
@@ -393,7 +793,7 @@ func (s *BoltStore) Run(ctx context.Context, id string) (*Run, error) {
 		return nil, fmt.Errorf("store: run: %w", err)
 	}
 	var r *Run
-	err = s.db.View(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *bolt.Tx) error {
 		if data := appendBucket(tx, bucketRuns).Get(key); data != nil {
 			r = &Run{}
 			return json.Unmarshal(data, r)
@@ -418,7 +818,7 @@ func (s *BoltStore) Event(ctx context.Context, id string) (*Event, error) {
 		return nil, fmt.Errorf("store: event: %w", err)
 	}
 	var e Event
-	err = s.db.View(func(tx *bolt.Tx) error { return getJSON(appendBucket(tx, bucketEvents), key, &e) })
+	err = s.view(func(tx *bolt.Tx) error { return getJSON(appendBucket(tx, bucketEvents), key, &e) })
 	if err != nil {
 		return nil, fmt.Errorf("store: event %s: %w", id, err)
 	}
@@ -443,7 +843,7 @@ func (s *BoltStore) ListRuns(ctx context.Context, f RunFilter) (RunPage, error) 
 		start = k
 	}
 	page := RunPage{Runs: []RunSummary{}}
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		idx := appendBucket(tx, bucketRunIndex)
 		// next yields run keys newest first with their index values.
 		var next func() ([]byte, []byte)
@@ -549,7 +949,7 @@ func (s *BoltStore) ListRuns(ctx context.Context, f RunFilter) (RunPage, error) 
 // Pending implements Store.
 func (s *BoltStore) Pending(ctx context.Context) ([]QueueItem, error) {
 	var out []QueueItem
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketQueue).ForEach(func(k, _ []byte) error {
 			due, seq := decodeQueueKey(k)
 			out = append(out, QueueItem{RunID: formatID(runIDPrefix, seq), Due: due})
@@ -565,7 +965,7 @@ func (s *BoltStore) Pending(ctx context.Context) ([]QueueItem, error) {
 // PurgeDedupe implements Store.
 func (s *BoltStore) PurgeDedupe(ctx context.Context, now time.Time) (int, error) {
 	var stale [][]byte
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketDedupe).ForEach(func(k, v []byte) error {
 			var d dedupeEntry
 			if json.Unmarshal(v, &d) == nil && !d.Expires.After(now) {
@@ -600,7 +1000,7 @@ func (s *BoltStore) DeleteRunsBefore(ctx context.Context, t time.Time, limit int
 		event  []byte
 	}
 	var victims []victim
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		c := appendBucket(tx, bucketRunIndex).Cursor()
 		for k, v := c.First(); k != nil && len(victims) < limit; k, v = c.Next() {
 			var sum RunSummary

@@ -55,7 +55,7 @@ func lastVersion(tx *bolt.Tx, id string) int64 {
 // Flow implements Store.
 func (s *BoltStore) Flow(ctx context.Context, id string) (FlowRecord, error) {
 	var rec FlowRecord
-	err := s.db.View(func(tx *bolt.Tx) error { return getJSON(tx.Bucket(bucketFlows), []byte(id), &rec) })
+	err := s.view(func(tx *bolt.Tx) error { return getJSON(tx.Bucket(bucketFlows), []byte(id), &rec) })
 	if err != nil {
 		return FlowRecord{}, fmt.Errorf("store: flow %q: %w", id, err)
 	}
@@ -65,7 +65,7 @@ func (s *BoltStore) Flow(ctx context.Context, id string) (FlowRecord, error) {
 // FlowVersion implements Store.
 func (s *BoltStore) FlowVersion(ctx context.Context, id string, version int64) (FlowRecord, error) {
 	var rec FlowRecord
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		raw := tx.Bucket(bucketFlowVersions).Get(versionKey(id, version))
 		if raw == nil {
 			return ErrNotFound
@@ -82,7 +82,7 @@ func (s *BoltStore) FlowVersion(ctx context.Context, id string, version int64) (
 // Flows implements Store.
 func (s *BoltStore) Flows(ctx context.Context) ([]FlowRecord, error) {
 	out := []FlowRecord{}
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketFlows).ForEach(func(_, v []byte) error {
 			var rec FlowRecord
 			if err := json.Unmarshal(v, &rec); err != nil {
@@ -127,7 +127,7 @@ func (s *BoltStore) putRecord(ctx context.Context, bucket, key []byte, v any, wh
 }
 
 func (s *BoltStore) getRecord(bucket, key []byte, v any, what string) error {
-	err := s.db.View(func(tx *bolt.Tx) error { return getJSON(tx.Bucket(bucket), key, v) })
+	err := s.view(func(tx *bolt.Tx) error { return getJSON(tx.Bucket(bucket), key, v) })
 	if err != nil {
 		return fmt.Errorf("store: %s: %w", what, err)
 	}
@@ -136,7 +136,7 @@ func (s *BoltStore) getRecord(bucket, key []byte, v any, what string) error {
 
 func listRecords[T any](s *BoltStore, bucket []byte, what string) ([]T, error) {
 	out := []T{}
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucket).ForEach(func(_, v []byte) error {
 			var rec T
 			if err := json.Unmarshal(v, &rec); err != nil {
@@ -208,7 +208,7 @@ func (s *BoltStore) DeleteToken(ctx context.Context, id string) error {
 // Meta implements Store.
 func (s *BoltStore) Meta(ctx context.Context, key string) ([]byte, error) {
 	var out []byte
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketMeta).Get([]byte(key))
 		if v == nil {
 			return ErrNotFound
@@ -257,7 +257,7 @@ func (s *BoltStore) User(ctx context.Context, name string) (UserRecord, error) {
 // UserCount implements Store.
 func (s *BoltStore) UserCount(ctx context.Context) (int, error) {
 	n := 0
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		n = tx.Bucket(bucketUsers).Stats().KeyN
 		return nil
 	})
@@ -284,7 +284,7 @@ func (s *BoltStore) DeleteSession(ctx context.Context, hash string) error {
 // PurgeSessions implements Store.
 func (s *BoltStore) PurgeSessions(ctx context.Context, now time.Time) (int, error) {
 	var stale [][]byte
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketSessions).ForEach(func(k, v []byte) error {
 			var sess SessionRecord
 			if json.Unmarshal(v, &sess) == nil && !sess.ExpiresAt.After(now) {

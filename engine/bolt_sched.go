@@ -109,13 +109,17 @@ func (s *BoltStore) putNewRunWithEvent(tx *bolt.Tx, r *Run) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return key, putIndexed(tx, key, r.FlowID, idx, dueOf(r), nil)
+	if err := putIndexed(tx, key, r.FlowID, idx, dueOf(r), nil); err != nil {
+		return nil, err
+	}
+	s.markOpen(key, idx)
+	return key, nil
 }
 
 // LastTick implements Store.
 func (s *BoltStore) LastTick(ctx context.Context, flowID string) (time.Time, error) {
 	var last time.Time
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		last = lastTick(tx, flowID)
 		return nil
 	})
@@ -325,7 +329,7 @@ func trimSeen(tx *bolt.Tx, flowID string, limit int, keep map[string]bool) (int,
 // PollStateOf implements Store.
 func (s *BoltStore) PollStateOf(ctx context.Context, flowID string) (PollState, error) {
 	var st PollState
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		err := getJSON(tx.Bucket(bucketPollState), []byte(flowID), &st)
 		if err == ErrNotFound {
 			return nil
@@ -344,7 +348,7 @@ func (s *BoltStore) PutPollState(ctx context.Context, flowID string, st PollStat
 func (s *BoltStore) SeenKeys(ctx context.Context, flowID string, newest int) (int, []string, error) {
 	var keys []string
 	n := 0
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		prefix := compositeKey(flowID, nil)
 		c := tx.Bucket(bucketSeenOrder).Cursor()
 		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {

@@ -137,7 +137,7 @@ func (s *BoltStore) AddRefusals(ctx context.Context, rs []Refusal, keep int) err
 // Refusals implements Store: newest first.
 func (s *BoltStore) Refusals(ctx context.Context, flowID string, limit int) ([]Refusal, error) {
 	var out []Refusal
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		prefix := compositeKey(flowID, nil)
 		c := tx.Bucket(bucketRefusals).Cursor()
 		for k, v := lastUnder(c, prefix); k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, v = c.Prev() {

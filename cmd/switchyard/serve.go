@@ -5,7 +5,9 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -21,6 +23,19 @@ func cmdServe(args []string, stderr io.Writer) error {
 		return usageError{"serve takes no arguments"}
 	}
 	log := newLogger(o.logLevel, stderr)
+	// SWITCHYARD_CPUPROFILE names a file for a CPU profile of the whole
+	// serve (written at shutdown): how docs/benchmarks.md was profiled.
+	if path := os.Getenv("SWITCHYARD_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 

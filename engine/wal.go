@@ -1,0 +1,346 @@
+package engine
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// The write-ahead log takes the hot writes (webhook ingest and run
+// checkpoints) off bbolt's commit path: a group of them is appended to a
+// segment file and made durable with one fdatasync, and only then is the
+// caller answered. The same writes reach bbolt afterwards in much larger
+// transactions (see BoltStore.applyLoop); bbolt records the last log
+// sequence number (LSN) it holds in the transaction that applies it, so
+// after a crash exactly the records past it are applied again at open.
+//
+// A segment is a series of frames:
+//
+//	u32 LE  payload length
+//	u32 LE  CRC-32C of the segment number (u64 LE) followed by the payload
+//	payload u64 LE LSN, then the record (its first byte is its kind)
+//
+// The segment number in the checksum keeps a frame copied from another
+// segment from passing as this one's. Reading a segment stops at the first
+// frame that is cut short or fails its checksum: the tail of a write that
+// a crash interrupted, which was never acknowledged.
+
+const (
+	walDirName = "wal"
+	walExt     = ".wal"
+	// walSegmentSize is where a segment is closed and the next begins;
+	// a segment is deleted once bbolt holds all of its records.
+	walSegmentSize = 64 << 20
+	walFrameHeader = 8
+	walLSNSize     = 8
+	// walMaxRecord bounds one record, so a damaged length cannot make the
+	// reader allocate without limit.
+	walMaxRecord = 1 << 30
+)
+
+var walCRC = crc32.MakeTable(crc32.Castagnoli)
+
+// walFrameSize is the size on disk of a record of n bytes.
+func walFrameSize(n int) int { return walFrameHeader + walLSNSize + n }
+
+// appendWALFrame frames rec, the LSN first, for segment seg.
+func appendWALFrame(dst []byte, seg, lsn uint64, rec []byte) []byte {
+	start := len(dst)
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(walLSNSize+len(rec)))
+	dst = binary.LittleEndian.AppendUint32(dst, 0) // checksum, filled below
+	dst = binary.LittleEndian.AppendUint64(dst, lsn)
+	dst = append(dst, rec...)
+	binary.LittleEndian.PutUint32(dst[start+4:], walChecksum(seg, dst[start+walFrameHeader:]))
+	return dst
+}
+
+func walChecksum(seg uint64, payload []byte) uint32 {
+	var s [8]byte
+	binary.LittleEndian.PutUint64(s[:], seg)
+	return crc32.Update(crc32.Checksum(s[:], walCRC), walCRC, payload)
+}
+
+// readWALFrames calls fn for each intact frame of segment seg in data, in
+// order, and returns where the intact frames end. The rec passed to fn
+// aliases data.
+func readWALFrames(data []byte, seg uint64, fn func(lsn uint64, rec []byte) error) (int, error) {
+	off := 0
+	for len(data)-off >= walFrameHeader {
+		n := int(binary.LittleEndian.Uint32(data[off:]))
+		if n < walLSNSize+1 || n > walMaxRecord || n > len(data)-off-walFrameHeader {
+			break
+		}
+		payload := data[off+walFrameHeader : off+walFrameHeader+n]
+		if binary.LittleEndian.Uint32(data[off+4:]) != walChecksum(seg, payload) {
+			break
+		}
+		if err := fn(binary.LittleEndian.Uint64(payload), payload[walLSNSize:]); err != nil {
+			return off, err
+		}
+		off += walFrameHeader + n
+	}
+	return off, nil
+}
+
+// walLog is the open log: the segment being appended to and the closed
+// segments bbolt does not hold completely yet. append and rotate run on
+// one goroutine (the logger); release may run on another.
+type walLog struct {
+	dir   string
+	limit int64 // walSegmentSize but in tests
+	f     *os.File
+	seg   uint64 // number of the open segment
+	off   int64
+	last  uint64 // LSN of the newest record in the open segment
+	// broken is set when a write or sync failed: the open segment may end
+	// in a torn frame, so the next group starts a new segment.
+	broken bool
+
+	mu     sync.Mutex
+	closed []walSegment // oldest first
+}
+
+type walSegment struct {
+	no, last uint64
+}
+
+func walSegmentName(no uint64) string { return fmt.Sprintf("%016x%s", no, walExt) }
+
+// walSegments lists the segment numbers in dir, oldest first.
+func walSegments(dir string) ([]uint64, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []uint64
+	for _, e := range entries {
+		name, ok := strings.CutSuffix(e.Name(), walExt)
+		if !ok || len(name) != 16 {
+			continue
+		}
+		if no, err := strconv.ParseUint(name, 16, 64); err == nil {
+			out = append(out, no)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// createWAL starts a log in dir whose first segment is number seg.
+func createWAL(dir string, seg uint64) (*walLog, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	w := &walLog{dir: dir, seg: seg, limit: walSegmentSize}
+	if err := w.openSegment(); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+func (w *walLog) openSegment() error {
+	f, err := os.OpenFile(filepath.Join(w.dir, walSegmentName(w.seg)), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	// The new name must survive a crash too, or its records would vanish
+	// with it.
+	if err := syncDir(w.dir); err != nil {
+		f.Close()
+		return err
+	}
+	w.f, w.off, w.last, w.broken = f, 0, 0, false
+	return nil
+}
+
+// room makes sure a group of n bytes goes into a segment that can take it,
+// and returns the number of that segment (which the frames' checksums
+// name). A group never spans two segments.
+func (w *walLog) room(n int) (uint64, error) {
+	if w.broken || (w.off > 0 && w.off+int64(n) > w.limit) {
+		if err := w.rotate(); err != nil {
+			return 0, err
+		}
+	}
+	return w.seg, nil
+}
+
+func (w *walLog) rotate() error {
+	if err := w.f.Close(); err != nil && !w.broken {
+		return err
+	}
+	w.mu.Lock()
+	w.closed = append(w.closed, walSegment{no: w.seg, last: w.last})
+	w.mu.Unlock()
+	w.seg++
+	return w.openSegment()
+}
+
+// append writes a group of frames whose newest LSN is last and returns once
+// they are on disk.
+func (w *walLog) append(frames []byte, last uint64) error {
+	if _, err := w.f.WriteAt(frames, w.off); err != nil {
+		w.broken = true
+		return fmt.Errorf("store: write-ahead log: %w", err)
+	}
+	if err := fdatasync(w.f); err != nil {
+		w.broken = true
+		return fmt.Errorf("store: write-ahead log sync: %w", err)
+	}
+	w.off += int64(len(frames))
+	w.last = last
+	return nil
+}
+
+// release deletes the closed segments whose records all have an LSN of at
+// most applied.
+func (w *walLog) release(applied uint64) {
+	w.mu.Lock()
+	var drop []walSegment
+	for len(w.closed) > 0 && w.closed[0].last <= applied {
+		drop = append(drop, w.closed[0])
+		w.closed = w.closed[1:]
+	}
+	w.mu.Unlock()
+	for _, s := range drop {
+		// A segment left behind is harmless: its records are skipped at
+		// the next open as already applied, and then it is deleted.
+		_ = os.Remove(filepath.Join(w.dir, walSegmentName(s.no)))
+	}
+}
+
+// close closes the open segment and, when bbolt holds all of the log,
+// deletes every segment.
+func (w *walLog) close(applied uint64) error {
+	err := w.f.Close()
+	w.mu.Lock()
+	w.closed = append(w.closed, walSegment{no: w.seg, last: w.last})
+	w.mu.Unlock()
+	w.release(applied)
+	return err
+}
+
+// Record bodies. A record's first byte is its kind; fields are
+// length-prefixed (uvarint) byte strings or fixed-size integers.
+const (
+	walAccept byte = 1 // a webhook event with its queued run (acceptRecord)
+	walSave   byte = 2 // a run checkpoint (saveRecord)
+)
+
+// errWALRecord is a record that does not decode: with an intact checksum
+// it can only come from a newer or broken binary, so opening fails rather
+// than dropping it.
+var errWALRecord = errors.New("store: write-ahead log record does not decode")
+
+func appendField(dst, b []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(b)))
+	return append(dst, b...)
+}
+
+// walReader takes a record apart field by field; the first failure sticks.
+type walReader struct {
+	b   []byte
+	bad bool
+}
+
+func (r *walReader) fixed(n int) []byte {
+	if r.bad || len(r.b) < n {
+		r.bad = true
+		return nil
+	}
+	v := r.b[:n]
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *walReader) u64() uint64 {
+	if v := r.fixed(8); v != nil {
+		return binary.LittleEndian.Uint64(v)
+	}
+	return 0
+}
+
+func (r *walReader) field() []byte {
+	n, k := binary.Uvarint(r.b)
+	if r.bad || k <= 0 || n > uint64(len(r.b)-k) {
+		r.bad = true
+		return nil
+	}
+	v := r.b[k : k+int(n)]
+	r.b = r.b[k+int(n):]
+	return v
+}
+
+// acceptRecord is a webhook event stored with its queued run: the run's
+// index value and the event share the run's key.
+type acceptRecord struct {
+	key    []byte // 8 bytes
+	due    int64  // unix nano, 0 = now
+	flowID []byte
+	index  []byte
+	event  []byte
+}
+
+func (a *acceptRecord) encode() []byte {
+	b := make([]byte, 0, 1+8+8+len(a.flowID)+len(a.index)+len(a.event)+15)
+	b = append(b, walAccept)
+	b = append(b, a.key...)
+	b = binary.LittleEndian.AppendUint64(b, uint64(a.due))
+	b = appendField(b, a.flowID)
+	b = appendField(b, a.index)
+	return appendField(b, a.event)
+}
+
+// saveRecord is a run checkpoint: its full record and index value.
+type saveRecord struct {
+	key    []byte
+	due    int64
+	index  []byte
+	record []byte
+}
+
+func (s *saveRecord) encode() []byte {
+	b := make([]byte, 0, 1+8+8+len(s.index)+len(s.record)+10)
+	b = append(b, walSave)
+	b = append(b, s.key...)
+	b = binary.LittleEndian.AppendUint64(b, uint64(s.due))
+	b = appendField(b, s.index)
+	return appendField(b, s.record)
+}
+
+// decodeWALRecord decodes a record body. The result aliases rec.
+func decodeWALRecord(rec []byte) (walRecord, error) {
+	if len(rec) == 0 {
+		return nil, errWALRecord
+	}
+	r := walReader{b: rec[1:]}
+	var out walRecord
+	switch rec[0] {
+	case walAccept:
+		a := &acceptRecord{key: r.fixed(8)}
+		a.due = int64(r.u64())
+		a.flowID, a.index, a.event = r.field(), r.field(), r.field()
+		out = a
+	case walSave:
+		s := &saveRecord{key: r.fixed(8)}
+		s.due = int64(r.u64())
+		s.index, s.record = r.field(), r.field()
+		out = s
+	default:
+		return nil, fmt.Errorf("%w: kind %d", errWALRecord, rec[0])
+	}
+	if r.bad || len(r.b) != 0 {
+		return nil, fmt.Errorf("%w: kind %d, %d bytes", errWALRecord, rec[0], len(rec))
+	}
+	return out, nil
+}
