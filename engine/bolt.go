@@ -66,6 +66,9 @@ type BoltStore struct {
 	applyMu sync.Mutex
 	applyCV *sync.Cond
 	closed  bool // guarded by applyMu: no more applies will come
+	// readers counts reads waiting for the applier; kick wakes it.
+	readers atomic.Int32
+	kick    chan struct{}
 
 	open openRuns
 	// lostWrites counts logged writes bbolt refused even alone; they stay
@@ -86,6 +89,10 @@ type writeOp struct {
 	rec  []byte
 	lsn  uint64
 	errc chan error
+	// accept and save are set on logged ingest and checkpoints, so that
+	// the applier can fold a run's ingest and final checkpoint together.
+	accept *acceptRecord
+	save   *saveRecord
 }
 
 // openRuns are the runs that are not final, by sequence: SaveRun checks
@@ -157,7 +164,7 @@ func OpenBolt(dir string, lockWait time.Duration) (*BoltStore, error) {
 	}
 	s := &BoltStore{db: db, writes: make(chan *writeOp, maxGroup),
 		applyq: make(chan []*writeOp, applyBacklog), done: make(chan struct{}),
-		open: openRuns{m: map[uint64]struct{}{}}}
+		open: openRuns{m: map[uint64]struct{}{}}, kick: make(chan struct{}, 1)}
 	s.applyCV = sync.NewCond(&s.applyMu)
 	// Replay first: the sequences and open runs below must see every
 	// write that was acknowledged.
@@ -360,7 +367,10 @@ func (s *BoltStore) logLoop() {
 }
 
 // applyLoop is the applier: it applies groups to bbolt, as many as wait at
-// once, up to maxApply writes.
+// once, up to maxApply writes. When only logged writes wait (they were
+// answered already) and nobody waits to read, it lets them gather for up to
+// applyPace after the previous commit: fewer, larger bbolt transactions
+// cost less CPU and fewer syncs per write.
 func (s *BoltStore) applyLoop() {
 	defer close(s.done)
 	defer func() {
@@ -370,26 +380,70 @@ func (s *BoltStore) applyLoop() {
 		s.applyCV.Broadcast()
 	}()
 	ops := make([]*writeOp, 0, maxApply)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	var lastCommit time.Time
 	for group := range s.applyq {
 		ops = append(ops[:0], group...)
+		urgent := hasBarrier(group)
+		open := true
 	more:
-		for len(ops) < maxApply {
+		for open && len(ops) < maxApply {
 			select {
 			case g, ok := <-s.applyq:
 				if !ok {
+					open = false
 					break more
 				}
 				ops = append(ops, g...)
+				urgent = urgent || hasBarrier(g)
 			default:
 				break more
 			}
+		}
+		if wait := time.Until(lastCommit.Add(applyPace)); open && !urgent && wait > 0 && s.readers.Load() == 0 {
+			timer.Reset(wait)
+		gather:
+			for len(ops) < maxApply {
+				select {
+				case g, ok := <-s.applyq:
+					if !ok {
+						break gather
+					}
+					ops = append(ops, g...)
+					if hasBarrier(g) {
+						break gather
+					}
+				case <-s.kick:
+					break gather
+				case <-timer.C:
+					break gather
+				}
+			}
+			timer.Stop()
 		}
 		if s.holdApply != nil {
 			<-s.holdApply
 		}
 		s.apply(ops)
+		lastCommit = time.Now()
 		clear(ops)
 	}
+}
+
+// applyPace is the longest the applier lets answered writes gather before
+// a commit; reads and writes that need bbolt's answer do not wait for it.
+const applyPace = 10 * time.Millisecond
+
+// hasBarrier reports whether a group holds a write whose caller waits for
+// bbolt's answer.
+func hasBarrier(group []*writeOp) bool {
+	for _, op := range group {
+		if op.rec == nil {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *BoltStore) apply(ops []*writeOp) {
@@ -398,10 +452,11 @@ func (s *BoltStore) apply(ops []*writeOp) {
 		last = max(last, op.lsn)
 	}
 	errs := make([]error, len(ops))
+	fns, _ := foldRuns(ops)
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		failed := false
-		for i, op := range ops {
-			if errs[i] = op.fn(tx); errs[i] != nil {
+		for i, fn := range fns {
+			if errs[i] = fn(tx); errs[i] != nil {
 				failed = true
 			}
 		}
@@ -430,6 +485,44 @@ func (s *BoltStore) apply(ops []*writeOp) {
 		}
 	}
 	s.publishApplied(last)
+}
+
+// foldRuns returns the functions that apply ops in one transaction. When a
+// run's ingest and its final checkpoint are in the same batch (a short run
+// under load), the ingest writes only the event and the flow index and the
+// checkpoint only the record and the final index entry: the queue entry
+// and index value the ingest would write, and the checkpoint would read
+// and delete again, are skipped. The end state is the same. It also
+// reports how many runs it folded.
+func foldRuns(ops []*writeOp) ([]func(*bolt.Tx) error, int) {
+	fns := make([]func(*bolt.Tx) error, len(ops))
+	folded := 0
+	var accepts map[uint64]int
+	for i, op := range ops {
+		fns[i] = op.fn
+		if op.accept != nil {
+			if accepts == nil {
+				accepts = make(map[uint64]int, len(ops))
+			}
+			accepts[seqOf(op.accept.key)] = i
+		}
+	}
+	for i, op := range ops {
+		if op.save == nil || !indexFinal(op.save.index) {
+			continue
+		}
+		seq := seqOf(op.save.key)
+		j, ok := accepts[seq]
+		if !ok || j > i {
+			continue
+		}
+		delete(accepts, seq)
+		a, sv := ops[j].accept, op.save
+		fns[j] = a.applyFolded
+		fns[i] = sv.applyFolded
+		folded++
+	}
+	return fns, folded
 }
 
 // applyOne applies one write in a transaction of its own. A logged write
@@ -479,6 +572,13 @@ func (s *BoltStore) caughtUp() {
 	if s.applied.Load() >= want {
 		return
 	}
+	// Tell a pacing applier that someone waits.
+	s.readers.Add(1)
+	defer s.readers.Add(-1)
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
 	s.applyMu.Lock()
 	for s.applied.Load() < want && !s.closed {
 		s.applyCV.Wait()
@@ -497,15 +597,10 @@ func (s *BoltStore) view(fn func(tx *bolt.Tx) error) error {
 var errRetrySeparately = errors.New("store: group rolled back to retry writes separately")
 
 // write runs fn in the next bbolt transaction and returns once that
-// committed (durable), with fn's error.
+// committed (durable), with fn's error. (Logged writes submit a writeOp
+// with rec set; they return once rec is in the log.)
 func (s *BoltStore) write(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	return s.submit(ctx, &writeOp{fn: fn, errc: make(chan error, 1)})
-}
-
-// writeLogged logs rec and returns once it is durable in the log; apply
-// (rec's effect on bbolt) runs later in the applier.
-func (s *BoltStore) writeLogged(ctx context.Context, rec []byte, apply func(tx *bolt.Tx) error) error {
-	return s.submit(ctx, &writeOp{fn: apply, rec: rec, errc: make(chan error, 1)})
 }
 
 func (s *BoltStore) submit(ctx context.Context, op *writeOp) error {
@@ -550,6 +645,24 @@ func (a *acceptRecord) apply(_ *BoltStore, tx *bolt.Tx) error {
 		return err
 	}
 	return appendBucket(tx, bucketEvents).Put(a.key, a.event)
+}
+
+// applyFolded is apply without the index value and queue entry, for an
+// ingest whose final checkpoint follows in the same transaction.
+func (a *acceptRecord) applyFolded(tx *bolt.Tx) error {
+	if err := appendBucket(tx, bucketRunsByFlow).Put(compositeKey(string(a.flowID), a.key), nil); err != nil {
+		return err
+	}
+	return appendBucket(tx, bucketEvents).Put(a.key, a.event)
+}
+
+// applyFolded writes a final checkpoint whose ingest came earlier in the
+// same transaction without its index value or queue entry.
+func (r *saveRecord) applyFolded(tx *bolt.Tx) error {
+	if err := appendBucket(tx, bucketRuns).Put(r.key, r.record); err != nil {
+		return err
+	}
+	return appendBucket(tx, bucketRunIndex).Put(r.key, r.index)
 }
 
 // apply checkpoints the run. SaveRun checked that the run was open when it
@@ -612,7 +725,8 @@ func (s *BoltStore) Accept(ctx context.Context, ev *Event, run *Run, window time
 	res := AcceptResult{RunID: r.ID, EventID: e.ID}
 	if e.DedupeKey == "" {
 		s.open.add(seq)
-		err = s.writeLogged(ctx, rec.encode(), func(tx *bolt.Tx) error { return rec.apply(s, tx) })
+		err = s.submit(ctx, &writeOp{fn: func(tx *bolt.Tx) error { return rec.apply(s, tx) },
+			rec: rec.encode(), accept: rec, errc: make(chan error, 1)})
 		if err != nil {
 			s.open.remove(seq)
 			return AcceptResult{}, fmt.Errorf("store: accept event for flow %q: %w", ev.FlowID, err)
@@ -777,7 +891,8 @@ func (s *BoltStore) SaveRun(ctx context.Context, run *Run) error {
 		return fmt.Errorf("store: save run %s: %w", run.ID, err)
 	}
 	rec := &saveRecord{key: key, due: unixNano(dueOf(run)), index: idxData, record: data}
-	if err := s.writeLogged(ctx, rec.encode(), func(tx *bolt.Tx) error { return rec.apply(s, tx) }); err != nil {
+	op := &writeOp{fn: func(tx *bolt.Tx) error { return rec.apply(s, tx) }, rec: rec.encode(), save: rec, errc: make(chan error, 1)}
+	if err := s.submit(ctx, op); err != nil {
 		if final {
 			s.open.add(seq)
 		}

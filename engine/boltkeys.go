@@ -52,8 +52,15 @@ func seqKey(seq uint64) []byte {
 	return k
 }
 
+// formatID is prefix and seq as 16 hex digits ("run_000000000000002a").
 func formatID(prefix string, seq uint64) string {
-	return prefix + fmt.Sprintf("%016x", seq)
+	b := make([]byte, len(prefix)+16)
+	copy(b, prefix)
+	for i := len(b) - 1; i >= len(prefix); i-- {
+		b[i] = "0123456789abcdef"[seq&0xf]
+		seq >>= 4
+	}
+	return string(b)
 }
 
 // parseID turns "run_000000000000002a" into its sequence key.

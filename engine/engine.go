@@ -237,7 +237,9 @@ func (e *Engine) process(ctx context.Context, q queued) {
 			return
 		}
 	}
-	log := e.log.With("flow_id", run.FlowID, "run_id", run.ID)
+	// Built only when something goes wrong: With costs allocations that
+	// every run would otherwise pay.
+	log := func() *slog.Logger { return e.log.With("flow_id", run.FlowID, "run_id", run.ID) }
 	cf, err := e.flows.version(ctx, e.store, run.FlowID, run.FlowVersion)
 	var st *runState
 	if err == nil {
@@ -249,7 +251,7 @@ func (e *Engine) process(ctx context.Context, q queued) {
 		now := time.Now()
 		run.Status, run.Error, run.FinishedAt, run.DueAt = RunFailed, err.Error(), &now, nil
 		if serr := e.store.SaveRun(ctx, run); serr != nil {
-			log.Error("save unrunnable run", "err", serr)
+			log().Error("save unrunnable run", "err", serr)
 			return
 		}
 		e.runDone(run)
@@ -268,7 +270,7 @@ func (e *Engine) process(ctx context.Context, q queued) {
 		}
 		// The store refused a checkpoint: try the run again shortly from
 		// what was last saved.
-		log.Error("checkpoint failed; run will be retried", "err", err)
+		log().Error("checkpoint failed; run will be retried", "err", err)
 		e.queue.push(queued{runID: run.ID, due: time.Now().Add(5 * time.Second)})
 		return
 	}

@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 func TestWALFrames(t *testing.T) {
@@ -311,4 +314,82 @@ func FuzzWALFrames(f *testing.F) {
 			t.Fatalf("re-framed %x, want %x", again, data[:end])
 		}
 	})
+}
+
+// TestFoldRunsSameState applies one batch of ingests and checkpoints with
+// folding and the same writes one by one without it: both stores must end
+// up with the same bytes in every bucket.
+func TestFoldRunsSameState(t *testing.T) {
+	now := time.Now().UTC()
+	mk := func(seq uint64) []*writeOp {
+		key := seqKey(seq)
+		r := newRun("f")
+		r.ID, r.EventID = formatID(runIDPrefix, seq), formatID(eventIDPrefix, seq)
+		sum := r.Summary()
+		idx, _ := encodeIndex(&sum)
+		acc := &acceptRecord{key: key, flowID: []byte("f"), index: idx, event: fmt.Appendf(nil, `{"n":%d}`, seq)}
+		save := func(status RunStatus) *writeOp {
+			r.Status = status
+			if status.Final() {
+				r.FinishedAt = &now
+			}
+			data, _ := json.Marshal(r)
+			sum := r.Summary()
+			idx, _ := encodeIndex(&sum)
+			sr := &saveRecord{key: key, index: idx, record: data}
+			return &writeOp{fn: func(tx *bolt.Tx) error { return sr.apply(nil, tx) }, rec: sr.encode(), save: sr}
+		}
+		accOp := &writeOp{fn: func(tx *bolt.Tx) error { return acc.apply(nil, tx) }, rec: acc.encode(), accept: acc}
+		switch seq % 4 {
+		case 0: // queued only
+			return []*writeOp{accOp}
+		case 1: // straight to final
+			return []*writeOp{accOp, save(RunSucceeded)}
+		case 2: // a running checkpoint, then final
+			return []*writeOp{accOp, save(RunRunning), save(RunFailed)}
+		default: // final, then a late checkpoint that must not win
+			return []*writeOp{accOp, save(RunSucceeded), save(RunRunning)}
+		}
+	}
+	var ops []*writeOp
+	for seq := uint64(1); seq <= 40; seq++ {
+		ops = append(ops, mk(seq)...)
+	}
+	folded, plain := openTestStore(t), openTestStore(t)
+	folded.apply(ops)
+	for _, op := range ops {
+		if err := plain.applyOne(op); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dump := func(s *BoltStore) map[string]string {
+		out := map[string]string{}
+		s.db.View(func(tx *bolt.Tx) error {
+			for _, b := range allBuckets {
+				if bytes.Equal(b, bucketMeta) {
+					continue
+				}
+				tx.Bucket(b).ForEach(func(k, v []byte) error {
+					out[string(b)+"/"+string(k)] = string(v)
+					return nil
+				})
+			}
+			return nil
+		})
+		return out
+	}
+	a, b := dump(folded), dump(plain)
+	if len(a) != len(b) {
+		t.Fatalf("folded batch left %d keys, one by one %d", len(a), len(b))
+	}
+	for k, v := range b {
+		if a[k] != v {
+			t.Fatalf("key %q: folded %q, one by one %q", k, a[k], v)
+		}
+	}
+	// Runs 1, 2 and 3 of every four reach a final status after their
+	// ingest: all 30 fold.
+	if fns, n := foldRuns(ops); len(fns) != len(ops) || n != 30 {
+		t.Fatalf("foldRuns: %d functions for %d writes, %d folded, want 30", len(fns), len(ops), n)
+	}
 }
