@@ -712,10 +712,7 @@ func (s *BoltStore) Accept(ctx context.Context, ev *Event, run *Run, window time
 	e, r := *ev, *run
 	e.ID = formatID(eventIDPrefix, seq)
 	r.ID, r.EventID = formatID(runIDPrefix, seq), e.ID
-	evData, err := json.Marshal(&e)
-	if err != nil {
-		return AcceptResult{}, fmt.Errorf("store: accept event for flow %q: %w", ev.FlowID, err)
-	}
+	evData := appendEventJSON(nil, &e)
 	sum := r.Summary()
 	idxData, err := encodeIndex(&sum)
 	if err != nil {
@@ -797,7 +794,7 @@ func putIndexed(tx *bolt.Tx, key []byte, flowID string, idx []byte, due time.Tim
 func (s *BoltStore) putNewRun(tx *bolt.Tx, r *Run, linkEvent bool) ([]byte, error) {
 	key := seqKey(s.seq.Add(1))
 	r.ID = formatID(runIDPrefix, seqOf(key))
-	record, err := json.Marshal(r)
+	record, err := appendRunJSON(nil, r)
 	if err != nil {
 		return nil, err
 	}
@@ -870,7 +867,7 @@ func (s *BoltStore) SaveRun(ctx context.Context, run *Run) error {
 	if err != nil {
 		return fmt.Errorf("store: save run: %w", err)
 	}
-	data, err := json.Marshal(run)
+	data, err := appendRunJSON(nil, run)
 	if err != nil {
 		return fmt.Errorf("store: save run %s: %w", run.ID, err)
 	}

@@ -130,11 +130,7 @@ const (
 var runStatusCodes = map[RunStatus]byte{RunQueued: 1, RunRunning: 2, RunWaiting: 3, RunSucceeded: 4, RunFailed: 5}
 
 func encodeIndex(sum *RunSummary) ([]byte, error) {
-	js, err := json.Marshal(sum)
-	if err != nil {
-		return nil, err
-	}
-	v := make([]byte, indexHeaderV2Len, indexHeaderV2Len+len(js))
+	v := make([]byte, indexHeaderV2Len, indexHeaderV2Len+256)
 	v[0] = indexHeaderV2
 	if sum.Status.Final() {
 		v[0] |= indexFinalFlag
@@ -146,7 +142,7 @@ func encodeIndex(sum *RunSummary) ([]byte, error) {
 		binary.BigEndian.PutUint64(v[9:17], uint64(sum.CreatedAt.UnixNano()))
 	}
 	v[17] = runStatusCodes[sum.Status]
-	return append(v, js...), nil
+	return appendSummaryJSON(v, sum), nil
 }
 
 func indexFinal(v []byte) bool { return len(v) > 0 && v[0]&indexFinalFlag != 0 }
