@@ -7,7 +7,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 RACE_PKGS := ./engine/... ./web/... ./connectors/... ./flows/...
 FUZZTIME  ?= 10s
 
-.PHONY: all build run generate generate-check lint test test-race test-e2e fuzz bench clean
+.PHONY: all build run generate generate-check lint test test-race test-e2e fuzz bench bench-ladder clean
 
 all: build
 
@@ -50,6 +50,11 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./engine
 	$(GO) test -run '^$$' -bench RunHistory -benchtime 200x ./web
 	bash bench/run.sh
+
+# bench-ladder: where the distance to the bare handler goes, level by level
+# (docs/benchmarks.md).
+bench-ladder:
+	bash bench/ladder.sh
 
 clean:
 	rm -rf bin

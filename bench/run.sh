@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make bench: durable async webhook ingest (every 202 means the event is
-# fsync'd in bbolt) against a bare Fiber handler that stores nothing
+# fsync'd in the write-ahead log) against a bare Fiber handler that stores nothing
 # (cmd/barehook), on the same machine, interleaved per concurrency level.
 #
 # Env knobs:
@@ -19,108 +19,22 @@ DURATION=${BENCH_DURATION:-10s}
 CONNS=${BENCH_CONNS:-"1 16 64"}
 DRAIN=${BENCH_DRAIN:-60}
 WARMUP=2s
-HOST=127.0.0.1
-LUA=bench/post.lua
-
-log() { printf '%s\n' "$*" >&2; }
-die() { log "bench: $*"; exit 1; }
-
-# --- tools -------------------------------------------------------------------
-need=()
-command -v wrk >/dev/null 2>&1 || need+=(wrk)
-command -v curl >/dev/null 2>&1 || need+=(curl)
-if ((${#need[@]})); then
-	log "bench: installing ${need[*]} with apt-get"
-	command -v apt-get >/dev/null 2>&1 || die "apt-get not found; install ${need[*]} by hand"
-	apt-get update -qq >/dev/null
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-
-log "bench: building bin/switchyard and bin/barehook"
-mkdir -p bin
-go build -o bin/switchyard ./cmd/switchyard
-go build -o bin/barehook ./cmd/barehook
+source bench/lib.sh
+need_tools
+build_bins
 
 # --- servers -----------------------------------------------------------------
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/switchyard-bench.XXXXXX")
 DATA=$TMP/data
-PIDS=()
-cleanup() {
-	local pid
-	for pid in "${PIDS[@]}"; do
-		kill "$pid" 2>/dev/null || true
-	done
-	for pid in "${PIDS[@]}"; do
-		wait "$pid" 2>/dev/null || true
-	done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# free_port prints a loopback port nothing listens on.
-free_port() {
-	local p
-	for _ in $(seq 1 50); do
-		p=$((20000 + RANDOM % 20000))
-		if ! (exec 3<>"/dev/tcp/$HOST/$p") 2>/dev/null; then
-			echo "$p"
-			return
-		fi
-	done
-	die "no free port found"
-}
-
-# wait_ready URL PID NAME LOGFILE
-wait_ready() {
-	local url=$1 pid=$2 name=$3 logf=$4
-	for _ in $(seq 1 100); do
-		if ! kill -0 "$pid" 2>/dev/null; then
-			cat "$logf" >&2 || true
-			die "$name exited before it was ready"
-		fi
-		if curl -fsS -o /dev/null "$url" 2>/dev/null; then
-			return
-		fi
-		sleep 0.1
-	done
-	cat "$logf" >&2 || true
-	die "$name not ready at $url after 10s"
-}
-
 BARE_PORT=$(free_port)
 SY_PORT=$(free_port)
 while [[ $SY_PORT == "$BARE_PORT" ]]; do SY_PORT=$(free_port); done
 BARE=http://$HOST:$BARE_PORT
 SY=http://$HOST:$SY_PORT
 
-# The token command opens the database directly: it must run before the
-# server holds the data dir's lock.
-TOKEN=$(bin/switchyard token create --name bench --data "$DATA")
-[[ -n $TOKEN ]] || die "token create printed nothing"
-
-bin/barehook --addr "$HOST:$BARE_PORT" >"$TMP/barehook.log" 2>&1 &
-PIDS+=($!)
-BARE_PID=$!
-bin/switchyard serve --addr "$HOST:$SY_PORT" --data "$DATA" --log-level warn >"$TMP/switchyard.log" 2>&1 &
-PIDS+=($!)
-SY_PID=$!
-
-wait_ready "$BARE/hooks/ping" "$BARE_PID" barehook "$TMP/barehook.log"
-wait_ready "$SY/readyz" "$SY_PID" switchyard "$TMP/switchyard.log"
-
-FLOW='{"id":"bench","name":"Bench","enabled":true,"trigger":{"type":"webhook","path":"bench"},"steps":[{"id":"shape","use":"data.set","with":{"order":"{{ trigger.body.id }}","total":"{{ trigger.body.total }}"}}]}'
-code=$(curl -sS -o "$TMP/flow.json" -w '%{http_code}' -X POST "$SY/api/flows" \
-	-H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' --data "$FLOW")
-[[ $code == 2* ]] || { cat "$TMP/flow.json" >&2; die "create flow: HTTP $code"; }
-
-# One delivery each by hand, so a wrong route fails loudly before wrk
-# reports a table of errors.
-for url in "$BARE/hooks/bench" "$SY/hooks/bench"; do
-	code=$(curl -sS -o "$TMP/probe.json" -w '%{http_code}' -X POST "$url" \
-		-H 'Content-Type: application/json' --data '{"id":"o-123","total":42}')
-	[[ $code == 202 ]] || { cat "$TMP/probe.json" >&2; die "probe $url: HTTP $code, want 202"; }
-done
+start_barehook bin/barehook "$BARE_PORT" "$TMP/barehook.log"
+start_switchyard bin/switchyard "$DATA" "$SY_PORT" "$TMP/switchyard.log"
+probe "$BARE/hooks/bench"
+probe "$SY/hooks/bench"
 
 # --- measuring ---------------------------------------------------------------
 # metric NAME prints the value of one switchyard metric (0 when absent).

@@ -1,0 +1,116 @@
+# Shared by bench/run.sh and bench/ladder.sh: tools, ports, servers, the
+# bench flow. Source it after `set -euo pipefail`; it sets HOST, TMP (removed
+# on exit, with every server started through start_server killed) and LUA.
+
+HOST=127.0.0.1
+LUA=bench/post.lua
+# BENCH_FLOW is the flow every level measures: a webhook and one data.set
+# step that reads trigger.body.id and trigger.body.total.
+BENCH_FLOW='{"id":"bench","name":"Bench","enabled":true,"trigger":{"type":"webhook","path":"bench"},"steps":[{"id":"shape","use":"data.set","with":{"order":"{{ trigger.body.id }}","total":"{{ trigger.body.total }}"}}]}'
+
+log() { printf '%s\n' "$*" >&2; }
+die() { log "bench: $*"; exit 1; }
+
+# need_tools installs wrk and curl with apt-get when they are missing.
+need_tools() {
+	local need=()
+	command -v wrk >/dev/null 2>&1 || need+=(wrk)
+	command -v curl >/dev/null 2>&1 || need+=(curl)
+	if ((${#need[@]})); then
+		log "bench: installing ${need[*]} with apt-get"
+		command -v apt-get >/dev/null 2>&1 || die "apt-get not found; install ${need[*]} by hand"
+		apt-get update -qq >/dev/null
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+	fi
+}
+
+# build_bins builds bin/switchyard and bin/barehook.
+build_bins() {
+	log "bench: building bin/switchyard and bin/barehook"
+	mkdir -p bin
+	go build -o bin/switchyard ./cmd/switchyard
+	go build -o bin/barehook ./cmd/barehook
+}
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/switchyard-bench.XXXXXX")
+PIDS=()
+cleanup() {
+	local pid
+	for pid in "${PIDS[@]}"; do
+		kill "$pid" 2>/dev/null || true
+	done
+	for pid in "${PIDS[@]}"; do
+		wait "$pid" 2>/dev/null || true
+	done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# free_port prints a loopback port nothing listens on.
+free_port() {
+	local p
+	for _ in $(seq 1 50); do
+		p=$((20000 + RANDOM % 20000))
+		if ! (exec 3<>"/dev/tcp/$HOST/$p") 2>/dev/null; then
+			echo "$p"
+			return
+		fi
+	done
+	die "no free port found"
+}
+
+# wait_ready URL PID NAME LOGFILE
+wait_ready() {
+	local url=$1 pid=$2 name=$3 logf=$4
+	for _ in $(seq 1 100); do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			cat "$logf" >&2 || true
+			die "$name exited before it was ready"
+		fi
+		if curl -fsS -o /dev/null "$url" 2>/dev/null; then
+			return
+		fi
+		sleep 0.1
+	done
+	cat "$logf" >&2 || true
+	die "$name not ready at $url after 10s"
+}
+
+# start_switchyard BIN DATA PORT LOG [ENV=VALUE...]: creates an API token in
+# DATA (before the server holds the data dir's lock), starts BIN serve on
+# PORT, waits for /readyz and creates the bench flow. It sets SY_PID.
+start_switchyard() {
+	local bin=$1 data=$2 port=$3 logf=$4
+	shift 4
+	local token code
+	token=$("$bin" token create --name bench --data "$data")
+	[[ -n $token ]] || die "token create printed nothing"
+	env "$@" "$bin" serve --addr "$HOST:$port" --data "$data" --log-level warn >"$logf" 2>&1 &
+	SY_PID=$!
+	PIDS+=("$SY_PID")
+	wait_ready "http://$HOST:$port/readyz" "$SY_PID" switchyard "$logf"
+	code=$(curl -sS -o "$TMP/flow.json" -w '%{http_code}' -X POST "http://$HOST:$port/api/flows" \
+		-H "Authorization: Bearer $token" -H 'Content-Type: application/json' --data "$BENCH_FLOW")
+	[[ $code == 2* ]] || { cat "$TMP/flow.json" >&2; die "create flow: HTTP $code"; }
+}
+
+# start_barehook BIN PORT LOG sets BARE_PID.
+start_barehook() {
+	"$1" --addr "$HOST:$2" >"$3" 2>&1 &
+	BARE_PID=$!
+	PIDS+=("$BARE_PID")
+	wait_ready "http://$HOST:$2/hooks/ping" "$BARE_PID" barehook "$3"
+}
+
+# probe URL: one delivery by hand, so that a wrong route fails loudly before
+# wrk reports a table of errors.
+probe() {
+	local code
+	code=$(curl -sS -o "$TMP/probe.json" -w '%{http_code}' -X POST "$1" \
+		-H 'Content-Type: application/json' --data '{"id":"o-123","total":42}')
+	[[ $code == 202 ]] || { cat "$TMP/probe.json" >&2; die "probe $1: HTTP $code, want 202"; }
+}
+
+# cpu_ticks PID prints the user+system CPU time of PID in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
