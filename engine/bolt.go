@@ -71,9 +71,12 @@ type BoltStore struct {
 	kick    chan struct{}
 
 	open openRuns
-	// lostWrites counts logged writes bbolt refused even alone; they stay
-	// only in the log until it is deleted (see apply).
-	lostWrites atomic.Int64
+	// applyErrors counts failed attempts to apply a logged write alone
+	// (see applyOne); closing makes the applier give up instead of retry,
+	// and stuck, once it gave up, keeps it from applying anything after.
+	applyErrors atomic.Int64
+	closing     atomic.Bool
+	stuck       bool // owned by the applier
 	// holdApply, when a test sets it, is received from before every bbolt
 	// transaction of the applier: writes then stay in the log only, as
 	// after a crash.
@@ -238,6 +241,31 @@ func (s *BoltStore) replay(walDir string) (uint64, error) {
 		batch = batch[:0]
 		return err
 	}
+	// A void record follows the group it voids, maybe in a later segment:
+	// read them all first. Segments are read twice rather than held.
+	var voids []voidRecord
+	voided := func(lsn uint64) bool {
+		for _, v := range voids {
+			if lsn >= v.first && lsn <= v.last {
+				return true
+			}
+		}
+		return false
+	}
+	for _, no := range segs {
+		data, err := os.ReadFile(filepath.Join(walDir, walSegmentName(no)))
+		if err != nil {
+			return 0, fmt.Errorf("store: read write-ahead log: %w", err)
+		}
+		readWALFrames(data, no, func(lsn uint64, rec []byte) error {
+			if len(rec) > 0 && rec[0] == walVoid {
+				if r, err := decodeWALRecord(rec); err == nil {
+					voids = append(voids, *r.(*voidRecord))
+				}
+			}
+			return nil
+		})
+	}
 	for _, no := range segs {
 		data, err := os.ReadFile(filepath.Join(walDir, walSegmentName(no)))
 		if err != nil {
@@ -245,7 +273,7 @@ func (s *BoltStore) replay(walDir string) (uint64, error) {
 		}
 		_, err = readWALFrames(data, no, func(lsn uint64, rec []byte) error {
 			s.nextLSN = max(s.nextLSN, lsn)
-			if lsn <= applied {
+			if lsn <= applied || voided(lsn) {
 				return nil
 			}
 			r, err := decodeWALRecord(rec)
@@ -288,6 +316,7 @@ func setApplied(tx *bolt.Tx, lsn uint64) error {
 // Close stops taking writes, applies everything logged to bbolt, deletes
 // the log and closes the file.
 func (s *BoltStore) Close() error {
+	s.closing.Store(true)
 	close(s.writes)
 	<-s.done
 	err := s.log.close(s.applied.Load())
@@ -299,6 +328,7 @@ func (s *BoltStore) Close() error {
 func (s *BoltStore) logLoop() {
 	defer close(s.applyq)
 	var frames []byte
+	var voids []voidRecord // failed groups not yet voided in the log
 	for op := range s.writes {
 		batch := []*writeOp{op}
 	drain:
@@ -323,10 +353,18 @@ func (s *BoltStore) logLoop() {
 			s.applyq <- batch
 			continue
 		}
+		for _, v := range voids {
+			size += walFrameSize(len(v.encode()))
+		}
 		seg, err := s.log.room(size)
 		if err == nil {
 			frames = frames[:0]
 			lsn := s.nextLSN
+			for _, v := range voids {
+				lsn++
+				frames = appendWALFrame(frames, seg, lsn, v.encode())
+			}
+			first := lsn + 1
 			for _, op := range batch {
 				if op.rec != nil {
 					lsn++
@@ -334,14 +372,21 @@ func (s *BoltStore) logLoop() {
 					frames = appendWALFrame(frames, seg, lsn, op.rec)
 				}
 			}
+			// The LSNs are spent whatever happens next: a number that
+			// may have reached the disk is never given to another record.
+			s.nextLSN = lsn
 			if err = s.log.append(frames, lsn); err == nil {
-				s.nextLSN = lsn
+				voids = voids[:0]
 				s.durable.Store(lsn)
+			} else {
+				voids = append(voids, voidRecord{first: first, last: lsn})
 			}
 		}
 		if err != nil {
-			// Not durable, so not acknowledged and not applied. The
-			// broken segment is closed at the next group.
+			// Not durable, so not acknowledged and not applied; the next
+			// group that reaches the log voids these LSNs first, in case
+			// part of this one reached the disk all the same. The broken
+			// segment is closed at the next group.
 			kept := batch[:0]
 			for _, op := range batch {
 				if op.rec != nil {
@@ -447,6 +492,14 @@ func hasBarrier(group []*writeOp) bool {
 }
 
 func (s *BoltStore) apply(ops []*writeOp) {
+	if s.stuck {
+		for _, op := range ops {
+			if op.rec == nil {
+				op.errc <- errStoreStuck
+			}
+		}
+		return
+	}
 	var last uint64
 	for _, op := range ops {
 		last = max(last, op.lsn)
@@ -471,10 +524,21 @@ func (s *BoltStore) apply(ops []*writeOp) {
 	})
 	if err != nil {
 		// Also when the commit itself failed: each write alone, in order.
+		last = 0
 		for _, op := range ops {
-			err := s.applyOne(op)
+			err := errStoreStuck
+			if !s.stuck {
+				err = s.applyOne(op)
+			}
 			if op.rec == nil {
 				op.errc <- err
+			} else if err == nil {
+				last = op.lsn
+			} else {
+				// Only when closing: what is not applied stays in the log,
+				// and nothing after it may be applied, or the next start
+				// would take the log as applied past it.
+				s.stuck = true
 			}
 		}
 	} else {
@@ -525,35 +589,41 @@ func foldRuns(ops []*writeOp) ([]func(*bolt.Tx) error, int) {
 	return fns, folded
 }
 
+// errStoreStuck answers writes after the applier gave up on a logged write
+// while closing.
+var errStoreStuck = errors.New("store: closing with writes bbolt refused; they stay in the write-ahead log")
+
 // applyOne applies one write in a transaction of its own. A logged write
-// was acknowledged already: it is tried a few times before it is given up
-// and counted in lostWrites (it then exists only in the log, until the log
-// is deleted).
+// was acknowledged already and exists only in the log: it is retried,
+// backing off up to a second, for as long as it takes (bbolt refuses a
+// write only when the disk or file fails: full, read-only, broken), so
+// that the log is never deleted past it. Meanwhile the backlog fills and
+// acknowledgements stop. Only when the store is closing does it give up;
+// the log then keeps the write for the next start.
 func (s *BoltStore) applyOne(op *writeOp) error {
-	tries := 1
-	if op.rec != nil {
-		tries = 5
-	}
-	var err error
-	for i := range tries {
-		if i > 0 {
-			time.Sleep(time.Duration(i) * 50 * time.Millisecond)
-		}
-		err = s.db.Update(func(tx *bolt.Tx) error {
+	wait := 50 * time.Millisecond
+	for {
+		err := s.db.Update(func(tx *bolt.Tx) error {
 			if err := op.fn(tx); err != nil {
 				return err
 			}
 			return setApplied(tx, op.lsn)
 		})
-		if err == nil {
-			return nil
+		if err == nil || op.rec == nil {
+			return err
 		}
+		s.applyErrors.Add(1)
+		if s.closing.Load() {
+			return err
+		}
+		time.Sleep(wait)
+		wait = min(2*wait, time.Second)
 	}
-	if op.rec != nil {
-		s.lostWrites.Add(1)
-	}
-	return err
 }
+
+// ApplyErrors counts failed attempts to move an acknowledged write from the
+// write-ahead log into bbolt; above zero, the disk needs attention.
+func (s *BoltStore) ApplyErrors() int64 { return s.applyErrors.Load() }
 
 func (s *BoltStore) publishApplied(lsn uint64) {
 	if lsn == 0 {
@@ -586,12 +656,19 @@ func (s *BoltStore) caughtUp() {
 	s.applyMu.Unlock()
 }
 
-// view is db.View after the applier caught up: reads see every write that
-// was answered before they began.
-func (s *BoltStore) view(fn func(tx *bolt.Tx) error) error {
+// viewRuns is db.View after the applier caught up, for reads of what
+// logged writes change (events, runs, their indexes, the queue): they see
+// every write that was answered before they began.
+func (s *BoltStore) viewRuns(fn func(tx *bolt.Tx) error) error {
 	s.caughtUp()
 	return s.db.View(fn)
 }
+
+// view is db.View, for reads of everything else: only bbolt writes change
+// it, and those are in bbolt before their callers hear back. (Waiting for
+// the applier there would put a bbolt commit in front of every signed
+// webhook's secret lookup and every API token check.)
+func (s *BoltStore) view(fn func(tx *bolt.Tx) error) error { return s.db.View(fn) }
 
 // errRetrySeparately rolls back a group in which some write failed.
 var errRetrySeparately = errors.New("store: group rolled back to retry writes separately")
@@ -634,6 +711,9 @@ func getJSON(b *bolt.Bucket, key []byte, v any) error {
 type walRecord interface {
 	apply(s *BoltStore, tx *bolt.Tx) error
 }
+
+// apply does nothing: a void record only tells replay what to skip.
+func (v *voidRecord) apply(*BoltStore, *bolt.Tx) error { return nil }
 
 // apply stores the event and its queued run.
 func (a *acceptRecord) apply(_ *BoltStore, tx *bolt.Tx) error {
@@ -879,7 +959,7 @@ func (s *BoltStore) SaveRun(ctx context.Context, run *Run) error {
 	seq, final := seqOf(key), sum.Status.Final()
 	if !s.open.claim(seq, final) {
 		// Final, or never stored: bbolt tells which once it caught up.
-		err := s.view(func(tx *bolt.Tx) error {
+		err := s.viewRuns(func(tx *bolt.Tx) error {
 			if appendBucket(tx, bucketRunIndex).Get(key) == nil {
 				return ErrNotFound
 			}
@@ -905,7 +985,7 @@ func (s *BoltStore) Run(ctx context.Context, id string) (*Run, error) {
 		return nil, fmt.Errorf("store: run: %w", err)
 	}
 	var r *Run
-	err = s.view(func(tx *bolt.Tx) error {
+	err = s.viewRuns(func(tx *bolt.Tx) error {
 		if data := appendBucket(tx, bucketRuns).Get(key); data != nil {
 			r = &Run{}
 			return json.Unmarshal(data, r)
@@ -930,7 +1010,7 @@ func (s *BoltStore) Event(ctx context.Context, id string) (*Event, error) {
 		return nil, fmt.Errorf("store: event: %w", err)
 	}
 	var e Event
-	err = s.view(func(tx *bolt.Tx) error { return getJSON(appendBucket(tx, bucketEvents), key, &e) })
+	err = s.viewRuns(func(tx *bolt.Tx) error { return getJSON(appendBucket(tx, bucketEvents), key, &e) })
 	if err != nil {
 		return nil, fmt.Errorf("store: event %s: %w", id, err)
 	}
@@ -955,7 +1035,7 @@ func (s *BoltStore) ListRuns(ctx context.Context, f RunFilter) (RunPage, error) 
 		start = k
 	}
 	page := RunPage{Runs: []RunSummary{}}
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.viewRuns(func(tx *bolt.Tx) error {
 		idx := appendBucket(tx, bucketRunIndex)
 		// next yields run keys newest first with their index values.
 		var next func() ([]byte, []byte)
@@ -1061,7 +1141,7 @@ func (s *BoltStore) ListRuns(ctx context.Context, f RunFilter) (RunPage, error) 
 // Pending implements Store.
 func (s *BoltStore) Pending(ctx context.Context) ([]QueueItem, error) {
 	var out []QueueItem
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.viewRuns(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketQueue).ForEach(func(k, _ []byte) error {
 			due, seq := decodeQueueKey(k)
 			out = append(out, QueueItem{RunID: formatID(runIDPrefix, seq), Due: due})
@@ -1112,7 +1192,7 @@ func (s *BoltStore) DeleteRunsBefore(ctx context.Context, t time.Time, limit int
 		event  []byte
 	}
 	var victims []victim
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.viewRuns(func(tx *bolt.Tx) error {
 		c := appendBucket(tx, bucketRunIndex).Cursor()
 		for k, v := c.First(); k != nil && len(victims) < limit; k, v = c.Next() {
 			var sum RunSummary

@@ -311,8 +311,11 @@ type Stats struct {
 	// RefusalsDropped counts refusals not recorded because a flood filled
 	// the backlog faster than it was written.
 	RefusalsDropped int64
-	Pending         int64
-	Workers         int
+	// StoreApplyErrors counts failed attempts of the store to move
+	// acknowledged writes into its database (BoltStore.ApplyErrors).
+	StoreApplyErrors int64
+	Pending          int64
+	Workers          int
 }
 
 type counters struct {
@@ -326,7 +329,17 @@ func (e *Engine) Stats() Stats {
 		Saturated: e.counts.saturated.Load(), Succeeded: e.counts.succeeded.Load(),
 		Failed: e.counts.failed.Load(), Steps: e.counts.steps.Load(), Refused: e.counts.refused.Load(),
 		Pending: e.pending.Load(), Workers: e.cfg.Workers, RefusalsDropped: e.refusals.dropped.Load(),
+		StoreApplyErrors: storeApplyErrors(e.store),
 	}
+}
+
+// storeApplyErrors is the store's count of failed applies, for stores that
+// keep one.
+func storeApplyErrors(s Store) int64 {
+	if h, ok := s.(interface{ ApplyErrors() int64 }); ok {
+		return h.ApplyErrors()
+	}
+	return 0
 }
 
 // Ready reports whether the engine has started (recovery done).

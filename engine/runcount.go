@@ -44,7 +44,7 @@ func (e *Engine) CountRuns(ctx context.Context, flowID string, since time.Time, 
 // older than since (keys are in creation order) or at max.
 func (s *BoltStore) CountRuns(ctx context.Context, flowID string, since time.Time, max int) (int, error) {
 	n := 0
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.viewRuns(func(tx *bolt.Tx) error {
 		idx := newIndexWalker(tx)
 		prefix := compositeKey(flowID, nil)
 		c := tx.Bucket(bucketRunsByFlow).Cursor()

@@ -235,6 +235,7 @@ func (w *walLog) close(applied uint64) error {
 const (
 	walAccept byte = 1 // a webhook event with its queued run (acceptRecord)
 	walSave   byte = 2 // a run checkpoint (saveRecord)
+	walVoid   byte = 3 // LSNs of a group whose write failed (voidRecord)
 )
 
 // errWALRecord is a record that does not decode: with an intact checksum
@@ -336,6 +337,10 @@ func decodeWALRecord(rec []byte) (walRecord, error) {
 		s.due = int64(r.u64())
 		s.index, s.record = r.field(), r.field()
 		out = s
+	case walVoid:
+		v := &voidRecord{first: r.u64()}
+		v.last = r.u64()
+		out = v
 	default:
 		return nil, fmt.Errorf("%w: kind %d", errWALRecord, rec[0])
 	}
@@ -343,4 +348,17 @@ func decodeWALRecord(rec []byte) (walRecord, error) {
 		return nil, fmt.Errorf("%w: kind %d, %d bytes", errWALRecord, rec[0], len(rec))
 	}
 	return out, nil
+}
+
+// voidRecord names the LSNs of a group whose write or sync failed: its
+// callers were told so, and replay must not apply whatever of it reached
+// the disk anyway.
+type voidRecord struct {
+	first, last uint64
+}
+
+func (v *voidRecord) encode() []byte {
+	b := append(make([]byte, 0, 17), walVoid)
+	b = binary.LittleEndian.AppendUint64(b, v.first)
+	return binary.LittleEndian.AppendUint64(b, v.last)
 }

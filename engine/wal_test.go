@@ -292,6 +292,7 @@ func TestStoreReadsOwnLoggedWrites(t *testing.T) {
 func FuzzWALFrames(f *testing.F) {
 	f.Add(appendWALFrame(nil, 1, 1, (&acceptRecord{key: seqKey(1), flowID: []byte("f"), index: []byte{0}, event: []byte("{}")}).encode()), uint64(1))
 	f.Add(appendWALFrame(nil, 3, 9, (&saveRecord{key: seqKey(2), index: []byte{1}, record: []byte("{}")}).encode()), uint64(3))
+	f.Add(appendWALFrame(nil, 2, 5, (&voidRecord{first: 3, last: 4}).encode()), uint64(2))
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0}, uint64(0))
 	f.Fuzz(func(t *testing.T, data []byte, seg uint64) {
 		end, err := readWALFrames(data, seg, func(lsn uint64, rec []byte) error {
@@ -391,5 +392,187 @@ func TestFoldRunsSameState(t *testing.T) {
 	// ingest: all 30 fold.
 	if fns, n := foldRuns(ops); len(fns) != len(ops) || n != 30 {
 		t.Fatalf("foldRuns: %d functions for %d writes, %d folded, want 30", len(fns), len(ops), n)
+	}
+}
+
+// TestWALWriteFailure: a group whose log write fails is refused (not
+// acknowledged), the next group goes to a new segment, and a restart
+// replays both segments.
+func TestWALWriteFailure(t *testing.T) {
+	dir := t.TempDir()
+	s, err := OpenBolt(dir, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	s.holdApply = make(chan struct{}) // everything stays in the log
+	first, err := s.Accept(ctx, newEvent("f", `{"n":1}`), newRun("f"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.log.f.Close() // the disk goes away under the logger
+	if res, err := s.Accept(ctx, newEvent("f", `{"n":2}`), newRun("f"), 0); err == nil {
+		t.Fatalf("accept with a failing log answered %+v, want an error", res)
+	}
+	third, err := s.Accept(ctx, newEvent("f", `{"n":3}`), newRun("f"), 0)
+	if err != nil {
+		t.Fatalf("accept after the failed group: %v (want a new segment)", err)
+	}
+	segs, _ := walSegments(filepath.Join(dir, walDirName))
+	if len(segs) != 2 {
+		t.Fatalf("segments %v, want the broken one and a new one", segs)
+	}
+	// The new segment begins by voiding the refused group's LSN.
+	data, _ := os.ReadFile(filepath.Join(dir, walDirName, walSegmentName(segs[1])))
+	var kinds []byte
+	readWALFrames(data, segs[1], func(_ uint64, rec []byte) error { kinds = append(kinds, rec[0]); return nil })
+	if !bytes.Equal(kinds, []byte{walVoid, walAccept}) {
+		t.Fatalf("new segment holds records of kinds %v, want a void, then the accept", kinds)
+	}
+	crash(t, s)
+	s2, err := OpenBolt(dir, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	for _, id := range []string{first.RunID, third.RunID} {
+		if _, err := s2.Run(ctx, id); err != nil {
+			t.Errorf("acknowledged run %s lost: %v", id, err)
+		}
+	}
+	if pend, _ := s2.Pending(ctx); len(pend) != 2 {
+		t.Errorf("pending %d runs after replay, want 2 (the refused one was never stored)", len(pend))
+	}
+}
+
+// TestApplyRetriesLoggedWrites: an acknowledged write that bbolt refuses is
+// retried until it is taken; only when closing does the applier give up,
+// and then it applies nothing after it, so the log keeps both for the next
+// start.
+func TestApplyRetriesLoggedWrites(t *testing.T) {
+	s := openTestStore(t)
+	fails := 2
+	flaky := &writeOp{lsn: 1, rec: []byte{walSave}, fn: func(tx *bolt.Tx) error {
+		if fails > 0 {
+			fails--
+			return errors.New("disk hiccup")
+		}
+		return tx.Bucket(bucketMeta).Put([]byte("flaky"), []byte("ok"))
+	}}
+	barrier := &writeOp{fn: func(tx *bolt.Tx) error { return nil }, errc: make(chan error, 1)}
+	s.apply([]*writeOp{flaky, barrier})
+	if err := <-barrier.errc; err != nil {
+		t.Fatal(err)
+	}
+	// The first failure rolls the group back; the write alone fails once
+	// more, then goes in.
+	if v, _ := s.Meta(context.Background(), "flaky"); string(v) != "ok" || s.ApplyErrors() != 1 || s.applied.Load() != 1 {
+		t.Fatalf("after retries: value %q, %d apply errors, applied %d; want ok, 1, 1", v, s.ApplyErrors(), s.applied.Load())
+	}
+
+	s.closing.Store(true)
+	broken := &writeOp{lsn: 2, rec: []byte{walSave}, fn: func(*bolt.Tx) error { return errors.New("disk gone") }}
+	after := &writeOp{lsn: 3, rec: []byte{walSave}, fn: func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put([]byte("after"), []byte("x"))
+	}}
+	barrier = &writeOp{fn: func(tx *bolt.Tx) error { return nil }, errc: make(chan error, 1)}
+	s.apply([]*writeOp{broken, after, barrier})
+	if err := <-barrier.errc; !errors.Is(err, errStoreStuck) {
+		t.Fatalf("barrier after a refused logged write: %v, want errStoreStuck", err)
+	}
+	s.closing.Store(false)
+	if v, _ := s.Meta(context.Background(), "after"); v != nil || s.applied.Load() != 1 {
+		t.Fatalf("a write after the refused one was applied (%q) or the log position moved (%d)", v, s.applied.Load())
+	}
+}
+
+// TestWALReplaySkipsVoidedGroups: a group whose sync failed was refused,
+// yet its frames may have reached the disk; the void record the next group
+// wrote (in a later segment) keeps replay from applying them.
+func TestWALReplaySkipsVoidedGroups(t *testing.T) {
+	dir := t.TempDir()
+	walDir := filepath.Join(dir, walDirName)
+	if err := os.MkdirAll(walDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	accept := func(seq uint64) []byte {
+		r := newRun("f")
+		r.ID, r.EventID = formatID(runIDPrefix, seq), formatID(eventIDPrefix, seq)
+		sum := r.Summary()
+		idx, _ := encodeIndex(&sum)
+		return (&acceptRecord{key: seqKey(seq), flowID: []byte("f"), index: idx, event: []byte(`{}`)}).encode()
+	}
+	seg1 := appendWALFrame(nil, 1, 1, accept(1))
+	seg1 = appendWALFrame(seg1, 1, 2, accept(2)) // refused: its sync failed
+	seg2 := appendWALFrame(nil, 2, 3, (&voidRecord{first: 2, last: 2}).encode())
+	seg2 = appendWALFrame(seg2, 2, 4, accept(3))
+	for no, data := range map[uint64][]byte{1: seg1, 2: seg2} {
+		if err := os.WriteFile(filepath.Join(walDir, walSegmentName(no)), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := OpenBolt(dir, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	for seq, want := range map[uint64]bool{1: true, 2: false, 3: true} {
+		_, err := s.Run(ctx, formatID(runIDPrefix, seq))
+		if got := err == nil; got != want {
+			t.Errorf("run %d stored %v after replay, want %v (%v)", seq, got, want, err)
+		}
+	}
+	// New records continue after every LSN the log used.
+	if s.nextLSN != 4 {
+		t.Errorf("next LSN after replay %d, want 4", s.nextLSN)
+	}
+}
+
+// TestReadsOutsideRunsDoNotWait: only reads of what logged writes change
+// wait for the applier; a token check or a flow lookup never does.
+func TestReadsOutsideRunsDoNotWait(t *testing.T) {
+	s := openTestStore(t)
+	ctx := context.Background()
+	if err := s.PutToken(ctx, TokenRecord{ID: "t1", Hash: "h1"}); err != nil {
+		t.Fatal(err)
+	}
+	hold := make(chan struct{})
+	s.holdApply = hold
+	defer close(hold)
+	res, err := s.Accept(ctx, newEvent("f", `{}`), newRun("f"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.TokenByHash(ctx, "h1")
+		if err == nil {
+			_, err = s.Flows(ctx)
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a token lookup waited for the applier")
+	}
+	// A run read does wait, and sees the run once the applier went on.
+	got := make(chan error, 1)
+	go func() {
+		_, err := s.Run(ctx, res.RunID)
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		t.Fatalf("run read returned before the applier applied the run: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	hold <- struct{}{}
+	if err := <-got; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -35,6 +35,7 @@ func (s *Server) metrics(c *fiber.Ctx) error {
 	metric("switchyard_events_refused_saturated_total", "counter", "Deliveries refused with 429 because the queue was full.", st.Saturated)
 	metric("switchyard_webhooks_refused_total", "counter", "Webhook requests refused (signature, address, rate limit).", st.Refused)
 	metric("switchyard_refusals_unrecorded_total", "counter", "Refusals not kept in a flow's log because a flood outran it.", st.RefusalsDropped)
+	metric("switchyard_store_apply_errors_total", "counter", "Failed attempts to move acknowledged writes from the write-ahead log into the database (the disk needs attention).", st.StoreApplyErrors)
 	metric("switchyard_runs_succeeded_total", "counter", "Runs that finished successfully.", st.Succeeded)
 	metric("switchyard_runs_failed_total", "counter", "Runs that failed.", st.Failed)
 	metric("switchyard_step_checkpoints_total", "counter", "Step checkpoints written.", st.Steps)
