@@ -110,11 +110,42 @@ func TestWALSegmentsRotateAndRelease(t *testing.T) {
 	if segs, _ := walSegments(dir); len(segs) != 2 || segs[0] != 3 {
 		t.Fatalf("after release(2): segments %v, want [3 4]", segs)
 	}
+	if free, _ := filepath.Glob(filepath.Join(dir, "*"+walFreeExt)); len(free) != 2 {
+		t.Fatalf("released segments kept for reuse: %v, want 2", free)
+	}
+	// The next segment reuses a released file: one short frame over the
+	// old ones, and reading stops after it.
+	short := []byte{walSave, 1}
+	seg, err := w.room(1000) // does not fit: rotate
+	if err != nil || seg != 5 {
+		t.Fatalf("rotate: segment %d, %v; want 5", seg, err)
+	}
+	if err := w.append(appendWALFrame(nil, seg, 5, short), 5); err != nil {
+		t.Fatal(err)
+	}
+	if free, _ := filepath.Glob(filepath.Join(dir, "*"+walFreeExt)); len(free) != 1 {
+		t.Fatalf("after a rotation: %d released files kept, want 1", len(free))
+	}
+	data, err := os.ReadFile(filepath.Join(dir, walSegmentName(5)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data) <= walFrameSize(len(short)) {
+		t.Fatalf("segment 5 is %d bytes: a new file, not a reused one", len(data))
+	}
+	var lsns []uint64
+	readWALFrames(data, 5, func(lsn uint64, _ []byte) error { lsns = append(lsns, lsn); return nil })
+	if len(lsns) != 1 || lsns[0] != 5 {
+		t.Fatalf("reused segment reads LSNs %v, want only [5]", lsns)
+	}
 	if err := w.close(3); err != nil {
 		t.Fatal(err)
 	}
-	if segs, _ := walSegments(dir); len(segs) != 1 || segs[0] != 4 {
-		t.Fatalf("after close(3): segments %v, want [4] (not all applied)", segs)
+	if segs, _ := walSegments(dir); len(segs) != 2 || segs[0] != 4 {
+		t.Fatalf("after close(3): segments %v, want [4 5] (not all applied)", segs)
+	}
+	if free, _ := filepath.Glob(filepath.Join(dir, "*"+walFreeExt)); len(free) != 0 {
+		t.Fatalf("close left released files %v", free)
 	}
 }
 
