@@ -24,6 +24,11 @@ const DBFileName = "switchyard.db"
 // grows without bound under a flood.
 const maxGroup = 1024
 
+// maxGroupBytes stops a group from taking more writes once their records
+// reach it (webhook bodies may be large): it bounds one pwrite and the
+// buffer the logger keeps.
+const maxGroupBytes = 8 << 20
+
 // maxApply caps how many writes share one bbolt transaction. bbolt's cost
 // per transaction (reading the touched pages into nodes, writing them back,
 // two fdatasyncs) is large next to its cost per key, so the applier takes
@@ -331,14 +336,16 @@ func (s *BoltStore) logLoop() {
 	var voids []voidRecord // failed groups not yet voided in the log
 	for op := range s.writes {
 		batch := []*writeOp{op}
+		groupBytes := len(op.rec)
 	drain:
-		for len(batch) < maxGroup {
+		for len(batch) < maxGroup && groupBytes < maxGroupBytes {
 			select {
 			case more, ok := <-s.writes:
 				if !ok {
 					break drain
 				}
 				batch = append(batch, more)
+				groupBytes += len(more.rec)
 			default:
 				break drain
 			}
@@ -375,7 +382,11 @@ func (s *BoltStore) logLoop() {
 			// The LSNs are spent whatever happens next: a number that
 			// may have reached the disk is never given to another record.
 			s.nextLSN = lsn
-			if err = s.log.append(frames, lsn); err == nil {
+			err = s.log.append(frames, lsn)
+			if cap(frames) > maxGroupBytes {
+				frames = nil // a group of large bodies: do not keep its buffer
+			}
+			if err == nil {
 				voids = voids[:0]
 				s.durable.Store(lsn)
 			} else {
