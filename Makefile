@@ -7,7 +7,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 RACE_PKGS := ./engine/... ./web/... ./connectors/... ./flows/...
 FUZZTIME  ?= 10s
 
-.PHONY: all build run generate generate-check lint test test-race test-e2e fuzz bench bench-ladder clean
+.PHONY: all build run generate generate-check lint test test-race test-e2e fuzz bench bench-ladder bench-peers clean
 
 all: build
 
@@ -45,11 +45,18 @@ fuzz:
 	done
 
 # bench: Go benchmarks of the engine and the run-history page, then wrk
-# against the real binary next to a bare Fiber handler (docs/benchmarks.md).
+# against the real binary next to a bare Fiber handler, then next to its
+# peers (Node-RED, n8n; installed with npm on first use). See
+# docs/benchmarks.md.
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./engine
 	$(GO) test -run '^$$' -bench RunHistory -benchtime 200x ./web
 	bash bench/run.sh
+	bash bench/peers.sh
+
+# bench-peers: only the comparison with Node-RED and n8n.
+bench-peers:
+	bash bench/peers.sh
 
 # bench-ladder: where the distance to the bare handler goes, level by level
 # (docs/benchmarks.md).

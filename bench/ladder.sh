@@ -33,37 +33,11 @@ ROOT=$(pwd)
 	die "bench/ladder.patch does not apply any more: make the same changes by hand and save git diff as the patch"
 (cd "$SRC" && go build -o "$TMP/ladder" ./cmd/switchyard)
 
-# machine_ticks prints "busy total" clock ticks of all CPUs from /proc/stat.
-machine_ticks() { awk '/^cpu / { idle = $5 + $6; t = 0; for (i = 2; i <= 9; i++) t += $i; print t - idle, t }' /proc/stat; }
-
-# measure NAME PID URL: warm-up, then wrk; prints a table row.
-measure() {
-	local name=$1 pid=$2 url=$3 out=$TMP/wrk-$1.txt s0 s1 b0 t0 b1 t1 w
-	probe "$url"
-	wrk -t2 -c"$CONNS" -d2s -s "$LUA" "$url" >/dev/null
-	s0=$(cpu_ticks "$pid")
-	read -r b0 t0 < <(machine_ticks)
-	w=$( { /usr/bin/time -f '%U %S' wrk -t2 -c"$CONNS" -d"$DURATION" -s "$LUA" "$url" >"$out"; } 2>&1 | tail -1)
-	read -r b1 t1 < <(machine_ticks)
-	s1=$(cpu_ticks "$pid")
-	awk -v name="$name" -v s=$((s1 - s0)) -v w="$w" -v busy=$((b1 - b0)) -v total=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" '
-		/^Requests\/sec:/ { rps = $2 }
-		/ requests in / { n = $1 }
-		/Non-2xx or 3xx responses:/ { bad = $NF }
-		END {
-			split(w, wu, " ")
-			ok = (n > 0) ? n - bad : 0
-			printf "| %s | %.0f | %d | %.1f | %.1f | %.1f | %.0f %% |\n", name, rps * ok / (n > 0 ? n : 1), bad, \
-				s / hz, wu[1] + wu[2], (ok > 0 ? s / hz / ok * 1e6 : 0), 100 * busy / total
-		}' "$out"
-}
-
 PORT=$(free_port)
 echo
 echo "## Ladder: c=$CONNS, wrk ${DURATION} per level ($(date -u '+%Y-%m-%d %H:%M UTC'), nproc $(nproc))"
 echo
-echo "| level | rps (2xx) | non-2xx | server CPU s | wrk CPU s | server CPU µs per 2xx | machine busy |"
-echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+measure_header level
 start_barehook bin/barehook "$PORT" "$TMP/bare.log"
 measure bare "$BARE_PID" "http://$HOST:$PORT/hooks/bench"
 kill "$BARE_PID"
