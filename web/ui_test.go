@@ -638,6 +638,11 @@ func TestCheckExpressionEndpoint(t *testing.T) {
 	if !strings.Contains(page, `data-ref="trigger.body.email"`) || !strings.Contains(page, `data-ref="steps.a.output.double"`) {
 		t.Fatal("builder lacks references from the latest payload")
 	}
+	for _, fn := range []string{`data-ref="escapeHTML()" data-arg`, `data-ref="escapeQuery()" data-arg`, `data-ref="now()"`} {
+		if !strings.Contains(page, fn) {
+			t.Errorf("builder does not offer %s", fn)
+		}
+	}
 }
 
 func TestUITestPanelRunsDry(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 // The web UI in a real browser (helpers in browser_helpers_test.go): each
@@ -381,6 +382,49 @@ func TestBrowserPayloadIsText(t *testing.T) {
 	b.open("/runs")
 	b.visible("#run-" + ack.RunID)
 	check("run list")
+}
+
+// TestBrowserInsertReferences: the builder's "Insert data" panel puts a
+// payload field or a function where the cursor is, as a template in a
+// `with` field; a function that takes an argument leaves the cursor
+// between its parentheses, and the live check evaluates the result.
+func TestBrowserInsertReferences(t *testing.T) {
+	needChromium(t)
+	in := newInstance(t)
+	in.start()
+	in.mustAPI(201, "POST", "/api/flows", `{"id": "refs", "name": "Refs", "enabled": true,
+		"trigger": {"type": "webhook", "path": "refs"},
+		"steps": [{"id": "notify", "use": "http.request", "with": {"method": "POST", "url": "http://127.0.0.1:9/x"}}]}`)
+	in.waitRun(in.hookJSON("refs", `{"name": "<b>Ada</b>"}`))
+	b := newBrowser(t, in)
+	b.setUp(brUser, brPassword)
+	b.open("/flows/refs/edit")
+	b.visible("#refs-list")
+	b.visible("#refs-functions")
+
+	const field = "#steps-0-with-url"
+	b.do(chromedp.Clear(chromedp.CSS(field)))
+	b.click(field)
+	b.click(`#refs-functions button[data-ref="escapeHTML()"]`)
+	if got := b.value(field); got != "{{ escapeHTML() }}" {
+		t.Fatalf("after inserting escapeHTML: %q", got)
+	}
+	// The cursor waits between the parentheses, inside the template: a
+	// field inserted there goes in bare, as the argument.
+	b.click(`#refs-list button[data-ref="trigger.body.name"]`)
+	if got := b.value(field); got != "{{ escapeHTML(trigger.body.name) }}" {
+		t.Fatalf("after inserting the argument: %q", got)
+	}
+	b.waitText(field+"-check", "&lt;b&gt;Ada&lt;/b&gt;")
+
+	// Past the template, a field goes in as a template of its own; typed
+	// text lands after it.
+	b.do(chromedp.KeyEvent(kb.End))
+	b.click(`#refs-list button[data-ref="trigger.body.name"]`)
+	b.do(chromedp.KeyEvent("!"))
+	if got := b.value(field); got != "{{ escapeHTML(trigger.body.name) }}{{ trigger.body.name }}!" {
+		t.Fatalf("after inserting a field at the end: %q", got)
+	}
 }
 
 // TestBrowserCSRF: without the session's CSRF token a state-changing UI

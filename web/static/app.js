@@ -50,14 +50,21 @@
     if (!field) return;
     var path = btn.getAttribute("data-ref");
     var kind = field.getAttribute("data-kind") || "";
-    // Conditions and other bare expressions take the path itself; `with`
-    // values take a {{ }} template.
-    var text = (kind === "condition" || kind === "expr" || kind === "items" || kind === "key") ? path : "{{ " + path + " }}";
     var start = field.selectionStart != null ? field.selectionStart : field.value.length;
     var end = field.selectionEnd != null ? field.selectionEnd : field.value.length;
+    // Conditions and other bare expressions take the path itself; `with`
+    // values take a {{ }} template, unless the cursor is inside one already
+    // (say between the parentheses of an inserted function).
+    var before = field.value.slice(0, start);
+    var inTemplate = before.lastIndexOf("{{") > before.lastIndexOf("}}");
+    var bare = inTemplate || kind === "condition" || kind === "expr" || kind === "items" || kind === "key";
+    var text = bare ? path : "{{ " + path + " }}";
     field.value = field.value.slice(0, start) + text + field.value.slice(end);
     field.focus();
     var at = start + text.length;
+    // A function that takes an argument: the cursor goes between its
+    // parentheses, where the argument is typed.
+    if (btn.hasAttribute("data-arg")) at = start + text.indexOf("()") + 1;
     try { field.setSelectionRange(at, at); } catch (err) { /* not a text field */ }
     field.dispatchEvent(new Event("input", { bubbles: true }));
     if (window.htmx) window.htmx.trigger(field, "ref-inserted");

@@ -95,6 +95,23 @@ type Ref struct {
 	Preview string
 }
 
+// Function is an expression function the builder offers to insert.
+type Function struct {
+	// Call is what is inserted; with Arg the cursor lands between its
+	// parentheses, where the argument goes.
+	Call string
+	Arg  bool
+	Help string
+}
+
+// Functions are the functions of the expression language that Switchyard
+// adds or that flows need most (docs/flows.md).
+var Functions = []Function{
+	{Call: "escapeHTML()", Arg: true, Help: "the argument escaped for HTML, such as an email's html body"},
+	{Call: "escapeQuery()", Arg: true, Help: "the argument escaped for a URL query value"},
+	{Call: "now()", Help: "the current time"},
+}
+
 // TestResult is the outcome of a test run in the builder.
 type TestResult struct {
 	Run   *engine.Run
