@@ -34,7 +34,10 @@ N8N_VERSION=1.123.81
 source bench/lib.sh
 need_tools
 build_bins
-command -v npm >/dev/null 2>&1 || die "npm not found: the peers are installed with it"
+if ! command -v npm >/dev/null 2>&1; then
+	log "bench: npm not found: the peers are installed with it; skipping the comparison"
+	exit 0
+fi
 
 # install_peer NAME PACKAGE VERSION [OVERRIDES_JSON]: npm install into
 # $CACHE/NAME unless that version is there; prints the folder, or nothing
