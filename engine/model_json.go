@@ -3,13 +3,16 @@ package engine
 import (
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/switchyard/switchyard/connectors"
 )
 
 // Hand-rolled JSON encoders for the records written on the hot path. Each
@@ -22,8 +25,10 @@ import (
 // byte, so a field added to a struct without a matching change here fails
 // them.
 //
-// Values of arbitrary shape (StepResult.Input and Output, Run.Response) are
-// delegated to json.Marshal.
+// Values of arbitrary shape (StepResult.Input and Output, Response.Body)
+// go through appendAnyJSON, which writes the types steps produce (strings,
+// numbers, bools, and maps and slices of them) itself and hands any other
+// type to json.Marshal.
 
 // appendEventJSON appends json.Marshal(e)'s bytes to dst.
 //
@@ -136,7 +141,7 @@ func appendRunJSON(dst []byte, r *Run) ([]byte, error) {
 	}
 	if r.Response != nil {
 		dst = append(dst, `,"response":`...)
-		if dst, err = appendMarshalJSON(dst, r.Response); err != nil {
+		if dst, err = appendResponseJSON(dst, r.Response); err != nil {
 			return dst, runFieldError("response", err)
 		}
 	}
@@ -206,7 +211,7 @@ func appendStepResultJSON(dst []byte, s *StepResult) ([]byte, error) {
 	dst = appendJSONString(dst, string(s.Status))
 	if len(s.Input) > 0 {
 		dst = append(dst, `,"input":`...)
-		if dst, err = appendMarshalJSON(dst, s.Input); err != nil {
+		if dst, err = appendAnyJSON(dst, s.Input); err != nil {
 			return dst, fmt.Errorf("input: %w", err)
 		}
 	}
@@ -214,7 +219,7 @@ func appendStepResultJSON(dst []byte, s *StepResult) ([]byte, error) {
 	// nil pointer or an empty value is still written.
 	if s.Output != nil {
 		dst = append(dst, `,"output":`...)
-		if dst, err = appendMarshalJSON(dst, s.Output); err != nil {
+		if dst, err = appendAnyJSON(dst, s.Output); err != nil {
 			return dst, fmt.Errorf("output: %w", err)
 		}
 	}
@@ -277,8 +282,247 @@ func appendConditionJSON(dst []byte, c *Condition) []byte {
 	return append(dst, '}')
 }
 
-// appendMarshalJSON appends json.Marshal(v)'s bytes to dst, for values of
-// arbitrary shape.
+// appendResponseJSON appends json.Marshal(r)'s bytes to dst. An error
+// names the field it came from. (The all-fields test case catches a field
+// added to connectors.Response and not written here.)
+func appendResponseJSON(dst []byte, r *connectors.Response) ([]byte, error) {
+	dst = append(dst, `{"status":`...)
+	dst = strconv.AppendInt(dst, int64(r.Status), 10)
+	if len(r.Headers) > 0 {
+		dst = append(dst, `,"headers":`...)
+		dst = appendStringMapJSON(dst, r.Headers)
+	}
+	// As for StepResult.Output, omitempty omits only a nil interface.
+	if r.Body != nil {
+		dst = append(dst, `,"body":`...)
+		var err error
+		if dst, err = appendAnyJSON(dst, r.Body); err != nil {
+			return dst, fmt.Errorf("body: %w", err)
+		}
+	}
+	return append(dst, '}'), nil
+}
+
+// maxAnyDepth is how many maps and slices deep appendAnyJSON encodes a
+// value itself before handing what is inside to json.Marshal. Only a
+// pathological or a cyclic value (a map that holds itself) gets that deep:
+// json.Marshal then reports the cycle with its own error where a plain
+// recursion would overflow the stack. It is the depth at which encoding/json
+// starts to look for cycles.
+const maxAnyDepth = 1000
+
+// appendAnyJSON appends json.Marshal(v)'s bytes to dst, for the values of
+// arbitrary shape steps produce, and fails where json.Marshal fails, with
+// an error of the same text. On error dst is returned with its length
+// unchanged.
+//
+// nil, string, bool, float64, float32, the int and uint types, json.Number,
+// map[string]any, []any, map[string]string and []string, nested in one
+// another up to maxAnyDepth deep, are encoded here. Any other type, named
+// types included (a named type may have its own MarshalJSON or MarshalText;
+// a type switch on string does not match them), is encoded by json.Marshal,
+// whose output for a value does not depend on what encloses it.
+func appendAnyJSON(dst []byte, v any) ([]byte, error) {
+	n := len(dst)
+	dst, err := appendAnyJSONAt(dst, v, 0)
+	if err != nil {
+		return dst[:n], err
+	}
+	return dst, nil
+}
+
+// appendAnyJSONAt is appendAnyJSON for a value inside depth maps and
+// slices; on error dst holds a partial encoding.
+func appendAnyJSONAt(dst []byte, v any, depth int) ([]byte, error) {
+	switch x := v.(type) {
+	case nil:
+		return append(dst, "null"...), nil
+	case string:
+		return appendJSONString(dst, x), nil
+	case bool:
+		return strconv.AppendBool(dst, x), nil
+	case float64:
+		return appendFloatBitsJSON(dst, x, 64)
+	case float32:
+		return appendFloatBitsJSON(dst, float64(x), 32)
+	case int:
+		return strconv.AppendInt(dst, int64(x), 10), nil
+	case int8:
+		return strconv.AppendInt(dst, int64(x), 10), nil
+	case int16:
+		return strconv.AppendInt(dst, int64(x), 10), nil
+	case int32:
+		return strconv.AppendInt(dst, int64(x), 10), nil
+	case int64:
+		return strconv.AppendInt(dst, x, 10), nil
+	case uint:
+		return strconv.AppendUint(dst, uint64(x), 10), nil
+	case uint8:
+		return strconv.AppendUint(dst, uint64(x), 10), nil
+	case uint16:
+		return strconv.AppendUint(dst, uint64(x), 10), nil
+	case uint32:
+		return strconv.AppendUint(dst, uint64(x), 10), nil
+	case uint64:
+		return strconv.AppendUint(dst, x, 10), nil
+	case json.Number:
+		return appendNumberJSON(dst, x)
+	case map[string]any:
+		return appendAnyMapJSON(dst, x, depth)
+	case []any:
+		return appendAnySliceJSON(dst, x, depth)
+	case map[string]string:
+		if x == nil {
+			return append(dst, "null"...), nil
+		}
+		return appendStringMapJSON(dst, x), nil
+	case []string:
+		return appendStringSliceJSON(dst, x), nil
+	}
+	return appendMarshalJSON(dst, v)
+}
+
+// anyField is a map[string]any entry, for sorting by key.
+type anyField struct {
+	key string
+	val any
+}
+
+func compareAnyFields(a, b anyField) int { return strings.Compare(a.key, b.key) }
+
+// appendAnyMapJSON appends m as encoding/json writes a map[string]any: null
+// if nil, else its entries in byte order of the keys, keys escaped as
+// strings. m is inside depth maps and slices.
+func appendAnyMapJSON(dst []byte, m map[string]any, depth int) ([]byte, error) {
+	if m == nil {
+		return append(dst, "null"...), nil
+	}
+	if depth >= maxAnyDepth {
+		return appendMarshalJSON(dst, m)
+	}
+	// Step inputs and outputs are small: sort the entries in a stack
+	// buffer, keeping the values to save a second lookup per key.
+	var buf [16]anyField
+	fields := buf[:0]
+	for k, v := range m {
+		fields = append(fields, anyField{k, v})
+	}
+	slices.SortFunc(fields, compareAnyFields)
+	dst = append(dst, '{')
+	var err error
+	for i := range fields {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendJSONString(dst, fields[i].key)
+		dst = append(dst, ':')
+		if dst, err = appendAnyJSONAt(dst, fields[i].val, depth+1); err != nil {
+			return dst, err
+		}
+	}
+	return append(dst, '}'), nil
+}
+
+// appendAnySliceJSON appends s as encoding/json writes a []any: null if
+// nil, else its elements in order. s is inside depth maps and slices.
+func appendAnySliceJSON(dst []byte, s []any, depth int) ([]byte, error) {
+	if s == nil {
+		return append(dst, "null"...), nil
+	}
+	if depth >= maxAnyDepth {
+		return appendMarshalJSON(dst, s)
+	}
+	dst = append(dst, '[')
+	var err error
+	for i, v := range s {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		if dst, err = appendAnyJSONAt(dst, v, depth+1); err != nil {
+			return dst, err
+		}
+	}
+	return append(dst, ']'), nil
+}
+
+// appendStringSliceJSON appends s as encoding/json writes a []string: null
+// if nil, else its elements escaped as strings.
+func appendStringSliceJSON(dst []byte, s []string) []byte {
+	if s == nil {
+		return append(dst, "null"...)
+	}
+	dst = append(dst, '[')
+	for i, v := range s {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendJSONString(dst, v)
+	}
+	return append(dst, ']')
+}
+
+// appendNumberJSON appends n as encoding/json writes a json.Number: as is,
+// unquoted, and the empty Number as 0. A Number that is not a JSON number
+// is json.Marshal's error.
+func appendNumberJSON(dst []byte, n json.Number) ([]byte, error) {
+	s := string(n)
+	if s == "" {
+		s = "0"
+	}
+	if !isJSONNumber(s) {
+		return dst, fmt.Errorf("json: invalid number literal %q", s)
+	}
+	return append(dst, s...), nil
+}
+
+// isJSONNumber reports whether s is a number in JSON's grammar (RFC 8259
+// section 6): -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func isJSONNumber(s string) bool {
+	i := 0
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(s) && s[i] == '0':
+		i++
+	case i < len(s) && '1' <= s[i] && s[i] <= '9':
+		i = skipDigits(s, i+1)
+	default:
+		return false
+	}
+	if i < len(s) && s[i] == '.' {
+		j := skipDigits(s, i+1)
+		if j == i+1 {
+			return false
+		}
+		i = j
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		j := skipDigits(s, i)
+		if j == i {
+			return false
+		}
+		i = j
+	}
+	return i == len(s)
+}
+
+// skipDigits returns the index of the first byte at or after i in s that
+// is not an ASCII digit.
+func skipDigits(s string, i int) int {
+	for i < len(s) && '0' <= s[i] && s[i] <= '9' {
+		i++
+	}
+	return i
+}
+
+// appendMarshalJSON appends json.Marshal(v)'s bytes to dst: the fallback
+// for types appendAnyJSON does not encode itself. On error dst is returned
+// unchanged.
 func appendMarshalJSON(dst []byte, v any) ([]byte, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -341,14 +585,31 @@ func rfc3339Strict(b []byte) bool {
 // 1e21) and exponent form outside it, with the shortest digits that round
 // trip. NaN and infinities have no JSON form and are an error.
 func appendFloatJSON(dst []byte, f float64) ([]byte, error) {
+	return appendFloatBitsJSON(dst, f, 64)
+}
+
+// appendFloatBitsJSON is appendFloatJSON for a float64 (bits 64) or for a
+// float32 widened to float64 (bits 32), which encoding/json writes with
+// the shortest digits that round trip as a float32.
+func appendFloatBitsJSON(dst []byte, f float64, bits int) ([]byte, error) {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return dst, errors.New("json: unsupported value: " + strconv.FormatFloat(f, 'g', -1, 64))
+		// json.Marshal's error, with the value in its original type.
+		rv := reflect.ValueOf(f)
+		if bits == 32 {
+			rv = reflect.ValueOf(float32(f))
+		}
+		return dst, &json.UnsupportedValueError{Value: rv, Str: strconv.FormatFloat(f, 'g', -1, bits)}
 	}
 	format := byte('f')
-	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
+	if abs := math.Abs(f); abs != 0 {
+		// A float32's cutoffs are float32(1e-6) and float32(1e21), which
+		// differ from 1e-6 and 1e21: compare in float32 as encoding/json does.
+		if bits == 64 && (abs < 1e-6 || abs >= 1e21) ||
+			bits == 32 && (float32(abs) < 1e-6 || float32(abs) >= 1e21) {
+			format = 'e'
+		}
 	}
-	dst = strconv.AppendFloat(dst, f, format, -1, 64)
+	dst = strconv.AppendFloat(dst, f, format, -1, bits)
 	if format == 'e' {
 		// strconv pads negative exponents to two digits (1e-07); JSON
 		// writers conventionally do not (1e-7).
