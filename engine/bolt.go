@@ -52,9 +52,10 @@ var walAppliedMeta = []byte("\x00wal_applied")
 // hands the whole group to the applier. The applier runs everything waiting
 // for it in one bbolt transaction, records the newest LSN applied in the
 // same transaction, and answers the other writes, whose callers need what
-// bbolt checks (flows, connections, ticks, ...). Reads wait until the
-// applier has caught up with every logged write already answered, so a
-// caller always reads what it wrote.
+// bbolt checks (flows, connections, ticks, ...). Reads of what logged
+// writes change (runs, events, the queue) wait until the applier has
+// caught up with every logged write already answered, so a caller always
+// reads what it wrote (viewRuns); other reads need not wait (view).
 type BoltStore struct {
 	// seq hands out run (and event) keys without a transaction, so that
 	// records are encoded before they join a group.
