@@ -361,6 +361,16 @@ func assertNoSecrets(t *testing.T, in *instance, answers [][]byte, secrets ...st
 		t.Fatal(err)
 	}
 	places := map[string][]byte{"database file": db, "logs": []byte(in.logs.String())}
+	// The write-ahead log holds what bbolt does not yet: after a kill -9
+	// it is all of the recent history.
+	segs, _ := filepath.Glob(filepath.Join(in.data, "wal", "*"))
+	for _, p := range segs {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		places["write-ahead log "+filepath.Base(p)] = data
+	}
 	for i, a := range answers {
 		places[fmt.Sprintf("API answer %d", i)] = a
 	}
