@@ -247,8 +247,8 @@ func (s *BoltStore) replay(walDir string) (uint64, error) {
 		batch = batch[:0]
 		return err
 	}
-	// A void record follows the group it voids, maybe in a later segment:
-	// read them all first. Segments are read twice rather than held.
+	// A void record follows the group it voids, in a later segment: take
+	// them all first (they lead their segments, so that is a short read).
 	var voids []voidRecord
 	voided := func(lsn uint64) bool {
 		for _, v := range voids {
@@ -259,18 +259,11 @@ func (s *BoltStore) replay(walDir string) (uint64, error) {
 		return false
 	}
 	for _, no := range segs {
-		data, err := os.ReadFile(filepath.Join(walDir, walSegmentName(no)))
+		v, err := walLeadingVoids(filepath.Join(walDir, walSegmentName(no)), no)
 		if err != nil {
 			return 0, fmt.Errorf("store: read write-ahead log: %w", err)
 		}
-		readWALFrames(data, no, func(lsn uint64, rec []byte) error {
-			if len(rec) > 0 && rec[0] == walVoid {
-				if r, err := decodeWALRecord(rec); err == nil {
-					voids = append(voids, *r.(*voidRecord))
-				}
-			}
-			return nil
-		})
+		voids = append(voids, v...)
 	}
 	for _, no := range segs {
 		data, err := os.ReadFile(filepath.Join(walDir, walSegmentName(no)))
@@ -442,43 +435,39 @@ func (s *BoltStore) applyLoop() {
 	var lastCommit time.Time
 	for group := range s.applyq {
 		ops = append(ops[:0], group...)
-		urgent := hasBarrier(group)
-		open := true
-	more:
-		for open && len(ops) < maxApply {
-			select {
-			case g, ok := <-s.applyq:
-				if !ok {
-					open = false
-					break more
-				}
-				ops = append(ops, g...)
-				urgent = urgent || hasBarrier(g)
-			default:
-				break more
-			}
-		}
-		if wait := time.Until(lastCommit.Add(applyPace)); open && !urgent && wait > 0 && s.readers.Load() == 0 {
+		// pace is nil when the applier takes only what already waits.
+		var pace <-chan time.Time
+		if wait := time.Until(lastCommit.Add(applyPace)); !hasBarrier(group) && wait > 0 && s.readers.Load() == 0 {
 			timer.Reset(wait)
-		gather:
-			for len(ops) < maxApply {
+			pace = timer.C
+		}
+	collect:
+		for len(ops) < maxApply {
+			g, ok := []*writeOp(nil), true
+			if pace == nil {
 				select {
-				case g, ok := <-s.applyq:
-					if !ok {
-						break gather
-					}
-					ops = append(ops, g...)
-					if hasBarrier(g) {
-						break gather
-					}
-				case <-s.kick:
-					break gather
-				case <-timer.C:
-					break gather
+				case g, ok = <-s.applyq:
+				default:
+					break collect
+				}
+			} else {
+				select {
+				case g, ok = <-s.applyq:
+				case <-s.kick: // a read waits
+					break collect
+				case <-pace:
+					break collect
 				}
 			}
-			timer.Stop()
+			if !ok {
+				break collect
+			}
+			ops = append(ops, g...)
+			if hasBarrier(g) {
+				pace = nil // its caller waits: take what is there and commit
+			}
 		}
+		timer.Stop()
 		if s.holdApply != nil {
 			<-s.holdApply
 		}

@@ -1,10 +1,12 @@
 package engine
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -65,6 +67,38 @@ func walChecksum(seg uint64, payload []byte) uint32 {
 	var s [8]byte
 	binary.LittleEndian.PutUint64(s[:], seg)
 	return crc32.Update(crc32.Checksum(s[:], walCRC), walCRC, payload)
+}
+
+// walLeadingVoids returns the void records segment seg (at path) begins
+// with, reading no further than them. Voids stand only there (see
+// walLog.rotate), and replay needs them all before it applies anything,
+// since a void follows the group it voids.
+func walLeadingVoids(path string, seg uint64) ([]voidRecord, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r := bufio.NewReader(f)
+	frame := make([]byte, walFrameSize(len((&voidRecord{}).encode())))
+	var out []voidRecord
+	for {
+		if _, err := io.ReadFull(r, frame); err != nil {
+			return out, nil // the segment ends: so do its voids
+		}
+		end := 0
+		readWALFrames(frame, seg, func(_ uint64, rec []byte) error {
+			if v, err := decodeWALRecord(rec); err == nil {
+				if v, ok := v.(*voidRecord); ok {
+					out, end = append(out, *v), len(frame)
+				}
+			}
+			return nil
+		})
+		if end == 0 {
+			return out, nil // the first frame that is not a void
+		}
+	}
 }
 
 // readWALFrames calls fn for each intact frame of segment seg in data, in
@@ -191,7 +225,7 @@ func (w *walLog) openSegment() error {
 // and returns the number of that segment (which the frames' checksums
 // name). A group never spans two segments.
 func (w *walLog) room(n int) (uint64, error) {
-	if w.broken || (w.off > 0 && w.off+int64(n) > w.limit) {
+	if w.f == nil || w.broken || (w.off > 0 && w.off+int64(n) > w.limit) {
 		if err := w.rotate(); err != nil {
 			return 0, err
 		}
@@ -199,13 +233,21 @@ func (w *walLog) room(n int) (uint64, error) {
 	return w.seg, nil
 }
 
+// rotate closes the open segment, if any, and opens the next. When the
+// next cannot be opened, w.f stays nil and the next group tries again, so
+// a segment that failed once is never written after; and since a failed
+// write also rotates, the group that voids a failed one (logLoop) is always
+// the first of a segment (see walLeadingVoids).
 func (w *walLog) rotate() error {
-	if err := w.f.Close(); err != nil && !w.broken {
-		return err
+	if w.f != nil {
+		// Every group in it was synced before it was answered: an error
+		// closing it loses nothing that was acknowledged.
+		_ = w.f.Close()
+		w.f = nil
+		w.mu.Lock()
+		w.closed = append(w.closed, walSegment{no: w.seg, last: w.last})
+		w.mu.Unlock()
 	}
-	w.mu.Lock()
-	w.closed = append(w.closed, walSegment{no: w.seg, last: w.last})
-	w.mu.Unlock()
 	w.seg++
 	return w.openSegment()
 }
@@ -258,18 +300,18 @@ func (w *walLog) release(applied uint64) {
 // close closes the open segment and, when bbolt holds all of the log,
 // deletes every segment.
 func (w *walLog) close(applied uint64) error {
-	err := w.f.Close()
-	w.mu.Lock()
-	w.closed = append(w.closed, walSegment{no: w.seg, last: w.last})
-	w.mu.Unlock()
+	var err error
+	if w.f != nil {
+		err = w.f.Close()
+		w.mu.Lock()
+		w.closed = append(w.closed, walSegment{no: w.seg, last: w.last})
+		w.mu.Unlock()
+	}
 	w.release(applied)
 	w.mu.Lock()
-	free := w.free
 	w.free = nil
 	w.mu.Unlock()
-	for _, p := range free {
-		_ = os.Remove(p)
-	}
+	removeFreeSegments(w.dir)
 	return err
 }
 

@@ -607,3 +607,40 @@ func TestReadsOutsideRunsDoNotWait(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestWALRotateRetriesAfterOpenFails: when the next segment cannot be
+// created, that group fails and the next one tries again, instead of the
+// log closing an already closed file forever.
+func TestWALRotateRetriesAfterOpenFails(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "wal")
+	w, err := createWAL(dir, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.limit = 10
+	rec := []byte{walSave}
+	if err := w.append(appendWALFrame(nil, 1, 1, rec), 1); err != nil {
+		t.Fatal(err)
+	}
+	os.RemoveAll(dir) // the next segment cannot be created
+	if _, err := w.room(walFrameSize(len(rec))); err == nil {
+		t.Fatal("rotation into a missing directory succeeded")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	seg, err := w.room(walFrameSize(len(rec)))
+	if err != nil {
+		t.Fatalf("rotation after the directory came back: %v", err)
+	}
+	if err := w.append(appendWALFrame(nil, seg, 2, rec), 2); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(filepath.Join(dir, walSegmentName(seg)))
+	if n, _ := readWALFrames(data, seg, func(uint64, []byte) error { return nil }); n != len(data) || n == 0 {
+		t.Fatalf("segment %d after the retry: %d of %d bytes read back", seg, n, len(data))
+	}
+	if err := w.close(2); err != nil {
+		t.Fatal(err)
+	}
+}
