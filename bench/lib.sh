@@ -60,21 +60,26 @@ free_port() {
 	die "no free port found"
 }
 
-# wait_ready URL PID NAME LOGFILE
+# wait_ready URL PID NAME LOGFILE [TENTHS [CURL_ARGS...]]: waits (default
+# 10 s) until URL answers 2xx to curl with CURL_ARGS (a GET without them).
+# It fails, after showing the log's tail, if PID exits or time runs out.
 wait_ready() {
-	local url=$1 pid=$2 name=$3 logf=$4
-	for _ in $(seq 1 100); do
+	local url=$1 pid=$2 name=$3 logf=$4 tries=${5:-100}
+	shift $(($# < 5 ? $# : 5))
+	for _ in $(seq 1 "$tries"); do
 		if ! kill -0 "$pid" 2>/dev/null; then
-			cat "$logf" >&2 || true
-			die "$name exited before it was ready"
+			tail -20 "$logf" >&2 || true
+			log "bench: $name exited before it was ready"
+			return 1
 		fi
-		if curl -fsS -o /dev/null "$url" 2>/dev/null; then
-			return
+		if curl -fsS -o /dev/null "$@" "$url" 2>/dev/null; then
+			return 0
 		fi
 		sleep 0.1
 	done
-	cat "$logf" >&2 || true
-	die "$name not ready at $url after 10s"
+	tail -20 "$logf" >&2 || true
+	log "bench: $name not ready at $url"
+	return 1
 }
 
 # start_switchyard BIN DATA PORT LOG [ENV=VALUE...]: creates an API token in
@@ -89,7 +94,7 @@ start_switchyard() {
 	env "$@" "$bin" serve --addr "$HOST:$port" --data "$data" --log-level warn >"$logf" 2>&1 &
 	SY_PID=$!
 	PIDS+=("$SY_PID")
-	wait_ready "http://$HOST:$port/readyz" "$SY_PID" switchyard "$logf"
+	wait_ready "http://$HOST:$port/readyz" "$SY_PID" switchyard "$logf" || exit 1
 	code=$(curl -sS -o "$TMP/flow.json" -w '%{http_code}' -X POST "http://$HOST:$port/api/flows" \
 		-H "Authorization: Bearer $token" -H 'Content-Type: application/json' --data "$BENCH_FLOW")
 	[[ $code == 2* ]] || { cat "$TMP/flow.json" >&2; die "create flow: HTTP $code"; }
@@ -100,7 +105,7 @@ start_barehook() {
 	"$1" --addr "$HOST:$2" >"$3" 2>&1 &
 	BARE_PID=$!
 	PIDS+=("$BARE_PID")
-	wait_ready "http://$HOST:$2/hooks/ping" "$BARE_PID" barehook "$3"
+	wait_ready "http://$HOST:$2/hooks/ping" "$BARE_PID" barehook "$3" || exit 1
 }
 
 # probe URL: one delivery by hand, so that a wrong route fails loudly before

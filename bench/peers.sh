@@ -69,7 +69,7 @@ start_node_red() {
 	"$1/node_modules/.bin/node-red" -u "$user" -s bench/peers/node-red-settings.js -p "$2" >"$TMP/node-red.log" 2>&1 &
 	PEER_PID=$!
 	PIDS+=("$PEER_PID")
-	wait_ready_post "http://$HOST:$2/hooks/bench" "$PEER_PID" node-red "$TMP/node-red.log"
+	wait_ready "http://$HOST:$2/hooks/bench" "$PEER_PID" node-red "$TMP/node-red.log" 300 "${POST_ARGS[@]}"
 }
 
 # start_n8n DIR PORT sets PEER_PID.
@@ -88,24 +88,12 @@ start_n8n() {
 	"$dir/node_modules/.bin/n8n" start >"$TMP/n8n.log" 2>&1 &
 	PEER_PID=$!
 	PIDS+=("$PEER_PID")
-	wait_ready_post "http://$HOST:$port/webhook/bench" "$PEER_PID" n8n "$TMP/n8n.log" 600
+	wait_ready "http://$HOST:$port/webhook/bench" "$PEER_PID" n8n "$TMP/n8n.log" 600 "${POST_ARGS[@]}"
 }
 
-# wait_ready_post URL PID NAME LOG [TENTHS]: waits until URL answers a POST
-# with 2xx (peers have no readiness endpoint in common).
-wait_ready_post() {
-	local url=$1 pid=$2 name=$3 logf=$4 tries=${5:-300}
-	for _ in $(seq 1 "$tries"); do
-		kill -0 "$pid" 2>/dev/null || { tail -20 "$logf" >&2; log "bench: $name exited"; return 1; }
-		if curl -fsS -o /dev/null -X POST -H 'Content-Type: application/json' --data '{"id":"o-1","total":1}' "$url" 2>/dev/null; then
-			return 0
-		fi
-		sleep 0.1
-	done
-	tail -20 "$logf" >&2
-	log "bench: $name not ready at $url"
-	return 1
-}
+# POST_ARGS make wait_ready deliver a webhook: peers have no readiness
+# endpoint in common.
+POST_ARGS=(-X POST -H 'Content-Type: application/json' --data '{"id":"o-1","total":1}')
 
 stop() {
 	kill "$1" 2>/dev/null || true
