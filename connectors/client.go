@@ -37,6 +37,10 @@ func EncodeJSON(v any) ([]byte, error) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
+// UserAgent is the User-Agent of every request a connector sends that does
+// not name its own.
+const UserAgent = "Switchyard"
+
 // Call is one HTTP request sent with Do.
 type Call struct {
 	// Service names the call in error messages, e.g.
@@ -44,7 +48,8 @@ type Call struct {
 	Service string
 	Method  string
 	URL     string
-	// Header is sent as given (a copy of it).
+	// Header is sent as given (a copy of it), with User-Agent set to
+	// UserAgent unless it names one.
 	Header http.Header
 	// Host, when set, is sent as the Host header instead of the URL's host.
 	Host string
@@ -97,6 +102,9 @@ func Do(ctx context.Context, client *http.Client, c Call) (*Answer, error) {
 	}
 	if c.Header != nil {
 		req.Header = c.Header.Clone()
+	}
+	if req.Header.Get("User-Agent") == "" {
+		req.Header.Set("User-Agent", UserAgent)
 	}
 	if c.Host != "" {
 		req.Host = c.Host

@@ -45,11 +45,22 @@ func TestDo(t *testing.T) {
 	if got.Method != http.MethodPost || got.RequestURI != "/x?q=1" || got.Body != `{"a":1}` || got.Header.Get("X-Trace") != "t" {
 		t.Errorf("server saw %+v", got)
 	}
-	// A non-2xx status is the caller's to map.
+	if ua := got.Header.Get("User-Agent"); ua != connectors.UserAgent {
+		t.Errorf("User-Agent %q, want %q when the call names none", ua, connectors.UserAgent)
+	}
+	if header.Get("User-Agent") != "" {
+		t.Error("Do changed the caller's header")
+	}
+	// A non-2xx status is the caller's to map; a User-Agent the call
+	// names is kept.
 	srv = conntest.NewServer(t, conntest.Reply(503, "", "down"))
-	ans, err = connectors.Do(context.Background(), conntest.Client, connectors.Call{Service: "s", Method: http.MethodGet, URL: srv.URL, MaxBody: 100})
+	ans, err = connectors.Do(context.Background(), conntest.Client, connectors.Call{Service: "s", Method: http.MethodGet, URL: srv.URL,
+		Header: http.Header{"User-Agent": {"mine/1"}}, MaxBody: 100})
 	if err != nil || ans.Status != 503 {
 		t.Errorf("503: %v, %v", ans, err)
+	}
+	if ua := srv.Only(t).Header.Get("User-Agent"); ua != "mine/1" {
+		t.Errorf("User-Agent %q, want the call's own", ua)
 	}
 }
 

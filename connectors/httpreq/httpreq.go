@@ -82,9 +82,6 @@ const (
 // Redacted replaces credentials in dry-run output.
 const Redacted = connectors.Redacted
 
-// userAgent is sent unless the step sets its own User-Agent.
-const userAgent = "Switchyard"
-
 var (
 	methods   = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodHead, http.MethodOptions}
 	bodyTypes = []string{BodyJSON, BodyForm, BodyRaw}
@@ -311,7 +308,9 @@ func build(in connectors.Input) (*plan, error) {
 		p.header.Set("Idempotency-Key", in.IdempotencyKey)
 	}
 	if p.header.Get("User-Agent") == "" {
-		p.header.Set("User-Agent", userAgent)
+		// Set here rather than left to connectors.Do, so that the
+		// recorded input and a dry run show what is sent.
+		p.header.Set("User-Agent", connectors.UserAgent)
 	}
 	if p.timeout, err = connectors.ConfigTimeout(cfg, fieldTimeout, DefaultTimeout, MaxTimeout); err != nil {
 		return nil, err

@@ -45,8 +45,6 @@ const (
 // Redacted replaces credentials in dry-run output.
 const Redacted = connectors.Redacted
 
-const userAgent = "Switchyard"
-
 // Config keys shared by the connectors.
 const (
 	fieldConnection = connectors.KeyConnection
@@ -204,7 +202,6 @@ func (c *client) send(ctx context.Context, hc *http.Client, k call) (int, map[st
 	header.Set("Authorization", "Bearer "+c.token)
 	header.Set("Content-Type", "application/json")
 	header.Set("Accept", "application/json")
-	header.Set("User-Agent", userAgent)
 	resp, err := connectors.Do(ctx, hc, connectors.Call{
 		Service: service, Method: k.method, URL: c.url(k), Header: header, Body: body,
 		Timeout: Timeout, MaxBody: MaxResponseBody,

@@ -81,10 +81,7 @@ const (
 // Redacted replaces the token in dry-run output.
 const Redacted = connectors.Redacted
 
-const (
-	globalHost = "api.pipedrive.com"
-	userAgent  = "Switchyard"
-)
+const globalHost = "api.pipedrive.com"
 
 var (
 	statuses    = []string{"open", "won", "lost"}
@@ -461,7 +458,6 @@ func send(ctx context.Context, client *http.Client, service, target, token strin
 	header.Set(TokenHeader, token)
 	header.Set("Content-Type", "application/json")
 	header.Set("Accept", "application/json")
-	header.Set("User-Agent", userAgent)
 	// No Timeout: run set the step's deadline on ctx.
 	resp, err := connectors.Do(ctx, client, connectors.Call{
 		Service: service, Method: http.MethodPost, URL: target, Header: header, Body: payload,

@@ -86,8 +86,6 @@ const (
 	codeRequestLimit   = "REQUEST_LIMIT_EXCEEDED"
 )
 
-const userAgent = "Switchyard"
-
 var (
 	// sObject and field API names: letters, digits and underscores, such
 	// as Contact, Custom__c or ns__Field__c.
@@ -420,7 +418,6 @@ func (c *call) send(ctx context.Context, client *http.Client, token string) (int
 	header.Set("Authorization", "Bearer "+token)
 	header.Set("Content-Type", "application/json")
 	header.Set("Accept", "application/json")
-	header.Set("User-Agent", userAgent)
 	// No Timeout: run's deadline covers the token fetch and a retry too.
 	resp, err := connectors.Do(ctx, client, connectors.Call{
 		Service: c.service(), Method: c.method, URL: c.url(), Header: header, Body: c.body,

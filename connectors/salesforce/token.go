@@ -98,7 +98,6 @@ func fetchToken(ctx context.Context, client *http.Client, c *conn) (string, erro
 	header := http.Header{}
 	header.Set("Content-Type", "application/x-www-form-urlencoded")
 	header.Set("Accept", "application/json")
-	header.Set("User-Agent", userAgent)
 	resp, err := connectors.Do(ctx, client, connectors.Call{
 		Service: service, Method: http.MethodPost, URL: c.tokenURL.String(), Header: header,
 		Body: []byte(form.Encode()), MaxBody: MaxResponseBody,

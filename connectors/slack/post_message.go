@@ -155,7 +155,6 @@ func (c *PostMessage) Execute(ctx context.Context, in connectors.Input) (connect
 	}
 	header := http.Header{}
 	header.Set("Content-Type", contentTypeJSON)
-	header.Set("User-Agent", userAgent)
 	if in.DryRun {
 		return connectors.Result{Output: connectors.DryRunRequest(http.MethodPost, p.url,
 			map[string]any{"Authorization": Redacted, "Content-Type": contentTypeJSON}, p.body)}, nil

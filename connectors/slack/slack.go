@@ -42,8 +42,6 @@ const (
 // Redacted replaces credentials in dry-run output and error messages.
 const Redacted = connectors.Redacted
 
-const userAgent = "Switchyard"
-
 // now is the clock Retry-After dates are read against.
 var now = time.Now
 

@@ -58,7 +58,6 @@ func (*IncomingWebhook) Execute(ctx context.Context, in connectors.Input) (conne
 	}
 	header := http.Header{}
 	header.Set("Content-Type", contentTypeJSON)
-	header.Set("User-Agent", userAgent)
 	// The whole URL is the credential; keep it, and its path alone, out of
 	// every message.
 	secrets := []string{target.String(), in.Connection[connURL]}
