@@ -33,11 +33,7 @@ func (s *Server) builderNew(c *fiber.Ctx) error {
 
 // builderEdit opens the builder on a stored flow.
 func (s *Server) builderEdit(c *fiber.Ctx) error {
-	a, err := s.eng.Flow(c.Params("id"))
-	if err != nil {
-		return err
-	}
-	f, err := flows.Decode(a.Record.Flow)
+	a, f, err := s.flowCopy(c)
 	if err != nil {
 		return err
 	}

@@ -67,14 +67,25 @@ func (s *Server) saveFlow(c *fiber.Ctx, f *flows.Flow, create bool, wantID strin
 	return s.eng.SaveFlow(c.UserContext(), raw, create, wantID)
 }
 
+// flowCopy loads the flow named by the route's id with a copy of its
+// definition decoded afresh, which the handler may change: the active
+// flow's own is shared with the engine.
+func (s *Server) flowCopy(c *fiber.Ctx) (*engine.ActiveFlow, *flows.Flow, error) {
+	a, err := s.eng.Flow(c.Params("id"))
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := flows.Decode(a.Record.Flow)
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, f, nil
+}
+
 // toggleFlow flips a flow's enabled switch, saving a new version. htmx
 // gets the row back; a plain form goes back to the list.
 func (s *Server) toggleFlow(c *fiber.Ctx) error {
-	a, err := s.eng.Flow(c.Params("id"))
-	if err != nil {
-		return err
-	}
-	f, err := flows.Decode(a.Record.Flow)
+	a, f, err := s.flowCopy(c)
 	if err != nil {
 		return err
 	}
@@ -96,11 +107,7 @@ func (s *Server) toggleFlow(c *fiber.Ctx) error {
 // duplicateFlow saves a disabled copy under a new id (and webhook path)
 // and opens it in the builder.
 func (s *Server) duplicateFlow(c *fiber.Ctx) error {
-	a, err := s.eng.Flow(c.Params("id"))
-	if err != nil {
-		return err
-	}
-	f, err := flows.Decode(a.Record.Flow)
+	_, f, err := s.flowCopy(c)
 	if err != nil {
 		return err
 	}
