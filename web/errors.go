@@ -28,23 +28,39 @@ type errorBody struct {
 	Error   string             `json:"error"`
 	Details []flows.FieldError `json:"details,omitempty"`
 	RunID   string             `json:"run_id,omitempty"`
+	// RequestID names the log lines of a failure on our side.
+	RequestID string `json:"request_id,omitempty"`
 }
 
-// handleError turns any error a handler returns into a JSON answer: the one
-// place where errors become responses.
+// handleError turns any error a handler returns, or a panic recoverPanics
+// caught, into an answer: JSON on the API and webhooks, an HTML page on
+// the UI. It is the one place where errors become responses.
 func (s *Server) handleError(c *fiber.Ctx, err error) error {
-	status, body := s.classify(err)
+	if panicked(c) {
+		// Whatever the handler wrote before it panicked is not the answer.
+		c.Response().ResetBody()
+	}
+	if !answersJSON(c.Path()) {
+		return s.uiError(c, err)
+	}
+	status, body := s.classify(c, err)
 	if status == fiber.StatusTooManyRequests && len(c.Response().Header.Peek(fiber.HeaderRetryAfter)) == 0 {
 		c.Set(fiber.HeaderRetryAfter, "1")
 	}
 	return c.Status(status).JSON(body)
 }
 
-func (s *Server) classify(err error) (int, errorBody) {
+// classify maps an error to its status and answer. Anything unexpected is
+// logged with the request id and answered with a generic message that
+// names it, never with the error's own text.
+func (s *Server) classify(c *fiber.Ctx, err error) (int, errorBody) {
 	var ae *apiError
 	var ve *flows.ValidationError
 	var fe *fiber.Error
 	switch {
+	case panicked(c):
+		// A panic is our bug whatever value it carries; recoverPanics has
+		// logged it with its stack.
 	case errors.As(err, &ae):
 		return ae.status, errorBody{Error: ae.msg, Details: ae.details}
 	case errors.As(err, &ve):
@@ -61,8 +77,11 @@ func (s *Server) classify(err error) (int, errorBody) {
 	case errors.Is(err, engine.ErrSaturated):
 		return fiber.StatusTooManyRequests, errorBody{Error: "engine saturated, try again later"}
 	}
-	s.log.Error("request failed", "err", err)
-	return fiber.StatusInternalServerError, errorBody{Error: "internal error"}
+	id := requestIDOf(c)
+	if !panicked(c) {
+		s.log.Error("request failed", "request_id", id, "method", c.Method(), "path", c.Path(), "err", err)
+	}
+	return fiber.StatusInternalServerError, errorBody{Error: "internal error (see the log, request id " + id + ")", RequestID: id}
 }
 
 func summarize(ve *flows.ValidationError) string {

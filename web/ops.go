@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -54,8 +55,16 @@ func (s *Server) events(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderCacheControl, "no-cache")
 	c.Set(fiber.HeaderConnection, "keep-alive")
 	c.Set("X-Accel-Buffering", "no")
+	id := requestIDOf(c)
 	c.Context().SetBodyStreamWriter(fasthttp.StreamWriter(func(w *bufio.Writer) {
 		defer cancel()
+		// The stream is written after the handler returned, out of
+		// recoverPanics' reach: a bug here ends this stream only.
+		defer func() {
+			if v := recover(); v != nil {
+				s.log.Error("event stream panicked", "request_id", id, "panic", v, "stack", string(debug.Stack()))
+			}
+		}()
 		ping := time.NewTicker(15 * time.Second)
 		defer ping.Stop()
 		fmt.Fprint(w, "retry: 2000\n: connected\n\n")

@@ -5,8 +5,13 @@ import "github.com/gofiber/fiber/v2"
 // routes is the one route table.
 func (s *Server) routes() {
 	app := s.app
+	app.Use(s.requestID)
+	app.Use(s.recoverPanics())
 	app.Use(s.securityHeaders)
 	app.Use(limitBody(maxAPIBody))
+	if s.cfg.testRoutes != nil {
+		s.cfg.testRoutes(s)
+	}
 
 	app.All("/hooks/*", s.hook)
 

@@ -23,6 +23,10 @@ type Config struct {
 	PublicURL string
 	Version   string
 	Logger    *slog.Logger
+
+	// testRoutes, set only by tests, adds routes ahead of the catch-alls
+	// (a handler that panics, say).
+	testRoutes func(*Server)
 }
 
 // Server is the HTTP side of Switchyard.
@@ -32,6 +36,7 @@ type Server struct {
 	cfg Config
 	log *slog.Logger
 	ui  uiState
+	ids *requestIDs
 	// limiter enforces webhook triggers' rate limits.
 	limiter rateLimiter
 	// closing is closed when shutdown begins; event streams end on it.
@@ -44,7 +49,7 @@ func New(eng *engine.Engine, cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{eng: eng, cfg: cfg, log: cfg.Logger, closing: make(chan struct{})}
+	s := &Server{eng: eng, cfg: cfg, log: cfg.Logger, ids: newRequestIDs(), closing: make(chan struct{})}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "switchyard",
 		BodyLimit:             MaxBodyLimit,

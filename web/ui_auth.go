@@ -94,7 +94,7 @@ func (s *Server) pageProps(c *fiber.Ctx, title, active string) views.PageProps {
 // uiError renders an error as an HTML page, with the status the API
 // would give it.
 func (s *Server) uiError(c *fiber.Ctx, err error) error {
-	status, body := s.classify(err)
+	status, body := s.classify(c, err)
 	heading := "Something went wrong"
 	switch status {
 	case fiber.StatusNotFound:
