@@ -1,15 +1,21 @@
 package web
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net"
 	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 	fiberrecover "github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/valyala/fasthttp"
 )
 
 // Request ids tie an answer to its log lines.
@@ -84,4 +90,83 @@ func answersJSON(path string) bool {
 		return true
 	}
 	return strings.HasPrefix(path, "/api/") || strings.HasPrefix(path, "/hooks/") || strings.HasPrefix(path, "/static/")
+}
+
+// framingGuard refuses a request that carries both Content-Length and
+// Transfer-Encoding (RFC 9112 §6.3): front ends and back ends may frame
+// it differently, which is how a second request is smuggled inside the
+// body of the first. The HTTP server closes such a connection after its
+// answer but still serves the request; it is refused here before any
+// route sees it, and the connection is closed after the 400.
+func (s *Server) framingGuard(c *fiber.Ctx) error {
+	h := &c.Request().Header
+	if len(h.Peek(fiber.HeaderTransferEncoding)) == 0 || !hasRawHeader(h.RawHeaders(), fiber.HeaderContentLength) {
+		return c.Next()
+	}
+	c.Context().SetConnectionClose()
+	return errStatus(fiber.StatusBadRequest, "malformed request: both Content-Length and Transfer-Encoding are set")
+}
+
+// hasRawHeader reports whether raw, a request's header lines as received,
+// holds a field called name.
+func hasRawHeader(raw []byte, name string) bool {
+	for len(raw) > 0 {
+		line := raw
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			line, raw = raw[:i], raw[i+1:]
+		} else {
+			raw = nil
+		}
+		if k, _, ok := bytes.Cut(line, []byte{':'}); ok && strings.EqualFold(string(bytes.TrimSpace(k)), name) {
+			return true
+		}
+	}
+	return false
+}
+
+// malformedRequest answers a request the HTTP server could not parse (the
+// server's own error handler, which runs before any route). The answer
+// names the request id and a short reason but never repeats the request:
+// the parser's message quotes the raw head, Authorization and Cookie
+// included. The server closes the connection after it.
+func (s *Server) malformedRequest(ctx *fasthttp.RequestCtx, err error) {
+	id := s.ids.next()
+	status, reason := fiber.StatusBadRequest, parseFailure(err)
+	var small *fasthttp.ErrSmallBuffer
+	var netErr net.Error
+	switch {
+	case errors.As(err, &small):
+		status, reason = fiber.StatusRequestHeaderFieldsTooLarge, "request headers too large"
+	case errors.As(err, &netErr) && netErr.Timeout(), strings.Contains(err.Error(), "timeout"):
+		status, reason = fiber.StatusRequestTimeout, "request not received in time"
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		status, reason = fiber.StatusRequestEntityTooLarge, "request body too large"
+	}
+	s.log.Warn("malformed request", "request_id", id, "remote", ctx.RemoteAddr().String(), "status", status, "reason", reason)
+	body, _ := json.Marshal(errorBody{Error: "malformed request: " + reason, RequestID: id})
+	ctx.Response.Reset()
+	ctx.SetStatusCode(status)
+	ctx.Response.Header.Set(HeaderRequestID, id)
+	ctx.SetContentType(fiber.MIMEApplicationJSON)
+	ctx.SetBody(body)
+	ctx.SetConnectionClose()
+}
+
+// parseFailure shortens a parser error to its reason: the parser quotes
+// the bytes it read (the whole request head) after the reason.
+func parseFailure(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "error when reading request headers: ")
+	for _, cut := range []string{"\"", "buffer size=", "Buffer size="} {
+		if i := strings.Index(msg, cut); i >= 0 {
+			msg = msg[:i]
+		}
+	}
+	msg = strings.TrimRight(msg, " .:,;")
+	if len(msg) > 120 {
+		msg = msg[:120]
+	}
+	if msg == "" || !utf8.ValidString(msg) {
+		return "unreadable request"
+	}
+	return msg
 }

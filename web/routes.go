@@ -6,6 +6,7 @@ import "github.com/gofiber/fiber/v2"
 func (s *Server) routes() {
 	app := s.app
 	app.Use(s.requestID)
+	app.Use(s.framingGuard)
 	app.Use(s.recoverPanics())
 	app.Use(s.securityHeaders)
 	app.Use(limitBody(maxAPIBody))

@@ -73,6 +73,9 @@ func New(eng *engine.Engine, cfg Config) *Server {
 		IdleTimeout:    2 * time.Minute,
 		ReadBufferSize: 16 << 10,
 	})
+	// Requests the HTTP server cannot parse never reach a route; their
+	// answer must not echo the request (see malformedRequest).
+	s.app.Server().ErrorHandler = s.malformedRequest
 	s.routes()
 	return s
 }
