@@ -290,12 +290,37 @@ func upperFirst(s string) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-// localPath keeps a ?next= target on this site.
+// localPath keeps a ?next= target on this site: anything but an on-site
+// path goes to "/".
 func localPath(p string) string {
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") || strings.HasPrefix(p, "/logout") {
-		return "/flows"
+	if !onSitePath(p) {
+		return "/"
 	}
 	return p
+}
+
+// onSitePath reports whether p is a path of this site that a redirect may
+// name: one leading slash and no "//" in the path (which browsers read as
+// another host), no backslash (which they read as a slash), only
+// printable ASCII (no control characters or tabs, which browsers drop and
+// which would break out of the Location header; our own links are
+// percent-encoded), no scheme, and not the sign-out.
+func onSitePath(p string) bool {
+	if len(p) == 0 || len(p) > 2048 || p[0] != '/' {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		if ch := p[i]; ch <= ' ' || ch >= 0x7f || ch == '\\' {
+			return false
+		}
+	}
+	path, _, _ := strings.Cut(p, "?")
+	path, _, _ = strings.Cut(path, "#")
+	if strings.Contains(path, "//") || path == "/logout" || strings.HasPrefix(path, "/logout/") {
+		return false
+	}
+	u, err := url.Parse(p)
+	return err == nil && u.Scheme == "" && u.Host == "" && u.User == nil && u.Opaque == ""
 }
 
 func (s *Server) loginPage(c *fiber.Ctx) error {
@@ -309,7 +334,7 @@ func (s *Server) loginPage(c *fiber.Ctx) error {
 	if _, err := s.eng.SessionFor(c.UserContext(), c.Cookies(sessionCookie)); err == nil {
 		return redirect(c, localPath(c.Query("next")))
 	}
-	return render(c, fiber.StatusOK, views.Login(views.LoginProps{Page: s.prePage(c, "Sign in"), Next: c.Query("next")}))
+	return render(c, fiber.StatusOK, views.Login(views.LoginProps{Page: s.prePage(c, "Sign in"), Next: localPath(c.Query("next"))}))
 }
 
 func (s *Server) loginSubmit(c *fiber.Ctx) error {
@@ -320,7 +345,7 @@ func (s *Server) loginSubmit(c *fiber.Ctx) error {
 	if need {
 		return redirect(c, "/setup")
 	}
-	name, next := c.FormValue("name"), c.FormValue("next")
+	name, next := c.FormValue("name"), localPath(c.FormValue("next"))
 	fail := func(status int, msg string) error {
 		return render(c, status, views.Login(views.LoginProps{Page: s.prePage(c, "Sign in"), Name: name, Next: next, Error: msg}))
 	}
@@ -338,7 +363,7 @@ func (s *Server) loginSubmit(c *fiber.Ctx) error {
 		return s.uiError(c, err)
 	}
 	s.setCookie(c, sessionCookie, sess.Token, sess.ExpiresAt)
-	return redirect(c, localPath(next))
+	return redirect(c, next)
 }
 
 func (s *Server) logout(c *fiber.Ctx) error {

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"html"
 	"io"
 	"net/http"
@@ -159,7 +160,7 @@ func TestUISetupLoginLogout(t *testing.T) {
 	b2 := newBrowser(t, f.srv)
 	_, page = b2.do("GET", "/login", nil)
 	b2.csrf = formToken(t, page)
-	if r, _ := b2.post("/login", url.Values{"name": {"ada"}, "password": {ownerPassword}, "next": {"//evil.example/x"}}); r.Header.Get("Location") != "/flows" {
+	if r, _ := b2.post("/login", url.Values{"name": {"ada"}, "password": {ownerPassword}, "next": {"//evil.example/x"}}); r.Header.Get("Location") != "/" {
 		t.Fatalf("next=//evil: redirected to %q", r.Header.Get("Location"))
 	}
 }
@@ -743,4 +744,73 @@ func bearer(method, path, tok string) *http.Request {
 	req := httptest.NewRequest(method, path, nil)
 	req.Header.Set("Authorization", "Bearer "+tok)
 	return req
+}
+
+// After sign-in, ?next= leads only to a path of this site: anything else
+// goes to "/", and nothing in it reaches the answer's headers.
+func TestLoginNextStaysOnSite(t *testing.T) {
+	f := newFixture(t, engine.Config{})
+	signedIn := signIn(t, f.srv)
+	for _, tc := range []struct{ next, want string }{
+		{"/runs", "/runs"},
+		{"/runs?flow=orders&status=failed", "/runs?flow=orders&status=failed"},
+		{"/flows/orders/edit", "/flows/orders/edit"},
+		{"/runs/run_1#step-a", "/runs/run_1#step-a"},
+		{"/%09/evil.example/", "/%09/evil.example/"}, // percent-encoded: a path here
+		{"", "/"},
+		{"/\r\nSet-Cookie: evil=1", "/"},
+		{"/\r\nX-Evil: 1\r\n\r\n<script>alert(1)</script>", "/"},
+		{"/\nSet-Cookie: evil=1", "/"},
+		{"/\rSet-Cookie: evil=1", "/"},
+		{"/\t/evil.example/", "/"},
+		{"/\x00/evil.example", "/"},
+		{"/\x7f/evil.example", "/"},
+		{"//evil.example/x", "/"},
+		{"///evil.example", "/"},
+		{"/\\evil.example", "/"},
+		{"\\\\evil.example", "/"},
+		{"/\\/evil.example", "/"},
+		{"/a//evil.example", "/"},
+		{" //evil.example", "/"},
+		{"https://evil.example/", "/"},
+		{"http:/evil.example", "/"},
+		{"javascript:alert(1)", "/"},
+		{"JavaScript:alert(1)", "/"},
+		{"data:text/html,<script>alert(1)</script>", "/"},
+		{"evil.example", "/"},
+		{"/\u2028evil", "/"},
+		{"/ｅvil", "/"},
+		{"/logout", "/"},
+		{"/" + strings.Repeat("a", 3000), "/"},
+	} {
+		t.Run(fmt.Sprintf("%q", tc.next), func(t *testing.T) {
+			// Posting the sign-in form with next.
+			b := newBrowser(t, f.srv)
+			_, page := b.do("GET", "/login?next="+url.QueryEscape(tc.next), nil)
+			b.csrf = formToken(t, page)
+			if strings.Contains(page, "evil") && tc.want == "/" {
+				t.Errorf("the sign-in form carries the refused next: %s", page)
+			}
+			r, _ := b.post("/login", url.Values{"name": {"ada"}, "password": {ownerPassword}, "next": {tc.next}})
+			checkRedirect(t, r, tc.want)
+			// Opening /login?next= while signed in.
+			r, _ = signedIn.do("GET", "/login?next="+url.QueryEscape(tc.next), nil)
+			checkRedirect(t, r, tc.want)
+		})
+	}
+}
+
+func checkRedirect(t *testing.T, r *http.Response, want string) {
+	t.Helper()
+	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != want {
+		t.Errorf("redirect %d to %q, want %q", r.StatusCode, r.Header.Get("Location"), want)
+	}
+	if r.Header.Get("X-Evil") != "" || len(r.Header.Values("Location")) != 1 {
+		t.Errorf("headers injected: %v", r.Header)
+	}
+	for _, ck := range r.Cookies() {
+		if ck.Name == "evil" {
+			t.Errorf("cookie injected: %v", ck)
+		}
+	}
 }
