@@ -22,11 +22,17 @@ const (
 	// MinPasswordLen is the shortest password setup accepts.
 	MinPasswordLen = 10
 	bcryptCost     = 11
-	// Login throttling: after loginFailures failed logins for a name or an
-	// address within loginWindow, further attempts wait loginLockout.
-	loginFailures = 5
-	loginWindow   = 15 * time.Minute
-	loginLockout  = 5 * time.Minute
+	// Login throttling: within loginWindow of its first failure, one
+	// address may fail loginFailures times for one user name and
+	// loginAddressFailures times in all; further attempts from it are
+	// refused unchecked until the window ends. Other addresses are not
+	// held back, so nobody can lock the owner out from elsewhere.
+	loginFailures        = 5
+	loginAddressFailures = 20
+	loginWindow          = 5 * time.Minute
+	// loginThrottleKeys bounds the throttle's memory under a spray of
+	// names and addresses.
+	loginThrottleKeys = 100000
 	// RoleOwner is the role of the account setup creates.
 	RoleOwner = "owner"
 )
@@ -84,9 +90,11 @@ var ErrBadInput = errors.New("invalid input")
 var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("switchyard-dummy-password"), bcryptCost)
 
 // Login checks a password and opens a session. remote is the client's
-// address, used for throttling alongside the user name.
+// address, used for throttling alongside the user name: the attempt is
+// counted before the password is checked, so attempts sent in parallel
+// cannot all slip under the limit.
 func (e *Engine) Login(ctx context.Context, name, password, remote string) (Session, error) {
-	if !e.throttle.allow(name, remote) {
+	if !e.throttle.begin(name, remote) {
 		return Session{}, ErrThrottled
 	}
 	u, err := e.store.User(ctx, strings.TrimSpace(name))
@@ -95,10 +103,10 @@ func (e *Engine) Login(ctx context.Context, name, password, remote string) (Sess
 		hash = dummyHash
 	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || err != nil {
-		e.throttle.fail(name, remote)
+		// The attempt stays counted as a failure.
 		return Session{}, ErrBadLogin
 	}
-	e.throttle.reset(name, remote)
+	e.throttle.succeeded(name, remote)
 	tok, csrf := randomToken(), randomToken()
 	now := time.Now().UTC()
 	rec := SessionRecord{Hash: HashToken(tok), User: u.Name, CSRF: csrf, CreatedAt: now, ExpiresAt: now.Add(SessionLifetime)}
@@ -156,59 +164,85 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// throttle counts failed logins per user name and per address.
+// throttle counts login attempts per user name and address, and per
+// address. Never per name alone: then anyone could lock the owner out.
 type throttle struct {
 	mu   sync.Mutex
 	hits map[string]*failures
+	now  func() time.Time
 }
 
+// failures counts the attempts of one key since first that did not
+// succeed: failed ones and those still being checked.
 type failures struct {
-	n           int
-	first, lock time.Time
+	n     int
+	first time.Time
 }
 
-func newThrottle() *throttle { return &throttle{hits: map[string]*failures{}} }
+func newThrottle() *throttle { return &throttle{hits: map[string]*failures{}, now: time.Now} }
 
-func (t *throttle) keys(name, remote string) []string {
-	return []string{"u:" + strings.ToLower(strings.TrimSpace(name)), "a:" + remote}
+// throttleKey is one counter an attempt adds to, and its limit.
+type throttleKey struct {
+	key   string
+	limit int
 }
 
-func (t *throttle) allow(name, remote string) bool {
+func (t *throttle) keys(name, remote string) [2]throttleKey {
+	return [2]throttleKey{
+		{"n:" + strings.ToLower(strings.TrimSpace(name)) + "\x00" + remote, loginFailures},
+		{"a:" + remote, loginAddressFailures},
+	}
+}
+
+// begin counts an attempt before its password is checked, or refuses it
+// when one of its counters is at its limit. A refused attempt is not
+// counted: the window is not pushed back.
+func (t *throttle) begin(name, remote string) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	now := time.Now()
-	for _, k := range t.keys(name, remote) {
-		if f := t.hits[k]; f != nil && now.Before(f.lock) {
+	now := t.now()
+	keys := t.keys(name, remote)
+	for _, k := range keys {
+		if f := t.hits[k.key]; f != nil && now.Sub(f.first) < loginWindow && f.n >= k.limit {
 			return false
 		}
+	}
+	if len(t.hits) >= loginThrottleKeys {
+		t.prune(now)
+	}
+	for _, k := range keys {
+		f := t.hits[k.key]
+		if f == nil || now.Sub(f.first) >= loginWindow {
+			f = &failures{first: now}
+			t.hits[k.key] = f
+		}
+		f.n++
 	}
 	return true
 }
 
-func (t *throttle) fail(name, remote string) {
+// succeeded takes back the attempt begin counted: a right password
+// clears the name's failures from that address.
+func (t *throttle) succeeded(name, remote string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	now := time.Now()
-	if len(t.hits) > 100000 {
-		// Bound memory under a spray of names: forget everything rather
-		// than grow without limit.
-		t.hits = map[string]*failures{}
-	}
-	for _, k := range t.keys(name, remote) {
-		f := t.hits[k]
-		if f == nil || now.Sub(f.first) > loginWindow {
-			f = &failures{first: now}
-			t.hits[k] = f
-		}
-		f.n++
-		if f.n >= loginFailures {
-			f.lock = now.Add(loginLockout)
-		}
+	keys := t.keys(name, remote)
+	delete(t.hits, keys[0].key)
+	if f := t.hits[keys[1].key]; f != nil && f.n > 0 {
+		f.n--
 	}
 }
 
-func (t *throttle) reset(name, remote string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	delete(t.hits, t.keys(name, remote)[0])
+// prune forgets counters whose window has ended; if a spray of names and
+// addresses still fills the table, it forgets everything rather than grow
+// without limit.
+func (t *throttle) prune(now time.Time) {
+	for k, f := range t.hits {
+		if now.Sub(f.first) >= loginWindow {
+			delete(t.hits, k)
+		}
+	}
+	if len(t.hits) >= loginThrottleKeys {
+		t.hits = map[string]*failures{}
+	}
 }

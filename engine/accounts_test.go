@@ -3,8 +3,10 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestSetupOnlyOnce(t *testing.T) {
@@ -75,5 +77,90 @@ func TestLoginSessionsAndThrottle(t *testing.T) {
 	}
 	if _, err := te.Login(ctx, "nobody", "whatever", "9.9.9.9"); !errors.Is(err, ErrBadLogin) {
 		t.Fatalf("unknown user: %v", err)
+	}
+}
+
+// Forty wrong passwords sent at once: only the limit's worth are checked,
+// the rest are refused before their password is looked at.
+func TestLoginThrottleHoldsUnderConcurrency(t *testing.T) {
+	te := startEngine(t, "", Config{})
+	ctx := context.Background()
+	if err := te.Setup(ctx, "ada", "correct horse battery"); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 40)
+	for i := range errs {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			_, errs[i] = te.Login(ctx, "ada", fmt.Sprintf("guess %d", i), "203.0.113.7")
+		}(i)
+	}
+	wg.Wait()
+	checked := 0
+	for _, err := range errs {
+		switch {
+		case errors.Is(err, ErrBadLogin):
+			checked++
+		case !errors.Is(err, ErrThrottled):
+			t.Fatal(err)
+		}
+	}
+	if checked != loginFailures {
+		t.Fatalf("%d of 40 parallel guesses were checked, want %d", checked, loginFailures)
+	}
+}
+
+// Failures from one address hold back that address only: the owner signs
+// in from another, and once the window has passed, from the same one.
+func TestLoginThrottleCannotLockOwnerOut(t *testing.T) {
+	te := startEngine(t, "", Config{})
+	ctx := context.Background()
+	if err := te.Setup(ctx, "ada", "correct horse battery"); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	te.throttle.now = func() time.Time { return now }
+	const attacker, owner = "198.51.100.1", "192.0.2.10"
+	for i := 0; i < loginFailures; i++ {
+		if _, err := te.Login(ctx, "ada", "wrong", attacker); !errors.Is(err, ErrBadLogin) {
+			t.Fatalf("attempt %d: %v", i, err)
+		}
+	}
+	if _, err := te.Login(ctx, "ada", "correct horse battery", attacker); !errors.Is(err, ErrThrottled) {
+		t.Fatalf("the failing address is not held back: %v", err)
+	}
+	if _, err := te.Login(ctx, "ADA ", "correct horse battery", attacker); !errors.Is(err, ErrThrottled) {
+		t.Fatalf("the name's case and spaces get around the limit: %v", err)
+	}
+	if _, err := te.Login(ctx, "ada", "correct horse battery", owner); err != nil {
+		t.Fatalf("the owner, from another address: %v", err)
+	}
+	// Spraying other names from the attacker's address hits its own limit.
+	for i := 0; i < loginAddressFailures-loginFailures; i++ {
+		if _, err := te.Login(ctx, fmt.Sprintf("user%d", i), "wrong", attacker); !errors.Is(err, ErrBadLogin) {
+			t.Fatalf("spray %d: %v", i, err)
+		}
+	}
+	if _, err := te.Login(ctx, "someone-else", "wrong", attacker); !errors.Is(err, ErrThrottled) {
+		t.Fatalf("after %d failures from one address: %v", loginAddressFailures, err)
+	}
+	if _, err := te.Login(ctx, "ada", "correct horse battery", owner); err != nil {
+		t.Fatalf("the owner, while the attacker is held back: %v", err)
+	}
+	now = now.Add(loginWindow)
+	if _, err := te.Login(ctx, "ada", "correct horse battery", attacker); err != nil {
+		t.Fatalf("after the window: %v", err)
+	}
+	// A success clears that name's failures from its address.
+	for i := 0; i < loginFailures-1; i++ {
+		te.Login(ctx, "ada", "wrong", owner)
+	}
+	if _, err := te.Login(ctx, "ada", "correct horse battery", owner); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := te.Login(ctx, "ada", "wrong", owner); !errors.Is(err, ErrBadLogin) {
+		t.Fatalf("failures before a success still count: %v", err)
 	}
 }
