@@ -225,7 +225,10 @@ func syncAnswer(c *fiber.Ctx, run *engine.Run) error {
 		}
 	}
 	if run.Status == engine.RunFailed {
-		return c.Status(fiber.StatusInternalServerError).JSON(errorBody{Error: run.Error, RunID: run.ID})
+		// The caller is told that it failed and which run to look up, not
+		// why: a step's error can name internal hosts or quote a remote's
+		// answer. The run history keeps the detail.
+		return c.Status(fiber.StatusInternalServerError).JSON(errorBody{Error: syncFailed(run.ID), RunID: run.ID})
 	}
 	var out any
 	for i := len(run.Steps) - 1; i >= 0; i-- {
@@ -235,6 +238,11 @@ func syncAnswer(c *fiber.Ctx, run *engine.Run) error {
 		}
 	}
 	return c.Status(fiber.StatusOK).JSON(out)
+}
+
+// syncFailed is the whole answer to a sync webhook whose run failed.
+func syncFailed(runID string) string {
+	return "the flow failed; run " + runID + " in the run history has the details"
 }
 
 func headerValue(h map[string]string, name string) string {
