@@ -182,6 +182,30 @@ func (s *Server) requireSession(c *fiber.Ctx) error {
 	return c.Next()
 }
 
+// crossSite reports whether a browser sent the request from another
+// site. Browsers say so in Sec-Fetch-Site, which no proxy's rewriting of
+// Host confuses; older ones only send Origin, whose host must then be
+// this site's (the request's Host or the public URL's). Requests without
+// either do not come from a browser page.
+func (s *Server) crossSite(c *fiber.Ctx) bool {
+	if site := c.Get("Sec-Fetch-Site"); site != "" {
+		return site != "same-origin"
+	}
+	origin := c.Get(fiber.HeaderOrigin)
+	if origin == "" {
+		return false
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return true // "null" (a sandboxed frame, a data: URL) or garbage
+	}
+	if u.Host == c.Hostname() {
+		return false
+	}
+	pub, err := url.Parse(s.cfg.PublicURL)
+	return s.cfg.PublicURL == "" || err != nil || !strings.EqualFold(u.Host, pub.Host)
+}
+
 // secureCookies reports whether cookies must be Secure: the request came
 // over https or the public URL is https.
 func (s *Server) secureCookies(c *fiber.Ctx) bool {

@@ -521,10 +521,15 @@ func (r *refCollector) walk(path string, v any, depth int) {
 
 // checkExpr is the live check of one expression field: its compile error
 // with line:column, or what it yields against the flow's latest event.
-// The field's name comes in `field` and its text under that name.
+// The field's name comes in `field` and its text, posted, under that name.
+// It evaluates what it is sent, so it is a POST with the session's CSRF
+// token (requireSession) and refuses cross-site requests outright.
 func (s *Server) checkExpr(c *fiber.Ctx) error {
+	if s.crossSite(c) {
+		return errStatus(fiber.StatusForbidden, "The live check only answers this site's own pages.")
+	}
 	kind, field := c.Query("kind"), c.Query("field")
-	src := c.Query(field)
+	src := c.FormValue(field)
 	props := views.CheckProps{}
 	switch {
 	case field == "" || strings.TrimSpace(src) == "":

@@ -609,8 +609,8 @@ func TestCheckExpressionEndpoint(t *testing.T) {
 	f := newFixture(t, engine.Config{})
 	b := signIn(t, f.srv)
 	check := func(flow, kind, field, src string) string {
-		q := url.Values{"flow": {flow}, "kind": {kind}, "field": {field}, field: {src}}
-		r, body := b.do("GET", "/flows/check?"+q.Encode(), nil, "HX-Request", "true")
+		t.Helper()
+		r, body := b.check(flow, kind, field, src, "X-CSRF-Token", b.csrf, "Sec-Fetch-Site", "same-origin")
 		if r.StatusCode != 200 {
 			t.Fatalf("check: %d", r.StatusCode)
 		}
@@ -643,6 +643,55 @@ func TestCheckExpressionEndpoint(t *testing.T) {
 		if !strings.Contains(page, fn) {
 			t.Errorf("builder does not offer %s", fn)
 		}
+	}
+}
+
+// check posts one field to the live check as the builder's htmx does.
+func (b *browser) check(flow, kind, field, src string, hdr ...string) (*http.Response, string) {
+	b.t.Helper()
+	q := url.Values{"flow": {flow}, "kind": {kind}, "field": {field}}
+	return b.do("POST", "/flows/check?"+q.Encode(), url.Values{field: {src}}, append([]string{"HX-Request", "true"}, hdr...)...)
+}
+
+// The live check evaluates what it is sent: another site's page cannot
+// make a signed-in browser send it anything.
+func TestCheckExpressionRefusesCrossSite(t *testing.T) {
+	f := newFixture(t, engine.Config{})
+	b := signIn(t, f.srv)
+	const src = "1 + 1"
+	for _, tc := range []struct {
+		name string
+		hdr  []string
+	}{
+		{"no CSRF token", []string{"Sec-Fetch-Site", "same-origin"}},
+		{"wrong CSRF token", []string{"X-CSRF-Token", "forged", "Sec-Fetch-Site", "same-origin"}},
+		{"cross-site", []string{"X-CSRF-Token", b.csrf, "Sec-Fetch-Site", "cross-site"}},
+		{"same-site", []string{"X-CSRF-Token", b.csrf, "Sec-Fetch-Site", "same-site"}},
+		{"foreign origin", []string{"X-CSRF-Token", b.csrf, "Origin", "https://evil.example"}},
+		{"null origin", []string{"X-CSRF-Token", b.csrf, "Origin", "null"}},
+	} {
+		r, body := b.check("", "expr", "trigger.dedupe", src, tc.hdr...)
+		if r.StatusCode != 403 || strings.Contains(body, "check-ok") || strings.Contains(body, "<code>2</code>") {
+			t.Errorf("%s: %d %.200s", tc.name, r.StatusCode, body)
+		}
+	}
+	// A cross-site GET, the navigation the attack used, evaluates nothing.
+	q := url.Values{"kind": {"expr"}, "field": {"x"}, "x": {src}}
+	if r, body := b.do("GET", "/flows/check?"+q.Encode(), nil, "Sec-Fetch-Site", "cross-site"); r.StatusCode == 200 || strings.Contains(body, "check-ok") {
+		t.Errorf("GET: %d %.200s", r.StatusCode, body)
+	}
+	// The builder's own requests are answered: same origin by
+	// Sec-Fetch-Site, or by Origin from browsers without it.
+	for _, hdr := range [][]string{{"Sec-Fetch-Site", "same-origin"}, {"Origin", "http://example.com"}, nil} {
+		r, body := b.check("", "expr", "trigger.dedupe", src, append([]string{"X-CSRF-Token", b.csrf}, hdr...)...)
+		if r.StatusCode != 200 || !strings.Contains(body, "check-ok") {
+			t.Errorf("%v: %d %.200s", hdr, r.StatusCode, body)
+		}
+	}
+	// The builder's fields post to it, with only their own text.
+	_, page := b.do("GET", "/flows/new", nil)
+	if !strings.Contains(page, `hx-post="/flows/check?kind=`) || strings.Contains(page, `hx-get="/flows/check`) || !strings.Contains(page, " data-check") {
+		t.Error("the builder's fields do not post to the live check")
 	}
 }
 

@@ -11,10 +11,18 @@
     return m ? m.getAttribute("content") : "";
   }
 
-  // Every htmx request carries the session's CSRF token as a header.
+  // Every htmx request carries the session's CSRF token as a header. The
+  // builder's live check (a POST on a field marked data-check) sends that
+  // field's text alone: htmx would add the whole form, where rows of a
+  // key-value field share one name.
   document.addEventListener("htmx:configRequest", function (e) {
     var tok = csrfToken();
     if (tok) e.detail.headers["X-CSRF-Token"] = tok;
+    var elt = e.detail.elt, fd = e.detail.formData;
+    if (fd && elt && elt.hasAttribute && elt.hasAttribute("data-check")) {
+      Array.from(fd.keys()).forEach(function (k) { fd.delete(k); });
+      fd.append(elt.name, elt.value);
+    }
   });
 
   // Copy buttons: data-copy holds the text.

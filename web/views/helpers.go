@@ -538,7 +538,10 @@ func checkAttrs(p *BuilderProps, kind, name, id string) templ.Attributes {
 		return templ.Attributes{}
 	}
 	return templ.Attributes{
-		"hx-get":     checkURL(p, kind, name),
+		// A POST, so it carries the CSRF token; data-check makes app.js
+		// send this field's text alone, not the whole builder form.
+		"hx-post":    checkURL(p, kind, name),
+		"data-check": true,
 		"hx-trigger": "keyup changed delay:300ms, ref-inserted",
 		"hx-target":  "#" + id + "-check",
 		"hx-swap":    "innerHTML",
