@@ -42,8 +42,12 @@ func (s *Server) requireToken(c *fiber.Ctx) error {
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
-// securityHeaders are sent on every answer.
+// securityHeaders are sent on every answer; webhook answers get their own
+// (hookHeaders).
 func (s *Server) securityHeaders(c *fiber.Ctx) error {
+	if strings.HasPrefix(c.Path(), "/hooks/") {
+		return s.hookHeaders(c)
+	}
 	c.Set(fiber.HeaderContentSecurityPolicy, contentSecurityPolicy)
 	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 	c.Set("Cross-Origin-Opener-Policy", "same-origin")
@@ -100,7 +104,7 @@ func (s *Server) flowView(c *fiber.Ctx, a *engine.ActiveFlow) flowView {
 	v := flowView{Flow: a.Record.Flow, ID: f.ID, Name: f.Name, Enabled: f.Enabled, Trigger: f.Trigger.Type,
 		Version: a.Record.Version, CreatedAt: a.Record.CreatedAt, UpdatedAt: a.Record.UpdatedAt}
 	if f.Trigger.Type == flows.TriggerWebhook {
-		v.WebhookURL = s.baseURL(c) + "/hooks/" + strings.Trim(f.Trigger.Path, "/")
+		v.WebhookURL = s.hooksBaseURL(c) + "/hooks/" + strings.Trim(f.Trigger.Path, "/")
 	}
 	return v
 }

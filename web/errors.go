@@ -40,7 +40,7 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		// Whatever the handler wrote before it panicked is not the answer.
 		c.Response().ResetBody()
 	}
-	if !answersJSON(c.Path()) {
+	if c.App() == s.app && !answersJSON(c.Path()) {
 		return s.uiError(c, err)
 	}
 	status, body := s.classify(c, err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"mime"
+	"net"
 	"net/netip"
 	"net/url"
 	"slices"
@@ -25,6 +26,73 @@ const (
 	headerRunID     = "Switchyard-Run-Id"
 	headerDuplicate = "Switchyard-Duplicate"
 )
+
+// What a webhook answer may do in a browser. A flow builds its answer
+// from the payload, so on the UI's origin it must be inert: a sandbox
+// (an opaque origin: no script, no cookies, no storage, no forms) that
+// loads nothing. On the hooks listener, an origin of its own, an answer
+// may run script and post forms, still in an opaque origin, so it can
+// neither read nor plant the UI's cookies. A flow cannot loosen either: a
+// policy it sets is sent as a second one, and browsers enforce both.
+const (
+	hookPolicy          = "sandbox; default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+	hooksListenerPolicy = "sandbox allow-scripts allow-forms allow-popups allow-modals; base-uri 'none'"
+)
+
+// onHooksListener reports whether c came in on the hooks listener.
+func (s *Server) onHooksListener(c *fiber.Ctx) bool {
+	return s.hooksApp != nil && c.App() == s.hooksApp
+}
+
+// hookHeaders are the security headers of every webhook answer.
+func (s *Server) hookHeaders(c *fiber.Ctx) error {
+	s.setHookPolicy(c)
+	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	c.Set(fiber.HeaderReferrerPolicy, "no-referrer")
+	return c.Next()
+}
+
+func (s *Server) setHookPolicy(c *fiber.Ctx) {
+	if s.onHooksListener(c) {
+		c.Set(fiber.HeaderContentSecurityPolicy, hooksListenerPolicy)
+	} else {
+		c.Set(fiber.HeaderContentSecurityPolicy, hookPolicy)
+	}
+}
+
+// hooksElsewhere answers /hooks/ on the main listener when webhooks have
+// a listener of their own: flow-built answers never share the UI's origin.
+func (s *Server) hooksElsewhere(c *fiber.Ctx) error {
+	return errStatus(fiber.StatusNotFound, "webhooks are served on the hooks listener (%s), not here", s.hooksBaseURL(c)+"/hooks/")
+}
+
+// hooksNotFound answers everything the hooks listener does not serve.
+func (s *Server) hooksNotFound(c *fiber.Ctx) error {
+	return errStatus(fiber.StatusNotFound, "this listener serves only /hooks/ and /healthz, /readyz")
+}
+
+// hooksBaseURL is the external base URL webhooks are reached at: the
+// hooks listener's public URL, else this request's host with the hooks
+// listener's port, else (no hooks listener) baseURL.
+func (s *Server) hooksBaseURL(c *fiber.Ctx) string {
+	switch {
+	case s.cfg.HooksPublicURL != "":
+		return strings.TrimRight(s.cfg.HooksPublicURL, "/")
+	case s.cfg.HooksAddr == "":
+		return s.baseURL(c)
+	case s.onHooksListener(c):
+		return c.Protocol() + "://" + c.Hostname()
+	}
+	host := c.Hostname()
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	_, port, err := net.SplitHostPort(s.cfg.HooksAddr)
+	if err != nil {
+		return s.baseURL(c)
+	}
+	return c.Protocol() + "://" + net.JoinHostPort(strings.Trim(host, "[]"), port)
+}
 
 // hook is webhook ingress: find the flow, check the request (rate limit,
 // size, encoding, media type, signature), store the event durably, and only
@@ -118,7 +186,7 @@ func (s *Server) hook(c *fiber.Ctx) error {
 	defer timer.Stop()
 	select {
 	case run := <-acc.Done:
-		return syncAnswer(c, run)
+		return s.syncAnswer(c, run)
 	case <-timer.C:
 		s.eng.Forget(acc.RunID)
 		return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"run_id": acc.RunID, "status": "running"})
@@ -177,10 +245,10 @@ func (s *Server) refuse(c *fiber.Ctx, f *flows.Flow, scheme, reason string, stat
 }
 
 // externalURL is the URL the sender used, as schemes that sign the URL
-// (Twilio, HubSpot) computed it: behind a reverse proxy, PublicURL says
-// what it was.
+// (Twilio, HubSpot) computed it: behind a reverse proxy, PublicURL (or
+// HooksPublicURL) says what it was.
 func (s *Server) externalURL(c *fiber.Ctx) string {
-	return s.baseURL(c) + c.OriginalURL()
+	return s.hooksBaseURL(c) + c.OriginalURL()
 }
 
 func parsePrefixes(list []string) []netip.Prefix {
@@ -195,16 +263,14 @@ func parsePrefixes(list []string) []netip.Prefix {
 
 // syncAnswer answers a sync webhook with what webhook.respond set, else
 // the last step's output.
-func syncAnswer(c *fiber.Ctx, run *engine.Run) error {
+func (s *Server) syncAnswer(c *fiber.Ctx, run *engine.Run) error {
 	if r := run.Response; r != nil {
 		status := r.Status
 		if status == 0 {
 			status = fiber.StatusOK
 		}
 		c.Status(status)
-		for k, v := range r.Headers {
-			c.Set(k, v)
-		}
+		s.setFlowHeaders(c, r.Headers)
 		switch b := r.Body.(type) {
 		case nil:
 			return nil
@@ -243,6 +309,40 @@ func syncAnswer(c *fiber.Ctx, run *engine.Run) error {
 // syncFailed is the whole answer to a sync webhook whose run failed.
 func syncFailed(runID string) string {
 	return "the flow failed; run " + runID + " in the run history has the details"
+}
+
+// Headers a flow's answer cannot set: cookies (Switchyard's own would be
+// planted or cleared on its origin, and no webhook caller keeps cookies),
+// the framing and connection headers the server owns, the headers that
+// tie an answer to its run and log lines, and the security headers of
+// hookHeaders (a flow's Content-Security-Policy is added as a second
+// policy instead).
+var flowHeadersRefused = map[string]bool{
+	"set-cookie": true, "set-cookie2": true,
+	"content-length": true, "transfer-encoding": true, "connection": true, "keep-alive": true,
+	"upgrade": true, "trailer": true, "te": true, "proxy-connection": true,
+	strings.ToLower(headerRunID): true, strings.ToLower(headerDuplicate): true, strings.ToLower(HeaderRequestID): true,
+	"x-content-type-options": true, "referrer-policy": true,
+}
+
+// setFlowHeaders puts the headers a webhook.respond step set on the
+// answer, less those it may not set.
+func (s *Server) setFlowHeaders(c *fiber.Ctx, headers map[string]string) {
+	var policies []string
+	for k, v := range headers {
+		name := strings.ToLower(k)
+		switch {
+		case flowHeadersRefused[name]:
+		case name == "content-security-policy":
+			policies = append(policies, v)
+		default:
+			c.Set(k, v)
+		}
+	}
+	s.setHookPolicy(c)
+	for _, p := range policies {
+		c.Response().Header.Add(fiber.HeaderContentSecurityPolicy, p)
+	}
 }
 
 func headerValue(h map[string]string, name string) string {

@@ -5,16 +5,17 @@ import "github.com/gofiber/fiber/v2"
 // routes is the one route table.
 func (s *Server) routes() {
 	app := s.app
-	app.Use(s.requestID)
-	app.Use(s.framingGuard)
-	app.Use(s.recoverPanics())
-	app.Use(s.securityHeaders)
+	s.front(app, s.securityHeaders)
 	app.Use(limitBody(maxAPIBody))
 	if s.cfg.testRoutes != nil {
 		s.cfg.testRoutes(s)
 	}
 
-	app.All("/hooks/*", s.hook)
+	if s.cfg.HooksAddr == "" {
+		app.All("/hooks/*", s.hook)
+	} else {
+		app.All("/hooks/*", s.hooksElsewhere)
+	}
 
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
@@ -86,4 +87,24 @@ func (s *Server) routes() {
 	// session (EventSource cannot send an Authorization header).
 	app.Get("/ui/events", s.requireSession, s.events)
 	app.Use(s.uiNotFound)
+}
+
+// hooksRoutes is the route table of the hooks listener: webhooks and
+// health checks, nothing of the UI or the API.
+func (s *Server) hooksRoutes() {
+	app := s.hooksApp
+	s.front(app, s.hookHeaders)
+	app.All("/hooks/*", s.hook)
+	app.Get("/healthz", s.healthz)
+	app.Get("/readyz", s.readyz)
+	app.Use(s.hooksNotFound)
+}
+
+// front is what every request meets first on either listener: its id,
+// the framing check, panic recovery and the security headers.
+func (s *Server) front(app *fiber.App, headers fiber.Handler) {
+	app.Use(s.requestID)
+	app.Use(s.framingGuard)
+	app.Use(s.recoverPanics())
+	app.Use(headers)
 }

@@ -4,6 +4,7 @@
 package web
 
 import (
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -23,6 +24,13 @@ type Config struct {
 	PublicURL string
 	Version   string
 	Logger    *slog.Logger
+	// HooksAddr, when set, is the address of a second listener that
+	// serves only webhooks and health checks (HooksApp), on an origin of
+	// its own; the main listener then serves no webhooks.
+	HooksAddr string
+	// HooksPublicURL is the external base URL of the hooks listener (for
+	// webhook URLs shown to users and URL-signing schemes).
+	HooksPublicURL string
 
 	// testRoutes, set only by tests, adds routes ahead of the catch-alls
 	// (a handler that panics, say).
@@ -37,6 +45,9 @@ type Server struct {
 	log *slog.Logger
 	ui  uiState
 	ids *requestIDs
+
+	// hooksApp serves the hooks listener (nil without Config.HooksAddr).
+	hooksApp *fiber.App
 	// limiter enforces webhook triggers' rate limits.
 	limiter rateLimiter
 	// closing is closed when shutdown begins; event streams end on it.
@@ -50,7 +61,18 @@ func New(eng *engine.Engine, cfg Config) *Server {
 		cfg.Logger = slog.Default()
 	}
 	s := &Server{eng: eng, cfg: cfg, log: cfg.Logger, ids: newRequestIDs(), closing: make(chan struct{})}
-	s.app = fiber.New(fiber.Config{
+	s.app = s.newApp()
+	s.routes()
+	if cfg.HooksAddr != "" {
+		s.hooksApp = s.newApp()
+		s.hooksRoutes()
+	}
+	return s
+}
+
+// newApp makes a Fiber app with the settings every listener shares.
+func (s *Server) newApp() *fiber.App {
+	app := fiber.New(fiber.Config{
 		AppName:               "switchyard",
 		BodyLimit:             MaxBodyLimit,
 		DisableStartupMessage: true,
@@ -75,19 +97,27 @@ func New(eng *engine.Engine, cfg Config) *Server {
 	})
 	// Requests the HTTP server cannot parse never reach a route; their
 	// answer must not echo the request (see malformedRequest).
-	s.app.Server().ErrorHandler = s.malformedRequest
-	s.routes()
-	return s
+	app.Server().ErrorHandler = s.malformedRequest
+	return app
 }
 
 // App returns the Fiber app (for tests and for Listen).
 func (s *Server) App() *fiber.App { return s.app }
 
+// HooksApp returns the app of the hooks listener, or nil when webhooks
+// are served by App.
+func (s *Server) HooksApp() *fiber.App { return s.hooksApp }
+
 // Listen serves on addr until Shutdown.
 func (s *Server) Listen(addr string) error { return s.app.Listen(addr) }
 
-// Shutdown stops accepting connections and waits for requests in flight.
+// Shutdown stops accepting connections and waits for requests in flight,
+// on both listeners.
 func (s *Server) Shutdown(timeout time.Duration) error {
 	s.closeOnce.Do(func() { close(s.closing) })
-	return s.app.ShutdownWithTimeout(timeout)
+	var hooksErr error
+	if s.hooksApp != nil {
+		hooksErr = s.hooksApp.ShutdownWithTimeout(timeout)
+	}
+	return errors.Join(s.app.ShutdownWithTimeout(timeout), hooksErr)
 }

@@ -52,7 +52,7 @@ func (s *Server) builderProps(c *fiber.Ctx, f *flows.Flow, isNew bool) *views.Bu
 		Tab:         "form",
 		Errors:      map[string][]string{},
 		Specs:       map[string]connectors.Spec{},
-		WebhookBase: s.baseURL(c) + "/hooks/",
+		WebhookBase: s.hooksBaseURL(c) + "/hooks/",
 		CheckURL:    "/flows/check",
 		Action:      "/flows/new",
 	}

@@ -37,7 +37,7 @@ func (s *Server) flowRow(c *fiber.Ctx, a *engine.ActiveFlow) (views.FlowRow, err
 	f := a.Flow()
 	row := views.FlowRow{ID: f.ID, Name: f.Name, Trigger: f.Trigger.Type, Enabled: f.Enabled, Version: a.Record.Version, CSRF: session(c).CSRF}
 	if f.Trigger.Type == flows.TriggerWebhook {
-		row.WebhookURL = s.baseURL(c) + "/hooks/" + strings.Trim(f.Trigger.Path, "/")
+		row.WebhookURL = s.hooksBaseURL(c) + "/hooks/" + strings.Trim(f.Trigger.Path, "/")
 	}
 	ctx := c.UserContext()
 	last, err := s.eng.ListRuns(ctx, engine.RunFilter{FlowID: f.ID, Limit: 1})

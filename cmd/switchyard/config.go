@@ -22,6 +22,7 @@ const lockWait = 1 * time.Second
 // environment variables as defaults.
 type options struct {
 	addr, data, egressAllow, publicURL, logLevel string
+	hooksAddr, hooksPublicURL                    string
 	workers, queueLimit                          int
 	retention                                    time.Duration
 }
@@ -41,6 +42,8 @@ func newFlagSet(name string, o *options, serve bool) *flag.FlagSet {
 	if serve {
 		fs.StringVar(&o.addr, "addr", env("SWITCHYARD_ADDR", "127.0.0.1:8080"), "listen address")
 		fs.StringVar(&o.publicURL, "public-url", env("SWITCHYARD_PUBLIC_URL", ""), "external base URL, for webhook URLs")
+		fs.StringVar(&o.hooksAddr, "hooks-addr", env("SWITCHYARD_HOOKS_ADDR", ""), "serve webhooks (and health checks) only on this second address, an origin apart from the UI")
+		fs.StringVar(&o.hooksPublicURL, "hooks-public-url", env("SWITCHYARD_HOOKS_PUBLIC_URL", ""), "external base URL of --hooks-addr, for webhook URLs")
 		fs.StringVar(&o.logLevel, "log-level", env("SWITCHYARD_LOG_LEVEL", "info"), "debug, info, warn or error")
 		fs.IntVar(&o.workers, "workers", envInt("SWITCHYARD_WORKERS", engine.DefaultWorkers), "runs advanced at once")
 		fs.IntVar(&o.queueLimit, "queue-limit", envInt("SWITCHYARD_QUEUE_LIMIT", engine.DefaultQueueLimit), "unfinished runs before webhooks get 429")

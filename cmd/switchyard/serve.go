@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -59,16 +60,31 @@ func cmdServe(args []string, stderr io.Writer) error {
 	}
 	defer eng.Stop()
 
-	srv := web.New(eng, web.Config{PublicURL: o.publicURL, Version: version, Logger: log})
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return err
 	}
+	cfg := web.Config{PublicURL: o.publicURL, HooksPublicURL: o.hooksPublicURL, Version: version, Logger: log}
+	var hooksLn net.Listener
+	if o.hooksAddr != "" {
+		if hooksLn, err = net.Listen("tcp", o.hooksAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("--hooks-addr: %w", err)
+		}
+		cfg.HooksAddr = hooksLn.Addr().String()
+	}
+	srv := web.New(eng, cfg)
+	errc := make(chan error, 2)
+	if hooksLn != nil {
+		log.Info("switchyard listening for webhooks", "addr", cfg.HooksAddr)
+		go func() { errc <- srv.HooksApp().Listener(hooksLn) }()
+	}
 	log.Info("switchyard listening", "addr", ln.Addr().String(), "data", o.data, "version", version)
-	errc := make(chan error, 1)
 	go func() { errc <- srv.App().Listener(ln) }()
 	select {
 	case err := <-errc:
+		// One listener stopped on its own: stop the other too.
+		_ = srv.Shutdown(15 * time.Second)
 		if err != nil && !errors.Is(err, net.ErrClosed) {
 			return err
 		}
