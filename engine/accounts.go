@@ -87,7 +87,12 @@ var ErrBadInput = errors.New("invalid input")
 
 // dummyHash makes a login for an unknown user cost as much as for a known
 // one, so timing does not reveal which names exist.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("switchyard-dummy-password"), bcryptCost)
+// It is made on first use, not at start-up: every command (token create,
+// version, ...) would otherwise pay a bcrypt hash before doing anything.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte("switchyard-dummy-password"), bcryptCost)
+	return h
+})
 
 // Login checks a password and opens a session. remote is the client's
 // address, used for throttling alongside the user name: the attempt is
@@ -100,7 +105,7 @@ func (e *Engine) Login(ctx context.Context, name, password, remote string) (Sess
 	u, err := e.store.User(ctx, strings.TrimSpace(name))
 	hash := u.PasswordHash
 	if err != nil {
-		hash = dummyHash
+		hash = dummyHash()
 	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || err != nil {
 		// The attempt stays counted as a failure.
