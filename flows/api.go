@@ -115,8 +115,11 @@ type Expr struct {
 	// shape says which variables the expression was compiled against, so
 	// Eval can tell a missing `response` or `item` from a runtime error.
 	shape envShape
-	// usesSecrets is true when the expression names `secrets`.
+	// usesSecrets is true when the expression names `secrets` (or $env,
+	// which holds them).
 	usesSecrets bool
+	// usesEnv is true when the expression names $env.
+	usesEnv bool
 }
 
 // Template is a compiled `with` object: every string at any depth may hold
@@ -127,6 +130,8 @@ type Template struct {
 	UsesSecrets bool
 
 	root tnode
+	// usesEnv is true when any expression names $env.
+	usesEnv bool
 }
 
 // Env is the data an expression sees: trigger, steps, run, flow, secrets.
