@@ -108,7 +108,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		throttle: newThrottle(),
 	}
 	e.sched = newScheduler(e, cfg.Clock)
-	e.exec = &executor{http: cfg.HTTP, dial: cfg.Dial, secrets: e, now: time.Now}
+	e.exec = &executor{http: cfg.HTTP, dial: cfg.Dial, secrets: e, now: time.Now, log: cfg.Logger}
 	if e.keys != nil {
 		if err := checkKey(ctx, e.store, e.keys); err != nil {
 			return nil, err
@@ -170,7 +170,7 @@ func (e *Engine) Start(ctx context.Context) error {
 		go func() {
 			defer e.wg.Done()
 			for q := range work {
-				e.process(sctx, q)
+				e.processSafely(sctx, q)
 			}
 		}()
 	}
@@ -216,6 +216,41 @@ func (e *Engine) Stop() {
 		<-done
 	}
 	e.stopSteps()
+}
+
+// processSafely is process for a worker: a panic outside any step (steps
+// recover their own) fails the run with an internal error instead of
+// taking the worker, and with it the process, down.
+func (e *Engine) processSafely(ctx context.Context, q queued) {
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		ierr := internalError(e.log, r, nil, "run_id", q.runID)
+		e.failRun(ctx, q.runID, ierr)
+	}()
+	e.process(ctx, q)
+}
+
+// failRun marks a run that cannot go on failed, as read from the store.
+func (e *Engine) failRun(ctx context.Context, id string, cause error) {
+	defer func() {
+		if r := recover(); r != nil {
+			internalError(e.log, r, nil, "run_id", id)
+		}
+	}()
+	run, err := e.store.Run(ctx, id)
+	if err != nil || run.Status.Final() {
+		return
+	}
+	now := time.Now()
+	run.Status, run.Error, run.FinishedAt, run.DueAt = RunFailed, cause.Error(), &now, nil
+	if err := e.store.SaveRun(ctx, run); err != nil {
+		e.log.Error("save failed run", "run_id", id, "err", err)
+		return
+	}
+	e.runDone(run)
 }
 
 // process advances one run taken from the queue.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -35,6 +36,16 @@ type executor struct {
 	dial    func(ctx context.Context, network, address string) (net.Conn, error)
 	secrets SecretSource
 	now     func() time.Time
+	// log receives the detail of a step's internal error; nil logs to
+	// slog's default.
+	log *slog.Logger
+}
+
+func (x *executor) logger() *slog.Logger {
+	if x.log == nil {
+		return slog.Default()
+	}
+	return x.log
 }
 
 // runState is one run being advanced.
@@ -51,6 +62,9 @@ type runState struct {
 	park bool
 	// onUpdate is told about each step checkpoint.
 	onUpdate func(r *Run, step *StepResult)
+	// red hides the secrets of the step being run, once it has loaded
+	// them; a panic's message is redacted with it before it is logged.
+	red *redactor
 }
 
 // outcome of a walk.
@@ -174,7 +188,27 @@ func (x *executor) stepResult(st *runState, cs *flows.CompiledStep) *StepResult 
 	return &st.run.Steps[len(st.run.Steps)-1]
 }
 
-func (x *executor) step(ctx context.Context, st *runState, cs *flows.CompiledStep) (walkResult, error) {
+// step runs one step. A panic in it (a connector's bug, say) fails that
+// step with "internal error (see log, id X)", the stack going to the log
+// only, instead of taking the process down.
+func (x *executor) step(ctx context.Context, st *runState, cs *flows.CompiledStep) (res walkResult, err error) {
+	st.red = nil
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		var hide func(string) string
+		if st.red != nil {
+			hide = st.red.string
+		}
+		ierr := internalError(x.logger(), r, hide, "flow_id", st.run.FlowID, "run_id", st.run.ID, "step_id", cs.Step.ID)
+		res, err = x.failStep(ctx, st, cs, x.stepResult(st, cs), ierr)
+	}()
+	return x.runStep(ctx, st, cs)
+}
+
+func (x *executor) runStep(ctx context.Context, st *runState, cs *flows.CompiledStep) (walkResult, error) {
 	id := cs.Step.ID
 	if prev := st.run.result(id); prev != nil && prev.Status.done() {
 		// Done before a restart or a retry: follow the branch it took.
@@ -247,6 +281,7 @@ func (x *executor) call(ctx context.Context, st *runState, cs *flows.CompiledSte
 	attempt := res.Attempts + 1
 	resumed := res.Status == StepWaiting
 	red := newRedactor()
+	st.red = red
 
 	var secrets map[string]map[string]string
 	if cs.With != nil && cs.With.UsesSecrets && x.secrets != nil {

@@ -1,0 +1,140 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/switchyard/switchyard/connectors"
+	"github.com/switchyard/switchyard/flows"
+)
+
+// panicConnector is a connector with a bug: it panics. Registered only in
+// the engine's tests.
+type panicConnector struct{}
+
+func (panicConnector) Spec() connectors.Spec {
+	return connectors.Spec{ID: "test.panic", Label: "Panics", SideEffects: true,
+		Fields: []connectors.Field{{Name: "message", Label: "Message", Type: connectors.TypeString}}}
+}
+
+func (panicConnector) Execute(_ context.Context, in connectors.Input) (connectors.Result, error) {
+	panic(fmt.Sprintf("connector bug: %v", in.Config["message"]))
+}
+
+func init() { connectors.Register(panicConnector{}) }
+
+// syncBuffer is a log destination tests read while the engine writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestStepPanicFailsTheStep: a connector that panics fails its step with
+// "internal error (see log, id X)", the stack is in the log under that id
+// and nowhere in the run, and the engine goes on running other runs.
+func TestStepPanicFailsTheStep(t *testing.T) {
+	logs := &syncBuffer{}
+	te := startEngine(t, "", Config{Workers: 2, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	a := te.saveFlow(t, `{"id": "f", "name": "f", "enabled": true, "trigger": {"type": "webhook", "path": "f"},
+	  "steps": [{"id": "shape", "use": "data.set", "with": {"n": "{{ trigger.body.n }}"}},
+	            {"id": "bug", "use": "test.panic", "if": "trigger.body.n > 1", "with": {"message": "n={{ trigger.body.n }}"}},
+	            {"id": "after", "use": "data.set", "with": {"ok": true}}]}`)
+	var ids []string
+	for _, n := range []int{2, 1, 3} {
+		acc, err := te.Accept(context.Background(), a, webhookEvent(fmt.Sprintf(`{"n": %d}`, n)), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, acc.RunID)
+	}
+	failed := te.waitFinal(t, ids[0])
+	if ok := te.waitFinal(t, ids[1]); ok.Status != RunSucceeded {
+		t.Fatalf("run without the bug: %s %s", ok.Status, ok.Error)
+	}
+	te.waitFinal(t, ids[2])
+	if failed.Status != RunFailed || failed.ErrorStep != "bug" {
+		t.Fatalf("run: %s at %q: %s", failed.Status, failed.ErrorStep, failed.Error)
+	}
+	step := failed.result("bug")
+	m := regexp.MustCompile(`^internal error \(see log, id ([0-9a-f]+)\)$`).FindStringSubmatch(step.Error)
+	if m == nil {
+		t.Fatalf("step error %q", step.Error)
+	}
+	if strings.Contains(failed.Error, "goroutine") || strings.Contains(failed.Error, ".go:") {
+		t.Errorf("the run's error holds a stack: %q", failed.Error)
+	}
+	log := logs.String()
+	if !strings.Contains(log, "id="+m[1]) || !strings.Contains(log, "connector bug: n=2") || !strings.Contains(log, "panicConnector") {
+		t.Errorf("the log lacks the panic's id, message or stack:\n%s", log)
+	}
+}
+
+// TestRunOncePanic: `switchyard run` and flow tests recover too.
+func TestRunOncePanic(t *testing.T) {
+	cf := compileFlow(t, `{"id": "f", "name": "f", "enabled": true, "trigger": {"type": "manual"},
+	  "steps": [{"id": "bug", "use": "test.panic", "with": {"message": "x"}}]}`)
+	run, err := RunOnce(context.Background(), cf, &Event{Source: "manual"}, RunOnceOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Status != RunFailed || !strings.HasPrefix(run.Steps[0].Error, "internal error (see log, id ") {
+		t.Fatalf("run: %s %q", run.Status, run.Steps[0].Error)
+	}
+}
+
+// compileFlow decodes and compiles a flow.
+func compileFlow(t *testing.T, raw string) *flows.Compiled {
+	t.Helper()
+	f, err := flows.Decode([]byte(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := flows.Compile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cf
+}
+
+// TestExpressionLimitFailsTheStep: a template that would blow the memory
+// when the webhook says so fails its step with the limit's message; the
+// engine runs the next delivery as usual.
+func TestExpressionLimitFailsTheStep(t *testing.T) {
+	te := startEngine(t, "", Config{Workers: 2})
+	a := te.saveFlow(t, `{"id": "f", "name": "f", "enabled": true, "trigger": {"type": "webhook", "path": "f"},
+	  "steps": [{"id": "blow", "use": "data.set",
+	             "with": {"text": "{{ let a = repeat('x', trigger.body.n); len(repeat(a, trigger.body.n)) }}"}}]}`)
+	big, err := te.Accept(context.Background(), a, webhookEvent(`{"n": 999999}`), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	small, err := te.Accept(context.Background(), a, webhookEvent(`{"n": 3}`), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := te.waitFinal(t, big.RunID)
+	if r.Status != RunFailed || !strings.Contains(r.Error, "expression exceeded its memory limit of 32 MiB") {
+		t.Fatalf("run: %s: %s", r.Status, r.Error)
+	}
+	if r := te.waitFinal(t, small.RunID); r.Status != RunSucceeded {
+		t.Fatalf("small run: %s: %s", r.Status, r.Error)
+	}
+}
