@@ -65,6 +65,9 @@ type runState struct {
 	// red hides the secrets of the step being run, once it has loaded
 	// them; a panic's message is redacted with it before it is logged.
 	red *redactor
+	// enter, when set, is told before a step that has not finished yet
+	// starts (the step journal).
+	enter func(stepID string)
 }
 
 // outcome of a walk.
@@ -216,6 +219,9 @@ func (x *executor) runStep(ctx context.Context, st *runState, cs *flows.Compiled
 			return x.walk(ctx, st, cs.Cases[*prev.Branch].Steps)
 		}
 		return walkContinue, nil
+	}
+	if st.enter != nil {
+		st.enter(id)
 	}
 	res := x.stepResult(st, cs)
 	if cs.If != nil && res.Attempts == 0 && len(res.Conditions) == 0 {

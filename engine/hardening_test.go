@@ -5,10 +5,16 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/switchyard/switchyard/connectors"
 	"github.com/switchyard/switchyard/flows"
@@ -136,5 +142,90 @@ func TestExpressionLimitFailsTheStep(t *testing.T) {
 	}
 	if r := te.waitFinal(t, small.RunID); r.Status != RunSucceeded {
 		t.Fatalf("small run: %s: %s", r.Status, r.Error)
+	}
+}
+
+// TestStepJournalStopsCrashLoop: a run during whose step the engine
+// stopped twice (simulated: the journal is put back as a dying process
+// leaves it) is failed at the next start instead of running the step a
+// third time; once is forgiven, and a clean stop counts nothing.
+func TestStepJournalStopsCrashLoop(t *testing.T) {
+	var hits atomic.Int32
+	entered := make(chan struct{}, 10)
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		entered <- struct{}{}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	dir := t.TempDir()
+	journal := filepath.Join(dir, StepJournalFile)
+	cfg := Config{Workers: 2, StepJournal: journal}
+
+	// crashDuringStep starts the engine, waits until the step is in
+	// flight, and stops it leaving the journal as a crash would.
+	crashDuringStep := func(accept bool) string {
+		te := startEngine(t, dir, cfg)
+		var id string
+		if accept {
+			a := te.saveFlow(t, fmt.Sprintf(`{"id": "f", "name": "f", "enabled": true, "trigger": {"type": "webhook", "path": "f"},
+			  "steps": [{"id": "shape", "use": "data.set", "with": {"n": 1}},
+			            {"id": "send", "use": "http.request", "with": {"url": "%s"}}]}`, srv.URL))
+			acc, err := te.Accept(context.Background(), a, webhookEvent(`{}`), false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			id = acc.RunID
+		}
+		select {
+		case <-entered:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the step did not start")
+		}
+		left, err := os.ReadFile(journal)
+		if err != nil {
+			t.Fatal(err)
+		}
+		te.stopSteps()
+		te.close()
+		if err := os.WriteFile(journal, left, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	id := crashDuringStep(true)
+	crashDuringStep(false)
+
+	te := startEngine(t, dir, cfg)
+	r := te.waitFinal(t, id)
+	if r.Status != RunFailed || r.ErrorStep != "send" || !strings.Contains(r.Error, "stopped: this step crashed the engine twice") {
+		t.Fatalf("run: %s at %q: %s", r.Status, r.ErrorStep, r.Error)
+	}
+	if r.Crash == nil || r.Crash.Step != "send" || r.Crash.Count != 2 {
+		t.Fatalf("crash count %+v", r.Crash)
+	}
+	if n := hits.Load(); n != 2 {
+		t.Fatalf("the step ran %d times, want 2", n)
+	}
+
+	// A clean stop in the middle of a step counts nothing.
+	a := te.saveFlow(t, fmt.Sprintf(`{"id": "g", "name": "g", "enabled": true, "trigger": {"type": "webhook", "path": "g"},
+	  "steps": [{"id": "send", "use": "http.request", "with": {"url": "%s"}}]}`, srv.URL))
+	acc, err := te.Accept(context.Background(), a, webhookEvent(`{}`), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-entered
+	te.stopSteps()
+	te.close()
+	te = startEngine(t, dir, cfg)
+	<-entered
+	if r, _ := te.Run(context.Background(), acc.RunID); r.Crash != nil {
+		t.Fatalf("a clean stop was counted: %+v", r.Crash)
 	}
 }

@@ -87,6 +87,16 @@ type Run struct {
 	// RetryOf and ReplayOf link a run to the run it was started from.
 	RetryOf  string `json:"retry_of,omitempty"`
 	ReplayOf string `json:"replay_of,omitempty"`
+	// Crash counts the starts that found the engine had stopped (crashed,
+	// or was killed) while this run's step was executing; a second time in
+	// the same step fails the run instead of running that step again.
+	Crash *CrashCount `json:"crash,omitempty"`
+}
+
+// CrashCount is how often the engine stopped during one step of a run.
+type CrashCount struct {
+	Step  string `json:"step"`
+	Count int    `json:"count"`
 }
 
 // StepResult is the checkpoint of one step.

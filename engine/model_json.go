@@ -153,6 +153,13 @@ func appendRunJSON(dst []byte, r *Run) ([]byte, error) {
 		dst = append(dst, `,"replay_of":`...)
 		dst = appendJSONString(dst, r.ReplayOf)
 	}
+	if r.Crash != nil {
+		dst = append(dst, `,"crash":{"step":`...)
+		dst = appendJSONString(dst, r.Crash.Step)
+		dst = append(dst, `,"count":`...)
+		dst = strconv.AppendInt(dst, int64(r.Crash.Count), 10)
+		dst = append(dst, '}')
+	}
 	return append(dst, '}'), nil
 }
 
