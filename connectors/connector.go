@@ -33,7 +33,8 @@ type Input struct {
 	// config key "connection", or nil when the step names none.
 	Connection map[string]string
 	// RunID and StepID identify the step; IdempotencyKey is
-	// "<run_id>:<step_id>" and is stable across attempts and restarts.
+	// "<run_id>:<step_id>" and is stable across attempts and restarts (and
+	// across retries of a failed run, which keep that run's id in it).
 	RunID, StepID, IdempotencyKey string
 	// Attempt counts from 1.
 	Attempt int

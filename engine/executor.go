@@ -336,7 +336,7 @@ func (x *executor) call(ctx context.Context, st *runState, cs *flows.CompiledSte
 		Connection:     connVals,
 		RunID:          st.run.ID,
 		StepID:         cs.Step.ID,
-		IdempotencyKey: st.run.ID + ":" + cs.Step.ID,
+		IdempotencyKey: st.run.idempotencyKey(cs.Step.ID),
 		Attempt:        attempt,
 		Resumed:        resumed,
 		DryRun:         st.dry,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -227,5 +228,65 @@ func TestStepJournalStopsCrashLoop(t *testing.T) {
 	<-entered
 	if r, _ := te.Run(context.Background(), acc.RunID); r.Crash != nil {
 		t.Fatalf("a clean stop was counted: %+v", r.Crash)
+	}
+}
+
+// TestRetryKeepsIdempotencyKeys: a retry sends the failed step (and the
+// ones after it) with the keys of the run it retries, down a chain of
+// retries, so the remote can recognise a step sent again after an
+// ambiguous failure; a replay is a new run with new keys.
+func TestRetryKeepsIdempotencyKeys(t *testing.T) {
+	var mu sync.Mutex
+	var keys []string
+	var fail atomic.Int32
+	fail.Store(2)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		keys = append(keys, r.URL.Path+" "+r.Header.Get("Idempotency-Key"))
+		mu.Unlock()
+		if r.URL.Path == "/two" && fail.Add(-1) >= 0 {
+			w.WriteHeader(502) // ambiguous: it may have been applied
+			return
+		}
+		io.WriteString(w, `{}`)
+	}))
+	defer srv.Close()
+	te := startEngine(t, "", Config{})
+	a := te.saveFlow(t, fmt.Sprintf(`{"id": "f", "name": "f", "enabled": true, "trigger": {"type": "webhook", "path": "f"},
+	  "steps": [{"id": "one", "use": "http.request", "with": {"url": "%[1]s/one"}},
+	            {"id": "two", "use": "http.request", "with": {"url": "%[1]s/two"}},
+	            {"id": "three", "use": "http.request", "with": {"url": "%[1]s/three"}}]}`, srv.URL))
+	acc, _ := te.Accept(context.Background(), a, webhookEvent(`{}`), false)
+	first := te.waitFinal(t, acc.RunID)
+	retry1, err := te.RetryRun(context.Background(), first.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := te.waitFinal(t, retry1.ID); r.Status != RunFailed {
+		t.Fatalf("first retry: %s", r.Status)
+	}
+	retry2, err := te.RetryRun(context.Background(), retry1.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := te.waitFinal(t, retry2.ID); r.Status != RunSucceeded {
+		t.Fatalf("second retry: %s %s", r.Status, r.Error)
+	}
+	replay, err := te.ReplayRun(context.Background(), first.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	te.waitFinal(t, replay.ID)
+	A, R := first.ID, replay.ID
+	want := []string{
+		"/one " + A + ":one", "/two " + A + ":two", // the first run fails at two
+		"/two " + A + ":two",                           // retry 1, same key, fails again
+		"/two " + A + ":two", "/three " + A + ":three", // retry 2 of retry 1: still the first run's keys
+		"/one " + R + ":one", "/two " + R + ":two", "/three " + R + ":three", // a replay is new
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(keys, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("keys the service saw:\n%s\nwant:\n%s", strings.Join(keys, "\n"), strings.Join(want, "\n"))
 	}
 }

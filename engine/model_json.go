@@ -160,6 +160,10 @@ func appendRunJSON(dst []byte, r *Run) ([]byte, error) {
 		dst = strconv.AppendInt(dst, int64(r.Crash.Count), 10)
 		dst = append(dst, '}')
 	}
+	if r.IdempotencyRun != "" {
+		dst = append(dst, `,"idempotency_run":`...)
+		dst = appendJSONString(dst, r.IdempotencyRun)
+	}
 	return append(dst, '}'), nil
 }
 
