@@ -52,6 +52,12 @@ type Input struct {
 	// the same egress policy as HTTP. Never nil when the engine calls
 	// Execute.
 	Dial func(ctx context.Context, network, address string) (net.Conn, error)
+	// Conceal, when set, is told each value the connector builds from the
+	// connection's secrets, such as an encoded Authorization header: the
+	// engine then hides it wherever the step is recorded, as it hides the
+	// secrets themselves, should a remote echo it back. Call it from
+	// Execute's goroutine.
+	Conceal func(value string)
 }
 
 // Result is what a step produced.

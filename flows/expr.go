@@ -6,6 +6,7 @@ import (
 	"html"
 	"net/url"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -102,12 +103,29 @@ type exprRefs struct {
 	// env is true when the expression names $env, the whole environment
 	// (secrets included).
 	env bool
+	// secretFields lists the secrets.<connection>.<field> it reads with
+	// constant names; secretsOther is true when it reaches secrets any
+	// other way (secrets[x], a whole connection, $env), which only run
+	// time could tell.
+	secretFields []secretField
+	secretsOther bool
+	// stepsOther is true when it reaches steps other than by a constant
+	// steps.<id> (steps[x], steps as a whole, $env).
+	stepsOther bool
 }
+
+// secretField is one secrets.<connection>.<field> an expression reads.
+type secretField struct{ connection, field string }
 
 // refVisitor collects exprRefs while ast.Walk visits every node.
 type refVisitor struct {
 	refs exprRefs
 	seen map[string]bool
+	// secretNames counts the `secrets` identifiers seen, named those
+	// that turned out to start a secrets.<connection>.<field>; stepNames
+	// and stepsNamed do the same for steps.<id>.
+	secretNames, named    int
+	stepNames, stepsNamed int
 }
 
 // Visit implements ast.Visitor.
@@ -117,10 +135,20 @@ func (v *refVisitor) Visit(node *ast.Node) {
 		switch n.Value {
 		case VarSecrets:
 			v.refs.secrets = true
+			v.secretNames++
+		case VarSteps:
+			v.stepNames++
 		case "$env":
 			v.refs.env = true
 		}
 	case *ast.MemberNode:
+		if f, ok := secretFieldOf(n); ok {
+			v.named++
+			if !slices.Contains(v.refs.secretFields, f) {
+				v.refs.secretFields = append(v.refs.secretFields, f)
+			}
+			return
+		}
 		id, ok := n.Node.(*ast.IdentifierNode)
 		if !ok || id.Value != VarSteps {
 			return
@@ -128,12 +156,45 @@ func (v *refVisitor) Visit(node *ast.Node) {
 		// Only a constant property names a step; steps[x] with a dynamic
 		// x cannot be checked before run time.
 		prop, ok := n.Property.(*ast.StringNode)
-		if !ok || v.seen[prop.Value] {
+		if !ok {
+			return
+		}
+		v.stepsNamed++
+		if v.seen[prop.Value] {
 			return
 		}
 		v.seen[prop.Value] = true
 		v.refs.steps = append(v.refs.steps, prop.Value)
 	}
+}
+
+// secretFieldOf reports whether n reads secrets.<connection>.<field> with
+// constant names (dots, brackets or ?. alike).
+func secretFieldOf(n *ast.MemberNode) (secretField, bool) {
+	field, ok := n.Property.(*ast.StringNode)
+	if !ok {
+		return secretField{}, false
+	}
+	conn, ok := n.Node.(*ast.MemberNode)
+	if !ok {
+		return secretField{}, false
+	}
+	name, ok := conn.Property.(*ast.StringNode)
+	if !ok {
+		return secretField{}, false
+	}
+	id, ok := conn.Node.(*ast.IdentifierNode)
+	if !ok || id.Value != VarSecrets {
+		return secretField{}, false
+	}
+	return secretField{connection: name.Value, field: field.Value}, true
+}
+
+// finish completes the refs once every node was visited.
+func (v *refVisitor) finish() exprRefs {
+	v.refs.secretsOther = v.refs.env || v.secretNames > v.named
+	v.refs.stepsOther = v.refs.env || v.stepNames > v.stepsNamed
+	return v.refs
 }
 
 // compileExpr compiles src for field against the given environment. The
@@ -149,7 +210,8 @@ func compileExpr(field, src string, shape envShape) (*Expr, exprRefs, error) {
 	if err != nil {
 		return nil, exprRefs{}, err
 	}
-	e := &Expr{Source: src, Field: field, prog: prog, shape: shape, usesSecrets: refs.secrets || refs.env, usesEnv: refs.env}
+	e := &Expr{Source: src, Field: field, prog: prog, shape: shape, usesSecrets: refs.secrets || refs.env, usesEnv: refs.env,
+		secretFields: refs.secretFields, secretsOther: refs.secretsOther, stepRefs: refs.steps, stepsOther: refs.stepsOther}
 	return e, refs, nil
 }
 
@@ -169,7 +231,7 @@ func compileLimited(src string, opts []expr.Option) (*vm.Program, exprRefs, erro
 	if err != nil {
 		return nil, exprRefs{}, fmt.Errorf("put the expression under its limits: %s", exprMessage(err))
 	}
-	return limited, v.refs, nil
+	return limited, v.finish(), nil
 }
 
 // resultType is the static type of the expression's result, or nil when
@@ -227,9 +289,45 @@ func (e *Expr) run(ev *evaluation) (any, error) {
 	machine := vm.VM{MemoryBudget: EvalMemoryLimit / slotBytes}
 	out, err := machine.Run(e.prog, ev.env)
 	if err != nil {
-		return nil, &EvalError{Field: e.Field, Source: e.Source, Err: ev.limitError(err)}
+		err = ev.limitError(err)
+		if e.usesSecrets && !isLimitError(err) {
+			// expr's messages quote values ("cannot parse \"s3cr3t\""):
+			// of an expression that reads secrets, they would be
+			// functions of a secret.
+			err = ErrSecretMessage
+		}
+		return nil, &EvalError{Field: e.Field, Source: e.Source, Err: err}
 	}
 	return out, nil
+}
+
+// readsSecret reports whether the expression may read a secret value, as
+// policy tells secret fields and steps (SecretPolicy).
+func (e *Expr) readsSecret(policy SecretPolicy) bool {
+	if e == nil {
+		return false
+	}
+	if e.usesSecrets {
+		if e.secretsOther || policy.Field == nil {
+			return true
+		}
+		for _, f := range e.secretFields {
+			if policy.Field(f.connection, f.field) {
+				return true
+			}
+		}
+	}
+	if policy.Step != nil {
+		if e.stepsOther {
+			return true
+		}
+		for _, id := range e.stepRefs {
+			if policy.Step(id) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // evaluation is one evaluation's environment and meter. The environment is

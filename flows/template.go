@@ -565,3 +565,92 @@ func deepCopy(v any) any {
 		return v
 	}
 }
+
+// Redact returns what may be recorded of cfg, a config t rendered: every
+// value a template reading a secret produced is replaced, whole, by mask
+// (a string holding such a template, an object or list one yielded), so
+// that no function of a secret (toBase64(secrets.k.value), a slice of it,
+// "Bearer " + it) is recorded. A template reads a secret when it names
+// secrets.<connection>.<field> of a field policy calls secret, or an
+// output policy says holds one, or reaches secrets or steps in a way only
+// run time could tell (secrets[x], a whole connection, $env).
+//
+// It also returns the strings it replaced, at any depth, for the caller to
+// hide wherever they show up again (a remote echoing a header). cfg itself
+// is not changed: it is what the connector is given; the result shares
+// the values it keeps with it.
+func (t *Template) Redact(cfg map[string]any, mask string, policy SecretPolicy) (map[string]any, []string) {
+	if t == nil || t.root == nil || !t.UsesSecrets && policy.Step == nil {
+		return cfg, nil
+	}
+	r := &redaction{mask: mask, policy: policy}
+	out, _ := r.node(t.root, cfg).(map[string]any)
+	return out, r.hidden
+}
+
+// redaction walks a template tree beside the config it rendered.
+type redaction struct {
+	mask   string
+	policy SecretPolicy
+	hidden []string
+}
+
+func (r *redaction) node(n tnode, v any) any {
+	switch x := n.(type) {
+	case objNode:
+		m, ok := v.(map[string]any)
+		if !ok {
+			return v
+		}
+		out := make(map[string]any, len(m))
+		for k, e := range m {
+			out[k] = e
+		}
+		for i, k := range x.keys {
+			out[k] = r.node(x.vals[i], m[k])
+		}
+		return out
+	case listNode:
+		l, ok := v.([]any)
+		if !ok || len(l) != len(x.items) {
+			return v
+		}
+		out := make([]any, len(l))
+		for i, it := range x.items {
+			out[i] = r.node(it, l[i])
+		}
+		return out
+	case exprNode:
+		if x.e.readsSecret(r.policy) {
+			return r.hide(v)
+		}
+	case concatNode:
+		for _, p := range x.parts {
+			if p.e.readsSecret(r.policy) {
+				return r.hide(v)
+			}
+		}
+	}
+	return v
+}
+
+// hide collects the strings of v and returns the mask in its place.
+func (r *redaction) hide(v any) any {
+	var collect func(any)
+	collect = func(v any) {
+		switch x := v.(type) {
+		case string:
+			r.hidden = append(r.hidden, x)
+		case map[string]any:
+			for _, e := range x {
+				collect(e)
+			}
+		case []any:
+			for _, e := range x {
+				collect(e)
+			}
+		}
+	}
+	collect(v)
+	return r.mask
+}

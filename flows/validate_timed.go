@@ -134,5 +134,6 @@ func compileCursorExpr(field, src string) (*Expr, exprRefs, error) {
 	// shapeCursor.vars() is the base set: Eval fills in the base
 	// variables, while response and cursor are always given by the engine
 	// (cursor may be nil, which the Any type allows).
-	return &Expr{Source: src, Field: field, prog: prog, shape: shapeCursor, usesSecrets: refs.secrets || refs.env, usesEnv: refs.env}, refs, nil
+	return &Expr{Source: src, Field: field, prog: prog, shape: shapeCursor, usesSecrets: refs.secrets || refs.env, usesEnv: refs.env,
+		secretFields: refs.secretFields, secretsOther: refs.secretsOther, stepRefs: refs.steps, stepsOther: refs.stepsOther}, refs, nil
 }
