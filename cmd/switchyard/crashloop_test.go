@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -100,4 +101,59 @@ func TestCrashLoopStops(t *testing.T) {
 	if n := len(in.allRuns("&status=running")) + len(in.allRuns("&status=queued")); n != 0 {
 		t.Fatalf("%d runs still unfinished", n)
 	}
+}
+
+// TestExpensiveConditionIsCut: a plausible condition over a large payload
+// (20 000 items each looked up in a list of 20 000, 39 s of CPU before the
+// limits) fails its step with the time limit within a second or so, a
+// cheap flow's webhooks are served meanwhile, and SIGTERM stops the server
+// without waiting on it.
+func TestExpensiveConditionIsCut(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipped in -short mode")
+	}
+	in := newInstance(t)
+	in.start()
+	in.mustAPI(201, "POST", "/api/flows", `{"id": "big", "name": "Big", "enabled": true,
+	  "trigger": {"type": "webhook", "path": "big"},
+	  "steps": [{"id": "check", "use": "data.set", "if": "all(trigger.body.items, {.sku in trigger.body.allowed})", "with": {"ok": true}}]}`)
+	in.mustAPI(201, "POST", "/api/flows", `{"id": "small", "name": "Small", "enabled": true,
+	  "trigger": {"type": "webhook", "path": "small"},
+	  "steps": [{"id": "s", "use": "data.set", "with": {"ok": true}}]}`)
+	var b strings.Builder
+	b.WriteString(`{"items": [`)
+	const n = 20000
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"sku":"s%05d"}`, i)
+	}
+	b.WriteString(`], "allowed": [`)
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `"s%05d"`, n-1-i)
+	}
+	b.WriteString(`]}`)
+	resp, data, err := in.hook("big", "application/json", []byte(b.String()))
+	if err != nil || resp.StatusCode != 202 {
+		t.Fatalf("webhook: %v %v %s", resp, err, data)
+	}
+	bigRun := resp.Header.Get("Switchyard-Run-Id")
+	resp, _, err = in.hook("small", "application/json", []byte(`{}`))
+	if err != nil || resp.StatusCode != 202 {
+		t.Fatalf("small webhook: %v %v", resp, err)
+	}
+	in.waitIdle(30 * time.Second)
+	rd, _ := in.run(bigRun)
+	if rd.Status != "failed" || !strings.Contains(rd.Error, "expression exceeded its time limit") {
+		t.Fatalf("big run: %s %q", rd.Status, rd.Error)
+	}
+	// Again, and stop while it is being evaluated.
+	if resp, _, err = in.hook("big", "application/json", []byte(b.String())); err != nil || resp.StatusCode != 202 {
+		t.Fatalf("webhook: %v %v", resp, err)
+	}
+	in.stop() // fails the test if SIGTERM is not obeyed within 20 s
 }
