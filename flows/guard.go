@@ -308,10 +308,10 @@ var guardOperators = map[string]func(params ...any) (any, error){
 		if a, ok := p[0].(string); ok {
 			if b, ok := p[1].(string); ok {
 				n := int64(len(a)) + int64(len(b))
-				if err := m.work(1 + n/bytesPerStep); err != nil {
+				if err := m.charge(n); err != nil {
 					return nil, err
 				}
-				if err := m.charge(n); err != nil {
+				if err := m.work(1 + n/bytesPerStep); err != nil {
 					return nil, err
 				}
 				return a + b, nil

@@ -17,8 +17,10 @@ const (
 	// never given back during the evaluation.
 	EvalMemoryLimit = 32 << 20
 	// EvalTimeLimit caps how long an evaluation may run. Evaluation never
-	// waits on anything, so this is CPU time (or less, on a busy machine).
-	EvalTimeLimit = time.Second
+	// waits on anything, so this is CPU time (or less, on a busy machine:
+	// the step limit, about a second of CPU, is what ends a runaway loop
+	// the same way everywhere; this is the backstop).
+	EvalTimeLimit = 2 * time.Second
 	// EvalStepLimit caps the work of an evaluation in steps: one step is
 	// one turn of a loop (a predicate such as all(items, {...})) or about
 	// a hundred nanoseconds of the work inside a function (sorting,

@@ -105,7 +105,7 @@ func TestCrashLoopStops(t *testing.T) {
 
 // TestExpensiveConditionIsCut: a plausible condition over a large payload
 // (20 000 items each looked up in a list of 20 000, 39 s of CPU before the
-// limits) fails its step with the time limit within a second or so, a
+// limits) fails its step with the time limit within a second or two, a
 // cheap flow's webhooks are served meanwhile, and SIGTERM stops the server
 // without waiting on it.
 func TestExpensiveConditionIsCut(t *testing.T) {
