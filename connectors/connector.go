@@ -33,7 +33,8 @@ type Input struct {
 	// config key "connection", or nil when the step names none.
 	Connection map[string]string
 	// RunID and StepID identify the step; IdempotencyKey is
-	// "<run_id>:<step_id>" and is stable across attempts and restarts.
+	// "<run_id>:<step_id>" and is stable across attempts and restarts (and
+	// across retries of a failed run, which keep that run's id in it).
 	RunID, StepID, IdempotencyKey string
 	// Attempt counts from 1.
 	Attempt int
@@ -51,6 +52,12 @@ type Input struct {
 	// the same egress policy as HTTP. Never nil when the engine calls
 	// Execute.
 	Dial func(ctx context.Context, network, address string) (net.Conn, error)
+	// Conceal, when set, is told each value the connector builds from the
+	// connection's secrets, such as an encoded Authorization header: the
+	// engine then hides it wherever the step is recorded, as it hides the
+	// secrets themselves, should a remote echo it back. Call it from
+	// Execute's goroutine.
+	Conceal func(value string)
 }
 
 // Result is what a step produced.

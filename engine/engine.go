@@ -45,6 +45,11 @@ type Config struct {
 	Logger    *slog.Logger
 	// Clock drives schedule and poll triggers; tests replace it.
 	Clock Clock
+	// StepJournal is the file where workers note the step they execute,
+	// so that a step that takes the process down is not run forever
+	// (stepjournal.go); normally StepJournalFile in the data dir. Empty:
+	// no journal.
+	StepJournal string
 }
 
 // Engine runs flows.
@@ -62,6 +67,9 @@ type Engine struct {
 	throttle *throttle
 	refusals refusalLog
 	sched    *scheduler
+	journal  *stepJournal
+	// journalFailed is set once a journal write failed (and was logged).
+	journalFailed atomic.Bool
 
 	pending atomic.Int64 // unfinished runs, for backpressure
 
@@ -108,7 +116,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		throttle: newThrottle(),
 	}
 	e.sched = newScheduler(e, cfg.Clock)
-	e.exec = &executor{http: cfg.HTTP, dial: cfg.Dial, secrets: e, now: time.Now}
+	e.exec = &executor{http: cfg.HTTP, dial: cfg.Dial, secrets: e, now: time.Now, log: cfg.Logger}
 	if e.keys != nil {
 		if err := checkKey(ctx, e.store, e.keys); err != nil {
 			return nil, err
@@ -144,6 +152,17 @@ func (e *Engine) Start(ctx context.Context) error {
 	if e.started {
 		return errors.New("engine: already started")
 	}
+	if e.cfg.StepJournal != "" {
+		j, entries, err := openStepJournal(e.cfg.StepJournal, e.cfg.Workers)
+		if err != nil {
+			return fmt.Errorf("engine: open step journal: %w", err)
+		}
+		if err := e.countCrashes(ctx, entries); err != nil {
+			j.close()
+			return err
+		}
+		e.journal = j
+	}
 	items, err := e.store.Pending(ctx)
 	if err != nil {
 		return fmt.Errorf("engine: recover: %w", err)
@@ -167,12 +186,12 @@ func (e *Engine) Start(ctx context.Context) error {
 	}()
 	for i := 0; i < e.cfg.Workers; i++ {
 		e.wg.Add(1)
-		go func() {
+		go func(slot int) {
 			defer e.wg.Done()
 			for q := range work {
-				e.process(sctx, q)
+				e.processSafely(sctx, q, slot)
 			}
-		}()
+		}(i)
 	}
 	e.wg.Add(1)
 	go func() {
@@ -216,10 +235,61 @@ func (e *Engine) Stop() {
 		<-done
 	}
 	e.stopSteps()
+	if e.journal != nil {
+		e.journal.close()
+	}
 }
 
-// process advances one run taken from the queue.
-func (e *Engine) process(ctx context.Context, q queued) {
+// processSafely is process for a worker: a panic outside any step (steps
+// recover their own) fails the run with an internal error instead of
+// taking the worker, and with it the process, down.
+//
+// slot is the worker's slot in the step journal, cleared once the worker
+// is done with the run.
+func (e *Engine) processSafely(ctx context.Context, q queued, slot int) {
+	defer func() {
+		if r := recover(); r != nil {
+			ierr := internalError(e.log, r, nil, "run_id", q.runID)
+			e.failRun(ctx, q.runID, ierr)
+		}
+		if e.journal != nil {
+			e.journalDone(e.journal.leave(slot))
+		}
+	}()
+	e.process(ctx, q, slot)
+}
+
+// journalDone logs the first failed write of the step journal: the engine
+// works on without it, only without its protection.
+func (e *Engine) journalDone(err error) {
+	if err != nil && e.journalFailed.CompareAndSwap(false, true) {
+		e.log.Error("cannot write the step journal; a step that crashes the engine may run again on every start", "err", err)
+	}
+}
+
+// failRun marks a run that cannot go on failed, as read from the store.
+func (e *Engine) failRun(ctx context.Context, id string, cause error) {
+	defer func() {
+		if r := recover(); r != nil {
+			internalError(e.log, r, nil, "run_id", id)
+		}
+	}()
+	run, err := e.store.Run(ctx, id)
+	if err != nil || run.Status.Final() {
+		return
+	}
+	now := time.Now()
+	run.Status, run.Error, run.FinishedAt, run.DueAt = RunFailed, cause.Error(), &now, nil
+	if err := e.store.SaveRun(ctx, run); err != nil {
+		e.log.Error("save failed run", "run_id", id, "err", err)
+		return
+	}
+	e.runDone(run)
+}
+
+// process advances one run taken from the queue, for the worker of the
+// given journal slot.
+func (e *Engine) process(ctx context.Context, q queued, slot int) {
 	run, ev := q.run, q.event
 	var err error
 	if run == nil {
@@ -260,6 +330,9 @@ func (e *Engine) process(ctx context.Context, q queued) {
 	st.park = true
 	st.save = e.store.SaveRun
 	st.onUpdate = e.publishStep
+	if j := e.journal; j != nil {
+		st.enter = func(stepID string) { e.journalDone(j.enter(slot, run.ID, stepID)) }
+	}
 
 	if err := e.exec.advance(ctx, st); err != nil {
 		if errors.Is(err, ErrRunFinal) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -35,6 +36,16 @@ type executor struct {
 	dial    func(ctx context.Context, network, address string) (net.Conn, error)
 	secrets SecretSource
 	now     func() time.Time
+	// log receives the detail of a step's internal error; nil logs to
+	// slog's default.
+	log *slog.Logger
+}
+
+func (x *executor) logger() *slog.Logger {
+	if x.log == nil {
+		return slog.Default()
+	}
+	return x.log
 }
 
 // runState is one run being advanced.
@@ -51,6 +62,17 @@ type runState struct {
 	park bool
 	// onUpdate is told about each step checkpoint.
 	onUpdate func(r *Run, step *StepResult)
+	// red hides, in what the run records, every secret its steps have
+	// met so far (redact.go); a panic's message is redacted with it before
+	// it is logged.
+	red *redactor
+	// holdsSecret marks the steps whose output held a secret (a remote
+	// echoed one): what later templates compute from them is recorded
+	// masked, like what they compute from secrets.
+	holdsSecret map[string]bool
+	// enter, when set, is told before a step that has not finished yet
+	// starts (the step journal).
+	enter func(stepID string)
 }
 
 // outcome of a walk.
@@ -67,7 +89,7 @@ func newRunState(run *Run, cf *flows.Compiled, ev *Event) (*runState, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse trigger body: %w", err)
 	}
-	st := &runState{run: run, flow: cf, trig: trig, steps: map[string]flows.StepState{}}
+	st := &runState{run: run, flow: cf, trig: trig, steps: map[string]flows.StepState{}, red: newRedactor()}
 	for _, r := range run.Steps {
 		if r.Status.done() {
 			st.steps[r.ID] = flows.StepState{Output: r.Output, Status: string(r.Status)}
@@ -174,7 +196,22 @@ func (x *executor) stepResult(st *runState, cs *flows.CompiledStep) *StepResult 
 	return &st.run.Steps[len(st.run.Steps)-1]
 }
 
-func (x *executor) step(ctx context.Context, st *runState, cs *flows.CompiledStep) (walkResult, error) {
+// step runs one step. A panic in it (a connector's bug, say) fails that
+// step with "internal error (see log, id X)", the stack going to the log
+// only, instead of taking the process down.
+func (x *executor) step(ctx context.Context, st *runState, cs *flows.CompiledStep) (res walkResult, err error) {
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		ierr := internalError(x.logger(), r, st.red.string, "flow_id", st.run.FlowID, "run_id", st.run.ID, "step_id", cs.Step.ID)
+		res, err = x.failStep(ctx, st, cs, x.stepResult(st, cs), ierr)
+	}()
+	return x.runStep(ctx, st, cs)
+}
+
+func (x *executor) runStep(ctx context.Context, st *runState, cs *flows.CompiledStep) (walkResult, error) {
 	id := cs.Step.ID
 	if prev := st.run.result(id); prev != nil && prev.Status.done() {
 		// Done before a restart or a retry: follow the branch it took.
@@ -183,19 +220,22 @@ func (x *executor) step(ctx context.Context, st *runState, cs *flows.CompiledSte
 		}
 		return walkContinue, nil
 	}
+	if st.enter != nil {
+		st.enter(id)
+	}
 	res := x.stepResult(st, cs)
 	if cs.If != nil && res.Attempts == 0 && len(res.Conditions) == 0 {
 		ok, err := cs.If.Bool(st.env(1, nil))
 		cond := Condition{Field: cs.If.Field, Expr: cs.If.Source, Result: ok}
 		if err != nil {
-			cond.Error = err.Error()
+			cond.Error = st.red.string(err.Error())
 		}
 		res.Conditions = append(res.Conditions, cond)
 		if err != nil {
 			return x.failStep(ctx, st, cs, res, err)
 		}
 		if !ok {
-			return x.finishStep(ctx, st, cs, res, StepSkipped, nil)
+			return x.finishStep(ctx, st, cs, res, StepSkipped, nil, nil)
 		}
 	}
 	if cs.Step.IsSwitch() {
@@ -216,7 +256,7 @@ func (x *executor) route(ctx context.Context, st *runState, cs *flows.CompiledSt
 		ok, err := c.When.Bool(env)
 		cond := Condition{Field: c.When.Field, Expr: c.When.Source, Result: ok}
 		if err != nil {
-			cond.Error = err.Error()
+			cond.Error = st.red.string(err.Error())
 		}
 		res.Conditions = append(res.Conditions, cond)
 		if err != nil {
@@ -229,7 +269,7 @@ func (x *executor) route(ctx context.Context, st *runState, cs *flows.CompiledSt
 	}
 	res.Branch = &branch
 	out := map[string]any{"case": branch}
-	if r, err := x.finishStep(ctx, st, cs, res, StepSucceeded, out); err != nil || r != walkContinue {
+	if r, err := x.finishStep(ctx, st, cs, res, StepSucceeded, out, out); err != nil || r != walkContinue {
 		return r, err
 	}
 	if branch < 0 {
@@ -246,28 +286,43 @@ func (x *executor) call(ctx context.Context, st *runState, cs *flows.CompiledSte
 	}
 	attempt := res.Attempts + 1
 	resumed := res.Status == StepWaiting
-	red := newRedactor()
+	red := st.red
 
 	var secrets map[string]map[string]string
+	policy := flows.SecretPolicy{Step: st.outputHoldsSecret()}
 	if cs.With != nil && cs.With.UsesSecrets && x.secrets != nil {
 		all, err := x.secrets.AllConnections(ctx)
 		if err != nil {
 			return x.failStep(ctx, st, cs, res, fmt.Errorf("load secrets: %w", err))
 		}
 		secrets = make(map[string]map[string]string, len(all))
+		secretFields := make(map[string]map[string]string, len(all))
 		for name, c := range all {
 			secrets[name] = c.Values
-			// A value a template pulled out of `secrets` is hidden whatever
-			// its field type: the user chose to treat it as a secret.
-			red.add(c.Values)
+			// Only secret fields are hidden by content: a host or a user
+			// name a template reads stays readable.
+			secretFields[name] = c.Secret()
+			red.add(secretFields[name])
+		}
+		policy.Field = func(conn, field string) bool {
+			_, ok := secretFields[conn][field]
+			return ok
 		}
 	}
-	var cfg map[string]any
+	var cfg, recorded map[string]any
 	if cs.With != nil {
 		cfg, err = cs.With.Render(st.env(attempt, secrets))
 		if err != nil {
 			res.Attempts = attempt
-			return x.failStep(ctx, st, cs, res, red.err(err))
+			return x.failStep(ctx, st, cs, res, err)
+		}
+		// What a template computed from a secret is recorded masked
+		// whole, and hidden wherever it shows up again; the connector
+		// gets cfg as rendered.
+		var hidden []string
+		recorded, hidden = cs.With.Redact(cfg, Redacted, policy)
+		for _, v := range hidden {
+			red.addValue(v)
 		}
 	}
 	var connVals map[string]string
@@ -284,7 +339,7 @@ func (x *executor) call(ctx context.Context, st *runState, cs *flows.CompiledSte
 		red.add(conn.Secret())
 	}
 	res.Attempts = attempt
-	res.Input = red.config(cs.Spec, cfg)
+	res.Input = red.config(cs.Spec, recorded)
 	res.Status = StepRunning
 	res.NextAttemptAt = nil
 	res.ResumeAt = nil
@@ -295,12 +350,13 @@ func (x *executor) call(ctx context.Context, st *runState, cs *flows.CompiledSte
 		Connection:     connVals,
 		RunID:          st.run.ID,
 		StepID:         cs.Step.ID,
-		IdempotencyKey: st.run.ID + ":" + cs.Step.ID,
+		IdempotencyKey: st.run.idempotencyKey(cs.Step.ID),
 		Attempt:        attempt,
 		Resumed:        resumed,
 		DryRun:         st.dry,
 		HTTP:           x.http,
 		Dial:           x.dial,
+		Conceal:        red.addValue,
 	})
 	res.DurationMS += float64(x.now().Sub(start).Microseconds()) / 1000
 	if err != nil {
@@ -328,12 +384,19 @@ func (x *executor) call(ctx context.Context, st *runState, cs *flows.CompiledSte
 		return x.failStep(ctx, st, cs, res, err)
 	}
 	res.Error = ""
+	hits := red.hits
 	res.Output = red.value(out.Output)
+	if red.hits != hits {
+		st.markHoldsSecret(cs.Step.ID)
+	}
 	if out.Respond != nil {
+		// The answer goes back to the webhook's caller, and is recorded:
+		// secrets stay out of both.
 		resp := *out.Respond
 		if resp.Body != nil {
 			resp.Body = red.value(resp.Body)
 		}
+		resp.Headers = red.stringMap(resp.Headers)
 		st.run.Response = &resp
 	}
 	if !out.ResumeAt.IsZero() && !resumed {
@@ -342,14 +405,23 @@ func (x *executor) call(ctx context.Context, st *runState, cs *flows.CompiledSte
 		res.ResumeAt = &due
 		return x.parkRun(ctx, st, res, due)
 	}
-	return x.finishStep(ctx, st, cs, res, StepSucceeded, res.Output)
+	return x.finishStep(ctx, st, cs, res, StepSucceeded, res.Output, out.Output)
 }
 
-func (r *redactor) err(err error) error {
-	if err == nil || len(r.secrets) == 0 {
-		return err
+// outputHoldsSecret is the SecretPolicy.Step of the run's next template:
+// nil while no output held a secret.
+func (st *runState) outputHoldsSecret() func(id string) bool {
+	if len(st.holdsSecret) == 0 {
+		return nil
 	}
-	return errors.New(r.string(err.Error()))
+	return func(id string) bool { return st.holdsSecret[id] }
+}
+
+func (st *runState) markHoldsSecret(id string) {
+	if st.holdsSecret == nil {
+		st.holdsSecret = map[string]bool{}
+	}
+	st.holdsSecret[id] = true
 }
 
 // backoff is the delay before attempt+1: exponential from the policy's
@@ -389,11 +461,14 @@ func (x *executor) parkRun(ctx context.Context, st *runState, res *StepResult, d
 	return walkParked, nil
 }
 
-func (x *executor) finishStep(ctx context.Context, st *runState, cs *flows.CompiledStep, res *StepResult, status StepStatus, out any) (walkResult, error) {
+// finishStep records a step's end: recorded is its output as history
+// keeps it, out as later steps read it (they differ when a secret was
+// redacted).
+func (x *executor) finishStep(ctx context.Context, st *runState, cs *flows.CompiledStep, res *StepResult, status StepStatus, recorded, out any) (walkResult, error) {
 	now := x.now()
 	res.Status = status
 	res.FinishedAt = &now
-	res.Output = out
+	res.Output = recorded
 	st.steps[res.ID] = flows.StepState{Output: out, Status: string(status)}
 	if status == StepSucceeded && cs.Spec.SideEffects {
 		return walkContinue, x.checkpoint(ctx, st, res)
@@ -412,7 +487,7 @@ func (x *executor) finishStep(ctx context.Context, st *runState, cs *flows.Compi
 func (x *executor) failStep(ctx context.Context, st *runState, cs *flows.CompiledStep, res *StepResult, err error) (walkResult, error) {
 	now := x.now()
 	res.Status = StepFailed
-	res.Error = err.Error()
+	res.Error = st.red.string(err.Error())
 	res.FinishedAt = &now
 	if cs.Step.OnError == flows.OnErrorContinue {
 		out := map[string]any{"error": res.Error}

@@ -149,7 +149,13 @@ func (e *Engine) RetryRun(ctx context.Context, id string) (*Run, error) {
 			kept = append(kept, s)
 		}
 	}
-	nr := &Run{RetryOf: old.ID, Steps: kept}
+	// The steps sent again keep the keys they were first sent with: a
+	// remote that took the failed attempt can recognise this one.
+	key := old.IdempotencyRun
+	if key == "" {
+		key = old.ID
+	}
+	nr := &Run{RetryOf: old.ID, Steps: kept, IdempotencyRun: key}
 	return e.startFrom(ctx, old, nr)
 }
 

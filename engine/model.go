@@ -87,6 +87,20 @@ type Run struct {
 	// RetryOf and ReplayOf link a run to the run it was started from.
 	RetryOf  string `json:"retry_of,omitempty"`
 	ReplayOf string `json:"replay_of,omitempty"`
+	// Crash counts the starts that found the engine had stopped (crashed,
+	// or was killed) while this run's step was executing; a second time in
+	// the same step fails the run instead of running that step again.
+	Crash *CrashCount `json:"crash,omitempty"`
+	// IdempotencyRun is the run whose id begins the steps' idempotency
+	// keys when it is not this run: a retry keeps the keys of the run it
+	// retries, so a remote can recognise a step sent again.
+	IdempotencyRun string `json:"idempotency_run,omitempty"`
+}
+
+// CrashCount is how often the engine stopped during one step of a run.
+type CrashCount struct {
+	Step  string `json:"step"`
+	Count int    `json:"count"`
 }
 
 // StepResult is the checkpoint of one step.
@@ -153,6 +167,16 @@ func (s RunSummary) run() *Run {
 	return &Run{ID: s.ID, FlowID: s.FlowID, FlowVersion: s.FlowVersion, EventID: s.EventID,
 		Status: s.Status, CreatedAt: s.CreatedAt, FinishedAt: s.FinishedAt, DueAt: s.DueAt,
 		Error: s.Error, RetryOf: s.RetryOf, ReplayOf: s.ReplayOf, Steps: []StepResult{}}
+}
+
+// idempotencyKey is the key a step sends so a remote can recognise it sent
+// again: "<run>:<step>", where the run is the first of a chain of retries.
+func (r *Run) idempotencyKey(stepID string) string {
+	run := r.IdempotencyRun
+	if run == "" {
+		run = r.ID
+	}
+	return run + ":" + stepID
 }
 
 // result returns the checkpoint of step id, or nil.

@@ -153,6 +153,17 @@ func appendRunJSON(dst []byte, r *Run) ([]byte, error) {
 		dst = append(dst, `,"replay_of":`...)
 		dst = appendJSONString(dst, r.ReplayOf)
 	}
+	if r.Crash != nil {
+		dst = append(dst, `,"crash":{"step":`...)
+		dst = appendJSONString(dst, r.Crash.Step)
+		dst = append(dst, `,"count":`...)
+		dst = strconv.AppendInt(dst, int64(r.Crash.Count), 10)
+		dst = append(dst, '}')
+	}
+	if r.IdempotencyRun != "" {
+		dst = append(dst, `,"idempotency_run":`...)
+		dst = appendJSONString(dst, r.IdempotencyRun)
+	}
 	return append(dst, '}'), nil
 }
 

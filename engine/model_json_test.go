@@ -182,6 +182,7 @@ func fullRun() *Run {
 		Response: &connectors.Response{Status: 201, Headers: map[string]string{"X-A": "<1>"},
 			Body: map[string]any{"ok": true, "n": 1.5}},
 		RetryOf: "run-0", ReplayOf: "run-00",
+		Crash: &CrashCount{Step: "b<", Count: 2}, IdempotencyRun: "run-<0>",
 	}
 }
 
@@ -213,6 +214,7 @@ func TestAppendJSONCasesSetEveryField(t *testing.T) {
 	requireAllFieldsSet(t, &st)
 	requireAllFieldsSet(t, &st.Conditions[0])
 	requireAllFieldsSet(t, fullRun().Response)
+	requireAllFieldsSet(t, fullRun().Crash)
 }
 
 func TestAppendEventJSONMatchesMarshal(t *testing.T) {
@@ -269,7 +271,7 @@ func TestAppendRunJSONMatchesMarshal(t *testing.T) {
 	}
 	for i, s := range trickyStrings {
 		cases["tricky "+string(rune('a'+i))] = &Run{ID: s, FlowID: s, EventID: s, Status: RunStatus(s),
-			Error: s, ErrorStep: s, RetryOf: s, ReplayOf: s,
+			Error: s, ErrorStep: s, RetryOf: s, ReplayOf: s, Crash: &CrashCount{Step: s, Count: -i}, IdempotencyRun: s,
 			Steps: []StepResult{{ID: s, Use: s, Status: StepStatus(s), Error: s,
 				Input:      map[string]any{s: s},
 				Output:     s,
@@ -799,6 +801,12 @@ func (g jsonGen) run() *Run {
 	}
 	if g.maybe() {
 		r.ReplayOf = g.string()
+	}
+	if g.maybe() {
+		r.Crash = &CrashCount{Step: g.string(), Count: g.r.IntN(5)}
+	}
+	if g.maybe() {
+		r.IdempotencyRun = g.string()
 	}
 	return r
 }

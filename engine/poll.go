@@ -139,7 +139,20 @@ func fillCursor(s, cursor string, isURL bool) string {
 
 // fetchItems sends the poll request and turns the answer into items, and
 // evaluates the cursor expression (nil without one).
-func (e *Engine) fetchItems(ctx context.Context, a *ActiveFlow, st *PollState) ([]PollItem, any, error) {
+//
+// A panic while fetching (in the request's connector, say) is the poll's
+// failure, "internal error (see log, id X)", counted and backed off like
+// any other; it never takes the process down.
+func (e *Engine) fetchItems(ctx context.Context, a *ActiveFlow, st *PollState) (items []PollItem, next any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			items, next, err = nil, nil, internalError(e.log, r, nil, "flow_id", a.Flow().ID)
+		}
+	}()
+	return e.fetch(ctx, a, st)
+}
+
+func (e *Engine) fetch(ctx context.Context, a *ActiveFlow, st *PollState) ([]PollItem, any, error) {
 	f := a.Flow()
 	req := f.Trigger.Request
 	cursor := cursorString(st.Cursor)

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"encoding/base64"
+	"errors"
 	"sort"
 	"strings"
 
@@ -14,39 +16,55 @@ const Redacted = "[redacted]"
 // "a" in a run's history would hide everything and protect nothing.
 const minSecretLen = 4
 
-// redactor replaces known secret values wherever they appear.
+// redactor replaces known secret values wherever they appear in what a run
+// records: step inputs, outputs and errors, the sync answer. One redactor
+// serves a whole run as it executes, so a secret a step learned (a
+// connection's, one a template computed, one a connector built) stays
+// hidden in every later step's record too, while the later steps read the
+// real values.
 type redactor struct {
 	secrets []string // longest first, so a secret containing another goes whole
+	seen    map[string]bool
+	sorted  bool
+	// hits counts the replacements made, so a caller can tell whether a
+	// value held a secret.
+	hits int
 }
 
-func newRedactor(values ...map[string]string) *redactor {
-	seen := map[string]bool{}
-	r := &redactor{}
-	for _, m := range values {
-		for _, v := range m {
-			if len(v) >= minSecretLen && !seen[v] {
-				seen[v] = true
-				r.secrets = append(r.secrets, v)
-			}
-		}
-	}
-	sort.Slice(r.secrets, func(i, j int) bool { return len(r.secrets[i]) > len(r.secrets[j]) })
-	return r
+func newRedactor() *redactor {
+	return &redactor{seen: map[string]bool{}, sorted: true}
 }
 
+// add hides values, and their base64 forms, which a remote may echo.
 func (r *redactor) add(values map[string]string) {
 	for _, v := range values {
+		r.addValue(v)
 		if len(v) >= minSecretLen {
-			r.secrets = append(r.secrets, v)
+			r.addValue(base64.StdEncoding.EncodeToString([]byte(v)))
+			r.addValue(base64.URLEncoding.EncodeToString([]byte(v)))
 		}
 	}
-	sort.Slice(r.secrets, func(i, j int) bool { return len(r.secrets[i]) > len(r.secrets[j]) })
+}
+
+// addValue hides one value (long enough to be worth it).
+func (r *redactor) addValue(v string) {
+	if len(v) < minSecretLen || r.seen[v] {
+		return
+	}
+	r.seen[v] = true
+	r.secrets = append(r.secrets, v)
+	r.sorted = false
 }
 
 func (r *redactor) string(s string) string {
+	if !r.sorted {
+		sort.Slice(r.secrets, func(i, j int) bool { return len(r.secrets[i]) > len(r.secrets[j]) })
+		r.sorted = true
+	}
 	for _, sec := range r.secrets {
 		if strings.Contains(s, sec) {
 			s = strings.ReplaceAll(s, sec, Redacted)
+			r.hits++
 		}
 	}
 	return s
@@ -80,6 +98,18 @@ func (r *redactor) value(v any) any {
 	}
 }
 
+// stringMap returns a redacted copy of a map of strings.
+func (r *redactor) stringMap(m map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[r.string(k)] = r.string(v)
+	}
+	return out
+}
+
 // config redacts a step's rendered config: fields the spec declares secret
 // are hidden whole, the rest by content.
 func (r *redactor) config(spec connectors.Spec, cfg map[string]any) map[string]any {
@@ -95,4 +125,11 @@ func (r *redactor) config(spec connectors.Spec, cfg map[string]any) map[string]a
 		out[k] = r.value(v)
 	}
 	return out
+}
+
+func (r *redactor) err(err error) error {
+	if err == nil || len(r.secrets) == 0 {
+		return err
+	}
+	return errors.New(r.string(err.Error()))
 }

@@ -298,7 +298,7 @@ func (s *scheduler) run(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			s.fire(ctx, d.flow, d.tick)
+			s.fireSafely(ctx, d.flow, d.tick)
 		}
 		if len(due) > 0 {
 			continue
@@ -351,6 +351,17 @@ func (s *scheduler) collectDue() ([]dueTick, time.Duration) {
 	}
 	sort.SliceStable(due, func(i, j int) bool { return due[i].tick.Before(due[j].tick) })
 	return due, wait
+}
+
+// fireSafely is fire for the scheduler's loop: a panic while firing a tick
+// is logged and the loop goes on with the other flows.
+func (s *scheduler) fireSafely(ctx context.Context, a *ActiveFlow, tick time.Time) {
+	defer func() {
+		if r := recover(); r != nil {
+			internalError(s.e.log, r, nil, "flow_id", a.Flow().ID, "tick", tick)
+		}
+	}()
+	s.fire(ctx, a, tick)
 }
 
 // fire handles one tick of one flow.

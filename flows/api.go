@@ -115,8 +115,29 @@ type Expr struct {
 	// shape says which variables the expression was compiled against, so
 	// Eval can tell a missing `response` or `item` from a runtime error.
 	shape envShape
-	// usesSecrets is true when the expression names `secrets`.
+	// usesSecrets is true when the expression names `secrets` (or $env,
+	// which holds them).
 	usesSecrets bool
+	// usesEnv is true when the expression names $env.
+	usesEnv bool
+	// secretFields and secretsOther say which secrets it reads
+	// (exprRefs).
+	secretFields []secretField
+	secretsOther bool
+	// stepRefs and stepsOther say which steps' outputs it reads.
+	stepRefs   []string
+	stepsOther bool
+}
+
+// SecretPolicy tells Template.Redact which values hold secrets.
+type SecretPolicy struct {
+	// Field reports whether secrets.<connection>.<field> is secret (a
+	// host or a user name is not); nil: every field is.
+	Field func(connection, field string) bool
+	// Step reports whether an earlier step's output holds a secret (a
+	// remote echoed one back), so that what a template computes from it
+	// is a function of a secret too; nil: no output does.
+	Step func(id string) bool
 }
 
 // Template is a compiled `with` object: every string at any depth may hold
@@ -127,6 +148,8 @@ type Template struct {
 	UsesSecrets bool
 
 	root tnode
+	// usesEnv is true when any expression names $env.
+	usesEnv bool
 }
 
 // Env is the data an expression sees: trigger, steps, run, flow, secrets.
@@ -185,4 +208,7 @@ var (
 	ErrNotBool     = errors.New("expression did not yield a bool")
 	ErrNotCompiled = errors.New("expression is not compiled")
 	ErrNotFinite   = errors.New("expression yielded a number JSON cannot hold")
+	// ErrSecretMessage stands for the message of a failed expression that
+	// reads secrets: expr's own would quote the values it read.
+	ErrSecretMessage = errors.New("evaluation failed (the detail is hidden because the expression reads secrets)")
 )

@@ -42,23 +42,39 @@ func EvalSample(src, kind string, env Env) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return n.render(env)
+	// A sample is one evaluation, under the same limits as the flow's.
+	return n.render(newEvaluation(env, sampleVars(kind), false))
+}
+
+// sampleVars are the variables an expression of the kind sees.
+func sampleVars(kind string) []string {
+	switch kind {
+	case KindItems:
+		return shapeResponse.vars()
+	case KindKey:
+		return shapeItem.vars()
+	}
+	return shapeBase.vars()
 }
 
 // sampleNode is a compiled sample: a bare expression or a template tree.
 type sampleNode interface {
-	render(env Env) (any, error)
+	render(ev *evaluation) (any, error)
 }
 
 // bareNode evaluates a bare expression, keeping its result as is.
 type bareNode struct{ e *Expr }
 
-func (n bareNode) render(env Env) (any, error) {
-	v, err := n.e.Eval(env)
+func (n bareNode) render(ev *evaluation) (any, error) {
+	v, err := n.e.run(ev)
 	if err != nil {
 		return nil, err
 	}
-	return jsonShape(v)
+	out, err := jsonShape(v, ev.m)
+	if err != nil {
+		return nil, &EvalError{Field: n.e.Field, Source: n.e.Source, Err: err}
+	}
+	return out, nil
 }
 
 func compileSample(src, kind string) (sampleNode, error) {

@@ -6,8 +6,11 @@ import (
 	"html"
 	"net/url"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/expr-lang/expr"
@@ -97,22 +100,55 @@ type exprRefs struct {
 	steps []string
 	// secrets is true when the expression names `secrets`.
 	secrets bool
+	// env is true when the expression names $env, the whole environment
+	// (secrets included).
+	env bool
+	// secretFields lists the secrets.<connection>.<field> it reads with
+	// constant names; secretsOther is true when it reaches secrets any
+	// other way (secrets[x], a whole connection, $env), which only run
+	// time could tell.
+	secretFields []secretField
+	secretsOther bool
+	// stepsOther is true when it reaches steps other than by a constant
+	// steps.<id> (steps[x], steps as a whole, $env).
+	stepsOther bool
 }
+
+// secretField is one secrets.<connection>.<field> an expression reads.
+type secretField struct{ connection, field string }
 
 // refVisitor collects exprRefs while ast.Walk visits every node.
 type refVisitor struct {
 	refs exprRefs
 	seen map[string]bool
+	// secretNames counts the `secrets` identifiers seen, named those
+	// that turned out to start a secrets.<connection>.<field>; stepNames
+	// and stepsNamed do the same for steps.<id>.
+	secretNames, named    int
+	stepNames, stepsNamed int
 }
 
 // Visit implements ast.Visitor.
 func (v *refVisitor) Visit(node *ast.Node) {
 	switch n := (*node).(type) {
 	case *ast.IdentifierNode:
-		if n.Value == VarSecrets {
+		switch n.Value {
+		case VarSecrets:
 			v.refs.secrets = true
+			v.secretNames++
+		case VarSteps:
+			v.stepNames++
+		case "$env":
+			v.refs.env = true
 		}
 	case *ast.MemberNode:
+		if f, ok := secretFieldOf(n); ok {
+			v.named++
+			if !slices.Contains(v.refs.secretFields, f) {
+				v.refs.secretFields = append(v.refs.secretFields, f)
+			}
+			return
+		}
 		id, ok := n.Node.(*ast.IdentifierNode)
 		if !ok || id.Value != VarSteps {
 			return
@@ -120,12 +156,45 @@ func (v *refVisitor) Visit(node *ast.Node) {
 		// Only a constant property names a step; steps[x] with a dynamic
 		// x cannot be checked before run time.
 		prop, ok := n.Property.(*ast.StringNode)
-		if !ok || v.seen[prop.Value] {
+		if !ok {
+			return
+		}
+		v.stepsNamed++
+		if v.seen[prop.Value] {
 			return
 		}
 		v.seen[prop.Value] = true
 		v.refs.steps = append(v.refs.steps, prop.Value)
 	}
+}
+
+// secretFieldOf reports whether n reads secrets.<connection>.<field> with
+// constant names (dots, brackets or ?. alike).
+func secretFieldOf(n *ast.MemberNode) (secretField, bool) {
+	field, ok := n.Property.(*ast.StringNode)
+	if !ok {
+		return secretField{}, false
+	}
+	conn, ok := n.Node.(*ast.MemberNode)
+	if !ok {
+		return secretField{}, false
+	}
+	name, ok := conn.Property.(*ast.StringNode)
+	if !ok {
+		return secretField{}, false
+	}
+	id, ok := conn.Node.(*ast.IdentifierNode)
+	if !ok || id.Value != VarSecrets {
+		return secretField{}, false
+	}
+	return secretField{connection: name.Value, field: field.Value}, true
+}
+
+// finish completes the refs once every node was visited.
+func (v *refVisitor) finish() exprRefs {
+	v.refs.secretsOther = v.refs.env || v.secretNames > v.named
+	v.refs.stepsOther = v.refs.env || v.stepNames > v.stepsNamed
+	return v.refs
 }
 
 // compileExpr compiles src for field against the given environment. The
@@ -137,15 +206,32 @@ func compileExpr(field, src string, shape envShape) (*Expr, exprRefs, error) {
 	if len(src) > MaxExprLen {
 		return nil, exprRefs{}, fmt.Errorf("expression is %d bytes long, the limit is %d", len(src), MaxExprLen)
 	}
-	prog, err := expr.Compile(src, exprOptions(shape)...)
+	prog, refs, err := compileLimited(src, exprOptions(shape))
+	if err != nil {
+		return nil, exprRefs{}, err
+	}
+	e := &Expr{Source: src, Field: field, prog: prog, shape: shape, usesSecrets: refs.secrets || refs.env, usesEnv: refs.env,
+		secretFields: refs.secretFields, secretsOther: refs.secretsOther, stepRefs: refs.steps, stepsOther: refs.stepsOther}
+	return e, refs, nil
+}
+
+// compileLimited compiles src twice: as written, for expr's own checks and
+// messages and for what the expression refers to, then with the guards
+// that put it under the evaluation limits (guard.go). The second program
+// is the one that runs.
+func compileLimited(src string, opts []expr.Option) (*vm.Program, exprRefs, error) {
+	plain, err := expr.Compile(src, opts...)
 	if err != nil {
 		return nil, exprRefs{}, errors.New(exprMessage(err))
 	}
 	v := &refVisitor{seen: map[string]bool{}}
-	node := prog.Node()
+	node := plain.Node()
 	ast.Walk(&node, v)
-	e := &Expr{Source: src, Field: field, prog: prog, shape: shape, usesSecrets: v.refs.secrets}
-	return e, v.refs, nil
+	limited, err := expr.Compile(src, append(opts[:len(opts):len(opts)], guardOptions...)...)
+	if err != nil {
+		return nil, exprRefs{}, fmt.Errorf("put the expression under its limits: %s", exprMessage(err))
+	}
+	return limited, v.finish(), nil
 }
 
 // resultType is the static type of the expression's result, or nil when
@@ -161,10 +247,38 @@ func (e *Expr) resultType() reflect.Type {
 	return t
 }
 
-// Eval runs the expression. Runtime errors are *EvalError and name the
-// field and expression: `steps[1].if: expression "trigger.body.x.y": <expr
-// error>`.
+// Eval runs the expression under the evaluation limits (limits.go).
+// Runtime errors are *EvalError and name the field and expression:
+// `steps[1].if: expression "trigger.body.x.y": <expr error>`.
 func (e *Expr) Eval(env Env) (any, error) {
+	ev := newEvaluation(env, e.shapeVars(), !e.usesEnvMap())
+	defer ev.release()
+	out, err := e.run(ev)
+	if err != nil {
+		return nil, err
+	}
+	// The result is what the caller goes on with (a poll's items, a
+	// dedupe key): its size counts too, however it was made.
+	if _, err := jsonSize(ev.m, out, false); err != nil {
+		return nil, &EvalError{Field: e.Field, Source: e.Source, Err: err}
+	}
+	return out, nil
+}
+
+// usesEnvMap reports whether the expression can hold on to the
+// evaluation's environment map itself ($env), which then cannot be reused.
+func (e *Expr) usesEnvMap() bool { return e != nil && e.usesEnv }
+
+// shapeVars are the variables the expression was compiled against.
+func (e *Expr) shapeVars() []string {
+	if e == nil {
+		return nil
+	}
+	return e.shape.vars()
+}
+
+// run evaluates the expression within ev, whose meter it charges.
+func (e *Expr) run(ev *evaluation) (any, error) {
 	if e == nil || e.prog == nil {
 		var field, src string
 		if e != nil {
@@ -172,42 +286,115 @@ func (e *Expr) Eval(env Env) (any, error) {
 		}
 		return nil, &EvalError{Field: field, Source: src, Err: ErrNotCompiled}
 	}
-	out, err := vm.Run(e.prog, e.runEnv(env))
+	machine := vm.VM{MemoryBudget: EvalMemoryLimit / slotBytes}
+	out, err := machine.Run(e.prog, ev.env)
 	if err != nil {
+		err = ev.limitError(err)
+		if e.usesSecrets && !isLimitError(err) {
+			// expr's messages quote values ("cannot parse \"s3cr3t\""):
+			// of an expression that reads secrets, they would be
+			// functions of a secret.
+			err = ErrSecretMessage
+		}
 		return nil, &EvalError{Field: e.Field, Source: e.Source, Err: err}
 	}
 	return out, nil
 }
 
-// runEnv makes sure every variable the expression was compiled against
-// exists, so that a missing one reads as nil instead of failing inside
-// the VM with a message that blames the expression.
-func (e *Expr) runEnv(env Env) map[string]any {
-	m := map[string]any(env)
-	complete := m != nil
-	if complete {
-		for _, k := range e.shape.vars() {
-			if v, ok := m[k]; !ok || v == nil {
-				complete = false
-				break
+// readsSecret reports whether the expression may read a secret value, as
+// policy tells secret fields and steps (SecretPolicy).
+func (e *Expr) readsSecret(policy SecretPolicy) bool {
+	if e == nil {
+		return false
+	}
+	if e.usesSecrets {
+		if e.secretsOther || policy.Field == nil {
+			return true
+		}
+		for _, f := range e.secretFields {
+			if policy.Field(f.connection, f.field) {
+				return true
 			}
 		}
 	}
-	if complete {
-		return m
-	}
-	// Copy rather than fill in: the caller's Env may be shared between
-	// goroutines.
-	cp := make(map[string]any, len(m)+2)
-	for k, v := range m {
-		cp[k] = v
-	}
-	for _, k := range e.shape.vars() {
-		if cp[k] == nil {
-			cp[k] = map[string]any{}
+	if policy.Step != nil {
+		if e.stepsOther {
+			return true
+		}
+		for _, id := range e.stepRefs {
+			if policy.Step(id) {
+				return true
+			}
 		}
 	}
-	return cp
+	return false
+}
+
+// evaluation is one evaluation's environment and meter. The environment is
+// the caller's Env copied (the caller's may be shared between goroutines),
+// with every variable of the shape present, so that a missing one reads as
+// nil instead of failing inside the VM with a message that blames the
+// expression, and with the meter.
+type evaluation struct {
+	env    map[string]any
+	m      *meter
+	meter  meter
+	pooled bool
+}
+
+// evaluations are reused: an evaluation costs a map and a meter, more than
+// a simple condition's run. Only evaluations whose expressions cannot
+// reach the map itself ($env) go back to the pool.
+var evaluations = sync.Pool{New: func() any {
+	// Sized for the usual case: up to eight entries fit Go's smallest map.
+	return &evaluation{env: make(map[string]any, 8)}
+}}
+
+// newEvaluation starts an evaluation over env. With reuse, the caller must
+// call release once done with it, and must not keep the map.
+func newEvaluation(env Env, vars []string, reuse bool) *evaluation {
+	var ev *evaluation
+	if reuse {
+		ev = evaluations.Get().(*evaluation)
+		ev.pooled = true
+	} else {
+		ev = &evaluation{env: make(map[string]any, len(env)+1)}
+	}
+	ev.meter = meter{deadline: time.Now().Add(EvalTimeLimit)}
+	ev.m = &ev.meter
+	for k, v := range env {
+		ev.env[k] = v
+	}
+	for _, k := range vars {
+		if ev.env[k] == nil {
+			ev.env[k] = map[string]any{}
+		}
+	}
+	ev.env[meterKey] = ev.m
+	return ev
+}
+
+// release returns a pooled evaluation, dropping what it referenced.
+func (ev *evaluation) release() {
+	if !ev.pooled {
+		return
+	}
+	clear(ev.env)
+	ev.pooled = false
+	evaluations.Put(ev)
+}
+
+// limitError returns the limit the evaluation crossed, when err comes from
+// crossing one: expr's own element budget reads as the memory limit.
+func (ev *evaluation) limitError(err error) error {
+	if ev.m.err != nil {
+		return ev.m.err
+	}
+	var fe *file.Error
+	if errors.As(err, &fe) && fe.Message == "memory budget exceeded" {
+		return ErrMemoryLimit
+	}
+	return err
 }
 
 // vars lists the top-level variable names of the shape.

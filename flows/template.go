@@ -119,9 +119,10 @@ func singleExpr(segs []segment) bool {
 	return len(segs) == 1 && segs[0].isExpr
 }
 
-// tnode is one compiled value of a template tree.
+// tnode is one compiled value of a template tree. It renders within one
+// evaluation, whose limits the whole tree shares.
 type tnode interface {
-	render(env Env) (any, error)
+	render(ev *evaluation) (any, error)
 }
 
 // litNode is a value without templates, rendered ahead of time.
@@ -150,40 +151,65 @@ type objNode struct {
 // listNode is a list with at least one template below it.
 type listNode struct{ items []tnode }
 
-func (n litNode) render(Env) (any, error) { return deepCopy(n.v), nil }
+func (n litNode) render(*evaluation) (any, error) { return deepCopy(n.v), nil }
 
-func (n exprNode) render(env Env) (any, error) {
-	v, err := n.e.Eval(env)
+func (n exprNode) render(ev *evaluation) (any, error) {
+	v, err := n.e.run(ev)
 	if err != nil {
 		return nil, err
 	}
-	out, err := jsonShape(v)
+	out, err := jsonShape(v, ev.m)
 	if err != nil {
 		return nil, &EvalError{Field: n.e.Field, Source: n.e.Source, Err: err}
 	}
 	return out, nil
 }
 
-func (n concatNode) render(env Env) (any, error) {
+func (n concatNode) render(ev *evaluation) (any, error) {
 	var b strings.Builder
 	for _, p := range n.parts {
-		if p.e == nil {
-			b.WriteString(p.lit)
-			continue
+		s := p.lit
+		if p.e != nil {
+			v, err := p.e.run(ev)
+			if err != nil {
+				return nil, err
+			}
+			if s, err = stringify(v, ev.m); err != nil {
+				return nil, &EvalError{Field: p.e.Field, Source: p.e.Source, Err: err}
+			}
 		}
-		v, err := p.e.Eval(env)
-		if err != nil {
-			return nil, err
+		if err := ev.m.charge(int64(len(s))); err != nil {
+			return nil, &EvalError{Field: n.field(), Source: n.source(), Err: err}
 		}
-		b.WriteString(stringify(v))
+		b.WriteString(s)
 	}
 	return b.String(), nil
 }
 
-func (n objNode) render(env Env) (any, error) {
+// field and source name the template string in an error: the field of
+// its expressions, and the first of them.
+func (n concatNode) field() string {
+	for _, p := range n.parts {
+		if p.e != nil {
+			return p.e.Field
+		}
+	}
+	return ""
+}
+
+func (n concatNode) source() string {
+	for _, p := range n.parts {
+		if p.e != nil {
+			return p.e.Source
+		}
+	}
+	return ""
+}
+
+func (n objNode) render(ev *evaluation) (any, error) {
 	out := make(map[string]any, len(n.keys))
 	for i, k := range n.keys {
-		v, err := n.vals[i].render(env)
+		v, err := n.vals[i].render(ev)
 		if err != nil {
 			return nil, err
 		}
@@ -192,10 +218,10 @@ func (n objNode) render(env Env) (any, error) {
 	return out, nil
 }
 
-func (n listNode) render(env Env) (any, error) {
+func (n listNode) render(ev *evaluation) (any, error) {
 	out := make([]any, len(n.items))
 	for i, it := range n.items {
-		v, err := it.render(env)
+		v, err := it.render(ev)
 		if err != nil {
 			return nil, err
 		}
@@ -204,15 +230,18 @@ func (n listNode) render(env Env) (any, error) {
 	return out, nil
 }
 
-// Render evaluates every template and returns the rendered config. It never
-// changes t and is safe for concurrent use; the result shares nothing with
-// t or env, so the caller may modify it. A nil Template renders an empty
-// config.
+// Render evaluates every template and returns the rendered config. The
+// whole config is one evaluation: its expressions share the evaluation
+// limits (limits.go). It never changes t and is safe for concurrent use;
+// the result shares nothing with t or env, so the caller may modify it. A
+// nil Template renders an empty config.
 func (t *Template) Render(env Env) (map[string]any, error) {
 	if t == nil || t.root == nil {
 		return map[string]any{}, nil
 	}
-	v, err := t.root.render(env)
+	ev := newEvaluation(env, shapeBase.vars(), !t.usesEnv)
+	defer ev.release()
+	v, err := t.root.render(ev)
 	if err != nil {
 		return nil, err
 	}
@@ -231,12 +260,13 @@ type templateCompiler struct {
 	// (steps.<id>, secrets) and reports problems for field.
 	check       func(field string, refs exprRefs)
 	usesSecrets bool
+	usesEnv     bool
 }
 
 // compileTemplate compiles a `with` object rooted at field path path.
 func (tc *templateCompiler) compileTemplate(path string, with map[string]any) *Template {
 	n := tc.value(path, with)
-	return &Template{UsesSecrets: tc.usesSecrets, root: n}
+	return &Template{UsesSecrets: tc.usesSecrets, root: n, usesEnv: tc.usesEnv}
 }
 
 // value compiles v, returning a litNode when nothing below v is a template.
@@ -301,8 +331,11 @@ func (tc *templateCompiler) str(path, s string) tnode {
 			ok = false
 			continue
 		}
-		if refs.secrets {
+		if refs.secrets || refs.env {
 			tc.usesSecrets = true
+		}
+		if refs.env {
+			tc.usesEnv = true
 		}
 		if tc.check != nil {
 			tc.check(path, refs)
@@ -334,48 +367,54 @@ func keyPath(path, key string) string {
 }
 
 // stringify formats an expression's value inside a mixed template string.
-func stringify(v any) string {
+// Lists and objects become JSON, counted against the evaluation's memory
+// limit as they are shaped.
+func stringify(v any, m *meter) (string, error) {
 	switch x := v.(type) {
 	case nil:
-		return ""
+		return "", nil
 	case string:
-		return x
+		return x, nil
 	case bool:
-		return strconv.FormatBool(x)
+		return strconv.FormatBool(x), nil
 	case float64:
 		// 'f' never uses an exponent, so 10 prints as "10", not "1e+01".
-		return strconv.FormatFloat(x, 'f', -1, 64)
+		return strconv.FormatFloat(x, 'f', -1, 64), nil
 	case float32:
-		return strconv.FormatFloat(float64(x), 'f', -1, 32)
+		return strconv.FormatFloat(float64(x), 'f', -1, 32), nil
 	case int:
-		return strconv.Itoa(x)
+		return strconv.Itoa(x), nil
 	case int64:
-		return strconv.FormatInt(x, 10)
+		return strconv.FormatInt(x, 10), nil
 	case time.Time:
-		return x.Format(time.RFC3339)
+		return x.Format(time.RFC3339), nil
 	case time.Duration:
-		return x.String()
+		return x.String(), nil
 	case fmt.Stringer:
-		return x.String()
+		return x.String(), nil
 	}
 	rv := reflect.ValueOf(v)
 	switch rv.Kind() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return strconv.FormatInt(rv.Int(), 10)
+		return strconv.FormatInt(rv.Int(), 10), nil
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		return strconv.FormatUint(rv.Uint(), 10)
+		return strconv.FormatUint(rv.Uint(), 10), nil
 	case reflect.Map, reflect.Slice, reflect.Array, reflect.Struct:
-		if s, err := compactJSON(v); err == nil {
-			return s
+		s, err := compactJSON(v, m)
+		if err == nil {
+			return s, nil
+		}
+		if isLimitError(err) {
+			return "", err
 		}
 	}
-	return fmt.Sprint(v)
+	return fmt.Sprint(v), nil
 }
 
 // compactJSON encodes v as compact JSON without HTML escaping, so `<` and
 // `&` stay readable in messages.
-func compactJSON(v any) (string, error) {
-	shaped, err := jsonShape(v)
+func compactJSON(v any, m *meter) (string, error) {
+	shaped, err := jsonShape(v, m)
 	if err != nil {
 		return "", err
 	}
@@ -391,53 +430,79 @@ func compactJSON(v any) (string, error) {
 // jsonShape converts an expression's value into the JSON shapes connectors
 // receive (string, float64, bool, nil, map[string]any, []any). It always
 // builds new containers, so a rendered config never aliases the
-// environment.
-func jsonShape(v any) (any, error) {
+// environment. Every value is charged to m as it is shaped (strings are
+// shared, not copied, but they count as what recording them will take),
+// so a value that references the same large payload many times stops at
+// the memory limit.
+func jsonShape(v any, m *meter) (any, error) {
 	switch x := v.(type) {
-	case nil, string, bool:
-		return x, nil
+	case nil, bool:
+		return x, m.charge(5)
+	case string:
+		return x, m.charge(int64(len(x)) + 2)
 	case float64:
 		if math.IsNaN(x) || math.IsInf(x, 0) {
 			return nil, fmt.Errorf("%w: %v", ErrNotFinite, x)
 		}
-		return x, nil
+		return x, m.charge(24)
 	case int:
-		return float64(x), nil
+		return float64(x), m.charge(24)
 	case int64:
-		return float64(x), nil
+		return float64(x), m.charge(24)
 	case time.Time:
-		return x.Format(time.RFC3339Nano), nil
+		return x.Format(time.RFC3339Nano), m.charge(40)
 	case time.Duration:
-		return x.String(), nil
+		return x.String(), m.charge(24)
 	case map[string]any:
+		if err := m.charge(mapBytes(len(x))); err != nil {
+			return nil, err
+		}
 		out := make(map[string]any, len(x))
 		for k, e := range x {
-			s, err := jsonShape(e)
+			if _, ok := e.(*meter); ok {
+				continue
+			}
+			s, err := jsonShape(e, m)
 			if err != nil {
 				return nil, err
 			}
 			out[k] = s
 		}
-		return out, nil
+		return out, m.tick()
 	case []any:
+		if err := m.charge(listBytes(len(x))); err != nil {
+			return nil, err
+		}
 		out := make([]any, len(x))
 		for i, e := range x {
-			s, err := jsonShape(e)
+			s, err := jsonShape(e, m)
 			if err != nil {
 				return nil, err
 			}
 			out[i] = s
 		}
-		return out, nil
+		return out, m.tick()
 	case map[string]string:
+		if err := m.charge(mapBytes(len(x))); err != nil {
+			return nil, err
+		}
 		out := make(map[string]any, len(x))
 		for k, e := range x {
+			if err := m.charge(int64(len(e)) + 2); err != nil {
+				return nil, err
+			}
 			out[k] = e
 		}
 		return out, nil
 	case []string:
+		if err := m.charge(listBytes(len(x))); err != nil {
+			return nil, err
+		}
 		out := make([]any, len(x))
 		for i, e := range x {
+			if err := m.charge(int64(len(e)) + 2); err != nil {
+				return nil, err
+			}
 			out[i] = e
 		}
 		return out, nil
@@ -445,18 +510,26 @@ func jsonShape(v any) (any, error) {
 	rv := reflect.ValueOf(v)
 	switch rv.Kind() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return float64(rv.Int()), nil
+		return float64(rv.Int()), m.charge(24)
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		return float64(rv.Uint()), nil
+		return float64(rv.Uint()), m.charge(24)
 	case reflect.Float32:
-		return jsonShape(rv.Float())
+		return jsonShape(rv.Float(), m)
 	case reflect.String:
-		return rv.String(), nil
+		return jsonShape(rv.String(), m)
 	case reflect.Bool:
-		return rv.Bool(), nil
+		return rv.Bool(), m.charge(5)
 	}
 	// Anything else (structs, typed maps and slices) goes through JSON,
-	// which is how a connector would see it anyway.
+	// which is how a connector would see it anyway. Its size is known
+	// before it is encoded.
+	size, err := jsonSize(m, v, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.charge(3 * size); err != nil {
+		return nil, err
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("value of type %T cannot be used as JSON: %w", v, err)
@@ -467,6 +540,10 @@ func jsonShape(v any) (any, error) {
 	}
 	return out, nil
 }
+
+// mapBytes and listBytes are what a new map or list of n entries takes.
+func mapBytes(n int) int64  { return 48 + int64(n)*entryBytes/2 }
+func listBytes(n int) int64 { return 24 + int64(n)*slotBytes }
 
 // deepCopy copies JSON-shaped containers; other values are immutable or
 // returned as they are.
@@ -487,4 +564,93 @@ func deepCopy(v any) any {
 	default:
 		return v
 	}
+}
+
+// Redact returns what may be recorded of cfg, a config t rendered: every
+// value a template reading a secret produced is replaced, whole, by mask
+// (a string holding such a template, an object or list one yielded), so
+// that no function of a secret (toBase64(secrets.k.value), a slice of it,
+// "Bearer " + it) is recorded. A template reads a secret when it names
+// secrets.<connection>.<field> of a field policy calls secret, or an
+// output policy says holds one, or reaches secrets or steps in a way only
+// run time could tell (secrets[x], a whole connection, $env).
+//
+// It also returns the strings it replaced, at any depth, for the caller to
+// hide wherever they show up again (a remote echoing a header). cfg itself
+// is not changed: it is what the connector is given; the result shares
+// the values it keeps with it.
+func (t *Template) Redact(cfg map[string]any, mask string, policy SecretPolicy) (map[string]any, []string) {
+	if t == nil || t.root == nil || !t.UsesSecrets && policy.Step == nil {
+		return cfg, nil
+	}
+	r := &redaction{mask: mask, policy: policy}
+	out, _ := r.node(t.root, cfg).(map[string]any)
+	return out, r.hidden
+}
+
+// redaction walks a template tree beside the config it rendered.
+type redaction struct {
+	mask   string
+	policy SecretPolicy
+	hidden []string
+}
+
+func (r *redaction) node(n tnode, v any) any {
+	switch x := n.(type) {
+	case objNode:
+		m, ok := v.(map[string]any)
+		if !ok {
+			return v
+		}
+		out := make(map[string]any, len(m))
+		for k, e := range m {
+			out[k] = e
+		}
+		for i, k := range x.keys {
+			out[k] = r.node(x.vals[i], m[k])
+		}
+		return out
+	case listNode:
+		l, ok := v.([]any)
+		if !ok || len(l) != len(x.items) {
+			return v
+		}
+		out := make([]any, len(l))
+		for i, it := range x.items {
+			out[i] = r.node(it, l[i])
+		}
+		return out
+	case exprNode:
+		if x.e.readsSecret(r.policy) {
+			return r.hide(v)
+		}
+	case concatNode:
+		for _, p := range x.parts {
+			if p.e.readsSecret(r.policy) {
+				return r.hide(v)
+			}
+		}
+	}
+	return v
+}
+
+// hide collects the strings of v and returns the mask in its place.
+func (r *redaction) hide(v any) any {
+	var collect func(any)
+	collect = func(v any) {
+		switch x := v.(type) {
+		case string:
+			r.hidden = append(r.hidden, x)
+		case map[string]any:
+			for _, e := range x {
+				collect(e)
+			}
+		case []any:
+			for _, e := range x {
+				collect(e)
+			}
+		}
+	}
+	collect(v)
+	return r.mask
 }

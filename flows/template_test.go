@@ -309,8 +309,8 @@ func TestStringify(t *testing.T) {
 		{struct{ A int }{1}, `{"A":1}`},
 	}
 	for _, tt := range tests {
-		if got := stringify(tt.in); got != tt.want {
-			t.Errorf("stringify(%#v) = %q, want %q", tt.in, got, tt.want)
+		if got, err := stringify(tt.in, newMeter()); err != nil || got != tt.want {
+			t.Errorf("stringify(%#v) = %q, %v, want %q", tt.in, got, err, tt.want)
 		}
 	}
 }
@@ -322,7 +322,7 @@ func TestJSONShape(t *testing.T) {
 			X int `json:"x"`
 		}{7},
 	}
-	got, err := jsonShape(in)
+	got, err := jsonShape(in, newMeter())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -333,7 +333,7 @@ func TestJSONShape(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("jsonShape = %#v\nwant %#v", got, want)
 	}
-	if _, err := jsonShape([]any{math.NaN()}); !errors.Is(err, ErrNotFinite) {
+	if _, err := jsonShape([]any{math.NaN()}, newMeter()); !errors.Is(err, ErrNotFinite) {
 		t.Errorf("NaN: %v", err)
 	}
 }

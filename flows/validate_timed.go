@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/expr-lang/expr"
-	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/types"
 )
 
@@ -128,15 +127,13 @@ func compileCursorExpr(field, src string) (*Expr, exprRefs, error) {
 	if len(src) > MaxExprLen {
 		return nil, exprRefs{}, fmt.Errorf("expression is %d bytes long, the limit is %d", len(src), MaxExprLen)
 	}
-	prog, err := expr.Compile(src, append([]expr.Option{expr.Env(cursorCompileEnv)}, exprFunctions...)...)
+	prog, refs, err := compileLimited(src, append([]expr.Option{expr.Env(cursorCompileEnv)}, exprFunctions...))
 	if err != nil {
-		return nil, exprRefs{}, errors.New(exprMessage(err))
+		return nil, exprRefs{}, err
 	}
-	rv := &refVisitor{seen: map[string]bool{}}
-	node := prog.Node()
-	ast.Walk(&node, rv)
 	// shapeCursor.vars() is the base set: Eval fills in the base
 	// variables, while response and cursor are always given by the engine
 	// (cursor may be nil, which the Any type allows).
-	return &Expr{Source: src, Field: field, prog: prog, shape: shapeCursor, usesSecrets: rv.refs.secrets}, rv.refs, nil
+	return &Expr{Source: src, Field: field, prog: prog, shape: shapeCursor, usesSecrets: refs.secrets || refs.env, usesEnv: refs.env,
+		secretFields: refs.secretFields, secretsOther: refs.secretsOther, stepRefs: refs.steps, stepsOther: refs.stepsOther}, refs, nil
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -129,6 +130,8 @@ func openEngine(ctx context.Context, o *options, log *slog.Logger) (*engine.Engi
 		QueueLimit: o.queueLimit,
 		Retention:  o.retention,
 		Logger:     log,
+		// Only serve starts the engine; the journal is opened then.
+		StepJournal: filepath.Join(o.data, engine.StepJournalFile),
 	})
 	if err != nil {
 		store.Close()

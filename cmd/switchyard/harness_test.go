@@ -19,31 +19,48 @@ import (
 
 // These tests run the real binary in a temp dir, as a user would.
 
+// builds holds the binaries built by this test process, by build tags.
 var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
+	buildsMu sync.Mutex
+	builds   = map[string]*build{}
 )
 
+type build struct {
+	once sync.Once
+	path string
+	err  error
+}
+
 // binary builds the switchyard binary once per test process.
-func binary(t *testing.T) string {
+func binary(t *testing.T) string { return binaryWithTags(t, "") }
+
+// binaryWithTags builds the binary with the given build tags (comma
+// separated) once per test process.
+func binaryWithTags(t *testing.T, tags string) string {
 	t.Helper()
-	binOnce.Do(func() {
+	buildsMu.Lock()
+	b := builds[tags]
+	if b == nil {
+		b = &build{}
+		builds[tags] = b
+	}
+	buildsMu.Unlock()
+	b.once.Do(func() {
 		dir, err := os.MkdirTemp("", "switchyard-e2e-bin")
 		if err != nil {
-			binErr = err
+			b.err = err
 			return
 		}
-		binPath = filepath.Join(dir, "switchyard")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		b.path = filepath.Join(dir, "switchyard")
+		out, err := exec.Command("go", "build", "-tags", tags, "-o", b.path, ".").CombinedOutput()
 		if err != nil {
-			binErr = fmt.Errorf("build: %v\n%s", err, out)
+			b.err = fmt.Errorf("build: %v\n%s", err, out)
 		}
 	})
-	if binErr != nil {
-		t.Fatal(binErr)
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	return binPath
+	return b.path
 }
 
 // instance is one switchyard process on a data dir.

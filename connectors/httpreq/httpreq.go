@@ -162,6 +162,9 @@ type plan struct {
 	failOnStatus bool
 	// secretHeaders are canonical header names to redact in dry runs.
 	secretHeaders []string
+	// conceal is told every credential value the plan builds
+	// (connectors.Input.Conceal); nil when the caller does not ask.
+	conceal func(string)
 }
 
 // service names the request in error messages, without credentials or
@@ -267,7 +270,7 @@ func (p *plan) dryRun() map[string]any {
 // config errors, to be reported as permanent.
 func build(in connectors.Input) (*plan, error) {
 	cfg := in.Config
-	p := &plan{header: http.Header{}}
+	p := &plan{header: http.Header{}, conceal: in.Conceal}
 	var err error
 	if p.method, err = connectors.ConfigChoice(cfg, fieldMethod, http.MethodGet, methods); err != nil {
 		return nil, err
@@ -444,7 +447,11 @@ func (p *plan) setAuth(cfg map[string]any, conn map[string]string) error {
 		if user == "" && pass == "" {
 			return &connectors.ConfigError{Field: fieldConnection, Msg: fmt.Sprintf("auth basic needs a connection of type %s", ConnBasic)}
 		}
-		return p.setSecretHeader("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(user+":"+pass)))
+		encoded := base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))
+		// A remote may echo the encoded credentials alone, without the
+		// scheme: hide that too.
+		p.hide(encoded)
+		return p.setSecretHeader("Authorization", "Basic "+encoded)
 	case AuthHeader:
 		name, value := conn[connName], conn[connValue]
 		if name == "" {
@@ -481,7 +488,15 @@ func (p *plan) setSecretHeader(name, value string) error {
 	name = http.CanonicalHeaderKey(name)
 	p.header.Set(name, value)
 	p.secretHeaders = append(p.secretHeaders, name)
+	p.hide(value)
 	return nil
+}
+
+// hide tells the engine about a credential value the plan built.
+func (p *plan) hide(value string) {
+	if p.conceal != nil {
+		p.conceal(value)
+	}
 }
 
 var _ connectors.Connector = (*Request)(nil)

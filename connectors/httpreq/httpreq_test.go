@@ -232,6 +232,26 @@ func TestAuth(t *testing.T) {
 	}
 }
 
+// TestAuthConcealed: the credential values the connector builds (the
+// encoded Basic credentials, with and without the scheme) are handed to
+// Input.Conceal, so the engine can hide them should a remote echo them.
+func TestAuthConcealed(t *testing.T) {
+	rec := newRecorder(t, nil)
+	var concealed []string
+	_, err := conntest.Execute(t, httpreq.ID, connectors.Input{
+		Config:     map[string]any{"url": rec.URL, "auth": "basic"},
+		Connection: map[string]string{"username": "u", "password": "p"},
+		RunID:      "run1", StepID: "step1", Attempt: 1,
+		Conceal: func(v string) { concealed = append(concealed, v) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(concealed, " | ") != "dTpw | Basic dTpw" {
+		t.Errorf("concealed %q", concealed)
+	}
+}
+
 func TestIdempotencyKey(t *testing.T) {
 	tests := []struct {
 		setting any
