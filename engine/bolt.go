@@ -87,6 +87,10 @@ type BoltStore struct {
 	// transaction of the applier: writes then stay in the log only, as
 	// after a crash.
 	holdApply chan struct{}
+	// applyFault, when a test sets it, runs at the end of every
+	// transaction of the applier; an error fails the transaction, as a
+	// failing disk under bbolt would (see faults_testhooks.go).
+	applyFault func() error
 }
 
 // writeOp is one write waiting for the logger. fn must either fail before
@@ -207,6 +211,9 @@ func OpenBolt(dir string, lockWait time.Duration) (*BoltStore, error) {
 	if s.log, err = createWAL(walDir, nextSeg); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: open write-ahead log: %w", err)
+	}
+	if installTestFaults != nil {
+		installTestFaults(s)
 	}
 	go s.logLoop()
 	go s.applyLoop()
@@ -521,6 +528,9 @@ func (s *BoltStore) apply(ops []*writeOp) {
 			// others nor leaves half of itself behind.
 			return errRetrySeparately
 		}
+		if err := s.injectedFault(); err != nil {
+			return err
+		}
 		return setApplied(tx, last)
 	})
 	if err != nil {
@@ -608,6 +618,9 @@ func (s *BoltStore) applyOne(op *writeOp) error {
 			if err := op.fn(tx); err != nil {
 				return err
 			}
+			if err := s.injectedFault(); err != nil {
+				return err
+			}
 			return setApplied(tx, op.lsn)
 		})
 		if err == nil || op.rec == nil {
@@ -620,6 +633,15 @@ func (s *BoltStore) applyOne(op *writeOp) error {
 		time.Sleep(wait)
 		wait = min(2*wait, time.Second)
 	}
+}
+
+// injectedFault is the error a test makes the applier's transactions fail
+// with, if any.
+func (s *BoltStore) injectedFault() error {
+	if s.applyFault != nil {
+		return s.applyFault()
+	}
+	return nil
 }
 
 // ApplyErrors counts failed attempts to move an acknowledged write from the

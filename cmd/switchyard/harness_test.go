@@ -19,31 +19,47 @@ import (
 
 // These tests run the real binary in a temp dir, as a user would.
 
+// binary builds the switchyard binary once per test process.
+func binary(t *testing.T) string { return buildBinary(t, "") }
+
 var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
+	binMu    sync.Mutex
+	binBuilt = map[string]*builtBinary{}
 )
 
-// binary builds the switchyard binary once per test process.
-func binary(t *testing.T) string {
+type builtBinary struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// buildBinary builds the binary with the build tags given, once per test
+// process.
+func buildBinary(t *testing.T, tags string) string {
 	t.Helper()
-	binOnce.Do(func() {
+	binMu.Lock()
+	b := binBuilt[tags]
+	if b == nil {
+		b = &builtBinary{}
+		binBuilt[tags] = b
+	}
+	binMu.Unlock()
+	b.once.Do(func() {
 		dir, err := os.MkdirTemp("", "switchyard-e2e-bin")
 		if err != nil {
-			binErr = err
+			b.err = err
 			return
 		}
-		binPath = filepath.Join(dir, "switchyard")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		b.path = filepath.Join(dir, "switchyard")
+		out, err := exec.Command("go", "build", "-tags", tags, "-o", b.path, ".").CombinedOutput()
 		if err != nil {
-			binErr = fmt.Errorf("build: %v\n%s", err, out)
+			b.err = fmt.Errorf("build: %v\n%s", err, out)
 		}
 	})
-	if binErr != nil {
-		t.Fatal(binErr)
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	return binPath
+	return b.path
 }
 
 // instance is one switchyard process on a data dir.
@@ -57,6 +73,10 @@ type instance struct {
 	cmd   *exec.Cmd
 	logs  *lockedBuffer
 	done  chan struct{}
+
+	// env is added to the server's environment; wrap is a command the
+	// server runs under (faults_harness_test.go).
+	env, wrap []string
 }
 
 type lockedBuffer struct {
@@ -101,7 +121,7 @@ func newInstance(t *testing.T, extra ...string) *instance {
 func (in *instance) start() {
 	in.t.Helper()
 	args := append([]string{"serve", "--addr", in.addr, "--data", in.data, "--egress-allow", "127.0.0.1/32"}, in.extra...)
-	in.cmd = exec.Command(in.bin, args...)
+	in.cmd = in.command(args...)
 	in.logs = &lockedBuffer{}
 	in.cmd.Stdout, in.cmd.Stderr = in.logs, in.logs
 	if err := in.cmd.Start(); err != nil {
