@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -141,53 +142,77 @@ func (o *openRuns) remove(seq uint64) {
 // OpenBolt opens (or creates) the database in dir. When another process
 // holds it, OpenBolt gives up after lockWait with ErrLocked naming the file.
 // Writes that were in the log but not yet in bbolt when the last process
-// ended are applied before it returns.
+// ended are applied before it returns. A damaged database file fails with
+// a DatabaseDamageError (see boltcheck.go).
 func OpenBolt(dir string, lockWait time.Duration) (*BoltStore, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: create data dir: %w", err)
 	}
 	path := filepath.Join(dir, DBFileName)
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout: lockWait,
-		// The freelist is rebuilt on open instead of written on every
-		// commit: fewer pages per fsync.
-		NoFreelistSync: true,
-		FreelistType:   bolt.FreelistMapType,
-		// Map a large address range up front: remapping blocks every
-		// reader and writer while the file grows.
-		InitialMmapSize: 1 << 30,
-	})
+	db, err := openBoltFile(path, lockWait)
+	var damaged *DatabaseDamageError
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("store: open %s: %w (lock held on %s; is another switchyard running on this data dir?)", path, ErrLocked, path)
 	}
+	if errors.As(err, &damaged) {
+		return nil, err // a paragraph for the operator, naming the file already
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range allBuckets {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("store: init buckets: %w", err)
 	}
 	s := &BoltStore{db: db, writes: make(chan *writeOp, maxGroup),
 		applyq: make(chan []*writeOp, applyBacklog), done: make(chan struct{}),
 		open: openRuns{m: map[uint64]struct{}{}}, kick: make(chan struct{}, 1)}
 	s.applyCV = sync.NewCond(&s.applyMu)
-	// Replay first: the sequences and open runs below must see every
-	// write that was acknowledged.
 	walDir := filepath.Join(dir, walDirName)
-	nextSeg, err := s.replay(walDir)
+	nextSeg, err := s.load(path, walDir)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	err = db.View(func(tx *bolt.Tx) error {
+	if s.log, err = createWAL(walDir, nextSeg); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open write-ahead log: %w", err)
+	}
+	if installTestFaults != nil {
+		installTestFaults(s)
+	}
+	go s.logLoop()
+	go s.applyLoop()
+	return s, nil
+}
+
+// load readies the store over its open file: the buckets, the replay of
+// the log, the sequences and the open runs. Reading a damaged file can
+// still make bbolt or a decoder panic or fault here: that ends as a
+// DatabaseDamageError, not a crash.
+func (s *BoltStore) load(path, walDir string) (next uint64, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			next, err = 0, &DatabaseDamageError{Path: path, Reason: fmt.Sprintf("reading it failed: %v", r)}
+		}
+	}()
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		for _, b := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return fmt.Errorf("bucket %q: %w", b, err)
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, berrors.ErrIncompatibleValue) {
+		return 0, &DatabaseDamageError{Path: path, Reason: err.Error()}
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: init buckets: %w", err)
+	}
+	// Replay first: the sequences and open runs below must see every
+	// write that was acknowledged.
+	if next, err = s.replay(walDir); err != nil {
+		return 0, err
+	}
+	err = s.db.View(func(tx *bolt.Tx) error {
 		// Start after every key in use: older data dirs numbered events
 		// and runs with bucket sequences.
 		last := max(appendBucket(tx, bucketRuns).Sequence(), appendBucket(tx, bucketEvents).Sequence())
@@ -205,19 +230,9 @@ func OpenBolt(dir string, lockWait time.Duration) (*BoltStore, error) {
 		})
 	})
 	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("store: read sequences: %w", err)
+		return 0, fmt.Errorf("store: read sequences: %w", err)
 	}
-	if s.log, err = createWAL(walDir, nextSeg); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("store: open write-ahead log: %w", err)
-	}
-	if installTestFaults != nil {
-		installTestFaults(s)
-	}
-	go s.logLoop()
-	go s.applyLoop()
-	return s, nil
+	return next, nil
 }
 
 // replay applies the log records bbolt does not hold yet, deletes the
