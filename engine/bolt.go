@@ -92,6 +92,9 @@ type BoltStore struct {
 	// transaction of the applier; an error fails the transaction, as a
 	// failing disk under bbolt would (see faults_testhooks.go).
 	applyFault func() error
+
+	// recovery is what the replay at open did (RecoverBolt reports it).
+	recovery *RecoveryReport
 }
 
 // writeOp is one write waiting for the logger. fn must either fail before
@@ -143,8 +146,30 @@ func (o *openRuns) remove(seq uint64) {
 // holds it, OpenBolt gives up after lockWait with ErrLocked naming the file.
 // Writes that were in the log but not yet in bbolt when the last process
 // ended are applied before it returns. A damaged database file fails with
-// a DatabaseDamageError (see boltcheck.go).
+// a DatabaseDamageError (see boltcheck.go), a damaged log with a
+// LogDamageError (see RecoverBolt).
 func OpenBolt(dir string, lockWait time.Duration) (*BoltStore, error) {
+	return openBolt(dir, lockWait, false)
+}
+
+// RecoverBolt salvages a damaged write-ahead log: it applies every intact
+// record to the database, reading on after each damaged stretch at the
+// next intact frame, moves the damaged segments aside (to wal-damaged/
+// beside the log) and reports what was lost. On an intact log it only
+// replays it, as an open would.
+func RecoverBolt(dir string, lockWait time.Duration) (*RecoveryReport, error) {
+	s, err := openBolt(dir, lockWait, true)
+	if err != nil {
+		return nil, err
+	}
+	report := s.recovery
+	if err := s.Close(); err != nil {
+		return report, err
+	}
+	return report, nil
+}
+
+func openBolt(dir string, lockWait time.Duration, salvage bool) (*BoltStore, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: create data dir: %w", err)
 	}
@@ -165,7 +190,7 @@ func OpenBolt(dir string, lockWait time.Duration) (*BoltStore, error) {
 		open: openRuns{m: map[uint64]struct{}{}}, kick: make(chan struct{}, 1)}
 	s.applyCV = sync.NewCond(&s.applyMu)
 	walDir := filepath.Join(dir, walDirName)
-	nextSeg, err := s.load(path, walDir)
+	nextSeg, err := s.load(path, walDir, salvage)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -186,7 +211,7 @@ func OpenBolt(dir string, lockWait time.Duration) (*BoltStore, error) {
 // the log, the sequences and the open runs. Reading a damaged file can
 // still make bbolt or a decoder panic or fault here: that ends as a
 // DatabaseDamageError, not a crash.
-func (s *BoltStore) load(path, walDir string) (next uint64, err error) {
+func (s *BoltStore) load(path, walDir string, salvage bool) (next uint64, err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
@@ -209,7 +234,7 @@ func (s *BoltStore) load(path, walDir string) (next uint64, err error) {
 	}
 	// Replay first: the sequences and open runs below must see every
 	// write that was acknowledged.
-	if next, err = s.replay(walDir); err != nil {
+	if next, err = s.replay(walDir, salvage); err != nil {
 		return 0, err
 	}
 	err = s.db.View(func(tx *bolt.Tx) error {
@@ -232,98 +257,6 @@ func (s *BoltStore) load(path, walDir string) (next uint64, err error) {
 	if err != nil {
 		return 0, fmt.Errorf("store: read sequences: %w", err)
 	}
-	return next, nil
-}
-
-// replay applies the log records bbolt does not hold yet, deletes the
-// segments, and returns the number for the next segment.
-func (s *BoltStore) replay(walDir string) (uint64, error) {
-	segs, err := walSegments(walDir)
-	if err != nil {
-		return 0, fmt.Errorf("store: list write-ahead log: %w", err)
-	}
-	var applied uint64
-	if err := s.db.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketMeta).Get(walAppliedMeta); len(v) == 8 {
-			applied = binary.BigEndian.Uint64(v)
-		}
-		return nil
-	}); err != nil {
-		return 0, fmt.Errorf("store: read write-ahead log position: %w", err)
-	}
-	s.nextLSN = applied
-	var batch []walRecord
-	var batchLast uint64
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		err := s.db.Update(func(tx *bolt.Tx) error {
-			for _, r := range batch {
-				if err := r.apply(s, tx); err != nil {
-					return err
-				}
-			}
-			return setApplied(tx, batchLast)
-		})
-		batch = batch[:0]
-		return err
-	}
-	// A void record follows the group it voids, in a later segment: take
-	// them all first (they lead their segments, so that is a short read).
-	var voids []voidRecord
-	voided := func(lsn uint64) bool {
-		for _, v := range voids {
-			if lsn >= v.first && lsn <= v.last {
-				return true
-			}
-		}
-		return false
-	}
-	for _, no := range segs {
-		v, err := walLeadingVoids(filepath.Join(walDir, walSegmentName(no)), no)
-		if err != nil {
-			return 0, fmt.Errorf("store: read write-ahead log: %w", err)
-		}
-		voids = append(voids, v...)
-	}
-	for _, no := range segs {
-		data, err := os.ReadFile(filepath.Join(walDir, walSegmentName(no)))
-		if err != nil {
-			return 0, fmt.Errorf("store: read write-ahead log: %w", err)
-		}
-		_, err = readWALFrames(data, no, func(lsn uint64, rec []byte) error {
-			s.nextLSN = max(s.nextLSN, lsn)
-			if lsn <= applied || voided(lsn) {
-				return nil
-			}
-			r, err := decodeWALRecord(rec)
-			if err != nil {
-				return fmt.Errorf("segment %s, LSN %d: %w", walSegmentName(no), lsn, err)
-			}
-			batch, batchLast = append(batch, r), lsn
-			if len(batch) == maxApply {
-				return flush()
-			}
-			return nil
-		})
-		if err == nil {
-			err = flush()
-		}
-		if err != nil {
-			return 0, fmt.Errorf("store: replay write-ahead log: %w", err)
-		}
-	}
-	// Everything is in bbolt (fsync'd by its commits): the log can go.
-	var next uint64 = 1
-	for _, no := range segs {
-		if err := os.Remove(filepath.Join(walDir, walSegmentName(no))); err != nil {
-			return 0, fmt.Errorf("store: remove replayed write-ahead log: %w", err)
-		}
-		next = no + 1
-	}
-	s.applied.Store(s.nextLSN)
-	s.durable.Store(s.nextLSN)
 	return next, nil
 }
 
@@ -383,11 +316,13 @@ func (s *BoltStore) logLoop() {
 		if err == nil {
 			frames = frames[:0]
 			lsn := s.nextLSN
+			// A failed group voids its void records' LSNs too: every LSN
+			// spent must be accounted for at replay (wal_replay.go).
+			first := lsn + 1
 			for _, v := range voids {
 				lsn++
 				frames = appendWALFrame(frames, seg, lsn, v.encode())
 			}
-			first := lsn + 1
 			for _, op := range batch {
 				if op.rec != nil {
 					lsn++
@@ -405,6 +340,9 @@ func (s *BoltStore) logLoop() {
 			if err == nil {
 				voids = voids[:0]
 				s.durable.Store(lsn)
+			} else if n := len(voids); n > 0 && voids[n-1].last+1 >= first {
+				// Consecutive failures void one range, not one each.
+				voids[n-1].last = lsn
 			} else {
 				voids = append(voids, voidRecord{first: first, last: lsn})
 			}

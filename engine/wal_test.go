@@ -249,12 +249,8 @@ func TestWALReplayAfterCrash(t *testing.T) {
 
 func TestWALReplayTwiceChangesNothing(t *testing.T) {
 	dir := t.TempDir()
-	s, err := OpenBolt(dir, time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := heldStore(t, dir) // everything stays in the log
 	ctx := context.Background()
-	s.holdApply = make(chan struct{})
 	res, err := s.Accept(ctx, newEvent("f", `{}`), newRun("f"), 0)
 	if err != nil {
 		t.Fatal(err)
@@ -431,12 +427,8 @@ func TestFoldRunsSameState(t *testing.T) {
 // replays both segments.
 func TestWALWriteFailure(t *testing.T) {
 	dir := t.TempDir()
-	s, err := OpenBolt(dir, time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := heldStore(t, dir) // everything stays in the log
 	ctx := context.Background()
-	s.holdApply = make(chan struct{}) // everything stays in the log
 	first, err := s.Accept(ctx, newEvent("f", `{"n":1}`), newRun("f"), 0)
 	if err != nil {
 		t.Fatal(err)

@@ -29,6 +29,91 @@ func crashOutput(out string) bool {
 	return false
 }
 
+// TestDamagedLogE2E: a server killed with 30 acknowledged runs in its log
+// only (bbolt refusing writes), one bit flipped in frame 20 of the 60. The
+// next start used to apply frames 1–19, drop the rest silently and delete
+// the segment (20 of 30 runs gone). Now it refuses with the segment, the
+// offset and the 40 records that follow; `switchyard recover` applies them
+// and reports the one record lost; the server then starts with all 30
+// runs, the one whose final checkpoint was lost running again.
+func TestDamagedLogE2E(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	flag := filepath.Join(t.TempDir(), "fail-bbolt")
+	in := newFaultInstance(t, "apply-fails-while="+flag)
+	in.start()
+	in.mustAPI(201, "POST", "/api/flows", fmt.Sprintf(simpleFlow, "dmg", "dmg"))
+	if err := os.WriteFile(flag, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	acked := map[string]bool{}
+	for i := 1; i <= 30; i++ {
+		resp, _, err := in.hook("dmg", "application/json", fmt.Appendf(nil, `{"n":%d}`, i))
+		if err != nil || resp.StatusCode != 202 {
+			t.Fatalf("webhook %d: %v %v", i, resp, err)
+		}
+		acked[resp.Header.Get("Switchyard-Run-Id")] = true
+		// The run's final checkpoint is logged before the next event:
+		// the frames alternate, ingest and checkpoint.
+		waitUntil(t, 10*time.Second, "the run to finish", func() bool { return in.metric("switchyard_runs_succeeded_total") == int64(i) })
+	}
+	in.kill()
+	segs, _ := filepath.Glob(filepath.Join(in.data, "wal", "*.wal"))
+	if len(segs) != 1 {
+		t.Fatalf("log segments %v, want one", segs)
+	}
+	frames := logFrames(t, segs[0])
+	if len(frames) != 60 {
+		t.Fatalf("%d frames in the log, want 60", len(frames))
+	}
+	data, _ := os.ReadFile(segs[0])
+	data[frames[19]+8+8+20] ^= 0x01 // inside frame 20's record
+	if err := os.WriteFile(segs[0], data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	in.env = nil
+	in.bin = binary(t)
+	out, code := in.cli("serve", "--addr", in.addr, "--data", in.data)
+	if code == 0 || crashOutput(out) {
+		t.Fatalf("start over a damaged log: exit %d:\n%s", code, out)
+	}
+	for _, want := range []string{filepath.Base(segs[0]), fmt.Sprintf("byte offset %d", frames[19]),
+		"40 intact records follow", "switchyard recover --data " + in.data} {
+		if !strings.Contains(out, want) {
+			t.Errorf("start-up error does not say %q:\n%s", want, out)
+		}
+	}
+	t.Logf("start:\n%s", out)
+	if after, err := os.ReadFile(segs[0]); err != nil || !bytes.Equal(after, data) {
+		t.Fatalf("the damaged segment was changed or deleted: %v", err)
+	}
+
+	out, code = in.cli("recover", "--data", in.data)
+	if code != 0 {
+		t.Fatalf("recover: exit %d:\n%s", code, out)
+	}
+	for _, want := range []string{"lost: 1 record(s), LSN 20", "a checkpoint of run", "salvaged after it: 40 intact record(s)", "the server can start now"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("recover report does not say %q:\n%s", want, out)
+		}
+	}
+	t.Logf("recover:\n%s", out)
+
+	in.start()
+	in.waitIdle(30 * time.Second)
+	runs := in.allRuns("&flow=dmg")
+	if len(runs) != 30 {
+		t.Fatalf("%d runs after recovery, want 30", len(runs))
+	}
+	for _, r := range runs {
+		if !acked[r.ID] || r.Status != "succeeded" {
+			t.Errorf("run %s: %s (acknowledged: %v)", r.ID, r.Status, acked[r.ID])
+		}
+	}
+}
+
 // TestDamagedDatabaseE2E: a database file cut short or overwritten with
 // garbage used to end the server in a SIGBUS or a panic with a stack dump.
 // Now every command that opens it says in one paragraph that the file is
@@ -99,6 +184,7 @@ func TestDamagedDatabaseE2E(t *testing.T) {
 			for _, args := range [][]string{
 				{"serve", "--addr", in.addr, "--data", in.data},
 				{"token", "create", "--name", "x", "--data", in.data},
+				{"recover", "--data", in.data},
 			} {
 				out, code := in.cli(args...)
 				if code != 1 || crashOutput(out) {
