@@ -5,6 +5,7 @@ package engine
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 )
@@ -15,6 +16,8 @@ import (
 //	apply-fails-while=PATH  every transaction of the applier fails with an
 //	                        I/O error (as a failing fdatasync on
 //	                        switchyard.db would) while PATH exists
+//	backlog=N               at most N acknowledged writes wait for bbolt
+//	                        while it refuses them
 func init() {
 	spec := os.Getenv("SWITCHYARD_TEST_FAULTS")
 	if spec == "" {
@@ -31,6 +34,12 @@ func init() {
 					}
 					return nil
 				}
+			case "backlog":
+				n, err := strconv.Atoi(arg)
+				if err != nil {
+					panic("SWITCHYARD_TEST_FAULTS: backlog=" + arg)
+				}
+				s.backlogMax = int64(n)
 			default:
 				panic("SWITCHYARD_TEST_FAULTS: unknown fault " + name)
 			}

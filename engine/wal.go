@@ -289,7 +289,10 @@ func (w *walLog) rotate() error {
 		w.mu.Unlock()
 	}
 	w.seg++
-	return w.openSegment()
+	if err := w.openSegment(); err != nil {
+		return fmt.Errorf("%w: write-ahead log: %w", ErrStoreUnavailable, err)
+	}
+	return nil
 }
 
 // append writes a group of frames whose newest LSN is last and returns once
@@ -297,11 +300,11 @@ func (w *walLog) rotate() error {
 func (w *walLog) append(frames []byte, last uint64) error {
 	if _, err := w.f.WriteAt(frames, w.off); err != nil {
 		w.broken = true
-		return fmt.Errorf("store: write-ahead log: %w", err)
+		return fmt.Errorf("%w: write-ahead log: %w", ErrStoreUnavailable, err)
 	}
 	if err := fdatasync(w.f); err != nil {
 		w.broken = true
-		return fmt.Errorf("store: write-ahead log sync: %w", err)
+		return fmt.Errorf("%w: write-ahead log sync: %w", ErrStoreUnavailable, err)
 	}
 	w.off += int64(len(frames))
 	w.last = last

@@ -344,7 +344,7 @@ func (s *BoltStore) replay(walDir string, salvage bool) (uint64, error) {
 				if sr, ok := r.(*saveRecord); ok && salvage && appendBucket(tx, bucketRunIndex).Get(sr.key) == nil {
 					report.Orphans = append(report.Orphans, formatID(runIDPrefix, seqOf(sr.key)))
 				}
-				if err := r.apply(s, tx); err != nil {
+				if err := safeApply(func() error { return r.apply(s, tx) }); err != nil {
 					return err
 				}
 			}

@@ -3,11 +3,16 @@ package main
 import (
 	"bytes"
 	le "encoding/binary"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -201,4 +206,213 @@ func TestDamagedDatabaseE2E(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestStuckStoreE2E: bbolt refusing every write (an fdatasync failing
+// under it). Before, nothing was logged, /readyz said 200, GET /api/runs
+// hung, and after about 46 webhooks the next ones hung too. Now: an ERROR
+// line naming the cause (not one per retry), /readyz 503, reads answered
+// 503 at once, the metric, webhooks acknowledged until the backlog bound
+// and 503 at once after it; once bbolt takes writes again everything
+// acknowledged runs.
+func TestStuckStoreE2E(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	flag := filepath.Join(t.TempDir(), "fail-bbolt")
+	in := newFaultInstance(t, "apply-fails-while="+flag+",backlog=50")
+	in.start()
+	in.mustAPI(201, "POST", "/api/flows", fmt.Sprintf(simpleFlow, "stuck", "stuck"))
+	if err := os.WriteFile(flag, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var acked []string
+	refused := 0
+	for i := 0; refused < 5; i++ {
+		if i > 300 {
+			t.Fatalf("%d webhooks and never a 503 (%d acknowledged)", i, len(acked))
+		}
+		start := time.Now()
+		resp, body, err := in.hook("stuck", "application/json", fmt.Appendf(nil, `{"n":%d}`, i))
+		if err != nil {
+			t.Fatalf("webhook %d: %v", i, err)
+		}
+		if took := time.Since(start); took > 2*time.Second {
+			t.Fatalf("webhook %d answered after %s", i, took)
+		}
+		switch resp.StatusCode {
+		case 202:
+			if refused > 0 {
+				t.Fatalf("webhook %d acknowledged after a refusal, with bbolt still failing", i)
+			}
+			acked = append(acked, resp.Header.Get("Switchyard-Run-Id"))
+		case 503:
+			refused++
+			if resp.Header.Get("Retry-After") == "" || !strings.Contains(string(body), "error") {
+				t.Fatalf("503 without Retry-After or error: %v %s", resp.Header, body)
+			}
+		default:
+			t.Fatalf("webhook %d: %d %s", i, resp.StatusCode, body)
+		}
+	}
+	// Each run adds a checkpoint to its event: the 50 writes are about 25
+	// webhooks.
+	if len(acked) < 10 || len(acked) > 50 {
+		t.Fatalf("%d webhooks acknowledged before the bound of 50 writes", len(acked))
+	}
+	start := time.Now()
+	code, body := status(in.url("/api/runs"), 10*time.Second)
+	if code != 0 { // the API wants a token: use it
+		code, _ = in.api("GET", "/api/runs", nil)
+	}
+	if code != 503 || time.Since(start) > 7*time.Second {
+		t.Fatalf("GET /api/runs while stuck: %d after %s (%s), want 503 within the read bound", code, time.Since(start), body)
+	}
+	if code, _ := status(in.url("/readyz"), 5*time.Second); code != 503 {
+		t.Fatalf("/readyz while stuck: %d, want 503", code)
+	}
+	if in.metric("switchyard_store_stuck") != 1 || in.metric("switchyard_store_backlog") == 0 {
+		t.Fatal("the metrics do not show the stuck store")
+	}
+	time.Sleep(2 * time.Second) // retries go on
+	logs := in.logs.String()
+	errLines := regexp.MustCompile(`"level":"ERROR"[^\n]*refuses writes[^\n]*`).FindAllString(logs, -1)
+	if len(errLines) != 1 || !strings.Contains(errLines[0], "input/output error") {
+		t.Fatalf("want one ERROR line naming the cause, got %d:\n%s", len(errLines), logs)
+	}
+
+	os.Remove(flag)
+	waitUntil(t, 15*time.Second, "/readyz to come back", func() bool { c, _ := status(in.url("/readyz"), time.Second); return c == 200 })
+	in.waitIdle(30 * time.Second)
+	for _, id := range acked {
+		if rd, _ := in.run(id); rd.Status != "succeeded" {
+			t.Errorf("acknowledged run %s: %s", id, rd.Status)
+		}
+	}
+	if resp, _, err := in.hook("stuck", "application/json", []byte(`{"n":-1}`)); err != nil || resp.StatusCode != 202 {
+		t.Fatalf("webhook after recovery: %v %v", resp, err)
+	}
+}
+
+// TestDiskFullE2E: the data dir on a small tmpfs (a mount namespace of its
+// own), filled up. Once nothing can be written webhooks get 5xx, quickly;
+// when space comes back they are acknowledged again without a restart,
+// and nothing acknowledged is lost, across a kill -9 too.
+func TestDiskFullE2E(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	if out, err := exec.Command("unshare", "--user", "--map-root-user", "--mount", "true").CombinedOutput(); err != nil {
+		t.Skipf("no mount namespace here to put a small tmpfs in (%v: %s)", err, out)
+	}
+	dir := filepath.Join(t.TempDir(), "data")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// A process that holds the namespace with the tmpfs; the servers join
+	// it with nsenter and the test reaches the files through its root.
+	holder := exec.Command("unshare", "--user", "--map-root-user", "--mount", "sh", "-c",
+		`mount -t tmpfs -o size=6m tmpfs "$1" && exec sleep 600`, "sh", dir)
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { holder.Process.Kill(); holder.Wait() })
+	inside := fmt.Sprintf("/proc/%d/root%s", holder.Process.Pid, dir)
+	waitUntil(t, 5*time.Second, "the tmpfs", func() bool {
+		var st syscall.Statfs_t
+		return syscall.Statfs(inside, &st) == nil && st.Type == 0x01021994 // TMPFS_MAGIC
+	})
+	in := &instance{t: t, bin: binary(t), data: dir, addr: freeAddr(t),
+		wrap: []string{"nsenter", "-t", fmt.Sprint(holder.Process.Pid), "-U", "-m", "--preserve-credentials"}}
+	out, code := in.cli("token", "create", "--name", "e2e", "--data", dir)
+	if code != 0 {
+		t.Fatalf("token create: %d %s", code, out)
+	}
+	in.token = strings.TrimSpace(out)
+	in.start()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server log:\n%s", in.logs.String())
+		}
+	})
+	in.mustAPI(201, "POST", "/api/flows", fmt.Sprintf(simpleFlow, "full", "full"))
+
+	var mu sync.Mutex
+	var acked []string
+	post := func(i int) int {
+		start := time.Now()
+		resp, body, err := in.hook("full", "application/json", fmt.Appendf(nil, `{"n":%d,"pad":"%s"}`, i, strings.Repeat("y", 2000)))
+		if err != nil {
+			t.Fatalf("webhook %d: %v", i, err)
+		}
+		if took := time.Since(start); took > 5*time.Second {
+			t.Fatalf("webhook %d answered after %s", i, took)
+		}
+		if resp.StatusCode == 202 {
+			mu.Lock()
+			acked = append(acked, resp.Header.Get("Switchyard-Run-Id"))
+			mu.Unlock()
+		} else if resp.StatusCode < 500 {
+			t.Fatalf("webhook %d: %d %s", i, resp.StatusCode, body)
+		}
+		return resp.StatusCode
+	}
+	for i := range 20 {
+		if c := post(i); c != 202 {
+			t.Fatalf("webhook %d before the disk filled: %d", i, c)
+		}
+	}
+	// Fill the file system.
+	ballast, err := os.Create(filepath.Join(inside, "ballast"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := make([]byte, 64<<10)
+	for {
+		if _, err := ballast.Write(chunk); err != nil {
+			break
+		}
+	}
+	ballast.Close()
+	n, fails := 20, 0
+	for ; fails < 10 && n < 2000; n++ {
+		if post(n) >= 500 {
+			fails++
+		}
+	}
+	if fails < 10 {
+		t.Fatalf("a full disk never refused webhooks (%d sent)", n)
+	}
+	if code, _ := status(in.url("/healthz"), 5*time.Second); code != 200 {
+		t.Fatalf("/healthz on a full disk: %d", code)
+	}
+	if err := os.Remove(filepath.Join(inside, "ballast")); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 20*time.Second, "webhooks to be acknowledged again", func() bool { n++; return post(n) == 202 })
+	// The database takes writes again at its next retry, within a second.
+	waitUntil(t, 20*time.Second, "/readyz", func() bool { c, _ := status(in.url("/readyz"), time.Second); return c == 200 })
+	for range 20 {
+		n++
+		if c := post(n); c != 202 {
+			t.Fatalf("webhook %d after space came back: %d", n, c)
+		}
+	}
+	in.waitIdle(30 * time.Second)
+	check := func(when string) {
+		for _, id := range acked {
+			code, body := in.api("GET", "/api/runs/"+id, nil)
+			var rd struct{ Status string }
+			json.Unmarshal(body, &rd)
+			if code != 200 || rd.Status != "succeeded" {
+				t.Errorf("%s: acknowledged run %s: %d %s", when, id, code, body)
+			}
+		}
+	}
+	check("after space came back")
+	in.kill()
+	in.start()
+	in.waitIdle(30 * time.Second)
+	check("after kill -9 and a restart")
+	t.Logf("%d webhooks acknowledged, %d refused while the disk was full", len(acked), fails)
 }
