@@ -496,7 +496,23 @@ func foldRuns(ops []*writeOp) ([]func(*bolt.Tx) error, int) {
 // it, and those are in bbolt before their callers hear back. (Waiting for
 // the applier there would put a bbolt commit in front of every signed
 // webhook's secret lookup and every API token check.)
-func (s *BoltStore) view(fn func(tx *bolt.Tx) error) error { return s.db.View(fn) }
+func (s *BoltStore) view(fn func(tx *bolt.Tx) error) error { return s.dbView(fn) }
+
+// dbView is db.View where a fault reading the mapped file (an I/O error
+// under it, a file cut short behind the store's back) fails the read with
+// ErrDatabaseDamaged instead of killing the process. Other panics go on.
+func (s *BoltStore) dbView(fn func(tx *bolt.Tx) error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			if _, fault := r.(interface{ Addr() uintptr }); !fault {
+				panic(r)
+			}
+			err = fmt.Errorf("store: reading %s: %w: %v", DBFileName, ErrDatabaseDamaged, r)
+		}
+	}()
+	return s.db.View(fn)
+}
 
 // write runs fn in the next bbolt transaction and returns once that
 // committed (durable), with fn's error. (Logged writes submit a writeOp

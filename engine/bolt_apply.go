@@ -488,5 +488,5 @@ func (s *BoltStore) viewRuns(fn func(tx *bolt.Tx) error) error {
 	if err := s.caughtUp(); err != nil {
 		return err
 	}
-	return s.db.View(fn)
+	return s.dbView(fn)
 }

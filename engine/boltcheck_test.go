@@ -297,3 +297,33 @@ func BenchmarkCheckBoltFile(b *testing.B) {
 		}
 	})
 }
+
+// TestReadFaultIsAnError: a fault reading the mapped file while the store
+// runs (here the file cut short behind its back) fails that read with
+// ErrDatabaseDamaged; it used to be a SIGBUS that ended the process.
+func TestReadFaultIsAnError(t *testing.T) {
+	dir := t.TempDir()
+	s, err := OpenBolt(dir, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	for i := range 200 {
+		if _, err := s.Accept(ctx, newEvent("f", fmt.Sprintf(`{"i":%d,"pad":%q}`, i, strings.Repeat("x", 500))), newRun("f"), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.ListRuns(ctx, RunFilter{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(filepath.Join(dir, DBFileName), 8192); err != nil { // the meta pages only
+		t.Fatal(err)
+	}
+	if _, err := s.ListRuns(ctx, RunFilter{}); !errors.Is(err, ErrDatabaseDamaged) {
+		t.Fatalf("list runs over a file cut short: %v, want ErrDatabaseDamaged", err)
+	}
+	if _, err := s.Flows(ctx); !errors.Is(err, ErrDatabaseDamaged) {
+		t.Fatalf("flows over a file cut short: %v, want ErrDatabaseDamaged", err)
+	}
+}
