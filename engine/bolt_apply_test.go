@@ -41,9 +41,8 @@ func openFaultyStore(t *testing.T, fault func() error) (*BoltStore, *syncBuffer)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.applyMu.Lock() // the applier reads it; set before it can
+	// The applier reads it only once a write reaches it, after this.
 	s.applyFault = fault
-	s.applyMu.Unlock()
 	t.Cleanup(func() { s.Close() })
 	return s, logs
 }
