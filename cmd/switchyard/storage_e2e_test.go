@@ -130,7 +130,7 @@ func TestDamagedDatabaseE2E(t *testing.T) {
 	src := newInstance(t)
 	src.start()
 	src.mustAPI(201, "POST", "/api/flows", fmt.Sprintf(simpleFlow, "db", "db"))
-	for i := range 300 {
+	for i := range 150 {
 		if resp, _, err := src.hook("db", "application/json", fmt.Appendf(nil, `{"n":%d,"pad":"%s"}`, i, strings.Repeat("x", 300))); err != nil || resp.StatusCode != 202 {
 			t.Fatalf("webhook: %v %v", resp, err)
 		}
@@ -166,7 +166,7 @@ func TestDamagedDatabaseE2E(t *testing.T) {
 		}
 		return b
 	}
-	for _, tc := range []struct {
+	for i, tc := range []struct {
 		name   string
 		damage func(db []byte) []byte
 	}{
@@ -179,18 +179,18 @@ func TestDamagedDatabaseE2E(t *testing.T) {
 		{"one page zeroed", func(db []byte) []byte { clear(db[root*page : (root+1)*page]); return db }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			in := newInstance(t)
+			in := &instance{t: t, bin: src.bin, data: t.TempDir(), addr: freeAddr(t)}
 			if err := os.WriteFile(filepath.Join(in.data, "switchyard.db"), tc.damage(bytes.Clone(good)), 0o600); err != nil {
 				t.Fatal(err)
 			}
 			if err := os.WriteFile(filepath.Join(in.data, "switchyard.key"), key, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			for _, args := range [][]string{
-				{"serve", "--addr", in.addr, "--data", in.data},
-				{"token", "create", "--name", "x", "--data", in.data},
-				{"recover", "--data", in.data},
-			} {
+			commands := [][]string{{"serve", "--addr", in.addr, "--data", in.data}}
+			if i < 2 { // the other commands open the file the same way
+				commands = append(commands, []string{"token", "create", "--name", "x", "--data", in.data}, []string{"recover", "--data", in.data})
+			}
+			for _, args := range commands {
 				out, code := in.cli(args...)
 				if code != 1 || crashOutput(out) {
 					t.Fatalf("%s over a damaged database: exit %d:\n%s", args[0], code, out)
