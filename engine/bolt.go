@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -79,14 +81,39 @@ type BoltStore struct {
 	open openRuns
 	// applyErrors counts failed attempts to apply a logged write alone
 	// (see applyOne); closing makes the applier give up instead of retry,
-	// and stuck, once it gave up, keeps it from applying anything after.
+	// and gaveUp, once it did, keeps it from applying anything after.
 	applyErrors atomic.Int64
 	closing     atomic.Bool
-	stuck       bool // owned by the applier
+	gaveUp      bool // owned by the applier
+	// stuck is set while bbolt refuses a logged write (bolt_apply.go);
+	// backlog and backlogBytes count the logged writes acknowledged and
+	// not yet applied, which may reach backlogMax and backlogMaxBytes
+	// while it is stuck.
+	stuck                       atomic.Pointer[applyStuck]
+	readWait                    time.Duration
+	backlog, backlogBytes       atomic.Int64
+	backlogMax, backlogMaxBytes int64
+	// The applier's own: when it last logged being stuck, whether it did
+	// for this time, and the logged writes it held back meanwhile.
+	stuckLogged   time.Time
+	stuckReported bool
+	stash         []*writeOp
+	// The logger's own: since when the log cannot be written, when that
+	// was last logged, and whether it was for this failure.
+	logFailSince, logFailLogged time.Time
+	logFailReported             bool
+	// applyFault, when a test sets it, runs at the end of every
+	// transaction of the applier; an error fails the transaction, as a
+	// failing disk under bbolt would (see faults_testhooks.go).
+	applyFault func() error
 	// holdApply, when a test sets it, is received from before every bbolt
 	// transaction of the applier: writes then stay in the log only, as
 	// after a crash.
 	holdApply chan struct{}
+
+	logger *slog.Logger
+	// recovery is what the replay at open did (RecoverBolt reports it).
+	recovery *RecoveryReport
 }
 
 // writeOp is one write waiting for the logger. fn must either fail before
@@ -134,56 +161,122 @@ func (o *openRuns) remove(seq uint64) {
 	o.mu.Unlock()
 }
 
+// BoltOptions are the settings of OpenBoltWith.
+type BoltOptions struct {
+	// LockWait is how long to wait while another process holds the
+	// database before giving up with ErrLocked; 0 waits for ever.
+	LockWait time.Duration
+	// Logger receives what the store reports on its own (the database
+	// refusing writes, a recovered panic); nil means slog.Default().
+	Logger *slog.Logger
+}
+
 // OpenBolt opens (or creates) the database in dir. When another process
 // holds it, OpenBolt gives up after lockWait with ErrLocked naming the file.
 // Writes that were in the log but not yet in bbolt when the last process
-// ended are applied before it returns.
+// ended are applied before it returns. A damaged database file fails with
+// a DatabaseDamageError (see boltcheck.go), a damaged log with a
+// LogDamageError (see RecoverBolt).
 func OpenBolt(dir string, lockWait time.Duration) (*BoltStore, error) {
+	return OpenBoltWith(dir, BoltOptions{LockWait: lockWait})
+}
+
+// OpenBoltWith is OpenBolt with more settings.
+func OpenBoltWith(dir string, o BoltOptions) (*BoltStore, error) {
+	return openBolt(dir, o, false)
+}
+
+// RecoverBolt salvages a damaged write-ahead log: it applies every intact
+// record to the database, reading on after each damaged stretch at the
+// next intact frame, moves the damaged segments aside (to wal-damaged/
+// beside the log) and reports what was lost. On an intact log it only
+// replays it, as an open would.
+func RecoverBolt(dir string, lockWait time.Duration) (*RecoveryReport, error) {
+	s, err := openBolt(dir, BoltOptions{LockWait: lockWait}, true)
+	if err != nil {
+		return nil, err
+	}
+	report := s.recovery
+	if err := s.Close(); err != nil {
+		return report, err
+	}
+	return report, nil
+}
+
+func openBolt(dir string, o BoltOptions, salvage bool) (*BoltStore, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: create data dir: %w", err)
 	}
 	path := filepath.Join(dir, DBFileName)
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout: lockWait,
-		// The freelist is rebuilt on open instead of written on every
-		// commit: fewer pages per fsync.
-		NoFreelistSync: true,
-		FreelistType:   bolt.FreelistMapType,
-		// Map a large address range up front: remapping blocks every
-		// reader and writer while the file grows.
-		InitialMmapSize: 1 << 30,
-	})
+	db, err := openBoltFile(path, o.LockWait)
+	var damaged *DatabaseDamageError
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("store: open %s: %w (lock held on %s; is another switchyard running on this data dir?)", path, ErrLocked, path)
+	}
+	if errors.As(err, &damaged) {
+		return nil, err // a paragraph for the operator, naming the file already
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range allBuckets {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("store: init buckets: %w", err)
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
 	}
 	s := &BoltStore{db: db, writes: make(chan *writeOp, maxGroup),
 		applyq: make(chan []*writeOp, applyBacklog), done: make(chan struct{}),
-		open: openRuns{m: map[uint64]struct{}{}}, kick: make(chan struct{}, 1)}
+		open: openRuns{m: map[uint64]struct{}{}}, kick: make(chan struct{}, 1), logger: log,
+		backlogMax: backlogMax, backlogMaxBytes: backlogMaxBytes, readWait: readWait}
 	s.applyCV = sync.NewCond(&s.applyMu)
-	// Replay first: the sequences and open runs below must see every
-	// write that was acknowledged.
 	walDir := filepath.Join(dir, walDirName)
-	nextSeg, err := s.replay(walDir)
+	nextSeg, err := s.load(path, walDir, salvage)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	err = db.View(func(tx *bolt.Tx) error {
+	if s.log, err = createWAL(walDir, nextSeg); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open write-ahead log: %w", err)
+	}
+	if installTestFaults != nil {
+		installTestFaults(s)
+	}
+	go s.logLoop()
+	go s.applyLoop()
+	return s, nil
+}
+
+// load readies the store over its open file: the buckets, the replay of
+// the log, the sequences and the open runs. Reading a damaged file can
+// still make bbolt or a decoder panic or fault here: that ends as a
+// DatabaseDamageError, not a crash.
+func (s *BoltStore) load(path, walDir string, salvage bool) (next uint64, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			next, err = 0, &DatabaseDamageError{Path: path, Reason: fmt.Sprintf("reading it failed: %v", r)}
+		}
+	}()
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		for _, b := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return fmt.Errorf("bucket %q: %w", b, err)
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, berrors.ErrIncompatibleValue) {
+		return 0, &DatabaseDamageError{Path: path, Reason: err.Error()}
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: init buckets: %w", err)
+	}
+	// Replay first: the sequences and open runs below must see every
+	// write that was acknowledged.
+	if next, err = s.replay(walDir, salvage); err != nil {
+		return 0, err
+	}
+	err = s.db.View(func(tx *bolt.Tx) error {
 		// Start after every key in use: older data dirs numbered events
 		// and runs with bucket sequences.
 		last := max(appendBucket(tx, bucketRuns).Sequence(), appendBucket(tx, bucketEvents).Sequence())
@@ -201,107 +294,8 @@ func OpenBolt(dir string, lockWait time.Duration) (*BoltStore, error) {
 		})
 	})
 	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("store: read sequences: %w", err)
+		return 0, fmt.Errorf("store: read sequences: %w", err)
 	}
-	if s.log, err = createWAL(walDir, nextSeg); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("store: open write-ahead log: %w", err)
-	}
-	go s.logLoop()
-	go s.applyLoop()
-	return s, nil
-}
-
-// replay applies the log records bbolt does not hold yet, deletes the
-// segments, and returns the number for the next segment.
-func (s *BoltStore) replay(walDir string) (uint64, error) {
-	segs, err := walSegments(walDir)
-	if err != nil {
-		return 0, fmt.Errorf("store: list write-ahead log: %w", err)
-	}
-	var applied uint64
-	if err := s.db.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketMeta).Get(walAppliedMeta); len(v) == 8 {
-			applied = binary.BigEndian.Uint64(v)
-		}
-		return nil
-	}); err != nil {
-		return 0, fmt.Errorf("store: read write-ahead log position: %w", err)
-	}
-	s.nextLSN = applied
-	var batch []walRecord
-	var batchLast uint64
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		err := s.db.Update(func(tx *bolt.Tx) error {
-			for _, r := range batch {
-				if err := r.apply(s, tx); err != nil {
-					return err
-				}
-			}
-			return setApplied(tx, batchLast)
-		})
-		batch = batch[:0]
-		return err
-	}
-	// A void record follows the group it voids, in a later segment: take
-	// them all first (they lead their segments, so that is a short read).
-	var voids []voidRecord
-	voided := func(lsn uint64) bool {
-		for _, v := range voids {
-			if lsn >= v.first && lsn <= v.last {
-				return true
-			}
-		}
-		return false
-	}
-	for _, no := range segs {
-		v, err := walLeadingVoids(filepath.Join(walDir, walSegmentName(no)), no)
-		if err != nil {
-			return 0, fmt.Errorf("store: read write-ahead log: %w", err)
-		}
-		voids = append(voids, v...)
-	}
-	for _, no := range segs {
-		data, err := os.ReadFile(filepath.Join(walDir, walSegmentName(no)))
-		if err != nil {
-			return 0, fmt.Errorf("store: read write-ahead log: %w", err)
-		}
-		_, err = readWALFrames(data, no, func(lsn uint64, rec []byte) error {
-			s.nextLSN = max(s.nextLSN, lsn)
-			if lsn <= applied || voided(lsn) {
-				return nil
-			}
-			r, err := decodeWALRecord(rec)
-			if err != nil {
-				return fmt.Errorf("segment %s, LSN %d: %w", walSegmentName(no), lsn, err)
-			}
-			batch, batchLast = append(batch, r), lsn
-			if len(batch) == maxApply {
-				return flush()
-			}
-			return nil
-		})
-		if err == nil {
-			err = flush()
-		}
-		if err != nil {
-			return 0, fmt.Errorf("store: replay write-ahead log: %w", err)
-		}
-	}
-	// Everything is in bbolt (fsync'd by its commits): the log can go.
-	var next uint64 = 1
-	for _, no := range segs {
-		if err := os.Remove(filepath.Join(walDir, walSegmentName(no))); err != nil {
-			return 0, fmt.Errorf("store: remove replayed write-ahead log: %w", err)
-		}
-		next = no + 1
-	}
-	s.applied.Store(s.nextLSN)
-	s.durable.Store(s.nextLSN)
 	return next, nil
 }
 
@@ -344,10 +338,17 @@ func (s *BoltStore) logLoop() {
 				break drain
 			}
 		}
-		size := 0
+		if st := s.stuck.Load(); st != nil {
+			if batch = s.refuseWhileStuck(batch, st); len(batch) == 0 {
+				continue
+			}
+		}
+		size, logged, loggedBytes := 0, int64(0), int64(0)
 		for _, op := range batch {
 			if op.rec != nil {
 				size += walFrameSize(len(op.rec))
+				logged++
+				loggedBytes += int64(len(op.rec))
 			}
 		}
 		if size == 0 {
@@ -361,11 +362,13 @@ func (s *BoltStore) logLoop() {
 		if err == nil {
 			frames = frames[:0]
 			lsn := s.nextLSN
+			// A failed group voids its void records' LSNs too: every LSN
+			// spent must be accounted for at replay (wal_replay.go).
+			first := lsn + 1
 			for _, v := range voids {
 				lsn++
 				frames = appendWALFrame(frames, seg, lsn, v.encode())
 			}
-			first := lsn + 1
 			for _, op := range batch {
 				if op.rec != nil {
 					lsn++
@@ -383,6 +386,9 @@ func (s *BoltStore) logLoop() {
 			if err == nil {
 				voids = voids[:0]
 				s.durable.Store(lsn)
+			} else if n := len(voids); n > 0 && voids[n-1].last+1 >= first {
+				// Consecutive failures void one range, not one each.
+				voids[n-1].last = lsn
 			} else {
 				voids = append(voids, voidRecord{first: first, last: lsn})
 			}
@@ -392,6 +398,7 @@ func (s *BoltStore) logLoop() {
 			// group that reaches the log voids these LSNs first, in case
 			// part of this one reached the disk all the same. The broken
 			// segment is closed at the next group.
+			s.logFailing(err)
 			kept := batch[:0]
 			for _, op := range batch {
 				if op.rec != nil {
@@ -405,8 +412,11 @@ func (s *BoltStore) logLoop() {
 			}
 			continue
 		}
+		s.logWorks()
 		// Handed on before the answers: a full backlog holds
 		// acknowledgements back until bbolt catches up.
+		s.backlog.Add(logged)
+		s.backlogBytes.Add(loggedBytes)
 		s.applyq <- batch
 		for _, op := range batch {
 			if op.rec != nil {
@@ -416,140 +426,32 @@ func (s *BoltStore) logLoop() {
 	}
 }
 
-// applyLoop is the applier: it applies groups to bbolt, as many as wait at
-// once, up to maxApply writes. When only logged writes wait (they were
-// answered already) and nobody waits to read, it lets them gather for up to
-// applyPace after the previous commit: fewer, larger bbolt transactions
-// cost less CPU and fewer syncs per write.
-func (s *BoltStore) applyLoop() {
-	defer close(s.done)
-	defer func() {
-		s.applyMu.Lock()
-		s.closed = true
-		s.applyMu.Unlock()
-		s.applyCV.Broadcast()
-	}()
-	ops := make([]*writeOp, 0, maxApply)
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	var lastCommit time.Time
-	for group := range s.applyq {
-		ops = append(ops[:0], group...)
-		// pace is nil when the applier takes only what already waits.
-		var pace <-chan time.Time
-		if wait := time.Until(lastCommit.Add(applyPace)); !hasBarrier(group) && wait > 0 && s.readers.Load() == 0 {
-			timer.Reset(wait)
-			pace = timer.C
-		}
-	collect:
-		for len(ops) < maxApply {
-			g, ok := []*writeOp(nil), true
-			if pace == nil {
-				select {
-				case g, ok = <-s.applyq:
-				default:
-					break collect
-				}
-			} else {
-				select {
-				case g, ok = <-s.applyq:
-				case <-s.kick: // a read waits
-					break collect
-				case <-pace:
-					break collect
-				}
-			}
-			if !ok {
-				break collect
-			}
-			ops = append(ops, g...)
-			if hasBarrier(g) {
-				pace = nil // its caller waits: take what is there and commit
-			}
-		}
-		timer.Stop()
-		if s.holdApply != nil {
-			<-s.holdApply
-		}
-		s.apply(ops)
-		lastCommit = time.Now()
-		clear(ops)
+// logFailing reports that a group could not be logged: at once, then at
+// most every stuckLogEvery, however often the log fails and works again
+// (a disk that is nearly full does both by turns).
+func (s *BoltStore) logFailing(err error) {
+	now := time.Now()
+	if s.logFailSince.IsZero() {
+		s.logFailSince = now
 	}
-}
-
-// applyPace is the longest the applier lets answered writes gather before
-// a commit; reads and writes that need bbolt's answer do not wait for it.
-const applyPace = 10 * time.Millisecond
-
-// hasBarrier reports whether a group holds a write whose caller waits for
-// bbolt's answer.
-func hasBarrier(group []*writeOp) bool {
-	for _, op := range group {
-		if op.rec == nil {
-			return true
-		}
-	}
-	return false
-}
-
-func (s *BoltStore) apply(ops []*writeOp) {
-	if s.stuck {
-		for _, op := range ops {
-			if op.rec == nil {
-				op.errc <- errStoreStuck
-			}
-		}
+	if !s.logFailLogged.IsZero() && now.Sub(s.logFailLogged) < stuckLogEvery {
 		return
 	}
-	var last uint64
-	for _, op := range ops {
-		last = max(last, op.lsn)
+	s.logFailLogged, s.logFailReported = now, true
+	s.logger.Error("store: the write-ahead log cannot be written; webhooks and checkpoints are refused until it can",
+		"err", err, "since", s.logFailSince)
+}
+
+// logWorks reports that the log takes writes again after failing, when
+// the failure was reported.
+func (s *BoltStore) logWorks() {
+	if s.logFailSince.IsZero() {
+		return
 	}
-	errs := make([]error, len(ops))
-	fns, _ := foldRuns(ops)
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		failed := false
-		for i, fn := range fns {
-			if errs[i] = fn(tx); errs[i] != nil {
-				failed = true
-			}
-		}
-		if failed {
-			// A write that failed may have written part of itself before
-			// failing; throw the whole group away and give each write a
-			// transaction of its own, so one bad write neither poisons the
-			// others nor leaves half of itself behind.
-			return errRetrySeparately
-		}
-		return setApplied(tx, last)
-	})
-	if err != nil {
-		// Also when the commit itself failed: each write alone, in order.
-		last = 0
-		for _, op := range ops {
-			err := errStoreStuck
-			if !s.stuck {
-				err = s.applyOne(op)
-			}
-			if op.rec == nil {
-				op.errc <- err
-			} else if err == nil {
-				last = op.lsn
-			} else {
-				// Only when closing: what is not applied stays in the log,
-				// and nothing after it may be applied, or the next start
-				// would take the log as applied past it.
-				s.stuck = true
-			}
-		}
-	} else {
-		for _, op := range ops {
-			if op.rec == nil {
-				op.errc <- nil
-			}
-		}
+	if s.logFailReported {
+		s.logger.Info("store: the write-ahead log takes writes again", "failed_for", time.Since(s.logFailSince).Round(time.Millisecond).String())
 	}
-	s.publishApplied(last)
+	s.logFailSince, s.logFailReported = time.Time{}, false
 }
 
 // foldRuns returns the functions that apply ops in one transaction. When a
@@ -590,89 +492,27 @@ func foldRuns(ops []*writeOp) ([]func(*bolt.Tx) error, int) {
 	return fns, folded
 }
 
-// errStoreStuck answers writes after the applier gave up on a logged write
-// while closing.
-var errStoreStuck = errors.New("store: closing with writes bbolt refused; they stay in the write-ahead log")
-
-// applyOne applies one write in a transaction of its own. A logged write
-// was acknowledged already and exists only in the log: it is retried,
-// backing off up to a second, for as long as it takes (bbolt refuses a
-// write only when the disk or file fails: full, read-only, broken), so
-// that the log is never deleted past it. Meanwhile the backlog fills and
-// acknowledgements stop. Only when the store is closing does it give up;
-// the log then keeps the write for the next start.
-func (s *BoltStore) applyOne(op *writeOp) error {
-	wait := 50 * time.Millisecond
-	for {
-		err := s.db.Update(func(tx *bolt.Tx) error {
-			if err := op.fn(tx); err != nil {
-				return err
-			}
-			return setApplied(tx, op.lsn)
-		})
-		if err == nil || op.rec == nil {
-			return err
-		}
-		s.applyErrors.Add(1)
-		if s.closing.Load() {
-			return err
-		}
-		time.Sleep(wait)
-		wait = min(2*wait, time.Second)
-	}
-}
-
-// ApplyErrors counts failed attempts to move an acknowledged write from the
-// write-ahead log into bbolt; above zero, the disk needs attention.
-func (s *BoltStore) ApplyErrors() int64 { return s.applyErrors.Load() }
-
-func (s *BoltStore) publishApplied(lsn uint64) {
-	if lsn == 0 {
-		return
-	}
-	s.applyMu.Lock()
-	s.applied.Store(lsn)
-	s.applyMu.Unlock()
-	s.applyCV.Broadcast()
-	s.log.release(lsn)
-}
-
-// caughtUp waits until bbolt holds every logged write answered so far.
-func (s *BoltStore) caughtUp() {
-	want := s.durable.Load()
-	if s.applied.Load() >= want {
-		return
-	}
-	// Tell a pacing applier that someone waits.
-	s.readers.Add(1)
-	defer s.readers.Add(-1)
-	select {
-	case s.kick <- struct{}{}:
-	default:
-	}
-	s.applyMu.Lock()
-	for s.applied.Load() < want && !s.closed {
-		s.applyCV.Wait()
-	}
-	s.applyMu.Unlock()
-}
-
-// viewRuns is db.View after the applier caught up, for reads of what
-// logged writes change (events, runs, their indexes, the queue): they see
-// every write that was answered before they began.
-func (s *BoltStore) viewRuns(fn func(tx *bolt.Tx) error) error {
-	s.caughtUp()
-	return s.db.View(fn)
-}
-
 // view is db.View, for reads of everything else: only bbolt writes change
 // it, and those are in bbolt before their callers hear back. (Waiting for
 // the applier there would put a bbolt commit in front of every signed
 // webhook's secret lookup and every API token check.)
-func (s *BoltStore) view(fn func(tx *bolt.Tx) error) error { return s.db.View(fn) }
+func (s *BoltStore) view(fn func(tx *bolt.Tx) error) error { return s.dbView(fn) }
 
-// errRetrySeparately rolls back a group in which some write failed.
-var errRetrySeparately = errors.New("store: group rolled back to retry writes separately")
+// dbView is db.View where a fault reading the mapped file (an I/O error
+// under it, a file cut short behind the store's back) fails the read with
+// ErrDatabaseDamaged instead of killing the process. Other panics go on.
+func (s *BoltStore) dbView(fn func(tx *bolt.Tx) error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			if _, fault := r.(interface{ Addr() uintptr }); !fault {
+				panic(r)
+			}
+			err = fmt.Errorf("store: reading %s: %w: %v", DBFileName, ErrDatabaseDamaged, r)
+		}
+	}()
+	return s.db.View(fn)
+}
 
 // write runs fn in the next bbolt transaction and returns once that
 // committed (durable), with fn's error. (Logged writes submit a writeOp

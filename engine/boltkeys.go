@@ -90,6 +90,9 @@ func queueKey(due time.Time, runKey []byte) []byte {
 }
 
 func decodeQueueKey(k []byte) (time.Time, uint64) {
+	if len(k) != 16 {
+		return time.Time{}, 0 // damaged: names no run
+	}
 	n := binary.BigEndian.Uint64(k[:8])
 	seq := binary.BigEndian.Uint64(k[8:16])
 	if n == 0 {

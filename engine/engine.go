@@ -294,7 +294,7 @@ func (e *Engine) process(ctx context.Context, q queued, slot int) {
 	var err error
 	if run == nil {
 		if run, err = e.store.Run(ctx, q.runID); err != nil {
-			e.log.Error("load queued run", "run_id", q.runID, "err", err)
+			e.loadFailed(q, "load queued run", err)
 			return
 		}
 	}
@@ -303,7 +303,7 @@ func (e *Engine) process(ctx context.Context, q queued, slot int) {
 	}
 	if ev == nil {
 		if ev, err = e.store.Event(ctx, run.EventID); err != nil {
-			e.log.Error("load event of run", "run_id", run.ID, "err", err)
+			e.loadFailed(q, "load event of run", err)
 			return
 		}
 	}
@@ -342,8 +342,13 @@ func (e *Engine) process(ctx context.Context, q queued, slot int) {
 			return // shutting down; recovery resumes it
 		}
 		// The store refused a checkpoint: try the run again shortly from
-		// what was last saved.
-		log().Error("checkpoint failed; run will be retried", "err", err)
+		// what was last saved. A store that cannot take writes at all
+		// logs that itself, once, not once per run.
+		if errors.Is(err, ErrStoreUnavailable) {
+			log().Debug("checkpoint refused; run will be retried", "err", err)
+		} else {
+			log().Error("checkpoint failed; run will be retried", "err", err)
+		}
 		e.queue.push(queued{runID: run.ID, due: time.Now().Add(5 * time.Second)})
 		return
 	}
@@ -353,6 +358,18 @@ func (e *Engine) process(ctx context.Context, q queued, slot int) {
 	}
 	e.bus.publish(Update{Type: "run", RunID: run.ID, FlowID: run.FlowID, Status: string(run.Status)})
 	e.queue.push(queued{runID: run.ID, due: *run.DueAt})
+}
+
+// loadFailed handles a run that could not be loaded to advance it. When
+// the store only cannot serve reads right now (it logs why itself), the
+// run is queued again; otherwise it would wait for the next start.
+func (e *Engine) loadFailed(q queued, what string, err error) {
+	if errors.Is(err, ErrStoreUnavailable) {
+		e.log.Debug(what, "run_id", q.runID, "err", err)
+		e.queue.push(queued{runID: q.runID, due: time.Now().Add(5 * time.Second)})
+		return
+	}
+	e.log.Error(what, "run_id", q.runID, "err", err)
 }
 
 // runDone accounts for a run that reached a final status.
@@ -387,8 +404,11 @@ type Stats struct {
 	// StoreApplyErrors counts failed attempts of the store to move
 	// acknowledged writes into its database (BoltStore.ApplyErrors).
 	StoreApplyErrors int64
-	Pending          int64
-	Workers          int
+	// StoreStuck is 1 while the store's database refuses acknowledged
+	// writes; StoreBacklog counts those waiting for it.
+	StoreStuck, StoreBacklog int64
+	Pending                  int64
+	Workers                  int
 }
 
 type counters struct {
@@ -397,22 +417,27 @@ type counters struct {
 
 // Stats returns the engine's counters.
 func (e *Engine) Stats() Stats {
-	return Stats{
+	h := e.StoreHealth()
+	st := Stats{
 		Accepted: e.counts.accepted.Load(), Duplicates: e.counts.duplicates.Load(),
 		Saturated: e.counts.saturated.Load(), Succeeded: e.counts.succeeded.Load(),
 		Failed: e.counts.failed.Load(), Steps: e.counts.steps.Load(), Refused: e.counts.refused.Load(),
 		Pending: e.pending.Load(), Workers: e.cfg.Workers, RefusalsDropped: e.refusals.dropped.Load(),
-		StoreApplyErrors: storeApplyErrors(e.store),
+		StoreApplyErrors: h.ApplyErrors, StoreBacklog: h.Backlog,
 	}
+	if h.Stuck {
+		st.StoreStuck = 1
+	}
+	return st
 }
 
-// storeApplyErrors is the store's count of failed applies, for stores that
-// keep one.
-func storeApplyErrors(s Store) int64 {
-	if h, ok := s.(interface{ ApplyErrors() int64 }); ok {
-		return h.ApplyErrors()
+// StoreHealth is the store's report on its database, for stores that keep
+// one (a store without returns the zero value: healthy).
+func (e *Engine) StoreHealth() StoreHealth {
+	if h, ok := e.store.(interface{ Health() StoreHealth }); ok {
+		return h.Health()
 	}
-	return 0
+	return StoreHealth{}
 }
 
 // Ready reports whether the engine has started (recovery done).

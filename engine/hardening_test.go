@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -35,24 +34,6 @@ func (panicConnector) Execute(_ context.Context, in connectors.Input) (connector
 }
 
 func init() { connectors.Register(panicConnector{}) }
-
-// syncBuffer is a log destination tests read while the engine writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestStepPanicFailsTheStep: a connector that panics fails its step with
 // "internal error (see log, id X)", the stack is in the log under that id

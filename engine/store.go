@@ -146,4 +146,24 @@ var (
 	// ErrStaleVersion: a tick or poll was for a flow version that has
 	// since been replaced; it must not start runs.
 	ErrStaleVersion = errors.New("flow version changed")
+	// ErrStoreUnavailable: the store cannot take or serve the request
+	// now because its database refuses writes, or lags too far behind;
+	// nothing was stored. Try again later.
+	ErrStoreUnavailable = errors.New("store unavailable")
 )
+
+// StoreHealth is how a store that applies writes behind a log is doing
+// (BoltStore.Health).
+type StoreHealth struct {
+	// Stuck is set while the database refuses a write that was
+	// acknowledged already; Cause says why, Since since when.
+	Stuck bool
+	Cause error
+	Since time.Time
+	// Backlog is how many acknowledged writes wait for the database;
+	// while it is stuck, new ones are refused once BacklogMax wait.
+	Backlog, BacklogMax int64
+	// ApplyErrors counts failed attempts to move acknowledged writes into
+	// the database.
+	ApplyErrors int64
+}

@@ -30,9 +30,10 @@ import (
 //	payload u64 LE LSN, then the record (its first byte is its kind)
 //
 // The segment number in the checksum keeps a frame copied from another
-// segment from passing as this one's. Reading a segment stops at the first
-// frame that is cut short or fails its checksum: the tail of a write that
-// a crash interrupted, which was never acknowledged.
+// segment from passing as this one's. A frame that is cut short or fails
+// its checksum with nothing intact after it is the tail of a write that a
+// crash interrupted, which was never acknowledged; one that intact frames
+// follow is damage, which replay refuses to skip silently (wal_replay.go).
 
 const (
 	walDirName = "wal"
@@ -106,21 +107,60 @@ func walLeadingVoids(path string, seg uint64) ([]voidRecord, error) {
 // aliases data.
 func readWALFrames(data []byte, seg uint64, fn func(lsn uint64, rec []byte) error) (int, error) {
 	off := 0
-	for len(data)-off >= walFrameHeader {
-		n := int(binary.LittleEndian.Uint32(data[off:]))
-		if n < walLSNSize+1 || n > walMaxRecord || n > len(data)-off-walFrameHeader {
-			break
+	for {
+		lsn, rec, n, ok := walFrameAt(data, off, seg)
+		if !ok {
+			return off, nil
 		}
-		payload := data[off+walFrameHeader : off+walFrameHeader+n]
-		if binary.LittleEndian.Uint32(data[off+4:]) != walChecksum(seg, payload) {
-			break
-		}
-		if err := fn(binary.LittleEndian.Uint64(payload), payload[walLSNSize:]); err != nil {
+		if err := fn(lsn, rec); err != nil {
 			return off, err
 		}
-		off += walFrameHeader + n
+		off += n
 	}
-	return off, nil
+}
+
+// walFrameAt reads the frame of segment seg at data[off:]: its LSN, its
+// record (aliasing data) and its size on disk. ok is false when no intact
+// frame starts there.
+func walFrameAt(data []byte, off int, seg uint64) (lsn uint64, rec []byte, size int, ok bool) {
+	if len(data)-off < walFrameHeader {
+		return 0, nil, 0, false
+	}
+	n := int(binary.LittleEndian.Uint32(data[off:]))
+	if n < walLSNSize+1 || n > walMaxRecord || n > len(data)-off-walFrameHeader {
+		return 0, nil, 0, false
+	}
+	payload := data[off+walFrameHeader : off+walFrameHeader+n]
+	if binary.LittleEndian.Uint32(data[off+4:]) != walChecksum(seg, payload) {
+		return 0, nil, 0, false
+	}
+	return binary.LittleEndian.Uint64(payload), payload[walLSNSize:], walFrameHeader + n, true
+}
+
+// nextWALFrame finds the first intact frame of segment seg that starts at
+// or after data[from:] and holds an LSN above after, and returns its offset,
+// or -1. Frames are self-delimiting, so after a damaged stretch reading
+// resumes there. The cheap tests come first: most offsets fail on the
+// length, the record kind or the LSN before any checksum is computed. The
+// LSN bound also passes over the frames a reused segment file holds from
+// its earlier life: they are older than anything read before them.
+func nextWALFrame(data []byte, from int, seg, after uint64) int {
+	for off := from; len(data)-off >= walFrameHeader+walLSNSize+1; off++ {
+		n := int(binary.LittleEndian.Uint32(data[off:]))
+		if n < walLSNSize+1 || n > len(data)-off-walFrameHeader {
+			continue
+		}
+		if k := data[off+walFrameHeader+walLSNSize]; k < walAccept || k > walVoid {
+			continue
+		}
+		if binary.LittleEndian.Uint64(data[off+walFrameHeader:]) <= after {
+			continue
+		}
+		if _, _, _, ok := walFrameAt(data, off, seg); ok {
+			return off
+		}
+	}
+	return -1
 }
 
 // walLog is the open log: the segment being appended to and the closed
@@ -249,7 +289,10 @@ func (w *walLog) rotate() error {
 		w.mu.Unlock()
 	}
 	w.seg++
-	return w.openSegment()
+	if err := w.openSegment(); err != nil {
+		return fmt.Errorf("%w: write-ahead log: %w", ErrStoreUnavailable, err)
+	}
+	return nil
 }
 
 // append writes a group of frames whose newest LSN is last and returns once
@@ -257,11 +300,11 @@ func (w *walLog) rotate() error {
 func (w *walLog) append(frames []byte, last uint64) error {
 	if _, err := w.f.WriteAt(frames, w.off); err != nil {
 		w.broken = true
-		return fmt.Errorf("store: write-ahead log: %w", err)
+		return fmt.Errorf("%w: write-ahead log: %w", ErrStoreUnavailable, err)
 	}
 	if err := fdatasync(w.f); err != nil {
 		w.broken = true
-		return fmt.Errorf("store: write-ahead log sync: %w", err)
+		return fmt.Errorf("%w: write-ahead log sync: %w", ErrStoreUnavailable, err)
 	}
 	w.off += int64(len(frames))
 	w.last = last

@@ -249,12 +249,8 @@ func TestWALReplayAfterCrash(t *testing.T) {
 
 func TestWALReplayTwiceChangesNothing(t *testing.T) {
 	dir := t.TempDir()
-	s, err := OpenBolt(dir, time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := heldStore(t, dir) // everything stays in the log
 	ctx := context.Background()
-	s.holdApply = make(chan struct{})
 	res, err := s.Accept(ctx, newEvent("f", `{}`), newRun("f"), 0)
 	if err != nil {
 		t.Fatal(err)
@@ -390,7 +386,7 @@ func TestFoldRunsSameState(t *testing.T) {
 	folded, plain := openTestStore(t), openTestStore(t)
 	folded.apply(ops)
 	for _, op := range ops {
-		if err := plain.applyOne(op); err != nil {
+		if err := plain.applyOne(op, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -431,12 +427,8 @@ func TestFoldRunsSameState(t *testing.T) {
 // replays both segments.
 func TestWALWriteFailure(t *testing.T) {
 	dir := t.TempDir()
-	s, err := OpenBolt(dir, time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := heldStore(t, dir) // everything stays in the log
 	ctx := context.Background()
-	s.holdApply = make(chan struct{}) // everything stays in the log
 	first, err := s.Accept(ctx, newEvent("f", `{"n":1}`), newRun("f"), 0)
 	if err != nil {
 		t.Fatal(err)
@@ -477,12 +469,13 @@ func TestWALWriteFailure(t *testing.T) {
 }
 
 // TestApplyRetriesLoggedWrites: an acknowledged write that bbolt refuses is
-// retried until it is taken; only when closing does the applier give up,
-// and then it applies nothing after it, so the log keeps both for the next
-// start.
+// retried until it is taken, with the applier stuck meanwhile (the write
+// after it that waits for bbolt is refused at once); only when closing does
+// the applier give up, and then it applies nothing after it, so the log
+// keeps both for the next start.
 func TestApplyRetriesLoggedWrites(t *testing.T) {
 	s := openTestStore(t)
-	fails := 2
+	fails := 3
 	flaky := &writeOp{lsn: 1, rec: []byte{walSave}, fn: func(tx *bolt.Tx) error {
 		if fails > 0 {
 			fails--
@@ -491,14 +484,18 @@ func TestApplyRetriesLoggedWrites(t *testing.T) {
 		return tx.Bucket(bucketMeta).Put([]byte("flaky"), []byte("ok"))
 	}}
 	barrier := &writeOp{fn: func(tx *bolt.Tx) error { return nil }, errc: make(chan error, 1)}
+	s.backlog.Add(1) // as the logger would have
 	s.apply([]*writeOp{flaky, barrier})
-	if err := <-barrier.errc; err != nil {
-		t.Fatal(err)
+	if err := <-barrier.errc; !errors.Is(err, ErrStoreUnavailable) {
+		t.Fatalf("write behind a refused logged write: %v, want ErrStoreUnavailable", err)
 	}
-	// The first failure rolls the group back; the write alone fails once
+	// The first failure rolls the group back; the write alone fails twice
 	// more, then goes in.
-	if v, _ := s.Meta(context.Background(), "flaky"); string(v) != "ok" || s.ApplyErrors() != 1 || s.applied.Load() != 1 {
-		t.Fatalf("after retries: value %q, %d apply errors, applied %d; want ok, 1, 1", v, s.ApplyErrors(), s.applied.Load())
+	if v, _ := s.Meta(context.Background(), "flaky"); string(v) != "ok" || s.ApplyErrors() != 2 || s.applied.Load() != 1 {
+		t.Fatalf("after retries: value %q, %d apply errors, applied %d; want ok, 2, 1", v, s.ApplyErrors(), s.applied.Load())
+	}
+	if h := s.Health(); h.Stuck || h.Backlog != 0 {
+		t.Fatalf("health after the write went in: %+v", h)
 	}
 
 	s.closing.Store(true)

@@ -47,6 +47,9 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	if status == fiber.StatusTooManyRequests && len(c.Response().Header.Peek(fiber.HeaderRetryAfter)) == 0 {
 		c.Set(fiber.HeaderRetryAfter, "1")
 	}
+	if status == fiber.StatusServiceUnavailable && len(c.Response().Header.Peek(fiber.HeaderRetryAfter)) == 0 {
+		c.Set(fiber.HeaderRetryAfter, "5")
+	}
 	return c.Status(status).JSON(body)
 }
 
@@ -76,6 +79,10 @@ func (s *Server) classify(c *fiber.Ctx, err error) (int, errorBody) {
 		return fiber.StatusConflict, errorBody{Error: err.Error()}
 	case errors.Is(err, engine.ErrSaturated):
 		return fiber.StatusTooManyRequests, errorBody{Error: "engine saturated, try again later"}
+	case errors.Is(err, engine.ErrStoreUnavailable):
+		// The store logs the cause (paths, system errors), rate-limited;
+		// the caller only learns to come back.
+		return fiber.StatusServiceUnavailable, errorBody{Error: "storage unavailable: the database is not taking writes right now, try again later"}
 	}
 	id := requestIDOf(c)
 	if !panicked(c) {

@@ -16,10 +16,15 @@ func (s *Server) healthz(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"status": "ok"})
 }
 
-// readyz is 200 once recovery is done and the engine takes work.
+// readyz is 200 once recovery is done and the engine takes work, and 503
+// while the database refuses writes (the cause is in the log, not here).
 func (s *Server) readyz(c *fiber.Ctx) error {
 	if !s.eng.Ready() {
 		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "starting"})
+	}
+	if s.eng.StoreHealth().Stuck {
+		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "degraded",
+			"reason": "the database refuses writes; see the server log"})
 	}
 	return c.JSON(fiber.Map{"status": "ready"})
 }
@@ -37,6 +42,8 @@ func (s *Server) metrics(c *fiber.Ctx) error {
 	metric("switchyard_webhooks_refused_total", "counter", "Webhook requests refused (signature, address, rate limit).", st.Refused)
 	metric("switchyard_refusals_unrecorded_total", "counter", "Refusals not kept in a flow's log because a flood outran it.", st.RefusalsDropped)
 	metric("switchyard_store_apply_errors_total", "counter", "Failed attempts to move acknowledged writes from the write-ahead log into the database (the disk needs attention).", st.StoreApplyErrors)
+	metric("switchyard_store_stuck", "gauge", "1 while the database refuses writes that were acknowledged (they wait in the write-ahead log).", st.StoreStuck)
+	metric("switchyard_store_backlog", "gauge", "Acknowledged writes waiting in the write-ahead log for the database.", st.StoreBacklog)
 	metric("switchyard_runs_succeeded_total", "counter", "Runs that finished successfully.", st.Succeeded)
 	metric("switchyard_runs_failed_total", "counter", "Runs that failed.", st.Failed)
 	metric("switchyard_step_checkpoints_total", "counter", "Step checkpoints written.", st.Steps)

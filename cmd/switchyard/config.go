@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -93,10 +94,21 @@ func newLogger(level string, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
 }
 
+// openStore opens the data dir's store for a command. A damaged log stops
+// it with the command that salvages it.
+func openStore(o *options, log *slog.Logger) (*engine.BoltStore, error) {
+	store, err := engine.OpenBoltWith(o.data, engine.BoltOptions{LockWait: lockWait, Logger: log})
+	if errors.Is(err, engine.ErrLogDamaged) {
+		return nil, fmt.Errorf("%w. Run `switchyard recover --data %s` to apply the intact records after the damage "+
+			"and see exactly what was lost, then start again (docs/operations.md)", err, o.data)
+	}
+	return store, err
+}
+
 // openEngine opens the data dir's store and key and builds an engine
 // without starting it. The caller closes the returned store.
 func openEngine(ctx context.Context, o *options, log *slog.Logger) (*engine.Engine, *engine.BoltStore, error) {
-	store, err := engine.OpenBolt(o.data, lockWait)
+	store, err := openStore(o, log)
 	if err != nil {
 		return nil, nil, err
 	}

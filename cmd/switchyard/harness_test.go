@@ -74,6 +74,10 @@ type instance struct {
 	cmd   *exec.Cmd
 	logs  *lockedBuffer
 	done  chan struct{}
+
+	// env is added to the server's environment; wrap is a command the
+	// server runs under (faults_harness_test.go).
+	env, wrap []string
 }
 
 type lockedBuffer struct {
@@ -118,7 +122,7 @@ func newInstance(t *testing.T, extra ...string) *instance {
 func (in *instance) start() {
 	in.t.Helper()
 	args := append([]string{"serve", "--addr", in.addr, "--data", in.data, "--egress-allow", "127.0.0.1/32"}, in.extra...)
-	in.cmd = exec.Command(in.bin, args...)
+	in.cmd = in.command(args...)
 	in.logs = &lockedBuffer{}
 	in.cmd.Stdout, in.cmd.Stderr = in.logs, in.logs
 	if err := in.cmd.Start(); err != nil {

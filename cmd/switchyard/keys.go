@@ -36,7 +36,7 @@ func cmdKeysRotate(args []string, stdout, stderr io.Writer) error {
 		return usageError{"keys rotate takes no arguments besides --data"}
 	}
 	ctx := context.Background()
-	store, err := engine.OpenBolt(o.data, lockWait)
+	store, err := openStore(&o, nil)
 	if err != nil {
 		return fmt.Errorf("keys rotate: %w", err)
 	}

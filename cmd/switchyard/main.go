@@ -1,5 +1,5 @@
 // Command switchyard is the single binary: it serves webhooks, the engine,
-// the API and the UI, and offers the CLI around them (flows, run, token, keys, docs).
+// the API and the UI, and offers the CLI around them (flows, run, token, keys, recover, docs).
 package main
 
 import (
@@ -26,6 +26,7 @@ Usage:
   switchyard run FILE --payload FILE [--dry] [--data DIR]
   switchyard token create --name NAME [--data DIR]
   switchyard keys rotate [--data DIR]
+  switchyard recover [--data DIR]
   switchyard docs connectors
   switchyard version
 
@@ -73,6 +74,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdTokenCreate(args[2:], stdout)
 	case "keys":
 		err = cmdKeys(args[1:], stdout, stderr)
+	case "recover":
+		err = cmdRecover(args[1:], stdout)
 	case "docs":
 		err = cmdDocs(args[1:], stdout)
 	case "version", "--version", "-v":

@@ -23,7 +23,7 @@ func cmdTokenCreate(args []string, stdout io.Writer) error {
 	if name == "" {
 		return usageError{"token create: --name is required"}
 	}
-	store, err := engine.OpenBolt(o.data, lockWait)
+	store, err := openStore(&o, nil)
 	if err != nil {
 		return err
 	}
