@@ -5,10 +5,13 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/switchyard/switchyard/auth"
 )
 
 // PutFlow implements Store.
@@ -175,20 +178,20 @@ func (s *BoltStore) DeleteConnection(ctx context.Context, name string) error {
 }
 
 // PutToken implements Store.
-func (s *BoltStore) PutToken(ctx context.Context, t TokenRecord) error {
+func (s *BoltStore) PutToken(ctx context.Context, t auth.TokenRecord) error {
 	return s.putRecord(ctx, bucketTokens, []byte(t.Hash), t, "token "+t.ID)
 }
 
 // TokenByHash implements Store.
-func (s *BoltStore) TokenByHash(ctx context.Context, hash string) (TokenRecord, error) {
-	var t TokenRecord
+func (s *BoltStore) TokenByHash(ctx context.Context, hash string) (auth.TokenRecord, error) {
+	var t auth.TokenRecord
 	err := s.getRecord(bucketTokens, []byte(hash), &t, "token")
-	return t, err
+	return t, authErr(err)
 }
 
 // Tokens implements Store.
-func (s *BoltStore) Tokens(ctx context.Context) ([]TokenRecord, error) {
-	return listRecords[TokenRecord](s, bucketTokens, "tokens")
+func (s *BoltStore) Tokens(ctx context.Context) ([]auth.TokenRecord, error) {
+	return listRecords[auth.TokenRecord](s, bucketTokens, "tokens")
 }
 
 // DeleteToken implements Store.
@@ -199,10 +202,10 @@ func (s *BoltStore) DeleteToken(ctx context.Context, id string) error {
 	}
 	for _, t := range toks {
 		if t.ID == id {
-			return s.deleteKey(ctx, bucketTokens, []byte(t.Hash), "token "+id)
+			return authErr(s.deleteKey(ctx, bucketTokens, []byte(t.Hash), "token "+id))
 		}
 	}
-	return fmt.Errorf("store: delete token %s: %w", id, ErrNotFound)
+	return authErr(fmt.Errorf("store: delete token %s: %w", id, ErrNotFound))
 }
 
 // Meta implements Store.
@@ -233,11 +236,11 @@ func (s *BoltStore) PutMeta(ctx context.Context, key string, value []byte) error
 }
 
 // CreateFirstUser implements Store.
-func (s *BoltStore) CreateFirstUser(ctx context.Context, u UserRecord) error {
+func (s *BoltStore) CreateFirstUser(ctx context.Context, u auth.UserRecord) error {
 	err := s.write(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketUsers)
 		if k, _ := b.Cursor().First(); k != nil {
-			return ErrSetupDone
+			return auth.ErrSetupDone
 		}
 		return putJSON(b, []byte(u.Name), u)
 	})
@@ -248,10 +251,10 @@ func (s *BoltStore) CreateFirstUser(ctx context.Context, u UserRecord) error {
 }
 
 // User implements Store.
-func (s *BoltStore) User(ctx context.Context, name string) (UserRecord, error) {
-	var u UserRecord
+func (s *BoltStore) User(ctx context.Context, name string) (auth.UserRecord, error) {
+	var u auth.UserRecord
 	err := s.getRecord(bucketUsers, []byte(name), &u, "user "+name)
-	return u, err
+	return u, authErr(err)
 }
 
 // UserCount implements Store.
@@ -265,20 +268,20 @@ func (s *BoltStore) UserCount(ctx context.Context) (int, error) {
 }
 
 // PutSession implements Store.
-func (s *BoltStore) PutSession(ctx context.Context, sess SessionRecord) error {
+func (s *BoltStore) PutSession(ctx context.Context, sess auth.SessionRecord) error {
 	return s.putRecord(ctx, bucketSessions, []byte(sess.Hash), sess, "session")
 }
 
 // Session implements Store.
-func (s *BoltStore) Session(ctx context.Context, hash string) (SessionRecord, error) {
-	var sess SessionRecord
+func (s *BoltStore) Session(ctx context.Context, hash string) (auth.SessionRecord, error) {
+	var sess auth.SessionRecord
 	err := s.getRecord(bucketSessions, []byte(hash), &sess, "session")
-	return sess, err
+	return sess, authErr(err)
 }
 
 // DeleteSession implements Store.
 func (s *BoltStore) DeleteSession(ctx context.Context, hash string) error {
-	return s.deleteKey(ctx, bucketSessions, []byte(hash), "session")
+	return authErr(s.deleteKey(ctx, bucketSessions, []byte(hash), "session"))
 }
 
 // PurgeSessions implements Store.
@@ -286,7 +289,7 @@ func (s *BoltStore) PurgeSessions(ctx context.Context, now time.Time) (int, erro
 	var stale [][]byte
 	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketSessions).ForEach(func(k, v []byte) error {
-			var sess SessionRecord
+			var sess auth.SessionRecord
 			if json.Unmarshal(v, &sess) == nil && !sess.ExpiresAt.After(now) {
 				stale = append(stale, bytes.Clone(k))
 			}
@@ -307,4 +310,23 @@ func (s *BoltStore) PurgeSessions(ctx context.Context, now time.Time) (int, erro
 	return len(stale), err
 }
 
-var _ Store = (*BoltStore)(nil)
+// authErr makes the store's not-found error auth's as well, for the
+// records auth keeps here.
+func authErr(err error) error {
+	if errors.Is(err, ErrNotFound) {
+		return authNotFound{err}
+	}
+	return err
+}
+
+// authNotFound is ErrNotFound and auth.ErrNotFound at once.
+type authNotFound struct{ error }
+
+func (e authNotFound) Unwrap() error { return e.error }
+
+func (authNotFound) Is(target error) bool { return target == auth.ErrNotFound }
+
+var (
+	_ Store      = (*BoltStore)(nil)
+	_ auth.Store = (*BoltStore)(nil)
+)

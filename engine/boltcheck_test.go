@@ -13,6 +13,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/switchyard/switchyard/auth"
 )
 
 // sampleDB returns the bytes of a closed store holding n runs, and the
@@ -240,7 +242,7 @@ func fuzzSeedDB(t testing.TB) ([]byte, int, int) {
 		if err := putJSON(tx.Bucket(bucketFlows), []byte("f"), FlowRecord{ID: "f", Version: 1, Flow: []byte(`{"id":"f"}`)}); err != nil {
 			return err
 		}
-		if err := putJSON(tx.Bucket(bucketTokens), []byte("h"), TokenRecord{ID: "t", Hash: "h"}); err != nil {
+		if err := putJSON(tx.Bucket(bucketTokens), []byte("h"), auth.TokenRecord{ID: "t", Hash: "h"}); err != nil {
 			return err
 		}
 		return tx.Bucket(bucketMeta).Put(walAppliedMeta, binary.BigEndian.AppendUint64(nil, 0))

@@ -207,30 +207,3 @@ type ConnectionRecord struct {
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
-
-// TokenRecord is a stored API token: only its SHA-256 hash is kept.
-type TokenRecord struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	Hash      string    `json:"hash"`
-	Prefix    string    `json:"prefix"`
-	CreatedAt time.Time `json:"created_at"`
-}
-
-// UserRecord is a person who may use the UI. Only a password hash is kept.
-type UserRecord struct {
-	Name         string    `json:"name"`
-	PasswordHash []byte    `json:"password_hash"`
-	Role         string    `json:"role"`
-	CreatedAt    time.Time `json:"created_at"`
-}
-
-// SessionRecord is a browser session; the store keys it by the SHA-256 of
-// the cookie value, so a copy of the database gives no usable session.
-type SessionRecord struct {
-	Hash      string    `json:"hash"`
-	User      string    `json:"user"`
-	CSRF      string    `json:"csrf"`
-	CreatedAt time.Time `json:"created_at"`
-	ExpiresAt time.Time `json:"expires_at"`
-}

@@ -54,26 +54,6 @@ type Store interface {
 	Connections(ctx context.Context) ([]ConnectionRecord, error)
 	DeleteConnection(ctx context.Context, name string) error
 
-	// Tokens are API tokens, kept as hashes.
-	PutToken(ctx context.Context, t TokenRecord) error
-	TokenByHash(ctx context.Context, hash string) (TokenRecord, error)
-	Tokens(ctx context.Context) ([]TokenRecord, error)
-	DeleteToken(ctx context.Context, id string) error
-
-	// Users: CreateFirstUser stores the owner only while no user exists
-	// (ErrSetupDone otherwise), atomically, so two setup forms racing
-	// cannot both win.
-	CreateFirstUser(ctx context.Context, u UserRecord) error
-	User(ctx context.Context, name string) (UserRecord, error)
-	UserCount(ctx context.Context) (int, error)
-
-	// Sessions are browser sessions, kept by the hash of their token.
-	PutSession(ctx context.Context, s SessionRecord) error
-	Session(ctx context.Context, hash string) (SessionRecord, error)
-	DeleteSession(ctx context.Context, hash string) error
-	// PurgeSessions forgets sessions that expired before now.
-	PurgeSessions(ctx context.Context, now time.Time) (int, error)
-
 	// Schedule triggers: AcceptTick stores a tick's event and run unless
 	// that tick of the flow already fired (Duplicate), and only while the
 	// flow is still at run.FlowVersion (ErrStaleVersion), in one
@@ -142,7 +122,6 @@ var (
 	ErrLocked     = errors.New("data directory is locked by another process")
 	ErrSaturated  = errors.New("engine saturated")
 	ErrFlowExists = errors.New("flow already exists")
-	ErrSetupDone  = errors.New("setup already done: an owner exists")
 	// ErrStaleVersion: a tick or poll was for a flow version that has
 	// since been replaced; it must not start runs.
 	ErrStaleVersion = errors.New("flow version changed")

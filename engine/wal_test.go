@@ -13,6 +13,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/switchyard/switchyard/auth"
 )
 
 func TestWALFrames(t *testing.T) {
@@ -562,7 +564,7 @@ func TestWALReplaySkipsVoidedGroups(t *testing.T) {
 func TestReadsOutsideRunsDoNotWait(t *testing.T) {
 	s := openTestStore(t)
 	ctx := context.Background()
-	if err := s.PutToken(ctx, TokenRecord{ID: "t1", Hash: "h1"}); err != nil {
+	if err := s.PutToken(ctx, auth.TokenRecord{ID: "t1", Hash: "h1"}); err != nil {
 		t.Fatal(err)
 	}
 	hold := make(chan struct{})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/switchyard/switchyard/auth"
 	"github.com/switchyard/switchyard/engine"
 )
 
@@ -63,14 +64,15 @@ func newHistoryFixture(tb testing.TB) *historyFixture {
 			tb.Fatal(err)
 		}
 	}
-	if err := eng.Setup(ctx, "ada", ownerPassword); err != nil {
+	acc := auth.New(st, nil)
+	if err := acc.Setup(ctx, "ada", ownerPassword); err != nil {
 		tb.Fatal(err)
 	}
-	sess, err := eng.Login(ctx, "ada", ownerPassword, "127.0.0.1")
+	sess, err := acc.Login(ctx, "ada", ownerPassword, "127.0.0.1")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &historyFixture{handler: New(eng, Config{}).App().Handler(), cookie: sess.Token}
+	return &historyFixture{handler: New(eng, acc, Config{}).App().Handler(), cookie: sess.Token}
 }
 
 // fillHistory writes the runs: every one accepted as a webhook event, then

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard/switchyard/auth"
 	_ "github.com/switchyard/switchyard/connectors/dataset"
 	"github.com/switchyard/switchyard/connectors/egress"
 	_ "github.com/switchyard/switchyard/connectors/httpreq"
@@ -20,6 +21,7 @@ import (
 type fixture struct {
 	srv   *Server
 	eng   *engine.Engine
+	acc   *auth.Service
 	token string
 }
 
@@ -40,12 +42,13 @@ func newFixture(t *testing.T, cfg engine.Config) *fixture {
 	if err := eng.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	tok, _, err := engine.CreateToken(context.Background(), s, "test")
+	acc := auth.New(s, nil)
+	tok, _, err := acc.CreateToken(context.Background(), "test")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { eng.Stop(); s.Close() })
-	return &fixture{srv: New(eng, Config{}), eng: eng, token: tok}
+	return &fixture{srv: New(eng, acc, Config{}), eng: eng, acc: acc, token: tok}
 }
 
 func (f *fixture) do(t *testing.T, method, path, ctype, body string, hdr ...string) (*http.Response, string) {

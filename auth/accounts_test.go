@@ -1,4 +1,4 @@
-package engine
+package auth_test
 
 import (
 	"context"
@@ -7,15 +7,18 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/switchyard/switchyard/auth"
+	"github.com/switchyard/switchyard/engine"
 )
 
 func TestSetupOnlyOnce(t *testing.T) {
-	te := startEngine(t, "", Config{})
+	te, _ := newService(t)
 	ctx := context.Background()
 	if need, _ := te.NeedsSetup(ctx); !need {
 		t.Fatal("fresh engine does not need setup")
 	}
-	if err := te.Setup(ctx, "owner", "short"); !errors.Is(err, ErrBadInput) {
+	if err := te.Setup(ctx, "owner", "short"); !errors.Is(err, auth.ErrBadInput) {
 		t.Fatalf("short password: %v", err)
 	}
 	// Two setups racing: exactly one wins.
@@ -33,7 +36,7 @@ func TestSetupOnlyOnce(t *testing.T) {
 	for _, err := range errs {
 		if err == nil {
 			wins++
-		} else if !errors.Is(err, ErrSetupDone) {
+		} else if !errors.Is(err, auth.ErrSetupDone) {
 			t.Fatal(err)
 		}
 	}
@@ -43,12 +46,12 @@ func TestSetupOnlyOnce(t *testing.T) {
 }
 
 func TestLoginSessionsAndThrottle(t *testing.T) {
-	te := startEngine(t, "", Config{})
+	te, store := newService(t)
 	ctx := context.Background()
 	if err := te.Setup(ctx, "ada", "correct horse battery"); err != nil {
 		t.Fatal(err)
 	}
-	u, _ := te.store.User(ctx, "ada")
+	u, _ := store.User(ctx, "ada")
 	if string(u.PasswordHash) == "correct horse battery" || len(u.PasswordHash) < 50 {
 		t.Fatal("password not hashed")
 	}
@@ -60,22 +63,22 @@ func TestLoginSessionsAndThrottle(t *testing.T) {
 	if err != nil || got.User != "ada" || !got.CheckCSRF(s.CSRF) || got.CheckCSRF("") || got.CheckCSRF("x") {
 		t.Fatalf("session %+v %v", got, err)
 	}
-	if _, err := te.store.Session(ctx, s.Token); err == nil {
+	if _, err := store.Session(ctx, s.Token); err == nil {
 		t.Fatal("session stored under its raw token")
 	}
 	te.Logout(ctx, s.Token)
-	if _, err := te.SessionFor(ctx, s.Token); !errors.Is(err, ErrNoSession) {
+	if _, err := te.SessionFor(ctx, s.Token); !errors.Is(err, auth.ErrNoSession) {
 		t.Fatal("session survived logout")
 	}
-	for i := 0; i < loginFailures; i++ {
-		if _, err := te.Login(ctx, "ada", "wrong", "5.6.7.8"); !errors.Is(err, ErrBadLogin) {
+	for i := 0; i < auth.LoginFailures; i++ {
+		if _, err := te.Login(ctx, "ada", "wrong", "5.6.7.8"); !errors.Is(err, auth.ErrBadLogin) {
 			t.Fatalf("attempt %d: %v", i, err)
 		}
 	}
-	if _, err := te.Login(ctx, "ada", "correct horse battery", "5.6.7.8"); !errors.Is(err, ErrThrottled) {
-		t.Fatalf("after %d failures: %v", loginFailures, err)
+	if _, err := te.Login(ctx, "ada", "correct horse battery", "5.6.7.8"); !errors.Is(err, auth.ErrThrottled) {
+		t.Fatalf("after %d failures: %v", auth.LoginFailures, err)
 	}
-	if _, err := te.Login(ctx, "nobody", "whatever", "9.9.9.9"); !errors.Is(err, ErrBadLogin) {
+	if _, err := te.Login(ctx, "nobody", "whatever", "9.9.9.9"); !errors.Is(err, auth.ErrBadLogin) {
 		t.Fatalf("unknown user: %v", err)
 	}
 }
@@ -83,7 +86,7 @@ func TestLoginSessionsAndThrottle(t *testing.T) {
 // Forty wrong passwords sent at once: only the limit's worth are checked,
 // the rest are refused before their password is looked at.
 func TestLoginThrottleHoldsUnderConcurrency(t *testing.T) {
-	te := startEngine(t, "", Config{})
+	te, _ := newService(t)
 	ctx := context.Background()
 	if err := te.Setup(ctx, "ada", "correct horse battery"); err != nil {
 		t.Fatal(err)
@@ -101,87 +104,85 @@ func TestLoginThrottleHoldsUnderConcurrency(t *testing.T) {
 	checked := 0
 	for _, err := range errs {
 		switch {
-		case errors.Is(err, ErrBadLogin):
+		case errors.Is(err, auth.ErrBadLogin):
 			checked++
-		case !errors.Is(err, ErrThrottled):
+		case !errors.Is(err, auth.ErrThrottled):
 			t.Fatal(err)
 		}
 	}
-	if checked != loginFailures {
-		t.Fatalf("%d of 40 parallel guesses were checked, want %d", checked, loginFailures)
+	if checked != auth.LoginFailures {
+		t.Fatalf("%d of 40 parallel guesses were checked, want %d", checked, auth.LoginFailures)
 	}
 }
 
 // Failures from one address hold back that address only: the owner signs
 // in from another, and once the window has passed, from the same one.
 func TestLoginThrottleCannotLockOwnerOut(t *testing.T) {
-	te := startEngine(t, "", Config{})
+	te, _ := newService(t)
 	ctx := context.Background()
 	if err := te.Setup(ctx, "ada", "correct horse battery"); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	te.throttle.now = func() time.Time { return now }
+	auth.SetClock(te, func() time.Time { return now })
 	const attacker, owner = "198.51.100.1", "192.0.2.10"
-	for i := 0; i < loginFailures; i++ {
-		if _, err := te.Login(ctx, "ada", "wrong", attacker); !errors.Is(err, ErrBadLogin) {
+	for i := 0; i < auth.LoginFailures; i++ {
+		if _, err := te.Login(ctx, "ada", "wrong", attacker); !errors.Is(err, auth.ErrBadLogin) {
 			t.Fatalf("attempt %d: %v", i, err)
 		}
 	}
-	if _, err := te.Login(ctx, "ada", "correct horse battery", attacker); !errors.Is(err, ErrThrottled) {
+	if _, err := te.Login(ctx, "ada", "correct horse battery", attacker); !errors.Is(err, auth.ErrThrottled) {
 		t.Fatalf("the failing address is not held back: %v", err)
 	}
-	if _, err := te.Login(ctx, "ADA ", "correct horse battery", attacker); !errors.Is(err, ErrThrottled) {
+	if _, err := te.Login(ctx, "ADA ", "correct horse battery", attacker); !errors.Is(err, auth.ErrThrottled) {
 		t.Fatalf("the name's case and spaces get around the limit: %v", err)
 	}
 	if _, err := te.Login(ctx, "ada", "correct horse battery", owner); err != nil {
 		t.Fatalf("the owner, from another address: %v", err)
 	}
-	now = now.Add(loginWindow)
+	now = now.Add(auth.LoginWindow)
 	if _, err := te.Login(ctx, "ada", "correct horse battery", attacker); err != nil {
 		t.Fatalf("after the window: %v", err)
 	}
 }
 
-// The throttle's counters, without the cost of checking passwords.
-func TestThrottleCounters(t *testing.T) {
-	th := newThrottle()
+// newService is the service over a fresh bbolt store.
+func newService(t *testing.T) (*auth.Service, auth.Store) {
+	t.Helper()
+	s, err := engine.OpenBolt(t.TempDir(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return auth.New(s, nil), s
+}
+
+// PurgeLoop forgets expired sessions and keeps live ones.
+func TestPurgeLoopForgetsExpiredSessions(t *testing.T) {
+	te, store := newService(t)
+	ctx, cancel := context.WithCancel(context.Background())
 	now := time.Now()
-	th.now = func() time.Time { return now }
-	const a, b = "198.51.100.1", "192.0.2.10"
-	// Spraying names from one address hits the address's own limit.
-	for i := 0; i < loginAddressFailures; i++ {
-		if !th.begin(fmt.Sprintf("user%d", i), a) {
-			t.Fatalf("attempt %d refused", i)
+	for _, s := range []auth.SessionRecord{{Hash: "old", User: "ada", ExpiresAt: now.Add(-time.Minute)}, {Hash: "live", User: "ada", ExpiresAt: now.Add(time.Hour)}} {
+		if err := store.PutSession(ctx, s); err != nil {
+			t.Fatal(err)
 		}
 	}
-	if th.begin("someone-else", a) {
-		t.Fatalf("attempt %d from one address allowed", loginAddressFailures+1)
-	}
-	if !th.begin("someone-else", b) {
-		t.Fatal("another address is held back")
-	}
-	// A success takes its attempt back and clears the name's failures
-	// from that address; failures of other names stay counted.
-	for i := 0; i < loginFailures-1; i++ {
-		th.begin("ada", b)
-	}
-	th.succeeded("ada", b)
-	for i := 0; i < loginFailures; i++ {
-		if !th.begin("ada", b) {
-			t.Fatalf("after a success, attempt %d refused", i)
+	done := make(chan struct{})
+	go func() { te.PurgeLoop(ctx); close(done) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := store.Session(ctx, "old")
+		if errors.Is(err, auth.ErrNotFound) {
+			break
 		}
+		if time.Now().After(deadline) {
+			t.Fatalf("expired session still there: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	if th.begin("ada", b) {
-		t.Fatal("the name's limit does not hold after a success")
-	}
-	// A full table forgets ended windows first, and only them.
-	now = now.Add(loginWindow)
-	for i := len(th.hits); i < loginThrottleKeys; i++ {
-		th.hits[fmt.Sprintf("a:filler%d", i)] = &failures{n: 1, first: now}
-	}
-	if !th.begin("ada", b) || th.hits["a:"+a] != nil || th.hits[fmt.Sprintf("a:filler%d", loginThrottleKeys-1)] == nil ||
-		len(th.hits) > loginThrottleKeys {
-		t.Fatalf("a full table of %d: kept an ended window, dropped a live one or refused a fresh attempt", len(th.hits))
+	cancel()
+	<-done
+	if _, err := store.Session(context.Background(), "live"); err != nil {
+		t.Fatalf("live session purged: %v", err)
 	}
 }

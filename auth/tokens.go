@@ -1,4 +1,4 @@
-package engine
+package auth
 
 import (
 	"context"
@@ -21,9 +21,18 @@ func HashToken(token string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// Tokens lists API tokens (never the tokens themselves).
+func (a *Service) Tokens(ctx context.Context) ([]TokenRecord, error) { return a.store.Tokens(ctx) }
+
+// RevokeToken deletes an API token by id.
+func (a *Service) RevokeToken(ctx context.Context, id string) error {
+	return a.store.DeleteToken(ctx, id)
+}
+
 // CreateToken makes a new API token, stores its hash and returns the token
 // itself, which is shown once and never again.
-func CreateToken(ctx context.Context, s Store, name string) (string, TokenRecord, error) {
+func (a *Service) CreateToken(ctx context.Context, name string) (string, TokenRecord, error) {
+	s := a.store
 	name = strings.TrimSpace(name)
 	if name == "" {
 		return "", TokenRecord{}, errors.New("token: name is required")
@@ -49,11 +58,11 @@ func CreateToken(ctx context.Context, s Store, name string) (string, TokenRecord
 }
 
 // VerifyToken returns the record of a valid token.
-func (e *Engine) VerifyToken(ctx context.Context, token string) (TokenRecord, bool) {
+func (a *Service) VerifyToken(ctx context.Context, token string) (TokenRecord, bool) {
 	if !strings.HasPrefix(token, tokenPrefix) {
 		return TokenRecord{}, false
 	}
-	rec, err := e.store.TokenByHash(ctx, HashToken(token))
+	rec, err := a.store.TokenByHash(ctx, HashToken(token))
 	if err != nil {
 		return TokenRecord{}, false
 	}

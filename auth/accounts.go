@@ -1,4 +1,4 @@
-package engine
+package auth
 
 import (
 	"context"
@@ -37,13 +37,6 @@ const (
 	RoleOwner = "owner"
 )
 
-// Sentinel errors of accounts.
-var (
-	ErrBadLogin  = errors.New("wrong user name or password")
-	ErrThrottled = errors.New("too many failed logins; try again later")
-	ErrNoSession = errors.New("no valid session")
-)
-
 // Session is a logged-in browser: its user and the CSRF token every
 // state-changing request must carry.
 type Session struct {
@@ -54,15 +47,15 @@ type Session struct {
 }
 
 // NeedsSetup reports whether no user exists yet (first start).
-func (e *Engine) NeedsSetup(ctx context.Context) (bool, error) {
-	n, err := e.store.UserCount(ctx)
+func (a *Service) NeedsSetup(ctx context.Context) (bool, error) {
+	n, err := a.store.UserCount(ctx)
 	return n == 0, err
 }
 
 // Setup creates the owner account; it fails with ErrSetupDone once any user
 // exists. Problems with the input come back as a *ValidationError-like
 // message.
-func (e *Engine) Setup(ctx context.Context, name, password string) error {
+func (a *Service) Setup(ctx context.Context, name, password string) error {
 	name = strings.TrimSpace(name)
 	if name == "" || len(name) > 64 {
 		return fmt.Errorf("setup: %w: user name must be 1 to 64 characters", ErrBadInput)
@@ -79,11 +72,8 @@ func (e *Engine) Setup(ctx context.Context, name, password string) error {
 	if err != nil {
 		return fmt.Errorf("setup: %w", err)
 	}
-	return e.store.CreateFirstUser(ctx, UserRecord{Name: name, PasswordHash: hash, Role: RoleOwner, CreatedAt: time.Now().UTC()})
+	return a.store.CreateFirstUser(ctx, UserRecord{Name: name, PasswordHash: hash, Role: RoleOwner, CreatedAt: time.Now().UTC()})
 }
-
-// ErrBadInput marks errors caused by what a user typed.
-var ErrBadInput = errors.New("invalid input")
 
 // dummyHash makes a login for an unknown user cost as much as for a known
 // one, so timing does not reveal which names exist.
@@ -98,11 +88,11 @@ var dummyHash = sync.OnceValue(func() []byte {
 // address, used for throttling alongside the user name: the attempt is
 // counted before the password is checked, so attempts sent in parallel
 // cannot all slip under the limit.
-func (e *Engine) Login(ctx context.Context, name, password, remote string) (Session, error) {
-	if !e.throttle.begin(name, remote) {
+func (a *Service) Login(ctx context.Context, name, password, remote string) (Session, error) {
+	if !a.throttle.begin(name, remote) {
 		return Session{}, ErrThrottled
 	}
-	u, err := e.store.User(ctx, strings.TrimSpace(name))
+	u, err := a.store.User(ctx, strings.TrimSpace(name))
 	hash := u.PasswordHash
 	if err != nil {
 		hash = dummyHash()
@@ -111,22 +101,22 @@ func (e *Engine) Login(ctx context.Context, name, password, remote string) (Sess
 		// The attempt stays counted as a failure.
 		return Session{}, ErrBadLogin
 	}
-	e.throttle.succeeded(name, remote)
+	a.throttle.succeeded(name, remote)
 	tok, csrf := randomToken(), randomToken()
 	now := time.Now().UTC()
 	rec := SessionRecord{Hash: HashToken(tok), User: u.Name, CSRF: csrf, CreatedAt: now, ExpiresAt: now.Add(SessionLifetime)}
-	if err := e.store.PutSession(ctx, rec); err != nil {
+	if err := a.store.PutSession(ctx, rec); err != nil {
 		return Session{}, err
 	}
 	return Session{Token: tok, User: u.Name, CSRF: csrf, ExpiresAt: rec.ExpiresAt}, nil
 }
 
 // SessionFor returns the live session behind a cookie value.
-func (e *Engine) SessionFor(ctx context.Context, token string) (Session, error) {
+func (a *Service) SessionFor(ctx context.Context, token string) (Session, error) {
 	if token == "" {
 		return Session{}, ErrNoSession
 	}
-	rec, err := e.store.Session(ctx, HashToken(token))
+	rec, err := a.store.Session(ctx, HashToken(token))
 	if err != nil || !rec.ExpiresAt.After(time.Now()) {
 		return Session{}, ErrNoSession
 	}
@@ -134,8 +124,8 @@ func (e *Engine) SessionFor(ctx context.Context, token string) (Session, error) 
 }
 
 // Logout ends a session.
-func (e *Engine) Logout(ctx context.Context, token string) error {
-	err := e.store.DeleteSession(ctx, HashToken(token))
+func (a *Service) Logout(ctx context.Context, token string) error {
+	err := a.store.DeleteSession(ctx, HashToken(token))
 	if errors.Is(err, ErrNotFound) {
 		return nil
 	}
@@ -148,23 +138,10 @@ func (s Session) CheckCSRF(token string) bool {
 	return token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(s.CSRF)) == 1
 }
 
-// Tokens lists API tokens (never the tokens themselves).
-func (e *Engine) Tokens(ctx context.Context) ([]TokenRecord, error) { return e.store.Tokens(ctx) }
-
-// CreateToken makes a new API token; the token is shown once.
-func (e *Engine) CreateToken(ctx context.Context, name string) (string, TokenRecord, error) {
-	return CreateToken(ctx, e.store, name)
-}
-
-// RevokeToken deletes an API token by id.
-func (e *Engine) RevokeToken(ctx context.Context, id string) error {
-	return e.store.DeleteToken(ctx, id)
-}
-
 func randomToken() string {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
-		panic("engine: no randomness: " + err.Error())
+		panic("auth: no randomness: " + err.Error())
 	}
 	return base64.RawURLEncoding.EncodeToString(b)
 }
