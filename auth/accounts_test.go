@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/auth"
-	"github.com/switchyard/switchyard/engine"
+	"github.com/switchyard/switchyard/engine/boltstore"
 )
 
 func TestSetupOnlyOnce(t *testing.T) {
@@ -149,7 +149,7 @@ func TestLoginThrottleCannotLockOwnerOut(t *testing.T) {
 // newService is the service over a fresh bbolt store.
 func newService(t *testing.T) (*auth.Service, auth.Store) {
 	t.Helper()
-	s, err := engine.OpenBolt(t.TempDir(), time.Second)
+	s, err := boltstore.Open(t.TempDir(), time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

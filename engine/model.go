@@ -162,8 +162,8 @@ func (r *Run) Summary() RunSummary {
 		Steps: len(r.Steps), RetryOf: r.RetryOf, ReplayOf: r.ReplayOf, DueAt: r.DueAt}
 }
 
-// run rebuilds a run that was accepted but has no checkpoint yet.
-func (s RunSummary) run() *Run {
+// AsRun rebuilds a run that was accepted but has no checkpoint yet.
+func (s RunSummary) AsRun() *Run {
 	return &Run{ID: s.ID, FlowID: s.FlowID, FlowVersion: s.FlowVersion, EventID: s.EventID,
 		Status: s.Status, CreatedAt: s.CreatedAt, FinishedAt: s.FinishedAt, DueAt: s.DueAt,
 		Error: s.Error, RetryOf: s.RetryOf, ReplayOf: s.ReplayOf, Steps: []StepResult{}}

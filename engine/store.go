@@ -75,10 +75,103 @@ type Store interface {
 	Refusals(ctx context.Context, flowID string, limit int) ([]Refusal, error)
 
 	// Meta is a small key-value space for the engine's own settings.
-	Meta(ctx context.Context, key string) ([]byte, error)
-	PutMeta(ctx context.Context, key string, value []byte) error
+	MetaStore
+	// Reseal re-encrypts connections (key rotation).
+	Resealer
 
 	Close() error
+}
+
+// MetaStore is a small key-value space for the engine's own settings
+// (the secret key's check value).
+type MetaStore interface {
+	Meta(ctx context.Context, key string) ([]byte, error)
+	PutMeta(ctx context.Context, key string, value []byte) error
+}
+
+// Resealer re-encrypts what a store keeps sealed, without the caller
+// knowing how it is kept.
+type Resealer interface {
+	// Reseal replaces, in one atomic transaction, the sealed value of
+	// every connection (its name is the associated data) and of the meta
+	// value metaKey when it exists (the key is the associated data) by
+	// what fn returns for it. The meta value goes first. When fn fails
+	// for any of them nothing changes and its error is returned. It
+	// reports how many connections it rewrote.
+	Reseal(ctx context.Context, metaKey string, fn func(sealed, ad []byte) ([]byte, error)) (int, error)
+}
+
+// KeyStore is what rotating the key file needs.
+type KeyStore interface {
+	MetaStore
+	Resealer
+}
+
+// PollState is what a poll trigger remembers between polls.
+type PollState struct {
+	FlowVersion int64     `json:"flow_version"`
+	Seeded      bool      `json:"seeded"`
+	LastPollAt  time.Time `json:"last_poll_at,omitempty"`
+	LastStatus  string    `json:"last_status,omitempty"` // ok, error, flood, seeded
+	LastError   string    `json:"last_error,omitempty"`
+	// LastItems is how many items the last poll listed, LastNew how many
+	// of them were unseen, LastRuns how many runs it started.
+	LastItems   int       `json:"last_items"`
+	LastNew     int       `json:"last_new"`
+	LastRuns    int       `json:"last_runs"`
+	Failures    int       `json:"failures"`
+	NextAllowed time.Time `json:"next_allowed,omitempty"`
+	// Paused is set by the flood guard until someone confirms.
+	Paused      bool   `json:"paused"`
+	PauseReason string `json:"pause_reason,omitempty"`
+	// Cursor is the value of the flow's cursor expression after the last
+	// successful poll.
+	Cursor any `json:"cursor,omitempty"`
+	// SeenCount is how many keys the seen set holds.
+	SeenCount int `json:"seen_count"`
+}
+
+// PollItem is one polled item that would start a run.
+type PollItem struct {
+	Key   string
+	Event *Event
+	Run   *Run
+}
+
+// PollCommit is the outcome of one poll, written in one transaction.
+type PollCommit struct {
+	FlowID  string
+	Version int64
+	Items   []PollItem
+	// SeenLimit bounds the seen set; the oldest keys go first.
+	SeenLimit int
+	// FloodLimit: more unseen items than this pauses the flow instead.
+	FloodLimit int
+	// Backfill is how many of the newest unseen items the first poll runs
+	// (0: the first poll only records what is there).
+	Backfill int
+	// Force fires unseen items even beyond the flood limit (a user
+	// confirmed).
+	Force bool
+	// Seed records the unseen items as seen without running any.
+	Seed bool
+	// Failed saves State alone: the poll found nothing to commit.
+	Failed bool
+	// Cursor is the cursor expression's new value; it replaces
+	// State.Cursor unless the flood guard holds the items back (they
+	// must be fetched again with the old cursor).
+	Cursor any
+	// State is the state to save, updated with what the commit did.
+	State PollState
+}
+
+// PollResult reports what AcceptPoll stored.
+type PollResult struct {
+	Runs    []*Run
+	Events  []*Event
+	Unseen  int
+	Flooded bool
+	State   PollState
 }
 
 // AcceptResult is what Accept did.

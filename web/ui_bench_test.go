@@ -15,6 +15,7 @@ import (
 
 	"github.com/switchyard/switchyard/auth"
 	"github.com/switchyard/switchyard/engine"
+	"github.com/switchyard/switchyard/engine/boltstore"
 )
 
 // The run-history page must render in under 50 ms at p99 (server time) with
@@ -41,7 +42,7 @@ type historyFixture struct {
 func newHistoryFixture(tb testing.TB) *historyFixture {
 	tb.Helper()
 	ctx := context.Background()
-	st, err := engine.OpenBolt(tb.TempDir(), time.Second)
+	st, err := boltstore.Open(tb.TempDir(), time.Second)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -78,7 +79,7 @@ func newHistoryFixture(tb testing.TB) *historyFixture {
 // fillHistory writes the runs: every one accepted as a webhook event, then
 // checkpointed final with SaveRun, as the executor would; one in ten with
 // the step results of a real run, one in failedEvery failed.
-func fillHistory(tb testing.TB, st *engine.BoltStore) {
+func fillHistory(tb testing.TB, st *boltstore.Store) {
 	tb.Helper()
 	ctx := context.Background()
 	start := time.Now().UTC().Add(-14 * 24 * time.Hour)

@@ -16,6 +16,7 @@ import (
 	_ "github.com/switchyard/switchyard/connectors/httpreq"
 	_ "github.com/switchyard/switchyard/connectors/respond"
 	"github.com/switchyard/switchyard/engine"
+	"github.com/switchyard/switchyard/engine/boltstore"
 )
 
 type fixture struct {
@@ -28,7 +29,7 @@ type fixture struct {
 func newFixture(t *testing.T, cfg engine.Config) *fixture {
 	t.Helper()
 	dir := t.TempDir()
-	s, err := engine.OpenBolt(dir, time.Second)
+	s, err := boltstore.Open(dir, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package engine
+package boltstore
 
 import (
 	"errors"
@@ -7,10 +7,12 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/switchyard/switchyard/engine"
 )
 
 // The applier: it moves logged writes into bbolt behind the log and runs
-// the other writes (see BoltStore).
+// the other writes (see Store).
 //
 // When bbolt refuses a logged write (a disk that is full, read-only or
 // failing; a bug that panics), the write was acknowledged already and
@@ -63,7 +65,7 @@ var errRetrySeparately = errors.New("store: group rolled back to retry writes se
 // unavailable is the error for requests refused while the applier is
 // stuck.
 func (st *applyStuck) unavailable(what string) error {
-	return fmt.Errorf("%w: %s: the database has refused writes since %s (%v)", ErrStoreUnavailable, what,
+	return fmt.Errorf("%w: %s: the database has refused writes since %s (%v)", engine.ErrStoreUnavailable, what,
 		st.since.UTC().Format(time.RFC3339), st.cause)
 }
 
@@ -73,7 +75,7 @@ func (st *applyStuck) unavailable(what string) error {
 // applyPace after the previous commit: fewer, larger bbolt transactions
 // cost less CPU and fewer syncs per write. Writes held back while it was
 // stuck (s.stash) go before anything still in the queue.
-func (s *BoltStore) applyLoop() {
+func (s *Store) applyLoop() {
 	defer close(s.done)
 	defer func() {
 		s.applyMu.Lock()
@@ -144,7 +146,7 @@ func (s *BoltStore) applyLoop() {
 
 // unstash takes up to n of the writes held back while the applier was
 // stuck.
-func (s *BoltStore) unstash(n int) ([]*writeOp, bool) {
+func (s *Store) unstash(n int) ([]*writeOp, bool) {
 	if len(s.stash) == 0 {
 		return nil, false
 	}
@@ -168,7 +170,7 @@ func hasBarrier(group []*writeOp) bool {
 	return false
 }
 
-func (s *BoltStore) apply(ops []*writeOp) {
+func (s *Store) apply(ops []*writeOp) {
 	if s.gaveUp {
 		for _, op := range ops {
 			if op.rec == nil {
@@ -235,7 +237,7 @@ func (s *BoltStore) apply(ops []*writeOp) {
 
 // update is db.Update for the applier: a panic in fn or in bbolt becomes
 // an error (with its stack), and a test may make the transaction fail.
-func (s *BoltStore) update(fn func(tx *bolt.Tx) error) error {
+func (s *Store) update(fn func(tx *bolt.Tx) error) error {
 	return safeApply(func() error {
 		return s.db.Update(func(tx *bolt.Tx) error {
 			if err := fn(tx); err != nil {
@@ -255,7 +257,7 @@ func (s *BoltStore) update(fn func(tx *bolt.Tx) error) error {
 // this file), so that the log is never deleted past it. rest are the writes
 // after it in the same batch. Only when the store is closing does it give
 // up; the log then keeps the write for the next start.
-func (s *BoltStore) applyOne(op *writeOp, rest []*writeOp) error {
+func (s *Store) applyOne(op *writeOp, rest []*writeOp) error {
 	wait := 50 * time.Millisecond
 	for {
 		err := s.update(func(tx *bolt.Tx) error {
@@ -284,7 +286,7 @@ func (s *BoltStore) applyOne(op *writeOp, rest []*writeOp) error {
 // stick records that bbolt refused a logged write with err. The first time,
 // it refuses the writes after it that wait for bbolt's answer, and wakes
 // the reads that wait, to give up.
-func (s *BoltStore) stick(err error, rest []*writeOp) {
+func (s *Store) stick(err error, rest []*writeOp) {
 	now := time.Now()
 	old := s.stuck.Load()
 	st := &applyStuck{cause: err, since: now, attempts: 1}
@@ -318,7 +320,7 @@ func (s *BoltStore) stick(err error, rest []*writeOp) {
 }
 
 // unstick records that bbolt takes writes again.
-func (s *BoltStore) unstick() {
+func (s *Store) unstick() {
 	st := s.stuck.Load()
 	if st == nil {
 		return
@@ -335,7 +337,7 @@ func (s *BoltStore) unstick() {
 
 // waitRetry waits d before the next attempt, taking in the groups the
 // logger hands on meanwhile so that it never blocks on a stuck applier.
-func (s *BoltStore) waitRetry(d time.Duration) {
+func (s *Store) waitRetry(d time.Duration) {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	q := s.applyq
@@ -355,7 +357,7 @@ func (s *BoltStore) waitRetry(d time.Duration) {
 
 // hold keeps a group that came while the applier is stuck: its logged
 // writes wait in the stash, in order; the others are refused.
-func (s *BoltStore) hold(g []*writeOp) {
+func (s *Store) hold(g []*writeOp) {
 	st := s.stuck.Load()
 	for _, op := range g {
 		if op.rec != nil {
@@ -369,7 +371,7 @@ func (s *BoltStore) hold(g []*writeOp) {
 }
 
 // settle accounts for a logged write that bbolt took.
-func (s *BoltStore) settle(op *writeOp) {
+func (s *Store) settle(op *writeOp) {
 	s.backlog.Add(-1)
 	s.backlogBytes.Add(-int64(len(op.rec)))
 }
@@ -377,7 +379,7 @@ func (s *BoltStore) settle(op *writeOp) {
 // refuseWhileStuck is the logger's side of a stuck applier: of batch, it
 // refuses at once the writes that need bbolt, and the logged ones that
 // would take the backlog past its bound, and returns the rest.
-func (s *BoltStore) refuseWhileStuck(batch []*writeOp, st *applyStuck) []*writeOp {
+func (s *Store) refuseWhileStuck(batch []*writeOp, st *applyStuck) []*writeOp {
 	n, size := s.backlog.Load(), s.backlogBytes.Load()
 	full := false
 	kept := batch[:0]
@@ -422,18 +424,18 @@ func (p *applyPanic) Error() string {
 
 // ApplyErrors counts failed attempts to move an acknowledged write from the
 // write-ahead log into bbolt; above zero, the disk needs attention.
-func (s *BoltStore) ApplyErrors() int64 { return s.applyErrors.Load() }
+func (s *Store) ApplyErrors() int64 { return s.applyErrors.Load() }
 
 // Health reports how the applier is doing (StoreHealth).
-func (s *BoltStore) Health() StoreHealth {
-	h := StoreHealth{Backlog: s.backlog.Load(), BacklogMax: s.backlogMax, ApplyErrors: s.applyErrors.Load()}
+func (s *Store) Health() engine.StoreHealth {
+	h := engine.StoreHealth{Backlog: s.backlog.Load(), BacklogMax: s.backlogMax, ApplyErrors: s.applyErrors.Load()}
 	if st := s.stuck.Load(); st != nil {
 		h.Stuck, h.Cause, h.Since = true, st.cause, st.since
 	}
 	return h
 }
 
-func (s *BoltStore) publishApplied(lsn uint64) {
+func (s *Store) publishApplied(lsn uint64) {
 	if lsn == 0 {
 		return
 	}
@@ -447,7 +449,7 @@ func (s *BoltStore) publishApplied(lsn uint64) {
 // caughtUp waits until bbolt holds every logged write answered so far. It
 // gives up with ErrStoreUnavailable when the applier is stuck, or still
 // behind after readWait.
-func (s *BoltStore) caughtUp() error {
+func (s *Store) caughtUp() error {
 	want := s.durable.Load()
 	if s.applied.Load() >= want {
 		return nil
@@ -473,7 +475,7 @@ func (s *BoltStore) caughtUp() error {
 			return st.unavailable("read refused")
 		}
 		if time.Since(start) >= s.readWait {
-			return fmt.Errorf("%w: read refused: the database is still %d writes behind after %s", ErrStoreUnavailable,
+			return fmt.Errorf("%w: read refused: the database is still %d writes behind after %s", engine.ErrStoreUnavailable,
 				want-s.applied.Load(), s.readWait)
 		}
 		s.applyCV.Wait()
@@ -484,7 +486,7 @@ func (s *BoltStore) caughtUp() error {
 // viewRuns is db.View after the applier caught up, for reads of what
 // logged writes change (events, runs, their indexes, the queue): they see
 // every write that was answered before they began.
-func (s *BoltStore) viewRuns(fn func(tx *bolt.Tx) error) error {
+func (s *Store) viewRuns(fn func(tx *bolt.Tx) error) error {
 	if err := s.caughtUp(); err != nil {
 		return err
 	}

@@ -1,6 +1,6 @@
 //go:build switchyard_faults
 
-package engine
+package boltstore
 
 import (
 	"fmt"
@@ -23,7 +23,7 @@ func init() {
 	if spec == "" {
 		return
 	}
-	installTestFaults = func(s *BoltStore) {
+	installTestFaults = func(s *Store) {
 		for _, f := range strings.Split(spec, ",") {
 			name, arg, _ := strings.Cut(f, "=")
 			switch name {

@@ -1,4 +1,4 @@
-package engine
+package boltstore
 
 import (
 	"bytes"
@@ -10,6 +10,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/switchyard/switchyard/engine"
 )
 
 // Bucket names and key encoders: the one place that knows the bbolt layout.
@@ -67,11 +69,11 @@ func formatID(prefix string, seq uint64) string {
 func parseID(prefix, id string) ([]byte, error) {
 	hex, ok := strings.CutPrefix(id, prefix)
 	if !ok || len(hex) != 16 {
-		return nil, fmt.Errorf("%w: %q", ErrBadID, id)
+		return nil, fmt.Errorf("%w: %q", engine.ErrBadID, id)
 	}
 	seq, err := strconv.ParseUint(hex, 16, 64)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %q", ErrBadID, id)
+		return nil, fmt.Errorf("%w: %q", engine.ErrBadID, id)
 	}
 	return seqKey(seq), nil
 }
@@ -130,9 +132,9 @@ const (
 
 // runStatusCodes number the statuses in the index header; 0 means "read
 // the JSON" (a status this code does not know).
-var runStatusCodes = map[RunStatus]byte{RunQueued: 1, RunRunning: 2, RunWaiting: 3, RunSucceeded: 4, RunFailed: 5}
+var runStatusCodes = map[engine.RunStatus]byte{engine.RunQueued: 1, engine.RunRunning: 2, engine.RunWaiting: 3, engine.RunSucceeded: 4, engine.RunFailed: 5}
 
-func encodeIndex(sum *RunSummary) ([]byte, error) {
+func encodeIndex(sum *engine.RunSummary) ([]byte, error) {
 	v := make([]byte, indexHeaderV2Len, indexHeaderV2Len+256)
 	v[0] = indexHeaderV2
 	if sum.Status.Final() {
@@ -170,13 +172,13 @@ func indexHeader(v []byte) (created int64, status byte, ok bool) {
 	return int64(binary.BigEndian.Uint64(v[9:17])), v[17], true
 }
 
-func decodeIndex(v []byte, sum *RunSummary) error {
+func decodeIndex(v []byte, sum *engine.RunSummary) error {
 	if len(v) < indexHeaderV1Len {
-		return ErrNotFound
+		return engine.ErrNotFound
 	}
 	if v[0]&indexHeaderV2 != 0 {
 		if len(v) < indexHeaderV2Len {
-			return ErrNotFound
+			return engine.ErrNotFound
 		}
 		return json.Unmarshal(v[indexHeaderV2Len:], sum)
 	}
@@ -193,7 +195,7 @@ func keyAt(prefix string, n uint64) []byte {
 
 func tickKey(flowID string, tick time.Time) []byte { return keyAt(flowID, uint64(tick.UnixNano())) }
 
-func refusalKey(r Refusal) []byte { return keyAt(r.FlowID, uint64(r.At.UnixNano())) }
+func refusalKey(r engine.Refusal) []byte { return keyAt(r.FlowID, uint64(r.At.UnixNano())) }
 
 func versionKey(id string, v int64) []byte { return keyAt(id, uint64(v)) }
 

@@ -1,4 +1,4 @@
-package engine
+package boltstore
 
 import (
 	"encoding/base64"
@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/switchyard/switchyard/connectors"
+	"github.com/switchyard/switchyard/engine"
 )
 
 // Hand-rolled JSON encoders for the records written on the hot path. Each
@@ -38,7 +39,7 @@ import (
 // time.RFC3339Nano prints it, where json.Marshal would have returned an
 // error; it will not decode again. Callers that can hold such times must
 // check them first (time.Time.MarshalJSON reports them).
-func appendEventJSON(dst []byte, e *Event) []byte {
+func appendEventJSON(dst []byte, e *engine.Event) []byte {
 	dst = append(dst, `{"id":`...)
 	dst = appendJSONString(dst, e.ID)
 	dst = append(dst, `,"flow_id":`...)
@@ -90,7 +91,7 @@ func appendEventJSON(dst []byte, e *Event) []byte {
 // NaN or infinite StepResult.DurationMS, or an Input, Output or Response
 // that json.Marshal rejects. On error the returned slice holds a partial
 // record past len(dst) and must be discarded; dst[:len(dst)] is intact.
-func appendRunJSON(dst []byte, r *Run) ([]byte, error) {
+func appendRunJSON(dst []byte, r *engine.Run) ([]byte, error) {
 	var err error
 	dst = append(dst, `{"id":`...)
 	dst = appendJSONString(dst, r.ID)
@@ -171,7 +172,7 @@ func appendRunJSON(dst []byte, r *Run) ([]byte, error) {
 //
 // As with appendEventJSON, a time RFC 3339 cannot represent, which
 // json.Marshal would refuse, is written as AppendFormat prints it.
-func appendSummaryJSON(dst []byte, s *RunSummary) []byte {
+func appendSummaryJSON(dst []byte, s *engine.RunSummary) []byte {
 	dst = append(dst, `{"id":`...)
 	dst = appendJSONString(dst, s.ID)
 	dst = append(dst, `,"flow_id":`...)
@@ -210,7 +211,7 @@ func runFieldError(field string, err error) error {
 
 // appendStepResultJSON appends json.Marshal(s)'s bytes to dst. An error
 // names the field it came from.
-func appendStepResultJSON(dst []byte, s *StepResult) ([]byte, error) {
+func appendStepResultJSON(dst []byte, s *engine.StepResult) ([]byte, error) {
 	var err error
 	dst = append(dst, `{"id":`...)
 	dst = appendJSONString(dst, s.ID)
@@ -279,7 +280,7 @@ func appendStepResultJSON(dst []byte, s *StepResult) ([]byte, error) {
 }
 
 // appendConditionJSON appends json.Marshal(c)'s bytes to dst.
-func appendConditionJSON(dst []byte, c *Condition) []byte {
+func appendConditionJSON(dst []byte, c *engine.Condition) []byte {
 	dst = append(dst, `{"field":`...)
 	dst = appendJSONString(dst, c.Field)
 	dst = append(dst, `,"expr":`...)

@@ -1,4 +1,4 @@
-package engine
+package boltstore
 
 import (
 	"bytes"
@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/switchyard/switchyard/engine"
 )
 
 // syncBuffer is a log sink the store's goroutines may write concurrently.
@@ -34,10 +36,10 @@ func (s *syncBuffer) String() string {
 
 // openFaultyStore opens a store whose applier transactions fail with fault
 // while it returns an error, logging into the returned buffer.
-func openFaultyStore(t *testing.T, fault func() error) (*BoltStore, *syncBuffer) {
+func openFaultyStore(t *testing.T, fault func() error) (*Store, *syncBuffer) {
 	t.Helper()
 	logs := &syncBuffer{}
-	s, err := OpenBoltWith(t.TempDir(), BoltOptions{LockWait: time.Second, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	s, err := OpenWith(t.TempDir(), Options{LockWait: time.Second, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +87,7 @@ func TestStuckApplier(t *testing.T) {
 			t.Fatalf("accept %d took %s", i, took)
 		}
 		if err != nil {
-			if !errors.Is(err, ErrStoreUnavailable) {
+			if !errors.Is(err, engine.ErrStoreUnavailable) {
 				t.Fatalf("accept %d: %v, want ErrStoreUnavailable", i, err)
 			}
 			break
@@ -106,10 +108,10 @@ func TestStuckApplier(t *testing.T) {
 		t.Fatalf("health %+v; want stuck on EIO with a backlog of 10", h)
 	}
 	start := time.Now()
-	if _, err := s.ListRuns(ctx, RunFilter{}); !errors.Is(err, ErrStoreUnavailable) || time.Since(start) > time.Second {
+	if _, err := s.ListRuns(ctx, engine.RunFilter{}); !errors.Is(err, engine.ErrStoreUnavailable) || time.Since(start) > time.Second {
 		t.Fatalf("list runs while stuck: %v after %s, want ErrStoreUnavailable at once", err, time.Since(start))
 	}
-	if _, err := s.PutFlow(ctx, "f", []byte(`{}`)); !errors.Is(err, ErrStoreUnavailable) {
+	if _, err := s.PutFlow(ctx, "f", []byte(`{}`)); !errors.Is(err, engine.ErrStoreUnavailable) {
 		t.Fatalf("a bbolt write while stuck: %v, want ErrStoreUnavailable", err)
 	}
 	time.Sleep(1500 * time.Millisecond) // several retries
@@ -171,8 +173,8 @@ func TestReadsGiveUpWhenBehind(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	_, err := s.ListRuns(ctx, RunFilter{})
-	if !errors.Is(err, ErrStoreUnavailable) {
+	_, err := s.ListRuns(ctx, engine.RunFilter{})
+	if !errors.Is(err, engine.ErrStoreUnavailable) {
 		t.Fatalf("read behind a held applier: %v, want ErrStoreUnavailable", err)
 	}
 	if took := time.Since(start); took < 200*time.Millisecond || took > 3*time.Second {
@@ -184,7 +186,7 @@ func TestReadsGiveUpWhenBehind(t *testing.T) {
 // fails with ErrStoreUnavailable, logged once however often it recurs.
 func TestLogWriteFailureIsUnavailable(t *testing.T) {
 	logs := &syncBuffer{}
-	s, err := OpenBoltWith(t.TempDir(), BoltOptions{LockWait: time.Second, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	s, err := OpenWith(t.TempDir(), Options{LockWait: time.Second, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +195,7 @@ func TestLogWriteFailureIsUnavailable(t *testing.T) {
 	for range 3 {
 		s.log.f.Close()
 		s.log.broken = false
-		if _, err := s.Accept(ctx, newEvent("f", `{}`), newRun("f"), 0); !errors.Is(err, ErrStoreUnavailable) {
+		if _, err := s.Accept(ctx, newEvent("f", `{}`), newRun("f"), 0); !errors.Is(err, engine.ErrStoreUnavailable) {
 			t.Fatalf("accept over a failing log: %v, want ErrStoreUnavailable", err)
 		}
 	}

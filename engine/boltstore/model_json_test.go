@@ -1,4 +1,4 @@
-package engine
+package boltstore
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/switchyard/switchyard/connectors"
+	"github.com/switchyard/switchyard/engine"
 )
 
 // jsonPrefix is what the equivalence checks put in dst before appending,
@@ -45,15 +46,15 @@ func checkJSONEqual(t testing.TB, name string, v any, encode func(dst []byte) ([
 	}
 }
 
-func encodeEventFn(e *Event) func([]byte) ([]byte, error) {
+func encodeEventFn(e *engine.Event) func([]byte) ([]byte, error) {
 	return func(dst []byte) ([]byte, error) { return appendEventJSON(dst, e), nil }
 }
 
-func encodeRunFn(r *Run) func([]byte) ([]byte, error) {
+func encodeRunFn(r *engine.Run) func([]byte) ([]byte, error) {
 	return func(dst []byte) ([]byte, error) { return appendRunJSON(dst, r) }
 }
 
-func encodeSummaryFn(s *RunSummary) func([]byte) ([]byte, error) {
+func encodeSummaryFn(s *engine.RunSummary) func([]byte) ([]byte, error) {
 	return func(dst []byte) ([]byte, error) { return appendSummaryJSON(dst, s), nil }
 }
 
@@ -163,8 +164,8 @@ var (
 
 var allTimes = []time.Time{tUTC, tNano, tMilli, tZonePlus, tZoneNeg, tZoneSec, tZone2359, tYear0, tYear9999, tNow, tZero}
 
-func fullEvent() *Event {
-	return &Event{
+func fullEvent() *engine.Event {
+	return &engine.Event{
 		ID: "ev-1", FlowID: "flow<1>", Source: "webhook", Method: "POST", Path: "/hooks/a?b=c&d=<e>",
 		Headers:    map[string]string{"Content-Type": "application/json", "X-B": "b\u2028", "A": "\xff", "x-lower": "é"},
 		Query:      map[string]string{"q": "a&b", "": "empty key", "z": ""},
@@ -173,26 +174,26 @@ func fullEvent() *Event {
 	}
 }
 
-func fullRun() *Run {
-	return &Run{
-		ID: "run-1", FlowID: "flow-1", FlowVersion: 42, EventID: "ev-1", Status: RunFailed,
+func fullRun() *engine.Run {
+	return &engine.Run{
+		ID: "run-1", FlowID: "flow-1", FlowVersion: 42, EventID: "ev-1", Status: engine.RunFailed,
 		CreatedAt: tNano, StartedAt: ptr(tUTC), FinishedAt: ptr(tZoneNeg), DueAt: ptr(tMilli),
 		Error: "step <b> failed: \"boom\"\n", ErrorStep: "b",
-		Steps: []StepResult{fullStep(), {ID: "minimal", Status: StepSkipped}},
+		Steps: []engine.StepResult{fullStep(), {ID: "minimal", Status: engine.StepSkipped}},
 		Response: &connectors.Response{Status: 201, Headers: map[string]string{"X-A": "<1>"},
 			Body: map[string]any{"ok": true, "n": 1.5}},
 		RetryOf: "run-0", ReplayOf: "run-00",
-		Crash: &CrashCount{Step: "b<", Count: 2}, IdempotencyRun: "run-<0>",
+		Crash: &engine.CrashCount{Step: "b<", Count: 2}, IdempotencyRun: "run-<0>",
 	}
 }
 
-func fullStep() StepResult {
-	return StepResult{
-		ID: "a", Use: "http.request", Status: StepRetrying,
+func fullStep() engine.StepResult {
+	return engine.StepResult{
+		ID: "a", Use: "http.request", Status: engine.StepRetrying,
 		Input:  map[string]any{"url": "https://x/?a=1&b=<2>", "n": 3, "nested": map[string]any{"z": []any{1, "two", nil, 3.5}, "a": nil}},
 		Output: []any{map[string]any{"k": "v"}, 1e21, 1e-7, false}, Error: "timeout",
 		Attempts: 3,
-		Conditions: []Condition{
+		Conditions: []engine.Condition{
 			{Field: "if", Expr: `input.x > 1 && y < 2`, Result: true, Error: "e"},
 			{Field: "when", Expr: "z", Result: false},
 		},
@@ -201,7 +202,7 @@ func fullStep() StepResult {
 	}
 }
 
-func fullSummary() *RunSummary {
+func fullSummary() *engine.RunSummary {
 	s := fullRun().Summary()
 	return &s
 }
@@ -218,7 +219,7 @@ func TestAppendJSONCasesSetEveryField(t *testing.T) {
 }
 
 func TestAppendEventJSONMatchesMarshal(t *testing.T) {
-	cases := map[string]*Event{
+	cases := map[string]*engine.Event{
 		"zero":       {},
 		"required":   {ID: "e", FlowID: "f", Source: "manual", ReceivedAt: tUTC},
 		"all":        fullEvent(),
@@ -233,12 +234,12 @@ func TestAppendEventJSONMatchesMarshal(t *testing.T) {
 		}()},
 	}
 	for i, s := range trickyStrings {
-		cases["tricky "+string(rune('a'+i))] = &Event{ID: s, FlowID: s, Source: s, Method: s, Path: s,
+		cases["tricky "+string(rune('a'+i))] = &engine.Event{ID: s, FlowID: s, Source: s, Method: s, Path: s,
 			Headers: map[string]string{s: s, s + "x": s}, Query: map[string]string{s: s},
 			RemoteAddr: s, ContentType: s, Body: []byte(s), DedupeKey: s}
 	}
 	for i, tm := range allTimes {
-		cases["time "+string(rune('a'+i))] = &Event{ReceivedAt: tm}
+		cases["time "+string(rune('a'+i))] = &engine.Event{ReceivedAt: tm}
 	}
 	for name, e := range cases {
 		checkJSONEqual(t, "event "+name, e, encodeEventFn(e))
@@ -246,40 +247,40 @@ func TestAppendEventJSONMatchesMarshal(t *testing.T) {
 }
 
 func TestAppendRunJSONMatchesMarshal(t *testing.T) {
-	cases := map[string]*Run{
+	cases := map[string]*engine.Run{
 		"zero":        {},
-		"nil steps":   {ID: "r", Status: RunQueued, CreatedAt: tUTC},
-		"empty steps": {ID: "r", Status: RunQueued, CreatedAt: tUTC, Steps: []StepResult{}},
+		"nil steps":   {ID: "r", Status: engine.RunQueued, CreatedAt: tUTC},
+		"empty steps": {ID: "r", Status: engine.RunQueued, CreatedAt: tUTC, Steps: []engine.StepResult{}},
 		"all":         fullRun(),
-		"empty step":  {Steps: []StepResult{{}}},
-		"branch 0":    {Steps: []StepResult{{ID: "s", Branch: ptr(0)}}},
-		"branch -1":   {Steps: []StepResult{{ID: "s", Branch: ptr(-1)}}},
-		"empty input and conditions": {Steps: []StepResult{{ID: "s",
-			Input: map[string]any{}, Conditions: []Condition{}}}},
-		"output non-nil but empty": {Steps: []StepResult{
+		"empty step":  {Steps: []engine.StepResult{{}}},
+		"branch 0":    {Steps: []engine.StepResult{{ID: "s", Branch: ptr(0)}}},
+		"branch -1":   {Steps: []engine.StepResult{{ID: "s", Branch: ptr(-1)}}},
+		"empty input and conditions": {Steps: []engine.StepResult{{ID: "s",
+			Input: map[string]any{}, Conditions: []engine.Condition{}}}},
+		"output non-nil but empty": {Steps: []engine.StepResult{
 			{Output: ""}, {Output: 0}, {Output: false}, {Output: (*int)(nil)},
 			{Output: map[string]any{}}, {Output: []any{}}, {Output: json.RawMessage(`{ "a" : [1, 2] }`)},
 		}},
 		"response minimal":  {Response: &connectors.Response{}},
 		"response string":   {Response: &connectors.Response{Status: 200, Body: "<html>&amp;</html>"}},
-		"negative versions": {FlowVersion: -5, Steps: []StepResult{{Attempts: -1, StatusCode: -2}}},
-		"max ints": {FlowVersion: math.MaxInt64, Steps: []StepResult{
+		"negative versions": {FlowVersion: -5, Steps: []engine.StepResult{{Attempts: -1, StatusCode: -2}}},
+		"max ints": {FlowVersion: math.MaxInt64, Steps: []engine.StepResult{
 			{Attempts: math.MaxInt, StatusCode: math.MinInt, Branch: ptr(math.MaxInt)}}},
 	}
 	for i, f := range []float64{0, math.Copysign(0, -1), 1.5, 1e-7, 1e21, 123456.789, 0.1, 1e-6, 5e-324, math.MaxFloat64} {
-		cases["float "+string(rune('a'+i))] = &Run{Steps: []StepResult{{ID: "s", DurationMS: f}}}
+		cases["float "+string(rune('a'+i))] = &engine.Run{Steps: []engine.StepResult{{ID: "s", DurationMS: f}}}
 	}
 	for i, s := range trickyStrings {
-		cases["tricky "+string(rune('a'+i))] = &Run{ID: s, FlowID: s, EventID: s, Status: RunStatus(s),
-			Error: s, ErrorStep: s, RetryOf: s, ReplayOf: s, Crash: &CrashCount{Step: s, Count: -i}, IdempotencyRun: s,
-			Steps: []StepResult{{ID: s, Use: s, Status: StepStatus(s), Error: s,
+		cases["tricky "+string(rune('a'+i))] = &engine.Run{ID: s, FlowID: s, EventID: s, Status: engine.RunStatus(s),
+			Error: s, ErrorStep: s, RetryOf: s, ReplayOf: s, Crash: &engine.CrashCount{Step: s, Count: -i}, IdempotencyRun: s,
+			Steps: []engine.StepResult{{ID: s, Use: s, Status: engine.StepStatus(s), Error: s,
 				Input:      map[string]any{s: s},
 				Output:     s,
-				Conditions: []Condition{{Field: s, Expr: s, Error: s}}}}}
+				Conditions: []engine.Condition{{Field: s, Expr: s, Error: s}}}}}
 	}
 	for i, tm := range allTimes {
-		cases["time "+string(rune('a'+i))] = &Run{CreatedAt: tm, StartedAt: &tm, FinishedAt: &tm, DueAt: &tm,
-			Steps: []StepResult{{StartedAt: tm, FinishedAt: &tm, NextAttemptAt: &tm, ResumeAt: &tm}}}
+		cases["time "+string(rune('a'+i))] = &engine.Run{CreatedAt: tm, StartedAt: &tm, FinishedAt: &tm, DueAt: &tm,
+			Steps: []engine.StepResult{{StartedAt: tm, FinishedAt: &tm, NextAttemptAt: &tm, ResumeAt: &tm}}}
 	}
 	for name, r := range cases {
 		checkJSONEqual(t, "run "+name, r, encodeRunFn(r))
@@ -287,18 +288,18 @@ func TestAppendRunJSONMatchesMarshal(t *testing.T) {
 }
 
 func TestAppendSummaryJSONMatchesMarshal(t *testing.T) {
-	cases := map[string]*RunSummary{
+	cases := map[string]*engine.RunSummary{
 		"zero":     {},
-		"required": {ID: "r", FlowID: "f", FlowVersion: 1, EventID: "e", Status: RunQueued, CreatedAt: tUTC},
+		"required": {ID: "r", FlowID: "f", FlowVersion: 1, EventID: "e", Status: engine.RunQueued, CreatedAt: tUTC},
 		"all":      fullSummary(),
 		"negative": {FlowVersion: math.MinInt64, Steps: -1},
 	}
 	for i, s := range trickyStrings {
-		cases["tricky "+string(rune('a'+i))] = &RunSummary{ID: s, FlowID: s, EventID: s, Status: RunStatus(s),
+		cases["tricky "+string(rune('a'+i))] = &engine.RunSummary{ID: s, FlowID: s, EventID: s, Status: engine.RunStatus(s),
 			Error: s, RetryOf: s, ReplayOf: s}
 	}
 	for i, tm := range allTimes {
-		cases["time "+string(rune('a'+i))] = &RunSummary{CreatedAt: tm, FinishedAt: &tm, DueAt: &tm}
+		cases["time "+string(rune('a'+i))] = &engine.RunSummary{CreatedAt: tm, FinishedAt: &tm, DueAt: &tm}
 	}
 	for name, s := range cases {
 		checkJSONEqual(t, "summary "+name, s, encodeSummaryFn(s))
@@ -321,13 +322,13 @@ func TestAppendJSONInvalidValues(t *testing.T) {
 		if _, err := bt.MarshalJSON(); err == nil {
 			t.Fatalf("%v: expected MarshalJSON to refuse it", bt)
 		}
-		runs := []*Run{
+		runs := []*engine.Run{
 			{CreatedAt: bt},
 			{StartedAt: &bt}, {FinishedAt: &bt}, {DueAt: &bt},
-			{Steps: []StepResult{{StartedAt: bt}}},
-			{Steps: []StepResult{{}, {FinishedAt: &bt}}},
-			{Steps: []StepResult{{NextAttemptAt: &bt}}},
-			{Steps: []StepResult{{ResumeAt: &bt}}},
+			{Steps: []engine.StepResult{{StartedAt: bt}}},
+			{Steps: []engine.StepResult{{}, {FinishedAt: &bt}}},
+			{Steps: []engine.StepResult{{NextAttemptAt: &bt}}},
+			{Steps: []engine.StepResult{{ResumeAt: &bt}}},
 		}
 		for i, r := range runs {
 			if _, err := json.Marshal(r); err == nil {
@@ -340,20 +341,20 @@ func TestAppendJSONInvalidValues(t *testing.T) {
 		// Event and summary have no error to report: they write the time
 		// as AppendFormat prints it (see appendEventJSON).
 		want := `"` + bt.Format(time.RFC3339Nano) + `"`
-		if got := appendEventJSON(nil, &Event{ReceivedAt: bt}); !bytes.Contains(got, []byte(`"received_at":`+want)) {
+		if got := appendEventJSON(nil, &engine.Event{ReceivedAt: bt}); !bytes.Contains(got, []byte(`"received_at":`+want)) {
 			t.Errorf("event with %v: got %s", bt, got)
 		}
-		if got := appendSummaryJSON(nil, &RunSummary{DueAt: &bt}); !bytes.Contains(got, []byte(`"due_at":`+want)) {
+		if got := appendSummaryJSON(nil, &engine.RunSummary{DueAt: &bt}); !bytes.Contains(got, []byte(`"due_at":`+want)) {
 			t.Errorf("summary with %v: got %s", bt, got)
 		}
 	}
-	unsupported := []*Run{
-		{Steps: []StepResult{{DurationMS: math.NaN()}}},
-		{Steps: []StepResult{{DurationMS: math.Inf(1)}}},
-		{Steps: []StepResult{{DurationMS: math.Inf(-1)}}},
-		{Steps: []StepResult{{Input: map[string]any{"c": make(chan int)}}}},
-		{Steps: []StepResult{{Output: func() {}}}},
-		{Steps: []StepResult{{Output: math.NaN()}}},
+	unsupported := []*engine.Run{
+		{Steps: []engine.StepResult{{DurationMS: math.NaN()}}},
+		{Steps: []engine.StepResult{{DurationMS: math.Inf(1)}}},
+		{Steps: []engine.StepResult{{DurationMS: math.Inf(-1)}}},
+		{Steps: []engine.StepResult{{Input: map[string]any{"c": make(chan int)}}}},
+		{Steps: []engine.StepResult{{Output: func() {}}}},
+		{Steps: []engine.StepResult{{Output: math.NaN()}}},
 		{Response: &connectors.Response{Body: complex(1, 2)}},
 	}
 	for i, r := range unsupported {
@@ -366,7 +367,7 @@ func TestAppendJSONInvalidValues(t *testing.T) {
 			t.Errorf("unsupported %d: dst prefix lost: %q", i, b)
 		}
 	}
-	_, err := appendRunJSON(nil, &Run{Steps: []StepResult{{}, {DurationMS: math.NaN()}}})
+	_, err := appendRunJSON(nil, &engine.Run{Steps: []engine.StepResult{{}, {DurationMS: math.NaN()}}})
 	if err == nil || !strings.Contains(err.Error(), "steps[1]: duration_ms") {
 		t.Errorf("error should name the field: %v", err)
 	}
@@ -712,8 +713,8 @@ func (g jsonGen) value(depth int) any {
 	}
 }
 
-func (g jsonGen) event() *Event {
-	e := &Event{ID: g.string(), FlowID: g.string(), Source: g.string(), ReceivedAt: g.time()}
+func (g jsonGen) event() *engine.Event {
+	e := &engine.Event{ID: g.string(), FlowID: g.string(), Source: g.string(), ReceivedAt: g.time()}
 	if g.maybe() {
 		e.Method = g.string()
 	}
@@ -736,8 +737,8 @@ func (g jsonGen) event() *Event {
 	return e
 }
 
-func (g jsonGen) step() StepResult {
-	s := StepResult{ID: g.string(), Status: StepStatus(g.string()), Attempts: g.r.IntN(10), StartedAt: g.time(),
+func (g jsonGen) step() engine.StepResult {
+	s := engine.StepResult{ID: g.string(), Status: engine.StepStatus(g.string()), Attempts: g.r.IntN(10), StartedAt: g.time(),
 		FinishedAt: g.optTime(), DurationMS: g.float(), NextAttemptAt: g.optTime(), ResumeAt: g.optTime()}
 	if g.maybe() {
 		s.Use = g.string()
@@ -756,9 +757,9 @@ func (g jsonGen) step() StepResult {
 		s.Error = g.string()
 	}
 	if g.maybe() {
-		s.Conditions = make([]Condition, g.r.IntN(3))
+		s.Conditions = make([]engine.Condition, g.r.IntN(3))
 		for i := range s.Conditions {
-			s.Conditions[i] = Condition{Field: g.string(), Expr: g.string(), Result: g.maybe()}
+			s.Conditions[i] = engine.Condition{Field: g.string(), Expr: g.string(), Result: g.maybe()}
 			if g.maybe() {
 				s.Conditions[i].Error = g.string()
 			}
@@ -773,9 +774,9 @@ func (g jsonGen) step() StepResult {
 	return s
 }
 
-func (g jsonGen) run() *Run {
-	r := &Run{ID: g.string(), FlowID: g.string(), FlowVersion: g.r.Int64N(1000), EventID: g.string(),
-		Status: RunStatus(g.string()), CreatedAt: g.time(), StartedAt: g.optTime(), FinishedAt: g.optTime(),
+func (g jsonGen) run() *engine.Run {
+	r := &engine.Run{ID: g.string(), FlowID: g.string(), FlowVersion: g.r.Int64N(1000), EventID: g.string(),
+		Status: engine.RunStatus(g.string()), CreatedAt: g.time(), StartedAt: g.optTime(), FinishedAt: g.optTime(),
 		DueAt: g.optTime()}
 	if g.maybe() {
 		r.Error = g.string()
@@ -786,9 +787,9 @@ func (g jsonGen) run() *Run {
 	switch g.r.IntN(4) {
 	case 0: // nil Steps
 	case 1:
-		r.Steps = []StepResult{}
+		r.Steps = []engine.StepResult{}
 	default:
-		r.Steps = make([]StepResult, 1+g.r.IntN(4))
+		r.Steps = make([]engine.StepResult, 1+g.r.IntN(4))
 		for i := range r.Steps {
 			r.Steps[i] = g.step()
 		}
@@ -803,7 +804,7 @@ func (g jsonGen) run() *Run {
 		r.ReplayOf = g.string()
 	}
 	if g.maybe() {
-		r.Crash = &CrashCount{Step: g.string(), Count: g.r.IntN(5)}
+		r.Crash = &engine.CrashCount{Step: g.string(), Count: g.r.IntN(5)}
 	}
 	if g.maybe() {
 		r.IdempotencyRun = g.string()
@@ -820,7 +821,7 @@ func TestAppendJSONRandomMatchesMarshal(t *testing.T) {
 		checkJSONEqual(t, "random run", r, encodeRunFn(r))
 		s := r.Summary()
 		if i%2 == 0 {
-			s = RunSummary{ID: g.string(), Status: RunStatus(g.string()), CreatedAt: g.time(), Error: g.string(), DueAt: g.optTime()}
+			s = engine.RunSummary{ID: g.string(), Status: engine.RunStatus(g.string()), CreatedAt: g.time(), Error: g.string(), DueAt: g.optTime()}
 		}
 		checkJSONEqual(t, "random summary", &s, encodeSummaryFn(&s))
 	}
@@ -877,7 +878,7 @@ func checkAnyJSON(t testing.TB, name string, v any) {
 // carries v as a step's input and output and as the response body.
 func checkAnyInRunJSON(t testing.TB, name string, v any) {
 	t.Helper()
-	r := &Run{ID: "r", Steps: []StepResult{{ID: "s", Input: map[string]any{"v": v}, Output: v}},
+	r := &engine.Run{ID: "r", Steps: []engine.StepResult{{ID: "s", Input: map[string]any{"v": v}, Output: v}},
 		Response: &connectors.Response{Status: 200, Body: v}}
 	want, wantErr := json.Marshal(r)
 	got, gotErr := appendRunJSON(nil, r)
@@ -1026,9 +1027,9 @@ func TestAppendAnyJSONMatchesMarshal(t *testing.T) {
 		t.Errorf("float32 -Inf: got %v, want a *json.UnsupportedValueError for a float32", err)
 	}
 	// Errors in a run name their field.
-	for field, r := range map[string]*Run{
-		"steps[1]: input: json: invalid number literal":  {Steps: []StepResult{{}, {Input: map[string]any{"n": json.Number("x")}}}},
-		"steps[0]: output: json: unsupported value: NaN": {Steps: []StepResult{{Output: []any{math.NaN()}}}},
+	for field, r := range map[string]*engine.Run{
+		"steps[1]: input: json: invalid number literal":  {Steps: []engine.StepResult{{}, {Input: map[string]any{"n": json.Number("x")}}}},
+		"steps[0]: output: json: unsupported value: NaN": {Steps: []engine.StepResult{{Output: []any{math.NaN()}}}},
 		"response: body: json: unsupported value: +Inf":  {Response: &connectors.Response{Body: math.Inf(1)}},
 	} {
 		if _, err := appendRunJSON(nil, r); err == nil || !strings.Contains(err.Error(), field) {
@@ -1206,11 +1207,11 @@ func FuzzAppendRunJSON(f *testing.F) {
 		if offset%3 == 0 {
 			output = append(output, json.Number(s1))
 		}
-		r := &Run{ID: s1, FlowID: s2, FlowVersion: n, EventID: s1 + s2, Status: RunStatus(s2),
+		r := &engine.Run{ID: s1, FlowID: s2, FlowVersion: n, EventID: s1 + s2, Status: engine.RunStatus(s2),
 			CreatedAt: tm, DueAt: &tm, Error: s2,
-			Steps: []StepResult{{ID: s1, Use: s2, Status: StepStatus(s1), Input: input,
+			Steps: []engine.StepResult{{ID: s1, Use: s2, Status: engine.StepStatus(s1), Input: input,
 				Output: output, Attempts: int(n), Branch: branch, StartedAt: tm, FinishedAt: &tm,
-				DurationMS: dur, Conditions: []Condition{{Field: s1, Expr: s2, Result: flag}}, StatusCode: int(n)}},
+				DurationMS: dur, Conditions: []engine.Condition{{Field: s1, Expr: s2, Result: flag}}, StatusCode: int(n)}},
 			Response: &connectors.Response{Status: int(n), Headers: map[string]string{s1: s2},
 				Body: map[string]any{s1: []any{s2, dur}, "f32": float32(dur)}}}
 		if !flag {
@@ -1227,7 +1228,7 @@ func FuzzAppendRunJSON(f *testing.F) {
 			t.Fatalf("run differs\n got %q\nwant %q", got[len(jsonPrefix):], want)
 		}
 
-		e := &Event{ID: s1, FlowID: s2, Source: s1, Method: s2, Path: s1, Headers: map[string]string{s1: s2, s2: s1},
+		e := &engine.Event{ID: s1, FlowID: s2, Source: s1, Method: s2, Path: s1, Headers: map[string]string{s1: s2, s2: s1},
 			Query: map[string]string{s2: s1}, RemoteAddr: s2, ContentType: s1, Body: body, ReceivedAt: tm, DedupeKey: s2}
 		sum := r.Summary()
 		if want, err := json.Marshal(e); err == nil {
@@ -1244,15 +1245,15 @@ func FuzzAppendRunJSON(f *testing.F) {
 }
 
 // benchRun is a realistic checkpoint: one data.set step that succeeded.
-func benchRun() *Run {
+func benchRun() *engine.Run {
 	created := time.Date(2024, 6, 1, 12, 0, 0, 123456789, time.UTC)
 	started := created.Add(150 * time.Microsecond)
 	finished := started.Add(2 * time.Millisecond)
-	return &Run{
+	return &engine.Run{
 		ID: "01HZX3K9Q7B8M2N4P6R8T0V2W4", FlowID: "orders", FlowVersion: 3, EventID: "01HZX3K9Q7B8M2N4P6R8T0V2W3",
-		Status: RunSucceeded, CreatedAt: created, StartedAt: &started, FinishedAt: &finished,
-		Steps: []StepResult{{
-			ID: "set", Use: "data.set", Status: StepSucceeded,
+		Status: engine.RunSucceeded, CreatedAt: created, StartedAt: &started, FinishedAt: &finished,
+		Steps: []engine.StepResult{{
+			ID: "set", Use: "data.set", Status: engine.StepSucceeded,
 			Input:    map[string]any{"order": "o-123", "total": 42},
 			Output:   map[string]any{"order": "o-123", "total": 42},
 			Attempts: 1, StartedAt: started, FinishedAt: &finished, DurationMS: 0.412,
@@ -1321,7 +1322,7 @@ func BenchmarkAppendAnyJSON(b *testing.B) {
 }
 
 func BenchmarkAppendEventJSON(b *testing.B) {
-	e := &Event{ID: "01HZX3K9Q7B8M2N4P6R8T0V2W3", FlowID: "orders", Source: "webhook", Method: "POST",
+	e := &engine.Event{ID: "01HZX3K9Q7B8M2N4P6R8T0V2W3", FlowID: "orders", Source: "webhook", Method: "POST",
 		Path: "/hooks/orders", Headers: map[string]string{"Content-Type": "application/json", "User-Agent": "curl/8.5.0"},
 		RemoteAddr: "10.0.0.7:51234", ContentType: "application/json", Body: []byte(`{"order":"o-123","total":42}`),
 		ReceivedAt: time.Date(2024, 6, 1, 12, 0, 0, 123456789, time.UTC)}

@@ -1,4 +1,4 @@
-package engine
+package boltstore
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/switchyard/switchyard/auth"
+	"github.com/switchyard/switchyard/engine"
 )
 
 // sampleDB returns the bytes of a closed store holding n runs, and the
@@ -22,7 +23,7 @@ import (
 func sampleDB(t testing.TB, n int) (db []byte, page, root, used int) {
 	t.Helper()
 	dir := t.TempDir()
-	s, err := OpenBolt(dir, time.Second)
+	s, err := Open(dir, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,8 +35,8 @@ func sampleDB(t testing.TB, n int) (db []byte, page, root, used int) {
 		}
 		now := time.Now().UTC()
 		r := newRun("f")
-		r.ID, r.EventID, r.Status, r.FinishedAt = res.RunID, res.EventID, RunSucceeded, &now
-		r.Steps = []StepResult{{ID: "s", Status: StepSucceeded, Output: map[string]any{"big": strings.Repeat("o", i%3*3000)}}}
+		r.ID, r.EventID, r.Status, r.FinishedAt = res.RunID, res.EventID, engine.RunSucceeded, &now
+		r.Steps = []engine.StepResult{{ID: "s", Status: engine.StepSucceeded, Output: map[string]any{"big": strings.Repeat("o", i%3*3000)}}}
 		if err := s.SaveRun(ctx, r); err != nil {
 			t.Fatal(err)
 		}
@@ -169,7 +170,7 @@ func FuzzOpenDamagedBoltFile(f *testing.F) {
 		if err := os.WriteFile(filepath.Join(dir, DBFileName), db, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		s, err := OpenBolt(dir, time.Second)
+		s, err := Open(dir, time.Second)
 		if err != nil {
 			if !errors.Is(err, ErrDatabaseDamaged) {
 				t.Fatalf("open failed without calling the file damaged: %v", err)
@@ -179,8 +180,8 @@ func FuzzOpenDamagedBoltFile(f *testing.F) {
 		defer s.Close()
 		// Whatever the reads answer, they answer.
 		ctx := context.Background()
-		s.ListRuns(ctx, RunFilter{Limit: 500})
-		s.ListRuns(ctx, RunFilter{FlowID: "f", Status: RunQueued})
+		s.ListRuns(ctx, engine.RunFilter{Limit: 500})
+		s.ListRuns(ctx, engine.RunFilter{FlowID: "f", Status: engine.RunQueued})
 		s.Pending(ctx)
 		s.Flows(ctx)
 		s.Connections(ctx)
@@ -215,11 +216,11 @@ func fuzzSeedDB(t testing.TB) ([]byte, int, int) {
 			}
 		}
 		for seq := uint64(1); seq <= 60; seq++ {
-			r := &Run{ID: formatID(runIDPrefix, seq), EventID: formatID(eventIDPrefix, seq), FlowID: "f",
-				FlowVersion: 1, Status: RunQueued, CreatedAt: at}
+			r := &engine.Run{ID: formatID(runIDPrefix, seq), EventID: formatID(eventIDPrefix, seq), FlowID: "f",
+				FlowVersion: 1, Status: engine.RunQueued, CreatedAt: at}
 			if seq%3 == 0 {
-				r.Status, r.FinishedAt = RunSucceeded, &at
-				r.Steps = []StepResult{{ID: "s", Status: StepSucceeded}}
+				r.Status, r.FinishedAt = engine.RunSucceeded, &at
+				r.Steps = []engine.StepResult{{ID: "s", Status: engine.StepSucceeded}}
 			}
 			record, err := appendRunJSON(nil, r)
 			if err != nil {
@@ -234,12 +235,12 @@ func fuzzSeedDB(t testing.TB) ([]byte, int, int) {
 			if seq%10 == 0 {
 				body = bytes.Repeat([]byte("b"), 5000)
 			}
-			ev := &Event{ID: r.EventID, FlowID: "f", Source: "webhook", Body: body, ReceivedAt: at}
+			ev := &engine.Event{ID: r.EventID, FlowID: "f", Source: "webhook", Body: body, ReceivedAt: at}
 			if err := tx.Bucket(bucketEvents).Put(seqKey(seq), appendEventJSON(nil, ev)); err != nil {
 				return err
 			}
 		}
-		if err := putJSON(tx.Bucket(bucketFlows), []byte("f"), FlowRecord{ID: "f", Version: 1, Flow: []byte(`{"id":"f"}`)}); err != nil {
+		if err := putJSON(tx.Bucket(bucketFlows), []byte("f"), engine.FlowRecord{ID: "f", Version: 1, Flow: []byte(`{"id":"f"}`)}); err != nil {
 			return err
 		}
 		if err := putJSON(tx.Bucket(bucketTokens), []byte("h"), auth.TokenRecord{ID: "t", Hash: "h"}); err != nil {
@@ -305,7 +306,7 @@ func BenchmarkCheckBoltFile(b *testing.B) {
 // ErrDatabaseDamaged; it used to be a SIGBUS that ended the process.
 func TestReadFaultIsAnError(t *testing.T) {
 	dir := t.TempDir()
-	s, err := OpenBolt(dir, time.Second)
+	s, err := Open(dir, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,13 +317,13 @@ func TestReadFaultIsAnError(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.ListRuns(ctx, RunFilter{}); err != nil {
+	if _, err := s.ListRuns(ctx, engine.RunFilter{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Truncate(filepath.Join(dir, DBFileName), 8192); err != nil { // the meta pages only
 		t.Fatal(err)
 	}
-	if _, err := s.ListRuns(ctx, RunFilter{}); !errors.Is(err, ErrDatabaseDamaged) {
+	if _, err := s.ListRuns(ctx, engine.RunFilter{}); !errors.Is(err, ErrDatabaseDamaged) {
 		t.Fatalf("list runs over a file cut short: %v, want ErrDatabaseDamaged", err)
 	}
 	if _, err := s.Flows(ctx); !errors.Is(err, ErrDatabaseDamaged) {

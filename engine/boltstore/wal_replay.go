@@ -1,4 +1,4 @@
-package engine
+package boltstore
 
 import (
 	"encoding/binary"
@@ -11,6 +11,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/switchyard/switchyard/engine"
 )
 
 // Replay of the write-ahead log at open, and its salvage by `switchyard
@@ -85,7 +87,7 @@ func (e *LogDamageError) Error() string {
 // Is makes errors.Is(err, ErrLogDamaged) hold.
 func (e *LogDamageError) Is(target error) bool { return target == ErrLogDamaged }
 
-// RecoveryReport is what RecoverBolt did with the write-ahead log.
+// RecoveryReport is what Recover did with the write-ahead log.
 type RecoveryReport struct {
 	// Segments is how many segment files the log had.
 	Segments int
@@ -289,7 +291,7 @@ func describeWALRecord(rec []byte) string {
 	case *acceptRecord:
 		return fmt.Sprintf("the event and queued run %s of flow %q", formatID(runIDPrefix, seqOf(r.key)), r.flowID)
 	case *saveRecord:
-		var sum RunSummary
+		var sum engine.RunSummary
 		if decodeIndex(r.index, &sum) == nil {
 			return fmt.Sprintf("a checkpoint of run %s of flow %q (status %s)", formatID(runIDPrefix, seqOf(r.key)), sum.FlowID, sum.Status)
 		}
@@ -303,11 +305,11 @@ func describeWALRecord(rec []byte) string {
 // replay applies the log records bbolt does not hold yet, in order, and
 // returns the number for the next segment. A damaged log stops it with a
 // LogDamageError before anything after the damage is applied, leaving
-// the log in place; with salvage (RecoverBolt) it applies every intact
+// the log in place; with salvage (Recover) it applies every intact
 // record instead, reports in s.recovery, and moves the damaged segments
 // aside. Either way a segment is deleted only once bbolt holds all of its
 // intact records.
-func (s *BoltStore) replay(walDir string, salvage bool) (uint64, error) {
+func (s *Store) replay(walDir string, salvage bool) (uint64, error) {
 	segs, err := walSegments(walDir)
 	if err != nil {
 		return 0, fmt.Errorf("store: list write-ahead log: %w", err)

@@ -1,4 +1,4 @@
-package engine
+package boltstore
 
 import (
 	"bytes"
@@ -8,12 +8,14 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/switchyard/switchyard/engine"
 )
 
 // currentVersion reads a flow's current version inside a transaction; 0
 // when the flow does not exist.
 func currentVersion(tx *bolt.Tx, flowID string) int64 {
-	var rec FlowRecord
+	var rec engine.FlowRecord
 	if getJSON(tx.Bucket(bucketFlows), []byte(flowID), &rec) != nil {
 		return 0
 	}
@@ -27,25 +29,25 @@ func currentVersion(tx *bolt.Tx, flowID string) int64 {
 // a clock stepped back by a day.
 const tickHorizon = 25 * time.Hour
 
-// AcceptTick implements Store. A tick older than the flow's newest by more
+// AcceptTick implements engine.Store. A tick older than the flow's newest by more
 // than tickHorizon is refused as a duplicate without a run id.
-func (s *BoltStore) AcceptTick(ctx context.Context, ev *Event, run *Run, tick time.Time) (AcceptResult, error) {
-	var res AcceptResult
+func (s *Store) AcceptTick(ctx context.Context, ev *engine.Event, run *engine.Run, tick time.Time) (engine.AcceptResult, error) {
+	var res engine.AcceptResult
 	evCopy, runCopy := *ev, *run
 	err := s.write(ctx, func(tx *bolt.Tx) error {
-		res = AcceptResult{}
+		res = engine.AcceptResult{}
 		if v := currentVersion(tx, evCopy.FlowID); v != runCopy.FlowVersion {
-			return fmt.Errorf("%w: flow %q is at version %d, tick was for %d", ErrStaleVersion, evCopy.FlowID, v, runCopy.FlowVersion)
+			return fmt.Errorf("%w: flow %q is at version %d, tick was for %d", engine.ErrStaleVersion, evCopy.FlowID, v, runCopy.FlowVersion)
 		}
 		tk := tickKey(evCopy.FlowID, tick)
 		ticks := tx.Bucket(bucketTicks)
 		if prev := ticks.Get(tk); prev != nil {
-			res = AcceptResult{RunID: string(prev), Duplicate: true}
+			res = engine.AcceptResult{RunID: string(prev), Duplicate: true}
 			return nil
 		}
 		newest := lastTick(tx, evCopy.FlowID)
 		if !newest.IsZero() && tick.Before(newest.Add(-tickHorizon)) {
-			res = AcceptResult{Duplicate: true}
+			res = engine.AcceptResult{Duplicate: true}
 			return nil
 		}
 		e, r, err := s.putEventAndRun(tx, &evCopy, &runCopy)
@@ -55,14 +57,14 @@ func (s *BoltStore) AcceptTick(ctx context.Context, ev *Event, run *Run, tick ti
 		if err := ticks.Put(tk, []byte(r.ID)); err != nil {
 			return err
 		}
-		res = AcceptResult{RunID: r.ID, EventID: e.ID}
+		res = engine.AcceptResult{RunID: r.ID, EventID: e.ID}
 		if tick.After(newest) {
 			newest = tick
 		}
 		return pruneTicks(tx, evCopy.FlowID, newest.Add(-tickHorizon))
 	})
 	if err != nil {
-		return AcceptResult{}, fmt.Errorf("store: accept tick %s of flow %q: %w", tick.Format(time.RFC3339), ev.FlowID, err)
+		return engine.AcceptResult{}, fmt.Errorf("store: accept tick %s of flow %q: %w", tick.Format(time.RFC3339), ev.FlowID, err)
 	}
 	if !res.Duplicate {
 		ev.ID, run.ID, run.EventID = res.EventID, res.RunID, res.EventID
@@ -90,7 +92,7 @@ func pruneTicks(tx *bolt.Tx, flowID string, cutoff time.Time) error {
 }
 
 // putEventAndRun writes a new event and its first run, which share a key.
-func (s *BoltStore) putEventAndRun(tx *bolt.Tx, ev *Event, run *Run) (*Event, *Run, error) {
+func (s *Store) putEventAndRun(tx *bolt.Tx, ev *engine.Event, run *engine.Run) (*engine.Event, *engine.Run, error) {
 	key, err := s.putNewRunWithEvent(tx, run)
 	if err != nil {
 		return nil, nil, err
@@ -100,7 +102,7 @@ func (s *BoltStore) putEventAndRun(tx *bolt.Tx, ev *Event, run *Run) (*Event, *R
 }
 
 // putNewRunWithEvent is putNewRun for a run that starts its own event.
-func (s *BoltStore) putNewRunWithEvent(tx *bolt.Tx, r *Run) ([]byte, error) {
+func (s *Store) putNewRunWithEvent(tx *bolt.Tx, r *engine.Run) ([]byte, error) {
 	seq := s.seq.Add(1)
 	key := seqKey(seq)
 	r.ID, r.EventID = formatID(runIDPrefix, seq), formatID(eventIDPrefix, seq)
@@ -116,8 +118,8 @@ func (s *BoltStore) putNewRunWithEvent(tx *bolt.Tx, r *Run) ([]byte, error) {
 	return key, nil
 }
 
-// LastTick implements Store.
-func (s *BoltStore) LastTick(ctx context.Context, flowID string) (time.Time, error) {
+// LastTick implements engine.Store.
+func (s *Store) LastTick(ctx context.Context, flowID string) (time.Time, error) {
 	var last time.Time
 	err := s.view(func(tx *bolt.Tx) error {
 		last = lastTick(tx, flowID)
@@ -136,87 +138,20 @@ func lastTick(tx *bolt.Tx, flowID string) time.Time {
 	return time.Time{}
 }
 
-// PollState is what a poll trigger remembers between polls.
-type PollState struct {
-	FlowVersion int64     `json:"flow_version"`
-	Seeded      bool      `json:"seeded"`
-	LastPollAt  time.Time `json:"last_poll_at,omitempty"`
-	LastStatus  string    `json:"last_status,omitempty"` // ok, error, flood, seeded
-	LastError   string    `json:"last_error,omitempty"`
-	// LastItems is how many items the last poll listed, LastNew how many
-	// of them were unseen, LastRuns how many runs it started.
-	LastItems   int       `json:"last_items"`
-	LastNew     int       `json:"last_new"`
-	LastRuns    int       `json:"last_runs"`
-	Failures    int       `json:"failures"`
-	NextAllowed time.Time `json:"next_allowed,omitempty"`
-	// Paused is set by the flood guard until someone confirms.
-	Paused      bool   `json:"paused"`
-	PauseReason string `json:"pause_reason,omitempty"`
-	// Cursor is the value of the flow's cursor expression after the last
-	// successful poll.
-	Cursor any `json:"cursor,omitempty"`
-	// SeenCount is how many keys the seen set holds.
-	SeenCount int `json:"seen_count"`
-}
-
-// PollItem is one polled item that would start a run.
-type PollItem struct {
-	Key   string
-	Event *Event
-	Run   *Run
-}
-
-// PollCommit is the outcome of one poll, written in one transaction.
-type PollCommit struct {
-	FlowID  string
-	Version int64
-	Items   []PollItem
-	// SeenLimit bounds the seen set; the oldest keys go first.
-	SeenLimit int
-	// FloodLimit: more unseen items than this pauses the flow instead.
-	FloodLimit int
-	// Backfill is how many of the newest unseen items the first poll runs
-	// (0: the first poll only records what is there).
-	Backfill int
-	// Force fires unseen items even beyond the flood limit (a user
-	// confirmed).
-	Force bool
-	// Seed records the unseen items as seen without running any.
-	Seed bool
-	// Failed saves State alone: the poll found nothing to commit.
-	Failed bool
-	// Cursor is the cursor expression's new value; it replaces
-	// State.Cursor unless the flood guard holds the items back (they
-	// must be fetched again with the old cursor).
-	Cursor any
-	// State is the state to save, updated with what the commit did.
-	State PollState
-}
-
-// PollResult reports what AcceptPoll stored.
-type PollResult struct {
-	Runs    []*Run
-	Events  []*Event
-	Unseen  int
-	Flooded bool
-	State   PollState
-}
-
-// AcceptPoll implements Store.
-func (s *BoltStore) AcceptPoll(ctx context.Context, pc PollCommit) (PollResult, error) {
-	var out PollResult
+// AcceptPoll implements engine.Store.
+func (s *Store) AcceptPoll(ctx context.Context, pc engine.PollCommit) (engine.PollResult, error) {
+	var out engine.PollResult
 	err := s.write(ctx, func(tx *bolt.Tx) error {
-		out = PollResult{State: pc.State}
+		out = engine.PollResult{State: pc.State}
 		if v := currentVersion(tx, pc.FlowID); v != pc.Version {
-			return fmt.Errorf("%w: flow %q is at version %d, poll was for %d", ErrStaleVersion, pc.FlowID, v, pc.Version)
+			return fmt.Errorf("%w: flow %q is at version %d, poll was for %d", engine.ErrStaleVersion, pc.FlowID, v, pc.Version)
 		}
 		st := &out.State
 		if pc.Failed {
 			return putJSON(tx.Bucket(bucketPollState), []byte(pc.FlowID), st)
 		}
 		seen := tx.Bucket(bucketSeen)
-		var unseen []PollItem
+		var unseen []engine.PollItem
 		listed := map[string]bool{}
 		for _, it := range pc.Items {
 			if listed[it.Key] {
@@ -275,7 +210,7 @@ func (s *BoltStore) AcceptPoll(ctx context.Context, pc PollCommit) (PollResult, 
 		return putJSON(tx.Bucket(bucketPollState), []byte(pc.FlowID), st)
 	})
 	if err != nil {
-		return PollResult{}, fmt.Errorf("store: accept poll of flow %q: %w", pc.FlowID, err)
+		return engine.PollResult{}, fmt.Errorf("store: accept poll of flow %q: %w", pc.FlowID, err)
 	}
 	return out, nil
 }
@@ -326,12 +261,12 @@ func trimSeen(tx *bolt.Tx, flowID string, limit int, keep map[string]bool) (int,
 	return n - len(victims), nil
 }
 
-// PollStateOf implements Store.
-func (s *BoltStore) PollStateOf(ctx context.Context, flowID string) (PollState, error) {
-	var st PollState
+// PollStateOf implements engine.Store.
+func (s *Store) PollStateOf(ctx context.Context, flowID string) (engine.PollState, error) {
+	var st engine.PollState
 	err := s.view(func(tx *bolt.Tx) error {
 		err := getJSON(tx.Bucket(bucketPollState), []byte(flowID), &st)
-		if err == ErrNotFound {
+		if err == engine.ErrNotFound {
 			return nil
 		}
 		return err
@@ -339,13 +274,13 @@ func (s *BoltStore) PollStateOf(ctx context.Context, flowID string) (PollState, 
 	return st, err
 }
 
-// PutPollState implements Store.
-func (s *BoltStore) PutPollState(ctx context.Context, flowID string, st PollState) error {
+// PutPollState implements engine.Store.
+func (s *Store) PutPollState(ctx context.Context, flowID string, st engine.PollState) error {
 	return s.putRecord(ctx, bucketPollState, []byte(flowID), st, "poll state of "+flowID)
 }
 
-// SeenKeys implements Store: the count and the newest keys, newest first.
-func (s *BoltStore) SeenKeys(ctx context.Context, flowID string, newest int) (int, []string, error) {
+// SeenKeys implements engine.Store: the count and the newest keys, newest first.
+func (s *Store) SeenKeys(ctx context.Context, flowID string, newest int) (int, []string, error) {
 	var keys []string
 	n := 0
 	err := s.view(func(tx *bolt.Tx) error {
@@ -362,9 +297,9 @@ func (s *BoltStore) SeenKeys(ctx context.Context, flowID string, newest int) (in
 	return n, keys, err
 }
 
-// ResetPoll implements Store: forgets the seen set and the poll state, so
+// ResetPoll implements engine.Store: forgets the seen set and the poll state, so
 // the next poll seeds again.
-func (s *BoltStore) ResetPoll(ctx context.Context, flowID string) error {
+func (s *Store) ResetPoll(ctx context.Context, flowID string) error {
 	return s.write(ctx, func(tx *bolt.Tx) error {
 		prefix := compositeKey(flowID, nil)
 		for _, b := range [][]byte{bucketSeen, bucketSeenOrder} {

@@ -1,4 +1,4 @@
-package engine
+package boltstore
 
 import (
 	"bufio"
@@ -13,13 +13,15 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/switchyard/switchyard/engine"
 )
 
 // The write-ahead log takes the hot writes (webhook ingest and run
 // checkpoints) off bbolt's commit path: a group of them is appended to a
 // segment file and made durable with one fdatasync, and only then is the
 // caller answered. The same writes reach bbolt afterwards in much larger
-// transactions (see BoltStore.applyLoop); bbolt records the last log
+// transactions (see Store.applyLoop); bbolt records the last log
 // sequence number (LSN) it holds in the transaction that applies it, so
 // after a crash exactly the records past it are applied again at open.
 //
@@ -290,7 +292,7 @@ func (w *walLog) rotate() error {
 	}
 	w.seg++
 	if err := w.openSegment(); err != nil {
-		return fmt.Errorf("%w: write-ahead log: %w", ErrStoreUnavailable, err)
+		return fmt.Errorf("%w: write-ahead log: %w", engine.ErrStoreUnavailable, err)
 	}
 	return nil
 }
@@ -300,11 +302,11 @@ func (w *walLog) rotate() error {
 func (w *walLog) append(frames []byte, last uint64) error {
 	if _, err := w.f.WriteAt(frames, w.off); err != nil {
 		w.broken = true
-		return fmt.Errorf("%w: write-ahead log: %w", ErrStoreUnavailable, err)
+		return fmt.Errorf("%w: write-ahead log: %w", engine.ErrStoreUnavailable, err)
 	}
 	if err := fdatasync(w.f); err != nil {
 		w.broken = true
-		return fmt.Errorf("%w: write-ahead log sync: %w", ErrStoreUnavailable, err)
+		return fmt.Errorf("%w: write-ahead log sync: %w", engine.ErrStoreUnavailable, err)
 	}
 	w.off += int64(len(frames))
 	w.last = last
@@ -497,4 +499,18 @@ func (v *voidRecord) encode() []byte {
 	b := append(make([]byte, 0, 17), walVoid)
 	b = binary.LittleEndian.AppendUint64(b, v.first)
 	return binary.LittleEndian.AppendUint64(b, v.last)
+}
+
+// syncDir fsyncs a directory so that a file created, renamed or removed in
+// it survives a power loss.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync dir %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync dir %s: %w", dir, err)
+	}
+	return nil
 }

@@ -1,4 +1,4 @@
-package engine
+package boltstore
 
 import (
 	"bytes"
@@ -12,23 +12,24 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/switchyard/switchyard/auth"
+	"github.com/switchyard/switchyard/engine"
 )
 
-// PutFlow implements Store.
-func (s *BoltStore) PutFlow(ctx context.Context, id string, raw []byte) (FlowRecord, error) {
-	var rec FlowRecord
+// PutFlow implements engine.Store.
+func (s *Store) PutFlow(ctx context.Context, id string, raw []byte) (engine.FlowRecord, error) {
+	var rec engine.FlowRecord
 	now := time.Now().UTC()
 	raw = bytes.Clone(raw)
 	err := s.write(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketFlows)
-		var old FlowRecord
+		var old engine.FlowRecord
 		switch err := getJSON(b, []byte(id), &old); err {
 		case nil:
-			rec = FlowRecord{ID: id, Flow: raw, Version: old.Version + 1, CreatedAt: old.CreatedAt, UpdatedAt: now}
-		case ErrNotFound:
+			rec = engine.FlowRecord{ID: id, Flow: raw, Version: old.Version + 1, CreatedAt: old.CreatedAt, UpdatedAt: now}
+		case engine.ErrNotFound:
 			// A deleted flow that comes back continues its version
 			// numbers, so old runs never point at a different definition.
-			rec = FlowRecord{ID: id, Flow: raw, Version: lastVersion(tx, id) + 1, CreatedAt: now, UpdatedAt: now}
+			rec = engine.FlowRecord{ID: id, Flow: raw, Version: lastVersion(tx, id) + 1, CreatedAt: now, UpdatedAt: now}
 		default:
 			return err
 		}
@@ -38,7 +39,7 @@ func (s *BoltStore) PutFlow(ctx context.Context, id string, raw []byte) (FlowRec
 		return putJSON(b, []byte(id), rec)
 	})
 	if err != nil {
-		return FlowRecord{}, fmt.Errorf("store: put flow %q: %w", id, err)
+		return engine.FlowRecord{}, fmt.Errorf("store: put flow %q: %w", id, err)
 	}
 	return rec, nil
 }
@@ -55,39 +56,39 @@ func lastVersion(tx *bolt.Tx, id string) int64 {
 	return last
 }
 
-// Flow implements Store.
-func (s *BoltStore) Flow(ctx context.Context, id string) (FlowRecord, error) {
-	var rec FlowRecord
+// Flow implements engine.Store.
+func (s *Store) Flow(ctx context.Context, id string) (engine.FlowRecord, error) {
+	var rec engine.FlowRecord
 	err := s.view(func(tx *bolt.Tx) error { return getJSON(tx.Bucket(bucketFlows), []byte(id), &rec) })
 	if err != nil {
-		return FlowRecord{}, fmt.Errorf("store: flow %q: %w", id, err)
+		return engine.FlowRecord{}, fmt.Errorf("store: flow %q: %w", id, err)
 	}
 	return rec, nil
 }
 
-// FlowVersion implements Store.
-func (s *BoltStore) FlowVersion(ctx context.Context, id string, version int64) (FlowRecord, error) {
-	var rec FlowRecord
+// FlowVersion implements engine.Store.
+func (s *Store) FlowVersion(ctx context.Context, id string, version int64) (engine.FlowRecord, error) {
+	var rec engine.FlowRecord
 	err := s.view(func(tx *bolt.Tx) error {
 		raw := tx.Bucket(bucketFlowVersions).Get(versionKey(id, version))
 		if raw == nil {
-			return ErrNotFound
+			return engine.ErrNotFound
 		}
-		rec = FlowRecord{ID: id, Flow: bytes.Clone(raw), Version: version}
+		rec = engine.FlowRecord{ID: id, Flow: bytes.Clone(raw), Version: version}
 		return nil
 	})
 	if err != nil {
-		return FlowRecord{}, fmt.Errorf("store: flow %q version %d: %w", id, version, err)
+		return engine.FlowRecord{}, fmt.Errorf("store: flow %q version %d: %w", id, version, err)
 	}
 	return rec, nil
 }
 
-// Flows implements Store.
-func (s *BoltStore) Flows(ctx context.Context) ([]FlowRecord, error) {
-	out := []FlowRecord{}
+// Flows implements engine.Store.
+func (s *Store) Flows(ctx context.Context) ([]engine.FlowRecord, error) {
+	out := []engine.FlowRecord{}
 	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketFlows).ForEach(func(_, v []byte) error {
-			var rec FlowRecord
+			var rec engine.FlowRecord
 			if err := json.Unmarshal(v, &rec); err != nil {
 				return err
 			}
@@ -101,17 +102,17 @@ func (s *BoltStore) Flows(ctx context.Context) ([]FlowRecord, error) {
 	return out, nil
 }
 
-// DeleteFlow implements Store. Its versions stay, so that the history of
+// DeleteFlow implements engine.Store. Its versions stay, so that the history of
 // runs it made can still be read.
-func (s *BoltStore) DeleteFlow(ctx context.Context, id string) error {
+func (s *Store) DeleteFlow(ctx context.Context, id string) error {
 	return s.deleteKey(ctx, bucketFlows, []byte(id), "flow "+id)
 }
 
-func (s *BoltStore) deleteKey(ctx context.Context, bucket, key []byte, what string) error {
+func (s *Store) deleteKey(ctx context.Context, bucket, key []byte, what string) error {
 	err := s.write(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucket)
 		if b.Get(key) == nil {
-			return ErrNotFound
+			return engine.ErrNotFound
 		}
 		return b.Delete(key)
 	})
@@ -121,7 +122,7 @@ func (s *BoltStore) deleteKey(ctx context.Context, bucket, key []byte, what stri
 	return nil
 }
 
-func (s *BoltStore) putRecord(ctx context.Context, bucket, key []byte, v any, what string) error {
+func (s *Store) putRecord(ctx context.Context, bucket, key []byte, v any, what string) error {
 	err := s.write(ctx, func(tx *bolt.Tx) error { return putJSON(tx.Bucket(bucket), key, v) })
 	if err != nil {
 		return fmt.Errorf("store: put %s: %w", what, err)
@@ -129,7 +130,7 @@ func (s *BoltStore) putRecord(ctx context.Context, bucket, key []byte, v any, wh
 	return nil
 }
 
-func (s *BoltStore) getRecord(bucket, key []byte, v any, what string) error {
+func (s *Store) getRecord(bucket, key []byte, v any, what string) error {
 	err := s.view(func(tx *bolt.Tx) error { return getJSON(tx.Bucket(bucket), key, v) })
 	if err != nil {
 		return fmt.Errorf("store: %s: %w", what, err)
@@ -137,7 +138,7 @@ func (s *BoltStore) getRecord(bucket, key []byte, v any, what string) error {
 	return nil
 }
 
-func listRecords[T any](s *BoltStore, bucket []byte, what string) ([]T, error) {
+func listRecords[T any](s *Store, bucket []byte, what string) ([]T, error) {
 	out := []T{}
 	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucket).ForEach(func(_, v []byte) error {
@@ -155,47 +156,47 @@ func listRecords[T any](s *BoltStore, bucket []byte, what string) ([]T, error) {
 	return out, nil
 }
 
-// PutConnection implements Store.
-func (s *BoltStore) PutConnection(ctx context.Context, c ConnectionRecord) error {
+// PutConnection implements engine.Store.
+func (s *Store) PutConnection(ctx context.Context, c engine.ConnectionRecord) error {
 	return s.putRecord(ctx, bucketConnections, []byte(c.Name), c, "connection "+c.Name)
 }
 
-// Connection implements Store.
-func (s *BoltStore) Connection(ctx context.Context, name string) (ConnectionRecord, error) {
-	var c ConnectionRecord
+// Connection implements engine.Store.
+func (s *Store) Connection(ctx context.Context, name string) (engine.ConnectionRecord, error) {
+	var c engine.ConnectionRecord
 	err := s.getRecord(bucketConnections, []byte(name), &c, "connection "+name)
 	return c, err
 }
 
-// Connections implements Store.
-func (s *BoltStore) Connections(ctx context.Context) ([]ConnectionRecord, error) {
-	return listRecords[ConnectionRecord](s, bucketConnections, "connections")
+// Connections implements engine.Store.
+func (s *Store) Connections(ctx context.Context) ([]engine.ConnectionRecord, error) {
+	return listRecords[engine.ConnectionRecord](s, bucketConnections, "connections")
 }
 
-// DeleteConnection implements Store.
-func (s *BoltStore) DeleteConnection(ctx context.Context, name string) error {
+// DeleteConnection implements engine.Store.
+func (s *Store) DeleteConnection(ctx context.Context, name string) error {
 	return s.deleteKey(ctx, bucketConnections, []byte(name), "connection "+name)
 }
 
-// PutToken implements Store.
-func (s *BoltStore) PutToken(ctx context.Context, t auth.TokenRecord) error {
+// PutToken implements engine.Store.
+func (s *Store) PutToken(ctx context.Context, t auth.TokenRecord) error {
 	return s.putRecord(ctx, bucketTokens, []byte(t.Hash), t, "token "+t.ID)
 }
 
-// TokenByHash implements Store.
-func (s *BoltStore) TokenByHash(ctx context.Context, hash string) (auth.TokenRecord, error) {
+// TokenByHash implements engine.Store.
+func (s *Store) TokenByHash(ctx context.Context, hash string) (auth.TokenRecord, error) {
 	var t auth.TokenRecord
 	err := s.getRecord(bucketTokens, []byte(hash), &t, "token")
 	return t, authErr(err)
 }
 
-// Tokens implements Store.
-func (s *BoltStore) Tokens(ctx context.Context) ([]auth.TokenRecord, error) {
+// Tokens implements engine.Store.
+func (s *Store) Tokens(ctx context.Context) ([]auth.TokenRecord, error) {
 	return listRecords[auth.TokenRecord](s, bucketTokens, "tokens")
 }
 
-// DeleteToken implements Store.
-func (s *BoltStore) DeleteToken(ctx context.Context, id string) error {
+// DeleteToken implements engine.Store.
+func (s *Store) DeleteToken(ctx context.Context, id string) error {
 	toks, err := s.Tokens(ctx)
 	if err != nil {
 		return err
@@ -205,16 +206,16 @@ func (s *BoltStore) DeleteToken(ctx context.Context, id string) error {
 			return authErr(s.deleteKey(ctx, bucketTokens, []byte(t.Hash), "token "+id))
 		}
 	}
-	return authErr(fmt.Errorf("store: delete token %s: %w", id, ErrNotFound))
+	return authErr(fmt.Errorf("store: delete token %s: %w", id, engine.ErrNotFound))
 }
 
-// Meta implements Store.
-func (s *BoltStore) Meta(ctx context.Context, key string) ([]byte, error) {
+// Meta implements engine.Store.
+func (s *Store) Meta(ctx context.Context, key string) ([]byte, error) {
 	var out []byte
 	err := s.view(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketMeta).Get([]byte(key))
 		if v == nil {
-			return ErrNotFound
+			return engine.ErrNotFound
 		}
 		out = bytes.Clone(v)
 		return nil
@@ -225,8 +226,8 @@ func (s *BoltStore) Meta(ctx context.Context, key string) ([]byte, error) {
 	return out, nil
 }
 
-// PutMeta implements Store.
-func (s *BoltStore) PutMeta(ctx context.Context, key string, value []byte) error {
+// PutMeta implements engine.Store.
+func (s *Store) PutMeta(ctx context.Context, key string, value []byte) error {
 	value = bytes.Clone(value)
 	err := s.write(ctx, func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put([]byte(key), value) })
 	if err != nil {
@@ -235,8 +236,8 @@ func (s *BoltStore) PutMeta(ctx context.Context, key string, value []byte) error
 	return nil
 }
 
-// CreateFirstUser implements Store.
-func (s *BoltStore) CreateFirstUser(ctx context.Context, u auth.UserRecord) error {
+// CreateFirstUser implements engine.Store.
+func (s *Store) CreateFirstUser(ctx context.Context, u auth.UserRecord) error {
 	err := s.write(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketUsers)
 		if k, _ := b.Cursor().First(); k != nil {
@@ -250,15 +251,15 @@ func (s *BoltStore) CreateFirstUser(ctx context.Context, u auth.UserRecord) erro
 	return nil
 }
 
-// User implements Store.
-func (s *BoltStore) User(ctx context.Context, name string) (auth.UserRecord, error) {
+// User implements engine.Store.
+func (s *Store) User(ctx context.Context, name string) (auth.UserRecord, error) {
 	var u auth.UserRecord
 	err := s.getRecord(bucketUsers, []byte(name), &u, "user "+name)
 	return u, authErr(err)
 }
 
-// UserCount implements Store.
-func (s *BoltStore) UserCount(ctx context.Context) (int, error) {
+// UserCount implements engine.Store.
+func (s *Store) UserCount(ctx context.Context) (int, error) {
 	n := 0
 	err := s.view(func(tx *bolt.Tx) error {
 		n = tx.Bucket(bucketUsers).Stats().KeyN
@@ -267,25 +268,25 @@ func (s *BoltStore) UserCount(ctx context.Context) (int, error) {
 	return n, err
 }
 
-// PutSession implements Store.
-func (s *BoltStore) PutSession(ctx context.Context, sess auth.SessionRecord) error {
+// PutSession implements engine.Store.
+func (s *Store) PutSession(ctx context.Context, sess auth.SessionRecord) error {
 	return s.putRecord(ctx, bucketSessions, []byte(sess.Hash), sess, "session")
 }
 
-// Session implements Store.
-func (s *BoltStore) Session(ctx context.Context, hash string) (auth.SessionRecord, error) {
+// Session implements engine.Store.
+func (s *Store) Session(ctx context.Context, hash string) (auth.SessionRecord, error) {
 	var sess auth.SessionRecord
 	err := s.getRecord(bucketSessions, []byte(hash), &sess, "session")
 	return sess, authErr(err)
 }
 
-// DeleteSession implements Store.
-func (s *BoltStore) DeleteSession(ctx context.Context, hash string) error {
+// DeleteSession implements engine.Store.
+func (s *Store) DeleteSession(ctx context.Context, hash string) error {
 	return authErr(s.deleteKey(ctx, bucketSessions, []byte(hash), "session"))
 }
 
-// PurgeSessions implements Store.
-func (s *BoltStore) PurgeSessions(ctx context.Context, now time.Time) (int, error) {
+// PurgeSessions implements engine.Store.
+func (s *Store) PurgeSessions(ctx context.Context, now time.Time) (int, error) {
 	var stale [][]byte
 	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketSessions).ForEach(func(k, v []byte) error {
@@ -313,7 +314,7 @@ func (s *BoltStore) PurgeSessions(ctx context.Context, now time.Time) (int, erro
 // authErr makes the store's not-found error auth's as well, for the
 // records auth keeps here.
 func authErr(err error) error {
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, engine.ErrNotFound) {
 		return authNotFound{err}
 	}
 	return err
@@ -327,6 +328,6 @@ func (e authNotFound) Unwrap() error { return e.error }
 func (authNotFound) Is(target error) bool { return target == auth.ErrNotFound }
 
 var (
-	_ Store      = (*BoltStore)(nil)
-	_ auth.Store = (*BoltStore)(nil)
+	_ engine.Store = (*Store)(nil)
+	_ auth.Store   = (*Store)(nil)
 )

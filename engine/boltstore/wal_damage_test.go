@@ -1,4 +1,4 @@
-package engine
+package boltstore
 
 import (
 	"bytes"
@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchyard/switchyard/engine"
 )
 
 func TestNextWALFrameResynchronises(t *testing.T) {
@@ -43,9 +45,9 @@ func TestNextWALFrameResynchronises(t *testing.T) {
 
 // heldStore opens the store in dir with its applier held back: what is
 // written stays in the log only, as after a crash (see crash).
-func heldStore(t *testing.T, dir string) *BoltStore {
+func heldStore(t *testing.T, dir string) *Store {
 	t.Helper()
-	s, err := OpenBolt(dir, time.Second)
+	s, err := Open(dir, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +72,7 @@ func loggedRuns(t *testing.T, dir string, n int) ([]string, string) {
 		ids[i] = res.RunID
 		now := time.Now().UTC()
 		r := newRun("f")
-		r.ID, r.EventID, r.Status, r.FinishedAt = res.RunID, res.EventID, RunSucceeded, &now
+		r.ID, r.EventID, r.Status, r.FinishedAt = res.RunID, res.EventID, engine.RunSucceeded, &now
 		if err := s.SaveRun(ctx, r); err != nil {
 			t.Fatal(err)
 		}
@@ -123,7 +125,7 @@ func flipByte(t *testing.T, path string, off int) {
 // TestWALDamageStopsOpen: one flipped bit in frame 20 of 60 used to make
 // the open drop frames 20–60 (20 of 30 acknowledged runs) and delete the
 // segment. Now the open refuses, naming the segment, the offset and the 40
-// records after the damage, and leaves the log alone; RecoverBolt applies
+// records after the damage, and leaves the log alone; Recover applies
 // every intact frame, reports the one lost, and the store opens.
 func TestWALDamageStopsOpen(t *testing.T) {
 	dir := t.TempDir()
@@ -137,7 +139,7 @@ func TestWALDamageStopsOpen(t *testing.T) {
 	before, _ := os.ReadFile(seg)
 
 	for range 2 { // the same answer every time: nothing was deleted
-		_, err := OpenBolt(dir, time.Second)
+		_, err := Open(dir, time.Second)
 		var de *LogDamageError
 		if !errors.As(err, &de) || !errors.Is(err, ErrLogDamaged) {
 			t.Fatalf("open over a damaged log: %v, want a LogDamageError", err)
@@ -157,7 +159,7 @@ func TestWALDamageStopsOpen(t *testing.T) {
 		}
 	}
 
-	report, err := RecoverBolt(dir, time.Second)
+	report, err := Recover(dir, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +173,7 @@ func TestWALDamageStopsOpen(t *testing.T) {
 	if _, err := os.Stat(report.Kept[0]); err != nil {
 		t.Fatalf("damaged segment not kept: %v", err)
 	}
-	s, err := OpenBolt(dir, time.Second)
+	s, err := Open(dir, time.Second)
 	if err != nil {
 		t.Fatalf("open after recovery: %v", err)
 	}
@@ -184,9 +186,9 @@ func TestWALDamageStopsOpen(t *testing.T) {
 		}
 		// Run 10 lost its final checkpoint: it is queued again, to run
 		// from its last checkpoint; every other run finished.
-		want := RunSucceeded
+		want := engine.RunSucceeded
 		if i == 9 {
-			want = RunQueued
+			want = engine.RunQueued
 		}
 		if r.Status != want {
 			t.Errorf("run %d: %s, want %s", i+1, r.Status, want)
@@ -202,19 +204,19 @@ func TestWALRecoverReportsOrphans(t *testing.T) {
 	ids, seg := loggedRuns(t, dir, 5)
 	offs := frameOffsets(t, seg)
 	flipByte(t, seg, offs[4]+walFrameHeader+walLSNSize+3) // the ingest of run 3
-	report, err := RecoverBolt(dir, time.Second)
+	report, err := Recover(dir, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(report.Orphans) != 1 || report.Orphans[0] != ids[2] {
 		t.Fatalf("orphans %v, want [%s]", report.Orphans, ids[2])
 	}
-	s, err := OpenBolt(dir, time.Second)
+	s, err := Open(dir, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if _, err := s.Run(context.Background(), ids[2]); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Run(context.Background(), ids[2]); !errors.Is(err, engine.ErrNotFound) {
 		t.Fatalf("run 3 after losing its ingest: %v, want not found", err)
 	}
 }
@@ -243,13 +245,13 @@ func TestWALTornTailIsNotDamage(t *testing.T) {
 			if err := os.WriteFile(seg, tc.tear(data, offs[5]), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			s, err := OpenBolt(dir, time.Second)
+			s, err := Open(dir, time.Second)
 			if err != nil {
 				t.Fatalf("open after a torn tail: %v", err)
 			}
 			defer s.Close()
 			r, err := s.Run(context.Background(), ids[2])
-			if err != nil || r.Status != RunQueued {
+			if err != nil || r.Status != engine.RunQueued {
 				t.Fatalf("run 3 (its final checkpoint torn off): %v %v, want queued", r, err)
 			}
 		})
@@ -282,7 +284,7 @@ func TestWALDamageAcrossSegments(t *testing.T) {
 		seg1 := filepath.Join(dir, walDirName, walSegmentName(1))
 		offs := frameOffsets(t, seg1)
 		flipByte(t, seg1, offs[2]+walFrameHeader+walLSNSize+2)
-		_, err := OpenBolt(dir, time.Second)
+		_, err := Open(dir, time.Second)
 		var de *LogDamageError
 		if !errors.As(err, &de) {
 			t.Fatalf("open: %v, want a LogDamageError", err)
@@ -293,7 +295,7 @@ func TestWALDamageAcrossSegments(t *testing.T) {
 	})
 	t.Run("missing segment", func(t *testing.T) {
 		dir := write(t, map[uint64][][2]uint64{1: {{1, 1}, {2, 2}}, 3: {{5, 5}}})
-		_, err := OpenBolt(dir, time.Second)
+		_, err := Open(dir, time.Second)
 		var de *LogDamageError
 		if !errors.As(err, &de) {
 			t.Fatalf("open: %v, want a LogDamageError", err)
@@ -301,11 +303,11 @@ func TestWALDamageAcrossSegments(t *testing.T) {
 		if d := de.Damages[0]; d.Segment != walSegmentName(3) || d.FirstLost != 3 || d.LastLost != 4 || d.Lost != 2 {
 			t.Fatalf("damage %+v", d)
 		}
-		report, err := RecoverBolt(dir, time.Second)
+		report, err := Recover(dir, time.Second)
 		if err != nil || report.Applied != 1 || len(report.Kept) != 0 {
 			t.Fatalf("recover: %+v, %v; want the record after the hole applied, nothing kept", report, err)
 		}
-		s, err := OpenBolt(dir, time.Second)
+		s, err := Open(dir, time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -317,7 +319,7 @@ func TestWALDamageAcrossSegments(t *testing.T) {
 	})
 	t.Run("damage bbolt holds already", func(t *testing.T) {
 		dir := t.TempDir()
-		s, err := OpenBolt(dir, time.Second)
+		s, err := Open(dir, time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -337,7 +339,7 @@ func TestWALDamageAcrossSegments(t *testing.T) {
 		seg := filepath.Join(dir, walDirName, walSegmentName(segs[0]))
 		crash(t, s)
 		flipByte(t, seg, frameOffsets(t, seg)[2]+walFrameHeader+walLSNSize+2)
-		s2, err := OpenBolt(dir, time.Second)
+		s2, err := Open(dir, time.Second)
 		if err != nil {
 			t.Fatalf("damage to records bbolt holds stopped the open: %v", err)
 		}
@@ -379,7 +381,7 @@ func TestWALFailedVoidsAreVoided(t *testing.T) {
 		t.Fatal(err)
 	}
 	crash(t, s)
-	s2, err := OpenBolt(dir, time.Second)
+	s2, err := Open(dir, time.Second)
 	if err != nil {
 		t.Fatalf("open after failed groups: %v", err)
 	}

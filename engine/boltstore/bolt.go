@@ -1,4 +1,8 @@
-package engine
+// Package boltstore is Switchyard's embedded store: one bbolt file fronted
+// by a write-ahead log (wal.go), with its bucket layout and key encoders
+// in boltkeys.go. It implements the store interfaces the engine and auth
+// declare; only cmd/switchyard picks it.
+package boltstore
 
 import (
 	"bytes"
@@ -17,6 +21,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/switchyard/switchyard/engine"
 )
 
 // DBFileName is the database file inside the data directory.
@@ -45,7 +51,7 @@ const applyBacklog = 64
 // walAppliedMeta is the meta key of the newest log record bbolt holds.
 var walAppliedMeta = []byte("\x00wal_applied")
 
-// BoltStore is the Store kept in one bbolt file, fronted by a write-ahead
+// Store is the engine.Store kept in one bbolt file, fronted by a write-ahead
 // log (wal.go).
 //
 // Every write passes two goroutines in order. The logger takes the writes
@@ -58,7 +64,7 @@ var walAppliedMeta = []byte("\x00wal_applied")
 // writes change (runs, events, the queue) wait until the applier has
 // caught up with every logged write already answered, so a caller always
 // reads what it wrote (viewRuns); other reads need not wait (view).
-type BoltStore struct {
+type Store struct {
 	// seq hands out run (and event) keys without a transaction, so that
 	// records are encoded before they join a group.
 	seq    atomic.Uint64
@@ -112,7 +118,7 @@ type BoltStore struct {
 	holdApply chan struct{}
 
 	logger *slog.Logger
-	// recovery is what the replay at open did (RecoverBolt reports it).
+	// recovery is what the replay at open did (Recover reports it).
 	recovery *RecoveryReport
 }
 
@@ -161,8 +167,8 @@ func (o *openRuns) remove(seq uint64) {
 	o.mu.Unlock()
 }
 
-// BoltOptions are the settings of OpenBoltWith.
-type BoltOptions struct {
+// Options are the settings of OpenWith.
+type Options struct {
 	// LockWait is how long to wait while another process holds the
 	// database before giving up with ErrLocked; 0 waits for ever.
 	LockWait time.Duration
@@ -171,28 +177,28 @@ type BoltOptions struct {
 	Logger *slog.Logger
 }
 
-// OpenBolt opens (or creates) the database in dir. When another process
-// holds it, OpenBolt gives up after lockWait with ErrLocked naming the file.
+// Open opens (or creates) the database in dir. When another process
+// holds it, Open gives up after lockWait with ErrLocked naming the file.
 // Writes that were in the log but not yet in bbolt when the last process
 // ended are applied before it returns. A damaged database file fails with
 // a DatabaseDamageError (see boltcheck.go), a damaged log with a
-// LogDamageError (see RecoverBolt).
-func OpenBolt(dir string, lockWait time.Duration) (*BoltStore, error) {
-	return OpenBoltWith(dir, BoltOptions{LockWait: lockWait})
+// LogDamageError (see Recover).
+func Open(dir string, lockWait time.Duration) (*Store, error) {
+	return OpenWith(dir, Options{LockWait: lockWait})
 }
 
-// OpenBoltWith is OpenBolt with more settings.
-func OpenBoltWith(dir string, o BoltOptions) (*BoltStore, error) {
+// OpenWith is Open with more settings.
+func OpenWith(dir string, o Options) (*Store, error) {
 	return openBolt(dir, o, false)
 }
 
-// RecoverBolt salvages a damaged write-ahead log: it applies every intact
+// Recover salvages a damaged write-ahead log: it applies every intact
 // record to the database, reading on after each damaged stretch at the
 // next intact frame, moves the damaged segments aside (to wal-damaged/
 // beside the log) and reports what was lost. On an intact log it only
 // replays it, as an open would.
-func RecoverBolt(dir string, lockWait time.Duration) (*RecoveryReport, error) {
-	s, err := openBolt(dir, BoltOptions{LockWait: lockWait}, true)
+func Recover(dir string, lockWait time.Duration) (*RecoveryReport, error) {
+	s, err := openBolt(dir, Options{LockWait: lockWait}, true)
 	if err != nil {
 		return nil, err
 	}
@@ -203,7 +209,7 @@ func RecoverBolt(dir string, lockWait time.Duration) (*RecoveryReport, error) {
 	return report, nil
 }
 
-func openBolt(dir string, o BoltOptions, salvage bool) (*BoltStore, error) {
+func openBolt(dir string, o Options, salvage bool) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: create data dir: %w", err)
 	}
@@ -211,7 +217,7 @@ func openBolt(dir string, o BoltOptions, salvage bool) (*BoltStore, error) {
 	db, err := openBoltFile(path, o.LockWait)
 	var damaged *DatabaseDamageError
 	if errors.Is(err, berrors.ErrTimeout) {
-		return nil, fmt.Errorf("store: open %s: %w (lock held on %s; is another switchyard running on this data dir?)", path, ErrLocked, path)
+		return nil, fmt.Errorf("store: open %s: %w (lock held on %s; is another switchyard running on this data dir?)", path, engine.ErrLocked, path)
 	}
 	if errors.As(err, &damaged) {
 		return nil, err // a paragraph for the operator, naming the file already
@@ -223,7 +229,7 @@ func openBolt(dir string, o BoltOptions, salvage bool) (*BoltStore, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &BoltStore{db: db, writes: make(chan *writeOp, maxGroup),
+	s := &Store{db: db, writes: make(chan *writeOp, maxGroup),
 		applyq: make(chan []*writeOp, applyBacklog), done: make(chan struct{}),
 		open: openRuns{m: map[uint64]struct{}{}}, kick: make(chan struct{}, 1), logger: log,
 		backlogMax: backlogMax, backlogMaxBytes: backlogMaxBytes, readWait: readWait}
@@ -250,7 +256,7 @@ func openBolt(dir string, o BoltOptions, salvage bool) (*BoltStore, error) {
 // the log, the sequences and the open runs. Reading a damaged file can
 // still make bbolt or a decoder panic or fault here: that ends as a
 // DatabaseDamageError, not a crash.
-func (s *BoltStore) load(path, walDir string, salvage bool) (next uint64, err error) {
+func (s *Store) load(path, walDir string, salvage bool) (next uint64, err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
@@ -308,7 +314,7 @@ func setApplied(tx *bolt.Tx, lsn uint64) error {
 
 // Close stops taking writes, applies everything logged to bbolt, deletes
 // the log and closes the file.
-func (s *BoltStore) Close() error {
+func (s *Store) Close() error {
 	s.closing.Store(true)
 	close(s.writes)
 	<-s.done
@@ -318,7 +324,7 @@ func (s *BoltStore) Close() error {
 
 // logLoop is the logger: it appends each group's logged writes to the log,
 // answers them once the group is durable, and passes the group on.
-func (s *BoltStore) logLoop() {
+func (s *Store) logLoop() {
 	defer close(s.applyq)
 	var frames []byte
 	var voids []voidRecord // failed groups not yet voided in the log
@@ -429,7 +435,7 @@ func (s *BoltStore) logLoop() {
 // logFailing reports that a group could not be logged: at once, then at
 // most every stuckLogEvery, however often the log fails and works again
 // (a disk that is nearly full does both by turns).
-func (s *BoltStore) logFailing(err error) {
+func (s *Store) logFailing(err error) {
 	now := time.Now()
 	if s.logFailSince.IsZero() {
 		s.logFailSince = now
@@ -444,7 +450,7 @@ func (s *BoltStore) logFailing(err error) {
 
 // logWorks reports that the log takes writes again after failing, when
 // the failure was reported.
-func (s *BoltStore) logWorks() {
+func (s *Store) logWorks() {
 	if s.logFailSince.IsZero() {
 		return
 	}
@@ -496,12 +502,12 @@ func foldRuns(ops []*writeOp) ([]func(*bolt.Tx) error, int) {
 // it, and those are in bbolt before their callers hear back. (Waiting for
 // the applier there would put a bbolt commit in front of every signed
 // webhook's secret lookup and every API token check.)
-func (s *BoltStore) view(fn func(tx *bolt.Tx) error) error { return s.dbView(fn) }
+func (s *Store) view(fn func(tx *bolt.Tx) error) error { return s.dbView(fn) }
 
 // dbView is db.View where a fault reading the mapped file (an I/O error
 // under it, a file cut short behind the store's back) fails the read with
 // ErrDatabaseDamaged instead of killing the process. Other panics go on.
-func (s *BoltStore) dbView(fn func(tx *bolt.Tx) error) (err error) {
+func (s *Store) dbView(fn func(tx *bolt.Tx) error) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
@@ -517,11 +523,11 @@ func (s *BoltStore) dbView(fn func(tx *bolt.Tx) error) (err error) {
 // write runs fn in the next bbolt transaction and returns once that
 // committed (durable), with fn's error. (Logged writes submit a writeOp
 // with rec set; they return once rec is in the log.)
-func (s *BoltStore) write(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+func (s *Store) write(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	return s.submit(ctx, &writeOp{fn: fn, errc: make(chan error, 1)})
 }
 
-func (s *BoltStore) submit(ctx context.Context, op *writeOp) error {
+func (s *Store) submit(ctx context.Context, op *writeOp) error {
 	select {
 	case s.writes <- op:
 	case <-ctx.Done():
@@ -543,21 +549,21 @@ func putJSON(b *bolt.Bucket, key []byte, v any) error {
 func getJSON(b *bolt.Bucket, key []byte, v any) error {
 	data := b.Get(key)
 	if data == nil {
-		return ErrNotFound
+		return engine.ErrNotFound
 	}
 	return json.Unmarshal(data, v)
 }
 
 // walRecord is a logged write decoded from the log, ready to apply.
 type walRecord interface {
-	apply(s *BoltStore, tx *bolt.Tx) error
+	apply(s *Store, tx *bolt.Tx) error
 }
 
 // apply does nothing: a void record only tells replay what to skip.
-func (v *voidRecord) apply(*BoltStore, *bolt.Tx) error { return nil }
+func (v *voidRecord) apply(*Store, *bolt.Tx) error { return nil }
 
 // apply stores the event and its queued run.
-func (a *acceptRecord) apply(_ *BoltStore, tx *bolt.Tx) error {
+func (a *acceptRecord) apply(_ *Store, tx *bolt.Tx) error {
 	var due time.Time
 	if a.due != 0 {
 		due = time.Unix(0, a.due)
@@ -589,7 +595,7 @@ func (r *saveRecord) applyFolded(tx *bolt.Tx) error {
 // apply checkpoints the run. SaveRun checked that the run was open when it
 // logged the record, so a run that is missing or final here is only an
 // accident of ordering (two savers racing): it is left as it is.
-func (r *saveRecord) apply(_ *BoltStore, tx *bolt.Tx) error {
+func (r *saveRecord) apply(_ *Store, tx *bolt.Tx) error {
 	idx := appendBucket(tx, bucketRunIndex)
 	old := idx.Get(r.key)
 	if old == nil || indexFinal(old) {
@@ -621,13 +627,13 @@ func unixNano(t time.Time) int64 {
 	return t.UnixNano()
 }
 
-// Accept implements Store. The event takes the key of the run it starts, and
+// Accept implements engine.Store. The event takes the key of the run it starts, and
 // a run gets no record of its own until its first checkpoint: its index
 // entry holds all a queued run needs. Everything is encoded before the
 // write joins the group. Without a dedupe key the write is logged (durable
 // on return, in bbolt soon after); with one it goes through bbolt, which
 // holds the keys seen.
-func (s *BoltStore) Accept(ctx context.Context, ev *Event, run *Run, window time.Duration) (AcceptResult, error) {
+func (s *Store) Accept(ctx context.Context, ev *engine.Event, run *engine.Run, window time.Duration) (engine.AcceptResult, error) {
 	seq := s.seq.Add(1)
 	key := seqKey(seq)
 	e, r := *ev, *run
@@ -637,26 +643,26 @@ func (s *BoltStore) Accept(ctx context.Context, ev *Event, run *Run, window time
 	sum := r.Summary()
 	idxData, err := encodeIndex(&sum)
 	if err != nil {
-		return AcceptResult{}, fmt.Errorf("store: accept event for flow %q: %w", ev.FlowID, err)
+		return engine.AcceptResult{}, fmt.Errorf("store: accept event for flow %q: %w", ev.FlowID, err)
 	}
 	rec := &acceptRecord{key: key, due: unixNano(dueOf(&r)), flowID: []byte(r.FlowID), index: idxData, event: evData}
-	res := AcceptResult{RunID: r.ID, EventID: e.ID}
+	res := engine.AcceptResult{RunID: r.ID, EventID: e.ID}
 	if e.DedupeKey == "" {
 		s.open.add(seq)
 		err = s.submit(ctx, &writeOp{fn: func(tx *bolt.Tx) error { return rec.apply(s, tx) },
 			rec: rec.encode(), accept: rec, errc: make(chan error, 1)})
 		if err != nil {
 			s.open.remove(seq)
-			return AcceptResult{}, fmt.Errorf("store: accept event for flow %q: %w", ev.FlowID, err)
+			return engine.AcceptResult{}, fmt.Errorf("store: accept event for flow %q: %w", ev.FlowID, err)
 		}
 	} else {
 		dkey := compositeKey(e.FlowID, []byte(e.DedupeKey))
 		dval, _ := json.Marshal(dedupeEntry{RunID: r.ID, Expires: e.ReceivedAt.Add(window)})
 		err = s.write(ctx, func(tx *bolt.Tx) error {
-			res = AcceptResult{RunID: r.ID, EventID: e.ID}
+			res = engine.AcceptResult{RunID: r.ID, EventID: e.ID}
 			var d dedupeEntry
 			if err := getJSON(tx.Bucket(bucketDedupe), dkey, &d); err == nil && d.Expires.After(e.ReceivedAt) {
-				res = AcceptResult{RunID: d.RunID, Duplicate: true}
+				res = engine.AcceptResult{RunID: d.RunID, Duplicate: true}
 				return nil
 			}
 			if err := rec.apply(s, tx); err != nil {
@@ -665,7 +671,7 @@ func (s *BoltStore) Accept(ctx context.Context, ev *Event, run *Run, window time
 			return tx.Bucket(bucketDedupe).Put(dkey, dval)
 		})
 		if err != nil {
-			return AcceptResult{}, fmt.Errorf("store: accept event for flow %q: %w", ev.FlowID, err)
+			return engine.AcceptResult{}, fmt.Errorf("store: accept event for flow %q: %w", ev.FlowID, err)
 		}
 		if !res.Duplicate {
 			s.open.add(seq)
@@ -712,7 +718,7 @@ func putIndexed(tx *bolt.Tx, key []byte, flowID string, idx []byte, due time.Tim
 // putNewRun assigns run an ID and writes it (record, indexes, queue entry).
 // A run for an event that another run started (retry, replay) is linked to
 // the event so that retention keeps the event while the run exists.
-func (s *BoltStore) putNewRun(tx *bolt.Tx, r *Run, linkEvent bool) ([]byte, error) {
+func (s *Store) putNewRun(tx *bolt.Tx, r *engine.Run, linkEvent bool) ([]byte, error) {
 	key := seqKey(s.seq.Add(1))
 	r.ID = formatID(runIDPrefix, seqOf(key))
 	record, err := appendRunJSON(nil, r)
@@ -740,25 +746,25 @@ func (s *BoltStore) putNewRun(tx *bolt.Tx, r *Run, linkEvent bool) ([]byte, erro
 // open, from inside that write: its caller learns the run's ID only after
 // the commit, so no checkpoint can come first. Should the transaction roll
 // back, the entry names a run that never existed, which nothing can save.
-func (s *BoltStore) markOpen(key, idx []byte) {
+func (s *Store) markOpen(key, idx []byte) {
 	if !indexFinal(idx) {
 		s.open.add(seqOf(key))
 	}
 }
 
-func dueOf(r *Run) time.Time {
+func dueOf(r *engine.Run) time.Time {
 	if r.DueAt == nil {
 		return time.Time{}
 	}
 	return *r.DueAt
 }
 
-// AddRun implements Store.
-func (s *BoltStore) AddRun(ctx context.Context, run *Run) error {
+// AddRun implements engine.Store.
+func (s *Store) AddRun(ctx context.Context, run *engine.Run) error {
 	r := *run
 	err := s.write(ctx, func(tx *bolt.Tx) error {
 		if appendBucket(tx, bucketEvents).Get(mustKey(eventIDPrefix, r.EventID)) == nil {
-			return fmt.Errorf("event %s: %w", r.EventID, ErrNotFound)
+			return fmt.Errorf("event %s: %w", r.EventID, engine.ErrNotFound)
 		}
 		_, err := s.putNewRun(tx, &r, true)
 		return err
@@ -780,10 +786,10 @@ func mustKey(prefix, id string) []byte {
 	return k
 }
 
-// SaveRun implements Store. Whether the run may still change is decided
+// SaveRun implements engine.Store. Whether the run may still change is decided
 // from the open runs in memory, in the caller; the checkpoint is logged and
 // durable on return.
-func (s *BoltStore) SaveRun(ctx context.Context, run *Run) error {
+func (s *Store) SaveRun(ctx context.Context, run *engine.Run) error {
 	key, err := parseID(runIDPrefix, run.ID)
 	if err != nil {
 		return fmt.Errorf("store: save run: %w", err)
@@ -802,9 +808,9 @@ func (s *BoltStore) SaveRun(ctx context.Context, run *Run) error {
 		// Final, or never stored: bbolt tells which once it caught up.
 		err := s.viewRuns(func(tx *bolt.Tx) error {
 			if appendBucket(tx, bucketRunIndex).Get(key) == nil {
-				return ErrNotFound
+				return engine.ErrNotFound
 			}
-			return ErrRunFinal
+			return engine.ErrRunFinal
 		})
 		return fmt.Errorf("store: save run %s: %w", run.ID, err)
 	}
@@ -819,23 +825,23 @@ func (s *BoltStore) SaveRun(ctx context.Context, run *Run) error {
 	return nil
 }
 
-// Run implements Store.
-func (s *BoltStore) Run(ctx context.Context, id string) (*Run, error) {
+// Run implements engine.Store.
+func (s *Store) Run(ctx context.Context, id string) (*engine.Run, error) {
 	key, err := parseID(runIDPrefix, id)
 	if err != nil {
 		return nil, fmt.Errorf("store: run: %w", err)
 	}
-	var r *Run
+	var r *engine.Run
 	err = s.viewRuns(func(tx *bolt.Tx) error {
 		if data := appendBucket(tx, bucketRuns).Get(key); data != nil {
-			r = &Run{}
+			r = &engine.Run{}
 			return json.Unmarshal(data, r)
 		}
-		var sum RunSummary
+		var sum engine.RunSummary
 		if err := decodeIndex(appendBucket(tx, bucketRunIndex).Get(key), &sum); err != nil {
-			return ErrNotFound
+			return engine.ErrNotFound
 		}
-		r = sum.run()
+		r = sum.AsRun()
 		return nil
 	})
 	if err != nil {
@@ -844,13 +850,13 @@ func (s *BoltStore) Run(ctx context.Context, id string) (*Run, error) {
 	return r, nil
 }
 
-// Event implements Store.
-func (s *BoltStore) Event(ctx context.Context, id string) (*Event, error) {
+// Event implements engine.Store.
+func (s *Store) Event(ctx context.Context, id string) (*engine.Event, error) {
 	key, err := parseID(eventIDPrefix, id)
 	if err != nil {
 		return nil, fmt.Errorf("store: event: %w", err)
 	}
-	var e Event
+	var e engine.Event
 	err = s.viewRuns(func(tx *bolt.Tx) error { return getJSON(appendBucket(tx, bucketEvents), key, &e) })
 	if err != nil {
 		return nil, fmt.Errorf("store: event %s: %w", id, err)
@@ -858,8 +864,8 @@ func (s *BoltStore) Event(ctx context.Context, id string) (*Event, error) {
 	return &e, nil
 }
 
-// ListRuns implements Store.
-func (s *BoltStore) ListRuns(ctx context.Context, f RunFilter) (RunPage, error) {
+// ListRuns implements engine.Store.
+func (s *Store) ListRuns(ctx context.Context, f engine.RunFilter) (engine.RunPage, error) {
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 50
@@ -871,11 +877,11 @@ func (s *BoltStore) ListRuns(ctx context.Context, f RunFilter) (RunPage, error) 
 	if f.Cursor != "" {
 		k, err := parseID(runIDPrefix, f.Cursor)
 		if err != nil {
-			return RunPage{}, fmt.Errorf("store: list runs: cursor: %w", err)
+			return engine.RunPage{}, fmt.Errorf("store: list runs: cursor: %w", err)
 		}
 		start = k
 	}
-	page := RunPage{Runs: []RunSummary{}}
+	page := engine.RunPage{Runs: []engine.RunSummary{}}
 	err := s.viewRuns(func(tx *bolt.Tx) error {
 		idx := appendBucket(tx, bucketRunIndex)
 		// next yields run keys newest first with their index values.
@@ -952,7 +958,7 @@ func (s *BoltStore) ListRuns(ctx context.Context, f RunFilter) (RunPage, error) 
 					continue
 				}
 			}
-			var sum RunSummary
+			var sum engine.RunSummary
 			if err := decodeIndex(v, &sum); err != nil {
 				continue // a damaged entry: skip rather than fail a listing
 			}
@@ -974,18 +980,18 @@ func (s *BoltStore) ListRuns(ctx context.Context, f RunFilter) (RunPage, error) 
 		return nil
 	})
 	if err != nil {
-		return RunPage{}, fmt.Errorf("store: list runs: %w", err)
+		return engine.RunPage{}, fmt.Errorf("store: list runs: %w", err)
 	}
 	return page, nil
 }
 
-// Pending implements Store.
-func (s *BoltStore) Pending(ctx context.Context) ([]QueueItem, error) {
-	var out []QueueItem
+// Pending implements engine.Store.
+func (s *Store) Pending(ctx context.Context) ([]engine.QueueItem, error) {
+	var out []engine.QueueItem
 	err := s.viewRuns(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketQueue).ForEach(func(k, _ []byte) error {
 			due, seq := decodeQueueKey(k)
-			out = append(out, QueueItem{RunID: formatID(runIDPrefix, seq), Due: due})
+			out = append(out, engine.QueueItem{RunID: formatID(runIDPrefix, seq), Due: due})
 			return nil
 		})
 	})
@@ -995,8 +1001,8 @@ func (s *BoltStore) Pending(ctx context.Context) ([]QueueItem, error) {
 	return out, nil
 }
 
-// PurgeDedupe implements Store.
-func (s *BoltStore) PurgeDedupe(ctx context.Context, now time.Time) (int, error) {
+// PurgeDedupe implements engine.Store.
+func (s *Store) PurgeDedupe(ctx context.Context, now time.Time) (int, error) {
 	var stale [][]byte
 	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketDedupe).ForEach(func(k, v []byte) error {
@@ -1025,8 +1031,8 @@ func (s *BoltStore) PurgeDedupe(ctx context.Context, now time.Time) (int, error)
 	return len(stale), nil
 }
 
-// DeleteRunsBefore implements Store.
-func (s *BoltStore) DeleteRunsBefore(ctx context.Context, t time.Time, limit int) (int, error) {
+// DeleteRunsBefore implements engine.Store.
+func (s *Store) DeleteRunsBefore(ctx context.Context, t time.Time, limit int) (int, error) {
 	type victim struct {
 		key    []byte
 		flowID string
@@ -1036,7 +1042,7 @@ func (s *BoltStore) DeleteRunsBefore(ctx context.Context, t time.Time, limit int
 	err := s.viewRuns(func(tx *bolt.Tx) error {
 		c := appendBucket(tx, bucketRunIndex).Cursor()
 		for k, v := c.First(); k != nil && len(victims) < limit; k, v = c.Next() {
-			var sum RunSummary
+			var sum engine.RunSummary
 			if decodeIndex(v, &sum) != nil {
 				continue
 			}

@@ -1,4 +1,4 @@
-package engine
+package boltstore
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/switchyard/switchyard/auth"
+	"github.com/switchyard/switchyard/engine"
 )
 
 func TestWALFrames(t *testing.T) {
@@ -153,7 +154,7 @@ func TestWALSegmentsRotateAndRelease(t *testing.T) {
 
 // crash leaves the store as kill -9 would while nothing was applied since
 // holdApply was set: the log has the writes, bbolt does not.
-func crash(t *testing.T, s *BoltStore) {
+func crash(t *testing.T, s *Store) {
 	t.Helper()
 	if err := s.db.Close(); err != nil {
 		t.Fatal(err)
@@ -163,7 +164,7 @@ func crash(t *testing.T, s *BoltStore) {
 
 func TestWALReplayAfterCrash(t *testing.T) {
 	dir := t.TempDir()
-	s, err := OpenBolt(dir, time.Second)
+	s, err := Open(dir, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,8 +193,8 @@ func TestWALReplayAfterCrash(t *testing.T) {
 				// Half of them finish; their checkpoints are logged too.
 				now := time.Now().UTC()
 				r := newRun("f")
-				r.ID, r.EventID, r.Status, r.FinishedAt = res.RunID, res.EventID, RunSucceeded, &now
-				r.Steps = []StepResult{{ID: "s", Status: StepSucceeded}}
+				r.ID, r.EventID, r.Status, r.FinishedAt = res.RunID, res.EventID, engine.RunSucceeded, &now
+				r.Steps = []engine.StepResult{{ID: "s", Status: engine.StepSucceeded}}
 				if err := s.SaveRun(ctx, r); err != nil {
 					t.Error(err)
 				}
@@ -203,7 +204,7 @@ func TestWALReplayAfterCrash(t *testing.T) {
 	wg.Wait()
 	crash(t, s)
 
-	s2, err := OpenBolt(dir, time.Second)
+	s2, err := Open(dir, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,11 +214,11 @@ func TestWALReplayAfterCrash(t *testing.T) {
 		if err != nil {
 			t.Fatalf("run %d (%s) lost in the crash: %v", i, id, err)
 		}
-		want := RunQueued
+		want := engine.RunQueued
 		if i%2 == 0 {
-			want = RunSucceeded
+			want = engine.RunSucceeded
 		}
-		if r.Status != want || (want == RunSucceeded && len(r.Steps) != 1) {
+		if r.Status != want || (want == engine.RunSucceeded && len(r.Steps) != 1) {
 			t.Fatalf("run %d: status %s with %d steps, want %s", i, r.Status, len(r.Steps), want)
 		}
 		if ev, err := s2.Event(ctx, r.EventID); err != nil || !bytes.Contains(ev.Body, fmt.Appendf(nil, `"n":%d`, i+1)) {
@@ -243,8 +244,8 @@ func TestWALReplayAfterCrash(t *testing.T) {
 	}
 	// A finished run stays finished: replay reopened only unfinished ones.
 	r, _ := s2.Run(ctx, ids[0])
-	r.Status = RunRunning
-	if err := s2.SaveRun(ctx, r); !errors.Is(err, ErrRunFinal) {
+	r.Status = engine.RunRunning
+	if err := s2.SaveRun(ctx, r); !errors.Is(err, engine.ErrRunFinal) {
 		t.Fatalf("save over a replayed final run: %v, want ErrRunFinal", err)
 	}
 }
@@ -266,13 +267,13 @@ func TestWALReplayTwiceChangesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	crash(t, s)
-	s2, err := OpenBolt(dir, time.Second)
+	s2, err := Open(dir, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now().UTC()
 	r, _ := s2.Run(ctx, res.RunID)
-	r.Status, r.FinishedAt = RunSucceeded, &now
+	r.Status, r.FinishedAt = engine.RunSucceeded, &now
 	if err := s2.SaveRun(ctx, r); err != nil {
 		t.Fatal(err)
 	}
@@ -282,13 +283,13 @@ func TestWALReplayTwiceChangesNothing(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, walDirName, walSegmentName(segs[0])), logCopy, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s3, err := OpenBolt(dir, time.Second)
+	s3, err := Open(dir, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s3.Close()
 	got, err := s3.Run(ctx, res.RunID)
-	if err != nil || got.Status != RunSucceeded {
+	if err != nil || got.Status != engine.RunSucceeded {
 		t.Fatalf("run after a second replay: %v %v, want succeeded", got, err)
 	}
 	if pend, _ := s3.Pending(ctx); len(pend) != 0 {
@@ -358,7 +359,7 @@ func TestFoldRunsSameState(t *testing.T) {
 		sum := r.Summary()
 		idx, _ := encodeIndex(&sum)
 		acc := &acceptRecord{key: key, flowID: []byte("f"), index: idx, event: fmt.Appendf(nil, `{"n":%d}`, seq)}
-		save := func(status RunStatus) *writeOp {
+		save := func(status engine.RunStatus) *writeOp {
 			r.Status = status
 			if status.Final() {
 				r.FinishedAt = &now
@@ -374,11 +375,11 @@ func TestFoldRunsSameState(t *testing.T) {
 		case 0: // queued only
 			return []*writeOp{accOp}
 		case 1: // straight to final
-			return []*writeOp{accOp, save(RunSucceeded)}
+			return []*writeOp{accOp, save(engine.RunSucceeded)}
 		case 2: // a running checkpoint, then final
-			return []*writeOp{accOp, save(RunRunning), save(RunFailed)}
+			return []*writeOp{accOp, save(engine.RunRunning), save(engine.RunFailed)}
 		default: // final, then a late checkpoint that must not win
-			return []*writeOp{accOp, save(RunSucceeded), save(RunRunning)}
+			return []*writeOp{accOp, save(engine.RunSucceeded), save(engine.RunRunning)}
 		}
 	}
 	var ops []*writeOp
@@ -392,7 +393,7 @@ func TestFoldRunsSameState(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	dump := func(s *BoltStore) map[string]string {
+	dump := func(s *Store) map[string]string {
 		out := map[string]string{}
 		s.db.View(func(tx *bolt.Tx) error {
 			for _, b := range allBuckets {
@@ -455,7 +456,7 @@ func TestWALWriteFailure(t *testing.T) {
 		t.Fatalf("new segment holds records of kinds %v, want a void, then the accept", kinds)
 	}
 	crash(t, s)
-	s2, err := OpenBolt(dir, time.Second)
+	s2, err := Open(dir, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -488,7 +489,7 @@ func TestApplyRetriesLoggedWrites(t *testing.T) {
 	barrier := &writeOp{fn: func(tx *bolt.Tx) error { return nil }, errc: make(chan error, 1)}
 	s.backlog.Add(1) // as the logger would have
 	s.apply([]*writeOp{flaky, barrier})
-	if err := <-barrier.errc; !errors.Is(err, ErrStoreUnavailable) {
+	if err := <-barrier.errc; !errors.Is(err, engine.ErrStoreUnavailable) {
 		t.Fatalf("write behind a refused logged write: %v, want ErrStoreUnavailable", err)
 	}
 	// The first failure rolls the group back; the write alone fails twice
@@ -541,7 +542,7 @@ func TestWALReplaySkipsVoidedGroups(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s, err := OpenBolt(dir, time.Second)
+	s, err := Open(dir, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

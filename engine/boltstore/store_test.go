@@ -1,4 +1,4 @@
-package engine
+package boltstore
 
 import (
 	"context"
@@ -7,11 +7,14 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/switchyard/switchyard/engine"
+	bolt "go.etcd.io/bbolt"
 )
 
-func openTestStore(t *testing.T) *BoltStore {
+func openTestStore(t *testing.T) *Store {
 	t.Helper()
-	s, err := OpenBolt(t.TempDir(), time.Second)
+	s, err := Open(t.TempDir(), time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -19,12 +22,12 @@ func openTestStore(t *testing.T) *BoltStore {
 	return s
 }
 
-func newEvent(flow, body string) *Event {
-	return &Event{FlowID: flow, Source: "webhook", ContentType: "application/json", Body: []byte(body), ReceivedAt: time.Now().UTC()}
+func newEvent(flow, body string) *engine.Event {
+	return &engine.Event{FlowID: flow, Source: "webhook", ContentType: "application/json", Body: []byte(body), ReceivedAt: time.Now().UTC()}
 }
 
-func newRun(flow string) *Run {
-	return &Run{FlowID: flow, FlowVersion: 1, Status: RunQueued, CreatedAt: time.Now().UTC()}
+func newRun(flow string) *engine.Run {
+	return &engine.Run{FlowID: flow, FlowVersion: 1, Status: engine.RunQueued, CreatedAt: time.Now().UTC()}
 }
 
 func TestStoreAcceptConcurrent(t *testing.T) {
@@ -88,7 +91,7 @@ func TestStoreDedupe(t *testing.T) {
 	if fourth, _ := s.Accept(ctx, ev4, newRun("f"), time.Hour); fourth.Duplicate {
 		t.Fatal("dedupe outlived its window")
 	}
-	page, _ := s.ListRuns(ctx, RunFilter{})
+	page, _ := s.ListRuns(ctx, engine.RunFilter{})
 	if len(page.Runs) != 3 {
 		t.Fatalf("%d runs stored, want 3", len(page.Runs))
 	}
@@ -102,7 +105,7 @@ func TestStoreFinalRunNeverRewritten(t *testing.T) {
 		t.Fatal(err)
 	}
 	due := time.Now().Add(time.Minute)
-	run.Status, run.DueAt = RunWaiting, &due
+	run.Status, run.DueAt = engine.RunWaiting, &due
 	if err := s.SaveRun(ctx, run); err != nil {
 		t.Fatal(err)
 	}
@@ -110,19 +113,19 @@ func TestStoreFinalRunNeverRewritten(t *testing.T) {
 	if len(pend) != 1 || !pend[0].Due.Equal(due) {
 		t.Fatalf("queue entry %+v, want due %v", pend, due)
 	}
-	run.Status, run.DueAt = RunSucceeded, nil
+	run.Status, run.DueAt = engine.RunSucceeded, nil
 	if err := s.SaveRun(ctx, run); err != nil {
 		t.Fatal(err)
 	}
 	if pend, _ := s.Pending(ctx); len(pend) != 0 {
 		t.Fatalf("final run still queued: %+v", pend)
 	}
-	run.Status, run.Error = RunFailed, "rewrite"
-	if err := s.SaveRun(ctx, run); !errors.Is(err, ErrRunFinal) {
+	run.Status, run.Error = engine.RunFailed, "rewrite"
+	if err := s.SaveRun(ctx, run); !errors.Is(err, engine.ErrRunFinal) {
 		t.Fatalf("rewrite of a final run: %v", err)
 	}
 	got, _ := s.Run(ctx, run.ID)
-	if got.Status != RunSucceeded || got.Error != "" {
+	if got.Status != engine.RunSucceeded || got.Error != "" {
 		t.Fatalf("final run changed: %+v", got)
 	}
 }
@@ -141,7 +144,7 @@ func TestStoreListRuns(t *testing.T) {
 			t.Fatal(err)
 		}
 		if i%5 == 0 {
-			run.Status = RunFailed
+			run.Status = engine.RunFailed
 			if err := s.SaveRun(ctx, run); err != nil {
 				t.Fatal(err)
 			}
@@ -150,19 +153,19 @@ func TestStoreListRuns(t *testing.T) {
 	}
 	tests := []struct {
 		name string
-		f    RunFilter
+		f    engine.RunFilter
 		want int
 	}{
-		{"all", RunFilter{Limit: 500}, 25},
-		{"flow a", RunFilter{FlowID: "a"}, 13},
-		{"flow b", RunFilter{FlowID: "b"}, 12},
-		{"failed", RunFilter{Status: RunFailed}, 5},
-		{"failed in b", RunFilter{FlowID: "b", Status: RunFailed}, 2},
-		{"unknown flow", RunFilter{FlowID: "zz"}, 0},
+		{"all", engine.RunFilter{Limit: 500}, 25},
+		{"flow a", engine.RunFilter{FlowID: "a"}, 13},
+		{"flow b", engine.RunFilter{FlowID: "b"}, 12},
+		{"failed", engine.RunFilter{Status: engine.RunFailed}, 5},
+		{"failed in b", engine.RunFilter{FlowID: "b", Status: engine.RunFailed}, 2},
+		{"unknown flow", engine.RunFilter{FlowID: "zz"}, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var got []RunSummary
+			var got []engine.RunSummary
 			f := tc.f
 			f.Limit = 4
 			for pages := 0; ; pages++ {
@@ -197,27 +200,27 @@ func TestStoreRetention(t *testing.T) {
 	old := newRun("f")
 	old.CreatedAt = time.Now().Add(-48 * time.Hour)
 	s.Accept(ctx, newEvent("f", `{}`), old, time.Hour)
-	old.Status = RunSucceeded
+	old.Status = engine.RunSucceeded
 	s.SaveRun(ctx, old)
 	pending := newRun("f")
 	pending.CreatedAt = time.Now().Add(-48 * time.Hour)
 	s.Accept(ctx, newEvent("f", `{}`), pending, time.Hour)
 	fresh := newRun("f")
 	s.Accept(ctx, newEvent("f", `{}`), fresh, time.Hour)
-	fresh.Status = RunSucceeded
+	fresh.Status = engine.RunSucceeded
 	s.SaveRun(ctx, fresh)
 
 	n, err := s.DeleteRunsBefore(ctx, time.Now().Add(-24*time.Hour), 100)
 	if err != nil || n != 1 {
 		t.Fatalf("deleted %d (%v), want 1", n, err)
 	}
-	if _, err := s.Run(ctx, old.ID); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Run(ctx, old.ID); !errors.Is(err, engine.ErrNotFound) {
 		t.Errorf("old run still there: %v", err)
 	}
-	if _, err := s.Event(ctx, old.EventID); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Event(ctx, old.EventID); !errors.Is(err, engine.ErrNotFound) {
 		t.Errorf("old event still there: %v", err)
 	}
-	for _, r := range []*Run{pending, fresh} {
+	for _, r := range []*engine.Run{pending, fresh} {
 		if _, err := s.Run(ctx, r.ID); err != nil {
 			t.Errorf("run %s deleted: %v", r.ID, err)
 		}
@@ -226,14 +229,14 @@ func TestStoreRetention(t *testing.T) {
 
 func TestOpenBoltLocked(t *testing.T) {
 	dir := t.TempDir()
-	s, err := OpenBolt(dir, time.Second)
+	s, err := Open(dir, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	start := time.Now()
-	_, err = OpenBolt(dir, 200*time.Millisecond)
-	if !errors.Is(err, ErrLocked) {
+	_, err = Open(dir, 200*time.Millisecond)
+	if !errors.Is(err, engine.ErrLocked) {
 		t.Fatalf("second open: %v", err)
 	}
 	if time.Since(start) > 2*time.Second {
@@ -257,5 +260,35 @@ func TestFlowVersions(t *testing.T) {
 	v1, err := s.FlowVersion(ctx, "f", 1)
 	if err != nil || string(v1.Flow) != `{"v":1}` {
 		t.Fatalf("version 1: %s %v", v1.Flow, err)
+	}
+}
+
+// Tick keys older than the horizon are pruned when a newer tick fires,
+// and a tick that old is refused rather than fired again.
+func TestTickKeysPrunedBeyondHorizon(t *testing.T) {
+	s := openTestStore(t)
+	ctx := context.Background()
+	if _, err := s.PutFlow(ctx, "h", []byte(`{"id":"h"}`)); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, tick := range []time.Time{old, old.Add(48 * time.Hour)} {
+		if res, err := s.AcceptTick(ctx, newEvent("h", `{}`), newRun("h"), tick); err != nil || res.Duplicate {
+			t.Fatal(res, err)
+		}
+	}
+	n := 0
+	s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketTicks).Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			n++
+		}
+		return nil
+	})
+	if n != 1 {
+		t.Fatalf("%d tick keys kept, want 1 (the old one pruned)", n)
+	}
+	if res, err := s.AcceptTick(ctx, newEvent("h", `{}`), newRun("h"), old); err != nil || !res.Duplicate {
+		t.Fatalf("a tick beyond the horizon fired again: %+v %v", res, err)
 	}
 }

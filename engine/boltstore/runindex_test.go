@@ -1,4 +1,4 @@
-package engine
+package boltstore
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/switchyard/switchyard/engine"
 )
 
 // TestRunIndexHeader checks that listings filtered by status, time and
@@ -29,7 +31,7 @@ func TestRunIndexHeader(t *testing.T) {
 		}
 		ids = append(ids, res.RunID)
 		if i%5 == 0 {
-			r.Status, r.Error = RunFailed, "boom"
+			r.Status, r.Error = engine.RunFailed, "boom"
 			fin := r.CreatedAt.Add(time.Second)
 			r.FinishedAt = &fin
 			if err := s.SaveRun(ctx, r); err != nil {
@@ -46,7 +48,7 @@ func TestRunIndexHeader(t *testing.T) {
 				continue
 			}
 			key := mustKey(runIDPrefix, id)
-			var sum RunSummary
+			var sum engine.RunSummary
 			if err := decodeIndex(idx.Get(key), &sum); err != nil {
 				return err
 			}
@@ -69,17 +71,17 @@ func TestRunIndexHeader(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name string
-		f    RunFilter
+		f    engine.RunFilter
 		want int
 	}{
-		{"all", RunFilter{Limit: 500}, 40},
-		{"failed", RunFilter{Status: RunFailed, Limit: 500}, 8},
-		{"queued", RunFilter{Status: RunQueued, Limit: 500}, 32},
-		{"flow a failed", RunFilter{FlowID: "a", Status: RunFailed, Limit: 500}, 4},
-		{"flow b queued", RunFilter{FlowID: "b", Status: RunQueued, Limit: 500}, 16},
-		{"since", RunFilter{Since: base.Add(30 * time.Minute), Limit: 500}, 10},
-		{"until", RunFilter{Until: base.Add(10 * time.Minute), Limit: 500}, 10},
-		{"since failed", RunFilter{Since: base.Add(20 * time.Minute), Status: RunFailed, Limit: 500}, 4},
+		{"all", engine.RunFilter{Limit: 500}, 40},
+		{"failed", engine.RunFilter{Status: engine.RunFailed, Limit: 500}, 8},
+		{"queued", engine.RunFilter{Status: engine.RunQueued, Limit: 500}, 32},
+		{"flow a failed", engine.RunFilter{FlowID: "a", Status: engine.RunFailed, Limit: 500}, 4},
+		{"flow b queued", engine.RunFilter{FlowID: "b", Status: engine.RunQueued, Limit: 500}, 16},
+		{"since", engine.RunFilter{Since: base.Add(30 * time.Minute), Limit: 500}, 10},
+		{"until", engine.RunFilter{Until: base.Add(10 * time.Minute), Limit: 500}, 10},
+		{"since failed", engine.RunFilter{Since: base.Add(20 * time.Minute), Status: engine.RunFailed, Limit: 500}, 4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			page, err := s.ListRuns(ctx, tc.f)
@@ -102,7 +104,7 @@ func TestRunIndexHeader(t *testing.T) {
 	// Paging a rare status by cursor visits every match once.
 	seen, cursor := 0, ""
 	for {
-		page, err := s.ListRuns(ctx, RunFilter{Status: RunFailed, Limit: 3, Cursor: cursor})
+		page, err := s.ListRuns(ctx, engine.RunFilter{Status: engine.RunFailed, Limit: 3, Cursor: cursor})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -171,7 +173,7 @@ func TestListRunsSparseFlow(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	page, err := s.ListRuns(ctx, RunFilter{FlowID: "rare", Limit: 500})
+	page, err := s.ListRuns(ctx, engine.RunFilter{FlowID: "rare", Limit: 500})
 	if err != nil || len(page.Runs) != 3 {
 		t.Fatalf("rare flow: %d runs, %v", len(page.Runs), err)
 	}
