@@ -7,6 +7,13 @@ import (
 	"time"
 )
 
+// RefusalStore keeps refused webhook requests.
+type RefusalStore interface {
+	// Refusals are refused webhook requests, the newest `keep` per flow.
+	AddRefusals(ctx context.Context, rs []Refusal, keep int) error
+	Refusals(ctx context.Context, flowID string, limit int) ([]Refusal, error)
+}
+
 // Refusal is a webhook request that was turned away (bad signature, wrong
 // address, over the rate limit). The body is never kept.
 type Refusal struct {

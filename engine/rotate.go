@@ -64,6 +64,31 @@ func GenerateKey() ([]byte, error) {
 // it: 64 hex digits.
 func EncodeKey(k []byte) string { return hex.EncodeToString(k) }
 
+// MetaStore is a small key-value space for the engine's own settings
+// (the secret key's check value).
+type MetaStore interface {
+	Meta(ctx context.Context, key string) ([]byte, error)
+	PutMeta(ctx context.Context, key string, value []byte) error
+}
+
+// Resealer re-encrypts what a store keeps sealed, without the caller
+// knowing how it is kept.
+type Resealer interface {
+	// Reseal replaces, in one atomic transaction, the sealed value of
+	// every connection (its name is the associated data) and of the meta
+	// value metaKey when it exists (the key is the associated data) by
+	// what fn returns for it. The meta value goes first. When fn fails
+	// for any of them nothing changes and its error is returned. It
+	// reports how many connections it rewrote.
+	Reseal(ctx context.Context, metaKey string, fn func(sealed, ad []byte) ([]byte, error)) (int, error)
+}
+
+// KeyStore is what rotating the key file needs.
+type KeyStore interface {
+	MetaStore
+	Resealer
+}
+
 // RotateKey re-encrypts every connection and the key-check value, sealed
 // under oldKey, under newKey in one transaction, and returns how many
 // connections it re-encrypted. When oldKey does not open the key check or
