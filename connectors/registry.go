@@ -77,6 +77,7 @@ func LookupConnectionType(id string) (ConnectionType, error) {
 	if !ok {
 		return ConnectionType{}, fmt.Errorf("connectors: %w: %q", ErrUnknownConnectionType, id)
 	}
+	_, t.Testable, t.TestNeedsURL = LookupTester(t.ID)
 	return t, nil
 }
 
@@ -85,6 +86,7 @@ func ConnectionTypes() []ConnectionType {
 	regMu.RLock()
 	out := make([]ConnectionType, 0, len(connTypes))
 	for _, t := range connTypes {
+		_, t.Testable, t.TestNeedsURL = LookupTester(t.ID)
 		out = append(out, t)
 	}
 	regMu.RUnlock()

@@ -68,4 +68,8 @@ type ConnectionType struct {
 	Label  string  `json:"label"`
 	Help   string  `json:"help,omitempty"`
 	Fields []Field `json:"fields"`
+	// Testable is true when the type has a Tester (filled in by
+	// ConnectionTypes); TestNeedsURL when its test needs a URL.
+	Testable     bool `json:"testable"`
+	TestNeedsURL bool `json:"test_needs_url,omitempty"`
 }
