@@ -36,10 +36,12 @@ type TestInput struct {
 // TestTimeout bounds one connection test.
 const TestTimeout = 15 * time.Second
 
-// testerInfo is a registered tester and whether it needs a URL.
+// testerInfo is a registered tester, whether it needs a URL and what it
+// calls.
 type testerInfo struct {
 	t        Tester
 	needsURL bool
+	help     string
 }
 
 var (
@@ -48,15 +50,15 @@ var (
 )
 
 // RegisterTester makes connections of type typ testable. needsURL says the
-// test needs a URL from the user (TestInput.URL). It panics on a
-// duplicate, like Register.
-func RegisterTester(typ string, needsURL bool, t Tester) {
+// test needs a URL from the user (TestInput.URL); help says what the test
+// calls, for the docs and the UI. It panics on a duplicate, like Register.
+func RegisterTester(typ string, needsURL bool, help string, t Tester) {
 	testerMu.Lock()
 	defer testerMu.Unlock()
 	if _, dup := testers[typ]; dup {
 		panic(fmt.Sprintf("connectors: register tester for %q: duplicate", typ))
 	}
-	testers[typ] = testerInfo{t: t, needsURL: needsURL}
+	testers[typ] = testerInfo{t: t, needsURL: needsURL, help: help}
 }
 
 // LookupTester returns the tester of a connection type, whether there is
@@ -66,6 +68,15 @@ func LookupTester(typ string) (t Tester, ok, needsURL bool) {
 	defer testerMu.RUnlock()
 	ti, ok := testers[typ]
 	return ti.t, ok, ti.needsURL
+}
+
+// withTest fills in what a connection type says about its test.
+func withTest(t ConnectionType) ConnectionType {
+	testerMu.RLock()
+	defer testerMu.RUnlock()
+	ti, ok := testers[t.ID]
+	t.Testable, t.TestNeedsURL, t.TestHelp = ok, ti.needsURL, ti.help
+	return t
 }
 
 // TesterFunc adapts a function to Tester.

@@ -9,7 +9,7 @@ import (
 )
 
 func init() {
-	connectors.RegisterTester(ConnType, false, connectors.TesterFunc(testConnection))
+	connectors.RegisterTester(ConnType, false, "Connects to the SMTP server, secures the connection as set (STARTTLS or TLS), signs in when a username is set, and quits without sending.", connectors.TesterFunc(testConnection))
 }
 
 // testConnection connects to the SMTP server, secures the connection as

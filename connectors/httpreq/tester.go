@@ -12,7 +12,7 @@ import (
 
 func init() {
 	for _, typ := range []string{ConnBearer, ConnBasic, ConnHeader} {
-		connectors.RegisterTester(typ, true, connectors.TesterFunc(testConnection))
+		connectors.RegisterTester(typ, true, "Sends GET to a URL you give (an address of the service that needs this credential and changes nothing, such as /me), with the credential as http.request sends it: 2xx works, 401 or 403 is a refusal.", connectors.TesterFunc(testConnection))
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 var accountInfoPath = []string{"account-info", "v3", "details"}
 
 func init() {
-	connectors.RegisterTester(ConnType, false, connectors.TesterFunc(testConnection))
+	connectors.RegisterTester(ConnType, false, "Reads the account information (GET /account-info/v3/details with the access token): the account id and type.", connectors.TesterFunc(testConnection))
 }
 
 // testConnection reads the account's details with the connection's token.

@@ -11,7 +11,7 @@ import (
 )
 
 func init() {
-	connectors.RegisterTester(ConnType, false, connectors.TesterFunc(testConnection))
+	connectors.RegisterTester(ConnType, false, "Reads the token's own user (GET /v1/users/me, the token in the x-api-token header).", connectors.TesterFunc(testConnection))
 }
 
 // testConnection reads the token's own user (GET users/me), which changes

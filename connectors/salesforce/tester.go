@@ -9,7 +9,7 @@ import (
 )
 
 func init() {
-	connectors.RegisterTester(ConnType, false, connectors.TesterFunc(testConnection))
+	connectors.RegisterTester(ConnType, false, "With a client id and secret, asks the token URL for a token (the client-credentials POST steps use); with an access token, reads the org's limits (GET /services/data/<version>/limits).", connectors.TesterFunc(testConnection))
 }
 
 // testConnection asks for a token with the connection's client id and

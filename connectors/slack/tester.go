@@ -14,7 +14,7 @@ import (
 const authTest = "auth.test"
 
 func init() {
-	connectors.RegisterTester(ConnBot, false, connectors.TesterFunc(testBot))
+	connectors.RegisterTester(ConnBot, false, "Calls auth.test (POST, the bot token as a bearer token): Slack says which workspace and bot the token belongs to.", connectors.TesterFunc(testBot))
 }
 
 // testBot calls auth.test with the connection's bot token.

@@ -67,13 +67,14 @@
     if (document.visibilityState === "visible") refresh();
   });
 
-  // slug derives a connection id from a label: "HubSpot main" becomes
-  // hubspot_main (an id expressions can write as secrets.hubspot_main),
+  // slug derives a connection id from a label, as web/ui_connname.go
+  // does: "HubSpot main" becomes hubspot_main (an id expressions can
+  // write as secrets.hubspot_main),
   // with _2, _3 … added when the id is taken, so a new connection never
   // replaces one that exists.
   function slug(label) {
-    var s = label.toLowerCase().normalize("NFKD").replace(/[\u0300-\u036f]/g, "")
-      .replace(/[^a-z0-9]+/g, "_").replace(/^_+|_+$/g, "").slice(0, 56);
+    var s = label.toLowerCase().replace(/[^a-z0-9]+/g, "_").replace(/^_+|_+$/g, "")
+      .slice(0, 56).replace(/_+$/, "");
     if (s && /^[0-9]/.test(s)) s = "c_" + s;
     return s;
   }
@@ -104,6 +105,8 @@
     var opt = $("cd-type").selectedOptions[0];
     var testable = opt && opt.getAttribute("data-testable") === "true";
     $("cd-test").hidden = !testable;
+    $("cd-test-help-line").hidden = !testable;
+    $("cd-test-help").textContent = (opt && opt.getAttribute("data-test-help")) || "";
     $("cd-test-url-field").hidden = !(opt && opt.getAttribute("data-test-url") === "true");
   }
 

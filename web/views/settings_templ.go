@@ -298,7 +298,7 @@ func Connections(p ConnectionsProps) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 26, "\" required class=\"mono\" autocomplete=\"off\" aria-describedby=\"connection-name-help connection-name-error\"><p class=\"help\" id=\"connection-name-help\">Steps refer to it by this name, e.g. crm_key.</p><div class=\"field-error\" id=\"connection-name-error\">")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 26, "\" required class=\"mono\" autocomplete=\"off\" aria-describedby=\"connection-name-help connection-name-error\"><p class=\"help\" id=\"connection-name-help\">A label such as “HubSpot main” or an id such as crm_key. A label is saved as an id (hubspot_main) that steps and expressions refer to.</p><div class=\"field-error\" id=\"connection-name-error\">")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -367,7 +367,7 @@ func Connections(p ConnectionsProps) templ.Component {
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
-					templ_7745c5c3_Err = connFieldInput(id, "values."+f.Name, f).Render(ctx, templ_7745c5c3_Buffer)
+					templ_7745c5c3_Err = connFieldInput(id, "values."+f.Name, f, p.Values[f.Name]).Render(ctx, templ_7745c5c3_Buffer)
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
