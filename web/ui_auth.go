@@ -82,6 +82,8 @@ var flashes = map[string]string{
 	"poll-flooded":       "The poll found more new items than the flood limit: the flow is paused until you choose below.",
 	"poll-failed":        "The poll failed: the error is below.",
 	"seen-reset":         "Seen set reset: the next poll records what is there without running it.",
+	"run-started":        "Run started by hand: this is the run.",
+	"run-none":           "Polled now, and no run started: no new items, a first poll that only records what is there, or a flood pause.",
 }
 
 // pageProps fills what every page needs.

@@ -228,6 +228,9 @@ type ConnectionsProps struct {
 	Type   *connectors.ConnectionType
 	Name   string
 	Errors map[string][]string
+	// Values are what was typed into the fields that are not secret,
+	// shown again with the errors; secrets are never sent back.
+	Values map[string]string
 }
 
 // TokensProps is the API tokens page. NewToken is shown once, right after
