@@ -245,6 +245,17 @@ func (s *Server) listRuns(c *fiber.Ctx) error {
 	return c.JSON(page)
 }
 
+// queryBool reads an optional true/false query parameter.
+func queryBool(c *fiber.Ctx, key string) (bool, error) {
+	switch c.Query(key) {
+	case "", "false", "0":
+		return false, nil
+	case "true", "1":
+		return true, nil
+	}
+	return false, errStatus(fiber.StatusBadRequest, "%s: must be true or false", key)
+}
+
 func parsePositive(s string) (int, error) {
 	var n int
 	if _, err := fmt.Sscanf(s, "%d", &n); err != nil || n <= 0 || fmt.Sprint(n) != s {
@@ -343,8 +354,14 @@ func (s *Server) putConnection(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusCreated).JSON(info)
 }
 
+// deleteConnection removes a connection; one that flows use answers 409
+// with their ids unless ?force=true.
 func (s *Server) deleteConnection(c *fiber.Ctx) error {
-	if err := s.eng.DeleteConnection(c.UserContext(), c.Params("name")); err != nil {
+	force, err := queryBool(c, "force")
+	if err != nil {
+		return err
+	}
+	if err := s.eng.DeleteConnection(c.UserContext(), c.Params("name"), force); err != nil {
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)

@@ -227,6 +227,16 @@ type ConnectionsProps struct {
 	Type   *connectors.ConnectionType
 	Name   string
 	Errors map[string][]string
+	// UsedBy maps a connection's name to the ids of the flows using it.
+	UsedBy map[string][]string
+}
+
+// DeleteConnectionProps asks before a connection that flows use is
+// deleted, naming those flows.
+type DeleteConnectionProps struct {
+	Page  PageProps
+	Name  string
+	Flows []string
 }
 
 // TokensProps is the API tokens page. NewToken is shown once, right after
