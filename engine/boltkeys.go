@@ -34,11 +34,13 @@ var (
 	bucketSeenOrder    = []byte("seen_order")    // flow 0x00 BE(seq) → item key
 	bucketPollState    = []byte("poll_state")    // flow → PollState
 	bucketRefusals     = []byte("refusals")      // flow 0x00 BE(at) → Refusal
+	bucketUnresolved   = []byte("unresolved")    // BE(seq of a failed run) → nil (bolt_resolution.go)
+	bucketResolved     = []byte("resolved")      // BE(seq of a failed run) → BE(seq of the run that resolved it)
 
 	allBuckets = [][]byte{bucketFlows, bucketFlowVersions, bucketEvents, bucketRuns,
 		bucketRunIndex, bucketRunsByFlow, bucketEventRuns, bucketQueue, bucketDedupe, bucketConnections,
 		bucketTokens, bucketMeta, bucketUsers, bucketSessions, bucketTicks, bucketSeen,
-		bucketSeenOrder, bucketPollState, bucketRefusals}
+		bucketSeenOrder, bucketPollState, bucketRefusals, bucketUnresolved, bucketResolved}
 )
 
 const (

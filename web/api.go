@@ -235,7 +235,7 @@ func (s *Server) listRuns(c *fiber.Ctx) error {
 			*b.dst = t
 		}
 	}
-	page, err := s.eng.ListRuns(c.UserContext(), f)
+	page, err := s.listRunsResolved(c, f, c.Query("resolved"))
 	if err != nil {
 		if errors.Is(err, engine.ErrBadID) {
 			return errStatus(fiber.StatusBadRequest, "cursor: malformed")
@@ -243,6 +243,46 @@ func (s *Server) listRuns(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(page)
+}
+
+// listRunsResolved lists runs, or with resolved=false the failed runs no
+// retry or replay resolved yet (from the store's index of them), or with
+// resolved=true the failed runs that were resolved (a page may then hold
+// fewer runs than the limit; follow next_cursor).
+func (s *Server) listRunsResolved(c *fiber.Ctx, f engine.RunFilter, resolved string) (engine.RunPage, error) {
+	if resolved == "" {
+		return s.eng.ListRuns(c.UserContext(), f)
+	}
+	if resolved != "true" && resolved != "false" {
+		return engine.RunPage{}, errStatus(fiber.StatusBadRequest, "resolved: must be true or false")
+	}
+	if f.Status != "" && f.Status != engine.RunFailed {
+		return engine.RunPage{}, errStatus(fiber.StatusBadRequest, "resolved: only failed runs are resolved or not (status=failed)")
+	}
+	if resolved == "false" {
+		return s.eng.ListUnresolved(c.UserContext(), f)
+	}
+	f.Status = engine.RunFailed
+	page, err := s.eng.ListRuns(c.UserContext(), f)
+	if err != nil {
+		return page, err
+	}
+	ids := make([]string, len(page.Runs))
+	for i, r := range page.Runs {
+		ids[i] = r.ID
+	}
+	done, err := s.eng.ResolvedAmong(c.UserContext(), ids)
+	if err != nil {
+		return page, err
+	}
+	kept := page.Runs[:0]
+	for _, r := range page.Runs {
+		if done[r.ID] {
+			kept = append(kept, r)
+		}
+	}
+	page.Runs = kept
+	return page, nil
 }
 
 // queryBool reads an optional true/false query parameter.
@@ -264,9 +304,11 @@ func parsePositive(s string) (int, error) {
 	return n, nil
 }
 
-// runView is a run with the event that started it.
+// runView is a run with the event that started it, the runs started
+// from it and whether it is resolved.
 type runView struct {
 	*engine.Run
+	engine.RunLinks
 	Trigger *triggerView `json:"trigger,omitempty"`
 }
 
@@ -289,7 +331,11 @@ func (s *Server) getRun(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	v := runView{Run: run}
+	links, err := s.eng.RunLinks(c.UserContext(), run.ID)
+	if err != nil {
+		return err
+	}
+	v := runView{Run: run, RunLinks: links}
 	if ev, err := s.eng.Event(c.UserContext(), run.EventID); err == nil {
 		body, perr := engine.ParseBody(ev.ContentType, ev.Body)
 		if perr != nil {

@@ -80,7 +80,8 @@ func (s *Server) classify(c *fiber.Ctx, err error) (int, errorBody) {
 		return fe.Code, errorBody{Error: fe.Message}
 	case errors.Is(err, engine.ErrFlowNotFound), errors.Is(err, engine.ErrNotFound), errors.Is(err, engine.ErrBadID):
 		return fiber.StatusNotFound, errorBody{Error: err.Error()}
-	case errors.Is(err, engine.ErrFlowExists), errors.Is(err, engine.ErrNotFailed), errors.Is(err, engine.ErrRunFinal):
+	case errors.Is(err, engine.ErrFlowExists), errors.Is(err, engine.ErrNotFailed), errors.Is(err, engine.ErrRunFinal),
+		errors.Is(err, engine.ErrResolved), errors.Is(err, engine.ErrNotFinal):
 		return fiber.StatusConflict, errorBody{Error: err.Error()}
 	case errors.Is(err, engine.ErrSaturated):
 		return fiber.StatusTooManyRequests, errorBody{Error: "engine saturated, try again later"}

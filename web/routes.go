@@ -76,6 +76,7 @@ func (s *Server) routes() {
 	ui(fiber.MethodGet, "/runs/rows", s.runRows)
 	ui(fiber.MethodGet, "/runs/:id", s.runPage)
 	ui(fiber.MethodPost, "/runs/:id/retry", s.retryRunUI)
+	ui(fiber.MethodGet, "/runs/:id/replay", s.replayPage)
 	ui(fiber.MethodPost, "/runs/:id/replay", s.replayRunUI)
 	ui(fiber.MethodGet, "/connections", s.connectionsPage)
 	ui(fiber.MethodPost, "/connections", s.createConnectionUI)

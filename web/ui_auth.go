@@ -87,9 +87,21 @@ var flashes = map[string]string{
 // pageProps fills what every page needs.
 func (s *Server) pageProps(c *fiber.Ctx, title, active string) views.PageProps {
 	sess := session(c)
-	return views.PageProps{Title: title, User: sess.User, CSRF: sess.CSRF, Active: active,
+	p := views.PageProps{Title: title, User: sess.User, CSRF: sess.CSRF, Active: active,
 		AssetVersion: assetVersion, Flash: flashes[c.Query("flash")]}
+	if p.User != "" {
+		// The store keeps the unresolved runs apart: counting them walks
+		// those alone, capped, never the history.
+		if n, more, err := s.eng.CountUnresolved(c.UserContext(), attentionCap); err == nil {
+			p.Attention, p.AttentionMore = n, more
+		}
+	}
+	return p
 }
+
+// attentionCap is where the navigation stops counting unresolved runs
+// ("999+").
+const attentionCap = 999
 
 // uiError renders an error as an HTML page, with the status the API
 // would give it.

@@ -382,7 +382,11 @@ func TestUIRunsAndRetry(t *testing.T) {
 	if r.StatusCode != 409 {
 		t.Fatalf("retry of a succeeded run: %d", r.StatusCode)
 	}
-	if r, _ := b.post("/runs/"+id+"/replay", nil); r.StatusCode != 303 {
+	// A replay without the confirmation page is sent there first.
+	if r, _ := b.post("/runs/"+id+"/replay", nil); r.StatusCode != 303 || r.Header.Get("Location") != "/runs/"+id+"/replay" {
+		t.Fatalf("replay without confirmation: %d %q", r.StatusCode, r.Header.Get("Location"))
+	}
+	if r, _ := b.post("/runs/"+id+"/replay", url.Values{"confirm": {"yes"}}); r.StatusCode != 303 {
 		t.Fatalf("replay: %d", r.StatusCode)
 	}
 	_, page = b.do("GET", "/flows", nil)

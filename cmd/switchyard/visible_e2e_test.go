@@ -2,11 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // connFlow is a webhook flow whose one step sends with connection conn.
@@ -134,4 +137,231 @@ func TestBrowserConnectionInUse(t *testing.T) {
 	// An unused connection goes on one click.
 	b.click("#delete-connection-spare")
 	b.visible("#connections-empty")
+}
+
+// crmFlow is a webhook flow of two steps: data.set, then a POST to url
+// (an external call).
+func crmFlow(id, url string) map[string]any {
+	return map[string]any{
+		"id": id, "name": id, "enabled": true,
+		"trigger": map[string]any{"type": "webhook", "path": id},
+		"steps": []any{
+			map[string]any{"id": "shape", "use": "data.set", "with": map[string]any{"email": "{{ trigger.body.email }}"}},
+			map[string]any{"id": "to_crm", "use": "http.request", "with": map[string]any{"method": "POST", "url": url}},
+		},
+	}
+}
+
+// flakyCRM is a CRM that refuses contacts (400) while down is set, which
+// it starts as.
+func flakyCRM(t *testing.T) (*recorder, *atomic.Bool) {
+	down := &atomic.Bool{}
+	down.Store(true)
+	rec := newRecorder(t, func(n int, r *http.Request) (int, string) {
+		if down.Load() {
+			return 400, `{"error":"crm says no"}`
+		}
+		return 200, `{"id":"contact-1"}`
+	})
+	return rec, down
+}
+
+// runLinks is what GET /api/runs/{id} adds about retries and replays.
+type runLinks struct {
+	Status     string   `json:"status"`
+	RetryOf    string   `json:"retry_of"`
+	RetriedBy  []string `json:"retried_by"`
+	ReplayedBy []string `json:"replayed_by"`
+	Resolved   bool     `json:"resolved"`
+	ResolvedBy string   `json:"resolved_by"`
+}
+
+func (in *instance) links(id string) runLinks {
+	in.t.Helper()
+	var l runLinks
+	if err := json.Unmarshal(in.mustAPI(200, "GET", "/api/runs/"+id, nil), &l); err != nil {
+		in.t.Fatal(err)
+	}
+	return l
+}
+
+func ids(runs []runSummary) string {
+	var out []string
+	for _, r := range runs {
+		out = append(out, r.ID)
+	}
+	return strings.Join(out, ",")
+}
+
+// TestUnresolvedFailures: a failed run links to its retries and replays,
+// is resolved once a retry of it (or of its retry) succeeds, and only
+// the unresolved ones are listed by resolved=false, also after a restart;
+// a resolved run is not retried and a run in progress is not replayed.
+func TestUnresolvedFailures(t *testing.T) {
+	rec, down := flakyCRM(t)
+	in := newInstance(t)
+	in.start()
+	in.mustAPI(201, "POST", "/api/flows", crmFlow("leads", rec.url+"/contacts"))
+
+	a := in.hookJSON("leads", `{"email":"ada@example.com"}`)
+	if rd := in.waitRun(a); rd.Status != "failed" {
+		t.Fatalf("run a: %s", rd.Status)
+	}
+	if l := in.links(a); l.Resolved || len(l.RetriedBy) != 0 || len(l.ReplayedBy) != 0 || l.RetriedBy == nil {
+		t.Fatalf("links of a fresh failure: %+v", l)
+	}
+	if got := ids(in.allRuns("&status=failed&resolved=false")); got != a {
+		t.Fatalf("unresolved: %s, want %s", got, a)
+	}
+	// Retried while the CRM still refuses: both stay unresolved.
+	var retried struct {
+		ID string `json:"id"`
+	}
+	json.Unmarshal(in.mustAPI(201, "POST", "/api/runs/"+a+"/retry", nil), &retried)
+	b := retried.ID
+	in.waitRun(b)
+	if got := ids(in.allRuns("&resolved=false")); got != b+","+a {
+		t.Fatalf("unresolved after a failed retry: %s", got)
+	}
+	if l := in.links(a); len(l.RetriedBy) != 1 || l.RetriedBy[0] != b || l.Resolved {
+		t.Fatalf("links of a: %+v", l)
+	}
+
+	// The CRM is back: a retry of the retry succeeds and resolves both.
+	down.Store(false)
+	json.Unmarshal(in.mustAPI(201, "POST", "/api/runs/"+b+"/retry", nil), &retried)
+	c := retried.ID
+	if rd := in.waitRun(c); rd.Status != "succeeded" {
+		t.Fatalf("retry of the retry: %s %s", rd.Status, rd.Error)
+	}
+	for _, id := range []string{a, b} {
+		if l := in.links(id); !l.Resolved || l.ResolvedBy != c {
+			t.Fatalf("links of %s after the fix: %+v", id, l)
+		}
+	}
+	if got := ids(in.allRuns("&status=failed&resolved=false")); got != "" {
+		t.Fatalf("unresolved after the fix: %s", got)
+	}
+	if got := ids(in.allRuns("&status=failed&resolved=true")); got != b+","+a {
+		t.Fatalf("resolved=true: %s", got)
+	}
+	// A resolved run is not retried again.
+	if code, body := in.api("POST", "/api/runs/"+a+"/retry", nil); code != 409 || !strings.Contains(string(body), "resolved") {
+		t.Fatalf("retry of a resolved run: %d %s", code, body)
+	}
+	// Replays are linked too.
+	var replayed struct {
+		ID string `json:"id"`
+	}
+	json.Unmarshal(in.mustAPI(201, "POST", "/api/runs/"+a+"/replay", nil), &replayed)
+	in.waitRun(replayed.ID)
+	if l := in.links(a); len(l.ReplayedBy) != 1 || l.ReplayedBy[0] != replayed.ID {
+		t.Fatalf("replayed_by of a: %+v", l)
+	}
+	for _, q := range []string{"&resolved=maybe", "&status=succeeded&resolved=false"} {
+		if code, body := in.api("GET", "/api/runs?"+q[1:], nil); code != 400 {
+			t.Errorf("GET /api/runs?%s: %d %s", q[1:], code, body)
+		}
+	}
+
+	// A new failure is listed, and still after a restart.
+	down.Store(true)
+	d := in.hookJSON("leads", `{"email":"bob@example.com"}`)
+	in.waitRun(d)
+	in.stop()
+	in.start()
+	if got := ids(in.allRuns("&resolved=false")); got != d {
+		t.Fatalf("unresolved after restart: %s, want %s", got, d)
+	}
+
+	// A run still waiting is neither replayed nor retried.
+	slow := map[string]any{"id": "slow", "name": "slow", "enabled": true,
+		"trigger": map[string]any{"type": "webhook", "path": "slow"},
+		"steps":   []any{map[string]any{"id": "wait", "use": "flow.delay", "with": map[string]any{"duration": "1h"}}}}
+	in.mustAPI(201, "POST", "/api/flows", slow)
+	w := in.hookJSON("slow", `{}`)
+	deadline := time.Now().Add(10 * time.Second)
+	for in.links(w).Status != "waiting" {
+		if time.Now().After(deadline) {
+			t.Fatalf("run %s never waited", w)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, action := range []string{"replay", "retry"} {
+		if code, body := in.api("POST", "/api/runs/"+w+"/"+action, nil); code != 409 {
+			t.Errorf("%s of a waiting run: %d %s", action, code, body)
+		}
+	}
+}
+
+// TestBrowserNeedsAttention: the navigation counts unresolved failures;
+// the Needs attention view lists them; a failed run offers Retry and a
+// Replay that asks first, naming the steps that call out again; once a
+// retry succeeded the run shows it, offers no Retry and leaves the list.
+func TestBrowserNeedsAttention(t *testing.T) {
+	needChromium(t)
+	rec, down := flakyCRM(t)
+	in := newInstance(t)
+	in.start()
+	in.mustAPI(201, "POST", "/api/flows", crmFlow("leads", rec.url+"/contacts"))
+	b := newBrowser(t, in)
+	b.setUp(brUser, brPassword)
+
+	first := in.hookJSON("leads", `{"email":"ada@example.com"}`)
+	second := in.hookJSON("leads", `{"email":"bob@example.com"}`)
+	in.waitRun(first)
+	in.waitRun(second)
+
+	b.open("/flows")
+	if got := b.text("#attention-count"); got != "2" {
+		t.Fatalf("navigation count: %q", got)
+	}
+	b.click("#nav-attention")
+	b.visible("#run-" + first)
+	b.visible("#run-" + second)
+
+	// Replay asks first and names the step that calls the CRM again, not
+	// the data step; Cancel starts nothing.
+	b.click("#run-" + first + " a")
+	b.visible("#retry-run")
+	b.click("#replay-run")
+	b.visible("#replay-external-steps")
+	if got := b.text("#replay-external-steps"); !strings.Contains(got, "to_crm") || strings.Contains(got, "shape") {
+		t.Errorf("steps that call out again: %q", got)
+	}
+	b.click("#cancel-replay")
+	b.visible("#retry-run")
+	if n := len(in.allRuns("")); n != 2 {
+		t.Fatalf("cancelled replay started a run: %d runs", n)
+	}
+
+	// The CRM is back; Retry succeeds and resolves the run.
+	down.Store(false)
+	b.click("#retry-run")
+	b.visible("#run-retry-of")
+	b.waitText("#run-status", "succeeded")
+	retry := strings.TrimPrefix(strings.Split(b.location(), "?")[0], in.url("/runs/"))
+	b.open("/runs/" + first)
+	b.visible("#run-resolved")
+	if got := b.text("#run-retried-by"); got != retry {
+		t.Errorf("retried by: %q, want %q", got, retry)
+	}
+	b.gone("#retry-run")
+	if got := b.text("#attention-count"); got != "1" {
+		t.Errorf("navigation count after the retry: %q", got)
+	}
+	b.open("/runs?resolved=false")
+	b.visible("#run-" + second)
+	b.gone("#run-" + first)
+	// In the full history the first run reads failed, resolved.
+	b.open("/runs?status=failed")
+	b.visible("#run-" + first + "-resolved")
+
+	// Replay, confirmed, starts a new run linked from the old one.
+	b.open("/runs/" + second)
+	b.click("#replay-run")
+	b.click("#confirm-replay")
+	b.visible("#run-replay-of")
+	b.open("/runs/" + second)
+	b.visible("#run-replayed-by")
 }

@@ -27,6 +27,10 @@ type PageProps struct {
 	AssetVersion string
 	// Flash is a one-line notice shown above the page content.
 	Flash string
+	// Attention counts the failed runs nothing resolved yet, for the
+	// navigation; AttentionMore says there are more than Attention.
+	Attention     int
+	AttentionMore bool
 }
 
 // SetupProps is the first-run page that creates the owner.
@@ -179,6 +183,9 @@ type CheckProps struct {
 // RunsFilter is the run history's filter, as the query string holds it.
 type RunsFilter struct {
 	Flow, Status, Period string
+	// Resolved "false" is the Needs attention view: failed runs no retry
+	// or replay resolved.
+	Resolved string
 }
 
 // RunsProps is the run history page.
@@ -196,6 +203,9 @@ type RunsProps struct {
 	RowsURL string
 	LiveURL string
 	Error   string
+	// Resolved marks the failed runs of the page that a retry or replay
+	// resolved.
+	Resolved map[string]bool
 }
 
 // TriggerView is the event that started a run, ready to show.
@@ -215,6 +225,16 @@ type RunDetailProps struct {
 	Trigger *TriggerView
 	// LiveURL is set while the run can still change.
 	LiveURL string
+	// Links are the run's retries and replays and its resolution.
+	Links engine.RunLinks
+}
+
+// ReplayProps asks before a run is replayed from the start, listing the
+// steps that will call external services again.
+type ReplayProps struct {
+	Page     PageProps
+	Run      *engine.Run
+	External []engine.ExternalStep
 }
 
 // ConnectionsProps is the connections page; with Type set it shows the
