@@ -14,30 +14,35 @@ import (
 // PutFlow implements Store.
 func (s *BoltStore) PutFlow(ctx context.Context, id string, raw []byte) (FlowRecord, error) {
 	var rec FlowRecord
-	now := time.Now().UTC()
 	raw = bytes.Clone(raw)
-	err := s.write(ctx, func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketFlows)
-		var old FlowRecord
-		switch err := getJSON(b, []byte(id), &old); err {
-		case nil:
-			rec = FlowRecord{ID: id, Flow: raw, Version: old.Version + 1, CreatedAt: old.CreatedAt, UpdatedAt: now}
-		case ErrNotFound:
-			// A deleted flow that comes back continues its version
-			// numbers, so old runs never point at a different definition.
-			rec = FlowRecord{ID: id, Flow: raw, Version: lastVersion(tx, id) + 1, CreatedAt: now, UpdatedAt: now}
-		default:
-			return err
-		}
-		if err := tx.Bucket(bucketFlowVersions).Put(versionKey(id, rec.Version), raw); err != nil {
-			return err
-		}
-		return putJSON(b, []byte(id), rec)
+	err := s.write(ctx, func(tx *bolt.Tx) (err error) {
+		rec, err = putFlowTx(tx, id, raw, time.Now().UTC())
+		return err
 	})
 	if err != nil {
 		return FlowRecord{}, fmt.Errorf("store: put flow %q: %w", id, err)
 	}
 	return rec, nil
+}
+
+// putFlowTx stores raw as the flow's next version.
+func putFlowTx(tx *bolt.Tx, id string, raw []byte, now time.Time) (FlowRecord, error) {
+	b := tx.Bucket(bucketFlows)
+	var old, rec FlowRecord
+	switch err := getJSON(b, []byte(id), &old); err {
+	case nil:
+		rec = FlowRecord{ID: id, Flow: raw, Version: old.Version + 1, CreatedAt: old.CreatedAt, UpdatedAt: now}
+	case ErrNotFound:
+		// A deleted flow that comes back continues its version
+		// numbers, so old runs never point at a different definition.
+		rec = FlowRecord{ID: id, Flow: raw, Version: lastVersion(tx, id) + 1, CreatedAt: now, UpdatedAt: now}
+	default:
+		return rec, err
+	}
+	if err := tx.Bucket(bucketFlowVersions).Put(versionKey(id, rec.Version), raw); err != nil {
+		return rec, err
+	}
+	return rec, putJSON(b, []byte(id), rec)
 }
 
 func lastVersion(tx *bolt.Tx, id string) int64 {

@@ -14,7 +14,7 @@ import (
 // wantID set, the flow's id must match it. Invalid flows give a
 // *flows.ValidationError listing every problem with its field path.
 func (e *Engine) SaveFlow(ctx context.Context, raw []byte, create bool, wantID string) (*ActiveFlow, error) {
-	a, _, err := e.saveFlow(ctx, raw, create, wantID, false)
+	a, _, err := e.saveFlow(ctx, raw, saveOpts{create: create, wantID: wantID})
 	return a, err
 }
 
@@ -23,10 +23,22 @@ func (e *Engine) SaveFlow(ctx context.Context, raw []byte, create bool, wantID s
 // it: flows move between data dirs as files, connections (sealed under each
 // data dir's key) do not, and are added once the flows are in.
 func (e *Engine) ImportFlow(ctx context.Context, raw []byte) (*ActiveFlow, []flows.FieldError, error) {
-	return e.saveFlow(ctx, raw, false, "", true)
+	return e.saveFlow(ctx, raw, saveOpts{missingOK: true})
 }
 
-func (e *Engine) saveFlow(ctx context.Context, raw []byte, create bool, wantID string, missingOK bool) (*ActiveFlow, []flows.FieldError, error) {
+// saveOpts say how saveFlow saves.
+type saveOpts struct {
+	// create: the id must be new; wantID: the flow's id must be this.
+	create bool
+	wantID string
+	// missingOK turns connections that do not exist into warnings.
+	missingOK bool
+	// restoredFrom is the version whose content is being restored.
+	restoredFrom int64
+}
+
+func (e *Engine) saveFlow(ctx context.Context, raw []byte, o saveOpts) (*ActiveFlow, []flows.FieldError, error) {
+	create, wantID := o.create, o.wantID
 	f, err := flows.Decode(raw)
 	if err != nil {
 		return nil, nil, err
@@ -45,8 +57,12 @@ func (e *Engine) saveFlow(ctx context.Context, raw []byte, create bool, wantID s
 	if kerr != nil {
 		return nil, nil, kerr
 	}
+	prev := e.flows.get(f.ID)
 	missing := CheckConnections(f, known)
-	if len(missing) > 0 && !missingOK {
+	if stateOnly(prev, f) {
+		missing = nil // turning a flow off is always allowed
+	}
+	if len(missing) > 0 && !o.missingOK {
 		if ve == nil {
 			ve = &flows.ValidationError{}
 		}
@@ -60,16 +76,22 @@ func (e *Engine) saveFlow(ctx context.Context, raw []byte, create bool, wantID s
 			return nil, nil, &flows.ValidationError{Details: []flows.FieldError{{Field: "trigger.path", Message: fmt.Sprintf("path %q is already used by flow %q", f.Trigger.Path, owner)}}}
 		}
 	}
-	if create && e.flows.get(f.ID) != nil {
+	if create && prev != nil {
 		return nil, nil, fmt.Errorf("engine: create flow %q: %w", f.ID, ErrFlowExists)
 	}
 	canon, err := flows.Encode(f)
 	if err != nil {
 		return nil, nil, err
 	}
-	rec, err := e.store.PutFlow(ctx, f.ID, canon)
+	if create {
+		prev = nil
+	}
+	rec, stored, err := e.storeVersion(ctx, prev, f, canon, o.restoredFrom)
 	if err != nil {
 		return nil, nil, err
+	}
+	if !stored {
+		return prev, missing, nil // nothing changed, nothing stored
 	}
 	a := &ActiveFlow{Compiled: cf, Record: rec}
 	e.flows.set(a)

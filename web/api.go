@@ -30,10 +30,13 @@ func (s *Server) requireToken(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="switchyard"`)
 		return errStatus(fiber.StatusUnauthorized, "missing bearer token (Authorization: Bearer <token>; create one with `switchyard token create`)")
 	}
-	if _, ok := s.eng.VerifyToken(c.UserContext(), strings.TrimSpace(tok)); !ok {
+	rec, ok := s.eng.VerifyToken(c.UserContext(), strings.TrimSpace(tok))
+	if !ok {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="switchyard", error="invalid_token"`)
 		return errStatus(fiber.StatusUnauthorized, "invalid or revoked token")
 	}
+	// What the call changes is recorded under the token's name.
+	c.SetUserContext(engine.WithActor(c.UserContext(), engine.Actor{Kind: "token", Name: rec.Name}))
 	return c.Next()
 }
 

@@ -34,6 +34,9 @@ func (s *Server) routes() {
 	api.Post("/flows/:id/poll", s.pollNow)
 	api.Post("/flows/:id/seen/reset", s.resetSeen)
 	api.Get("/flows/:id/refusals", s.listRefusals)
+	api.Get("/flows/:id/versions", s.listVersions)
+	api.Get("/flows/:id/versions/:n", s.getVersion)
+	api.Post("/flows/:id/versions/:n/restore", s.restoreVersion)
 
 	api.Get("/runs", s.listRuns)
 	api.Get("/runs/:id", s.getRun)
@@ -72,6 +75,8 @@ func (s *Server) routes() {
 	ui(fiber.MethodPost, "/flows/:id/delete", s.deleteFlowSubmit)
 	ui(fiber.MethodPost, "/flows/:id/poll", s.pollNowUI)
 	ui(fiber.MethodPost, "/flows/:id/seen/reset", s.resetSeenUI)
+	ui(fiber.MethodGet, "/flows/:id/history", s.historyPage)
+	ui(fiber.MethodPost, "/flows/:id/versions/:n/restore", s.restoreVersionUI)
 	ui(fiber.MethodGet, "/runs", s.runsPage)
 	ui(fiber.MethodGet, "/runs/rows", s.runRows)
 	ui(fiber.MethodGet, "/runs/:id", s.runPage)

@@ -82,6 +82,8 @@ var flashes = map[string]string{
 	"poll-flooded":       "The poll found more new items than the flood limit: the flow is paused until you choose below.",
 	"poll-failed":        "The poll failed: the error is below.",
 	"seen-reset":         "Seen set reset: the next poll records what is there without running it.",
+	"restored":           "Restored: that content is now the newest version.",
+	"restore-unchanged":  "That version's content is the current one already; nothing was saved.",
 }
 
 // pageProps fills what every page needs.
@@ -180,6 +182,7 @@ func (s *Server) requireSession(c *fiber.Ctx) error {
 		return redirect(c, "/login?next="+url.QueryEscape(string(c.Request().URI().RequestURI())))
 	}
 	c.Locals(localSession, sess)
+	c.SetUserContext(engine.WithActor(c.UserContext(), engine.Actor{Kind: "user", Name: sess.User}))
 	if !safeMethod(c.Method()) {
 		tok := c.Get(csrfHeader)
 		if tok == "" {
@@ -422,5 +425,6 @@ func (s *Server) sessionAPI(c *fiber.Ctx, cookie string) error {
 		return errStatus(fiber.StatusForbidden, "a session cookie needs the X-CSRF-Token header")
 	}
 	c.Locals(localSession, sess)
+	c.SetUserContext(engine.WithActor(c.UserContext(), engine.Actor{Kind: "user", Name: sess.User}))
 	return c.Next()
 }

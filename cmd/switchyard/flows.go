@@ -141,7 +141,7 @@ func cmdFlowsImport(args []string, stdout io.Writer) error {
 		}
 		files = append(files, fl...)
 	}
-	ctx := context.Background()
+	ctx := engine.WithActor(context.Background(), engine.Actor{Kind: "cli", Name: "flows import"})
 	eng, store, err := openEngine(ctx, &o, newLogger("warn", io.Discard))
 	if err != nil {
 		return err
@@ -153,6 +153,12 @@ func cmdFlowsImport(args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
+		var before int64
+		if f, err := flows.Decode(data); err == nil {
+			if cur, err := eng.Flow(f.ID); err == nil {
+				before = cur.Record.Version
+			}
+		}
 		a, warnings, err := eng.ImportFlow(ctx, data)
 		if err != nil {
 			failed++
@@ -161,6 +167,10 @@ func cmdFlowsImport(args []string, stdout io.Writer) error {
 		}
 		for _, w := range warnings {
 			fmt.Fprintf(stdout, "%s:%s: warning: %s; its runs fail until it is added\n", file, w.Field, w.Message)
+		}
+		if a.Record.Version == before {
+			fmt.Fprintf(stdout, "%s: flow %q: content unchanged (version %d)\n", file, a.Flow().ID, a.Record.Version)
+			continue
 		}
 		fmt.Fprintf(stdout, "%s: imported flow %q (version %d)\n", file, a.Flow().ID, a.Record.Version)
 	}

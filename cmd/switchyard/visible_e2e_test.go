@@ -365,3 +365,217 @@ func TestBrowserNeedsAttention(t *testing.T) {
 	b.open("/runs/" + second)
 	b.visible("#run-replayed-by")
 }
+
+// flowHistory is GET /api/flows/{id}/versions.
+type flowHistory struct {
+	Versions []struct {
+		Version      int64   `json:"version"`
+		SavedAt      *string `json:"saved_at"`
+		SavedBy      string  `json:"saved_by"`
+		SavedByKind  string  `json:"saved_by_kind"`
+		Summary      string  `json:"summary"`
+		RestoredFrom int64   `json:"restored_from"`
+		Current      bool    `json:"current"`
+	} `json:"versions"`
+	StateChanges []struct {
+		Enabled bool `json:"enabled"`
+		By      struct {
+			Kind, Name string
+		} `json:"by"`
+		Version int64 `json:"version"`
+	} `json:"state_changes"`
+}
+
+func (in *instance) history(id string) flowHistory {
+	in.t.Helper()
+	var h flowHistory
+	if err := json.Unmarshal(in.mustAPI(200, "GET", "/api/flows/"+id+"/versions", nil), &h); err != nil {
+		in.t.Fatal(err)
+	}
+	return h
+}
+
+// TestFlowVersions: every content change is a version with who, when and
+// what changed; an unchanged save or import and turning the flow on or
+// off make none; any version can be read, compared and restored.
+func TestFlowVersions(t *testing.T) {
+	in := newInstance(t)
+	in.start()
+	v1 := crmFlow("leads", "https://crm.example.com/a")
+	in.mustAPI(201, "POST", "/api/flows", v1)
+	h := in.history("leads")
+	if len(h.Versions) != 1 || h.Versions[0].Version != 1 || h.Versions[0].SavedBy != "e2e" || h.Versions[0].SavedByKind != "token" ||
+		h.Versions[0].Summary != "created" || h.Versions[0].SavedAt == nil || !h.Versions[0].Current {
+		t.Fatalf("after create: %+v", h)
+	}
+	// The same content again: no version.
+	var fv struct {
+		Version int64 `json:"version"`
+		Enabled bool  `json:"enabled"`
+	}
+	json.Unmarshal(in.mustAPI(200, "PUT", "/api/flows/leads", v1), &fv)
+	if fv.Version != 1 {
+		t.Fatalf("unchanged save made version %d", fv.Version)
+	}
+	// Off and on again: recorded, no version.
+	v1["enabled"] = false
+	json.Unmarshal(in.mustAPI(200, "PUT", "/api/flows/leads", v1), &fv)
+	if fv.Version != 1 || fv.Enabled {
+		t.Fatalf("turned off: %+v", fv)
+	}
+	if code, _ := in.api("POST", "/hooks/leads", `{}`); code != 404 {
+		t.Fatalf("a turned-off flow took a webhook: %d", code)
+	}
+	h = in.history("leads")
+	if len(h.Versions) != 1 || len(h.StateChanges) != 1 || h.StateChanges[0].Enabled || h.StateChanges[0].By.Name != "e2e" || h.StateChanges[0].Version != 1 {
+		t.Fatalf("after turning off: %+v", h)
+	}
+
+	// A real change: version 2, with a summary of it.
+	v2 := crmFlow("leads", "https://crm.example.com/b")
+	v2["name"] = "Leads to CRM"
+	v2["enabled"] = false
+	json.Unmarshal(in.mustAPI(200, "PUT", "/api/flows/leads", v2), &fv)
+	if fv.Version != 2 {
+		t.Fatalf("changed save: version %d", fv.Version)
+	}
+	h = in.history("leads")
+	if len(h.Versions) != 2 || h.Versions[0].Summary != "changed name; changed step to_crm (with.url)" || h.Versions[1].Current {
+		t.Fatalf("after change: %+v", h)
+	}
+
+	// Read a version, and its changes against another.
+	var ver struct {
+		Version int64 `json:"version"`
+		Against int64 `json:"against"`
+		Flow    struct {
+			Name  string `json:"name"`
+			Steps []struct {
+				With map[string]any `json:"with"`
+			} `json:"steps"`
+		} `json:"flow"`
+		Changes []struct {
+			Path, Kind, Old, New string
+		} `json:"changes"`
+	}
+	json.Unmarshal(in.mustAPI(200, "GET", "/api/flows/leads/versions/1", nil), &ver)
+	if ver.Version != 1 || ver.Flow.Name != "leads" || ver.Flow.Steps[1].With["url"] != "https://crm.example.com/a" || ver.Against != 0 {
+		t.Fatalf("version 1: %+v", ver)
+	}
+	json.Unmarshal(in.mustAPI(200, "GET", "/api/flows/leads/versions/2?against=1", nil), &ver)
+	if len(ver.Changes) != 2 || ver.Changes[1].Path != "steps[to_crm].with.url" || ver.Changes[1].Old != "https://crm.example.com/a" || ver.Changes[1].New != "https://crm.example.com/b" {
+		t.Fatalf("changes 1→2: %+v", ver.Changes)
+	}
+	in.mustAPI(404, "GET", "/api/flows/leads/versions/9", nil)
+	in.mustAPI(400, "GET", "/api/flows/leads/versions/first", nil)
+	in.mustAPI(404, "GET", "/api/flows/nope/versions", nil)
+
+	// Restore version 1: a new version 3 with its content; still off.
+	json.Unmarshal(in.mustAPI(201, "POST", "/api/flows/leads/versions/1/restore", nil), &fv)
+	if fv.Version != 3 || fv.Enabled {
+		t.Fatalf("restore: %+v", fv)
+	}
+	h = in.history("leads")
+	if len(h.Versions) != 3 || h.Versions[0].RestoredFrom != 1 || !strings.HasPrefix(h.Versions[0].Summary, "restored version 1: ") {
+		t.Fatalf("after restore: %+v", h.Versions[0])
+	}
+	json.Unmarshal(in.mustAPI(200, "GET", "/api/flows/leads/versions/3?against=1", nil), &ver)
+	if len(ver.Changes) != 0 {
+		t.Fatalf("restored content differs from version 1: %+v", ver.Changes)
+	}
+	// Restoring what is current already makes nothing.
+	json.Unmarshal(in.mustAPI(200, "POST", "/api/flows/leads/versions/3/restore", nil), &fv)
+	if fv.Version != 3 {
+		t.Fatalf("restore of the current content: version %d", fv.Version)
+	}
+
+	// Importing the unchanged flow file makes no version either.
+	export := in.mustAPI(200, "GET", "/api/flows/leads", nil)
+	var exported struct {
+		Flow json.RawMessage `json:"flow"`
+	}
+	json.Unmarshal(export, &exported)
+	file := filepath.Join(t.TempDir(), "leads.json")
+	os.WriteFile(file, exported.Flow, 0o600)
+	in.stop()
+	out, err := exec.Command(in.bin, "flows", "import", file, "--data", in.data).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "content unchanged (version 3)") {
+		t.Fatalf("import of the unchanged flow: %v\n%s", err, out)
+	}
+	in.start()
+	if h := in.history("leads"); len(h.Versions) != 3 {
+		t.Fatalf("versions after import: %d", len(h.Versions))
+	}
+}
+
+// TestBrowserFlowHistory: the history panel under the builder lists the
+// versions; the history page shows a readable diff between any two and
+// restores one; turning the flow off in the list is recorded there and
+// makes no version.
+func TestBrowserFlowHistory(t *testing.T) {
+	needChromium(t)
+	in := newInstance(t)
+	in.start()
+	b := newBrowser(t, in)
+	b.setUp(brUser, brPassword)
+	in.mustAPI(201, "POST", "/api/flows", crmFlow("leads", "https://crm.example.com/a"))
+	v2 := crmFlow("leads", "https://crm.example.com/b")
+	in.mustAPI(200, "PUT", "/api/flows/leads", v2)
+
+	b.open("/flows")
+	b.click("#toggle-leads")
+	deadline := time.Now().Add(5 * time.Second)
+	for len(in.history("leads").StateChanges) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("turning the flow off was not recorded")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	b.open("/flows/leads/edit")
+	b.visible("#history-v2")
+	if got := b.text("#history-v2"); !strings.Contains(got, "Version 2 (current)") || !strings.Contains(got, "changed step to_crm (with.url)") || !strings.Contains(got, "e2e") {
+		t.Errorf("history panel entry: %q", got)
+	}
+	b.click("#history-open")
+	b.visible("#diff-table")
+	if got := b.text("#diff-table tbody"); !strings.Contains(got, "step to_crm › with › url") || !strings.Contains(got, "https://crm.example.com/a") || !strings.Contains(got, "https://crm.example.com/b") {
+		t.Errorf("diff 1→2: %q", got)
+	}
+	if got := b.text("#state-changes"); !strings.Contains(got, "turned off by "+brUser) {
+		t.Errorf("state changes: %q", got)
+	}
+	// Compare the other way round.
+	b.choose("#compare-from", "2")
+	b.choose("#compare-to", "1")
+	b.click("#compare-submit")
+	for !strings.Contains(b.location(), "from=2&to=1") {
+		if time.Now().After(deadline.Add(10 * time.Second)) {
+			t.Fatalf("compare did not load: at %s", b.location())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	b.waitText("#diff-title", "From version 2 to version 1")
+
+	b.click("#restore-1")
+	b.visible("#flash")
+	b.visible("#version-3")
+	if got := b.text("#version-3 .version-summary"); !strings.HasPrefix(got, "restored version 1") {
+		t.Errorf("restored version summary: %q", got)
+	}
+	if got := b.text("#version-3"); !strings.Contains(got, brUser) {
+		t.Errorf("restored by: %q", got)
+	}
+	var ver struct {
+		Flow struct {
+			Enabled bool `json:"enabled"`
+			Steps   []struct {
+				With map[string]any `json:"with"`
+			} `json:"steps"`
+		} `json:"flow"`
+	}
+	json.Unmarshal(in.mustAPI(200, "GET", "/api/flows/leads", nil), &ver)
+	if ver.Flow.Steps[1].With["url"] != "https://crm.example.com/a" || ver.Flow.Enabled {
+		t.Errorf("flow after restore: %+v", ver.Flow)
+	}
+}
