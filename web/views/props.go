@@ -6,6 +6,7 @@ package views
 import (
 	"time"
 
+	"github.com/switchyard/switchyard/auth"
 	"github.com/switchyard/switchyard/connectors"
 	"github.com/switchyard/switchyard/engine"
 	"github.com/switchyard/switchyard/flows"
@@ -263,7 +264,7 @@ type DeleteConnectionProps struct {
 // it was created.
 type TokensProps struct {
 	Page      PageProps
-	Tokens    []engine.TokenRecord
+	Tokens    []auth.TokenRecord
 	NewToken  string
 	NewName   string
 	Error     string
