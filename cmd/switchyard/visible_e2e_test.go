@@ -137,6 +137,12 @@ func TestBrowserConnectionInUse(t *testing.T) {
 	// An unused connection goes on one click.
 	b.click("#delete-connection-spare")
 	b.visible("#connections-empty")
+
+	// The flow still names the deleted connection: saving it in the
+	// builder is refused, with the error beside the field.
+	b.open("/flows/orders/edit")
+	b.click("#save-flow")
+	b.waitText("#steps-0-with-connection-error", `connection "crm" does not exist`)
 }
 
 // crmFlow is a webhook flow of two steps: data.set, then a POST to url
