@@ -202,18 +202,6 @@ func (s *Server) testFlow(c *fiber.Ctx) error {
 	return c.JSON(run)
 }
 
-func (s *Server) runFlow(c *fiber.Ctx) error {
-	var req testRequest
-	if err := decodeStrict(c, &req); err != nil {
-		return err
-	}
-	acc, err := s.eng.RunNow(c.UserContext(), c.Params("id"), req.event())
-	if err != nil {
-		return err
-	}
-	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"run_id": acc.RunID})
-}
-
 func (s *Server) listRuns(c *fiber.Ctx) error {
 	f := engine.RunFilter{FlowID: c.Query("flow"), Status: engine.RunStatus(c.Query("status")), Cursor: c.Query("cursor")}
 	if f.Status != "" && !f.Status.Valid() {

@@ -47,6 +47,7 @@ func (s *Server) routes() {
 	api.Get("/connections", s.listConnections)
 	api.Post("/connections", s.putConnection)
 	api.Delete("/connections/:name", s.deleteConnection)
+	api.Post("/connections/:name/test", s.testConnection)
 
 	api.Get("/events", s.events)
 	api.All("/*", s.apiNotFound)
@@ -77,6 +78,7 @@ func (s *Server) routes() {
 	ui(fiber.MethodPost, "/flows/:id/seen/reset", s.resetSeenUI)
 	ui(fiber.MethodGet, "/flows/:id/history", s.historyPage)
 	ui(fiber.MethodPost, "/flows/:id/versions/:n/restore", s.restoreVersionUI)
+	ui(fiber.MethodPost, "/flows/:id/run", s.runNowUI)
 	ui(fiber.MethodGet, "/runs", s.runsPage)
 	ui(fiber.MethodGet, "/runs/rows", s.runRows)
 	ui(fiber.MethodGet, "/runs/:id", s.runPage)

@@ -85,6 +85,8 @@ var flashes = map[string]string{
 	"seen-reset":         "Seen set reset: the next poll records what is there without running it.",
 	"restored":           "Restored: that content is now the newest version.",
 	"restore-unchanged":  "That version's content is the current one already; nothing was saved.",
+	"run-started":        "Run started by hand: this is the run.",
+	"run-none":           "Polled now, and no run started: no new items, a first poll that only records what is there, or a flood pause.",
 }
 
 // pageProps fills what every page needs.

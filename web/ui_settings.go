@@ -41,7 +41,11 @@ func (s *Server) connectionsPage(c *fiber.Ctx) error {
 // values are never sent back, not even when the form is shown again with
 // errors.
 func (s *Server) createConnectionUI(c *fiber.Ctx) error {
-	typ, name := c.FormValue("type"), strings.TrimSpace(c.FormValue("name"))
+	typ, label := c.FormValue("type"), strings.TrimSpace(c.FormValue("name"))
+	name, err := s.connectionName(c.UserContext(), label)
+	if err != nil {
+		return err
+	}
 	values := map[string]string{}
 	if ct, err := connectors.LookupConnectionType(typ); err == nil {
 		for _, f := range ct.Fields {
@@ -50,7 +54,7 @@ func (s *Server) createConnectionUI(c *fiber.Ctx) error {
 			}
 		}
 	}
-	_, err := s.eng.PutConnection(c.UserContext(), name, typ, values)
+	_, err = s.eng.PutConnection(c.UserContext(), name, typ, values)
 	if err == nil {
 		return redirect(c, "/connections?flash=connection-saved")
 	}
@@ -62,7 +66,15 @@ func (s *Server) createConnectionUI(c *fiber.Ctx) error {
 	if perr != nil {
 		return perr
 	}
-	p.Name = name
+	p.Name = label
+	p.Values = map[string]string{}
+	if ct, err := connectors.LookupConnectionType(typ); err == nil {
+		for _, f := range ct.Fields {
+			if f.Type != connectors.TypeSecret {
+				p.Values[f.Name] = values[f.Name]
+			}
+		}
+	}
 	for _, d := range ve.Details {
 		p.Errors[d.Field] = append(p.Errors[d.Field], d.Message)
 	}

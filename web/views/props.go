@@ -248,6 +248,9 @@ type ConnectionsProps struct {
 	Type   *connectors.ConnectionType
 	Name   string
 	Errors map[string][]string
+	// Values are what was typed into the fields that are not secret,
+	// shown again with the errors; secrets are never sent back.
+	Values map[string]string
 	// UsedBy maps a connection's name to the ids of the flows using it.
 	UsedBy map[string][]string
 }
