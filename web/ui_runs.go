@@ -115,6 +115,9 @@ func (s *Server) runPage(c *fiber.Ctx) error {
 		return err
 	}
 	p := views.RunDetailProps{Page: s.pageProps(c, "Run "+run.ID, "runs"), Run: run}
+	if f, err := s.eng.FlowVersion(c.UserContext(), run.FlowID, run.FlowVersion); err == nil {
+		p.Flow = f
+	}
 	if !run.Status.Final() {
 		p.LiveURL = "/ui/events?run=" + url.QueryEscape(run.ID)
 	}

@@ -436,19 +436,23 @@ func branchText(b *int) string {
 	if b == nil {
 		return ""
 	}
+	// The output's "case" counts from 0; the UI names branches from 1,
+	// and says both so the two never seem to disagree.
 	if *b < 0 {
-		return "No case matched"
+		return "No branch matched: went on after the switch (output case -1)"
 	}
-	return "Took case " + strconv.Itoa(*b+1)
+	return "Took Branch " + strconv.Itoa(*b+1) + " (output case " + strconv.Itoa(*b) + ")"
 }
 
 func hasInput(s engine.StepResult) bool { return len(s.Input) > 0 }
 
+// caseLabel names a switch case the way every page does: Branch 1, Branch
+// 2, … and Otherwise for the default case.
 func caseLabel(c flows.Case, j int) string {
 	if c.Default {
-		return "Otherwise (default)"
+		return "Otherwise"
 	}
-	return "Case " + strconv.Itoa(j+1)
+	return "Branch " + strconv.Itoa(j+1)
 }
 
 func statusOptions() []string {

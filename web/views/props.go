@@ -210,8 +210,11 @@ type TriggerView struct {
 
 // RunDetailProps is one run, step by step.
 type RunDetailProps struct {
-	Page    PageProps
-	Run     *engine.Run
+	Page PageProps
+	Run  *engine.Run
+	// Flow is the flow as the run ran it (its version), for the diagram;
+	// nil when that version is gone.
+	Flow    *flows.Flow
 	Trigger *TriggerView
 	// LiveURL is set while the run can still change.
 	LiveURL string
