@@ -38,7 +38,7 @@ func (s *Server) builderEdit(c *fiber.Ctx) error {
 		return err
 	}
 	p := s.builderProps(c, f, false)
-	p.Notice = fmt.Sprintf("Version %d, saved %s.", a.Record.Version, a.Record.UpdatedAt.Local().Format("2006-01-02 15:04"))
+	p.Notice = fmt.Sprintf("Version %d, saved %s.", a.Record.Version, a.Record.UpdatedAt.Local().Format("2006-01-02 15:04 MST"))
 	p.Panels = s.flowPanels(c, f.ID)
 	return render(c, fiber.StatusOK, views.BuilderPage(p))
 }
@@ -447,7 +447,7 @@ func (s *Server) latestSample(ctx context.Context, flowID string) (sample, bool)
 		env: flows.NewEnv(flows.EnvInput{Flow: fl, RunID: run.ID, Attempt: 1, Steps: steps,
 			Trigger: flows.TriggerData{Body: body, Headers: headers, Query: ev.Query, Method: ev.Method, Path: ev.Path, ReceivedAt: ev.ReceivedAt}}),
 		body: body,
-		note: "the event of run " + run.ID + " (" + ev.ReceivedAt.Local().Format("2006-01-02 15:04:05") + ")",
+		note: "the event of run " + run.ID + " (" + ev.ReceivedAt.Local().Format("2006-01-02 15:04:05 MST") + ")",
 	}
 	refs := &refCollector{}
 	refs.walk("trigger.body", body, 0)

@@ -364,7 +364,9 @@ func when(t time.Time) string {
 	if t.IsZero() {
 		return "—"
 	}
-	return t.Local().Format("2006-01-02 15:04:05")
+	// The zone is always written: the server's here, the browser's once
+	// pictures.js rewrites it (with UTC on hover).
+	return t.Local().Format("2006-01-02 15:04:05 MST")
 }
 
 func iso(t time.Time) string { return t.UTC().Format(time.RFC3339) }
