@@ -148,12 +148,7 @@ func (s *Server) builderPost(c *fiber.Ctx) error {
 				return err
 			}
 		} else {
-			p.Errors = ferrs
-			for name, msgs := range ferrs {
-				for _, m := range msgs {
-					p.Problems = append(p.Problems, views.Problem{Field: name, Message: m, Anchor: views.ID(name) + "-error"})
-				}
-			}
+			p.Errors, p.Problems = ferrs, formProblems(ferrs)
 		}
 		return s.renderBuilder(c, p, fiber.StatusUnprocessableEntity)
 	case "test":
@@ -282,12 +277,30 @@ func (s *Server) builderJSON(c *fiber.Ctx, vals url.Values, kind string, isNew b
 	return s.renderBuilder(c, p, fiber.StatusUnprocessableEntity)
 }
 
+// formProblems lists the problems the form itself found, in field order,
+// each linked to the field that shows it.
+func formProblems(ferrs formErrors) []views.Problem {
+	names := make([]string, 0, len(ferrs))
+	for name := range ferrs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var out []views.Problem
+	for _, name := range names {
+		for _, m := range ferrs[name] {
+			out = append(out, views.Problem{Field: name, Message: m, Anchor: views.ID(name) + "-error"})
+		}
+	}
+	return out
+}
+
 // builderTest runs the flow as the form holds it, dry, against the pasted
 // payload (or the latest one).
 func (s *Server) builderTest(c *fiber.Ctx, p *views.BuilderProps, ferrs formErrors) {
 	p.Test = &views.TestResult{}
 	if len(ferrs) > 0 {
-		p.Errors = ferrs
+		// The same linked summary as Save shows.
+		p.Errors, p.Problems = ferrs, formProblems(ferrs)
 		p.Test.Error = "Fix the problems marked in the form first."
 		return
 	}

@@ -267,7 +267,7 @@ func extraWith(s flows.Step, spec connectors.Spec, known bool) string {
 
 func stepTitle(p *BuilderProps, s flows.Step) string {
 	if s.IsSwitch() || s.Use == "" {
-		return "Switch"
+		return "Choose a branch"
 	}
 	if sp, ok := p.Specs[s.Use]; ok {
 		return sp.Label

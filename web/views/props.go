@@ -50,6 +50,8 @@ type MessageProps struct {
 	Heading string
 	Message string
 	Back    string
+	// BackLabel names the Back link ("See all flows"); default "Back".
+	BackLabel string
 }
 
 // FlowRow is one line of the flows list.
