@@ -43,9 +43,9 @@ var stepWords = map[string]string{
 // topWords are the flow's own fields.
 var topWords = map[string]string{"name": "Name", "id": "Flow id", "description": "Description", "enabled": "Enabled", "steps": "Steps", "trigger": "Trigger"}
 
-// dotted turns a validation path (steps[1].with["x"]) into the form's
-// dotted name (steps.1.with.x).
-func dotted(path string) string {
+// FormName turns a validation path (steps[1].with["x"]) into the form's
+// field name (steps.1.with.x).
+func FormName(path string) string {
 	path = pathMapKeyRE.ReplaceAllStringFunc(path, func(m string) string {
 		k, err := strconv.Unquote(m[1 : len(m)-1])
 		if err != nil {
@@ -60,7 +60,7 @@ func dotted(path string) string {
 // validation path, in the words of the form's labels. Parts it cannot
 // place are named as they are.
 func FieldWords(f *flows.Flow, specs map[string]connectors.Spec, name string) string {
-	parts := strings.Split(dotted(name), ".")
+	parts := strings.Split(FormName(name), ".")
 	if len(parts) == 0 || parts[0] == "" {
 		return name
 	}
@@ -195,7 +195,7 @@ func connectorName(use string) string {
 // relative to nothing the page shows) by its place in the step: "Run only
 // if" or "Branch 2 condition".
 func conditionWords(field string) string {
-	parts := strings.Split(dotted(field), ".")
+	parts := strings.Split(FormName(field), ".")
 	if n := len(parts); n >= 3 && parts[n-1] == "when" && parts[n-3] == "switch" {
 		if m, err := strconv.Atoi(parts[n-2]); err == nil {
 			return caseLabel(flows.Case{}, m) + " condition"
