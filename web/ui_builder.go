@@ -28,6 +28,15 @@ const testRunTimeout = 30 * time.Second
 func (s *Server) builderNew(c *fiber.Ctx) error {
 	f := &flows.Flow{Enabled: true, Trigger: flows.Trigger{Type: flows.TriggerWebhook}, Steps: []flows.Step{}}
 	p := s.builderProps(c, f, true)
+	if id := c.Query("template"); id != "" {
+		if !openTemplate(p, id) {
+			return errStatus(fiber.StatusNotFound, "There is no template %q.", id)
+		}
+	} else if entries, err := gallery(); err == nil {
+		for _, e := range entries {
+			p.Gallery = append(p.Gallery, e.card)
+		}
+	}
 	return render(c, fiber.StatusOK, views.BuilderPage(p))
 }
 
@@ -136,6 +145,7 @@ func (s *Server) builderPost(c *fiber.Ctx) error {
 	}
 	p := s.builderProps(c, f, isNew)
 	p.TestPayload = vals.Get("_test_payload")
+	keepTemplate(p, vals.Get("_template"))
 
 	switch kind {
 	case "save":

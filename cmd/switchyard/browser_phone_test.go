@@ -162,3 +162,42 @@ func phoneFits(js string) bool {
 	}
 	return sw <= w
 }
+
+// TestBrowserTemplateGallery: "New flow" offers templates; choosing one
+// opens it in the builder, unsaved, with its connection settings marked;
+// choosing the connections and saving stores it.
+func TestBrowserTemplateGallery(t *testing.T) {
+	needChromium(t)
+	in := newInstance(t)
+	in.start()
+	in.mustAPI(201, "POST", "/api/connections", map[string]any{"name": "sales_hubspot", "type": "hubspot", "values": map[string]string{"token": "pat-eu1-test"}})
+	in.mustAPI(201, "POST", "/api/connections", map[string]any{"name": "sales_slack", "type": "slack", "values": map[string]string{"token": "xoxb-test"}})
+	b := newBrowser(t, in)
+	b.setUp(brUser, brPassword)
+
+	b.click("#new-flow")
+	b.visible("#templates")
+	b.screenshot("gallery.png")
+	b.click("#use-template-chatbot-lead-to-hubspot-slack")
+	b.visible("#to-fill")
+	if got := b.value("#name"); got != "Chatbot lead to HubSpot and Slack" {
+		t.Errorf("template name %q", got)
+	}
+	// The HubSpot connection is marked (its template name does not
+	// exist here); the Slack one is named like ours, so it is kept.
+	if !brEval[bool](b, `document.getElementById("steps-0-with-connection").closest(".field").classList.contains("to-fill-field")`) {
+		t.Error("the HubSpot connection field is not marked to fill in")
+	}
+	if got := b.value("#steps-1-with-connection"); got != "sales_slack" {
+		t.Errorf("the Slack connection the user has: %q", got)
+	}
+	b.click("#to-fill a")
+	b.screenshot("template-to-fill.png")
+	b.choose("#steps-0-with-connection", "sales_hubspot")
+	b.click("#save-flow")
+	b.visible("#flash")
+	if loc := b.location(); !strings.HasSuffix(loc, "/flows/chatbot-lead-to-hubspot-slack/edit?flash=saved") {
+		t.Errorf("after save at %s", loc)
+	}
+	b.noScriptRan("template gallery")
+}

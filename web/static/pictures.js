@@ -40,9 +40,21 @@
     });
   }
 
+  // A template's settings still to fill in: mark their fields.
+  function markToFill() {
+    var box = document.getElementById("to-fill");
+    if (!box) return;
+    (box.getAttribute("data-fill") || "").split(" ").forEach(function (id) {
+      var el = id && document.getElementById(id);
+      var field = el && el.closest(".field");
+      if (field) field.classList.add("to-fill-field");
+    });
+  }
+
   function refresh() {
     centreDiagrams();
     localTimes();
+    markToFill();
   }
   document.addEventListener("htmx:afterSettle", refresh);
   if (document.readyState === "loading") {

@@ -157,6 +157,21 @@ type BuilderProps struct {
 	// Panels show a stored flow's schedule, poll and refusals under the
 	// form (full pages only; nil for a new flow).
 	Panels *FlowPanelsProps
+	// Gallery is the template gallery of an empty "New flow" page.
+	Gallery []TemplateCard
+	// Template is the id of the template a new flow came from (kept
+	// across edits), TemplateTitle its name, ToFill the connection
+	// settings it left for the user.
+	Template, TemplateTitle string
+	ToFill                  []Problem
+}
+
+// TemplateCard is one ready flow of the gallery.
+type TemplateCard struct {
+	ID, Title, Summary string
+	// Trigger says what starts it; Needs names the connections it needs.
+	Trigger string
+	Needs   []string
 }
 
 // Problem is one validation problem with the id of the field showing it.

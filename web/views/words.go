@@ -214,3 +214,14 @@ func problemCount(n int) string {
 	}
 	return strconv.Itoa(n) + " problems"
 }
+
+// fillIDs lists the element ids of the fields a template left to fill.
+func fillIDs(ps []Problem) string {
+	var ids []string
+	for _, p := range ps {
+		if p.Anchor != "" {
+			ids = append(ids, p.Anchor)
+		}
+	}
+	return strings.Join(ids, " ")
+}
