@@ -123,6 +123,15 @@ func (s *Server) builderPost(c *fiber.Ctx) error {
 		// a change event (trigger type) sends _op via hx-vals instead.
 		op = "refresh"
 	}
+	if op == "domove" {
+		// A "Move to…" menu changed: its value is the move.
+		for _, m := range vals["_move"] {
+			if m != "" {
+				op = m
+				break
+			}
+		}
+	}
 	kind, arg, _ := strings.Cut(op, ":")
 	if kind == "kvdel" {
 		if i := strings.LastIndex(arg, ":"); i > 0 {
@@ -173,6 +182,7 @@ func (s *Server) builderPost(c *fiber.Ctx) error {
 		listPrefix, use, _ := strings.Cut(arg, ":")
 		if list := stepListAt(f, listPrefix); list != nil {
 			*list = append(*list, newStep(f, use))
+			p.Focus = views.ID(listPrefix + "." + strconv.Itoa(len(*list)-1))
 		}
 	case "del", "up", "down":
 		list, i := stepAt(f, arg)
@@ -191,6 +201,8 @@ func (s *Server) builderPost(c *fiber.Ctx) error {
 				(*list)[i+1], (*list)[i] = (*list)[i], (*list)[i+1]
 			}
 		}
+	case "move":
+		moveStep(f, arg)
 	case "caseadd", "casedefault":
 		if list, i := stepAt(f, arg); list != nil {
 			st := &(*list)[i]

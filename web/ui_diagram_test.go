@@ -107,3 +107,26 @@ func TestBuilderAndRunShowTheDiagram(t *testing.T) {
 		t.Errorf("branch 2 after no match: %s", box)
 	}
 }
+
+// TestDiagramEscapesNames: the diagram is written with templ.Raw, so
+// every name in it must arrive escaped.
+func TestDiagramEscapesNames(t *testing.T) {
+	f := newFixture(t, engine.Config{})
+	b := signIn(t, f.srv)
+	createFlow(t, f, `{"id": "evil", "name": "<img src=x onerror=alert(1)>", "enabled": true,
+	  "trigger": {"type": "webhook", "path": "evil", "dedupe": "'\"><svg onload=alert(2)>'"},
+	  "steps": [{"id": "a", "name": "\"><script>alert(3)</script>", "use": "data.set", "with": {"x": 1}}]}`)
+	_, page := b.do("GET", "/flows/evil/edit", nil)
+	svg := regexp.MustCompile(`(?s)<svg xmlns.*?</svg>`).FindString(page)
+	if svg == "" {
+		t.Fatal("no diagram")
+	}
+	for _, raw := range []string{"<img", "<script", "<svg onload", "<title><"} {
+		if strings.Contains(svg, raw) {
+			t.Errorf("the diagram holds %q unescaped", raw)
+		}
+	}
+	if !strings.Contains(svg, "&lt;script&gt;alert(3)") {
+		t.Errorf("the step name is not shown escaped")
+	}
+}

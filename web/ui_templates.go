@@ -253,6 +253,8 @@ func openTemplate(p *views.BuilderProps, id string) bool {
 	if !ok {
 		return false
 	}
+	// The id follows the name, as for any new flow, until the first save.
+	f.ID = slugID(f.Name)
 	p.Flow, p.Template, p.TemplateTitle = f, id, title
 	p.ToFill = markToFill(f, p.Connections, true)
 	p.Notice = "This is the template “" + title + "”, not saved yet: change what you like, fill in the marked settings, then Save."

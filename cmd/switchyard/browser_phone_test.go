@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
@@ -196,8 +197,107 @@ func TestBrowserTemplateGallery(t *testing.T) {
 	b.choose("#steps-0-with-connection", "sales_hubspot")
 	b.click("#save-flow")
 	b.visible("#flash")
-	if loc := b.location(); !strings.HasSuffix(loc, "/flows/chatbot-lead-to-hubspot-slack/edit?flash=saved") {
+	if loc := b.location(); !strings.HasSuffix(loc, "/flows/chatbot-lead-to-hubspot-and-slack/edit?flash=saved") {
 		t.Errorf("after save at %s", loc)
 	}
 	b.noScriptRan("template gallery")
+}
+
+// TestBrowserBuilderMechanics: the flow id follows the name; a new step
+// is scrolled to with its first field focused; "Add a step here" stays
+// open; steps move into a branch with "Move to…" and out of it by drag;
+// leaving with unsaved changes asks first, and not after Save.
+func TestBrowserBuilderMechanics(t *testing.T) {
+	needChromium(t)
+	in := newInstance(t)
+	in.start()
+	b := newBrowser(t, in)
+	b.setUp(brUser, brPassword)
+
+	b.click("#new-flow")
+	b.visible("#builder")
+	b.do(brMark("no-post"))
+	b.typeInto("#name", "Lead router")
+	if got := b.value("#id"); got != "lead-router" {
+		t.Errorf("id while typing the name: %q", got)
+	}
+	if !brEval[bool](b, `window.__switchyardMark === "no-post"`) {
+		t.Error("the page reloaded while typing the name")
+	}
+	b.typeInto("#trigger-path", "leads")
+
+	b.click("#add-steps-http-request")
+	b.visible("#steps-0-with-url")
+	focused := brEval[string](b, `document.activeElement.id`)
+	inStep := brEval[bool](b, `document.getElementById("steps-0").contains(document.activeElement)`)
+	if !inStep {
+		t.Errorf("after adding a step the focus is on %q, not in the new step", focused)
+	}
+	b.click("#add-steps-switch")
+	b.visible("#steps-1-switch-0-when")
+	// (The page scrolls once htmx has settled the swap.)
+	waitFor(t, func() bool {
+		return brEval[bool](b, `(() => { const r = document.getElementById("steps-1").getBoundingClientRect(); return r.top >= 0 && r.top < innerHeight; })()`)
+	})
+	b.click("#add-steps-1-switch-0-steps")
+	b.click("#add-steps-1-switch-0-steps-data-set")
+	b.visible("#steps-1-switch-0-steps-0-id")
+	waitFor(t, func() bool {
+		return brEval[bool](b, `document.getElementById("add-steps-1-switch-0-steps").parentElement.open`)
+	})
+
+	// Move the HTTP step into the branch with the menu.
+	b.do(brEvalVoid(`(() => { const s = document.getElementById("steps-0-move");
+		s.value = "move:steps.0:steps.1.switch.0.steps"; s.dispatchEvent(new Event("change", {bubbles: true})); })()`))
+	b.visible("#steps-0-switch-0-steps-1-with-url")
+	if got := b.value("#steps-0-switch-0-steps-1-id"); !strings.HasPrefix(got, "request") {
+		t.Errorf("second step of branch 1 after the move: %q", got)
+	}
+	// Drag it out again, before the switch.
+	b.do(brEvalVoid(`(() => {
+		const dt = new DataTransfer();
+		const handle = document.querySelector('#steps-0-switch-0-steps-1 .drag-handle');
+		const target = document.getElementById("steps-0");
+		const r = target.getBoundingClientRect();
+		handle.dispatchEvent(new DragEvent("dragstart", {bubbles: true, dataTransfer: dt}));
+		target.dispatchEvent(new DragEvent("dragover", {bubbles: true, cancelable: true, dataTransfer: dt, clientY: r.top + 5}));
+		target.dispatchEvent(new DragEvent("drop", {bubbles: true, cancelable: true, dataTransfer: dt, clientY: r.top + 5}));
+	})()`))
+	b.visible("#steps-1-switch-0-steps-0-id")
+	b.gone("#steps-1-switch-0-steps-1-id")
+	if got := b.value("#steps-0-id"); !strings.HasPrefix(got, "request") {
+		t.Errorf("first step after dragging it out: %q", got)
+	}
+
+	// Leaving asks first while there are unsaved changes.
+	b.click(`.topbar a[href="/runs"]`)
+	waitFor(t, func() bool { return len(b.dialogList()) > 0 })
+	if d := b.dialogList(); !strings.Contains(d[0], "beforeunload") {
+		t.Errorf("leaving: dialogs %q", d)
+	}
+	if loc := b.location(); !strings.HasSuffix(loc, "/flows/new") {
+		t.Errorf("the page was left at once: %s", loc)
+	}
+	b.typeInto("#steps-0-with-url", "http://127.0.0.1:9/leads")
+	b.typeInto("#steps-1-switch-0-when", "trigger.body.score >= 70")
+	b.click("#save-flow")
+	b.visible("#flash")
+	b.click(`.topbar a[href="/runs"]`)
+	b.visible("#runs-table")
+	if d := b.dialogList(); len(d) != 1 {
+		t.Errorf("dialogs after saving and leaving: %q", d)
+	}
+	if p := b.consoleProblems(); len(p) > 0 {
+		t.Errorf("console: %q", p)
+	}
+}
+
+// waitFor polls cond for brWait.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(brWait); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in time")
+		}
+	}
 }

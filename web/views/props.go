@@ -164,6 +164,9 @@ type BuilderProps struct {
 	// settings it left for the user.
 	Template, TemplateTitle string
 	ToFill                  []Problem
+	// Focus is the element id of a step just added: the page scrolls to
+	// it and focuses its first field.
+	Focus string
 }
 
 // TemplateCard is one ready flow of the gallery.

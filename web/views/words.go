@@ -225,3 +225,35 @@ func fillIDs(ps []Problem) string {
 	}
 	return strings.Join(ids, " ")
 }
+
+// Place is a step list a step can move to.
+type Place struct{ List, Label string }
+
+// movePlaces lists where the step at sp can move: the main steps and
+// every branch, in the form's words, except the list it is in and its own
+// branches.
+func movePlaces(p *BuilderProps, sp string) []Place {
+	own := sp[:strings.LastIndex(sp, ".")]
+	var out []Place
+	if own != "steps" {
+		out = append(out, Place{List: "steps", Label: "Main steps (at the end)"})
+	}
+	var walk func(prefix string, steps []flows.Step)
+	walk = func(prefix string, steps []flows.Step) {
+		for i, s := range steps {
+			step := prefix + "." + strconv.Itoa(i)
+			if step == sp {
+				continue // not into its own branches
+			}
+			for j := range s.Switch {
+				branch := step + ".switch." + strconv.Itoa(j)
+				if list := branch + ".steps"; list != own {
+					out = append(out, Place{List: list, Label: FieldWords(p.Flow, p.Specs, branch)})
+				}
+				walk(branch+".steps", s.Switch[j].Steps)
+			}
+		}
+	}
+	walk("steps", p.Flow.Steps)
+	return out
+}
