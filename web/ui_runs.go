@@ -26,8 +26,10 @@ func (s *Server) runsProps(c *fiber.Ctx) (views.RunsProps, error) {
 		Page:   s.pageProps(c, "Runs", "runs"),
 		Filter: views.RunsFilter{Flow: c.Query("flow"), Status: c.Query("status"), Period: c.Query("period")},
 	}
+	p.FlowNames = map[string]string{}
 	for _, a := range s.eng.Flows() {
 		p.FlowIDs = append(p.FlowIDs, a.Flow().ID)
+		p.FlowNames[a.Flow().ID] = a.Flow().Name
 	}
 	if p.Filter.Flow != "" && !contains(p.FlowIDs, p.Filter.Flow) {
 		// A deleted flow's runs stay readable.

@@ -96,6 +96,25 @@ func TestBusinessWords(t *testing.T) {
 		}
 	}
 
+	// Flows are named, not identified; triggers and signature schemes
+	// are words.
+	_, page = b.do("GET", "/runs", nil)
+	if !strings.Contains(page, `title="Flow id router">Route leads</a>`) || !strings.Contains(page, `<option value="router">Route leads</option>`) {
+		t.Error("the runs page does not name the flow")
+	}
+	_, page = b.do("GET", "/runs/"+run.ID, nil)
+	if !strings.Contains(page, `id="run-flow">Route leads</a>`) {
+		t.Error("the run page does not name the flow")
+	}
+	_, page = b.do("GET", "/flows", nil)
+	if !strings.Contains(page, `<span class="trigger-type">Webhook</span>`) {
+		t.Error("the flows list shows the trigger type's id")
+	}
+	_, page = b.do("GET", "/flows/router/edit", nil)
+	if !strings.Contains(page, `<option value="github">GitHub</option>`) || !strings.Contains(page, `<option value="token">A shared token`) {
+		t.Error("signature schemes are not named in words")
+	}
+
 	// Pages of things that do not exist speak plainly.
 	for path, want := range map[string]string{
 		"/flows/nope/edit":        "This flow does not exist",

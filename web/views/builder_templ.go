@@ -783,7 +783,7 @@ func triggerSection(p *BuilderProps) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			for _, s := range flows.VerifySchemes {
-				templ_7745c5c3_Err = option(s, s, verifyScheme(t)).Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = option(s, schemeWords(s), verifyScheme(t)).Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

@@ -216,6 +216,16 @@ type RunsProps struct {
 	RowsURL string
 	LiveURL string
 	Error   string
+	// FlowNames maps flow ids to their names (deleted flows have none).
+	FlowNames map[string]string
+}
+
+// flowName is a flow's name for the runs page, else its id.
+func (p RunsProps) flowName(id string) string {
+	if n := p.FlowNames[id]; n != "" {
+		return n
+	}
+	return id
 }
 
 // TriggerView is the event that started a run, ready to show.

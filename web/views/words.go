@@ -257,3 +257,56 @@ func movePlaces(p *BuilderProps, sp string) []Place {
 	walk("steps", p.Flow.Steps)
 	return out
 }
+
+// schemeWords names a signature scheme in the select: the provider, or
+// what the generic ones check.
+func schemeWords(s string) string {
+	switch s {
+	case flows.VerifyStandardWebhooks:
+		return "Standard Webhooks (Svix and others)"
+	case flows.VerifyGitHub:
+		return "GitHub"
+	case flows.VerifyStripe:
+		return "Stripe"
+	case flows.VerifySlack:
+		return "Slack"
+	case flows.VerifyShopify:
+		return "Shopify"
+	case flows.VerifyTwilio:
+		return "Twilio"
+	case flows.VerifyHubSpot:
+		return "HubSpot"
+	case flows.VerifyHMAC:
+		return "HMAC signature (any service)"
+	case flows.VerifyToken:
+		return "A shared token in a header or the query"
+	case flows.VerifyBasic:
+		return "User name and password (basic auth)"
+	case flows.VerifyNone:
+		return "No signature (allowed addresses only)"
+	}
+	return s
+}
+
+// TriggerWords says what kind of trigger starts a flow, for lists.
+func TriggerWords(typ string) string {
+	switch typ {
+	case flows.TriggerWebhook:
+		return "Webhook"
+	case flows.TriggerSchedule:
+		return "Schedule"
+	case flows.TriggerPoll:
+		return "Polling"
+	case flows.TriggerManual:
+		return "By hand"
+	}
+	return typ
+}
+
+// runFlowName is the name of the flow a run ran, else its id.
+func runFlowName(p RunDetailProps) string {
+	if p.Flow != nil && p.Flow.Name != "" {
+		return p.Flow.Name
+	}
+	return p.Run.FlowID
+}
