@@ -30,7 +30,7 @@ func (s *Server) requireToken(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="switchyard"`)
 		return errStatus(fiber.StatusUnauthorized, "missing bearer token (Authorization: Bearer <token>; create one with `switchyard token create`)")
 	}
-	if _, ok := s.eng.VerifyToken(c.UserContext(), strings.TrimSpace(tok)); !ok {
+	if _, ok := s.auth.VerifyToken(c.UserContext(), strings.TrimSpace(tok)); !ok {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="switchyard", error="invalid_token"`)
 		return errStatus(fiber.StatusUnauthorized, "invalid or revoked token")
 	}
@@ -197,18 +197,6 @@ func (s *Server) testFlow(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(run)
-}
-
-func (s *Server) runFlow(c *fiber.Ctx) error {
-	var req testRequest
-	if err := decodeStrict(c, &req); err != nil {
-		return err
-	}
-	acc, err := s.eng.RunNow(c.UserContext(), c.Params("id"), req.event())
-	if err != nil {
-		return err
-	}
-	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"run_id": acc.RunID})
 }
 
 func (s *Server) listRuns(c *fiber.Ctx) error {

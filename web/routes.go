@@ -44,6 +44,7 @@ func (s *Server) routes() {
 	api.Get("/connections", s.listConnections)
 	api.Post("/connections", s.putConnection)
 	api.Delete("/connections/:name", s.deleteConnection)
+	api.Post("/connections/:name/test", s.testConnection)
 
 	api.Get("/events", s.events)
 	api.All("/*", s.apiNotFound)
@@ -72,6 +73,7 @@ func (s *Server) routes() {
 	ui(fiber.MethodPost, "/flows/:id/delete", s.deleteFlowSubmit)
 	ui(fiber.MethodPost, "/flows/:id/poll", s.pollNowUI)
 	ui(fiber.MethodPost, "/flows/:id/seen/reset", s.resetSeenUI)
+	ui(fiber.MethodPost, "/flows/:id/run", s.runNowUI)
 	ui(fiber.MethodGet, "/runs", s.runsPage)
 	ui(fiber.MethodGet, "/runs/rows", s.runRows)
 	ui(fiber.MethodGet, "/runs/:id", s.runPage)

@@ -184,7 +184,7 @@ func TestUILoginThrottled(t *testing.T) {
 
 func TestUISecureCookieBehindHTTPS(t *testing.T) {
 	f := newFixture(t, engine.Config{})
-	srv := New(f.eng, Config{PublicURL: "https://automation.example.com"})
+	srv := New(f.eng, f.acc, Config{PublicURL: "https://automation.example.com"})
 	b := newBrowser(t, srv)
 	_, page := b.do("GET", "/setup", nil)
 	if !b.cookies[preSessionCookie].Secure {
@@ -749,7 +749,7 @@ func TestUIConnectionsAndTokens(t *testing.T) {
 	if r.StatusCode != 200 || !strings.Contains(page, `id="connection-value"`) {
 		t.Fatalf("connection form: %d", r.StatusCode)
 	}
-	if r, page := b.post("/connections", url.Values{"type": {"secret"}, "name": {"bad name"}, "values.value": {"s3cret-value"}}); r.StatusCode != 422 || strings.Contains(page, "s3cret-value") {
+	if r, page := b.post("/connections", url.Values{"type": {"secret"}, "name": {"!!!"}, "values.value": {"s3cret-value"}}); r.StatusCode != 422 || strings.Contains(page, "s3cret-value") {
 		t.Fatalf("invalid connection: %d (value echoed: %v)", r.StatusCode, strings.Contains(page, "s3cret-value"))
 	}
 	if r, _ := b.post("/connections", url.Values{"type": {"secret"}, "name": {"crm_key"}, "values.value": {"s3cret-value"}}); r.StatusCode != 303 {

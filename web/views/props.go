@@ -6,6 +6,7 @@ package views
 import (
 	"time"
 
+	"github.com/switchyard/switchyard/auth"
 	"github.com/switchyard/switchyard/connectors"
 	"github.com/switchyard/switchyard/engine"
 	"github.com/switchyard/switchyard/flows"
@@ -260,13 +261,16 @@ type ConnectionsProps struct {
 	Type   *connectors.ConnectionType
 	Name   string
 	Errors map[string][]string
+	// Values are what was typed into the fields that are not secret,
+	// shown again with the errors; secrets are never sent back.
+	Values map[string]string
 }
 
 // TokensProps is the API tokens page. NewToken is shown once, right after
 // it was created.
 type TokensProps struct {
 	Page      PageProps
-	Tokens    []engine.TokenRecord
+	Tokens    []auth.TokenRecord
 	NewToken  string
 	NewName   string
 	Error     string
