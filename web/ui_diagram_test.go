@@ -130,3 +130,23 @@ func TestDiagramEscapesNames(t *testing.T) {
 		t.Errorf("the step name is not shown escaped")
 	}
 }
+
+// TestTestRunDiagram: the builder's Test draws the path the test run took.
+func TestTestRunDiagram(t *testing.T) {
+	f := newFixture(t, engine.Config{})
+	b := signIn(t, f.srv)
+	createFlow(t, f, routerFlow)
+	_, page := b.do("GET", "/flows/router/edit", nil)
+	v := formValues(t, page)
+	v.Set("_test_payload", `{"score": 90}`)
+	_, page = b.builder("/flows/router/edit", v, "test")
+	if !strings.Contains(page, `id="test-diagram"`) {
+		t.Fatal("no diagram of the test run")
+	}
+	if box := boxOf(t, page, "test-diagram-0-b0-0"); !strings.Contains(box, "fd-succeeded") || !strings.Contains(box, `href="#test-step-hot"`) {
+		t.Errorf("hot branch step in the test diagram: %s", box)
+	}
+	if box := boxOf(t, page, "test-diagram-0-b1-0"); !strings.Contains(box, "fd-not-reached") || !strings.Contains(box, `href="#steps-0-switch-1-steps-0"`) {
+		t.Errorf("warm branch step in the test diagram: %s", box)
+	}
+}

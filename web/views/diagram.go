@@ -19,24 +19,36 @@ import (
 // BuilderDiagram is the picture of the flow the builder holds; each box
 // links to its form.
 func BuilderDiagram(f *flows.Flow, specs map[string]connectors.Spec) templ.Component {
-	d := diagramOf(f, specs, nil)
+	d := diagramOf(f, specs, nil, "")
 	return templ.Raw(d.SVG("flow-diagram"))
 }
 
 // RunDiagram is the picture of the flow a run ran, every box with how far
 // the run got; boxes link to their step's result on the page.
 func RunDiagram(f *flows.Flow, run *engine.Run) templ.Component {
+	d := diagramOf(f, allSpecs(), run, "step-")
+	return templ.Raw(d.SVG("run-diagram"))
+}
+
+// TestDiagram is the picture of a builder test run (dry, not stored):
+// boxes link to the step results under it, or to the step's form.
+func TestDiagram(f *flows.Flow, run *engine.Run) templ.Component {
+	d := diagramOf(f, allSpecs(), run, "test-step-")
+	return templ.Raw(d.SVG("test-diagram"))
+}
+
+func allSpecs() map[string]connectors.Spec {
 	specs := map[string]connectors.Spec{}
 	for _, sp := range connectors.Specs() {
 		specs[sp.ID] = sp
 	}
-	d := diagramOf(f, specs, run)
-	return templ.Raw(d.SVG("run-diagram"))
+	return specs
 }
 
 // diagramOf builds and lays out the picture; run is nil on the builder.
-func diagramOf(f *flows.Flow, specs map[string]connectors.Spec, run *engine.Run) *diagram.Picture {
-	b := diagramBuilder{specs: specs, run: run}
+// resultPrefix is the id prefix of the run's step results on the page.
+func diagramOf(f *flows.Flow, specs map[string]connectors.Spec, run *engine.Run, resultPrefix string) *diagram.Picture {
+	b := diagramBuilder{specs: specs, run: run, resultPrefix: resultPrefix}
 	if run != nil {
 		b.results = make(map[string]engine.StepResult, len(run.Steps))
 		for _, s := range run.Steps {
@@ -56,9 +68,10 @@ func diagramOf(f *flows.Flow, specs map[string]connectors.Spec, run *engine.Run)
 }
 
 type diagramBuilder struct {
-	specs   map[string]connectors.Spec
-	run     *engine.Run
-	results map[string]engine.StepResult
+	specs        map[string]connectors.Spec
+	run          *engine.Run
+	results      map[string]engine.StepResult
+	resultPrefix string
 }
 
 func (b *diagramBuilder) trigger(t *flows.Trigger) diagram.Node {
@@ -79,7 +92,10 @@ func (b *diagramBuilder) trigger(t *flows.Trigger) diagram.Node {
 		n.Title, n.Detail = "Started by hand", "Run now, or the API"
 	}
 	if b.run != nil {
-		n.Href, n.Status = "#run-trigger", diagram.Succeeded
+		n.Status = diagram.Succeeded
+		if b.resultPrefix == "step-" {
+			n.Href = "#run-trigger"
+		}
 	}
 	return n
 }
@@ -108,11 +124,14 @@ func (b *diagramBuilder) steps(prefix string, steps []flows.Step) []diagram.Node
 		var res *engine.StepResult
 		if b.run != nil {
 			n.Status = diagram.NotReached
-			n.Href = "/flows/" + url.PathEscape(b.run.FlowID) + "/edit#" + ID(sp)
+			if b.resultPrefix == "step-" {
+				// A run page: the step's form is in the builder.
+				n.Href = "/flows/" + url.PathEscape(b.run.FlowID) + "/edit#" + ID(sp)
+			}
 			if r, ok := b.results[s.ID]; ok {
 				res = &r
 				n.Status = stepStatus(r.Status)
-				n.Href = "#step-" + ID(s.ID)
+				n.Href = "#" + b.resultPrefix + ID(s.ID)
 			}
 		}
 		if s.IsSwitch() {
