@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -8,6 +9,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
 )
 
 // fakeSlack stands in for the Slack Web API: auth.test and
@@ -82,8 +86,10 @@ func TestBrowserConnectionDialogAndRunNow(t *testing.T) {
 	b.choose("#trigger-type", "manual")
 	b.do(brEvalVoid(`document.querySelector('#trigger-type').dispatchEvent(new Event('change', {bubbles: true}))`))
 	b.gone("#trigger-path")
+	htmxSettled(b)
 	b.click("#add-steps-slack-post_message")
 	b.visible("#steps-0-with-connection")
+	htmxSettled(b)
 	b.do(brMark("no-reload"))
 
 	// The dialog, opened from the step's connection field.
@@ -182,5 +188,18 @@ func TestBrowserConnectionDialogAndRunNow(t *testing.T) {
 	page := brEval[string](b, `document.documentElement.outerHTML`)
 	if strings.Contains(page, token) {
 		t.Error("a page shows the token")
+	}
+}
+
+// htmxSettled waits until no htmx request is under way and the last swap
+// has settled, so a click lands on the page as it now is rather than on
+// an element being replaced or moved.
+func htmxSettled(b *browser) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, brWait)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.PollFunction[bool](`() => !document.querySelector(".htmx-request, .htmx-settling, .htmx-swapping")`,
+		chromedp.WithPollingTimeout(0), chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
+		b.t.Fatalf("browser: htmx never settled: %v", err)
 	}
 }
