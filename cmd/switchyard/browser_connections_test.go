@@ -139,6 +139,17 @@ func TestBrowserConnectionDialogAndRunNow(t *testing.T) {
 	if !strings.Contains(b.text("#steps-0-retry-summary"), "tried up to 3 times") {
 		t.Errorf("retry summary: %q", b.text("#steps-0-retry-summary"))
 	}
+	// Changing a retry setting updates what the step says it will do.
+	b.click("#steps-0-retry-summary + details > summary")
+	if got := brEval[string](b, `document.querySelector('#steps-0-retry-attempts').placeholder`); got != "3" {
+		t.Errorf("attempts placeholder %q, want the default 3", got)
+	}
+	b.typeInto("#steps-0-retry-attempts", "5\t")
+	b.waitText("#steps-0-retry-summary", "tried up to 5 times, waiting about 2 s, then 4 s, then 8 s, then 16 s")
+	htmxSettled(b)
+	if got := b.value("#steps-0-with-connection"); got != "slack_main" {
+		t.Fatalf("the refresh lost the connection: %q", got)
+	}
 	b.click("#save-flow")
 	b.visible("#flash")
 	b.visible("#run-now")
