@@ -100,6 +100,7 @@ func TestBrowserConnectionDialogAndRunNow(t *testing.T) {
 	}
 	b.typeInto("#cd-label", "Slack main")
 	b.waitText("#cd-name", "slack_main")
+	b.click("#cd-advanced-slack > summary")
 	b.typeInto("#cd-slack-base_url", slack.URL+"/api")
 	// Saving without the token: the error lands on the token field and
 	// everything typed stays.
@@ -114,6 +115,7 @@ func TestBrowserConnectionDialogAndRunNow(t *testing.T) {
 	b.typeInto("#cd-slack-token", token)
 	b.click("#cd-test")
 	b.waitText("#cd-test-result", "Works: signed in to Slack workspace Acme as switchyard.")
+	b.screenshot("connection-dialog.png")
 	b.click("#cd-save")
 	b.gone("#connection-dialog[open]")
 	if got := b.value("#steps-0-with-connection"); got != "slack_main" {
@@ -157,6 +159,8 @@ func TestBrowserConnectionDialogAndRunNow(t *testing.T) {
 	// Run now in the builder: a real run, linked.
 	b.click("#run-now")
 	b.waitText("#run-now-message", "Started a run")
+	b.do(brEvalVoid(`document.querySelector('#run-now-panel').scrollIntoView({block: "center"})`))
+	b.screenshot("run-now.png")
 	runID := brEval[string](b, `document.querySelector('.run-now-link').dataset.runId`)
 	if r := in.waitRun(runID); r.Status != "succeeded" {
 		t.Fatalf("run %s: %s", runID, r.Status)
