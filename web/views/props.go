@@ -230,6 +230,8 @@ type ConnectionsProps struct {
 	// Values are what was typed into the fields that are not secret,
 	// shown again with the errors; secrets are never sent back.
 	Values map[string]string
+	// Tested is the outcome of the latest Test of one connection.
+	Tested *ConnectionTested
 }
 
 // TokensProps is the API tokens page. NewToken is shown once, right after
