@@ -199,6 +199,20 @@ func TestBrowserConnectionDialogAndRunNow(t *testing.T) {
 	if n := len(posts()); n < 1 {
 		t.Fatal("no post")
 	}
+	// On a phone the dialog fits the screen: nothing in it scrolls sideways.
+	b.do(chromedp.EmulateViewport(390, 844))
+	b.open("/flows/tell-sales/edit")
+	b.click("#steps-0-with-connection-new-connection")
+	b.visible("#connection-dialog")
+	if over := brEval[string](b, `(() => {
+		const d = document.querySelector('#connection-dialog'), r = d.getBoundingClientRect();
+		const wide = Array.from(d.querySelectorAll('*')).filter(e => e.getBoundingClientRect().right > r.right + 1).map(e => e.id || e.tagName);
+		return (r.left < 0 || r.right > window.innerWidth || d.scrollWidth > d.clientWidth ? 'dialog ' + r.left + '..' + r.right : '') + wide.join(',');
+	})()`); over != "" {
+		t.Errorf("the dialog overflows at 390 px: %s", over)
+	}
+	b.screenshot("connection-dialog-phone.png")
+	b.click("#cd-cancel")
 	b.noScriptRan("connection dialog and run now")
 	page := brEval[string](b, `document.documentElement.outerHTML`)
 	if strings.Contains(page, token) {
