@@ -284,6 +284,8 @@ type ConnectionsProps struct {
 	// Values are what was typed into the fields that are not secret,
 	// shown again with the errors; secrets are never sent back.
 	Values map[string]string
+	// Tested is the outcome of the latest Test of one connection.
+	Tested *ConnectionTested
 	// UsedBy maps a connection's name to the ids of the flows using it.
 	UsedBy map[string][]string
 }
