@@ -283,6 +283,9 @@ func (s *Store) load(path, walDir string, salvage bool) (next uint64, err error)
 	if next, err = s.replay(walDir, salvage); err != nil {
 		return 0, err
 	}
+	if err := s.db.Update(buildResolutions); err != nil {
+		return 0, fmt.Errorf("store: build the index of unresolved runs: %w", err)
+	}
 	err = s.db.View(func(tx *bolt.Tx) error {
 		// Start after every key in use: older data dirs numbered events
 		// and runs with bucket sequences.
@@ -591,7 +594,10 @@ func (r *saveRecord) applyFolded(tx *bolt.Tx) error {
 	if err := appendBucket(tx, bucketRuns).Put(r.key, r.record); err != nil {
 		return err
 	}
-	return appendBucket(tx, bucketRunIndex).Put(r.key, r.index)
+	if err := appendBucket(tx, bucketRunIndex).Put(r.key, r.index); err != nil {
+		return err
+	}
+	return noteFinal(tx, r.key, r.index)
 }
 
 // apply checkpoints the run. SaveRun checked that the run was open when it
@@ -619,7 +625,13 @@ func (r *saveRecord) apply(_ *Store, tx *bolt.Tx) error {
 	if err := appendBucket(tx, bucketRuns).Put(r.key, r.record); err != nil {
 		return err
 	}
-	return idx.Put(r.key, r.index)
+	if err := idx.Put(r.key, r.index); err != nil {
+		return err
+	}
+	if indexFinal(r.index) {
+		return noteFinal(tx, r.key, r.index)
+	}
+	return nil
 }
 
 func unixNano(t time.Time) int64 {
@@ -964,20 +976,12 @@ func (s *Store) ListRuns(ctx context.Context, f engine.RunFilter) (engine.RunPag
 			if err := decodeIndex(v, &sum); err != nil {
 				continue // a damaged entry: skip rather than fail a listing
 			}
-			if !f.Until.IsZero() && !sum.CreatedAt.Before(f.Until) {
-				continue
-			}
-			if !f.Since.IsZero() && sum.CreatedAt.Before(f.Since) {
-				break // newest first: everything further is older still
-			}
 			if f.Status != "" && sum.Status != f.Status {
 				continue
 			}
-			if len(page.Runs) == limit {
-				page.NextCursor = page.Runs[len(page.Runs)-1].ID
+			if !addToPage(&page, f, sum, limit) {
 				break
 			}
-			page.Runs = append(page.Runs, sum)
 		}
 		return nil
 	})
@@ -1069,6 +1073,9 @@ func (s *Store) DeleteRunsBefore(ctx context.Context, t time.Time, limit int) (i
 				}
 			}
 			if err := appendBucket(tx, bucketRunsByFlow).Delete(compositeKey(v.flowID, v.key)); err != nil {
+				return err
+			}
+			if err := forgetResolution(tx, v.key); err != nil {
 				return err
 			}
 			// The event goes with the last run that needs it: its first run
