@@ -294,7 +294,7 @@ func (s *Server) syncAnswer(c *fiber.Ctx, run *engine.Run) error {
 		// The caller is told that it failed and which run to look up, not
 		// why: a step's error can name internal hosts or quote a remote's
 		// answer. The run history keeps the detail.
-		return c.Status(fiber.StatusInternalServerError).JSON(errorBody{Error: syncFailed(run.ID), RunID: run.ID})
+		return sendProblem(c, fiber.StatusInternalServerError, errorBody{Error: syncFailed(run.ID), RunID: run.ID})
 	}
 	var out any
 	for i := len(run.Steps) - 1; i >= 0; i-- {

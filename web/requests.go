@@ -143,11 +143,11 @@ func (s *Server) malformedRequest(ctx *fasthttp.RequestCtx, err error) {
 		status, reason = fiber.StatusRequestEntityTooLarge, "request body too large"
 	}
 	s.log.Warn("malformed request", "request_id", id, "remote", ctx.RemoteAddr().String(), "status", status, "reason", reason)
-	body, _ := json.Marshal(errorBody{Error: "malformed request: " + reason, RequestID: id})
+	body, _ := json.Marshal(problem(status, errorBody{Error: "malformed request: " + reason, RequestID: id}))
 	ctx.Response.Reset()
 	ctx.SetStatusCode(status)
 	ctx.Response.Header.Set(HeaderRequestID, id)
-	ctx.SetContentType(fiber.MIMEApplicationJSON)
+	ctx.SetContentType(ProblemContentType)
 	ctx.SetBody(body)
 	ctx.SetConnectionClose()
 }

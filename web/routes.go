@@ -21,6 +21,7 @@ func (s *Server) routes() {
 	app.Get("/readyz", s.readyz)
 	app.Get("/metrics", s.metrics)
 	app.Get("/api/schema/flow", s.flowSchema)
+	app.Get("/api/openapi.json", s.serveOpenAPI)
 
 	api := app.Group("/api", s.requireToken)
 	api.Get("/flows", s.listFlows)
@@ -46,6 +47,7 @@ func (s *Server) routes() {
 	api.Delete("/connections/:name", s.deleteConnection)
 
 	api.Get("/events", s.events)
+	// Every route above needs its entry in apiDocs (web/openapi.go).
 	api.All("/*", s.apiNotFound)
 
 	// The web UI: static assets, accounts, then pages behind a session

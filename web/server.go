@@ -53,6 +53,8 @@ type Server struct {
 	// closing is closed when shutdown begins; event streams end on it.
 	closing   chan struct{}
 	closeOnce sync.Once
+	// apiRoutes are the API's routes, for 405 answers (allowIndex).
+	apiRoutes []apiRoute
 }
 
 // New builds the server and its routes.
@@ -63,6 +65,7 @@ func New(eng *engine.Engine, cfg Config) *Server {
 	s := &Server{eng: eng, cfg: cfg, log: cfg.Logger, ids: newRequestIDs(), closing: make(chan struct{})}
 	s.app = s.newApp()
 	s.routes()
+	s.apiRoutes = allowIndex(s.app)
 	if cfg.HooksAddr != "" {
 		s.hooksApp = s.newApp()
 		s.hooksRoutes()

@@ -27,7 +27,7 @@ Usage:
   switchyard token create --name NAME [--data DIR]
   switchyard keys rotate [--data DIR]
   switchyard recover [--data DIR]
-  switchyard docs connectors
+  switchyard docs connectors|openapi
   switchyard version
 
 Environment: SWITCHYARD_ADDR, SWITCHYARD_DATA, SWITCHYARD_EGRESS_ALLOW,
