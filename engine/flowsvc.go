@@ -46,7 +46,8 @@ func (e *Engine) SaveFlow(ctx context.Context, raw []byte, create bool, wantID s
 	if e.Ready() {
 		e.sched.update(ctx, f.ID, a)
 	}
-	e.log.Info("flow saved", "flow_id", f.ID, "version", rec.Version)
+	// With ctx: a request's logger adds its request id.
+	e.log.InfoContext(ctx, "flow saved", "flow_id", f.ID, "version", rec.Version)
 	return a, nil
 }
 

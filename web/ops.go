@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"runtime/debug"
-	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -27,30 +26,6 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 			"reason": "the database refuses writes; see the server log"})
 	}
 	return c.JSON(fiber.Map{"status": "ready"})
-}
-
-// metrics writes Prometheus text exposition.
-func (s *Server) metrics(c *fiber.Ctx) error {
-	st := s.eng.Stats()
-	var b strings.Builder
-	metric := func(name, typ, help string, v int64) {
-		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n%s %d\n", name, help, name, typ, name, v)
-	}
-	metric("switchyard_events_accepted_total", "counter", "Events stored durably and queued as runs.", st.Accepted)
-	metric("switchyard_events_duplicate_total", "counter", "Deliveries answered as duplicates.", st.Duplicates)
-	metric("switchyard_events_refused_saturated_total", "counter", "Deliveries refused with 429 because the queue was full.", st.Saturated)
-	metric("switchyard_webhooks_refused_total", "counter", "Webhook requests refused (signature, address, rate limit).", st.Refused)
-	metric("switchyard_refusals_unrecorded_total", "counter", "Refusals not kept in a flow's log because a flood outran it.", st.RefusalsDropped)
-	metric("switchyard_store_apply_errors_total", "counter", "Failed attempts to move acknowledged writes from the write-ahead log into the database (the disk needs attention).", st.StoreApplyErrors)
-	metric("switchyard_store_stuck", "gauge", "1 while the database refuses writes that were acknowledged (they wait in the write-ahead log).", st.StoreStuck)
-	metric("switchyard_store_backlog", "gauge", "Acknowledged writes waiting in the write-ahead log for the database.", st.StoreBacklog)
-	metric("switchyard_runs_succeeded_total", "counter", "Runs that finished successfully.", st.Succeeded)
-	metric("switchyard_runs_failed_total", "counter", "Runs that failed.", st.Failed)
-	metric("switchyard_step_checkpoints_total", "counter", "Step checkpoints written.", st.Steps)
-	metric("switchyard_runs_pending", "gauge", "Runs queued, running or waiting.", st.Pending)
-	metric("switchyard_workers", "gauge", "Worker pool size.", int64(st.Workers))
-	c.Set(fiber.HeaderContentType, "text/plain; version=0.0.4; charset=utf-8")
-	return c.SendString(b.String())
 }
 
 // events streams run and step updates as Server-Sent Events. Filters:

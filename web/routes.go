@@ -12,14 +12,14 @@ func (s *Server) routes() {
 	}
 
 	if s.cfg.HooksAddr == "" {
-		app.All("/hooks/*", s.hook)
+		app.All("/hooks/*", s.observeHook, s.hook)
 	} else {
 		app.All("/hooks/*", s.hooksElsewhere)
 	}
 
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
-	app.Get("/metrics", s.metrics)
+	app.Get("/metrics", s.requireToken, s.serveMetrics())
 	app.Get("/api/schema/flow", s.flowSchema)
 	app.Get("/api/openapi.json", s.serveOpenAPI)
 
@@ -96,7 +96,7 @@ func (s *Server) routes() {
 func (s *Server) hooksRoutes() {
 	app := s.hooksApp
 	s.front(app, s.hookHeaders)
-	app.All("/hooks/*", s.hook)
+	app.All("/hooks/*", s.observeHook, s.hook)
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
 	app.Use(s.hooksNotFound)

@@ -4,6 +4,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"sync"
@@ -32,6 +33,14 @@ type Config struct {
 	// webhook URLs shown to users and URL-signing schemes).
 	HooksPublicURL string
 
+	// Metrics are this process's metrics; the engine should have them as
+	// its Observer. Nil: New makes its own (without run and step
+	// measurements).
+	Metrics *Metrics
+	// MetricsElsewhere is set when /metrics is served on a listener of
+	// its own (MetricsHandler); the main listener then answers 404 there.
+	MetricsElsewhere bool
+
 	// testRoutes, set only by tests, adds routes ahead of the catch-alls
 	// (a handler that panics, say).
 	testRoutes func(*Server)
@@ -55,6 +64,9 @@ type Server struct {
 	closeOnce sync.Once
 	// apiRoutes are the API's routes, for 405 answers (allowIndex).
 	apiRoutes []apiRoute
+	metrics   *Metrics
+	// stopSampling ends the metrics' sampling loop.
+	stopSampling context.CancelFunc
 }
 
 // New builds the server and its routes.
@@ -62,7 +74,14 @@ func New(eng *engine.Engine, cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{eng: eng, cfg: cfg, log: cfg.Logger, ids: newRequestIDs(), closing: make(chan struct{})}
+	s := &Server{eng: eng, cfg: cfg, log: cfg.Logger, ids: newRequestIDs(), closing: make(chan struct{}), metrics: cfg.Metrics}
+	if s.metrics == nil {
+		s.metrics = NewMetrics(cfg.Version)
+	}
+	s.metrics.attach(eng)
+	var ctx context.Context
+	ctx, s.stopSampling = context.WithCancel(context.Background())
+	go s.metrics.sampleLoop(ctx, eng)
 	s.app = s.newApp()
 	s.routes()
 	s.apiRoutes = allowIndex(s.app)
@@ -117,7 +136,7 @@ func (s *Server) Listen(addr string) error { return s.app.Listen(addr) }
 // Shutdown stops accepting connections and waits for requests in flight,
 // on both listeners.
 func (s *Server) Shutdown(timeout time.Duration) error {
-	s.closeOnce.Do(func() { close(s.closing) })
+	s.closeOnce.Do(func() { close(s.closing); s.stopSampling() })
 	var hooksErr error
 	if s.hooksApp != nil {
 		hooksErr = s.hooksApp.ShutdownWithTimeout(timeout)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/switchyard/switchyard/connectors/egress"
 	"github.com/switchyard/switchyard/engine"
+	"github.com/switchyard/switchyard/web"
 )
 
 // lockWait is how long a command waits for the data dir's lock before it
@@ -27,6 +28,10 @@ type options struct {
 	hooksAddr, hooksPublicURL                    string
 	workers, queueLimit                          int
 	retention                                    time.Duration
+	// metricsAddr is --metrics-addr; metrics, set by serve, are the
+	// engine's Observer and what /metrics serves.
+	metricsAddr string
+	metrics     *web.Metrics
 }
 
 func env(key, def string) string {
@@ -50,6 +55,7 @@ func newFlagSet(name string, o *options, serve bool) *flag.FlagSet {
 		fs.IntVar(&o.workers, "workers", envInt("SWITCHYARD_WORKERS", engine.DefaultWorkers), "runs advanced at once")
 		fs.IntVar(&o.queueLimit, "queue-limit", envInt("SWITCHYARD_QUEUE_LIMIT", engine.DefaultQueueLimit), "unfinished runs before webhooks get 429")
 		fs.DurationVar(&o.retention, "retention", envDuration("SWITCHYARD_RETENTION", engine.DefaultRetention), "how long finished runs are kept")
+		fs.StringVar(&o.metricsAddr, "metrics-addr", env("SWITCHYARD_METRICS_ADDR", ""), "serve /metrics on this address of its own, without a token (else on --addr, with an API token)")
 	}
 	return fs
 }
@@ -91,7 +97,7 @@ func newLogger(level string, w io.Writer) *slog.Logger {
 	if err := l.UnmarshalText([]byte(strings.ToUpper(level))); err != nil {
 		l = slog.LevelInfo
 	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+	return slog.New(web.RequestIDLogs(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})))
 }
 
 // openStore opens the data dir's store for a command. A damaged log stops
@@ -133,7 +139,7 @@ func openEngine(ctx context.Context, o *options, log *slog.Logger) (*engine.Engi
 		store.Close()
 		return nil, nil, fmt.Errorf("--egress-allow: %w", err)
 	}
-	eng, err := engine.New(ctx, engine.Config{
+	cfg := engine.Config{
 		Store:      store,
 		Keyring:    keys,
 		HTTP:       egress.NewClient(pol),
@@ -144,7 +150,11 @@ func openEngine(ctx context.Context, o *options, log *slog.Logger) (*engine.Engi
 		Logger:     log,
 		// Only serve starts the engine; the journal is opened then.
 		StepJournal: filepath.Join(o.data, engine.StepJournalFile),
-	})
+	}
+	if o.metrics != nil {
+		cfg.Observer = o.metrics
+	}
+	eng, err := engine.New(ctx, cfg)
 	if err != nil {
 		store.Close()
 		return nil, nil, err
