@@ -104,6 +104,7 @@ func buildSchema(specs []connectors.Spec) obj {
 		"additionalProperties": false,
 		"required":             []string{"id", "name", "trigger", "steps"},
 		"properties": obj{
+			"$schema":     obj{"type": "string", "description": "Where editors find this schema, e.g. a server's /api/schema/flow or a file written by `switchyard flows schema`; ignored by Switchyard."},
 			"id":          obj{"type": "string", "pattern": flowIDPattern.String(), "description": "A lower-case slug, unique per instance."},
 			"name":        obj{"type": "string", "minLength": 1, "maxLength": MaxNameLen},
 			"description": obj{"type": "string"},

@@ -15,16 +15,42 @@ import (
 	"github.com/switchyard/switchyard/flows"
 )
 
-// cmdFlowsValidate checks flow files and prints `file:field: message` for
-// every problem; exit 1 when any file is invalid.
-func cmdFlowsValidate(args []string, stdout, stderr io.Writer) int {
+// cmdFlowsValidate checks flow files, the JSON files of directories, or
+// standard input ("-"), and prints `file:field: message` for every
+// problem; exit 1 when any is invalid.
+func cmdFlowsValidate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "switchyard: flows validate: name at least one file")
+		fmt.Fprintln(stderr, "switchyard: flows validate: name at least one file, directory, or - for standard input")
 		return 2
 	}
+	var files []string
+	for _, arg := range args {
+		if arg == "-" {
+			files = append(files, arg)
+			continue
+		}
+		fl, err := flowFiles(arg)
+		if err != nil {
+			fmt.Fprintf(stdout, "%s: %v\n", arg, err)
+			files = append(files, arg)
+			continue
+		}
+		if len(fl) == 0 {
+			fmt.Fprintf(stderr, "switchyard: flows validate: no .json files in %s\n", arg)
+			return 1
+		}
+		files = append(files, fl...)
+	}
 	bad := 0
-	for _, path := range args {
-		problems := validateFile(path)
+	for _, path := range files {
+		var data []byte
+		var err error
+		if path == "-" {
+			data, err = io.ReadAll(stdin)
+		} else {
+			data, err = os.ReadFile(path)
+		}
+		problems := validateFlow(path, data, err)
 		for _, p := range problems {
 			fmt.Fprintln(stdout, p)
 		}
@@ -33,29 +59,30 @@ func cmdFlowsValidate(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if bad > 0 {
-		fmt.Fprintf(stderr, "%d of %d files invalid\n", bad, len(args))
+		fmt.Fprintf(stderr, "%d of %d files invalid\n", bad, len(files))
 		return 1
 	}
-	fmt.Fprintf(stderr, "%d files valid\n", len(args))
+	fmt.Fprintf(stderr, "%d files valid\n", len(files))
 	return 0
 }
 
-func validateFile(path string) []string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return []string{fmt.Sprintf("%s: %v", path, err)}
+// validateFlow lists the problems of one flow file read as data (or that
+// could not be read: readErr), each as `name:field: message`.
+func validateFlow(name string, data []byte, readErr error) []string {
+	if readErr != nil {
+		return []string{fmt.Sprintf("%s: %v", name, readErr)}
 	}
-	_, err = compile(data)
+	_, err := compile(data)
 	if err == nil {
 		return nil
 	}
 	var ve *flows.ValidationError
 	if !errors.As(err, &ve) {
-		return []string{fmt.Sprintf("%s: %v", path, err)}
+		return []string{fmt.Sprintf("%s: %v", name, err)}
 	}
 	out := make([]string, 0, len(ve.Details))
 	for _, d := range ve.Details {
-		out = append(out, fmt.Sprintf("%s:%s: %s", path, d.Field, d.Message))
+		out = append(out, fmt.Sprintf("%s:%s: %s", name, d.Field, d.Message))
 	}
 	return out
 }

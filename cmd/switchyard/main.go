@@ -7,10 +7,10 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
-
 	_ "time/tzdata" // flows may name any IANA time zone, machines may lack the database
 
 	_ "github.com/switchyard/switchyard/connectors/all"
+	"github.com/switchyard/switchyard/flows"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -20,7 +20,8 @@ const usage = `switchyard: a single-binary automation engine
 
 Usage:
   switchyard serve [--addr ADDR] [--data DIR] [--egress-allow LIST]
-  switchyard flows validate FILE...
+  switchyard flows validate FILE|DIR|-...
+  switchyard flows schema
   switchyard flows import FILE|DIR [--data DIR]
   switchyard flows export [ID...] [--data DIR] [--out DIR]
   switchyard run FILE --payload FILE [--dry] [--data DIR]
@@ -55,7 +56,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		switch args[1] {
 		case "validate":
-			return cmdFlowsValidate(args[2:], stdout, stderr)
+			return cmdFlowsValidate(args[2:], os.Stdin, stdout, stderr)
+		case "schema":
+			if len(args) > 2 {
+				err = usageError{"flows schema takes no arguments"}
+				break
+			}
+			_, err = stdout.Write(flows.JSONSchema())
 		case "import":
 			err = cmdFlowsImport(args[2:], stdout)
 		case "export":
