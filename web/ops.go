@@ -9,6 +9,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
+
+	"github.com/switchyard/switchyard/engine"
 )
 
 func (s *Server) healthz(c *fiber.Ctx) error {
@@ -29,17 +31,26 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 }
 
 // events streams run and step updates as Server-Sent Events. Filters:
-// ?flow= and ?run=.
+// ?flow= and ?run=. Every event has an id; a client that reconnects with
+// Last-Event-ID (browsers do by themselves) gets what it missed, within
+// the engine's window of engine.EventWindow updates. When that is more
+// than the window holds, or the server restarted in between, the stream
+// starts with an `event: reset`: reload, then follow the stream.
 func (s *Server) events(c *fiber.Ctx) error {
 	flowID, runID := c.Query("flow"), c.Query("run")
-	updates, cancel := s.eng.Subscribe()
+	last := c.Get("Last-Event-ID")
+	if last == "" {
+		// For clients that cannot set headers on a reconnect of their own.
+		last = c.Query("last_event_id")
+	}
+	stream := s.eng.EventsAfter(last)
 	c.Set(fiber.HeaderContentType, "text/event-stream")
 	c.Set(fiber.HeaderCacheControl, "no-cache")
 	c.Set(fiber.HeaderConnection, "keep-alive")
 	c.Set("X-Accel-Buffering", "no")
 	id := requestIDOf(c)
 	c.Context().SetBodyStreamWriter(fasthttp.StreamWriter(func(w *bufio.Writer) {
-		defer cancel()
+		defer stream.Close()
 		// The stream is written after the handler returned, out of
 		// recoverPanics' reach: a bug here ends this stream only.
 		defer func() {
@@ -53,18 +64,26 @@ func (s *Server) events(c *fiber.Ctx) error {
 		if w.Flush() != nil {
 			return
 		}
+		var buf []engine.Update
 		for {
 			select {
 			case <-s.closing:
 				// Shutting down: end the stream so the server need not
 				// wait out its grace period for open browser tabs.
 				return
-			case u := <-updates:
-				if (flowID != "" && u.FlowID != flowID) || (runID != "" && u.RunID != runID) {
-					continue
+			case <-stream.Ready():
+				var lost bool
+				buf, lost = stream.Read(buf[:0])
+				if lost {
+					fmt.Fprint(w, "event: reset\ndata: {\"reason\":\"updates were missed; reload the state, then follow the stream\"}\n\n")
 				}
-				data, _ := json.Marshal(u)
-				fmt.Fprintf(w, "event: %s\ndata: %s\n\n", u.Type, data)
+				for _, u := range buf {
+					if (flowID != "" && u.FlowID != flowID) || (runID != "" && u.RunID != runID) {
+						continue
+					}
+					data, _ := json.Marshal(u)
+					fmt.Fprintf(w, "id: %s\nevent: %s\ndata: %s\n\n", u.ID, u.Type, data)
+				}
 			case <-ping.C:
 				fmt.Fprint(w, ": ping\n\n")
 			}
