@@ -54,7 +54,10 @@ func binaryWithTags(t *testing.T, tags string) string {
 			return
 		}
 		b.path = filepath.Join(dir, "switchyard")
-		out, err := exec.Command("go", "build", "-tags", tags, "-o", b.path, ".").CombinedOutput()
+		cmd := exec.Command("go", "build", "-tags", tags, "-o", b.path, ".")
+		// As released: static (make build, make release).
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		out, err := cmd.CombinedOutput()
 		if err != nil {
 			b.err = fmt.Errorf("build: %v\n%s", err, out)
 		}

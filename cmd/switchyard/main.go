@@ -29,6 +29,7 @@ Usage:
   switchyard keys rotate [--data DIR]
   switchyard recover [--data DIR]
   switchyard docs connectors|openapi
+  switchyard healthcheck [--addr ADDR] [--path /readyz]
   switchyard version
 
 Environment: SWITCHYARD_ADDR, SWITCHYARD_DATA, SWITCHYARD_EGRESS_ALLOW,
@@ -85,6 +86,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdRecover(args[1:], stdout)
 	case "docs":
 		err = cmdDocs(args[1:], stdout)
+	case "healthcheck":
+		err = cmdHealthcheck(args[1:], stdout)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, versionString())
 		return 0
