@@ -20,6 +20,11 @@ const openAPIDocsCommand = "go run ./cmd/switchyard docs openapi > docs/openapi.
 
 // cmdDocs prints reference documentation generated from the code.
 func cmdDocs(args []string, stdout io.Writer) error {
+	fs := bareFlagSet("docs")
+	args, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
 	if len(args) == 1 {
 		switch args[0] {
 		case "connectors":

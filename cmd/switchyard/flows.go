@@ -19,6 +19,11 @@ import (
 // standard input ("-"), and prints `file:field: message` for every
 // problem; exit 1 when any is invalid.
 func cmdFlowsValidate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := bareFlagSet("flows validate")
+	args, err := parse(fs, args)
+	if err != nil {
+		return exitCode(err, stdout, stderr)
+	}
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, "switchyard: flows validate: name at least one file, directory, or - for standard input")
 		return 2
@@ -110,6 +115,18 @@ func flowFiles(path string) ([]string, error) {
 	}
 	sort.Strings(files)
 	return files, nil
+}
+
+// cmdFlowsSchema prints the flow JSON Schema.
+func cmdFlowsSchema(args []string, stdout io.Writer) error {
+	fs := bareFlagSet("flows schema")
+	if pos, err := parse(fs, args); err != nil {
+		return err
+	} else if len(pos) > 0 {
+		return usageError{"flows schema takes no arguments"}
+	}
+	_, err := stdout.Write(flows.JSONSchema())
+	return err
 }
 
 func cmdFlowsImport(args []string, stdout io.Writer) error {

@@ -15,7 +15,8 @@ import (
 func cmdHealthcheck(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	addr := fs.String("addr", env("SWITCHYARD_ADDR", "127.0.0.1:8080"), "the server's listen address (a wildcard host is asked on loopback)")
+	addr := fs.String("addr", "127.0.0.1:8080", "the server's listen address (a wildcard host is asked on loopback)")
+	bindEnv(fs, "addr", "SWITCHYARD_ADDR")
 	path := fs.String("path", "/readyz", "the endpoint: /readyz (ready, the database takes writes) or /healthz (the process answers)")
 	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for the answer")
 	if pos, err := parse(fs, args); err != nil {
