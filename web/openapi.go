@@ -84,7 +84,6 @@ func schemaRef(name string) obj { return obj{"$ref": "#/components/schemas/" + n
 // flowList, connectorList … are the wrapper objects some routes answer with.
 var (
 	flowList    = closed([]string{"flows"}, obj{"flows": arrayOf(reflected(flowView{}))})
-	runIDAnswer = closed([]string{"run_id"}, obj{"run_id": str("The id of the queued run.")})
 	resetAnswer = closed([]string{"reset", "at"}, obj{"reset": obj{"const": true},
 		"at": obj{"type": "string", "format": "date-time"}})
 	refusalList   = closed([]string{"refusals"}, obj{"refusals": arrayOf(reflected(engine.Refusal{}))})
@@ -96,10 +95,11 @@ var (
 	statusAnswer   = obj{"type": "object", "required": []string{"status"}, "properties": obj{"status": str("")}}
 )
 
-// idParam is the description of a route's :id or :name.
+// pathParamDesc describes the path parameters of the routes.
 var pathParamDesc = map[string]string{
 	"id":   "The flow's or run's id.",
 	"name": "The connection's name.",
+	"n":    "A version number of the flow (1, 2, …).",
 }
 
 // apiDocs describes every route under /api (and the operational routes
@@ -119,13 +119,21 @@ var apiDocs = []apiDoc{
 	{method: "POST", path: "/api/flows/:id/test", tag: "flows", summary: "Run the flow on a payload without storing anything; dry sends nothing out.",
 		body: testRequest{}, answers: []apiAnswer{{status: 200, body: engine.Run{}}}},
 	{method: "POST", path: "/api/flows/:id/run", tag: "flows", summary: "Start a stored run now from a payload (manual trigger).",
-		body: testRequest{}, answers: []apiAnswer{{status: 202, body: runIDAnswer}}},
+		body: testRequest{}, bodyOptional: true,
+		answers: []apiAnswer{{status: 202, desc: "A run started.", body: runNowResult{}}, {status: 200, desc: "Nothing new ran (see message).", body: runNowResult{}}}},
 	{method: "GET", path: "/api/flows/:id/schedule", tag: "flows", summary: "A schedule or poll flow's next fire times, last poll and seen set.",
 		answers: []apiAnswer{{status: 200, body: engine.PollInfo{}}}},
 	{method: "POST", path: "/api/flows/:id/poll", tag: "flows", summary: "Poll now; force confirms a flood pause, seed records the new items without running them.",
 		body: pollRequest{}, bodyOptional: true, answers: []apiAnswer{{status: 200, body: pollView{}}}},
 	{method: "POST", path: "/api/flows/:id/seen/reset", tag: "flows", summary: "Forget the items a poll flow has seen.",
 		answers: []apiAnswer{{status: 200, body: resetAnswer}}},
+	{method: "GET", path: "/api/flows/:id/versions", tag: "flows", summary: "A flow's saved versions, newest first, and when it was turned on or off.",
+		answers: []apiAnswer{{status: 200, body: engine.FlowHistory{}}}},
+	{method: "GET", path: "/api/flows/:id/versions/:n", tag: "flows", summary: "One saved version of a flow and what changed against the one before (or ?against=N).",
+		query:   []apiParam{{"against", "The version to compare with.", obj{"type": "integer", "minimum": 1}}},
+		answers: []apiAnswer{{status: 200, body: versionView{}}}},
+	{method: "POST", path: "/api/flows/:id/versions/:n/restore", tag: "flows", summary: "Make an old version current again (201 when that saved a new version, 200 when it was current already).",
+		answers: []apiAnswer{{status: 200, body: flowView{}}, {status: 201, body: flowView{}}}},
 	{method: "GET", path: "/api/flows/:id/refusals", tag: "flows", summary: "The flow's recently refused webhook requests.",
 		answers: []apiAnswer{{status: 200, body: refusalList}}},
 
@@ -152,6 +160,8 @@ var apiDocs = []apiDoc{
 		answers: []apiAnswer{{status: 200, body: connectionList}}},
 	{method: "POST", path: "/api/connections", tag: "connectors", summary: "Store a connection (values are encrypted at rest).",
 		body: connectionRequest{}, answers: []apiAnswer{{status: 201, body: engine.ConnectionInfo{}}}},
+	{method: "POST", path: "/api/connections/:name/test", tag: "connectors", summary: "Try a stored connection against its service (url: the address to try, for generic HTTP types).",
+		body: connectionTestRequest{}, bodyOptional: true, answers: []apiAnswer{{status: 200, body: engine.ConnectionTest{}}}},
 	{method: "DELETE", path: "/api/connections/:name", tag: "connectors", summary: "Delete a connection.",
 		answers: []apiAnswer{{status: 204}}},
 
@@ -365,7 +375,59 @@ func reflected(v any) obj {
 	}
 	delete(o, "$schema")
 	delete(o, "$id")
+	nullablePointers(reflect.TypeOf(v), o)
 	return o
+}
+
+// nullablePointers lets the properties of pointer fields without
+// omitempty be null, as encoding/json writes a nil one (the reflector
+// describes only the pointed-to type). It walks t's structs, slices and
+// maps beside their schemas.
+func nullablePointers(t reflect.Type, schema obj) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Slice, reflect.Array:
+		if items, ok := schema["items"].(obj); ok {
+			nullablePointers(t.Elem(), items)
+		}
+	case reflect.Map:
+		if ap, ok := schema["additionalProperties"].(obj); ok {
+			nullablePointers(t.Elem(), ap)
+		}
+	case reflect.Struct:
+		if t == timeType {
+			return
+		}
+		props, _ := schema["properties"].(obj)
+		if props == nil {
+			return
+		}
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			tag := f.Tag.Get("json")
+			name, opts, _ := strings.Cut(tag, ",")
+			if f.Anonymous && name == "" {
+				nullablePointers(f.Type, schema) // embedded: same object
+				continue
+			}
+			if !f.IsExported() || name == "-" {
+				continue
+			}
+			if name == "" {
+				name = f.Name
+			}
+			p, ok := props[name].(obj)
+			if !ok {
+				continue
+			}
+			nullablePointers(f.Type, p)
+			if f.Type.Kind() == reflect.Pointer && !strings.Contains(opts, "omitempty") {
+				props[name] = obj{"anyOf": []any{p, obj{"type": "null"}}}
+			}
+		}
+	}
 }
 
 var (

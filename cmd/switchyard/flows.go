@@ -17,9 +17,13 @@ import (
 
 // cmdFlowsValidate checks flow files, the JSON files of directories, or
 // standard input ("-"), and prints `file:field: message` for every
-// problem; exit 1 when any is invalid.
+// problem; exit 1 when any is invalid. With --data it also checks that the
+// connections the flows name exist in that data dir.
 func cmdFlowsValidate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := bareFlagSet("flows validate")
+	var o options
+	// Not bound to SWITCHYARD_DATA: checking connections is asked for.
+	fs.StringVar(&o.data, "data", "", "data directory whose connections the flows must name")
 	args, err := parse(fs, args)
 	if err != nil {
 		return exitCode(err, stdout, stderr)
@@ -27,6 +31,13 @@ func cmdFlowsValidate(args []string, stdin io.Reader, stdout, stderr io.Writer) 
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, "switchyard: flows validate: name at least one file, directory, or - for standard input")
 		return 2
+	}
+	var known map[string]string
+	if o.data != "" {
+		if known, err = storedConnections(&o); err != nil {
+			fmt.Fprintf(stderr, "switchyard: flows validate: %v\n", err)
+			return 1
+		}
 	}
 	var files []string
 	for _, arg := range args {
@@ -55,7 +66,7 @@ func cmdFlowsValidate(args []string, stdin io.Reader, stdout, stderr io.Writer) 
 		} else {
 			data, err = os.ReadFile(path)
 		}
-		problems := validateFlow(path, data, err)
+		problems := validateFlow(path, data, err, known)
 		for _, p := range problems {
 			fmt.Fprintln(stdout, p)
 		}
@@ -71,22 +82,41 @@ func cmdFlowsValidate(args []string, stdin io.Reader, stdout, stderr io.Writer) 
 	return 0
 }
 
+// storedConnections reads the names and types of a data dir's
+// connections (never their values).
+func storedConnections(o *options) (map[string]string, error) {
+	store, err := openStore(o, newLogger("warn", io.Discard))
+	if err != nil {
+		return nil, err
+	}
+	defer store.Close()
+	return engine.ConnectionTypesOf(context.Background(), store)
+}
+
 // validateFlow lists the problems of one flow file read as data (or that
-// could not be read: readErr), each as `name:field: message`.
-func validateFlow(name string, data []byte, readErr error) []string {
+// could not be read: readErr), each as `name:field: message`; known, when
+// not nil, holds the connections the flow may name.
+func validateFlow(name string, data []byte, readErr error, known map[string]string) []string {
 	if readErr != nil {
 		return []string{fmt.Sprintf("%s: %v", name, readErr)}
 	}
-	_, err := compile(data)
+	var details []flows.FieldError
+	f, err := flows.Decode(data)
 	if err == nil {
-		return nil
+		_, err = engine.CompileFlow(f)
+		if known != nil {
+			details = engine.CheckConnections(f, known)
+		}
 	}
 	var ve *flows.ValidationError
-	if !errors.As(err, &ve) {
+	if err != nil && !errors.As(err, &ve) {
 		return []string{fmt.Sprintf("%s: %v", name, err)}
 	}
-	out := make([]string, 0, len(ve.Details))
-	for _, d := range ve.Details {
+	if ve != nil {
+		details = append(ve.Details, details...)
+	}
+	out := make([]string, 0, len(details))
+	for _, d := range details {
 		out = append(out, fmt.Sprintf("%s:%s: %s", name, d.Field, d.Message))
 	}
 	return out
@@ -147,7 +177,7 @@ func cmdFlowsImport(args []string, stdout io.Writer) error {
 		}
 		files = append(files, fl...)
 	}
-	ctx := context.Background()
+	ctx := engine.WithActor(context.Background(), engine.Actor{Kind: "cli", Name: "flows import"})
 	eng, store, err := openEngine(ctx, &o, newLogger("warn", io.Discard))
 	if err != nil {
 		return err
@@ -159,10 +189,23 @@ func cmdFlowsImport(args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		a, err := eng.SaveFlow(ctx, data, false, "")
+		var before int64
+		if f, err := flows.Decode(data); err == nil {
+			if cur, err := eng.Flow(f.ID); err == nil {
+				before = cur.Record.Version
+			}
+		}
+		a, warnings, err := eng.ImportFlow(ctx, data)
 		if err != nil {
 			failed++
 			fmt.Fprintf(stdout, "%s: %v\n", file, err)
+			continue
+		}
+		for _, w := range warnings {
+			fmt.Fprintf(stdout, "%s:%s: warning: %s; its runs fail until it is added\n", file, w.Field, w.Message)
+		}
+		if a.Record.Version == before {
+			fmt.Fprintf(stdout, "%s: flow %q: content unchanged (version %d)\n", file, a.Flow().ID, a.Record.Version)
 			continue
 		}
 		fmt.Fprintf(stdout, "%s: imported flow %q (version %d)\n", file, a.Flow().ID, a.Record.Version)

@@ -20,7 +20,7 @@ const usage = `switchyard: a single-binary automation engine
 
 Usage:
   switchyard serve [--addr ADDR] [--data DIR] [--egress-allow LIST]
-  switchyard flows validate FILE|DIR|-...
+  switchyard flows validate FILE|DIR|-... [--data DIR]
   switchyard flows schema
   switchyard flows import FILE|DIR [--data DIR]
   switchyard flows export [ID...] [--data DIR] [--out DIR]

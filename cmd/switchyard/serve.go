@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/switchyard/switchyard/auth"
 	"github.com/switchyard/switchyard/web"
 )
 
@@ -84,7 +85,9 @@ func cmdServe(args []string, stderr io.Writer) error {
 		}
 		cfg.HooksAddr = hooksLn.Addr().String()
 	}
-	srv := web.New(eng, cfg)
+	acc := auth.New(store, log)
+	go acc.PurgeLoop(ctx)
+	srv := web.New(eng, acc, cfg)
 	errc := make(chan error, 3)
 	if metricsLn != nil {
 		log.Info("switchyard serving metrics", "addr", metricsLn.Addr().String())
