@@ -110,7 +110,8 @@ func (e *Engine) saveFlow(ctx context.Context, raw []byte, o saveOpts) (*ActiveF
 	if e.Ready() {
 		e.sched.update(ctx, f.ID, a)
 	}
-	e.log.Info("flow saved", "flow_id", f.ID, "version", rec.Version)
+	// With ctx: a request's logger adds its request id.
+	e.log.InfoContext(ctx, "flow saved", "flow_id", f.ID, "version", rec.Version)
 	return a, missing, nil
 }
 

@@ -83,7 +83,9 @@ func (in *instance) cli(args ...string) (string, int) {
 // metric reads one value from /metrics.
 func (in *instance) metric(name string) int64 {
 	in.t.Helper()
-	resp, err := http.Get(in.url("/metrics"))
+	req, _ := http.NewRequest("GET", in.url("/metrics"), nil)
+	req.Header.Set("Authorization", "Bearer "+in.token)
+	resp, err := client.Do(req)
 	if err != nil {
 		in.t.Fatal(err)
 	}
