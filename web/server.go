@@ -50,6 +50,8 @@ type Server struct {
 	hooksApp *fiber.App
 	// limiter enforces webhook triggers' rate limits.
 	limiter rateLimiter
+	// captures are the builder's "Listen for test event" waits.
+	captures captureHub
 	// closing is closed when shutdown begins; event streams end on it.
 	closing   chan struct{}
 	closeOnce sync.Once

@@ -84,16 +84,7 @@ func (s *Server) builderProps(c *fiber.Ctx, f *flows.Flow, isNew bool) *views.Bu
 	if conns, err := s.eng.Connections(c.UserContext()); err == nil {
 		p.Connections = conns
 	}
-	if !isNew {
-		if sm, ok := s.latestSample(c.UserContext(), f.ID); ok {
-			p.Refs = sm.refs
-			p.SampleNote = sm.note
-			p.TestPayload = views.Pretty(sm.body)
-		}
-	}
-	if p.SampleNote == "" {
-		p.SampleNote = "No event received yet: paste a payload to test with."
-	}
+	s.fillSample(c, p, nil)
 	return p
 }
 
@@ -135,7 +126,7 @@ func (s *Server) builderPost(c *fiber.Ctx) error {
 		f.ID = slugID(f.Name)
 	}
 	p := s.builderProps(c, f, isNew)
-	p.TestPayload = vals.Get("_test_payload")
+	s.fillSample(c, p, vals)
 
 	switch kind {
 	case "save":
@@ -259,7 +250,7 @@ func (s *Server) builderJSON(c *fiber.Ctx, vals url.Values, kind string, isNew b
 			f.ID = wantID
 		}
 		p := s.builderProps(c, f, isNew)
-		p.TestPayload = vals.Get("_test_payload")
+		s.fillSample(c, p, vals)
 		return s.renderBuilder(c, p, fiber.StatusOK)
 	}
 	shown := f
@@ -267,7 +258,8 @@ func (s *Server) builderJSON(c *fiber.Ctx, vals url.Values, kind string, isNew b
 		shown = &flows.Flow{ID: wantID}
 	}
 	p := s.builderProps(c, shown, isNew)
-	p.Tab, p.JSONText, p.TestPayload = "json", text, vals.Get("_test_payload")
+	s.fillSample(c, p, vals)
+	p.Tab, p.JSONText = "json", text
 	var ve *flows.ValidationError
 	switch {
 	case errors.As(err, &ve):
@@ -409,46 +401,88 @@ type sample struct {
 
 // latestSample loads the event and step outputs of a flow's latest run.
 func (s *Server) latestSample(ctx context.Context, flowID string) (sample, bool) {
-	if flowID == "" {
+	run, ev, ok := s.latestRun(ctx, flowID)
+	if !ok {
 		return sample{}, false
+	}
+	body := eventBody(ev)
+	headers := shownHeaders(ev.Headers)
+	return sample{
+		env:  s.sampleEnv(flowID, run, flows.TriggerData{Body: body, Headers: headers, Query: ev.Query, Method: ev.Method, Path: ev.Path, ReceivedAt: ev.ReceivedAt}),
+		body: body,
+		refs: sampleRefs(body, headers, run),
+		note: "the event of run " + run.ID + " (" + ev.ReceivedAt.Local().Format("2006-01-02 15:04:05") + ")",
+	}, true
+}
+
+// latestRun loads a flow's latest run and its event.
+func (s *Server) latestRun(ctx context.Context, flowID string) (*engine.Run, *engine.Event, bool) {
+	if flowID == "" {
+		return nil, nil, false
 	}
 	page, err := s.eng.ListRuns(ctx, engine.RunFilter{FlowID: flowID, Limit: 1})
 	if err != nil || len(page.Runs) == 0 {
-		return sample{}, false
+		return nil, nil, false
 	}
-	run, err := s.eng.Run(ctx, page.Runs[0].ID)
+	return s.runEvent(ctx, page.Runs[0].ID)
+}
+
+// runEvent loads a run and the event that started it.
+func (s *Server) runEvent(ctx context.Context, runID string) (*engine.Run, *engine.Event, bool) {
+	run, err := s.eng.Run(ctx, runID)
 	if err != nil {
-		return sample{}, false
+		return nil, nil, false
 	}
 	ev, err := s.eng.Event(ctx, run.EventID)
 	if err != nil {
-		return sample{}, false
+		return nil, nil, false
 	}
+	return run, ev, true
+}
+
+// eventBody is an event's body as steps read it (the raw text when it
+// does not parse).
+func eventBody(ev *engine.Event) any {
 	body, err := engine.ParseBody(ev.ContentType, ev.Body)
 	if err != nil {
-		body = string(ev.Body)
+		return string(ev.Body)
 	}
-	headers := make(map[string]string, len(ev.Headers))
-	for k, v := range ev.Headers {
+	return body
+}
+
+// shownHeaders are request headers with credentials redacted.
+func shownHeaders(in map[string]string) map[string]string {
+	headers := make(map[string]string, len(in))
+	for k, v := range in {
 		if sensitiveHeaders[k] {
 			v = engine.Redacted
 		}
 		headers[k] = v
 	}
+	return headers
+}
+
+// sampleEnv is the expression environment of a sample: its trigger data
+// and the step outputs of run (nil: none).
+func (s *Server) sampleEnv(flowID string, run *engine.Run, td flows.TriggerData) flows.Env {
 	steps := map[string]flows.StepState{}
-	for _, st := range run.Steps {
-		steps[st.ID] = flows.StepState{Output: st.Output, Status: string(st.Status)}
+	runID := ""
+	if run != nil {
+		runID = run.ID
+		for _, st := range run.Steps {
+			steps[st.ID] = flows.StepState{Output: st.Output, Status: string(st.Status)}
+		}
 	}
 	var fl *flows.Flow
 	if a, err := s.eng.Flow(flowID); err == nil {
 		fl = a.Flow()
 	}
-	sm := sample{
-		env: flows.NewEnv(flows.EnvInput{Flow: fl, RunID: run.ID, Attempt: 1, Steps: steps,
-			Trigger: flows.TriggerData{Body: body, Headers: headers, Query: ev.Query, Method: ev.Method, Path: ev.Path, ReceivedAt: ev.ReceivedAt}}),
-		body: body,
-		note: "the event of run " + run.ID + " (" + ev.ReceivedAt.Local().Format("2006-01-02 15:04:05") + ")",
-	}
+	return flows.NewEnv(flows.EnvInput{Flow: fl, RunID: runID, Attempt: 1, Steps: steps, Trigger: td})
+}
+
+// sampleRefs lists the paths of a sample's fields: the body, headers
+// (at most 15) and the step outputs of run (nil: none).
+func sampleRefs(body any, headers map[string]string, run *engine.Run) []views.Ref {
 	refs := &refCollector{}
 	refs.walk("trigger.body", body, 0)
 	hk := make([]string, 0, len(headers))
@@ -462,13 +496,14 @@ func (s *Server) latestSample(ctx context.Context, flowID string) (sample, bool)
 		}
 		refs.add("trigger.headers["+strconv.Quote(k)+"]", headers[k])
 	}
-	for _, st := range run.Steps {
-		if st.Output != nil {
-			refs.walk("steps."+st.ID+".output", st.Output, 1)
+	if run != nil {
+		for _, st := range run.Steps {
+			if st.Output != nil {
+				refs.walk("steps."+st.ID+".output", st.Output, 1)
+			}
 		}
 	}
-	sm.refs = refs.out
-	return sm, true
+	return refs.out
 }
 
 // refCollector lists the paths of a sample's fields, bounded in depth and
@@ -544,7 +579,7 @@ func (s *Server) checkExpr(c *fiber.Ctx) error {
 			props.Note = "✓ valid (it reads each poll's response)"
 			break
 		}
-		sm, ok := s.latestSample(c.UserContext(), c.Query("flow"))
+		sm, ok := s.checkSample(c)
 		if !ok {
 			props.Note = "✓ valid (no event received yet to try it on)"
 			break

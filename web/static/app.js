@@ -22,6 +22,9 @@
     if (fd && elt && elt.hasAttribute && elt.hasAttribute("data-check")) {
       Array.from(fd.keys()).forEach(function (k) { fd.delete(k); });
       fd.append(elt.name, elt.value);
+      // The check evaluates against the builder's sample, the Test payload.
+      var sample = document.getElementById("test-payload");
+      if (sample && sample.value.trim() !== "" && elt !== sample) fd.append("_test_payload", sample.value);
     }
   });
 
@@ -133,6 +136,17 @@
     if (e.target && e.target.id === "trigger-verify-scheme") syncVerify();
   });
   document.addEventListener("htmx:afterSettle", syncVerify);
+
+  // Countdowns (the builder's "Listen for test event"): data-deadline is
+  // the end in Unix milliseconds.
+  function tick() {
+    document.querySelectorAll("[data-deadline]").forEach(function (el) {
+      var left = Math.max(0, Math.round((Number(el.getAttribute("data-deadline")) - Date.now()) / 1000));
+      var text = Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0");
+      if (el.textContent !== text) el.textContent = text;
+    });
+  }
+  setInterval(tick, 1000);
 
   function init() {
     document.querySelectorAll("[data-live-src]").forEach(live);

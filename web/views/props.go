@@ -150,8 +150,10 @@ type BuilderProps struct {
 	Refs        []Ref
 	SampleNote  string
 	TestPayload string
-	Test        *TestResult
-	Notice      string
+	// Sample is how the sample was got and can be changed (web/ui_sample.go).
+	Sample *SampleProps
+	Test   *TestResult
+	Notice string
 	// Panels show a stored flow's schedule, poll and refusals under the
 	// form (full pages only; nil for a new flow).
 	Panels *FlowPanelsProps
