@@ -106,10 +106,14 @@ func (s *Server) builderPost(c *fiber.Ctx) error {
 		op = "refresh"
 	}
 	kind, arg, _ := strings.Cut(op, ":")
-	if kind == "kvdel" {
+	if kind == "kvdel" || kind == "jsonrowdel" {
 		if i := strings.LastIndex(arg, ":"); i > 0 {
 			n, _ := strconv.Atoi(arg[i+1:])
-			dropRow(vals, arg[:i], n)
+			if kind == "kvdel" {
+				dropRow(vals, arg[:i], n)
+			} else {
+				dropJSONRow(vals, arg[:i], n)
+			}
 		}
 	}
 
@@ -127,6 +131,7 @@ func (s *Server) builderPost(c *fiber.Ctx) error {
 	}
 	p := s.builderProps(c, f, isNew)
 	s.fillSample(c, p, vals)
+	p.JSONModes = jsonModes(vals)
 
 	switch kind {
 	case "save":
@@ -159,6 +164,12 @@ func (s *Server) builderPost(c *fiber.Ctx) error {
 		listPrefix, use, _ := strings.Cut(arg, ":")
 		if list := stepListAt(f, listPrefix); list != nil {
 			*list = append(*list, newStep(f, use))
+		}
+	case "jsonmode":
+		// The field's value was read in its old mode; it is shown in the
+		// new one.
+		if i := strings.LastIndex(arg, ":"); i > 0 {
+			p.JSONModes[arg[:i]] = arg[i+1:]
 		}
 	case "del", "up", "down":
 		list, i := stepAt(f, arg)
@@ -310,6 +321,10 @@ func (s *Server) builderTest(c *fiber.Ctx, p *views.BuilderProps, ferrs formErro
 }
 
 var slugRE = regexp.MustCompile(`[^a-z0-9]+`)
+
+// barePathRE matches a data path without its {{ }}, such as
+// trigger.body.email or steps.lookup.output["first name"].
+var barePathRE = regexp.MustCompile(`^(trigger|steps|run|flow)(\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\]|\["[^"]*"\]|\['[^']*'\])+$`)
 
 // slugID derives a flow id from a name: "New orders → Slack" becomes
 // "new-orders-slack".
@@ -568,6 +583,10 @@ func (s *Server) checkExpr(c *fiber.Ctx) error {
 	props := views.CheckProps{}
 	switch {
 	case field == "" || strings.TrimSpace(src) == "":
+	case kind == flows.KindTemplate && barePathRE.MatchString(strings.TrimSpace(src)):
+		// A path typed (or pasted) without braces is sent as that text;
+		// it was almost surely meant as data.
+		props.Fix = "{{ " + strings.TrimSpace(src) + " }}"
 	case (kind == flows.KindTemplate || kind == flows.KindJSON) && !strings.Contains(src, "{{"):
 	default:
 		if err := flows.CheckExpr(src, kind); err != nil {

@@ -70,6 +70,10 @@
     var inTemplate = before.lastIndexOf("{{") > before.lastIndexOf("}}");
     var bare = inTemplate || kind === "condition" || kind === "expr" || kind === "items" || kind === "key";
     var text = bare ? path : "{{ " + path + " }}";
+    // In JSON, a field goes in as a value of its own type: a quoted
+    // "{{ path }}" (a lone template keeps the type: a number stays a
+    // number, an object an object); inside a string it is text.
+    if (kind === "json" && !inTemplate && !insideJSONString(before)) text = '"' + text + '"';
     field.value = field.value.slice(0, start) + text + field.value.slice(end);
     field.focus();
     var at = start + text.length;
@@ -77,6 +81,32 @@
     // parentheses, where the argument is typed.
     if (btn.hasAttribute("data-arg")) at = start + text.indexOf("()") + 1;
     try { field.setSelectionRange(at, at); } catch (err) { /* not a text field */ }
+    field.dispatchEvent(new Event("input", { bubbles: true }));
+    if (window.htmx) window.htmx.trigger(field, "ref-inserted");
+  });
+
+  // insideJSONString reports whether JSON text ends inside a string
+  // literal (an odd number of unescaped quotes).
+  function insideJSONString(text) {
+    var inside = false;
+    for (var i = 0; i < text.length; i++) {
+      var ch = text[i];
+      if (ch === "\\" && inside) { i++; continue; }
+      if (ch === '"') inside = !inside;
+    }
+    return inside;
+  }
+
+  // "Did you mean {{ path }}?" under a template field: the button puts
+  // the suggestion into the field its check output belongs to.
+  document.addEventListener("click", function (e) {
+    var btn = e.target.closest("button[data-fix]");
+    if (!btn) return;
+    var out = btn.closest("output");
+    var field = out && document.getElementById(out.id.replace(/-check$/, ""));
+    if (!field) return;
+    field.value = btn.getAttribute("data-fix");
+    field.focus();
     field.dispatchEvent(new Event("input", { bubbles: true }));
     if (window.htmx) window.htmx.trigger(field, "ref-inserted");
   });
