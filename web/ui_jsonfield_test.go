@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -173,7 +174,12 @@ func TestTemplateFieldSuggestsBraces(t *testing.T) {
 	// Every template field says what {{ }} does.
 	v := newBuilderForm(t, b, "leads")
 	_, page := b.builder("/flows/new", v, "add:steps:slack.post_message")
-	if n := strings.Count(page, `class="help tmpl-help"`); n < 3 {
-		t.Fatalf("template help shown %d times", n)
+	if n := strings.Count(page, `class="help tmpl-help"`); n != 1 {
+		t.Fatalf("template help shown %d times for one step", n)
+	}
+	for _, id := range []string{"steps-0-with-channel", "steps-0-with-text", "steps-0-with-blocks"} {
+		if !regexp.MustCompile(`id="` + id + `"[^>]*placeholder="Text, or \{\{ a field \}\} from Insert data"`).MatchString(page) {
+			t.Errorf("template field %s does not say what {{ }} does", id)
+		}
 	}
 }

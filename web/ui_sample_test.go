@@ -3,6 +3,8 @@ package web
 import (
 	"context"
 	"html"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -237,5 +239,45 @@ func TestScheduleSampleIsTick(t *testing.T) {
 	_, page := b.builder("/flows/new", v, "refresh")
 	if !strings.Contains(page, `data-ref="trigger.body.tick"`) || !strings.Contains(page, `data-ref="trigger.body.timezone"`) {
 		t.Fatalf("schedule builder lacks the tick fields:\n%.3000s", page)
+	}
+}
+
+// With --hooks-addr the test URL lives on the hooks listener, like
+// /hooks/, and the builder shows it there.
+func TestTestURLOnHooksListener(t *testing.T) {
+	f := newFixture(t, engine.Config{})
+	hooksLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := New(f.eng, Config{HooksAddr: hooksLn.Addr().String()})
+	go func() { _ = srv.HooksApp().Listener(hooksLn) }()
+	mainAddr := listen(t, srv)
+	hooks := hooksLn.Addr().String()
+	b := signIn(t, srv)
+	v := newBuilderForm(t, b, "leads")
+	_, box := b.post("/flows/sample/listen", v, "HX-Request", "true")
+	if want := "http://example.com:" + hooks[strings.LastIndex(hooks, ":")+1:] + "/hooks-test/leads"; !strings.Contains(box, want) {
+		t.Fatalf("listen box lacks the test URL %s: %s", want, box)
+	}
+	post := func(base string) (*http.Response, string) {
+		t.Helper()
+		resp, err := http.Post("http://"+base+"/hooks-test/leads", "application/json", strings.NewReader(`{"a": 1}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		return resp, string(data)
+	}
+	if r, body := post(mainAddr); r.StatusCode != 404 || !strings.Contains(body, "hooks listener") {
+		t.Fatalf("test URL on the main listener: %d %s", r.StatusCode, body)
+	}
+	r, body := post(hooks)
+	if r.StatusCode != 200 || !strings.Contains(body, `"captured":true`) {
+		t.Fatalf("test URL on the hooks listener: %d %s", r.StatusCode, body)
+	}
+	if csp := r.Header.Values("Content-Security-Policy"); len(csp) != 1 || csp[0] != hooksListenerPolicy || r.Header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Fatalf("test URL answer headers: %v", r.Header)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/switchyard/switchyard/connectors"
+	"github.com/switchyard/switchyard/flows"
 )
 
 // A json field is edited one of three ways (its NAME.mode in the form):
@@ -137,4 +138,26 @@ func rowOf(k string, v any) JSONRow {
 		return JSONRow{Key: k, Type: RowBool, Value: strconv.FormatBool(x)}
 	}
 	return JSONRow{Key: k, Type: RowJSON, Value: compact(v)}
+}
+
+// TemplateHint is the placeholder of every template field: what {{ }}
+// does, where the user looks while typing.
+const TemplateHint = "Text, or {{ a field }} from Insert data"
+
+func kvPlaceholder(kind string) string {
+	if kind == flows.KindTemplate {
+		return TemplateHint
+	}
+	return "value"
+}
+
+// hasTemplateFields reports whether a connector has a field whose text is
+// a template.
+func hasTemplateFields(s connectors.Spec) bool {
+	for _, f := range s.Fields {
+		if fieldKind(f) == flows.KindTemplate || f.Type == connectors.TypeJSON {
+			return true
+		}
+	}
+	return false
 }
