@@ -310,7 +310,7 @@ func TestBrowserFirstTimeUserJourney(t *testing.T) {
 	j.typ(hp+"body-2-key", "source")
 	j.typ(hp+"body-2-value", "chatbot")
 	j.stillSame("building the steps")
-	b.do(brEvalVoid(`document.activeElement.blur(); window.scrollTo(0, document.getElementById("`+branch+`-2-with-body").getBoundingClientRect().top + window.scrollY - 180)`))
+	b.do(brEvalVoid(`document.activeElement.blur(); window.scrollTo(0, document.getElementById("` + branch + `-2-with-body").getBoundingClientRect().top + window.scrollY - 180)`))
 	j.screenshot("journey-3-body.png")
 
 	// 9. Test against the sample: dry, nothing leaves.
