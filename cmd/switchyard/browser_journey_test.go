@@ -379,6 +379,18 @@ func TestBrowserFirstTimeUserJourney(t *testing.T) {
 		t.Errorf("%s received:\n%s\nwant:\n%s", c.name, g, w)
 	}
 
+	// Back in the builder, any of the latest events can be the sample.
+	j.click(`nav a[href="/flows"]`)
+	j.click("#edit-chatbot-leads")
+	b.visible("#sample-run")
+	j.mark()
+	j.choose("#sample-run", cold)
+	b.waitText("#refs-from", cold)
+	if got := b.value("#test-payload"); !strings.Contains(got, "Tea Ltd") {
+		t.Errorf("picking the cold lead's event did not fill Test: %q", got)
+	}
+	j.stillSame("picking an earlier event")
+
 	// 12. A weekday 09:00 schedule in a chosen zone.
 	j.click(`nav a[href="/flows"]`)
 	j.click("#new-flow")
