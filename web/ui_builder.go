@@ -1,6 +1,8 @@
 package web
 
 import (
+	"maps"
+	"slices"
 	"context"
 	"encoding/json"
 	"errors"
@@ -304,6 +306,18 @@ func (s *Server) builderTest(c *fiber.Ctx, p *views.BuilderProps, ferrs formErro
 		return
 	}
 	ev := &engine.Event{Source: flows.TriggerManual, Method: "POST", Path: p.Flow.Trigger.Path, Headers: map[string]string{}, ReceivedAt: time.Now().UTC()}
+	if p.Sample != nil {
+		// The sample's request headers, query and method, when it is a
+		// captured or stored event.
+		meta := parseMeta(p.Sample.Meta)
+		if meta.Method != "" {
+			ev.Method = meta.Method
+		}
+		if meta.Headers != nil {
+			ev.Headers = meta.Headers
+		}
+		ev.Query = meta.Query
+	}
 	if body := strings.TrimSpace(p.TestPayload); body != "" {
 		if err := validJSON([]byte(body)); err != nil {
 			p.Test.Error = "The payload is not valid JSON: " + err.Error()
@@ -425,7 +439,7 @@ func (s *Server) latestSample(ctx context.Context, flowID string) (sample, bool)
 	return sample{
 		env:  s.sampleEnv(flowID, run, flows.TriggerData{Body: body, Headers: headers, Query: ev.Query, Method: ev.Method, Path: ev.Path, ReceivedAt: ev.ReceivedAt}),
 		body: body,
-		refs: sampleRefs(body, headers, run),
+		refs: sampleRefs(body, sampleMeta{Headers: headers, Query: ev.Query}, run),
 		note: "the event of run " + run.ID + " (" + ev.ReceivedAt.Local().Format("2006-01-02 15:04:05") + ")",
 	}, true
 }
@@ -495,21 +509,24 @@ func (s *Server) sampleEnv(flowID string, run *engine.Run, td flows.TriggerData)
 	return flows.NewEnv(flows.EnvInput{Flow: fl, RunID: runID, Attempt: 1, Steps: steps, Trigger: td})
 }
 
-// sampleRefs lists the paths of a sample's fields: the body, headers
-// (at most 15) and the step outputs of run (nil: none).
-func sampleRefs(body any, headers map[string]string, run *engine.Run) []views.Ref {
+// sampleRefs lists the paths of a sample's fields: the body, query
+// parameters, headers (at most 15) and the step outputs of run (nil:
+// none).
+func sampleRefs(body any, meta sampleMeta, run *engine.Run) []views.Ref {
 	refs := &refCollector{}
 	refs.walk("trigger.body", body, 0)
-	hk := make([]string, 0, len(headers))
-	for k := range headers {
-		hk = append(hk, k)
+	for _, k := range slices.Sorted(maps.Keys(meta.Query)) {
+		p := "trigger.query." + k
+		if !identRE.MatchString(k) {
+			p = "trigger.query[" + strconv.Quote(k) + "]"
+		}
+		refs.add(p, meta.Query[k])
 	}
-	sort.Strings(hk)
-	for i, k := range hk {
+	for i, k := range slices.Sorted(maps.Keys(meta.Headers)) {
 		if i == 15 {
 			break
 		}
-		refs.add("trigger.headers["+strconv.Quote(k)+"]", headers[k])
+		refs.add("trigger.headers["+strconv.Quote(k)+"]", meta.Headers[k])
 	}
 	if run != nil {
 		for _, st := range run.Steps {

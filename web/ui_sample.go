@@ -44,10 +44,11 @@ func (s *Server) fillSample(c *fiber.Ctx, p *views.BuilderProps, form url.Values
 	}
 	sp.Recent = s.recentEvents(ctx, flowID)
 	var payload, note string
-	var headers map[string]string
+	var meta sampleMeta
 	run, ev, haveRun := s.latestRun(ctx, flowID)
 	if form != nil {
 		payload, note = form.Get("_test_payload"), form.Get("_sample_note")
+		meta = parseMeta(form.Get("_sample_meta"))
 		sp.Picked = form.Get("_sample_run")
 		if id := form.Get("_listen"); id != "" {
 			if cp := s.captures.get(id); cp != nil {
@@ -58,7 +59,7 @@ func (s *Server) fillSample(c *fiber.Ctx, p *views.BuilderProps, form url.Values
 		}
 	} else if haveRun {
 		payload = views.Pretty(eventBody(ev))
-		headers = shownHeaders(ev.Headers)
+		meta = metaOf(ev)
 		note = "the event of run " + run.ID + " (" + ev.ReceivedAt.Local().Format("2006-01-02 15:04:05") + ")"
 	}
 	if strings.TrimSpace(payload) == "" && t.Type == flows.TriggerSchedule {
@@ -67,6 +68,7 @@ func (s *Server) fillSample(c *fiber.Ctx, p *views.BuilderProps, form url.Values
 	}
 	p.TestPayload = payload
 	p.SampleNote = note
+	sp.Meta = meta.encode()
 	if strings.TrimSpace(payload) == "" {
 		p.SampleNote = "none yet"
 		return
@@ -82,7 +84,37 @@ func (s *Server) fillSample(c *fiber.Ctx, p *views.BuilderProps, form url.Values
 	if !haveRun {
 		run = nil
 	}
-	p.Refs = sampleRefs(body, headers, run)
+	p.Refs = sampleRefs(body, meta, run)
+}
+
+// sampleMeta is what a sample carries besides its body, when it is a
+// request: its method, headers (credentials redacted) and query. The form
+// carries it as JSON in _sample_meta.
+type sampleMeta struct {
+	Method  string            `json:"method,omitempty"`
+	Headers map[string]string `json:"headers,omitempty"`
+	Query   map[string]string `json:"query,omitempty"`
+}
+
+func metaOf(ev *engine.Event) sampleMeta {
+	return sampleMeta{Method: ev.Method, Headers: shownHeaders(ev.Headers), Query: ev.Query}
+}
+
+func (m sampleMeta) encode() string {
+	if m.Method == "" && len(m.Headers) == 0 && len(m.Query) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
+// parseMeta reads _sample_meta; anything damaged is no meta.
+func parseMeta(s string) sampleMeta {
+	var m sampleMeta
+	if s != "" && json.Unmarshal([]byte(s), &m) != nil {
+		return sampleMeta{}
+	}
+	return m
 }
 
 // tickBody is what a schedule tick's run reads as trigger.body (the
@@ -121,8 +153,15 @@ func (s *Server) checkSample(c *fiber.Ctx) (sample, bool) {
 		var body any
 		if err := json.Unmarshal([]byte(payload), &body); err == nil {
 			run, _, _ := s.latestRun(c.UserContext(), flowID)
-			return sample{env: s.sampleEnv(flowID, run, flows.TriggerData{Body: body, Headers: map[string]string{}, Method: "POST", ReceivedAt: time.Now().UTC()}),
-				body: body}, true
+			meta := parseMeta(c.FormValue("_sample_meta"))
+			td := flows.TriggerData{Body: body, Headers: meta.Headers, Query: meta.Query, Method: meta.Method, ReceivedAt: time.Now().UTC()}
+			if td.Headers == nil {
+				td.Headers = map[string]string{}
+			}
+			if td.Method == "" {
+				td.Method = "POST"
+			}
+			return sample{env: s.sampleEnv(flowID, run, td), body: body}, true
 		}
 	}
 	return s.latestSample(c.UserContext(), flowID)
@@ -143,10 +182,11 @@ func (s *Server) sampleForm(c *fiber.Ctx) (url.Values, *views.BuilderProps, erro
 }
 
 // setSample makes body the builder's sample.
-func (s *Server) setSample(c *fiber.Ctx, p *views.BuilderProps, body any, note string) {
+func (s *Server) setSample(c *fiber.Ctx, p *views.BuilderProps, body any, note string, meta sampleMeta) {
 	p.TestPayload = views.Pretty(body)
 	p.SampleNote = note
 	p.Sample.Error = ""
+	p.Sample.Meta = meta.encode()
 	flowID := ""
 	if !p.New {
 		flowID = p.Flow.ID
@@ -155,7 +195,7 @@ func (s *Server) setSample(c *fiber.Ctx, p *views.BuilderProps, body any, note s
 	if !ok {
 		run = nil
 	}
-	p.Refs = sampleRefs(body, nil, run)
+	p.Refs = sampleRefs(body, meta, run)
 }
 
 // sampleListen starts a "Listen for test event" on the form's webhook
@@ -209,7 +249,7 @@ func (s *Server) sampleWait(c *fiber.Ctx) error {
 		at := ev.ReceivedAt.Local().Format("15:04:05")
 		p.Sample.Listen = &views.ListenProps{State: "received",
 			Summary: fmt.Sprintf("%s at %s, %d bytes", ev.Method, at, len(ev.Body))}
-		s.setSample(c, p, eventBody(ev), "the test event received at "+at)
+		s.setSample(c, p, eventBody(ev), "the test event received at "+at, metaOf(ev))
 		return render(c, fiber.StatusOK, views.SampleAnswer(p, views.ListenBox(p), true, true))
 	case captureCanceled:
 		p.Sample.Listen = &views.ListenProps{State: "canceled"}
@@ -252,7 +292,7 @@ func (s *Server) sampleUse(c *fiber.Ctx) error {
 		if err := json.Unmarshal([]byte(vals.Get("_sample_item")), &item); err != nil {
 			return errStatus(fiber.StatusBadRequest, "the item is not JSON: %v", err)
 		}
-		s.setSample(c, p, item, "an item the poll request found")
+		s.setSample(c, p, item, "an item the poll request found", sampleMeta{})
 	case vals.Get("_sample_run") != "":
 		id := vals.Get("_sample_run")
 		run, ev, ok := s.runEvent(c.UserContext(), id)
@@ -260,7 +300,7 @@ func (s *Server) sampleUse(c *fiber.Ctx) error {
 			p.Sample.Error = "That event is no longer stored."
 			break
 		}
-		s.setSample(c, p, eventBody(ev), "the event of run "+run.ID+" ("+ev.ReceivedAt.Local().Format("2006-01-02 15:04:05")+")")
+		s.setSample(c, p, eventBody(ev), "the event of run "+run.ID+" ("+ev.ReceivedAt.Local().Format("2006-01-02 15:04:05")+")", metaOf(ev))
 		p.Sample.Picked = id
 	}
 	if payload {
@@ -307,6 +347,6 @@ func (s *Server) sampleFetch(c *fiber.Ctx) error {
 	if len(items) == 0 {
 		return render(c, fiber.StatusOK, views.FetchBox(p))
 	}
-	s.setSample(c, p, items[0], fmt.Sprintf("item 1 of the %d the poll request found", len(items)))
+	s.setSample(c, p, items[0], fmt.Sprintf("item 1 of the %d the poll request found", len(items)), sampleMeta{})
 	return render(c, fiber.StatusOK, views.SampleAnswer(p, views.FetchBox(p), true, true))
 }

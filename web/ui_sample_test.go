@@ -78,7 +78,8 @@ func TestListenCapturesTestEventWithoutRun(t *testing.T) {
 	}
 	page := html.UnescapeString(got.body)
 	for _, want := range []string{`id="listen-received"`, `data-ref="trigger.body.email"`, `data-ref="trigger.body.score"`,
-		`data-ref="trigger.body.tags[0]"`, `"email": "ada@example.com"`, `id="refs" hx-swap-oob="true"`, `the test event received at`} {
+		`data-ref="trigger.body.tags[0]"`, `"email": "ada@example.com"`, `id="refs" hx-swap-oob="true"`, `the test event received at`,
+		`data-ref="trigger.query.src"`, `data-ref="trigger.headers["content-type"]"`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("wait answer lacks %s:\n%.3000s", want, page)
 		}
@@ -93,12 +94,26 @@ func TestListenCapturesTestEventWithoutRun(t *testing.T) {
 	}
 
 	// The builder keeps the captured sample across its swaps (the form
-	// carries it), so the Insert data panel stays filled.
+	// carries it, with the request's method, headers and query), so the
+	// Insert data panel stays filled and Test sends the same request.
+	m = regexp.MustCompile(`name="_sample_meta" id="sample-meta" value="([^"]*)"`).FindStringSubmatch(got.body)
+	if m == nil || !strings.Contains(html.UnescapeString(m[1]), `"src":"bot"`) {
+		t.Fatalf("the capture's meta is not carried: %v", m)
+	}
+	v.Set("_sample_meta", html.UnescapeString(m[1]))
 	v.Set("_test_payload", `{"email":"ada@example.com","score":85}`)
 	v.Set("_sample_note", "the test event received at 10:00:00")
-	_, page = b.builder("/flows/new", v, "add:steps:http.request")
-	if !strings.Contains(page, `data-ref="trigger.body.score"`) || !strings.Contains(page, "the test event received at 10:00:00") {
+	_, page = b.builder("/flows/new", v, "add:steps:data.set")
+	if !strings.Contains(page, `data-ref="trigger.body.score"`) || !strings.Contains(page, `data-ref="trigger.query.src"`) ||
+		!strings.Contains(page, "the test event received at 10:00:00") {
 		t.Fatalf("builder after a swap lost the sample:\n%.2000s", page)
+	}
+	v = formValues(t, page)
+	v["steps.0.with._any.k"] = []string{"from", ""}
+	v["steps.0.with._any.v"] = []string{"{{ trigger.query.src }}/{{ trigger.method }}", ""}
+	_, page = b.builder("/flows/new", v, "test")
+	if !strings.Contains(html.UnescapeString(page), `"from": "bot/POST"`) {
+		t.Fatalf("Test did not use the captured request:\n%.3000s", page)
 	}
 }
 

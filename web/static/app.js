@@ -24,7 +24,11 @@
       fd.append(elt.name, elt.value);
       // The check evaluates against the builder's sample, the Test payload.
       var sample = document.getElementById("test-payload");
-      if (sample && sample.value.trim() !== "" && elt !== sample) fd.append("_test_payload", sample.value);
+      if (sample && sample.value.trim() !== "" && elt !== sample) {
+        fd.append("_test_payload", sample.value);
+        var meta = document.getElementById("sample-meta");
+        if (meta && meta.value) fd.append("_sample_meta", meta.value);
+      }
     }
   });
 

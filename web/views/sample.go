@@ -31,6 +31,9 @@ type SampleProps struct {
 	FetchError string
 	// Error says what is wrong with a pasted payload.
 	Error string
+	// Meta is the sample's method, headers and query as JSON (empty: a
+	// body alone); the form carries it as _sample_meta.
+	Meta string
 }
 
 // ListenProps is one "Listen for test event".
