@@ -1,14 +1,14 @@
 package web
 
 import (
-	"maps"
-	"slices"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
