@@ -140,6 +140,7 @@ func (s *Server) builderPost(c *fiber.Ctx) error {
 		if len(ferrs) == 0 {
 			_, err := s.saveFlow(c, f, isNew, wantID)
 			if err == nil {
+				s.keepSample(f.ID, p)
 				return redirect(c, "/flows/"+f.ID+"/edit?flash=saved")
 			}
 			if !s.explainSaveError(p, err) {
@@ -255,6 +256,8 @@ func (s *Server) builderJSON(c *fiber.Ctx, vals url.Values, kind string, isNew b
 	f, err := flows.Decode([]byte(text))
 	if err == nil && kind == "savejson" {
 		if _, err = s.eng.SaveFlow(c.UserContext(), []byte(text), isNew, wantID); err == nil {
+			s.keepSample(f.ID, &views.BuilderProps{TestPayload: vals.Get("_test_payload"), SampleNote: vals.Get("_sample_note"),
+				Sample: &views.SampleProps{Meta: vals.Get("_sample_meta")}})
 			return redirect(c, "/flows/"+f.ID+"/edit?flash=saved")
 		}
 	}

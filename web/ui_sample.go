@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -61,6 +62,8 @@ func (s *Server) fillSample(c *fiber.Ctx, p *views.BuilderProps, form url.Values
 		payload = views.Pretty(eventBody(ev))
 		meta = metaOf(ev)
 		note = "the event of run " + run.ID + " (" + ev.ReceivedAt.Local().Format("2006-01-02 15:04:05") + ")"
+	} else if kept, ok := s.samples.get(flowID); ok {
+		payload, note, meta = kept.payload, kept.note, parseMeta(kept.meta)
 	}
 	if strings.TrimSpace(payload) == "" && t.Type == flows.TriggerSchedule {
 		payload = views.Pretty(tickBody(t, time.Now()))
@@ -115,6 +118,45 @@ func parseMeta(s string) sampleMeta {
 		return sampleMeta{}
 	}
 	return m
+}
+
+// sampleMemo keeps the sample a flow was saved with from the builder, so
+// the builder opened after the save still has it while the flow has no
+// event yet. Memory only, bounded: it is a convenience, not data.
+type sampleMemo struct {
+	mu sync.Mutex
+	m  map[string]keptSample
+}
+
+type keptSample struct{ payload, note, meta string }
+
+// maxKeptSamples bounds sampleMemo.
+const maxKeptSamples = 256
+
+func (m *sampleMemo) get(flowID string) (keptSample, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k, ok := m.m[flowID]
+	return k, ok
+}
+
+// keepSample remembers the builder's sample for the flow just saved.
+func (s *Server) keepSample(flowID string, p *views.BuilderProps) {
+	m := &s.samples
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if strings.TrimSpace(p.TestPayload) == "" {
+		delete(m.m, flowID)
+		return
+	}
+	if m.m == nil || len(m.m) >= maxKeptSamples {
+		m.m = map[string]keptSample{}
+	}
+	k := keptSample{payload: p.TestPayload, note: p.SampleNote}
+	if p.Sample != nil {
+		k.meta = p.Sample.Meta
+	}
+	m.m[flowID] = k
 }
 
 // tickBody is what a schedule tick's run reads as trigger.body (the

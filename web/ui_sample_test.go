@@ -296,3 +296,24 @@ func TestTestURLOnHooksListener(t *testing.T) {
 		t.Fatalf("test URL answer headers: %v", r.Header)
 	}
 }
+
+// A new flow saved with a sample opens with it, although no event has
+// reached it yet.
+func TestSampleKeptAcrossSave(t *testing.T) {
+	f := newFixture(t, engine.Config{})
+	b := signIn(t, f.srv)
+	v := newBuilderForm(t, b, "leads")
+	_, page := b.builder("/flows/new", v, "add:steps:data.set")
+	v = formValues(t, page)
+	v["steps.0.with._any.k"] = []string{"who", ""}
+	v["steps.0.with._any.v"] = []string{"{{ trigger.body.email }}", ""}
+	v.Set("_test_payload", `{"email": "ada@example.com"}`)
+	v.Set("_sample_note", "the test event received at 10:00:00")
+	if r, page := b.builder("/flows/new", v, "save"); r.StatusCode != 204 {
+		t.Fatalf("save: %s", errorSummary(page))
+	}
+	_, page = b.do("GET", "/flows/leads/edit", nil)
+	if !strings.Contains(page, `data-ref="trigger.body.email"`) || !strings.Contains(page, "the test event received at 10:00:00") {
+		t.Fatalf("the saved flow's builder lost its sample:\n%.3000s", page)
+	}
+}

@@ -330,6 +330,9 @@ func TestBrowserFirstTimeUserJourney(t *testing.T) {
 	if loc := b.location(); !strings.HasSuffix(loc, "/flows/chatbot-leads/edit?flash=saved") {
 		t.Fatalf("after save at %s", loc)
 	}
+	// The saved flow's builder keeps the sample, although no event has
+	// reached the flow yet.
+	b.visible(`#refs button.ref[data-ref="trigger.body.company"]`)
 
 	// 11. The chatbot sends three leads to the real URL.
 	hot := in.hookJSON("chatbot-lead", lead)
