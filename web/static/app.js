@@ -77,7 +77,9 @@
     // In JSON, a field goes in as a value of its own type: a quoted
     // "{{ path }}" (a lone template keeps the type: a number stays a
     // number, an object an object); inside a string it is text.
-    if (kind === "json" && !inTemplate && !insideJSONString(before)) text = '"' + text + '"';
+    // (Only in a JSON text area: a row of a data.set step reads its value
+    // as JSON or as text, so a bare template is fine there.)
+    if (kind === "json" && field.tagName === "TEXTAREA" && !inTemplate && !insideJSONString(before)) text = '"' + text + '"';
     field.value = field.value.slice(0, start) + text + field.value.slice(end);
     field.focus();
     var at = start + text.length;
