@@ -53,6 +53,8 @@ func jsonProblem(s string) string {
 		msg += ": " + err.Error()
 	}
 	switch {
+	case s == "":
+		msg = "empty; write a list such as [1, 2] or an object such as {\"a\": 1}"
 	case strings.Contains(s, "{{") && !strings.Contains(s, `"{{`):
 		msg += `; put each {{ … }} in quotes, e.g. "email": "{{ trigger.body.email }}" (it keeps its type)`
 	case s[0] != '{' && s[0] != '[' && s[0] != '"':

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/switchyard/switchyard/connectors"
 	_ "github.com/switchyard/switchyard/connectors/slack"
 	"github.com/switchyard/switchyard/engine"
 )
@@ -182,4 +183,27 @@ func TestTemplateFieldSuggestsBraces(t *testing.T) {
 			t.Errorf("template field %s does not say what {{ }} does", id)
 		}
 	}
+}
+
+// FuzzJSONFieldForm feeds the json field editors any text: reading it
+// never panics, and whatever is read without an error encodes as JSON.
+func FuzzJSONFieldForm(f *testing.F) {
+	for _, s := range []string{"", "{}", `{"a": {{ x }}}`, "{{ x }}", "85", "yes", "a\nb", "[", `"`, "{{ float(x) }}"} {
+		f.Add(s, "json")
+		f.Add(s, "number")
+	}
+	f.Fuzz(func(t *testing.T, text, typ string) {
+		for _, mode := range []string{"rows", "list", "raw"} {
+			r := &flowForm{v: url.Values{
+				"b.mode": {mode}, "b": {text},
+				"b.rk": {"k"}, "b.rt": {typ}, "b.rv": {text},
+			}, errs: formErrors{}}
+			v, _ := r.jsonValue("b", connectors.Field{Name: "b", Type: connectors.TypeJSON})
+			if len(r.errs) == 0 {
+				if _, err := json.Marshal(v); err != nil {
+					t.Fatalf("%s %q: read %#v, which is not JSON: %v", mode, text, v, err)
+				}
+			}
+		}
+	})
 }
