@@ -79,4 +79,10 @@ type ConnectionType struct {
 	Label  string  `json:"label"`
 	Help   string  `json:"help,omitempty"`
 	Fields []Field `json:"fields"`
+	// Testable is true when the type has a Tester (filled in by
+	// ConnectionTypes and LookupConnectionType); TestNeedsURL when its
+	// test needs a URL; TestHelp says what the test calls.
+	Testable     bool   `json:"testable"`
+	TestNeedsURL bool   `json:"test_needs_url,omitempty"`
+	TestHelp     string `json:"test_help,omitempty"`
 }

@@ -371,8 +371,8 @@ func (x *executor) call(ctx context.Context, st *runState, cs *flows.CompiledSte
 			res.StatusCode = se.Status
 		}
 		err = red.err(err)
-		if retryable && cs.Step.Retry != nil && attempt < cs.Step.Retry.Attempts {
-			due := x.now().Add(backoff(cs.Step.Retry, attempt, after))
+		if policy := flows.EffectiveRetry(cs.Step, cs.Spec); retryable && policy != nil && attempt < policy.Attempts {
+			due := x.now().Add(backoff(policy, attempt, after))
 			res.Status = StepRetrying
 			res.Error = err.Error()
 			res.NextAttemptAt = &due

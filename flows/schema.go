@@ -73,6 +73,7 @@ func buildSchema(specs []connectors.Spec) obj {
 		},
 		"retry": obj{
 			"type":                 "object",
+			"description":          "Retries of retryable failures (429, 5xx, timeouts). Left out: a step whose connector calls a service is tried 3 times from 2s; others once. {\"attempts\": 1} turns retries off.",
 			"additionalProperties": false,
 			"required":             []string{"attempts"},
 			"properties": obj{

@@ -265,7 +265,7 @@ func TestTestURLOnHooksListener(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := New(f.eng, Config{HooksAddr: hooksLn.Addr().String()})
+	srv := New(f.eng, f.acc, Config{HooksAddr: hooksLn.Addr().String()})
 	go func() { _ = srv.HooksApp().Listener(hooksLn) }()
 	mainAddr := listen(t, srv)
 	hooks := hooksLn.Addr().String()
