@@ -512,6 +512,11 @@ func (s *Server) sampleEnv(flowID string, run *engine.Run, td flows.TriggerData)
 	return flows.NewEnv(flows.EnvInput{Flow: fl, RunID: runID, Attempt: 1, Steps: steps, Trigger: td})
 }
 
+// transportHeaders say how a request travelled, not what it is about; the
+// Insert data panel leaves them out (expressions still read them).
+var transportHeaders = map[string]bool{"host": true, "content-length": true, "accept-encoding": true,
+	"connection": true, "transfer-encoding": true, "te": true, "upgrade": true}
+
 // sampleRefs lists the paths of a sample's fields: the body, query
 // parameters, headers (at most 15) and the step outputs of run (nil:
 // none).
@@ -525,8 +530,12 @@ func sampleRefs(body any, meta sampleMeta, run *engine.Run) []views.Ref {
 		}
 		refs.add(p, meta.Query[k])
 	}
-	for i, k := range slices.Sorted(maps.Keys(meta.Headers)) {
-		if i == 15 {
+	n := 0
+	for _, k := range slices.Sorted(maps.Keys(meta.Headers)) {
+		if transportHeaders[k] {
+			continue
+		}
+		if n++; n > 15 {
 			break
 		}
 		refs.add("trigger.headers["+strconv.Quote(k)+"]", meta.Headers[k])
