@@ -38,7 +38,7 @@ func (r *flowForm) jsonValue(name string, f connectors.Field) (any, bool) {
 	if _, ok := flows.SingleExpr(s); ok {
 		return s, true
 	}
-	if f.Shape == connectors.ShapeList && s[0] != '[' && s[0] != '{' {
+	if f.Shape == connectors.ShapeList && !looksJSON(s) {
 		return s, true
 	}
 	r.errs.add(name, jsonProblem(s))
@@ -63,6 +63,12 @@ func jsonProblem(s string) string {
 	return msg
 }
 
+// looksJSON reports whether text is meant as a JSON list or object: it
+// starts with [ or with { (but not with a {{ template).
+func looksJSON(s string) bool {
+	return strings.HasPrefix(s, "[") || strings.HasPrefix(s, "{") && !strings.HasPrefix(s, "{{")
+}
+
 // jsonList reads one item per line: no line, unset; one line, that text;
 // several, a list of them. Text starting with [ or { is read as JSON.
 func (r *flowForm) jsonList(name string) (any, bool) {
@@ -70,7 +76,7 @@ func (r *flowForm) jsonList(name string) (any, bool) {
 	if s == "" {
 		return nil, false
 	}
-	if s[0] == '[' || s[0] == '{' {
+	if looksJSON(s) {
 		var v any
 		if json.Unmarshal([]byte(s), &v) != nil {
 			r.errs.add(name, jsonProblem(s))

@@ -149,6 +149,14 @@ func TestJSONListFieldTakesLines(t *testing.T) {
 	if back.Get("steps.0.with.blocks") != "*New lead* {{ trigger.body.email }}\nScore {{ trigger.body.score }}" {
 		t.Fatalf("blocks round trip: %q", back.Get("steps.0.with.blocks"))
 	}
+	// A lone field, or several, on one line is text too.
+	back.Set("steps.0.with.blocks", "{{ trigger.body.summary }}\n{{ trigger.body.a }} and {{ trigger.body.b }}\n*New lead* {{ trigger.body.email }}\nScore {{ trigger.body.score }}")
+	_, page = b.builder("/flows/new", back, "refresh")
+	if strings.Contains(page, "not valid JSON") {
+		t.Fatalf("templates in lines read as JSON: %s", errorSummary(page))
+	}
+	back = formValues(t, page)
+	back.Set("steps.0.with.blocks", "*New lead* {{ trigger.body.email }}\nScore {{ trigger.body.score }}")
 	r, page := b.builder("/flows/new", back, "save")
 	if r.StatusCode != 204 {
 		t.Fatalf("save: %s", errorSummary(page))

@@ -61,7 +61,7 @@ func (s *Server) fillSample(c *fiber.Ctx, p *views.BuilderProps, form url.Values
 	} else if haveRun {
 		payload = views.Pretty(eventBody(ev))
 		meta = metaOf(ev)
-		note = "the event of run " + run.ID + " (" + ev.ReceivedAt.Local().Format("2006-01-02 15:04:05") + ")"
+		note = "the event of run " + run.ID + " (" + ev.ReceivedAt.Local().Format("2006-01-02 15:04:05 MST") + ")"
 	} else if kept, ok := s.samples.get(flowID); ok {
 		payload, note, meta = kept.payload, kept.note, parseMeta(kept.meta)
 	}
@@ -288,7 +288,7 @@ func (s *Server) sampleWait(c *fiber.Ctx) error {
 		p.Sample.Listen = &views.ListenProps{ID: cp.ID, Deadline: cp.Deadline, State: "listening"}
 		return render(c, fiber.StatusOK, views.ListenBox(p))
 	case captureReceived:
-		at := ev.ReceivedAt.Local().Format("15:04:05")
+		at := ev.ReceivedAt.Local().Format("15:04:05 MST")
 		p.Sample.Listen = &views.ListenProps{State: "received",
 			Summary: fmt.Sprintf("%s at %s, %d bytes", ev.Method, at, len(ev.Body))}
 		s.setSample(c, p, eventBody(ev), "the test event received at "+at, metaOf(ev))
@@ -342,7 +342,7 @@ func (s *Server) sampleUse(c *fiber.Ctx) error {
 			p.Sample.Error = "That event is no longer stored."
 			break
 		}
-		s.setSample(c, p, eventBody(ev), "the event of run "+run.ID+" ("+ev.ReceivedAt.Local().Format("2006-01-02 15:04:05")+")", metaOf(ev))
+		s.setSample(c, p, eventBody(ev), "the event of run "+run.ID+" ("+ev.ReceivedAt.Local().Format("2006-01-02 15:04:05 MST")+")", metaOf(ev))
 		p.Sample.Picked = id
 	}
 	if payload {
