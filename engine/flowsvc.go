@@ -146,6 +146,16 @@ func (e *Engine) Flow(id string) (*ActiveFlow, error) {
 	return a, nil
 }
 
+// FlowVersion returns a flow as one of its versions was (the one a run
+// ran), from the cache of compiled versions.
+func (e *Engine) FlowVersion(ctx context.Context, id string, version int64) (*flows.Flow, error) {
+	cf, err := e.flows.version(ctx, e.store, id, version)
+	if err != nil {
+		return nil, err
+	}
+	return cf.Flow, nil
+}
+
 // Flows lists every flow, sorted by id.
 func (e *Engine) Flows() []*ActiveFlow { return e.flows.all() }
 

@@ -157,8 +157,8 @@ func (e *Engine) summaryBetween(ctx context.Context, id string, prev, n int64) s
 	return flows.SummarizeChanges(changes)
 }
 
-// FlowVersion returns version n of flow id as stored.
-func (e *Engine) FlowVersion(ctx context.Context, id string, n int64) (FlowRecord, error) {
+// FlowVersionRecord returns version n of flow id as stored, with who saved it and when.
+func (e *Engine) FlowVersionRecord(ctx context.Context, id string, n int64) (FlowRecord, error) {
 	rec, err := e.store.FlowVersion(ctx, id, n)
 	if errors.Is(err, ErrNotFound) {
 		return rec, fmt.Errorf("engine: flow %q has no version %d: %w", id, n, ErrNotFound)
@@ -172,7 +172,7 @@ func (e *Engine) DiffVersions(ctx context.Context, id string, a, b int64) ([]flo
 		if n == 0 {
 			return nil, nil
 		}
-		rec, err := e.FlowVersion(ctx, id, n)
+		rec, err := e.FlowVersionRecord(ctx, id, n)
 		if err != nil {
 			return nil, err
 		}
@@ -197,7 +197,7 @@ func (e *Engine) RestoreVersion(ctx context.Context, id string, n int64) (a *Act
 	if err != nil {
 		return nil, false, err
 	}
-	rec, err := e.FlowVersion(ctx, id, n)
+	rec, err := e.FlowVersionRecord(ctx, id, n)
 	if err != nil {
 		return nil, false, err
 	}

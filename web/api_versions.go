@@ -71,7 +71,7 @@ func (s *Server) getVersion(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	rec, err := s.eng.FlowVersion(c.UserContext(), id, n)
+	rec, err := s.eng.FlowVersionRecord(c.UserContext(), id, n)
 	if err != nil {
 		return err
 	}

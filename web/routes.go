@@ -88,6 +88,7 @@ func (s *Server) routes() {
 	ui(fiber.MethodGet, "/connections", s.connectionsPage)
 	ui(fiber.MethodPost, "/connections", s.createConnectionUI)
 	ui(fiber.MethodPost, "/connections/:name/delete", s.deleteConnectionUI)
+	ui(fiber.MethodPost, "/connections/:name/test", s.testConnectionUI)
 	ui(fiber.MethodGet, "/tokens", s.tokensPage)
 	ui(fiber.MethodPost, "/tokens", s.createTokenUI)
 	ui(fiber.MethodPost, "/tokens/:id/revoke", s.revokeTokenUI)

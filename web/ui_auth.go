@@ -125,7 +125,11 @@ func (s *Server) uiError(c *fiber.Ctx, err error) error {
 	case fiber.StatusTooManyRequests:
 		heading = "Busy"
 	}
-	return render(c, status, views.Message(views.MessageProps{Page: s.pageProps(c, heading, ""), Heading: heading, Message: body.Error, Back: "/"}))
+	mp := views.MessageProps{Page: s.pageProps(c, heading, ""), Heading: heading, Message: body.Error, Back: "/"}
+	if msg, back, label, ok := plainMissing(c, status, err); ok {
+		mp.Heading, mp.Page.Title, mp.Message, mp.Back, mp.BackLabel = "Not found", "Not found", msg, back, label
+	}
+	return render(c, status, views.Message(mp))
 }
 
 // page adapts a UI handler: any error it returns becomes an HTML page

@@ -34,8 +34,10 @@ func (s *Server) runsProps(c *fiber.Ctx) (views.RunsProps, error) {
 	} else {
 		p.Page = s.pageProps(c, "Runs", "runs")
 	}
+	p.FlowNames = map[string]string{}
 	for _, a := range s.eng.Flows() {
 		p.FlowIDs = append(p.FlowIDs, a.Flow().ID)
+		p.FlowNames[a.Flow().ID] = a.Flow().Name
 	}
 	if p.Filter.Flow != "" && !contains(p.FlowIDs, p.Filter.Flow) {
 		// A deleted flow's runs stay readable.
@@ -140,6 +142,9 @@ func (s *Server) runPage(c *fiber.Ctx) error {
 		return err
 	}
 	p := views.RunDetailProps{Page: s.pageProps(c, "Run "+run.ID, "runs"), Run: run, Links: links}
+	if f, err := s.eng.FlowVersion(c.UserContext(), run.FlowID, run.FlowVersion); err == nil {
+		p.Flow = f
+	}
 	if !run.Status.Final() {
 		p.LiveURL = "/ui/events?run=" + url.QueryEscape(run.ID)
 	}

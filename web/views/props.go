@@ -55,6 +55,8 @@ type MessageProps struct {
 	Heading string
 	Message string
 	Back    string
+	// BackLabel names the Back link ("See all flows"); default "Back".
+	BackLabel string
 }
 
 // FlowRow is one line of the flows list.
@@ -160,6 +162,24 @@ type BuilderProps struct {
 	// Panels show a stored flow's schedule, poll and refusals under the
 	// form (full pages only; nil for a new flow).
 	Panels *FlowPanelsProps
+	// Gallery is the template gallery of an empty "New flow" page.
+	Gallery []TemplateCard
+	// Template is the id of the template a new flow came from (kept
+	// across edits), TemplateTitle its name, ToFill the connection
+	// settings it left for the user.
+	Template, TemplateTitle string
+	ToFill                  []Problem
+	// Focus is the element id of a step just added: the page scrolls to
+	// it and focuses its first field.
+	Focus string
+}
+
+// TemplateCard is one ready flow of the gallery.
+type TemplateCard struct {
+	ID, Title, Summary string
+	// Trigger says what starts it; Needs names the connections it needs.
+	Trigger string
+	Needs   []string
 }
 
 // Problem is one validation problem with the id of the field showing it.
@@ -207,6 +227,16 @@ type RunsProps struct {
 	// Resolved marks the failed runs of the page that a retry or replay
 	// resolved.
 	Resolved map[string]bool
+	// FlowNames maps flow ids to their names (deleted flows have none).
+	FlowNames map[string]string
+}
+
+// flowName is a flow's name for the runs page, else its id.
+func (p RunsProps) flowName(id string) string {
+	if n := p.FlowNames[id]; n != "" {
+		return n
+	}
+	return id
 }
 
 // TriggerView is the event that started a run, ready to show.
@@ -221,8 +251,11 @@ type TriggerView struct {
 
 // RunDetailProps is one run, step by step.
 type RunDetailProps struct {
-	Page    PageProps
-	Run     *engine.Run
+	Page PageProps
+	Run  *engine.Run
+	// Flow is the flow as the run ran it (its version), for the diagram;
+	// nil when that version is gone.
+	Flow    *flows.Flow
 	Trigger *TriggerView
 	// LiveURL is set while the run can still change.
 	LiveURL string
@@ -251,6 +284,8 @@ type ConnectionsProps struct {
 	// Values are what was typed into the fields that are not secret,
 	// shown again with the errors; secrets are never sent back.
 	Values map[string]string
+	// Tested is the outcome of the latest Test of one connection.
+	Tested *ConnectionTested
 	// UsedBy maps a connection's name to the ids of the flows using it.
 	UsedBy map[string][]string
 }
