@@ -54,6 +54,8 @@ func Run(t *testing.T, fresh Fresh) {
 		{"SeenSets", testSeenSets},
 		{"Refusals", testRefusals},
 		{"Auth", testAuth},
+		{"Resolutions", testResolutions},
+		{"VersionMeta", testVersionMeta},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
