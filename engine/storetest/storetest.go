@@ -58,6 +58,8 @@ func Run(t *testing.T, fresh Fresh) {
 		{"Versions", testVersions},
 		{"Resolutions", testResolutions},
 		{"Auth", testAuth},
+		{"Resolutions", testResolutions},
+		{"VersionMeta", testVersionMeta},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
