@@ -107,6 +107,7 @@ func TestBrowserPhoneNoSideScroll(t *testing.T) {
 		{"/flows/new", "#builder"},
 		{"/flows/" + id + "/edit", "#flow-diagram"},
 		{"/connections", "#main"},
+		{"/tokens", "#main"},
 		{"/runs", "#runs-table"},
 		{"/runs/" + run, "#run-diagram"},
 	}

@@ -6,10 +6,19 @@
 
   // A diagram wider than its card scrolls inside it; start with the
   // trigger (the top centre) in view rather than the left edge.
+  // A live refresh of a run page (or a builder edit) draws the diagram
+  // again: it keeps where the user had scrolled it.
+  var diagramScroll = {};
+  document.addEventListener("htmx:beforeSwap", function () {
+    document.querySelectorAll(".diagram-scroll[id]").forEach(function (box) {
+      if (box.dataset.centred) diagramScroll[box.id] = box.scrollLeft;
+    });
+  });
   function centreDiagrams() {
     document.querySelectorAll(".diagram-scroll").forEach(function (box) {
       if (box.scrollWidth > box.clientWidth && !box.dataset.centred) {
-        box.scrollLeft = (box.scrollWidth - box.clientWidth) / 2;
+        var kept = box.id ? diagramScroll[box.id] : undefined;
+        box.scrollLeft = kept !== undefined && kept !== null ? kept : (box.scrollWidth - box.clientWidth) / 2;
         box.dataset.centred = "1";
       }
     });
