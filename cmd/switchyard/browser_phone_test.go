@@ -129,6 +129,9 @@ func TestBrowserPhoneNoSideScroll(t *testing.T) {
 		}
 	}
 	b.screenshot("phone-flows.png")
+	b.open("/flows/new")
+	b.visible("#templates")
+	b.screenshot("phone-gallery.png")
 	b.open("/flows/" + id + "/edit")
 	b.visible("#flow-diagram")
 	b.screenshot("phone-builder.png")

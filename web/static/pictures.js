@@ -18,7 +18,14 @@
     document.querySelectorAll(".diagram-scroll").forEach(function (box) {
       if (box.scrollWidth > box.clientWidth && !box.dataset.centred) {
         var kept = box.id ? diagramScroll[box.id] : undefined;
-        box.scrollLeft = kept !== undefined && kept !== null ? kept : (box.scrollWidth - box.clientWidth) / 2;
+        var left = (box.scrollWidth - box.clientWidth) / 2;
+        // A run's picture starts at the branch the run took.
+        var taken = box.querySelector(".fd-taken .fd-label");
+        if (taken) {
+          var tr = taken.getBoundingClientRect(), br = box.getBoundingClientRect();
+          left = tr.left - br.left + box.scrollLeft + tr.width / 2 - box.clientWidth / 2;
+        }
+        box.scrollLeft = kept !== undefined && kept !== null ? kept : left;
         box.dataset.centred = "1";
       }
     });
