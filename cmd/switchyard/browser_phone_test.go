@@ -95,6 +95,14 @@ func TestBrowserPhoneNoSideScroll(t *testing.T) {
 	b.open("/flows/" + id + "/edit")
 	b.visible("#flow-diagram")
 	b.screenshot("builder-diagram.png")
+	// A box is a link to its step's form.
+	b.click("#flow-diagram-1-b0-0")
+	if loc := b.location(); !strings.HasSuffix(loc, "#steps-1-switch-0-steps-0") {
+		t.Errorf("clicking the first box of branch 1 went to %s", loc)
+	}
+	if !brEval[bool](b, `(() => { const r = document.getElementById("steps-1-switch-0-steps-0").getBoundingClientRect(); return r.top >= 0 && r.top < innerHeight; })()`) {
+		t.Error("the step's form is not in view after clicking its box")
+	}
 	b.do(brEvalVoid(`window.scrollTo(0, document.getElementById("steps-1").getBoundingClientRect().top + window.scrollY - 16)`))
 	b.screenshot("builder-steps.png")
 	b.open("/runs/" + run)
