@@ -83,6 +83,14 @@ func TestBrowserPhoneNoSideScroll(t *testing.T) {
 	id := "chatbot-leads-to-hubspot-and-the-sales-channel-with-a-long-id"
 	in.mustAPI(201, "POST", "/api/connections", map[string]any{"name": "hubspot-main-account-for-the-sales-team-in-europe", "type": "http_bearer",
 		"values": map[string]string{"token": "pat-eu1-" + strings.Repeat("0123456789", 6)}})
+	// A flow that refused a request: its page shows the refusals table.
+	in.mustAPI(201, "POST", "/api/connections", map[string]any{"name": "inbound_token", "type": "secret", "values": map[string]string{"value": "s3cret"}})
+	in.mustAPI(201, "POST", "/api/flows", `{"id": "guarded-inbound-webhook-with-a-long-name", "name": "Guarded", "enabled": true,
+	  "trigger": {"type": "webhook", "path": "guarded", "verify": {"scheme": "token", "secret": "inbound_token", "header": "X-Token"}},
+	  "steps": [{"id": "a", "use": "data.set", "with": {"x": 1}}]}`)
+	if resp, _, err := in.hook("guarded", "application/json", []byte(`{"a":"`+strings.Repeat("y", 300)+`"}`)); err != nil || resp.StatusCode != 401 {
+		t.Fatalf("unsigned request to the guarded flow: %v %v", resp, err)
+	}
 	run := in.hookJSON("chatbot/leads/from-the-pricing-page-of-the-website-and-the-landing-pages", bigLead())
 	if rd := in.waitRun(run); rd.Status != "succeeded" {
 		t.Fatalf("run %s: %s", run, rd.Status)
@@ -114,6 +122,7 @@ func TestBrowserPhoneNoSideScroll(t *testing.T) {
 		{"/flows", "#flows-table"},
 		{"/flows/new", "#builder"},
 		{"/flows/" + id + "/edit", "#flow-diagram"},
+		{"/flows/guarded-inbound-webhook-with-a-long-name/edit", "#refusals-table"},
 		{"/connections", "#main"},
 		{"/tokens", "#main"},
 		{"/runs", "#runs-table"},
