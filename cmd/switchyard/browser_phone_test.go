@@ -125,6 +125,8 @@ func TestBrowserPhoneNoSideScroll(t *testing.T) {
 		{"/flows/guarded-inbound-webhook-with-a-long-name/edit", "#refusals-table"},
 		{"/connections", "#main"},
 		{"/tokens", "#main"},
+		{"/connections?type=hubspot", "#main"},
+		{"/flows/" + id + "/delete", "#confirm-delete"},
 		{"/runs", "#runs-table"},
 		{"/runs/" + run, "#run-diagram"},
 	}
