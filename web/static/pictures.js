@@ -5,9 +5,9 @@
   "use strict";
 
   // A diagram wider than its card scrolls inside it; start with the
-  // trigger (the top centre) in view rather than the left edge.
-  // A live refresh of a run page (or a builder edit) draws the diagram
-  // again: it keeps where the user had scrolled it.
+  // trigger (the top centre) in view rather than the left edge. A live
+  // refresh of a run page (or a builder edit) draws the diagram again:
+  // it keeps where the user had scrolled it.
   var diagramScroll = {};
   document.addEventListener("htmx:beforeSwap", function () {
     document.querySelectorAll(".diagram-scroll[id]").forEach(function (box) {
@@ -43,7 +43,8 @@
   function localTimes(root) {
     if (!fmt) return;
     (root || document).querySelectorAll("time[datetime]").forEach(function (el) {
-      if (el.dataset.local) return;
+      // A schedule's next fire times are meant in the flow's own zone.
+      if (el.dataset.local || el.closest("#next-fires, [data-keep-zone]")) return;
       var d = new Date(el.getAttribute("datetime"));
       if (isNaN(d.getTime())) return;
       // Written as the server writes it (2026-03-14 09:26:53 CET), in
