@@ -255,10 +255,9 @@ func TestBrowserBuilderMechanics(t *testing.T) {
 
 	b.click("#add-steps-http-request")
 	b.visible("#steps-0-with-url")
-	focused := brEval[string](b, `document.activeElement.id`)
-	inStep := brEval[bool](b, `document.getElementById("steps-0").contains(document.activeElement)`)
-	if !inStep {
-		t.Errorf("after adding a step the focus is on %q, not in the new step", focused)
+	waitFor(t, func() bool { return brEval[string](b, `document.activeElement.id`) != "add-steps-http-request" })
+	if focused := brEval[string](b, `document.activeElement.id`); focused != "steps-0-with-method" {
+		t.Errorf("after adding a step the focus is on %q, not its first setting", focused)
 	}
 	b.click("#add-steps-switch")
 	b.visible("#steps-1-switch-0-when")

@@ -68,14 +68,21 @@
     });
   }
 
-  // A step just added: scroll to it and focus its first field (after
+  // A step just added: scroll to it and focus its first setting (after
   // app.js has restored the focus of the button that added it).
   function focusNewStep() {
     var mark = document.getElementById("builder-focus");
     var step = mark && document.getElementById(mark.getAttribute("data-focus"));
     if (!step) return;
     mark.remove();
-    var first = step.querySelector("fieldset input:not([type=hidden]):not([readonly]), fieldset select:not(.move-menu), fieldset textarea");
+    // Its first setting (a connector's first field, a branch's condition);
+    // the step id and label come prefilled.
+    var fields = "input:not([type=hidden]):not([readonly]), select:not(.move-menu), textarea";
+    var first = null;
+    step.querySelectorAll(fields).forEach(function (el) {
+      if (!first && /\.with\.|\.when$/.test(el.name || "") && el.offsetParent !== null) first = el;
+    });
+    first = first || step.querySelector(fields);
     step.scrollIntoView({ block: "start" });
     if (first) first.focus({ preventScroll: true });
   }
