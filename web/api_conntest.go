@@ -1,7 +1,11 @@
 package web
 
 import (
+	"strings"
+
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/switchyard/switchyard/web/views"
 )
 
 // connectionTestRequest is the optional body of
@@ -26,4 +30,20 @@ func (s *Server) testConnection(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(res)
+}
+
+// testConnectionUI is the Test button of the Connections page: the page
+// again, with the answer beside the connection (htmx takes only that).
+func (s *Server) testConnectionUI(c *fiber.Ctx) error {
+	name := c.Params("name")
+	res, err := s.eng.TestConnection(c.UserContext(), name, strings.TrimSpace(c.FormValue("url")))
+	if err != nil {
+		return err
+	}
+	p, err := s.connectionsProps(c, "")
+	if err != nil {
+		return err
+	}
+	p.Tested = &views.ConnectionTested{Name: name, OK: res.OK, Message: res.Message}
+	return render(c, fiber.StatusOK, views.Connections(p))
 }

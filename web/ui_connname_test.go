@@ -1,6 +1,8 @@
 package web
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -49,5 +51,42 @@ func TestConnectionsPageLabel(t *testing.T) {
 	r, page = b.post("/connections", url.Values{"type": {"http_header"}, "name": {"Billing API"}, "values.name": {"X-Billing-Key"}})
 	if r.StatusCode != 422 || !strings.Contains(page, `value="X-Billing-Key"`) {
 		t.Fatalf("header name typed before the error is gone: %d", r.StatusCode)
+	}
+}
+
+// TestConnectionsPageTest: the Test button of the Connections page, for a
+// type tried against a URL, as a plain form and over htmx.
+func TestConnectionsPageTest(t *testing.T) {
+	const token = "tok-page-secret"
+	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+token {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.Write([]byte(`{}`))
+	}))
+	defer svc.Close()
+	f := newFixture(t, engine.Config{})
+	b := signIn(t, f.srv)
+	if r, _ := b.post("/connections", url.Values{"type": {"http_bearer"}, "name": {"api"}, "values.token": {token}}); r.StatusCode != 303 {
+		t.Fatalf("create: %d", r.StatusCode)
+	}
+	if r, _ := b.post("/connections", url.Values{"type": {"secret"}, "name": {"sig"}, "values.value": {"v"}}); r.StatusCode != 303 {
+		t.Fatalf("create: %d", r.StatusCode)
+	}
+	_, page := b.do("GET", "/connections", nil)
+	if !strings.Contains(page, `id="test-connection-api"`) || !strings.Contains(page, `id="test-connection-api-url"`) || strings.Contains(page, `id="test-connection-sig"`) {
+		t.Fatal("the Test button should be there for api (with a URL field) and not for a secret")
+	}
+	r, page := b.post("/connections/api/test", url.Values{"url": {svc.URL + "/me"}})
+	if r.StatusCode != 200 || !strings.Contains(page, `<span class="check-ok">Works: GET `+svc.URL+`/me answered 200.</span>`) || strings.Contains(page, token) {
+		t.Fatalf("test: %d %.500s", r.StatusCode, page)
+	}
+	r, page = b.post("/connections/api/test", url.Values{}, "HX-Request", "true")
+	if r.StatusCode != 200 || !strings.Contains(page, "give the URL") {
+		t.Fatalf("test without URL: %d", r.StatusCode)
+	}
+	if r, _ := b.post("/connections/nope/test", url.Values{}); r.StatusCode != 404 {
+		t.Fatalf("unknown connection: %d", r.StatusCode)
 	}
 }

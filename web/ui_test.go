@@ -382,7 +382,11 @@ func TestUIRunsAndRetry(t *testing.T) {
 	if r.StatusCode != 409 {
 		t.Fatalf("retry of a succeeded run: %d", r.StatusCode)
 	}
-	if r, _ := b.post("/runs/"+id+"/replay", nil); r.StatusCode != 303 {
+	// A replay without the confirmation page is sent there first.
+	if r, _ := b.post("/runs/"+id+"/replay", nil); r.StatusCode != 303 || r.Header.Get("Location") != "/runs/"+id+"/replay" {
+		t.Fatalf("replay without confirmation: %d %q", r.StatusCode, r.Header.Get("Location"))
+	}
+	if r, _ := b.post("/runs/"+id+"/replay", url.Values{"confirm": {"yes"}}); r.StatusCode != 303 {
 		t.Fatalf("replay: %d", r.StatusCode)
 	}
 	_, page = b.do("GET", "/flows", nil)
@@ -537,14 +541,15 @@ func TestBuilderBuildsFlowThroughTheForm(t *testing.T) {
 	}
 
 	// Rendering the stored flow and posting the form back unchanged saves
-	// the same flow: the form round-trips.
+	// the same flow: the form round-trips (and, nothing having changed,
+	// no new version is made).
 	_, page = b.do("GET", "/flows/orders-to-crm/edit", nil)
 	v = formValues(t, page)
 	if r, body := b.builder("/flows/orders-to-crm/edit", v, "save"); r.StatusCode != 204 {
 		t.Fatalf("re-save: %d %.2000s", r.StatusCode, body)
 	}
 	a, _ = f.eng.Flow("orders-to-crm")
-	if string(a.Record.Flow) != string(wantJSON) || a.Record.Version != 2 {
+	if string(a.Record.Flow) != string(wantJSON) || a.Record.Version != 1 {
 		t.Fatalf("round trip changed the flow (version %d):\n%s", a.Record.Version, a.Record.Flow)
 	}
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -8,6 +9,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
 )
 
 // fakeSlack stands in for the Slack Web API: auth.test and
@@ -82,8 +86,10 @@ func TestBrowserConnectionDialogAndRunNow(t *testing.T) {
 	b.choose("#trigger-type", "manual")
 	b.do(brEvalVoid(`document.querySelector('#trigger-type').dispatchEvent(new Event('change', {bubbles: true}))`))
 	b.gone("#trigger-path")
+	htmxSettled(b)
 	b.click("#add-steps-slack-post_message")
 	b.visible("#steps-0-with-connection")
+	htmxSettled(b)
 	b.do(brMark("no-reload"))
 
 	// The dialog, opened from the step's connection field.
@@ -94,6 +100,7 @@ func TestBrowserConnectionDialogAndRunNow(t *testing.T) {
 	}
 	b.typeInto("#cd-label", "Slack main")
 	b.waitText("#cd-name", "slack_main")
+	b.click("#cd-advanced-slack > summary")
 	b.typeInto("#cd-slack-base_url", slack.URL+"/api")
 	// Saving without the token: the error lands on the token field and
 	// everything typed stays.
@@ -108,6 +115,7 @@ func TestBrowserConnectionDialogAndRunNow(t *testing.T) {
 	b.typeInto("#cd-slack-token", token)
 	b.click("#cd-test")
 	b.waitText("#cd-test-result", "Works: signed in to Slack workspace Acme as switchyard.")
+	b.screenshot("connection-dialog.png")
 	b.click("#cd-save")
 	b.gone("#connection-dialog[open]")
 	if got := b.value("#steps-0-with-connection"); got != "slack_main" {
@@ -133,6 +141,17 @@ func TestBrowserConnectionDialogAndRunNow(t *testing.T) {
 	if !strings.Contains(b.text("#steps-0-retry-summary"), "tried up to 3 times") {
 		t.Errorf("retry summary: %q", b.text("#steps-0-retry-summary"))
 	}
+	// Changing a retry setting updates what the step says it will do.
+	b.click("#steps-0-retry-summary + details > summary")
+	if got := brEval[string](b, `document.querySelector('#steps-0-retry-attempts').placeholder`); got != "3" {
+		t.Errorf("attempts placeholder %q, want the default 3", got)
+	}
+	b.typeInto("#steps-0-retry-attempts", "5\t")
+	b.waitText("#steps-0-retry-summary", "tried up to 5 times, waiting about 2 s, then 4 s, then 8 s, then 16 s")
+	htmxSettled(b)
+	if got := b.value("#steps-0-with-connection"); got != "slack_main" {
+		t.Fatalf("the refresh lost the connection: %q", got)
+	}
 	b.click("#save-flow")
 	b.visible("#flash")
 	b.visible("#run-now")
@@ -140,6 +159,8 @@ func TestBrowserConnectionDialogAndRunNow(t *testing.T) {
 	// Run now in the builder: a real run, linked.
 	b.click("#run-now")
 	b.waitText("#run-now-message", "Started a run")
+	b.do(brEvalVoid(`document.querySelector('#run-now-panel').scrollIntoView({block: "center"})`))
+	b.screenshot("run-now.png")
 	runID := brEval[string](b, `document.querySelector('.run-now-link').dataset.runId`)
 	if r := in.waitRun(runID); r.Status != "succeeded" {
 		t.Fatalf("run %s: %s", runID, r.Status)
@@ -178,9 +199,36 @@ func TestBrowserConnectionDialogAndRunNow(t *testing.T) {
 	if n := len(posts()); n < 1 {
 		t.Fatal("no post")
 	}
+	// On a phone the dialog fits the screen: nothing in it scrolls sideways.
+	b.do(chromedp.EmulateViewport(390, 844))
+	b.open("/flows/tell-sales/edit")
+	b.click("#steps-0-with-connection-new-connection")
+	b.visible("#connection-dialog")
+	if over := brEval[string](b, `(() => {
+		const d = document.querySelector('#connection-dialog'), r = d.getBoundingClientRect();
+		const wide = Array.from(d.querySelectorAll('*')).filter(e => e.getBoundingClientRect().right > r.right + 1).map(e => e.id || e.tagName);
+		return (r.left < 0 || r.right > window.innerWidth || d.scrollWidth > d.clientWidth ? 'dialog ' + r.left + '..' + r.right : '') + wide.join(',');
+	})()`); over != "" {
+		t.Errorf("the dialog overflows at 390 px: %s", over)
+	}
+	b.screenshot("connection-dialog-phone.png")
+	b.click("#cd-cancel")
 	b.noScriptRan("connection dialog and run now")
 	page := brEval[string](b, `document.documentElement.outerHTML`)
 	if strings.Contains(page, token) {
 		t.Error("a page shows the token")
+	}
+}
+
+// htmxSettled waits until no htmx request is under way and the last swap
+// has settled, so a click lands on the page as it now is rather than on
+// an element being replaced or moved.
+func htmxSettled(b *browser) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, brWait)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.PollFunction[bool](`() => !document.querySelector(".htmx-request, .htmx-settling, .htmx-swapping")`,
+		chromedp.WithPollingTimeout(0), chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
+		b.t.Fatalf("browser: htmx never settled: %v", err)
 	}
 }

@@ -35,3 +35,30 @@ func TestConnectionTest(t *testing.T) {
 		t.Fatalf("wrong token: %v", err)
 	}
 }
+
+// TestWebhookConnectionTest: an incoming webhook is tested with an empty
+// message, which Slack refuses with no_text for a live URL.
+func TestWebhookConnectionTest(t *testing.T) {
+	const live = "/services/T000/B000/live-secret-part"
+	srv := conntest.NewServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != live {
+			w.WriteHeader(http.StatusNotFound)
+			w.Write([]byte("no_service"))
+			return
+		}
+		w.WriteHeader(http.StatusBadRequest)
+		w.Write([]byte("no_text"))
+	})
+	msg, err := conntest.TestConnection(t, slack.ConnWebhook, map[string]string{"url": srv.URL + live}, "", live, "live-secret-part")
+	if err != nil || !strings.HasPrefix(msg, "Works") {
+		t.Fatalf("%q %v", msg, err)
+	}
+	if r := srv.Requests()[0]; r.Method != "POST" || r.Body != "{}" {
+		t.Fatalf("request %+v", r)
+	}
+	dead := "/services/T000/B000/dead-secret-part"
+	_, err = conntest.TestConnection(t, slack.ConnWebhook, map[string]string{"url": srv.URL + dead}, "", dead, "dead-secret-part")
+	if err == nil || !strings.Contains(err.Error(), "404 no_service") {
+		t.Fatalf("dead URL: %v", err)
+	}
+}

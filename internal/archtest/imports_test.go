@@ -132,6 +132,9 @@ var rules = []struct {
 	{rule{"engine never imports a store package or bbolt",
 		func(pkg string, external bool) bool { return pkg == engine && !external },
 		func(dep string) bool { return isStore(dep) || under(dep, bbolt) }}, true},
+	{rule{"the write-ahead log knows neither the engine nor bbolt",
+		exactly(mod + "/engine/boltstore/wal"),
+		func(dep string) bool { return dep == engine || dep == mod+"/engine/boltstore" || under(dep, bbolt) }}, true},
 	{rule{"the conformance suite imports no store",
 		exactly(storetest), isStore}, true},
 	{rule{"auth imports neither the engine nor HTTP",
@@ -193,6 +196,7 @@ func TestImportRulesBite(t *testing.T) {
 		{web, false, mod + "/engine/boltstore"},
 		{mod + "/flows/examples", false, connectorsAll},
 		{auth, false, engine},
+		{mod + "/engine/boltstore/wal", false, engine},
 	}
 	for _, b := range bad {
 		caught := false

@@ -571,3 +571,15 @@ func kvKind(jsonValues bool) string {
 	}
 	return flows.KindTemplate
 }
+
+// attentionText is the navigation's count of unresolved failures.
+func attentionText(p PageProps) string {
+	if p.AttentionMore {
+		return strconv.Itoa(p.Attention) + "+"
+	}
+	return strconv.Itoa(p.Attention)
+}
+
+func attentionLabel(p PageProps) string {
+	return attentionText(p) + " failed runs need attention"
+}

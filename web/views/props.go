@@ -28,6 +28,10 @@ type PageProps struct {
 	AssetVersion string
 	// Flash is a one-line notice shown above the page content.
 	Flash string
+	// Attention counts the failed runs nothing resolved yet, for the
+	// navigation; AttentionMore says there are more than Attention.
+	Attention     int
+	AttentionMore bool
 }
 
 // SetupProps is the first-run page that creates the owner.
@@ -200,6 +204,9 @@ type CheckProps struct {
 // RunsFilter is the run history's filter, as the query string holds it.
 type RunsFilter struct {
 	Flow, Status, Period string
+	// Resolved "false" is the Needs attention view: failed runs no retry
+	// or replay resolved.
+	Resolved string
 }
 
 // RunsProps is the run history page.
@@ -217,6 +224,9 @@ type RunsProps struct {
 	RowsURL string
 	LiveURL string
 	Error   string
+	// Resolved marks the failed runs of the page that a retry or replay
+	// resolved.
+	Resolved map[string]bool
 	// FlowNames maps flow ids to their names (deleted flows have none).
 	FlowNames map[string]string
 }
@@ -249,6 +259,16 @@ type RunDetailProps struct {
 	Trigger *TriggerView
 	// LiveURL is set while the run can still change.
 	LiveURL string
+	// Links are the run's retries and replays and its resolution.
+	Links engine.RunLinks
+}
+
+// ReplayProps asks before a run is replayed from the start, listing the
+// steps that will call external services again.
+type ReplayProps struct {
+	Page     PageProps
+	Run      *engine.Run
+	External []engine.ExternalStep
 }
 
 // ConnectionsProps is the connections page; with Type set it shows the
@@ -264,6 +284,18 @@ type ConnectionsProps struct {
 	// Values are what was typed into the fields that are not secret,
 	// shown again with the errors; secrets are never sent back.
 	Values map[string]string
+	// Tested is the outcome of the latest Test of one connection.
+	Tested *ConnectionTested
+	// UsedBy maps a connection's name to the ids of the flows using it.
+	UsedBy map[string][]string
+}
+
+// DeleteConnectionProps asks before a connection that flows use is
+// deleted, naming those flows.
+type DeleteConnectionProps struct {
+	Page  PageProps
+	Name  string
+	Flows []string
 }
 
 // TokensProps is the API tokens page. NewToken is shown once, right after

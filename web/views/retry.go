@@ -2,6 +2,7 @@ package views
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -32,12 +33,12 @@ func retrySummary(p *BuilderProps, s flows.Step) string {
 
 // retryWaits lists the waits between attempts ("2s, then 4s"), as the
 // engine computes them (doubling from the backoff up to max backoff;
-// defaults of 1 s and 1 h when the step leaves them empty), ignoring the
+// defaults of 2 s and 1 h when the step leaves them empty), ignoring the
 // jitter that shortens each by up to a fifth.
 func retryWaits(r *flows.Retry) string {
 	d, maxB := r.Backoff.Std(), r.MaxBackoff.Std()
 	if d <= 0 {
-		d = time.Second
+		d = flows.DefaultRetry.Backoff.Std()
 	}
 	if maxB <= 0 {
 		maxB = time.Hour
@@ -65,4 +66,19 @@ func spoken(d time.Duration) string {
 		return fmt.Sprintf("%d s", d/time.Second)
 	}
 	return d.String()
+}
+
+// retryDefaults are the placeholders of a step's retry inputs.
+type retryDefaults struct{ attempts, backoff string }
+
+// retryDefault is what a step without retry settings runs with.
+func retryDefault(p *BuilderProps, s flows.Step) retryDefaults {
+	if s.Retry != nil {
+		return retryDefaults{}
+	}
+	spec, _ := p.spec(s.Use)
+	if r := flows.EffectiveRetry(&s, spec); r != nil {
+		return retryDefaults{attempts: strconv.Itoa(r.Attempts), backoff: r.Backoff.Std().String()}
+	}
+	return retryDefaults{attempts: "1"}
 }
