@@ -152,6 +152,7 @@ func TestBrowserConnectionDialogAndRunNow(t *testing.T) {
 	if got := b.value("#steps-0-with-connection"); got != "slack_main" {
 		t.Fatalf("the refresh lost the connection: %q", got)
 	}
+	b.visible("#steps-0-with-connection-test-connection") // shown again after the swap
 	b.click("#save-flow")
 	b.visible("#flash")
 	b.visible("#run-now")
