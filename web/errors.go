@@ -6,6 +6,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/switchyard/switchyard/auth"
 	"github.com/switchyard/switchyard/engine"
 	"github.com/switchyard/switchyard/flows"
 )
@@ -28,6 +29,8 @@ type errorBody struct {
 	Error   string             `json:"error"`
 	Details []flows.FieldError `json:"details,omitempty"`
 	RunID   string             `json:"run_id,omitempty"`
+	// Flows names the flows that use a connection that was not deleted.
+	Flows []string `json:"flows,omitempty"`
 	// RequestID names the log lines of a failure on our side.
 	RequestID string `json:"request_id,omitempty"`
 }
@@ -60,6 +63,7 @@ func (s *Server) classify(c *fiber.Ctx, err error) (int, errorBody) {
 	var ae *apiError
 	var ve *flows.ValidationError
 	var fe *fiber.Error
+	var inUse *engine.ConnectionInUseError
 	switch {
 	case panicked(c):
 		// A panic is our bug whatever value it carries; recoverPanics has
@@ -68,14 +72,17 @@ func (s *Server) classify(c *fiber.Ctx, err error) (int, errorBody) {
 		return ae.status, errorBody{Error: ae.msg, Details: ae.details}
 	case errors.As(err, &ve):
 		return fiber.StatusBadRequest, errorBody{Error: "invalid: " + summarize(ve), Details: ve.Details}
+	case errors.As(err, &inUse):
+		return fiber.StatusConflict, errorBody{Error: fmt.Sprintf("connection %q is used by %d flow(s); delete it with ?force=true to remove it anyway", inUse.Name, len(inUse.Flows)), Flows: inUse.Flows}
 	case errors.As(err, &fe):
 		if fe.Code == fiber.StatusRequestEntityTooLarge {
 			return fe.Code, errorBody{Error: "request body too large"}
 		}
 		return fe.Code, errorBody{Error: fe.Message}
-	case errors.Is(err, engine.ErrFlowNotFound), errors.Is(err, engine.ErrNotFound), errors.Is(err, engine.ErrBadID):
+	case errors.Is(err, engine.ErrFlowNotFound), errors.Is(err, engine.ErrNotFound), errors.Is(err, auth.ErrNotFound), errors.Is(err, engine.ErrBadID):
 		return fiber.StatusNotFound, errorBody{Error: err.Error()}
-	case errors.Is(err, engine.ErrFlowExists), errors.Is(err, engine.ErrNotFailed), errors.Is(err, engine.ErrRunFinal):
+	case errors.Is(err, engine.ErrFlowExists), errors.Is(err, engine.ErrNotFailed), errors.Is(err, engine.ErrRunFinal),
+		errors.Is(err, engine.ErrResolved), errors.Is(err, engine.ErrNotFinal):
 		return fiber.StatusConflict, errorBody{Error: err.Error()}
 	case errors.Is(err, engine.ErrSaturated):
 		return fiber.StatusTooManyRequests, errorBody{Error: "engine saturated, try again later"}

@@ -13,6 +13,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/switchyard/switchyard/auth"
 	"github.com/switchyard/switchyard/engine"
 	"github.com/switchyard/switchyard/web/views"
 )
@@ -59,8 +60,8 @@ func redirect(c *fiber.Ctx, to string) error {
 }
 
 // session returns the session requireSession found.
-func session(c *fiber.Ctx) engine.Session {
-	sess, _ := c.Locals(localSession).(engine.Session)
+func session(c *fiber.Ctx) auth.Session {
+	sess, _ := c.Locals(localSession).(auth.Session)
 	return sess
 }
 
@@ -82,6 +83,8 @@ var flashes = map[string]string{
 	"poll-flooded":       "The poll found more new items than the flood limit: the flow is paused until you choose below.",
 	"poll-failed":        "The poll failed: the error is below.",
 	"seen-reset":         "Seen set reset: the next poll records what is there without running it.",
+	"restored":           "Restored: that content is now the newest version.",
+	"restore-unchanged":  "That version's content is the current one already; nothing was saved.",
 	"run-started":        "Run started by hand: this is the run.",
 	"run-none":           "Polled now, and no run started: no new items, a first poll that only records what is there, or a flood pause.",
 }
@@ -89,9 +92,21 @@ var flashes = map[string]string{
 // pageProps fills what every page needs.
 func (s *Server) pageProps(c *fiber.Ctx, title, active string) views.PageProps {
 	sess := session(c)
-	return views.PageProps{Title: title, User: sess.User, CSRF: sess.CSRF, Active: active,
+	p := views.PageProps{Title: title, User: sess.User, CSRF: sess.CSRF, Active: active,
 		AssetVersion: assetVersion, Flash: flashes[c.Query("flash")]}
+	if p.User != "" {
+		// The store keeps the unresolved runs apart: counting them walks
+		// those alone, capped, never the history.
+		if n, more, err := s.eng.CountUnresolved(c.UserContext(), attentionCap); err == nil {
+			p.Attention, p.AttentionMore = n, more
+		}
+	}
+	return p
 }
+
+// attentionCap is where the navigation stops counting unresolved runs
+// ("999+").
+const attentionCap = 999
 
 // uiError renders an error as an HTML page, with the status the API
 // would give it.
@@ -110,7 +125,11 @@ func (s *Server) uiError(c *fiber.Ctx, err error) error {
 	case fiber.StatusTooManyRequests:
 		heading = "Busy"
 	}
-	return render(c, status, views.Message(views.MessageProps{Page: s.pageProps(c, heading, ""), Heading: heading, Message: body.Error, Back: "/"}))
+	mp := views.MessageProps{Page: s.pageProps(c, heading, ""), Heading: heading, Message: body.Error, Back: "/"}
+	if msg, back, label, ok := plainMissing(c, status, err); ok {
+		mp.Heading, mp.Page.Title, mp.Message, mp.Back, mp.BackLabel = "Not found", "Not found", msg, back, label
+	}
+	return render(c, status, views.Message(mp))
 }
 
 // page adapts a UI handler: any error it returns becomes an HTML page
@@ -133,7 +152,7 @@ func (s *Server) needsSetup(c *fiber.Ctx) (bool, error) {
 	if s.ui.setupDone.Load() {
 		return false, nil
 	}
-	need, err := s.eng.NeedsSetup(c.UserContext())
+	need, err := s.auth.NeedsSetup(c.UserContext())
 	if err != nil {
 		return false, err
 	}
@@ -160,7 +179,7 @@ func (s *Server) requireSession(c *fiber.Ctx) error {
 	if need {
 		return redirect(c, "/setup")
 	}
-	sess, err := s.eng.SessionFor(c.UserContext(), c.Cookies(sessionCookie))
+	sess, err := s.auth.SessionFor(c.UserContext(), c.Cookies(sessionCookie))
 	if err != nil {
 		if !safeMethod(c.Method()) {
 			return render(c, fiber.StatusUnauthorized, views.Message(views.MessageProps{
@@ -170,6 +189,7 @@ func (s *Server) requireSession(c *fiber.Ctx) error {
 		return redirect(c, "/login?next="+url.QueryEscape(string(c.Request().URI().RequestURI())))
 	}
 	c.Locals(localSession, sess)
+	c.SetUserContext(engine.WithActor(c.UserContext(), engine.Actor{Kind: "user", Name: sess.User}))
 	if !safeMethod(c.Method()) {
 		tok := c.Get(csrfHeader)
 		if tok == "" {
@@ -286,21 +306,21 @@ func (s *Server) setupSubmit(c *fiber.Ctx) error {
 	if pw != c.FormValue("password2") {
 		return fail(fiber.StatusBadRequest, "The passwords do not match.")
 	}
-	if err := s.eng.Setup(c.UserContext(), name, pw); err != nil {
+	if err := s.auth.Setup(c.UserContext(), name, pw); err != nil {
 		switch {
-		case errors.Is(err, engine.ErrSetupDone):
+		case errors.Is(err, auth.ErrSetupDone):
 			return redirect(c, "/login")
-		case errors.Is(err, engine.ErrBadInput):
+		case errors.Is(err, auth.ErrBadInput):
 			msg := err.Error()
-			if i := strings.LastIndex(msg, engine.ErrBadInput.Error()+": "); i >= 0 {
-				msg = msg[i+len(engine.ErrBadInput.Error())+2:]
+			if i := strings.LastIndex(msg, auth.ErrBadInput.Error()+": "); i >= 0 {
+				msg = msg[i+len(auth.ErrBadInput.Error())+2:]
 			}
 			return fail(fiber.StatusBadRequest, upperFirst(msg)+".")
 		}
 		return s.uiError(c, err)
 	}
 	s.ui.setupDone.Store(true)
-	sess, err := s.eng.Login(c.UserContext(), name, pw, c.IP())
+	sess, err := s.auth.Login(c.UserContext(), name, pw, c.IP())
 	if err != nil {
 		return redirect(c, "/login")
 	}
@@ -357,7 +377,7 @@ func (s *Server) loginPage(c *fiber.Ctx) error {
 	if need {
 		return redirect(c, "/setup")
 	}
-	if _, err := s.eng.SessionFor(c.UserContext(), c.Cookies(sessionCookie)); err == nil {
+	if _, err := s.auth.SessionFor(c.UserContext(), c.Cookies(sessionCookie)); err == nil {
 		return redirect(c, localPath(c.Query("next")))
 	}
 	return render(c, fiber.StatusOK, views.Login(views.LoginProps{Page: s.prePage(c, "Sign in"), Next: localPath(c.Query("next"))}))
@@ -378,12 +398,12 @@ func (s *Server) loginSubmit(c *fiber.Ctx) error {
 	if !checkPreToken(c) {
 		return fail(fiber.StatusForbidden, "The form expired. Please try again.")
 	}
-	sess, err := s.eng.Login(c.UserContext(), name, c.FormValue("password"), c.IP())
+	sess, err := s.auth.Login(c.UserContext(), name, c.FormValue("password"), c.IP())
 	switch {
-	case errors.Is(err, engine.ErrThrottled):
+	case errors.Is(err, auth.ErrThrottled):
 		c.Set(fiber.HeaderRetryAfter, "300")
 		return fail(fiber.StatusTooManyRequests, "Too many attempts. Wait a few minutes, then try again.")
-	case errors.Is(err, engine.ErrBadLogin):
+	case errors.Is(err, auth.ErrBadLogin):
 		return fail(fiber.StatusUnauthorized, "Wrong user name or password.")
 	case err != nil:
 		return s.uiError(c, err)
@@ -393,7 +413,7 @@ func (s *Server) loginSubmit(c *fiber.Ctx) error {
 }
 
 func (s *Server) logout(c *fiber.Ctx) error {
-	if err := s.eng.Logout(c.UserContext(), session(c).Token); err != nil {
+	if err := s.auth.Logout(c.UserContext(), session(c).Token); err != nil {
 		return s.uiError(c, err)
 	}
 	s.clearCookie(c, sessionCookie)
@@ -404,7 +424,7 @@ func (s *Server) logout(c *fiber.Ctx) error {
 // cookie counts only together with the session's X-CSRF-Token header, so
 // another site cannot ride on the cookie.
 func (s *Server) sessionAPI(c *fiber.Ctx, cookie string) error {
-	sess, err := s.eng.SessionFor(c.UserContext(), cookie)
+	sess, err := s.auth.SessionFor(c.UserContext(), cookie)
 	if err != nil {
 		return errStatus(fiber.StatusUnauthorized, "session expired; sign in again or use a bearer token")
 	}
@@ -412,5 +432,6 @@ func (s *Server) sessionAPI(c *fiber.Ctx, cookie string) error {
 		return errStatus(fiber.StatusForbidden, "a session cookie needs the X-CSRF-Token header")
 	}
 	c.Locals(localSession, sess)
+	c.SetUserContext(engine.WithActor(c.UserContext(), engine.Actor{Kind: "user", Name: sess.User}))
 	return c.Next()
 }

@@ -28,6 +28,15 @@ const testRunTimeout = 30 * time.Second
 func (s *Server) builderNew(c *fiber.Ctx) error {
 	f := &flows.Flow{Enabled: true, Trigger: flows.Trigger{Type: flows.TriggerWebhook}, Steps: []flows.Step{}}
 	p := s.builderProps(c, f, true)
+	if id := c.Query("template"); id != "" {
+		if !openTemplate(p, id) {
+			return errStatus(fiber.StatusNotFound, "There is no template %q.", id)
+		}
+	} else if entries, err := gallery(); err == nil {
+		for _, e := range entries {
+			p.Gallery = append(p.Gallery, e.card)
+		}
+	}
 	return render(c, fiber.StatusOK, views.BuilderPage(p))
 }
 
@@ -38,7 +47,7 @@ func (s *Server) builderEdit(c *fiber.Ctx) error {
 		return err
 	}
 	p := s.builderProps(c, f, false)
-	p.Notice = fmt.Sprintf("Version %d, saved %s.", a.Record.Version, a.Record.UpdatedAt.Local().Format("2006-01-02 15:04"))
+	p.Notice = fmt.Sprintf("Version %d, saved %s.", a.Record.Version, a.Record.UpdatedAt.Local().Format("2006-01-02 15:04 MST"))
 	p.Panels = s.flowPanels(c, f.ID)
 	return render(c, fiber.StatusOK, views.BuilderPage(p))
 }
@@ -114,6 +123,15 @@ func (s *Server) builderPost(c *fiber.Ctx) error {
 		// a change event (trigger type) sends _op via hx-vals instead.
 		op = "refresh"
 	}
+	if op == "domove" {
+		// A "Move to…" menu changed: its value is the move.
+		for _, m := range vals["_move"] {
+			if m != "" {
+				op = m
+				break
+			}
+		}
+	}
 	kind, arg, _ := strings.Cut(op, ":")
 	if kind == "kvdel" {
 		if i := strings.LastIndex(arg, ":"); i > 0 {
@@ -136,6 +154,7 @@ func (s *Server) builderPost(c *fiber.Ctx) error {
 	}
 	p := s.builderProps(c, f, isNew)
 	p.TestPayload = vals.Get("_test_payload")
+	keepTemplate(p, vals.Get("_template"))
 
 	switch kind {
 	case "save":
@@ -148,12 +167,7 @@ func (s *Server) builderPost(c *fiber.Ctx) error {
 				return err
 			}
 		} else {
-			p.Errors = ferrs
-			for name, msgs := range ferrs {
-				for _, m := range msgs {
-					p.Problems = append(p.Problems, views.Problem{Field: name, Message: m, Anchor: views.ID(name) + "-error"})
-				}
-			}
+			p.Errors, p.Problems = ferrs, formProblems(ferrs)
 		}
 		return s.renderBuilder(c, p, fiber.StatusUnprocessableEntity)
 	case "test":
@@ -168,6 +182,7 @@ func (s *Server) builderPost(c *fiber.Ctx) error {
 		listPrefix, use, _ := strings.Cut(arg, ":")
 		if list := stepListAt(f, listPrefix); list != nil {
 			*list = append(*list, newStep(f, use))
+			p.Focus = views.ID(listPrefix + "." + strconv.Itoa(len(*list)-1))
 		}
 	case "del", "up", "down":
 		list, i := stepAt(f, arg)
@@ -186,6 +201,8 @@ func (s *Server) builderPost(c *fiber.Ctx) error {
 				(*list)[i+1], (*list)[i] = (*list)[i], (*list)[i+1]
 			}
 		}
+	case "move":
+		moveStep(f, arg)
 	case "caseadd", "casedefault":
 		if list, i := stepAt(f, arg); list != nil {
 			st := &(*list)[i]
@@ -282,12 +299,30 @@ func (s *Server) builderJSON(c *fiber.Ctx, vals url.Values, kind string, isNew b
 	return s.renderBuilder(c, p, fiber.StatusUnprocessableEntity)
 }
 
+// formProblems lists the problems the form itself found, in field order,
+// each linked to the field that shows it.
+func formProblems(ferrs formErrors) []views.Problem {
+	names := make([]string, 0, len(ferrs))
+	for name := range ferrs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var out []views.Problem
+	for _, name := range names {
+		for _, m := range ferrs[name] {
+			out = append(out, views.Problem{Field: name, Message: m, Anchor: views.ID(name) + "-error"})
+		}
+	}
+	return out
+}
+
 // builderTest runs the flow as the form holds it, dry, against the pasted
 // payload (or the latest one).
 func (s *Server) builderTest(c *fiber.Ctx, p *views.BuilderProps, ferrs formErrors) {
 	p.Test = &views.TestResult{}
 	if len(ferrs) > 0 {
-		p.Errors = ferrs
+		// The same linked summary as Save shows.
+		p.Errors, p.Problems = ferrs, formProblems(ferrs)
 		p.Test.Error = "Fix the problems marked in the form first."
 		return
 	}
@@ -447,7 +482,7 @@ func (s *Server) latestSample(ctx context.Context, flowID string) (sample, bool)
 		env: flows.NewEnv(flows.EnvInput{Flow: fl, RunID: run.ID, Attempt: 1, Steps: steps,
 			Trigger: flows.TriggerData{Body: body, Headers: headers, Query: ev.Query, Method: ev.Method, Path: ev.Path, ReceivedAt: ev.ReceivedAt}}),
 		body: body,
-		note: "the event of run " + run.ID + " (" + ev.ReceivedAt.Local().Format("2006-01-02 15:04:05") + ")",
+		note: "the event of run " + run.ID + " (" + ev.ReceivedAt.Local().Format("2006-01-02 15:04:05 MST") + ")",
 	}
 	refs := &refCollector{}
 	refs.walk("trigger.body", body, 0)

@@ -7,6 +7,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/switchyard/switchyard/connectors"
+	"github.com/switchyard/switchyard/engine"
 	"github.com/switchyard/switchyard/flows"
 	"github.com/switchyard/switchyard/web/views"
 )
@@ -19,6 +20,7 @@ func (s *Server) connectionsProps(c *fiber.Ctx, typ string) (views.ConnectionsPr
 		return p, err
 	}
 	p.Connections = conns
+	p.UsedBy = s.eng.ConnectionUsers()
 	if typ != "" {
 		if ct, err := connectors.LookupConnectionType(typ); err == nil {
 			p.Type = &ct
@@ -79,8 +81,17 @@ func (s *Server) createConnectionUI(c *fiber.Ctx) error {
 	return render(c, fiber.StatusUnprocessableEntity, views.Connections(p))
 }
 
+// deleteConnectionUI deletes a connection; one that flows use is kept
+// and a page naming them asks first (its form sends force).
 func (s *Server) deleteConnectionUI(c *fiber.Ctx) error {
-	if err := s.eng.DeleteConnection(c.UserContext(), c.Params("name")); err != nil {
+	name := c.Params("name")
+	err := s.eng.DeleteConnection(c.UserContext(), name, c.FormValue("force") == "true")
+	var inUse *engine.ConnectionInUseError
+	if errors.As(err, &inUse) {
+		return render(c, fiber.StatusConflict, views.DeleteConnection(views.DeleteConnectionProps{
+			Page: s.pageProps(c, "Delete connection", "connections"), Name: name, Flows: inUse.Flows}))
+	}
+	if err != nil {
 		return err
 	}
 	return redirect(c, "/connections?flash=connection-deleted")
@@ -88,7 +99,7 @@ func (s *Server) deleteConnectionUI(c *fiber.Ctx) error {
 
 func (s *Server) tokensProps(c *fiber.Ctx) (views.TokensProps, error) {
 	p := views.TokensProps{Page: s.pageProps(c, "API tokens", "tokens")}
-	toks, err := s.eng.Tokens(c.UserContext())
+	toks, err := s.auth.Tokens(c.UserContext())
 	p.Tokens = toks
 	return p, err
 }
@@ -112,7 +123,7 @@ func (s *Server) createTokenUI(c *fiber.Ctx) error {
 		p.Error = "Give the token a name, e.g. the script that will use it."
 		return render(c, fiber.StatusUnprocessableEntity, views.Tokens(p))
 	}
-	tok, rec, err := s.eng.CreateToken(c.UserContext(), name)
+	tok, rec, err := s.auth.CreateToken(c.UserContext(), name)
 	if err != nil {
 		return err
 	}
@@ -125,7 +136,7 @@ func (s *Server) createTokenUI(c *fiber.Ctx) error {
 }
 
 func (s *Server) revokeTokenUI(c *fiber.Ctx) error {
-	if err := s.eng.RevokeToken(c.UserContext(), c.Params("id")); err != nil {
+	if err := s.auth.RevokeToken(c.UserContext(), c.Params("id")); err != nil {
 		return err
 	}
 	return redirect(c, "/tokens?flash=token-revoked")

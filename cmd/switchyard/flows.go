@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -16,15 +17,32 @@ import (
 )
 
 // cmdFlowsValidate checks flow files and prints `file:field: message` for
-// every problem; exit 1 when any file is invalid.
+// every problem; exit 1 when any file is invalid. With --data it also
+// checks that the connections the flows name exist in that data dir.
 func cmdFlowsValidate(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
+	fs := flag.NewFlagSet("flows validate", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var o options
+	fs.StringVar(&o.data, "data", "", "data directory whose connections the flows must name")
+	files, err := parse(fs, args)
+	if err != nil {
+		fmt.Fprintf(stderr, "switchyard: %v\n", err)
+		return 2
+	}
+	if len(files) == 0 {
 		fmt.Fprintln(stderr, "switchyard: flows validate: name at least one file")
 		return 2
 	}
+	var known map[string]string
+	if o.data != "" {
+		if known, err = storedConnections(&o); err != nil {
+			fmt.Fprintf(stderr, "switchyard: flows validate: %v\n", err)
+			return 1
+		}
+	}
 	bad := 0
-	for _, path := range args {
-		problems := validateFile(path)
+	for _, path := range files {
+		problems := validateFile(path, known)
 		for _, p := range problems {
 			fmt.Fprintln(stdout, p)
 		}
@@ -33,28 +51,48 @@ func cmdFlowsValidate(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if bad > 0 {
-		fmt.Fprintf(stderr, "%d of %d files invalid\n", bad, len(args))
+		fmt.Fprintf(stderr, "%d of %d files invalid\n", bad, len(files))
 		return 1
 	}
-	fmt.Fprintf(stderr, "%d files valid\n", len(args))
+	fmt.Fprintf(stderr, "%d files valid\n", len(files))
 	return 0
 }
 
-func validateFile(path string) []string {
+// storedConnections reads the names and types of a data dir's
+// connections (never their values).
+func storedConnections(o *options) (map[string]string, error) {
+	store, err := openStore(o, newLogger("warn", io.Discard))
+	if err != nil {
+		return nil, err
+	}
+	defer store.Close()
+	return engine.ConnectionTypesOf(context.Background(), store)
+}
+
+// validateFile lists the problems of one flow file; known, when not nil,
+// holds the connections the flow may name.
+func validateFile(path string, known map[string]string) []string {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return []string{fmt.Sprintf("%s: %v", path, err)}
 	}
-	_, err = compile(data)
+	var details []flows.FieldError
+	f, err := flows.Decode(data)
 	if err == nil {
-		return nil
+		_, err = engine.CompileFlow(f)
+		if known != nil {
+			details = engine.CheckConnections(f, known)
+		}
 	}
 	var ve *flows.ValidationError
-	if !errors.As(err, &ve) {
+	if err != nil && !errors.As(err, &ve) {
 		return []string{fmt.Sprintf("%s: %v", path, err)}
 	}
-	out := make([]string, 0, len(ve.Details))
-	for _, d := range ve.Details {
+	if ve != nil {
+		details = append(ve.Details, details...)
+	}
+	out := make([]string, 0, len(details))
+	for _, d := range details {
 		out = append(out, fmt.Sprintf("%s:%s: %s", path, d.Field, d.Message))
 	}
 	return out
@@ -103,7 +141,7 @@ func cmdFlowsImport(args []string, stdout io.Writer) error {
 		}
 		files = append(files, fl...)
 	}
-	ctx := context.Background()
+	ctx := engine.WithActor(context.Background(), engine.Actor{Kind: "cli", Name: "flows import"})
 	eng, store, err := openEngine(ctx, &o, newLogger("warn", io.Discard))
 	if err != nil {
 		return err
@@ -115,10 +153,23 @@ func cmdFlowsImport(args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		a, err := eng.SaveFlow(ctx, data, false, "")
+		var before int64
+		if f, err := flows.Decode(data); err == nil {
+			if cur, err := eng.Flow(f.ID); err == nil {
+				before = cur.Record.Version
+			}
+		}
+		a, warnings, err := eng.ImportFlow(ctx, data)
 		if err != nil {
 			failed++
 			fmt.Fprintf(stdout, "%s: %v\n", file, err)
+			continue
+		}
+		for _, w := range warnings {
+			fmt.Fprintf(stdout, "%s:%s: warning: %s; its runs fail until it is added\n", file, w.Field, w.Message)
+		}
+		if a.Record.Version == before {
+			fmt.Fprintf(stdout, "%s: flow %q: content unchanged (version %d)\n", file, a.Flow().ID, a.Record.Version)
 			continue
 		}
 		fmt.Fprintf(stdout, "%s: imported flow %q (version %d)\n", file, a.Flow().ID, a.Record.Version)

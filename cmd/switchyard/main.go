@@ -20,7 +20,7 @@ const usage = `switchyard: a single-binary automation engine
 
 Usage:
   switchyard serve [--addr ADDR] [--data DIR] [--egress-allow LIST]
-  switchyard flows validate FILE...
+  switchyard flows validate FILE... [--data DIR]
   switchyard flows import FILE|DIR [--data DIR]
   switchyard flows export [ID...] [--data DIR] [--out DIR]
   switchyard run FILE --payload FILE [--dry] [--data DIR]

@@ -81,13 +81,14 @@
   // Keep keyboard focus where it was when the builder is swapped.
   var focusID = null;
   document.addEventListener("htmx:beforeRequest", function (e) {
-    if (e.detail.target && e.detail.target.id === "builder") {
+    // getAttribute: the builder form's field named "id" shadows form.id.
+    if (e.detail.target && e.detail.target.getAttribute("id") === "builder") {
       var a = document.activeElement;
       focusID = a && a.id ? a.id : null;
     }
   });
   document.addEventListener("htmx:afterSettle", function (e) {
-    if (!e.detail.target || e.detail.target.id !== "builder") return;
+    if (!e.detail.target || e.detail.target.getAttribute("id") !== "builder") return;
     var errs = document.getElementById("form-errors");
     var el = errs || (focusID && document.getElementById(focusID));
     if (el) el.focus();
