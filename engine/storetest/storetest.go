@@ -56,7 +56,6 @@ func Run(t *testing.T, fresh Fresh) {
 		{"SeenSets", testSeenSets},
 		{"Refusals", testRefusals},
 		{"Versions", testVersions},
-		{"Resolutions", testResolutions},
 		{"Auth", testAuth},
 		{"Resolutions", testResolutions},
 		{"VersionMeta", testVersionMeta},
@@ -701,81 +700,6 @@ func testVersions(t *testing.T, h *harness) {
 	}
 	if v2, err := h.s.FlowVersion(ctx, "v", 2); err != nil || string(v2.Flow) != string(off) {
 		t.Fatalf("version 2 by number: %s %v, want what the flow is", v2.Flow, err)
-	}
-}
-
-// A store that tracks unresolved failures (engine.ResolutionStore): a
-// failed run stays unresolved until a run started from it, directly or
-// through a chain of retries and replays, succeeds.
-func testResolutions(t *testing.T, h *harness) {
-	if _, ok := h.s.(engine.ResolutionStore); !ok {
-		t.Skip("the store does not track unresolved failures")
-	}
-	finish := func(r *engine.Run, st engine.RunStatus) {
-		t.Helper()
-		r.Status = st
-		if err := h.s.SaveRun(ctx, r); err != nil {
-			t.Fatal(err)
-		}
-	}
-	from := func(orig *engine.Run, replay bool) *engine.Run {
-		t.Helper()
-		r := &engine.Run{FlowID: orig.FlowID, FlowVersion: 1, EventID: orig.EventID, Status: engine.RunQueued, CreatedAt: time.Now().UTC()}
-		if replay {
-			r.ReplayOf = orig.ID
-		} else {
-			r.RetryOf = orig.ID
-		}
-		if err := h.s.AddRun(ctx, r); err != nil {
-			t.Fatal(err)
-		}
-		return r
-	}
-	a := h.accept("f")
-	finish(a, engine.RunFailed)
-	b := from(a, false)
-	finish(b, engine.RunFailed)
-	c := h.accept("g")
-	finish(c, engine.RunFailed)
-	ok := h.accept("f")
-	finish(ok, engine.RunSucceeded)
-	unresolved := func(want ...string) {
-		t.Helper()
-		h.reopen() // a count may lag what was just written; after a reopen it may not
-		rs := h.s.(engine.ResolutionStore)
-		page, err := rs.ListUnresolved(ctx, engine.RunFilter{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []string
-		for _, r := range page.Runs {
-			got = append(got, r.ID)
-		}
-		if fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Fatalf("unresolved %v, want %v (newest first)", got, want)
-		}
-		if n, err := rs.CountUnresolved(ctx, 100); err != nil || n != len(want) {
-			t.Fatalf("count of unresolved %d %v, want %d", n, err, len(want))
-		}
-	}
-	unresolved(c.ID, b.ID, a.ID)
-	if page, _ := h.s.(engine.ResolutionStore).ListUnresolved(ctx, engine.RunFilter{FlowID: "g"}); len(page.Runs) != 1 || page.Runs[0].ID != c.ID {
-		t.Fatalf("unresolved of flow g: %+v", page.Runs)
-	}
-	d := from(b, true)
-	finish(d, engine.RunSucceeded)
-	unresolved(c.ID)
-	rs := h.s.(engine.ResolutionStore)
-	links, err := rs.RunLinks(ctx, a.ID)
-	if err != nil || fmt.Sprint(links.RetriedBy) != fmt.Sprint([]string{b.ID}) || !links.Resolved || links.ResolvedBy != d.ID {
-		t.Fatalf("links of %s: %+v %v, want retried by %s, resolved by %s", a.ID, links, err, b.ID, d.ID)
-	}
-	if links, err := rs.RunLinks(ctx, b.ID); err != nil || fmt.Sprint(links.ReplayedBy) != fmt.Sprint([]string{d.ID}) || !links.Resolved {
-		t.Fatalf("links of %s: %+v %v", b.ID, links, err)
-	}
-	res, err := rs.ResolvedAmong(ctx, []string{a.ID, b.ID, c.ID})
-	if err != nil || !res[a.ID] || !res[b.ID] || res[c.ID] {
-		t.Fatalf("resolved among a, b, c: %v %v, want a and b", res, err)
 	}
 }
 
