@@ -124,7 +124,7 @@ func testVersionMeta(t *testing.T, h *harness) {
 	at := time.Now().UTC().Truncate(time.Millisecond)
 	ada := engine.Actor{Kind: "user", Name: "ada"}
 	h.putFlow("f") // version 1, saved before versions were recorded
-	rec, err := vs().PutFlowVersion(ctx, "f", []byte(`{"id":"f","enabled":true,"name":"two"}`), engine.VersionMeta{SavedAt: at, SavedBy: ada, Summary: "changed name"})
+	rec, err := vs().PutFlowVersion(ctx, "f", []byte(`{"id":"f","enabled":true,"name":"two"}`), engine.VersionMeta{SavedAt: at, SavedBy: ada, Summary: "changed name", RestoredFrom: 1})
 	if err != nil || rec.Version != 2 {
 		t.Fatalf("put version: %+v %v", rec, err)
 	}
@@ -143,7 +143,7 @@ func testVersionMeta(t *testing.T, h *harness) {
 	if err != nil || len(nums) != 2 || nums[0] != 2 || nums[1] != 1 {
 		t.Fatalf("versions: %v %v", nums, err)
 	}
-	if m := metas[2]; m.Version != 2 || !m.SavedAt.Equal(at) || m.SavedBy != ada || m.Summary != "changed name" {
+	if m := metas[2]; m.Version != 2 || !m.SavedAt.Equal(at) || m.SavedBy != ada || m.Summary != "changed name" || m.RestoredFrom != 1 {
 		t.Fatalf("meta of version 2: %+v", m)
 	}
 	if _, ok := metas[1]; ok {
