@@ -4,7 +4,7 @@ BIN       := bin/switchyard
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 # Packages whose code runs concurrently are tested under the race detector.
-RACE_PKGS := ./engine/... ./web/... ./connectors/... ./flows/...
+RACE_PKGS := ./engine/... ./auth/... ./web/... ./connectors/... ./flows/...
 FUZZTIME  ?= 10s
 
 .PHONY: all build run generate generate-check lint test test-race test-e2e fuzz bench bench-ladder bench-peers release release-docker clean

@@ -406,7 +406,7 @@ type Stats struct {
 	// the backlog faster than it was written.
 	RefusalsDropped int64
 	// StoreApplyErrors counts failed attempts of the store to move
-	// acknowledged writes into its database (BoltStore.ApplyErrors).
+	// acknowledged writes into its database (boltstore.Store.ApplyErrors).
 	StoreApplyErrors int64
 	// StoreStuck is 1 while the store's database refuses acknowledged
 	// writes; StoreBacklog counts those waiting for it.

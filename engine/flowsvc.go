@@ -95,9 +95,6 @@ func (e *Engine) saveFlow(ctx context.Context, raw []byte, o saveOpts) (*ActiveF
 	if err != nil {
 		return nil, nil, err
 	}
-	if create {
-		prev = nil
-	}
 	rec, stored, err := e.storeVersion(ctx, prev, f, canon, o.restoredFrom)
 	if err != nil {
 		return nil, nil, err

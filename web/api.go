@@ -48,7 +48,7 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 // securityHeaders are sent on every answer; webhook answers get their own
 // (hookHeaders).
 func (s *Server) securityHeaders(c *fiber.Ctx) error {
-	if strings.HasPrefix(c.Path(), "/hooks/") {
+	if isHookPath(c.Path()) {
 		return s.hookHeaders(c)
 	}
 	c.Set(fiber.HeaderContentSecurityPolicy, contentSecurityPolicy)

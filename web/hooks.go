@@ -117,24 +117,9 @@ func (s *Server) hook(c *fiber.Ctx) error {
 			return errStatus(fiber.StatusTooManyRequests, "rate limit exceeded, retry later")
 		}
 	}
-	limit := trig.EffectiveMaxBody()
-	raw, err := readBody(c, limit)
-	if errors.Is(err, errBodyTooLarge) {
-		return errStatus(fiber.StatusRequestEntityTooLarge, "body exceeds this flow's limit of %d bytes", limit)
-	}
-	if err != nil {
-		return errStatus(fiber.StatusBadRequest, "reading body: %v", err)
-	}
-	body, err := decode(c.Get(fiber.HeaderContentEncoding), raw, limit)
+	body, contentType, err := readHookBody(c, trig.EffectiveMaxBody())
 	if err != nil {
 		return err
-	}
-	contentType := c.Get(fiber.HeaderContentType)
-	if err := checkBody(contentType, body); err != nil {
-		return err
-	}
-	if engine.IsJSONType(contentType) && jsonDepth(body, MaxJSONDepth) {
-		return errStatus(fiber.StatusBadRequest, "JSON body nests deeper than %d levels", MaxJSONDepth)
 	}
 	if v := trig.Verify; v != nil {
 		if err := s.verifyRequest(c, f, v, body); err != nil {
@@ -194,6 +179,32 @@ func (s *Server) hook(c *fiber.Ctx) error {
 		s.eng.Forget(acc.RunID)
 		return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"run_id": acc.RunID, "status": "running"})
 	}
+}
+
+// readHookBody reads a webhook's body the one way every hook request is
+// read (real or test, see hookTest): capped at the flow's limit while
+// streaming, decoded (gzip, deflate), checked against its media type, and
+// a JSON body checked for depth. It returns the body and its Content-Type.
+func readHookBody(c *fiber.Ctx, limit int64) ([]byte, string, error) {
+	raw, err := readBody(c, limit)
+	if errors.Is(err, errBodyTooLarge) {
+		return nil, "", errStatus(fiber.StatusRequestEntityTooLarge, "body exceeds this flow's limit of %d bytes", limit)
+	}
+	if err != nil {
+		return nil, "", errStatus(fiber.StatusBadRequest, "reading body: %v", err)
+	}
+	body, err := decode(c.Get(fiber.HeaderContentEncoding), raw, limit)
+	if err != nil {
+		return nil, "", err
+	}
+	contentType := c.Get(fiber.HeaderContentType)
+	if err := checkBody(contentType, body); err != nil {
+		return nil, "", err
+	}
+	if engine.IsJSONType(contentType) && jsonDepth(body, MaxJSONDepth) {
+		return nil, "", errStatus(fiber.StatusBadRequest, "JSON body nests deeper than %d levels", MaxJSONDepth)
+	}
+	return body, contentType, nil
 }
 
 // verifyRequest checks a webhook's signature (or token, basic auth, IP

@@ -92,7 +92,7 @@ func answersJSON(path string) bool {
 	case "/api", "/healthz", "/readyz", "/metrics", "/ui/events":
 		return true
 	}
-	return strings.HasPrefix(path, "/api/") || strings.HasPrefix(path, "/hooks/") || strings.HasPrefix(path, "/static/")
+	return strings.HasPrefix(path, "/api/") || isHookPath(path) || strings.HasPrefix(path, "/static/")
 }
 
 // framingGuard refuses a request that carries both Content-Length and

@@ -13,8 +13,10 @@ func (s *Server) routes() {
 
 	if s.cfg.HooksAddr == "" {
 		app.All("/hooks/*", s.observeHook, s.hook)
+		app.All("/hooks-test/*", s.hookTest)
 	} else {
 		app.All("/hooks/*", s.hooksElsewhere)
+		app.All("/hooks-test/*", s.hooksElsewhere)
 	}
 
 	app.Get("/healthz", s.healthz)
@@ -70,6 +72,11 @@ func (s *Server) routes() {
 	ui(fiber.MethodGet, "/flows/new", s.builderNew)
 	ui(fiber.MethodPost, "/flows/new", s.builderPost)
 	ui(fiber.MethodPost, "/flows/check", s.checkExpr)
+	ui(fiber.MethodPost, "/flows/sample/listen", s.sampleListen)
+	ui(fiber.MethodPost, "/flows/sample/wait", s.sampleWait)
+	ui(fiber.MethodPost, "/flows/sample/cancel", s.sampleCancel)
+	ui(fiber.MethodPost, "/flows/sample/use", s.sampleUse)
+	ui(fiber.MethodPost, "/flows/sample/fetch", s.sampleFetch)
 	ui(fiber.MethodGet, "/flows/:id/edit", s.builderEdit)
 	ui(fiber.MethodPost, "/flows/:id/edit", s.builderPost)
 	ui(fiber.MethodPost, "/flows/:id/toggle", s.toggleFlow)
@@ -106,6 +113,7 @@ func (s *Server) hooksRoutes() {
 	app := s.hooksApp
 	s.front(app, s.hookHeaders)
 	app.All("/hooks/*", s.observeHook, s.hook)
+	app.All("/hooks-test/*", s.hookTest)
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
 	app.Use(s.hooksNotFound)

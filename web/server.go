@@ -61,6 +61,10 @@ type Server struct {
 	hooksApp *fiber.App
 	// limiter enforces webhook triggers' rate limits.
 	limiter rateLimiter
+	// captures are the builder's "Listen for test event" waits.
+	captures captureHub
+	// samples are builder samples kept across a save (ui_sample.go).
+	samples sampleMemo
 	// closing is closed when shutdown begins; event streams end on it.
 	closing   chan struct{}
 	closeOnce sync.Once

@@ -129,7 +129,7 @@ func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() boo
 }
 
 // logFrames returns where each frame of a write-ahead log segment starts,
-// going by the length in each frame's header (engine/wal.go: u32 length,
+// going by the length in each frame's header (engine/boltstore/wal/log.go: u32 length,
 // u32 checksum, then the payload).
 func logFrames(t *testing.T, path string) []int {
 	t.Helper()
