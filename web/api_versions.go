@@ -79,6 +79,10 @@ func (s *Server) getVersion(c *fiber.Ctx) error {
 	if v.Changes, err = s.eng.DiffVersions(c.UserContext(), id, v.Against, n); err != nil {
 		return err
 	}
+	if v.Changes == nil {
+		// No changes is an empty list, as the API description says.
+		v.Changes = []flows.Change{}
+	}
 	return c.JSON(v)
 }
 

@@ -162,7 +162,8 @@ var apiDocs = []apiDoc{
 		body: connectionRequest{}, answers: []apiAnswer{{status: 201, body: engine.ConnectionInfo{}}}},
 	{method: "POST", path: "/api/connections/:name/test", tag: "connectors", summary: "Try a stored connection against its service (url: the address to try, for generic HTTP types).",
 		body: connectionTestRequest{}, bodyOptional: true, answers: []apiAnswer{{status: 200, body: engine.ConnectionTest{}}}},
-	{method: "DELETE", path: "/api/connections/:name", tag: "connectors", summary: "Delete a connection.",
+	{method: "DELETE", path: "/api/connections/:name", tag: "connectors", summary: "Delete a connection; 409 naming the flows that use it, unless force=true.",
+		query:   []apiParam{{"force", "Delete it although flows name it.", obj{"type": "boolean"}}},
 		answers: []apiAnswer{{status: 204}}},
 
 	{method: "GET", path: "/api/events", tag: "events", summary: "Server-Sent Events of run and step updates; send Last-Event-ID to resume.",
@@ -183,30 +184,13 @@ var apiDocs = []apiDoc{
 		answers: []apiAnswer{{status: 200, contentType: "text/plain", body: obj{"type": "string"}}}},
 }
 
-// fieldErrorSchema and problemSchema describe every error answer.
-var (
-	fieldErrorSchema = closed([]string{"field", "message"}, obj{
-		"field":   str("Where in the request the problem is, e.g. steps[1].if."),
-		"message": str("What is wrong there."),
-	})
-	problemSchema = obj{
-		"type":                 "object",
-		"description":          "An RFC 9457 problem; `error` repeats `detail` for clients of earlier versions.",
-		"additionalProperties": false,
-		"required":             []string{"error", "type", "title", "status", "detail"},
-		"properties": obj{
-			"error":      str("What went wrong (the same text as detail)."),
-			"type":       str("A URI naming the kind of problem; about:blank when the status says it all."),
-			"title":      str("The status's reason phrase."),
-			"status":     obj{"type": "integer", "minimum": 400, "maximum": 599},
-			"detail":     str("What went wrong, for a person."),
-			"instance":   str("The request path."),
-			"details":    obj{"type": "array", "items": schemaRef("FieldError"), "description": "Field errors, one per invalid field."},
-			"run_id":     str("The run a failed synchronous webhook started."),
-			"request_id": str("Names the log lines of an internal error."),
-		},
-	}
-)
+// problemSchema describes every error answer: errorBody as it is
+// encoded, so an extension member added there is described at once.
+var problemSchema = func() obj {
+	o := reflected(errorBody{})
+	o["description"] = "An RFC 9457 problem; `error` repeats `detail` for clients of earlier versions, `details` lists field errors."
+	return o
+}()
 
 var (
 	openAPIOnce sync.Once
@@ -256,9 +240,8 @@ func buildOpenAPI() []byte {
 			"securitySchemes": obj{"bearer": obj{"type": "http", "scheme": "bearer",
 				"description": "An API token from `switchyard token create` or the Tokens page."}},
 			"schemas": obj{
-				"Flow":       flow,
-				"Problem":    problemSchema,
-				"FieldError": fieldErrorSchema,
+				"Flow":    flow,
+				"Problem": problemSchema,
 			},
 			"responses": obj{
 				"Problem": obj{"description": "An error.", "content": obj{

@@ -474,11 +474,12 @@ func TestBrowserCSRF(t *testing.T) {
 	if !enabled() {
 		t.Fatal("a refused request changed the flow")
 	}
-	// The API over fetch: the cookie alone is refused with a JSON error.
+	// The API over fetch: the cookie alone is refused with a JSON error
+	// (an RFC 9457 problem).
 	apiAns := brEval[map[string]any](b, `fetch("/api/flows", {method: "POST", headers: {"Content-Type": "application/json"},
 		body: JSON.stringify({id: "planted", name: "Planted", trigger: {type: "webhook", path: "planted"}, steps: []})})
 		.then(async r => ({status: r.status, type: r.headers.get("Content-Type"), body: await r.json()}))`)
-	if apiAns["status"] != float64(403) || !strings.HasPrefix(fmt.Sprint(apiAns["type"]), "application/json") {
+	if apiAns["status"] != float64(403) || fmt.Sprint(apiAns["type"]) != "application/problem+json" {
 		t.Errorf("API POST with the cookie only: %v", apiAns)
 	}
 	if ans, ok := apiAns["body"].(map[string]any); !ok || ans["error"] == "" || ans["error"] == nil {
@@ -522,7 +523,7 @@ func TestBrowserCSRF(t *testing.T) {
 		var e struct {
 			Error string `json:"error"`
 		}
-		if (code != 401 && code != 403) || !strings.HasPrefix(ctype, "application/json") || json.Unmarshal([]byte(body), &e) != nil || e.Error == "" {
+		if (code != 401 && code != 403) || ctype != "application/problem+json" || json.Unmarshal([]byte(body), &e) != nil || e.Error == "" {
 			t.Errorf("%s %s with the cookie, no token: %d %s %s", tc.method, tc.path, code, ctype, body)
 		}
 	}
