@@ -145,13 +145,14 @@ var apiDocs = []apiDoc{
 			{"until", "Only runs created before this time.", obj{"type": "string", "format": "date-time"}},
 			{"limit", "Page size (at most 500).", obj{"type": "integer", "minimum": 1}},
 			{"cursor", "The next_cursor of the previous page.", obj{"type": "string"}},
+			{"resolved", "Failed runs only: false lists those no retry or replay resolved yet (Needs attention), true those one did.", obj{"enum": []string{"true", "false"}}},
 		},
 		answers: []apiAnswer{{status: 200, body: engine.RunPage{}}}},
-	{method: "GET", path: "/api/runs/:id", tag: "runs", summary: "A run with each step's result and the request that started it (secrets redacted).",
+	{method: "GET", path: "/api/runs/:id", tag: "runs", summary: "A run with each step's result, the request that started it (secrets redacted), the runs that retried or replayed it and whether that resolved it.",
 		answers: []apiAnswer{{status: 200, body: runView{}}}},
-	{method: "POST", path: "/api/runs/:id/retry", tag: "runs", summary: "Retry a failed run from its failed step; 409 if it did not fail.",
+	{method: "POST", path: "/api/runs/:id/retry", tag: "runs", summary: "Retry a failed run from its failed step; 409 if it did not fail or a retry or replay of it succeeded already.",
 		answers: []apiAnswer{{status: 201, body: engine.Run{}}}},
-	{method: "POST", path: "/api/runs/:id/replay", tag: "runs", summary: "Run the same event again from the first step.",
+	{method: "POST", path: "/api/runs/:id/replay", tag: "runs", summary: "Run the same event again from the first step; 409 while the run is queued, running or waiting.",
 		answers: []apiAnswer{{status: 201, body: engine.Run{}}}},
 
 	{method: "GET", path: "/api/connectors", tag: "connectors", summary: "Every connector's spec and every connection type.",
@@ -162,7 +163,8 @@ var apiDocs = []apiDoc{
 		body: connectionRequest{}, answers: []apiAnswer{{status: 201, body: engine.ConnectionInfo{}}}},
 	{method: "POST", path: "/api/connections/:name/test", tag: "connectors", summary: "Try a stored connection against its service (url: the address to try, for generic HTTP types).",
 		body: connectionTestRequest{}, bodyOptional: true, answers: []apiAnswer{{status: 200, body: engine.ConnectionTest{}}}},
-	{method: "DELETE", path: "/api/connections/:name", tag: "connectors", summary: "Delete a connection.",
+	{method: "DELETE", path: "/api/connections/:name", tag: "connectors", summary: "Delete a connection; while flows use it, 409 naming them (flows) unless force=true.",
+		query:   []apiParam{{"force", "Delete it although flows use it.", obj{"enum": []string{"true", "false"}}}},
 		answers: []apiAnswer{{status: 204}}},
 
 	{method: "GET", path: "/api/events", tag: "events", summary: "Server-Sent Events of run and step updates; send Last-Event-ID to resume.",
@@ -204,6 +206,7 @@ var (
 			"details":    obj{"type": "array", "items": schemaRef("FieldError"), "description": "Field errors, one per invalid field."},
 			"run_id":     str("The run a failed synchronous webhook started."),
 			"request_id": str("Names the log lines of an internal error."),
+			"flows":      obj{"type": "array", "items": obj{"type": "string"}, "description": "The flows that use a connection a delete was refused for (409)."},
 		},
 	}
 )
