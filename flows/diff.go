@@ -32,7 +32,7 @@ const (
 // moved to another position is listed under "order of steps". Enabled is
 // not content and is left out.
 func Diff(a, b *Flow) []Change {
-	var out []Change
+	out := []Change{}
 	diffValue(&out, "", contentTree(a), contentTree(b))
 	return out
 }
