@@ -64,6 +64,8 @@ func (s *Server) routes() {
 	ui(fiber.MethodGet, "/flows/new", s.builderNew)
 	ui(fiber.MethodPost, "/flows/new", s.builderPost)
 	ui(fiber.MethodPost, "/flows/check", s.checkExpr)
+	ui(fiber.MethodPost, "/flows/condition", s.conditionFragment)
+	ui(fiber.MethodPost, "/flows/schedule", s.schedulePreview)
 	ui(fiber.MethodGet, "/flows/:id/edit", s.builderEdit)
 	ui(fiber.MethodPost, "/flows/:id/edit", s.builderPost)
 	ui(fiber.MethodPost, "/flows/:id/toggle", s.toggleFlow)

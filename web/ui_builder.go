@@ -85,11 +85,20 @@ func (s *Server) builderProps(c *fiber.Ctx, f *flows.Flow, isNew bool) *views.Bu
 		p.Connections = conns
 	}
 	if !isNew {
+		setFragmentURLs(p, f.ID)
 		if sm, ok := s.latestSample(c.UserContext(), f.ID); ok {
+			p.SampleEnv = sm.env
 			p.Refs = sm.refs
 			p.SampleNote = sm.note
 			p.TestPayload = views.Pretty(sm.body)
 		}
+	}
+	if isNew {
+		setFragmentURLs(p, "")
+	}
+	if t := f.Trigger; t.Type == flows.TriggerSchedule || t.Type == flows.TriggerPoll {
+		p.SchedPreview = schedPreview(t.Cron, t.Timezone, "", nil)
+		p.BrowserZone = isNew && t.Timezone == ""
 	}
 	if p.SampleNote == "" {
 		p.SampleNote = "No event received yet: paste a payload to test with."
@@ -136,8 +145,14 @@ func (s *Server) builderPost(c *fiber.Ctx) error {
 	}
 	p := s.builderProps(c, f, isNew)
 	p.TestPayload = vals.Get("_test_payload")
+	if keepCondStates(kind) {
+		p.Conds = condStates(vals)
+	}
+	p.Sched = readSched(vals)
 
 	switch kind {
+	case "cond":
+		applyCondOp(p.Conds, arg)
 	case "save":
 		if len(ferrs) == 0 {
 			_, err := s.saveFlow(c, f, isNew, wantID)

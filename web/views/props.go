@@ -155,6 +155,21 @@ type BuilderProps struct {
 	// Panels show a stored flow's schedule, poll and refusals under the
 	// form (full pages only; nil for a new flow).
 	Panels *FlowPanelsProps
+	// Conds are the conditions as the form posted them, by name, while
+	// their rows are edited (condition.go); CondURL is the condition
+	// builder's fragment endpoint; SampleEnv is the latest event's
+	// environment the rows are tried on (nil: none yet).
+	Conds     map[string]*CondState
+	CondURL   string
+	SampleEnv flows.Env
+	// Sched is the schedule picker's state as posted (nil: read it from
+	// the trigger's cron); SchedURL its preview endpoint.
+	Sched        *SchedState
+	SchedURL     string
+	SchedPreview *SchedPreview
+	// BrowserZone asks the page to fill an empty time zone with the
+	// browser's (a schedule not saved yet).
+	BrowserZone bool
 }
 
 // Problem is one validation problem with the id of the field showing it.
