@@ -134,9 +134,25 @@
   });
   document.addEventListener("htmx:afterSettle", syncVerify);
 
+  // A schedule not saved yet runs in the browser's time zone unless the
+  // user picks another: fill the empty field and let the picker's preview
+  // follow (its change event posts the form).
+  function browserZone() {
+    var z = document.querySelector("#trigger-timezone[data-browser-zone]");
+    if (!z || z.value) return;
+    z.removeAttribute("data-browser-zone");
+    var tz = "";
+    try { tz = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (err) { return; }
+    if (!tz) return;
+    z.value = tz;
+    z.dispatchEvent(new Event("change", { bubbles: true }));
+  }
+  document.addEventListener("htmx:afterSettle", browserZone);
+
   function init() {
     document.querySelectorAll("[data-live-src]").forEach(live);
     syncVerify();
+    browserZone();
   }
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", init);

@@ -225,3 +225,65 @@ func condButtonLabel(what, label string) string {
 	}
 	return label
 }
+
+// condFieldGroup is the picker's fields of one source.
+type condFieldGroup struct {
+	Label string
+	Refs  []Ref
+}
+
+// condFieldGroups sorts the picker's fields by where they come from: the
+// event's data, its headers, earlier steps.
+func condFieldGroups(refs []Ref) []condFieldGroup {
+	groups := []condFieldGroup{{Label: "Event data"}, {Label: "Event headers"}, {Label: "Earlier steps"}, {Label: "Other"}}
+	for _, r := range refs {
+		i := 3
+		switch {
+		case strings.HasPrefix(r.Path, "trigger.body"):
+			i = 0
+		case strings.HasPrefix(r.Path, "trigger.headers"):
+			i = 1
+		case strings.HasPrefix(r.Path, "steps."):
+			i = 2
+		}
+		groups[i].Refs = append(groups[i].Refs, r)
+	}
+	out := groups[:0]
+	for _, g := range groups {
+		if len(g.Refs) > 0 {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// condFieldLabel names a field as a person reads it, with its value in
+// the latest event: "score (85)", "lookup › status (200)".
+func condFieldLabel(r Ref) string {
+	name := r.Path
+	switch {
+	case strings.HasPrefix(name, "trigger.body."):
+		name = strings.TrimPrefix(name, "trigger.body.")
+	case strings.HasPrefix(name, "trigger.body["):
+		name = strings.Trim(strings.TrimPrefix(name, "trigger.body"), `[]"`)
+	case strings.HasPrefix(name, "trigger.headers["):
+		name = strings.Trim(strings.TrimPrefix(name, "trigger.headers"), `[]"`)
+	case strings.HasPrefix(name, "steps."):
+		rest := strings.TrimPrefix(name, "steps.")
+		if step, field, ok := strings.Cut(rest, ".output"); ok {
+			name = step + " › " + strings.TrimPrefix(field, ".")
+		}
+	}
+	if r.Preview == "" {
+		return name
+	}
+	prev := r.Preview
+	if len(prev) > 30 {
+		cut := 30
+		for cut > 0 && prev[cut]&0xC0 == 0x80 {
+			cut--
+		}
+		prev = prev[:cut] + "…"
+	}
+	return name + " (" + prev + ")"
+}

@@ -256,7 +256,7 @@ func SchedulePicker(p *BuilderProps) templ.Component {
 			}
 		}
 		if st.shows("time") {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 22, "<div class=\"field\"><label for=\"trigger-schedule-time\">At (24-hour time)</label> ")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 22, "<div class=\"field\"><label for=\"trigger-schedule-time\">At</label> ")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
