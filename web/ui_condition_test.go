@@ -138,6 +138,11 @@ func TestConditionBuilder(t *testing.T) {
 	if !strings.Contains(page, `id="steps-0-if-r-0-result"`) || !strings.Contains(page, "✓ true for the latest event") {
 		t.Fatalf("no live result per row: %.200s", page[strings.Index(page, `id="steps-0-if-cond"`):])
 	}
+	// Rows of a group show theirs too: plan is team, not pro.
+	if m := regexp.MustCompile(`(?s)id="steps-0-if-r-1-r-(\d)-result"[^>]*>(.*?)</output>`).FindAllStringSubmatch(page, -1); len(m) != 2 ||
+		!strings.Contains(m[0][2], "false for the latest event") || !strings.Contains(m[1][2], "true for the latest event") {
+		t.Fatalf("group rows' results: %q", m)
+	}
 	v.Set("steps.0.if.r.0.field", "trigger.body.missing")
 	_, frag = b.fragment("/flows/condition?flow=hot-leads&name=steps.0.if", v, "")
 	if !strings.Contains(frag, "✗ false: missing is missing") {

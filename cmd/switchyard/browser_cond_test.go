@@ -78,8 +78,25 @@ func TestBrowserConditionAndSchedule(t *testing.T) {
 	b.settled()
 	// The row says what it makes of the latest lead.
 	b.waitText("#steps-0-if-r-0-result", "true for the latest event")
+	// A group of "any of" rows, one of them about a field the lead lacks.
+	b.click("#steps-0-if-add-group")
+	b.visible("#steps-0-if-r-1-r-1-field")
+	b.pick("#steps-0-if-r-1-r-0-field", "trigger.body.plan")
+	b.pick("#steps-0-if-r-1-r-0-op", "is one of")
+	b.typeInto("#steps-0-if-r-1-r-0-value", "pro, team")
+	b.do(brEvalVoid(`document.getElementById("steps-0-if-r-1-r-0-value").blur()`))
+	b.settled()
+	b.pick("#steps-0-if-r-1-r-1-field", "trigger.body.email")
+	b.pick("#steps-0-if-r-1-r-1-op", "ends with")
+	b.typeInto("#steps-0-if-r-1-r-1-value", "@example.com")
+	b.do(brEvalVoid(`document.getElementById("steps-0-if-r-1-r-1-value").blur()`))
+	b.settled()
+	b.waitText("#steps-0-if-r-1-result", "true for the latest event")
 	b.do(brEvalVoid(`document.activeElement.blur(); window.scrollTo(0, document.getElementById("steps-0").getBoundingClientRect().top + window.scrollY - 24)`))
 	b.screenshot("condition-builder.png")
+	// The group goes again: the flow keeps the one row.
+	b.click("#steps-0-if-r-1-remove")
+	b.gone("#steps-0-if-r-1-join")
 	b.click("#save-flow")
 	b.visible("#flash")
 

@@ -46,8 +46,10 @@ type CondField struct {
 	// Optional: no rows means no condition (a step's "Run only if").
 	Optional bool
 	State    *CondState
-	// Results are the rows' results against the latest event, by row.
-	Results []flows.CondRowResult
+	// Results are the rows' results against the latest event, by row;
+	// GroupResults those of the rows of the group at that row.
+	Results      []flows.CondRowResult
+	GroupResults map[int][]flows.CondRowResult
 	// Fields are the paths the field pickers offer.
 	Fields []Ref
 	// URL is where the builder's buttons and inputs post (the fragment
@@ -76,6 +78,14 @@ func (p *BuilderProps) Cond(name, value string) CondField {
 	f.State = st
 	if st.Mode == CondModeBuilder && p.SampleEnv != nil {
 		f.Results = flows.ExplainRows(st.Group, p.SampleEnv)
+		for i, r := range st.Group.Rows {
+			if r.Group != nil {
+				if f.GroupResults == nil {
+					f.GroupResults = map[int][]flows.CondRowResult{}
+				}
+				f.GroupResults[i] = flows.ExplainRows(*r.Group, p.SampleEnv)
+			}
+		}
 	}
 	return f
 }
@@ -103,14 +113,16 @@ type condRowView struct {
 	Row  flows.CondRow
 	// Result of the row against the sample, when known.
 	Result *flows.CondRowResult
-	// Path is the row's place as errors name it ("2" or "2.1").
-	Path string
+	// Path is the row's place as errors name it ("2" or "2.1"); Index
+	// its index in its group.
+	Path  string
+	Index int
 }
 
 func condRows(prefix, path string, g flows.CondGroup, results []flows.CondRowResult) []condRowView {
 	out := make([]condRowView, len(g.Rows))
 	for i, r := range g.Rows {
-		out[i] = condRowView{Name: prefix + ".r." + itoa(i), Row: r, Path: path + itoa(i+1)}
+		out[i] = condRowView{Name: prefix + ".r." + itoa(i), Row: r, Path: path + itoa(i+1), Index: i}
 		if i < len(results) {
 			out[i].Result = &results[i]
 		}

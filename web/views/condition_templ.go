@@ -536,7 +536,7 @@ func condGroup(p *BuilderProps, f CondField, g condRowView) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		for _, r := range condRows(g.Name, g.Path+".", *g.Row.Group, nil) {
+		for _, r := range condRows(g.Name, g.Path+".", *g.Row.Group, f.GroupResults[g.Index]) {
 			templ_7745c5c3_Err = condRow(p, f, r).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
