@@ -516,12 +516,37 @@ func checkCall(m *meter, args []any) (any, error) {
 	if v == nil {
 		return note("is missing")
 	}
-	// What follows reads v as text or walks it as a list: charge for it.
+	// What follows reads v and the operand as text, or walks them as
+	// lists: charge for both, memory and time, before doing it.
 	size, err := textSize(m, v)
 	if err != nil {
 		return nil, err
 	}
-	if err := m.work(1 + size/bytesPerStep + int64(lenOf(operand))/comparesPerStep); err != nil {
+	osize, err := textSize(m, operand)
+	if err != nil {
+		return nil, err
+	}
+	// Memory: the text made of a list or an object, and the lower-case
+	// copies the text operators compare.
+	var mem int64
+	for _, x := range []struct {
+		v    any
+		size int64
+	}{{v, size}, {operand, osize}} {
+		switch x.v.(type) {
+		case string, float64, int, int64, bool, nil:
+		default:
+			mem += x.size
+		}
+	}
+	switch op.Op {
+	case OpContains, OpNotContains, OpStartsWith, OpEndsWith:
+		mem += size + osize
+	}
+	if err := m.charge(mem); err != nil {
+		return nil, err
+	}
+	if err := m.work(1 + (size+osize)/bytesPerStep + int64(lenOf(operand))/comparesPerStep); err != nil {
 		return nil, err
 	}
 	switch op.Op {

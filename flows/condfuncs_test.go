@@ -225,7 +225,8 @@ func TestCheckLimits(t *testing.T) {
 		{"huge pattern from the payload", `check(trigger.body.s, "matches", trigger.body.p)`, map[string]any{"s": "a", "p": strings.Repeat("a", 600000)}, ErrMemoryLimit},
 		{"long text times pattern", `check(trigger.body.s, "matches", "(x|y|z|a)+(b|c|d)+[a-z]{200}$")`, map[string]any{"s": big}, ErrStepLimit},
 		{"one of a built list", `check(trigger.body.s, "is one of", split(repeat("a,", 3000000), ","))`, map[string]any{"s": "b"}, ErrMemoryLimit},
-		{"in a loop", `all(1..100000, {check(trigger.body.s, "contains", "a")})`, map[string]any{"s": strings.Repeat("a", 20000)}, ErrStepLimit},
+		{"in a loop", `all(1..100000, {check(trigger.body.s, "contains", "a")})`, map[string]any{"s": strings.Repeat("a", 20000)}, ErrMemoryLimit},
+		{"in a loop, small", `all(1..3000, {all(1..3000, {check(trigger.body.s, ">", 1)})})`, map[string]any{"s": "2"}, ErrStepLimit},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
