@@ -49,7 +49,7 @@ fuzz:
 # peers (Node-RED, n8n; installed with npm on first use). See
 # docs/benchmarks.md.
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 2s ./engine
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./engine/...
 	$(GO) test -run '^$$' -bench RunHistory -benchtime 200x ./web
 	bash bench/run.sh
 	bash bench/peers.sh

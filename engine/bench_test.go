@@ -43,7 +43,7 @@ func BenchmarkAccept(b *testing.B) {
 
 func startEngineB(b *testing.B) *testEngine {
 	dir := b.TempDir()
-	s, err := OpenBolt(dir, time.Second)
+	s, err := openTestStore(b, dir)
 	if err != nil {
 		b.Fatal(err)
 	}

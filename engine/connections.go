@@ -13,6 +13,17 @@ import (
 	"github.com/switchyard/switchyard/flows"
 )
 
+// ConnectionStore keeps connections, with their credentials sealed
+// (encrypted) by the engine; Reseal re-encrypts them all when the key
+// rotates, without the engine knowing how they are kept.
+type ConnectionStore interface {
+	PutConnection(ctx context.Context, c ConnectionRecord) error
+	Connection(ctx context.Context, name string) (ConnectionRecord, error)
+	Connections(ctx context.Context) ([]ConnectionRecord, error)
+	DeleteConnection(ctx context.Context, name string) error
+	Resealer
+}
+
 // keyCheckMeta holds a value sealed under the secret key, so that starting
 // with another key fails with a clear error instead of producing garbage.
 const keyCheckMeta = "key_check"

@@ -64,7 +64,6 @@ type Engine struct {
 	bus      *bus
 	wait     *waiters
 	counts   counters
-	throttle *throttle
 	refusals refusalLog
 	sched    *scheduler
 	journal  *stepJournal
@@ -105,15 +104,14 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		cfg.Dial = (&net.Dialer{Timeout: 10 * time.Second}).DialContext
 	}
 	e := &Engine{
-		cfg:      cfg,
-		store:    cfg.Store,
-		keys:     cfg.Keyring,
-		log:      cfg.Logger,
-		flows:    newFlowCache(),
-		queue:    newDueQueue(),
-		bus:      newBus(),
-		wait:     newWaiters(),
-		throttle: newThrottle(),
+		cfg:   cfg,
+		store: cfg.Store,
+		keys:  cfg.Keyring,
+		log:   cfg.Logger,
+		flows: newFlowCache(),
+		queue: newDueQueue(),
+		bus:   newBus(),
+		wait:  newWaiters(),
 	}
 	e.sched = newScheduler(e, cfg.Clock)
 	e.exec = &executor{http: cfg.HTTP, dial: cfg.Dial, secrets: e, now: time.Now, log: cfg.Logger}
@@ -464,9 +462,6 @@ func (e *Engine) retentionLoop(ctx context.Context) {
 // and forgets expired dedupe keys, in chunks so no single transaction grows
 // large.
 func (e *Engine) enforceRetention(ctx context.Context) {
-	if _, err := e.store.PurgeSessions(ctx, time.Now()); err != nil {
-		e.log.Error("purge sessions", "err", err)
-	}
 	if n, err := e.store.PurgeDedupe(ctx, time.Now()); err != nil {
 		e.log.Error("purge dedupe keys", "err", err)
 	} else if n > 0 {

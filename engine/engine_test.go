@@ -21,7 +21,7 @@ import (
 
 type testEngine struct {
 	*Engine
-	store *BoltStore
+	store Store
 	dir   string
 }
 
@@ -30,7 +30,7 @@ func startEngine(t *testing.T, dir string, cfg Config) *testEngine {
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	s, err := OpenBolt(dir, time.Second)
+	s, err := openTestStore(t, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +266,7 @@ func TestRetryAndReplay(t *testing.T) {
 // ErrWrongKey.
 func TestWrongKey(t *testing.T) {
 	dir := t.TempDir()
-	s, _ := OpenBolt(dir, time.Second)
+	s, _ := openTestStore(t, dir)
 	k1, _ := NewKeyring(make([]byte, 32))
 	if _, err := New(context.Background(), Config{Store: s, Keyring: k1}); err != nil {
 		t.Fatal(err)

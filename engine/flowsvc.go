@@ -9,6 +9,18 @@ import (
 	"github.com/switchyard/switchyard/flows"
 )
 
+// FlowStore keeps flows and all their versions.
+type FlowStore interface {
+	// PutFlow stores a new version of a flow (version 1 when new)
+	// and keeps every version so runs execute the version they were
+	// accepted under.
+	PutFlow(ctx context.Context, id string, raw []byte) (FlowRecord, error)
+	Flow(ctx context.Context, id string) (FlowRecord, error)
+	FlowVersion(ctx context.Context, id string, version int64) (FlowRecord, error)
+	Flows(ctx context.Context) ([]FlowRecord, error)
+	DeleteFlow(ctx context.Context, id string) error
+}
+
 // SaveFlow validates, compiles and stores a flow definition as its next
 // version. With create, an existing id is an error (ErrFlowExists); with
 // wantID set, the flow's id must match it. Invalid flows give a

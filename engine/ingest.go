@@ -11,6 +11,37 @@ import (
 	"github.com/switchyard/switchyard/flows"
 )
 
+// RunStore keeps events and runs: durable ingest, the queue behind the
+// workers, run history and its retention.
+type RunStore interface {
+	// Accept stores ev and its first run (status queued) with the run's
+	// queue entry in one durable transaction, assigning both IDs. When
+	// ev.DedupeKey is set and a delivery with the same key was accepted for
+	// the flow within window, nothing is stored and the result names the
+	// first run.
+	Accept(ctx context.Context, ev *Event, run *Run, window time.Duration) (AcceptResult, error)
+	// AddRun stores a new queued run for an event already stored (retry,
+	// replay), with its queue entry, assigning its ID.
+	AddRun(ctx context.Context, run *Run) error
+	// SaveRun checkpoints a run. A run that is not final keeps a queue entry
+	// due at run.DueAt (now when nil); a final run loses it. A run already
+	// final in the store is never rewritten: SaveRun returns ErrRunFinal.
+	SaveRun(ctx context.Context, run *Run) error
+	// Run and Event load one record.
+	Run(ctx context.Context, id string) (*Run, error)
+	Event(ctx context.Context, id string) (*Event, error)
+	// ListRuns lists run summaries newest first.
+	ListRuns(ctx context.Context, f RunFilter) (RunPage, error)
+	// Pending lists every run that is not final with its due time, for
+	// recovery at start-up.
+	Pending(ctx context.Context) ([]QueueItem, error)
+	// PurgeDedupe forgets dedupe keys that expired before now.
+	PurgeDedupe(ctx context.Context, now time.Time) (int, error)
+	// DeleteRunsBefore removes final runs (and events no run needs any
+	// more) created before t, at most limit of them; it reports how many.
+	DeleteRunsBefore(ctx context.Context, t time.Time, limit int) (int, error)
+}
+
 // Accepted is what Accept did with an event.
 type Accepted struct {
 	RunID string

@@ -165,8 +165,8 @@ func (r *Run) Summary() RunSummary {
 		Steps: len(r.Steps), RetryOf: r.RetryOf, ReplayOf: r.ReplayOf, DueAt: r.DueAt}
 }
 
-// run rebuilds a run that was accepted but has no checkpoint yet.
-func (s RunSummary) run() *Run {
+// AsRun rebuilds a run that was accepted but has no checkpoint yet.
+func (s RunSummary) AsRun() *Run {
 	return &Run{ID: s.ID, FlowID: s.FlowID, FlowVersion: s.FlowVersion, EventID: s.EventID,
 		Status: s.Status, CreatedAt: s.CreatedAt, FinishedAt: s.FinishedAt, DueAt: s.DueAt,
 		Error: s.Error, RetryOf: s.RetryOf, ReplayOf: s.ReplayOf, Steps: []StepResult{}}
@@ -209,31 +209,4 @@ type ConnectionRecord struct {
 	Sealed    []byte    `json:"sealed"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
-}
-
-// TokenRecord is a stored API token: only its SHA-256 hash is kept.
-type TokenRecord struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	Hash      string    `json:"hash"`
-	Prefix    string    `json:"prefix"`
-	CreatedAt time.Time `json:"created_at"`
-}
-
-// UserRecord is a person who may use the UI. Only a password hash is kept.
-type UserRecord struct {
-	Name         string    `json:"name"`
-	PasswordHash []byte    `json:"password_hash"`
-	Role         string    `json:"role"`
-	CreatedAt    time.Time `json:"created_at"`
-}
-
-// SessionRecord is a browser session; the store keys it by the SHA-256 of
-// the cookie value, so a copy of the database gives no usable session.
-type SessionRecord struct {
-	Hash      string    `json:"hash"`
-	User      string    `json:"user"`
-	CSRF      string    `json:"csrf"`
-	CreatedAt time.Time `json:"created_at"`
-	ExpiresAt time.Time `json:"expires_at"`
 }

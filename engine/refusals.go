@@ -1,15 +1,18 @@
 package engine
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
+
+// RefusalStore keeps refused webhook requests.
+type RefusalStore interface {
+	// Refusals are refused webhook requests, the newest `keep` per flow.
+	AddRefusals(ctx context.Context, rs []Refusal, keep int) error
+	Refusals(ctx context.Context, flowID string, limit int) ([]Refusal, error)
+}
 
 // Refusal is a webhook request that was turned away (bad signature, wrong
 // address, over the rate limit). The body is never kept.
@@ -96,57 +99,4 @@ func (e *Engine) Refusals(ctx context.Context, flowID string, limit int) ([]Refu
 	e.refusals.mu.Unlock()
 	stored, err := e.store.Refusals(ctx, flowID, limit-len(out))
 	return append(out, stored...), err
-}
-
-// AddRefusals implements Store: it keeps the newest `keep` per flow.
-func (s *BoltStore) AddRefusals(ctx context.Context, rs []Refusal, keep int) error {
-	vals := make([][]byte, len(rs))
-	for i := range rs {
-		v, err := json.Marshal(rs[i])
-		if err != nil {
-			return err
-		}
-		vals[i] = v
-	}
-	return s.write(ctx, func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketRefusals)
-		flows := map[string]bool{}
-		for i, r := range rs {
-			if err := b.Put(refusalKey(r), vals[i]); err != nil {
-				return err
-			}
-			flows[r.FlowID] = true
-		}
-		for f := range flows {
-			prefix := compositeKey(f, nil)
-			var keys [][]byte
-			c := b.Cursor()
-			for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-				keys = append(keys, bytes.Clone(k))
-			}
-			for i := 0; i < len(keys)-keep; i++ {
-				if err := b.Delete(keys[i]); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
-}
-
-// Refusals implements Store: newest first.
-func (s *BoltStore) Refusals(ctx context.Context, flowID string, limit int) ([]Refusal, error) {
-	var out []Refusal
-	err := s.view(func(tx *bolt.Tx) error {
-		prefix := compositeKey(flowID, nil)
-		c := tx.Bucket(bucketRefusals).Cursor()
-		for k, v := lastUnder(c, prefix); k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, v = c.Prev() {
-			var r Refusal
-			if json.Unmarshal(v, &r) == nil {
-				out = append(out, r)
-			}
-		}
-		return nil
-	})
-	return out, err
 }

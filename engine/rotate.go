@@ -4,13 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // Key rotation replaces the secret key and re-encrypts every connection
@@ -67,74 +64,52 @@ func GenerateKey() ([]byte, error) {
 // it: 64 hex digits.
 func EncodeKey(k []byte) string { return hex.EncodeToString(k) }
 
+// MetaStore is a small key-value space for the engine's own settings
+// (the secret key's check value).
+type MetaStore interface {
+	Meta(ctx context.Context, key string) ([]byte, error)
+	PutMeta(ctx context.Context, key string, value []byte) error
+}
+
+// Resealer re-encrypts what a store keeps sealed, without the caller
+// knowing how it is kept.
+type Resealer interface {
+	// Reseal replaces, in one atomic transaction, the sealed value of
+	// every connection (its name is the associated data) and of the meta
+	// value metaKey when it exists (the key is the associated data) by
+	// what fn returns for it. The meta value goes first. When fn fails
+	// for any of them nothing changes and its error is returned. It
+	// reports how many connections it rewrote.
+	Reseal(ctx context.Context, metaKey string, fn func(sealed, ad []byte) ([]byte, error)) (int, error)
+}
+
+// KeyStore is what rotating the key file needs.
+type KeyStore interface {
+	MetaStore
+	Resealer
+}
+
 // RotateKey re-encrypts every connection and the key-check value, sealed
 // under oldKey, under newKey in one transaction, and returns how many
 // connections it re-encrypted. When oldKey does not open the key check or
 // any connection it fails with ErrWrongKey and changes nothing.
-func RotateKey(ctx context.Context, s *BoltStore, oldKey, newKey *Keyring) (int, error) {
+func RotateKey(ctx context.Context, s Resealer, oldKey, newKey *Keyring) (int, error) {
 	if oldKey == nil || newKey == nil {
 		return 0, errors.New("engine: rotate key: no key given")
 	}
-	n, err := s.rekey(ctx, oldKey, newKey)
-	if err != nil {
-		return 0, fmt.Errorf("engine: rotate key: %w", err)
-	}
-	return n, nil
-}
-
-// rekey rewrites every connection and the key check in one transaction of
-// its own, not the group commit: should anything fail half-way, all of it
-// must roll back, which a transaction shared with other writers cannot do
-// for one of them. Decrypting inside the transaction is CPU only, and it
-// keeps a connection written meanwhile from being missed.
-func (s *BoltStore) rekey(ctx context.Context, oldKey, newKey *Keyring) (int, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, err
-	}
-	n := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		meta := tx.Bucket(bucketMeta)
-		if sealed := meta.Get([]byte(keyCheckMeta)); sealed != nil {
-			if _, err := oldKey.Open(sealed, []byte(keyCheckMeta)); err != nil {
-				return fmt.Errorf("key check: %w (the current key is not the one the data is under)", err)
-			}
-		}
-		conns := tx.Bucket(bucketConnections)
-		type rewrite struct{ key, value []byte }
-		var out []rewrite
-		err := conns.ForEach(func(k, v []byte) error {
-			var rec ConnectionRecord
-			if err := json.Unmarshal(v, &rec); err != nil {
-				return fmt.Errorf("decode connection %q: %w", k, err)
-			}
-			plain, err := oldKey.Open(rec.Sealed, []byte(rec.Name))
-			if err != nil {
-				return fmt.Errorf("connection %q: %w", rec.Name, err)
-			}
-			rec.Sealed = newKey.Seal(plain, []byte(rec.Name))
-			clear(plain)
-			data, err := json.Marshal(&rec)
-			if err != nil {
-				return fmt.Errorf("encode connection %q: %w", rec.Name, err)
-			}
-			out = append(out, rewrite{key: append([]byte(nil), k...), value: data})
-			return nil
-		})
+	n, err := s.Reseal(ctx, keyCheckMeta, func(sealed, ad []byte) ([]byte, error) {
+		plain, err := oldKey.Open(sealed, ad)
 		if err != nil {
-			return err
-		}
-		// Every record was read before any is written: ForEach must not
-		// see the bucket change under it.
-		for _, r := range out {
-			if err := conns.Put(r.key, r.value); err != nil {
-				return err
+			if string(ad) == keyCheckMeta {
+				return nil, fmt.Errorf("key check: %w (the current key is not the one the data is under)", err)
 			}
+			return nil, fmt.Errorf("connection %q: %w", ad, err)
 		}
-		n = len(out)
-		return meta.Put([]byte(keyCheckMeta), newKey.Seal(keyCheckPlain, []byte(keyCheckMeta)))
+		defer clear(plain)
+		return newKey.Seal(plain, ad), nil
 	})
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("engine: rotate key: %w", err)
 	}
 	return n, nil
 }
@@ -144,7 +119,7 @@ func (s *BoltStore) rekey(ctx context.Context, oldKey, newKey *Keyring) (int, er
 // everything under it (RotateKey) and renames it over the key file. It
 // returns how many connections were re-encrypted. The store must be the
 // one in dir, and no engine may be using it.
-func RotateKeyFile(ctx context.Context, s *BoltStore, dir string) (int, error) {
+func RotateKeyFile(ctx context.Context, s KeyStore, dir string) (int, error) {
 	if _, err := RecoverKeyRotation(ctx, s, dir); err != nil {
 		return 0, err
 	}
@@ -196,7 +171,7 @@ func RotateKeyFile(ctx context.Context, s *BoltStore, dir string) (int, error) {
 // re-encrypted under it and it replaces the key file (finished is true);
 // otherwise the rotation never committed and the file is removed. Without
 // NewKeyFileName it does nothing. Call it before loading the key.
-func RecoverKeyRotation(ctx context.Context, s Store, dir string) (finished bool, err error) {
+func RecoverKeyRotation(ctx context.Context, s MetaStore, dir string) (finished bool, err error) {
 	newPath := filepath.Join(dir, NewKeyFileName)
 	data, err := os.ReadFile(newPath)
 	if errors.Is(err, os.ErrNotExist) {

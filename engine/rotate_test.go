@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // rotationConns are the connections the rotation tests store.
@@ -30,7 +29,7 @@ func testKeyring(t *testing.T, b byte) *Keyring {
 
 // seedConnections stores rotationConns under k through the engine, as the
 // API does.
-func seedConnections(t *testing.T, s *BoltStore, k *Keyring) {
+func seedConnections(t *testing.T, s Store, k *Keyring) {
 	t.Helper()
 	ctx := context.Background()
 	e, err := New(ctx, Config{Store: s, Keyring: k})
@@ -69,7 +68,7 @@ func checkConnections(t *testing.T, s Store, k *Keyring) {
 
 func TestRotateKey(t *testing.T) {
 	ctx := context.Background()
-	s, err := OpenBolt(t.TempDir(), time.Second)
+	s, err := openTestStore(t, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +114,7 @@ func TestRotateKey(t *testing.T) {
 // fails the whole rotation and leaves every record as it was.
 func TestRotateKeyAllOrNothing(t *testing.T) {
 	ctx := context.Background()
-	s, err := OpenBolt(t.TempDir(), time.Second)
+	s, err := openTestStore(t, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,10 +145,10 @@ func TestRotateKeyAllOrNothing(t *testing.T) {
 
 // newKeyDir makes a data dir with a key file and the rotation connections
 // sealed under it, and returns the open store and the key.
-func newKeyDir(t *testing.T) (string, *BoltStore, []byte) {
+func newKeyDir(t *testing.T) (string, Store, []byte) {
 	t.Helper()
 	dir := t.TempDir()
-	s, err := OpenBolt(dir, time.Second)
+	s, err := openTestStore(t, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +226,7 @@ func TestRotateKeyFile(t *testing.T) {
 
 func TestRotateKeyFileNeedsKeyFile(t *testing.T) {
 	dir := t.TempDir()
-	s, err := OpenBolt(dir, time.Second)
+	s, err := openTestStore(t, dir)
 	if err != nil {
 		t.Fatal(err)
 	}

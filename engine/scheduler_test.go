@@ -10,8 +10,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // fakeClock is a Clock the test moves by hand. Only the scheduler calls
@@ -469,8 +467,8 @@ func TestScheduleEveryKeepsCadence(t *testing.T) {
 	assertTicks(t, got, "2027-01-04T10:01:00Z", "2027-01-04T10:02:00Z", "2027-01-04T10:04:00Z", "2027-01-04T10:05:00Z")
 }
 
-// TestAcceptTickHorizon: tick keys older than the horizon are pruned, and a
-// tick that old is refused rather than fired again.
+// TestAcceptTickHorizon: a tick older than the horizon is refused rather
+// than fired again (boltstore tests that its key is pruned).
 func TestAcceptTickHorizon(t *testing.T) {
 	ctx := context.Background()
 	clk := newFakeClock(utc("2027-01-04T10:00:00Z"))
@@ -482,17 +480,6 @@ func TestAcceptTickHorizon(t *testing.T) {
 	}
 	if res, err := se.FireTick(ctx, a, old.Add(48*time.Hour)); err != nil || res.Duplicate {
 		t.Fatal(res, err)
-	}
-	n := 0
-	se.store.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketTicks).Cursor()
-		for k, _ := c.First(); k != nil; k, _ = c.Next() {
-			n++
-		}
-		return nil
-	})
-	if n != 1 {
-		t.Fatalf("%d tick keys kept, want 1 (the old one pruned)", n)
 	}
 	res, err := se.FireTick(ctx, a, old)
 	if err != nil || !res.Duplicate {

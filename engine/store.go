@@ -1,103 +1,28 @@
 package engine
 
 import (
-	"context"
 	"errors"
 	"time"
 )
 
-// Store is everything the engine keeps. The bbolt implementation lives in
-// bolt.go; a shared implementation (PostgreSQL) can come later without
-// touching the executor, which sees only this interface.
+// Store is everything the engine keeps: the small interfaces its parts
+// consume, each declared beside its consumer (RunStore in ingest.go,
+// FlowStore in flowsvc.go, ConnectionStore in connections.go, TriggerStore
+// in trigger.go, RefusalStore in refusals.go). The bbolt implementation is
+// engine/boltstore; a store is added without touching the executor, and
+// engine/storetest is the conformance suite every store passes. Accounts,
+// sessions and tokens are auth's (auth.Store), which the same store
+// usually implements too.
 //
-// Write methods are durable when they return: the data is on disk.
+// Write methods are durable when they return: the data is on disk (or
+// committed).
 type Store interface {
-	// Accept stores ev and its first run (status queued) with the run's
-	// queue entry in one durable transaction, assigning both IDs. When
-	// ev.DedupeKey is set and a delivery with the same key was accepted for
-	// the flow within window, nothing is stored and the result names the
-	// first run.
-	Accept(ctx context.Context, ev *Event, run *Run, window time.Duration) (AcceptResult, error)
-	// AddRun stores a new queued run for an event already stored (retry,
-	// replay), with its queue entry, assigning its ID.
-	AddRun(ctx context.Context, run *Run) error
-	// SaveRun checkpoints a run. A run that is not final keeps a queue entry
-	// due at run.DueAt (now when nil); a final run loses it. A run already
-	// final in the store is never rewritten: SaveRun returns ErrRunFinal.
-	SaveRun(ctx context.Context, run *Run) error
-	// Run and Event load one record.
-	Run(ctx context.Context, id string) (*Run, error)
-	Event(ctx context.Context, id string) (*Event, error)
-	// ListRuns lists run summaries newest first.
-	ListRuns(ctx context.Context, f RunFilter) (RunPage, error)
-	// Pending lists every run that is not final with its due time, for
-	// recovery at start-up.
-	Pending(ctx context.Context) ([]QueueItem, error)
-	// PurgeDedupe forgets dedupe keys that expired before now.
-	PurgeDedupe(ctx context.Context, now time.Time) (int, error)
-	// DeleteRunsBefore removes final runs (and events no run needs any
-	// more) created before t, at most limit of them; it reports how many.
-	DeleteRunsBefore(ctx context.Context, t time.Time, limit int) (int, error)
-
-	// Flows: PutFlow stores a new version of a flow (version 1 when new)
-	// and keeps every version so runs execute the version they were
-	// accepted under.
-	PutFlow(ctx context.Context, id string, raw []byte) (FlowRecord, error)
-	Flow(ctx context.Context, id string) (FlowRecord, error)
-	FlowVersion(ctx context.Context, id string, version int64) (FlowRecord, error)
-	Flows(ctx context.Context) ([]FlowRecord, error)
-	DeleteFlow(ctx context.Context, id string) error
-
-	// Connections hold sealed (encrypted) credentials.
-	PutConnection(ctx context.Context, c ConnectionRecord) error
-	Connection(ctx context.Context, name string) (ConnectionRecord, error)
-	Connections(ctx context.Context) ([]ConnectionRecord, error)
-	DeleteConnection(ctx context.Context, name string) error
-
-	// Tokens are API tokens, kept as hashes.
-	PutToken(ctx context.Context, t TokenRecord) error
-	TokenByHash(ctx context.Context, hash string) (TokenRecord, error)
-	Tokens(ctx context.Context) ([]TokenRecord, error)
-	DeleteToken(ctx context.Context, id string) error
-
-	// Users: CreateFirstUser stores the owner only while no user exists
-	// (ErrSetupDone otherwise), atomically, so two setup forms racing
-	// cannot both win.
-	CreateFirstUser(ctx context.Context, u UserRecord) error
-	User(ctx context.Context, name string) (UserRecord, error)
-	UserCount(ctx context.Context) (int, error)
-
-	// Sessions are browser sessions, kept by the hash of their token.
-	PutSession(ctx context.Context, s SessionRecord) error
-	Session(ctx context.Context, hash string) (SessionRecord, error)
-	DeleteSession(ctx context.Context, hash string) error
-	// PurgeSessions forgets sessions that expired before now.
-	PurgeSessions(ctx context.Context, now time.Time) (int, error)
-
-	// Schedule triggers: AcceptTick stores a tick's event and run unless
-	// that tick of the flow already fired (Duplicate), and only while the
-	// flow is still at run.FlowVersion (ErrStaleVersion), in one
-	// transaction. LastTick is the newest tick recorded.
-	AcceptTick(ctx context.Context, ev *Event, run *Run, tick time.Time) (AcceptResult, error)
-	LastTick(ctx context.Context, flowID string) (time.Time, error)
-
-	// Poll triggers: AcceptPoll stores the runs of a poll's unseen items,
-	// adds their keys to the bounded seen set and saves the poll state,
-	// in one transaction.
-	AcceptPoll(ctx context.Context, pc PollCommit) (PollResult, error)
-	PollStateOf(ctx context.Context, flowID string) (PollState, error)
-	PutPollState(ctx context.Context, flowID string, st PollState) error
-	SeenKeys(ctx context.Context, flowID string, newest int) (int, []string, error)
-	ResetPoll(ctx context.Context, flowID string) error
-
-	// Refusals are refused webhook requests, the newest `keep` per flow.
-	AddRefusals(ctx context.Context, rs []Refusal, keep int) error
-	Refusals(ctx context.Context, flowID string, limit int) ([]Refusal, error)
-
-	// Meta is a small key-value space for the engine's own settings.
-	Meta(ctx context.Context, key string) ([]byte, error)
-	PutMeta(ctx context.Context, key string, value []byte) error
-
+	RunStore
+	FlowStore
+	ConnectionStore
+	TriggerStore
+	RefusalStore
+	MetaStore
 	Close() error
 }
 
@@ -142,7 +67,6 @@ var (
 	ErrLocked     = errors.New("data directory is locked by another process")
 	ErrSaturated  = errors.New("engine saturated")
 	ErrFlowExists = errors.New("flow already exists")
-	ErrSetupDone  = errors.New("setup already done: an owner exists")
 	// ErrStaleVersion: a tick or poll was for a flow version that has
 	// since been replaced; it must not start runs.
 	ErrStaleVersion = errors.New("flow version changed")

@@ -30,7 +30,7 @@ func (s *Server) requireToken(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="switchyard"`)
 		return errStatus(fiber.StatusUnauthorized, "missing bearer token (Authorization: Bearer <token>; create one with `switchyard token create`)")
 	}
-	if _, ok := s.eng.VerifyToken(c.UserContext(), strings.TrimSpace(tok)); !ok {
+	if _, ok := s.auth.VerifyToken(c.UserContext(), strings.TrimSpace(tok)); !ok {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="switchyard", error="invalid_token"`)
 		return errStatus(fiber.StatusUnauthorized, "invalid or revoked token")
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/switchyard/switchyard/auth"
 	"github.com/switchyard/switchyard/engine"
 	"github.com/switchyard/switchyard/flows"
 )
@@ -73,7 +74,7 @@ func (s *Server) classify(c *fiber.Ctx, err error) (int, errorBody) {
 			return fe.Code, errorBody{Error: "request body too large"}
 		}
 		return fe.Code, errorBody{Error: fe.Message}
-	case errors.Is(err, engine.ErrFlowNotFound), errors.Is(err, engine.ErrNotFound), errors.Is(err, engine.ErrBadID):
+	case errors.Is(err, engine.ErrFlowNotFound), errors.Is(err, engine.ErrNotFound), errors.Is(err, auth.ErrNotFound), errors.Is(err, engine.ErrBadID):
 		return fiber.StatusNotFound, errorBody{Error: err.Error()}
 	case errors.Is(err, engine.ErrFlowExists), errors.Is(err, engine.ErrNotFailed), errors.Is(err, engine.ErrRunFinal):
 		return fiber.StatusConflict, errorBody{Error: err.Error()}

@@ -107,7 +107,7 @@ func TestHooksListener(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := New(f.eng, Config{HooksAddr: hooksLn.Addr().String()})
+	srv := New(f.eng, f.acc, Config{HooksAddr: hooksLn.Addr().String()})
 	go func() { _ = srv.HooksApp().Listener(hooksLn) }()
 	mainAddr := listen(t, srv)
 	createFlow(t, f, respondFlow)
@@ -153,7 +153,7 @@ func TestHooksListener(t *testing.T) {
 	if want := `"webhook_url":"http://127.0.0.1:` + hooks[strings.LastIndex(hooks, ":")+1:] + `/hooks/page"`; !strings.Contains(body, want) {
 		t.Errorf("webhook URL: want %s in %s", want, body)
 	}
-	pub := New(f.eng, Config{HooksAddr: hooks, HooksPublicURL: "https://hooks.example.net/"})
+	pub := New(f.eng, f.acc, Config{HooksAddr: hooks, HooksPublicURL: "https://hooks.example.net/"})
 	if r, body := (&fixture{srv: pub, eng: f.eng, token: f.token}).do(t, "GET", "/api/flows/page", "", ""); r.StatusCode != 200 ||
 		!strings.Contains(body, `"webhook_url":"https://hooks.example.net/hooks/page"`) {
 		t.Errorf("webhook URL with a hooks public URL: %s", body)

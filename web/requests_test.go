@@ -43,7 +43,7 @@ func panicky(c *fiber.Ctx) error {
 func TestHandlerPanicIsA500WithRequestID(t *testing.T) {
 	f := newFixture(t, engine.Config{})
 	logs := &syncBuffer{}
-	srv := New(f.eng, Config{Logger: slog.New(slog.NewJSONHandler(logs, nil)), testRoutes: func(s *Server) {
+	srv := New(f.eng, f.acc, Config{Logger: slog.New(slog.NewJSONHandler(logs, nil)), testRoutes: func(s *Server) {
 		s.app.Get("/api/panic", s.requireToken, panicky)
 		s.app.Post("/hooks/panic", panicky)
 		// A UI page (its session guard left out: a password check costs

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/switchyard/switchyard/auth"
 	"github.com/switchyard/switchyard/engine"
 )
 
@@ -39,12 +40,13 @@ type Config struct {
 
 // Server is the HTTP side of Switchyard.
 type Server struct {
-	app *fiber.App
-	eng *engine.Engine
-	cfg Config
-	log *slog.Logger
-	ui  uiState
-	ids *requestIDs
+	app  *fiber.App
+	eng  *engine.Engine
+	auth *auth.Service
+	cfg  Config
+	log  *slog.Logger
+	ui   uiState
+	ids  *requestIDs
 
 	// hooksApp serves the hooks listener (nil without Config.HooksAddr).
 	hooksApp *fiber.App
@@ -55,12 +57,13 @@ type Server struct {
 	closeOnce sync.Once
 }
 
-// New builds the server and its routes.
-func New(eng *engine.Engine, cfg Config) *Server {
+// New builds the server and its routes over the engine and the accounts,
+// sessions and tokens of acc.
+func New(eng *engine.Engine, acc *auth.Service, cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{eng: eng, cfg: cfg, log: cfg.Logger, ids: newRequestIDs(), closing: make(chan struct{})}
+	s := &Server{eng: eng, auth: acc, cfg: cfg, log: cfg.Logger, ids: newRequestIDs(), closing: make(chan struct{})}
 	s.app = s.newApp()
 	s.routes()
 	if cfg.HooksAddr != "" {

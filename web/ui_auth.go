@@ -13,7 +13,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/switchyard/switchyard/engine"
+	"github.com/switchyard/switchyard/auth"
 	"github.com/switchyard/switchyard/web/views"
 )
 
@@ -59,8 +59,8 @@ func redirect(c *fiber.Ctx, to string) error {
 }
 
 // session returns the session requireSession found.
-func session(c *fiber.Ctx) engine.Session {
-	sess, _ := c.Locals(localSession).(engine.Session)
+func session(c *fiber.Ctx) auth.Session {
+	sess, _ := c.Locals(localSession).(auth.Session)
 	return sess
 }
 
@@ -131,7 +131,7 @@ func (s *Server) needsSetup(c *fiber.Ctx) (bool, error) {
 	if s.ui.setupDone.Load() {
 		return false, nil
 	}
-	need, err := s.eng.NeedsSetup(c.UserContext())
+	need, err := s.auth.NeedsSetup(c.UserContext())
 	if err != nil {
 		return false, err
 	}
@@ -158,7 +158,7 @@ func (s *Server) requireSession(c *fiber.Ctx) error {
 	if need {
 		return redirect(c, "/setup")
 	}
-	sess, err := s.eng.SessionFor(c.UserContext(), c.Cookies(sessionCookie))
+	sess, err := s.auth.SessionFor(c.UserContext(), c.Cookies(sessionCookie))
 	if err != nil {
 		if !safeMethod(c.Method()) {
 			return render(c, fiber.StatusUnauthorized, views.Message(views.MessageProps{
@@ -284,21 +284,21 @@ func (s *Server) setupSubmit(c *fiber.Ctx) error {
 	if pw != c.FormValue("password2") {
 		return fail(fiber.StatusBadRequest, "The passwords do not match.")
 	}
-	if err := s.eng.Setup(c.UserContext(), name, pw); err != nil {
+	if err := s.auth.Setup(c.UserContext(), name, pw); err != nil {
 		switch {
-		case errors.Is(err, engine.ErrSetupDone):
+		case errors.Is(err, auth.ErrSetupDone):
 			return redirect(c, "/login")
-		case errors.Is(err, engine.ErrBadInput):
+		case errors.Is(err, auth.ErrBadInput):
 			msg := err.Error()
-			if i := strings.LastIndex(msg, engine.ErrBadInput.Error()+": "); i >= 0 {
-				msg = msg[i+len(engine.ErrBadInput.Error())+2:]
+			if i := strings.LastIndex(msg, auth.ErrBadInput.Error()+": "); i >= 0 {
+				msg = msg[i+len(auth.ErrBadInput.Error())+2:]
 			}
 			return fail(fiber.StatusBadRequest, upperFirst(msg)+".")
 		}
 		return s.uiError(c, err)
 	}
 	s.ui.setupDone.Store(true)
-	sess, err := s.eng.Login(c.UserContext(), name, pw, c.IP())
+	sess, err := s.auth.Login(c.UserContext(), name, pw, c.IP())
 	if err != nil {
 		return redirect(c, "/login")
 	}
@@ -355,7 +355,7 @@ func (s *Server) loginPage(c *fiber.Ctx) error {
 	if need {
 		return redirect(c, "/setup")
 	}
-	if _, err := s.eng.SessionFor(c.UserContext(), c.Cookies(sessionCookie)); err == nil {
+	if _, err := s.auth.SessionFor(c.UserContext(), c.Cookies(sessionCookie)); err == nil {
 		return redirect(c, localPath(c.Query("next")))
 	}
 	return render(c, fiber.StatusOK, views.Login(views.LoginProps{Page: s.prePage(c, "Sign in"), Next: localPath(c.Query("next"))}))
@@ -376,12 +376,12 @@ func (s *Server) loginSubmit(c *fiber.Ctx) error {
 	if !checkPreToken(c) {
 		return fail(fiber.StatusForbidden, "The form expired. Please try again.")
 	}
-	sess, err := s.eng.Login(c.UserContext(), name, c.FormValue("password"), c.IP())
+	sess, err := s.auth.Login(c.UserContext(), name, c.FormValue("password"), c.IP())
 	switch {
-	case errors.Is(err, engine.ErrThrottled):
+	case errors.Is(err, auth.ErrThrottled):
 		c.Set(fiber.HeaderRetryAfter, "300")
 		return fail(fiber.StatusTooManyRequests, "Too many attempts. Wait a few minutes, then try again.")
-	case errors.Is(err, engine.ErrBadLogin):
+	case errors.Is(err, auth.ErrBadLogin):
 		return fail(fiber.StatusUnauthorized, "Wrong user name or password.")
 	case err != nil:
 		return s.uiError(c, err)
@@ -391,7 +391,7 @@ func (s *Server) loginSubmit(c *fiber.Ctx) error {
 }
 
 func (s *Server) logout(c *fiber.Ctx) error {
-	if err := s.eng.Logout(c.UserContext(), session(c).Token); err != nil {
+	if err := s.auth.Logout(c.UserContext(), session(c).Token); err != nil {
 		return s.uiError(c, err)
 	}
 	s.clearCookie(c, sessionCookie)
@@ -402,7 +402,7 @@ func (s *Server) logout(c *fiber.Ctx) error {
 // cookie counts only together with the session's X-CSRF-Token header, so
 // another site cannot ride on the cookie.
 func (s *Server) sessionAPI(c *fiber.Ctx, cookie string) error {
-	sess, err := s.eng.SessionFor(c.UserContext(), cookie)
+	sess, err := s.auth.SessionFor(c.UserContext(), cookie)
 	if err != nil {
 		return errStatus(fiber.StatusUnauthorized, "session expired; sign in again or use a bearer token")
 	}

@@ -13,7 +13,9 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/switchyard/switchyard/auth"
 	"github.com/switchyard/switchyard/engine"
+	"github.com/switchyard/switchyard/engine/boltstore"
 )
 
 // The run-history page must render in under 50 ms at p99 (server time) with
@@ -40,7 +42,7 @@ type historyFixture struct {
 func newHistoryFixture(tb testing.TB) *historyFixture {
 	tb.Helper()
 	ctx := context.Background()
-	st, err := engine.OpenBolt(tb.TempDir(), time.Second)
+	st, err := boltstore.Open(tb.TempDir(), time.Second)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -63,20 +65,21 @@ func newHistoryFixture(tb testing.TB) *historyFixture {
 			tb.Fatal(err)
 		}
 	}
-	if err := eng.Setup(ctx, "ada", ownerPassword); err != nil {
+	acc := auth.New(st, nil)
+	if err := acc.Setup(ctx, "ada", ownerPassword); err != nil {
 		tb.Fatal(err)
 	}
-	sess, err := eng.Login(ctx, "ada", ownerPassword, "127.0.0.1")
+	sess, err := acc.Login(ctx, "ada", ownerPassword, "127.0.0.1")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &historyFixture{handler: New(eng, Config{}).App().Handler(), cookie: sess.Token}
+	return &historyFixture{handler: New(eng, acc, Config{}).App().Handler(), cookie: sess.Token}
 }
 
 // fillHistory writes the runs: every one accepted as a webhook event, then
 // checkpointed final with SaveRun, as the executor would; one in ten with
 // the step results of a real run, one in failedEvery failed.
-func fillHistory(tb testing.TB, st *engine.BoltStore) {
+func fillHistory(tb testing.TB, st *boltstore.Store) {
 	tb.Helper()
 	ctx := context.Background()
 	start := time.Now().UTC().Add(-14 * 24 * time.Hour)

@@ -76,7 +76,7 @@ func (s *Server) deleteConnectionUI(c *fiber.Ctx) error {
 
 func (s *Server) tokensProps(c *fiber.Ctx) (views.TokensProps, error) {
 	p := views.TokensProps{Page: s.pageProps(c, "API tokens", "tokens")}
-	toks, err := s.eng.Tokens(c.UserContext())
+	toks, err := s.auth.Tokens(c.UserContext())
 	p.Tokens = toks
 	return p, err
 }
@@ -100,7 +100,7 @@ func (s *Server) createTokenUI(c *fiber.Ctx) error {
 		p.Error = "Give the token a name, e.g. the script that will use it."
 		return render(c, fiber.StatusUnprocessableEntity, views.Tokens(p))
 	}
-	tok, rec, err := s.eng.CreateToken(c.UserContext(), name)
+	tok, rec, err := s.auth.CreateToken(c.UserContext(), name)
 	if err != nil {
 		return err
 	}
@@ -113,7 +113,7 @@ func (s *Server) createTokenUI(c *fiber.Ctx) error {
 }
 
 func (s *Server) revokeTokenUI(c *fiber.Ctx) error {
-	if err := s.eng.RevokeToken(c.UserContext(), c.Params("id")); err != nil {
+	if err := s.auth.RevokeToken(c.UserContext(), c.Params("id")); err != nil {
 		return err
 	}
 	return redirect(c, "/tokens?flash=token-revoked")

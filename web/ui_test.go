@@ -184,7 +184,7 @@ func TestUILoginThrottled(t *testing.T) {
 
 func TestUISecureCookieBehindHTTPS(t *testing.T) {
 	f := newFixture(t, engine.Config{})
-	srv := New(f.eng, Config{PublicURL: "https://automation.example.com"})
+	srv := New(f.eng, f.acc, Config{PublicURL: "https://automation.example.com"})
 	b := newBrowser(t, srv)
 	_, page := b.do("GET", "/setup", nil)
 	if !b.cookies[preSessionCookie].Secure {

@@ -10,23 +10,26 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard/switchyard/auth"
 	_ "github.com/switchyard/switchyard/connectors/dataset"
 	"github.com/switchyard/switchyard/connectors/egress"
 	_ "github.com/switchyard/switchyard/connectors/httpreq"
 	_ "github.com/switchyard/switchyard/connectors/respond"
 	"github.com/switchyard/switchyard/engine"
+	"github.com/switchyard/switchyard/engine/boltstore"
 )
 
 type fixture struct {
 	srv   *Server
 	eng   *engine.Engine
+	acc   *auth.Service
 	token string
 }
 
 func newFixture(t *testing.T, cfg engine.Config) *fixture {
 	t.Helper()
 	dir := t.TempDir()
-	s, err := engine.OpenBolt(dir, time.Second)
+	s, err := boltstore.Open(dir, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,12 +43,13 @@ func newFixture(t *testing.T, cfg engine.Config) *fixture {
 	if err := eng.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	tok, _, err := engine.CreateToken(context.Background(), s, "test")
+	acc := auth.New(s, nil)
+	tok, _, err := acc.CreateToken(context.Background(), "test")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { eng.Stop(); s.Close() })
-	return &fixture{srv: New(eng, Config{}), eng: eng, token: tok}
+	return &fixture{srv: New(eng, acc, Config{}), eng: eng, acc: acc, token: tok}
 }
 
 func (f *fixture) do(t *testing.T, method, path, ctype, body string, hdr ...string) (*http.Response, string) {

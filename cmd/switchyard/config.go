@@ -14,6 +14,7 @@ import (
 
 	"github.com/switchyard/switchyard/connectors/egress"
 	"github.com/switchyard/switchyard/engine"
+	"github.com/switchyard/switchyard/engine/boltstore"
 )
 
 // lockWait is how long a command waits for the data dir's lock before it
@@ -96,9 +97,9 @@ func newLogger(level string, w io.Writer) *slog.Logger {
 
 // openStore opens the data dir's store for a command. A damaged log stops
 // it with the command that salvages it.
-func openStore(o *options, log *slog.Logger) (*engine.BoltStore, error) {
-	store, err := engine.OpenBoltWith(o.data, engine.BoltOptions{LockWait: lockWait, Logger: log})
-	if errors.Is(err, engine.ErrLogDamaged) {
+func openStore(o *options, log *slog.Logger) (*boltstore.Store, error) {
+	store, err := boltstore.OpenWith(o.data, boltstore.Options{LockWait: lockWait, Logger: log})
+	if errors.Is(err, boltstore.ErrLogDamaged) {
 		return nil, fmt.Errorf("%w. Run `switchyard recover --data %s` to apply the intact records after the damage "+
 			"and see exactly what was lost, then start again (docs/operations.md)", err, o.data)
 	}
@@ -107,7 +108,7 @@ func openStore(o *options, log *slog.Logger) (*engine.BoltStore, error) {
 
 // openEngine opens the data dir's store and key and builds an engine
 // without starting it. The caller closes the returned store.
-func openEngine(ctx context.Context, o *options, log *slog.Logger) (*engine.Engine, *engine.BoltStore, error) {
+func openEngine(ctx context.Context, o *options, log *slog.Logger) (*engine.Engine, *boltstore.Store, error) {
 	store, err := openStore(o, log)
 	if err != nil {
 		return nil, nil, err

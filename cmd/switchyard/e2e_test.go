@@ -235,8 +235,11 @@ func TestSyncWebhookLastOutput(t *testing.T) {
 }
 
 // TestSecondProcessExits: a second server on the same data dir gives up
-// within 2 s with a message naming the lock.
+// with a message naming the lock instead of waiting for it. The lock wait is
+// about a second; the bound is loose because a loaded CI machine can take
+// seconds just to start a process, and a hang is what this test is about.
 func TestSecondProcessExits(t *testing.T) {
+	const giveUpBound = 15 * time.Second
 	in := newInstance(t)
 	in.start()
 	start := time.Now()
@@ -245,7 +248,7 @@ func TestSecondProcessExits(t *testing.T) {
 	if err == nil {
 		t.Fatalf("second process exited 0: %s", out)
 	}
-	if took > 2*time.Second {
+	if took > giveUpBound {
 		t.Errorf("second process took %s to give up", took)
 	}
 	if !strings.Contains(string(out), "lock") || !strings.Contains(string(out), "switchyard.db") {
@@ -254,7 +257,7 @@ func TestSecondProcessExits(t *testing.T) {
 	// token create fails fast in the same way.
 	start = time.Now()
 	out, err = exec.Command(in.bin, "token", "create", "--name", "x", "--data", in.data).CombinedOutput()
-	if err == nil || time.Since(start) > 2*time.Second || !strings.Contains(string(out), "lock") {
+	if err == nil || time.Since(start) > giveUpBound || !strings.Contains(string(out), "lock") {
 		t.Errorf("token create with a server running: err=%v after %s: %s", err, time.Since(start), out)
 	}
 }

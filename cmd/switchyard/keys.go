@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/switchyard/switchyard/engine"
+	"github.com/switchyard/switchyard/engine/boltstore"
 )
 
 // envSecretKey is the variable that holds the secret key instead of the
@@ -65,7 +66,7 @@ func cmdKeysRotate(args []string, stdout, stderr io.Writer) error {
 // after the commit, the printed line must already be out, since it is then
 // the only copy. Until the commit the old key stays valid, and the key
 // check tells which of the two the data is under.
-func rotateEnvKey(ctx context.Context, store *engine.BoltStore, env string, stdout, stderr io.Writer) error {
+func rotateEnvKey(ctx context.Context, store *boltstore.Store, env string, stdout, stderr io.Writer) error {
 	oldRaw, err := engine.ParseKey(env)
 	if err != nil {
 		return fmt.Errorf("keys rotate: %s: %w", envSecretKey, err)

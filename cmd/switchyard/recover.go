@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/switchyard/switchyard/engine"
+	"github.com/switchyard/switchyard/engine/boltstore"
 )
 
 // cmdRecover salvages a damaged write-ahead log: every intact record goes
@@ -21,7 +21,7 @@ func cmdRecover(args []string, stdout io.Writer) error {
 	} else if len(pos) > 0 {
 		return usageError{"recover takes no arguments besides --data"}
 	}
-	report, err := engine.RecoverBolt(o.data, lockWait)
+	report, err := boltstore.Recover(o.data, lockWait)
 	if err != nil {
 		return fmt.Errorf("recover: %w", err)
 	}
@@ -30,7 +30,7 @@ func cmdRecover(args []string, stdout io.Writer) error {
 }
 
 // printRecovery tells what recovery did, damage by damage.
-func printRecovery(w io.Writer, walDir string, r *engine.RecoveryReport) {
+func printRecovery(w io.Writer, walDir string, r *boltstore.RecoveryReport) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "write-ahead log %s: %d segment(s) read, %d intact record(s) applied to the database\n",
 		walDir, r.Segments, r.Applied)

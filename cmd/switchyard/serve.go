@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/switchyard/switchyard/auth"
 	"github.com/switchyard/switchyard/web"
 )
 
@@ -73,7 +74,9 @@ func cmdServe(args []string, stderr io.Writer) error {
 		}
 		cfg.HooksAddr = hooksLn.Addr().String()
 	}
-	srv := web.New(eng, cfg)
+	acc := auth.New(store, log)
+	go acc.PurgeLoop(ctx)
+	srv := web.New(eng, acc, cfg)
 	errc := make(chan error, 2)
 	if hooksLn != nil {
 		log.Info("switchyard listening for webhooks", "addr", cfg.HooksAddr)

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/switchyard/switchyard/engine"
+	"github.com/switchyard/switchyard/auth"
 )
 
 // cmdTokenCreate prints a new API token. It works on the data dir directly,
@@ -28,7 +28,7 @@ func cmdTokenCreate(args []string, stdout io.Writer) error {
 		return err
 	}
 	defer store.Close()
-	tok, _, err := engine.CreateToken(context.Background(), store, name)
+	tok, _, err := auth.New(store, nil).CreateToken(context.Background(), name)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ package views
 import (
 	"time"
 
+	"github.com/switchyard/switchyard/auth"
 	"github.com/switchyard/switchyard/connectors"
 	"github.com/switchyard/switchyard/engine"
 	"github.com/switchyard/switchyard/flows"
@@ -248,7 +249,7 @@ type ConnectionsProps struct {
 // it was created.
 type TokensProps struct {
 	Page      PageProps
-	Tokens    []engine.TokenRecord
+	Tokens    []auth.TokenRecord
 	NewToken  string
 	NewName   string
 	Error     string

@@ -1,0 +1,219 @@
+package boltstore
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/switchyard/switchyard/engine"
+)
+
+// Bucket names and key encoders: the one place that knows the bbolt layout.
+// Sequence keys are big-endian so that cursor order is time order.
+var (
+	bucketFlows        = []byte("flows")         // id → FlowRecord
+	bucketFlowVersions = []byte("flow_versions") // id 0x00 BE(version) → flow JSON
+	bucketEvents       = []byte("events")        // BE(seq of the run it started) → Event
+	bucketRuns         = []byte("runs")          // BE(seq) → Run
+	bucketRunIndex     = []byte("run_index")     // BE(seq) → index value (see encodeIndex)
+	bucketRunsByFlow   = []byte("runs_by_flow")  // flow 0x00 BE(seq) → nil
+	bucketEventRuns    = []byte("event_runs")    // BE(event) BE(retry or replay run) → nil
+	bucketQueue        = []byte("queue")         // BE(due unix nano) BE(seq) → nil
+	bucketDedupe       = []byte("dedupe")        // flow 0x00 key → dedupeEntry
+	bucketConnections  = []byte("connections")   // name → ConnectionRecord
+	bucketTokens       = []byte("tokens")        // hash → TokenRecord
+	bucketMeta         = []byte("meta")          // key → value
+	bucketUsers        = []byte("users")         // name → UserRecord
+	bucketSessions     = []byte("sessions")      // SHA-256(token) → SessionRecord
+	bucketTicks        = []byte("ticks")         // flow 0x00 BE(tick unix nano) → run id
+	bucketSeen         = []byte("seen")          // flow 0x00 item key → BE(seq)
+	bucketSeenOrder    = []byte("seen_order")    // flow 0x00 BE(seq) → item key
+	bucketPollState    = []byte("poll_state")    // flow → PollState
+	bucketRefusals     = []byte("refusals")      // flow 0x00 BE(at) → Refusal
+
+	allBuckets = [][]byte{bucketFlows, bucketFlowVersions, bucketEvents, bucketRuns,
+		bucketRunIndex, bucketRunsByFlow, bucketEventRuns, bucketQueue, bucketDedupe, bucketConnections,
+		bucketTokens, bucketMeta, bucketUsers, bucketSessions, bucketTicks, bucketSeen,
+		bucketSeenOrder, bucketPollState, bucketRefusals}
+)
+
+const (
+	runIDPrefix   = "run_"
+	eventIDPrefix = "evt_"
+)
+
+func seqKey(seq uint64) []byte {
+	k := make([]byte, 8)
+	binary.BigEndian.PutUint64(k, seq)
+	return k
+}
+
+// formatID is prefix and seq as 16 hex digits ("run_000000000000002a").
+func formatID(prefix string, seq uint64) string {
+	b := make([]byte, len(prefix)+16)
+	copy(b, prefix)
+	for i := len(b) - 1; i >= len(prefix); i-- {
+		b[i] = "0123456789abcdef"[seq&0xf]
+		seq >>= 4
+	}
+	return string(b)
+}
+
+// parseID turns "run_000000000000002a" into its sequence key.
+func parseID(prefix, id string) ([]byte, error) {
+	hex, ok := strings.CutPrefix(id, prefix)
+	if !ok || len(hex) != 16 {
+		return nil, fmt.Errorf("%w: %q", engine.ErrBadID, id)
+	}
+	seq, err := strconv.ParseUint(hex, 16, 64)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %q", engine.ErrBadID, id)
+	}
+	return seqKey(seq), nil
+}
+
+// queueKey orders the queue by due time, then by run sequence. A zero due
+// time sorts first: "now".
+func queueKey(due time.Time, runKey []byte) []byte {
+	k := make([]byte, 16)
+	var n uint64
+	if !due.IsZero() {
+		n = uint64(due.UnixNano())
+	}
+	binary.BigEndian.PutUint64(k, n)
+	copy(k[8:], runKey)
+	return k
+}
+
+func decodeQueueKey(k []byte) (time.Time, uint64) {
+	if len(k) != 16 {
+		return time.Time{}, 0 // damaged: names no run
+	}
+	n := binary.BigEndian.Uint64(k[:8])
+	seq := binary.BigEndian.Uint64(k[8:16])
+	if n == 0 {
+		return time.Time{}, seq
+	}
+	return time.Unix(0, int64(n)), seq
+}
+
+func compositeKey(a string, b []byte) []byte {
+	k := make([]byte, 0, len(a)+1+len(b))
+	k = append(k, a...)
+	k = append(k, 0)
+	return append(k, b...)
+}
+
+// dedupeEntry remembers which run a delivery key started, until Expires.
+type dedupeEntry struct {
+	RunID   string    `json:"run_id"`
+	Expires time.Time `json:"expires"`
+}
+
+// A run_index value is a flag byte, the due time (8 bytes, 0: now), and —
+// when the flag has indexHeaderV2 — the creation time (8 bytes, Unix nano)
+// and a status code (1 byte), then the summary as JSON. A checkpoint learns
+// the old queue position and finality, and a listing filters by status and
+// time, without decoding JSON. Values written before the longer header
+// (flag 0 or 1, JSON at byte 9) still decode.
+const (
+	indexFinalFlag = 1 << 0
+	indexHeaderV2  = 1 << 1
+
+	indexHeaderV1Len = 9
+	indexHeaderV2Len = 18
+)
+
+// runStatusCodes number the statuses in the index header; 0 means "read
+// the JSON" (a status this code does not know).
+var runStatusCodes = map[engine.RunStatus]byte{engine.RunQueued: 1, engine.RunRunning: 2, engine.RunWaiting: 3, engine.RunSucceeded: 4, engine.RunFailed: 5}
+
+func encodeIndex(sum *engine.RunSummary) ([]byte, error) {
+	v := make([]byte, indexHeaderV2Len, indexHeaderV2Len+256)
+	v[0] = indexHeaderV2
+	if sum.Status.Final() {
+		v[0] |= indexFinalFlag
+	}
+	if sum.DueAt != nil && !sum.DueAt.IsZero() {
+		binary.BigEndian.PutUint64(v[1:9], uint64(sum.DueAt.UnixNano()))
+	}
+	if !sum.CreatedAt.IsZero() {
+		binary.BigEndian.PutUint64(v[9:17], uint64(sum.CreatedAt.UnixNano()))
+	}
+	v[17] = runStatusCodes[sum.Status]
+	return appendSummaryJSON(v, sum), nil
+}
+
+func indexFinal(v []byte) bool { return len(v) > 0 && v[0]&indexFinalFlag != 0 }
+
+func indexDue(v []byte) time.Time {
+	if len(v) < indexHeaderV1Len {
+		return time.Time{}
+	}
+	n := binary.BigEndian.Uint64(v[1:9])
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(n))
+}
+
+// indexHeader reads the creation time and status code of a value with the
+// longer header; ok is false for older values (decode the JSON instead).
+func indexHeader(v []byte) (created int64, status byte, ok bool) {
+	if len(v) < indexHeaderV2Len || v[0]&indexHeaderV2 == 0 {
+		return 0, 0, false
+	}
+	return int64(binary.BigEndian.Uint64(v[9:17])), v[17], true
+}
+
+func decodeIndex(v []byte, sum *engine.RunSummary) error {
+	if len(v) < indexHeaderV1Len {
+		return engine.ErrNotFound
+	}
+	if v[0]&indexHeaderV2 != 0 {
+		if len(v) < indexHeaderV2Len {
+			return engine.ErrNotFound
+		}
+		return json.Unmarshal(v[indexHeaderV2Len:], sum)
+	}
+	return json.Unmarshal(v[indexHeaderV1Len:], sum)
+}
+
+// keyAt is prefix 0x00 BE(n): the keys of per-flow, time- or
+// version-ordered records.
+func keyAt(prefix string, n uint64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], n)
+	return compositeKey(prefix, b[:])
+}
+
+func tickKey(flowID string, tick time.Time) []byte { return keyAt(flowID, uint64(tick.UnixNano())) }
+
+func refusalKey(r engine.Refusal) []byte { return keyAt(r.FlowID, uint64(r.At.UnixNano())) }
+
+func versionKey(id string, v int64) []byte { return keyAt(id, uint64(v)) }
+
+// lastUnder positions c on the newest (greatest) key that starts with
+// prefix and returns it, or nil keys when there is none. Walk on with
+// c.Prev() and stop when the prefix no longer matches.
+func lastUnder(c *bolt.Cursor, prefix []byte) ([]byte, []byte) {
+	// Seek just past every key with the prefix, then step back one.
+	end := append(bytes.Clone(prefix), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
+	var v []byte
+	k, _ := c.Seek(end)
+	if k == nil {
+		k, v = c.Last()
+	} else {
+		k, v = c.Prev()
+	}
+	if k == nil || !bytes.HasPrefix(k, prefix) {
+		return nil, nil
+	}
+	return k, v
+}

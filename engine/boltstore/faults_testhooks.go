@@ -1,0 +1,48 @@
+//go:build switchyard_faults
+
+package boltstore
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// Failure injection for the end-to-end tests, compiled only with the
+// switchyard_faults tag. SWITCHYARD_TEST_FAULTS is a comma-separated list:
+//
+//	apply-fails-while=PATH  every transaction of the applier fails with an
+//	                        I/O error (as a failing fdatasync on
+//	                        switchyard.db would) while PATH exists
+//	backlog=N               at most N acknowledged writes wait for bbolt
+//	                        while it refuses them
+func init() {
+	spec := os.Getenv("SWITCHYARD_TEST_FAULTS")
+	if spec == "" {
+		return
+	}
+	installTestFaults = func(s *Store) {
+		for _, f := range strings.Split(spec, ",") {
+			name, arg, _ := strings.Cut(f, "=")
+			switch name {
+			case "apply-fails-while":
+				s.applyFault = func() error {
+					if _, err := os.Stat(arg); err == nil {
+						return fmt.Errorf("injected fault: fdatasync %s: %w", DBFileName, syscall.EIO)
+					}
+					return nil
+				}
+			case "backlog":
+				n, err := strconv.Atoi(arg)
+				if err != nil {
+					panic("SWITCHYARD_TEST_FAULTS: backlog=" + arg)
+				}
+				s.backlogMax = int64(n)
+			default:
+				panic("SWITCHYARD_TEST_FAULTS: unknown fault " + name)
+			}
+		}
+	}
+}

@@ -1,0 +1,646 @@
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/switchyard/switchyard/auth"
+	"github.com/switchyard/switchyard/engine"
+)
+
+func TestWALFrames(t *testing.T) {
+	recs := [][]byte{{walAccept, 1, 2, 3}, bytes.Repeat([]byte{walSave}, 1000), {walSave}}
+	var data []byte
+	for i, r := range recs {
+		data = appendWALFrame(data, 7, uint64(10+i), r)
+	}
+	read := func(data []byte, seg uint64) (lsns []uint64, end int) {
+		t.Helper()
+		end, err := readWALFrames(data, seg, func(lsn uint64, rec []byte) error {
+			if !bytes.Equal(rec, recs[lsn-10]) {
+				t.Fatalf("LSN %d: record %x, want %x", lsn, rec, recs[lsn-10])
+			}
+			lsns = append(lsns, lsn)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return lsns, end
+	}
+	if lsns, end := read(data, 7); len(lsns) != 3 || end != len(data) {
+		t.Fatalf("intact log: LSNs %v, end %d of %d", lsns, end, len(data))
+	}
+	// A crash cut the last frame short: the two before it stand.
+	if lsns, _ := read(data[:len(data)-1], 7); len(lsns) != 2 {
+		t.Fatalf("torn tail: LSNs %v, want the first two", lsns)
+	}
+	// Zeros after the frames (a preallocated or reused file) end the log.
+	if lsns, _ := read(append(bytes.Clone(data), make([]byte, 64)...), 7); len(lsns) != 3 {
+		t.Fatalf("zero tail: LSNs %v", lsns)
+	}
+	// One flipped bit in the second frame ends the log before it.
+	bad := bytes.Clone(data)
+	bad[walFrameSize(len(recs[0]))+walFrameHeader+walLSNSize+10] ^= 1
+	if lsns, _ := read(bad, 7); len(lsns) != 1 {
+		t.Fatalf("flipped bit: LSNs %v, want only the first", lsns)
+	}
+	// The same bytes under another segment number are not this segment's.
+	if lsns, _ := read(data, 8); len(lsns) != 0 {
+		t.Fatalf("frames of segment 7 read as segment 8: %v", lsns)
+	}
+}
+
+func TestWALRecordsRoundTrip(t *testing.T) {
+	a := &acceptRecord{key: seqKey(42), due: 1234, flowID: []byte("orders"), index: []byte{1, 2}, event: []byte(`{"id":"e"}`)}
+	got, err := decodeWALRecord(a.encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := got.(*acceptRecord); !bytes.Equal(g.key, a.key) || g.due != a.due || string(g.flowID) != "orders" ||
+		!bytes.Equal(g.index, a.index) || !bytes.Equal(g.event, a.event) {
+		t.Fatalf("accept record: %+v, want %+v", g, a)
+	}
+	sr := &saveRecord{key: seqKey(7), due: -5, index: []byte{9}, record: []byte(`{}`)}
+	got, err = decodeWALRecord(sr.encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := got.(*saveRecord); !bytes.Equal(g.key, sr.key) || g.due != sr.due || !bytes.Equal(g.index, sr.index) || !bytes.Equal(g.record, sr.record) {
+		t.Fatalf("save record: %+v, want %+v", g, sr)
+	}
+	for _, bad := range [][]byte{nil, {99}, sr.encode()[:10], append(sr.encode(), 0)} {
+		if _, err := decodeWALRecord(bad); !errors.Is(err, errWALRecord) {
+			t.Errorf("decode %x: %v, want errWALRecord", bad, err)
+		}
+	}
+}
+
+func TestWALSegmentsRotateAndRelease(t *testing.T) {
+	dir := t.TempDir()
+	w, err := createWAL(dir, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.limit = 100
+	rec := bytes.Repeat([]byte{walSave}, 40) // 56 bytes framed: one group a segment
+	for lsn := uint64(1); lsn <= 4; lsn++ {
+		seg, err := w.room(walFrameSize(len(rec)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seg != lsn {
+			t.Fatalf("group %d went to segment %d", lsn, seg)
+		}
+		if err := w.append(appendWALFrame(nil, seg, lsn, rec), lsn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if segs, _ := walSegments(dir); len(segs) != 4 {
+		t.Fatalf("segments %v, want 4", segs)
+	}
+	w.release(2)
+	if segs, _ := walSegments(dir); len(segs) != 2 || segs[0] != 3 {
+		t.Fatalf("after release(2): segments %v, want [3 4]", segs)
+	}
+	if free, _ := filepath.Glob(filepath.Join(dir, "*"+walFreeExt)); len(free) != 2 {
+		t.Fatalf("released segments kept for reuse: %v, want 2", free)
+	}
+	// The next segment reuses a released file: one short frame over the
+	// old ones, and reading stops after it.
+	short := []byte{walSave, 1}
+	seg, err := w.room(1000) // does not fit: rotate
+	if err != nil || seg != 5 {
+		t.Fatalf("rotate: segment %d, %v; want 5", seg, err)
+	}
+	if err := w.append(appendWALFrame(nil, seg, 5, short), 5); err != nil {
+		t.Fatal(err)
+	}
+	if free, _ := filepath.Glob(filepath.Join(dir, "*"+walFreeExt)); len(free) != 1 {
+		t.Fatalf("after a rotation: %d released files kept, want 1", len(free))
+	}
+	data, err := os.ReadFile(filepath.Join(dir, walSegmentName(5)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data) <= walFrameSize(len(short)) {
+		t.Fatalf("segment 5 is %d bytes: a new file, not a reused one", len(data))
+	}
+	var lsns []uint64
+	readWALFrames(data, 5, func(lsn uint64, _ []byte) error { lsns = append(lsns, lsn); return nil })
+	if len(lsns) != 1 || lsns[0] != 5 {
+		t.Fatalf("reused segment reads LSNs %v, want only [5]", lsns)
+	}
+	if err := w.close(3); err != nil {
+		t.Fatal(err)
+	}
+	if segs, _ := walSegments(dir); len(segs) != 2 || segs[0] != 4 {
+		t.Fatalf("after close(3): segments %v, want [4 5] (not all applied)", segs)
+	}
+	if free, _ := filepath.Glob(filepath.Join(dir, "*"+walFreeExt)); len(free) != 0 {
+		t.Fatalf("close left released files %v", free)
+	}
+}
+
+// crash leaves the store as kill -9 would while nothing was applied since
+// holdApply was set: the log has the writes, bbolt does not.
+func crash(t *testing.T, s *Store) {
+	t.Helper()
+	if err := s.db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s.log.f.Close()
+}
+
+func TestWALReplayAfterCrash(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	// One run is in bbolt before the crash, the rest only in the log.
+	first, err := s.Accept(ctx, newEvent("f", `{"n":0}`), newRun("f"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Run(ctx, first.RunID); err != nil {
+		t.Fatal(err)
+	}
+	s.holdApply = make(chan struct{})
+	const n = 200
+	ids := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			res, err := s.Accept(ctx, newEvent("f", fmt.Sprintf(`{"n":%d}`, i+1)), newRun("f"), 0)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			ids[i] = res.RunID
+			if i%2 == 0 {
+				// Half of them finish; their checkpoints are logged too.
+				now := time.Now().UTC()
+				r := newRun("f")
+				r.ID, r.EventID, r.Status, r.FinishedAt = res.RunID, res.EventID, engine.RunSucceeded, &now
+				r.Steps = []engine.StepResult{{ID: "s", Status: engine.StepSucceeded}}
+				if err := s.SaveRun(ctx, r); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	crash(t, s)
+
+	s2, err := Open(dir, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	for i, id := range ids {
+		r, err := s2.Run(ctx, id)
+		if err != nil {
+			t.Fatalf("run %d (%s) lost in the crash: %v", i, id, err)
+		}
+		want := engine.RunQueued
+		if i%2 == 0 {
+			want = engine.RunSucceeded
+		}
+		if r.Status != want || (want == engine.RunSucceeded && len(r.Steps) != 1) {
+			t.Fatalf("run %d: status %s with %d steps, want %s", i, r.Status, len(r.Steps), want)
+		}
+		if ev, err := s2.Event(ctx, r.EventID); err != nil || !bytes.Contains(ev.Body, fmt.Appendf(nil, `"n":%d`, i+1)) {
+			t.Fatalf("event of run %d: %v %v", i, ev, err)
+		}
+	}
+	pend, err := s2.Pending(ctx)
+	if err != nil || len(pend) != n/2+1 {
+		t.Fatalf("pending %d (%v), want %d", len(pend), err, n/2+1)
+	}
+	// The replayed log is gone; new IDs follow the replayed ones.
+	if segs, _ := walSegments(filepath.Join(dir, walDirName)); len(segs) != 1 {
+		t.Fatalf("segments after replay: %v, want only the new one", segs)
+	}
+	res, err := s2.Accept(ctx, newEvent("f", `{}`), newRun("f"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		if id >= res.RunID {
+			t.Fatalf("new run %s does not follow replayed run %s", res.RunID, id)
+		}
+	}
+	// A finished run stays finished: replay reopened only unfinished ones.
+	r, _ := s2.Run(ctx, ids[0])
+	r.Status = engine.RunRunning
+	if err := s2.SaveRun(ctx, r); !errors.Is(err, engine.ErrRunFinal) {
+		t.Fatalf("save over a replayed final run: %v, want ErrRunFinal", err)
+	}
+}
+
+func TestWALReplayTwiceChangesNothing(t *testing.T) {
+	dir := t.TempDir()
+	s := heldStore(t, dir) // everything stays in the log
+	ctx := context.Background()
+	res, err := s.Accept(ctx, newEvent("f", `{}`), newRun("f"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Keep a copy of the log: replaying it again over a store that already
+	// holds it (a crash right after the replay's commit, before the log was
+	// deleted) must change nothing.
+	segs, _ := walSegments(filepath.Join(dir, walDirName))
+	logCopy, err := os.ReadFile(filepath.Join(dir, walDirName, walSegmentName(segs[0])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	crash(t, s)
+	s2, err := Open(dir, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	r, _ := s2.Run(ctx, res.RunID)
+	r.Status, r.FinishedAt = engine.RunSucceeded, &now
+	if err := s2.SaveRun(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, walDirName, walSegmentName(segs[0])), logCopy, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s3, err := Open(dir, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s3.Close()
+	got, err := s3.Run(ctx, res.RunID)
+	if err != nil || got.Status != engine.RunSucceeded {
+		t.Fatalf("run after a second replay: %v %v, want succeeded", got, err)
+	}
+	if pend, _ := s3.Pending(ctx); len(pend) != 0 {
+		t.Fatalf("pending after a second replay: %v", pend)
+	}
+}
+
+func TestStoreReadsOwnLoggedWrites(t *testing.T) {
+	s := openTestStore(t)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for i := range 64 {
+		wg.Go(func() {
+			for j := range 20 {
+				res, err := s.Accept(ctx, newEvent("f", fmt.Sprintf(`{"i":%d,"j":%d}`, i, j)), newRun("f"), 0)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if _, err := s.Run(ctx, res.RunID); err != nil {
+					t.Errorf("run %s not readable right after Accept: %v", res.RunID, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func FuzzWALFrames(f *testing.F) {
+	f.Add(appendWALFrame(nil, 1, 1, (&acceptRecord{key: seqKey(1), flowID: []byte("f"), index: []byte{0}, event: []byte("{}")}).encode()), uint64(1))
+	f.Add(appendWALFrame(nil, 3, 9, (&saveRecord{key: seqKey(2), index: []byte{1}, record: []byte("{}")}).encode()), uint64(3))
+	f.Add(appendWALFrame(nil, 2, 5, (&voidRecord{first: 3, last: 4}).encode()), uint64(2))
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0}, uint64(0))
+	f.Fuzz(func(t *testing.T, data []byte, seg uint64) {
+		end, err := readWALFrames(data, seg, func(lsn uint64, rec []byte) error {
+			r, err := decodeWALRecord(rec)
+			if err == nil && r == nil {
+				t.Fatal("nil record without an error")
+			}
+			return nil
+		})
+		if err != nil || end < 0 || end > len(data) {
+			t.Fatalf("end %d of %d, err %v", end, len(data), err)
+		}
+		// Whatever was read re-frames to the same bytes.
+		var again []byte
+		readWALFrames(data[:end], seg, func(lsn uint64, rec []byte) error {
+			again = appendWALFrame(again, seg, lsn, rec)
+			return nil
+		})
+		if !bytes.Equal(again, data[:end]) {
+			t.Fatalf("re-framed %x, want %x", again, data[:end])
+		}
+	})
+}
+
+// TestFoldRunsSameState applies one batch of ingests and checkpoints with
+// folding and the same writes one by one without it: both stores must end
+// up with the same bytes in every bucket.
+func TestFoldRunsSameState(t *testing.T) {
+	now := time.Now().UTC()
+	mk := func(seq uint64) []*writeOp {
+		key := seqKey(seq)
+		r := newRun("f")
+		r.ID, r.EventID = formatID(runIDPrefix, seq), formatID(eventIDPrefix, seq)
+		sum := r.Summary()
+		idx, _ := encodeIndex(&sum)
+		acc := &acceptRecord{key: key, flowID: []byte("f"), index: idx, event: fmt.Appendf(nil, `{"n":%d}`, seq)}
+		save := func(status engine.RunStatus) *writeOp {
+			r.Status = status
+			if status.Final() {
+				r.FinishedAt = &now
+			}
+			data, _ := json.Marshal(r)
+			sum := r.Summary()
+			idx, _ := encodeIndex(&sum)
+			sr := &saveRecord{key: key, index: idx, record: data}
+			return &writeOp{fn: func(tx *bolt.Tx) error { return sr.apply(nil, tx) }, rec: sr.encode(), save: sr}
+		}
+		accOp := &writeOp{fn: func(tx *bolt.Tx) error { return acc.apply(nil, tx) }, rec: acc.encode(), accept: acc}
+		switch seq % 4 {
+		case 0: // queued only
+			return []*writeOp{accOp}
+		case 1: // straight to final
+			return []*writeOp{accOp, save(engine.RunSucceeded)}
+		case 2: // a running checkpoint, then final
+			return []*writeOp{accOp, save(engine.RunRunning), save(engine.RunFailed)}
+		default: // final, then a late checkpoint that must not win
+			return []*writeOp{accOp, save(engine.RunSucceeded), save(engine.RunRunning)}
+		}
+	}
+	var ops []*writeOp
+	for seq := uint64(1); seq <= 40; seq++ {
+		ops = append(ops, mk(seq)...)
+	}
+	folded, plain := openTestStore(t), openTestStore(t)
+	folded.apply(ops)
+	for _, op := range ops {
+		if err := plain.applyOne(op, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dump := func(s *Store) map[string]string {
+		out := map[string]string{}
+		s.db.View(func(tx *bolt.Tx) error {
+			for _, b := range allBuckets {
+				if bytes.Equal(b, bucketMeta) {
+					continue
+				}
+				tx.Bucket(b).ForEach(func(k, v []byte) error {
+					out[string(b)+"/"+string(k)] = string(v)
+					return nil
+				})
+			}
+			return nil
+		})
+		return out
+	}
+	a, b := dump(folded), dump(plain)
+	if len(a) != len(b) {
+		t.Fatalf("folded batch left %d keys, one by one %d", len(a), len(b))
+	}
+	for k, v := range b {
+		if a[k] != v {
+			t.Fatalf("key %q: folded %q, one by one %q", k, a[k], v)
+		}
+	}
+	// Runs 1, 2 and 3 of every four reach a final status after their
+	// ingest: all 30 fold.
+	if fns, n := foldRuns(ops); len(fns) != len(ops) || n != 30 {
+		t.Fatalf("foldRuns: %d functions for %d writes, %d folded, want 30", len(fns), len(ops), n)
+	}
+}
+
+// TestWALWriteFailure: a group whose log write fails is refused (not
+// acknowledged), the next group goes to a new segment, and a restart
+// replays both segments.
+func TestWALWriteFailure(t *testing.T) {
+	dir := t.TempDir()
+	s := heldStore(t, dir) // everything stays in the log
+	ctx := context.Background()
+	first, err := s.Accept(ctx, newEvent("f", `{"n":1}`), newRun("f"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.log.f.Close() // the disk goes away under the logger
+	if res, err := s.Accept(ctx, newEvent("f", `{"n":2}`), newRun("f"), 0); err == nil {
+		t.Fatalf("accept with a failing log answered %+v, want an error", res)
+	}
+	third, err := s.Accept(ctx, newEvent("f", `{"n":3}`), newRun("f"), 0)
+	if err != nil {
+		t.Fatalf("accept after the failed group: %v (want a new segment)", err)
+	}
+	segs, _ := walSegments(filepath.Join(dir, walDirName))
+	if len(segs) != 2 {
+		t.Fatalf("segments %v, want the broken one and a new one", segs)
+	}
+	// The new segment begins by voiding the refused group's LSN.
+	data, _ := os.ReadFile(filepath.Join(dir, walDirName, walSegmentName(segs[1])))
+	var kinds []byte
+	readWALFrames(data, segs[1], func(_ uint64, rec []byte) error { kinds = append(kinds, rec[0]); return nil })
+	if !bytes.Equal(kinds, []byte{walVoid, walAccept}) {
+		t.Fatalf("new segment holds records of kinds %v, want a void, then the accept", kinds)
+	}
+	crash(t, s)
+	s2, err := Open(dir, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	for _, id := range []string{first.RunID, third.RunID} {
+		if _, err := s2.Run(ctx, id); err != nil {
+			t.Errorf("acknowledged run %s lost: %v", id, err)
+		}
+	}
+	if pend, _ := s2.Pending(ctx); len(pend) != 2 {
+		t.Errorf("pending %d runs after replay, want 2 (the refused one was never stored)", len(pend))
+	}
+}
+
+// TestApplyRetriesLoggedWrites: an acknowledged write that bbolt refuses is
+// retried until it is taken, with the applier stuck meanwhile (the write
+// after it that waits for bbolt is refused at once); only when closing does
+// the applier give up, and then it applies nothing after it, so the log
+// keeps both for the next start.
+func TestApplyRetriesLoggedWrites(t *testing.T) {
+	s := openTestStore(t)
+	fails := 3
+	flaky := &writeOp{lsn: 1, rec: []byte{walSave}, fn: func(tx *bolt.Tx) error {
+		if fails > 0 {
+			fails--
+			return errors.New("disk hiccup")
+		}
+		return tx.Bucket(bucketMeta).Put([]byte("flaky"), []byte("ok"))
+	}}
+	barrier := &writeOp{fn: func(tx *bolt.Tx) error { return nil }, errc: make(chan error, 1)}
+	s.backlog.Add(1) // as the logger would have
+	s.apply([]*writeOp{flaky, barrier})
+	if err := <-barrier.errc; !errors.Is(err, engine.ErrStoreUnavailable) {
+		t.Fatalf("write behind a refused logged write: %v, want ErrStoreUnavailable", err)
+	}
+	// The first failure rolls the group back; the write alone fails twice
+	// more, then goes in.
+	if v, _ := s.Meta(context.Background(), "flaky"); string(v) != "ok" || s.ApplyErrors() != 2 || s.applied.Load() != 1 {
+		t.Fatalf("after retries: value %q, %d apply errors, applied %d; want ok, 2, 1", v, s.ApplyErrors(), s.applied.Load())
+	}
+	if h := s.Health(); h.Stuck || h.Backlog != 0 {
+		t.Fatalf("health after the write went in: %+v", h)
+	}
+
+	s.closing.Store(true)
+	broken := &writeOp{lsn: 2, rec: []byte{walSave}, fn: func(*bolt.Tx) error { return errors.New("disk gone") }}
+	after := &writeOp{lsn: 3, rec: []byte{walSave}, fn: func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put([]byte("after"), []byte("x"))
+	}}
+	barrier = &writeOp{fn: func(tx *bolt.Tx) error { return nil }, errc: make(chan error, 1)}
+	s.apply([]*writeOp{broken, after, barrier})
+	if err := <-barrier.errc; !errors.Is(err, errStoreStuck) {
+		t.Fatalf("barrier after a refused logged write: %v, want errStoreStuck", err)
+	}
+	s.closing.Store(false)
+	if v, _ := s.Meta(context.Background(), "after"); v != nil || s.applied.Load() != 1 {
+		t.Fatalf("a write after the refused one was applied (%q) or the log position moved (%d)", v, s.applied.Load())
+	}
+}
+
+// TestWALReplaySkipsVoidedGroups: a group whose sync failed was refused,
+// yet its frames may have reached the disk; the void record the next group
+// wrote (in a later segment) keeps replay from applying them.
+func TestWALReplaySkipsVoidedGroups(t *testing.T) {
+	dir := t.TempDir()
+	walDir := filepath.Join(dir, walDirName)
+	if err := os.MkdirAll(walDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	accept := func(seq uint64) []byte {
+		r := newRun("f")
+		r.ID, r.EventID = formatID(runIDPrefix, seq), formatID(eventIDPrefix, seq)
+		sum := r.Summary()
+		idx, _ := encodeIndex(&sum)
+		return (&acceptRecord{key: seqKey(seq), flowID: []byte("f"), index: idx, event: []byte(`{}`)}).encode()
+	}
+	seg1 := appendWALFrame(nil, 1, 1, accept(1))
+	seg1 = appendWALFrame(seg1, 1, 2, accept(2)) // refused: its sync failed
+	seg2 := appendWALFrame(nil, 2, 3, (&voidRecord{first: 2, last: 2}).encode())
+	seg2 = appendWALFrame(seg2, 2, 4, accept(3))
+	for no, data := range map[uint64][]byte{1: seg1, 2: seg2} {
+		if err := os.WriteFile(filepath.Join(walDir, walSegmentName(no)), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := Open(dir, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	for seq, want := range map[uint64]bool{1: true, 2: false, 3: true} {
+		_, err := s.Run(ctx, formatID(runIDPrefix, seq))
+		if got := err == nil; got != want {
+			t.Errorf("run %d stored %v after replay, want %v (%v)", seq, got, want, err)
+		}
+	}
+	// New records continue after every LSN the log used.
+	if s.nextLSN != 4 {
+		t.Errorf("next LSN after replay %d, want 4", s.nextLSN)
+	}
+}
+
+// TestReadsOutsideRunsDoNotWait: only reads of what logged writes change
+// wait for the applier; a token check or a flow lookup never does.
+func TestReadsOutsideRunsDoNotWait(t *testing.T) {
+	s := openTestStore(t)
+	ctx := context.Background()
+	if err := s.PutToken(ctx, auth.TokenRecord{ID: "t1", Hash: "h1"}); err != nil {
+		t.Fatal(err)
+	}
+	hold := make(chan struct{})
+	s.holdApply = hold
+	defer close(hold)
+	res, err := s.Accept(ctx, newEvent("f", `{}`), newRun("f"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.TokenByHash(ctx, "h1")
+		if err == nil {
+			_, err = s.Flows(ctx)
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a token lookup waited for the applier")
+	}
+	// A run read does wait, and sees the run once the applier went on.
+	got := make(chan error, 1)
+	go func() {
+		_, err := s.Run(ctx, res.RunID)
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		t.Fatalf("run read returned before the applier applied the run: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	hold <- struct{}{}
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestWALRotateRetriesAfterOpenFails: when the next segment cannot be
+// created, that group fails and the next one tries again, instead of the
+// log closing an already closed file forever.
+func TestWALRotateRetriesAfterOpenFails(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "wal")
+	w, err := createWAL(dir, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.limit = 10
+	rec := []byte{walSave}
+	if err := w.append(appendWALFrame(nil, 1, 1, rec), 1); err != nil {
+		t.Fatal(err)
+	}
+	os.RemoveAll(dir) // the next segment cannot be created
+	if _, err := w.room(walFrameSize(len(rec))); err == nil {
+		t.Fatal("rotation into a missing directory succeeded")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	seg, err := w.room(walFrameSize(len(rec)))
+	if err != nil {
+		t.Fatalf("rotation after the directory came back: %v", err)
+	}
+	if err := w.append(appendWALFrame(nil, seg, 2, rec), 2); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(filepath.Join(dir, walSegmentName(seg)))
+	if n, _ := readWALFrames(data, seg, func(uint64, []byte) error { return nil }); n != len(data) || n == 0 {
+		t.Fatalf("segment %d after the retry: %d of %d bytes read back", seg, n, len(data))
+	}
+	if err := w.close(2); err != nil {
+		t.Fatal(err)
+	}
+}
