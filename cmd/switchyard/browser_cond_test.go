@@ -22,13 +22,17 @@ func (b *browser) exprMode(id string) {
 	b.visible("#" + id)
 }
 
-// pick chooses an option of a select (or sets a field) the way a person
-// does: the page gets the change event.
+// pick chooses an option of a select the way a person does: the page
+// gets the change event (chromedp's SetValue sends input and change) and
+// answers it before the next step.
 func (b *browser) pick(sel, value string) {
 	b.t.Helper()
-	b.choose(sel, value)
-	b.do(brEvalVoid(fmt.Sprintf(`document.querySelector(%q).dispatchEvent(new Event("change", {bubbles: true}))`, sel)))
 	b.settled()
+	brRun(b, "choose "+value+" in "+sel, chromedp.SetValue(chromedp.CSS(sel), value))
+	b.settled()
+	if got := b.value(sel); got != value {
+		b.t.Fatalf("%s: chose %q, has %q", sel, value, got)
+	}
 }
 
 // settled waits until htmx has no request in flight, as a person waits
@@ -82,10 +86,19 @@ func TestBrowserConditionAndSchedule(t *testing.T) {
 	b.click("#steps-0-if-add-group")
 	b.visible("#steps-0-if-r-1-r-1-field")
 	b.pick("#steps-0-if-r-1-r-0-field", "trigger.body.plan")
-	b.pick("#steps-0-if-r-1-r-0-op", "is one of")
-	b.typeInto("#steps-0-if-r-1-r-0-value", "pro, team")
-	b.do(brEvalVoid(`document.getElementById("steps-0-if-r-1-r-0-value").blur()`))
+	// The operator is chosen and the value typed before the page has
+	// answered the operator's change: what was typed is kept.
+	b.do(brEvalVoid(`(() => {
+		const op = document.getElementById("steps-0-if-r-1-r-0-op");
+		op.value = "is one of";
+		op.dispatchEvent(new Event("change", {bubbles: true}));
+		document.getElementById("steps-0-if-r-1-r-0-value").value = "pro, team";
+	})()`))
 	b.settled()
+	b.waitText("#steps-0-if-r-1-r-0-result", "true for the latest event")
+	if got := b.value("#steps-0-if-r-1-r-0-value"); got != "pro, team" {
+		t.Errorf("the value typed while the page answered: %q", got)
+	}
 	b.pick("#steps-0-if-r-1-r-1-field", "trigger.body.email")
 	b.pick("#steps-0-if-r-1-r-1-op", "ends with")
 	b.typeInto("#steps-0-if-r-1-r-1-value", "@example.com")

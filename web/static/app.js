@@ -134,6 +134,49 @@
   });
   document.addEventListener("htmx:afterSettle", syncVerify);
 
+  // The condition builder and the schedule picker swap themselves whole
+  // after each change. What the user typed while that answer was on its
+  // way would be lost: keep it (text typed, an option chosen), and send it
+  // again.
+  var sentValues = new WeakMap();
+  function liveTarget(e) {
+    var t = e.detail.target;
+    return t && t.classList && (t.classList.contains("cond") || t.id === "schedule-picker") ? t : null;
+  }
+  function typedFields(root) {
+    return root.querySelectorAll('input[type="text"], input[type="number"], input[type="time"], input:not([type]), select');
+  }
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    var t = liveTarget(e);
+    if (!t) return;
+    var sent = {};
+    typedFields(t).forEach(function (el) { if (el.id) sent[el.id] = el.value; });
+    sentValues.set(t, sent);
+  });
+  var typedSince = null;
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var t = liveTarget(e);
+    var sent = t && sentValues.get(t);
+    typedSince = null;
+    if (!sent) return;
+    typedFields(t).forEach(function (el) {
+      if (el.id && el.id in sent && sent[el.id] !== el.value) {
+        typedSince = typedSince || {};
+        typedSince[el.id] = el.value;
+      }
+    });
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    if (!typedSince) return;
+    var changed = null;
+    Object.keys(typedSince).forEach(function (id) {
+      var el = document.getElementById(id);
+      if (el) { el.value = typedSince[id]; changed = el; }
+    });
+    typedSince = null;
+    if (changed) changed.dispatchEvent(new Event("change", { bubbles: true }));
+  });
+
   // A schedule not saved yet runs in the browser's time zone unless the
   // user picks another: fill the empty field and let the picker's preview
   // follow (its change event posts the form).
