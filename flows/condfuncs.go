@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/parser"
 )
 
@@ -829,6 +830,99 @@ func walkPath(v any, keys []any) any {
 		}
 	}
 	return v
+}
+
+// checkCallsValid refuses, when the flow is saved, a call of check whose
+// operator is spelled out and unknown, or takes a value and has none (or
+// the other way round), or whose spelled-out value is of the wrong kind
+// (a number operator with text): run time would only fail the run.
+func checkCallsValid(src string, root ast.Node) error {
+	v := &checkCallVisitor{}
+	ast.Walk(&root, v)
+	if v.err == nil {
+		return nil
+	}
+	return errors.New(exprMessage(v.err.Bind(file.NewSource(src))))
+}
+
+type checkCallVisitor struct{ err *file.Error }
+
+// Visit implements ast.Visitor.
+func (v *checkCallVisitor) Visit(node *ast.Node) {
+	call, ok := (*node).(*ast.CallNode)
+	if !ok || v.err != nil {
+		return
+	}
+	callee, ok := call.Callee.(*ast.IdentifierNode)
+	if !ok || callee.Value != CheckFunc || len(call.Arguments) < 2 {
+		return
+	}
+	opNode, ok := call.Arguments[1].(*ast.StringNode)
+	if !ok {
+		return
+	}
+	at := func(n ast.Node, format string, a ...any) {
+		v.err = &file.Error{Location: n.Location(), Message: fmt.Sprintf(format, a...)}
+	}
+	op, ok := condOp(opNode.Value)
+	if !ok {
+		names := make([]string, len(CondOps))
+		for i, o := range CondOps {
+			names[i] = strconv.Quote(o.Op)
+		}
+		at(opNode, "check: unknown operator %q (use one of %s)", opNode.Value, strings.Join(names, ", "))
+		return
+	}
+	switch {
+	case op.Value == "" && len(call.Arguments) == 3:
+		at(opNode, "check: %q takes no value", op.Op)
+	case op.Value != "" && len(call.Arguments) == 2:
+		at(opNode, "check: %q needs a value", op.Op)
+	case op.Value != "" && isLiteral(call.Arguments[2]):
+		arg := call.Arguments[2]
+		s, isText := arg.(*ast.StringNode)
+		bad := false
+		switch op.Value {
+		case "number":
+			_, isInt := arg.(*ast.IntegerNode)
+			_, isFloat := arg.(*ast.FloatNode)
+			bad = !isInt && !isFloat
+		case "list":
+			_, folded := arg.(*ast.ConstantNode)
+			bad = !folded
+		case "date":
+			_, date := parseDate(textOfNode(s, isText), time.Now())
+			bad = !isText || !date
+		case "pattern":
+			_, err := syntax.Parse(textOfNode(s, isText), syntax.Perl)
+			bad = !isText || err != nil
+		}
+		if bad {
+			at(arg, "check: %q needs %s", op.Op, condValueWords(op.Value))
+		}
+	}
+}
+
+func textOfNode(s *ast.StringNode, ok bool) string {
+	if !ok {
+		return ""
+	}
+	return s.Value
+}
+
+// condValueWords says what kind of value an operator takes.
+func condValueWords(kind string) string {
+	switch kind {
+	case "number":
+		return "a number"
+	case "date":
+		return "a date"
+	case "list":
+		return "a list such as [\"a\", \"b\"]"
+	case "pattern":
+		return "a pattern"
+	}
+	return "a text value"
 }
 
 // CondRowResult is how one row of a condition turned out against a

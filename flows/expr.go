@@ -233,6 +233,9 @@ func compileLimited(src string, opts []expr.Option) (*vm.Program, exprRefs, erro
 	v := &refVisitor{seen: map[string]bool{}}
 	node := plain.Node()
 	ast.Walk(&node, v)
+	if err := checkCallsValid(src, node); err != nil {
+		return nil, exprRefs{}, err
+	}
 	limited, err := expr.Compile(src, append(opts[:len(opts):len(opts)], guardOptions...)...)
 	if err != nil {
 		return nil, exprRefs{}, fmt.Errorf("put the expression under its limits: %s", exprMessage(err))
