@@ -203,14 +203,16 @@ func condOwner(conds map[string]*views.CondState, where string) (string, *views.
 }
 
 // keepCondStates reports whether the conditions as posted still sit under
-// the same names after a builder operation: not after one that moves or
-// removes steps or branches (they are then read again from the flow).
+// the same names after a builder operation. Operations that move or
+// remove steps or branches (and any this list does not know) shift the
+// names: the conditions are then read again from the flow, which holds
+// every finished row.
 func keepCondStates(kind string) bool {
 	switch kind {
-	case "del", "up", "down", "casedel", "fromjson", "savejson":
-		return false
+	case "", "refresh", "save", "test", "tab", "cond", "add", "caseadd", "casedefault", "kvdel":
+		return true
 	}
-	return true
+	return false
 }
 
 // conditionFragment answers the condition builder's buttons and inputs:

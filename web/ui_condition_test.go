@@ -357,3 +357,35 @@ func TestBuilderFragmentsRefuseCrossSite(t *testing.T) {
 		}
 	}
 }
+
+// TestConditionRowsFollowTheirStep: rows being edited stay with their
+// condition while steps are added, and an operation that moves steps
+// reads the conditions again from the flow instead of leaving rows under
+// the wrong step.
+func TestConditionRowsFollowTheirStep(t *testing.T) {
+	f := newFixture(t, engine.Config{})
+	b := signIn(t, f.srv)
+	_, page := b.do("GET", "/flows/new", nil)
+	v := formValues(t, page)
+	v.Set("name", "Two")
+	v.Set("trigger.path", "two")
+	_, page = b.builder("/flows/new", v, "add:steps:data.set")
+	_, page = b.builder("/flows/new", formValues(t, page), "add:steps:data.set")
+	v = formValues(t, page)
+	fv, _ := b.fragment("/flows/condition?name=steps.0.if", v, "cond:add:steps.0.if")
+	v = merge(v, fv, "steps.0.if")
+	v.Set("steps.0.if.r.0.field", "trigger.body.a")
+	// An unfinished row survives adding a step (no operator chosen yet).
+	_, page = b.builder("/flows/new", v, "add:steps:data.set")
+	v = formValues(t, page)
+	if v.Get("steps.0.if.r.0.field") != "trigger.body.a" || v.Get("steps.1.if.r.0.kind") != "" {
+		t.Fatalf("after adding a step: %v", v)
+	}
+	v.Set("steps.0.if.r.0.op", "exists")
+	// Moving the first step down takes its finished condition along.
+	_, page = b.builder("/flows/new", v, "down:steps.0")
+	v = formValues(t, page)
+	if v.Get("steps.1.if.r.0.field") != "trigger.body.a" || v.Get("steps.1.if.r.0.op") != "exists" || v.Get("steps.0.if.r.0.kind") != "" {
+		t.Fatalf("after moving: %v", v)
+	}
+}
