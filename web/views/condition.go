@@ -107,7 +107,7 @@ func CondStateOf(value string, optional bool) *CondState {
 	return &CondState{Mode: CondModeExpr, Expr: value}
 }
 
-// condRows is a row list with the form name prefix of each row.
+// condRowView is one row (or group) with its form name.
 type condRowView struct {
 	Name string
 	Row  flows.CondRow
@@ -119,6 +119,8 @@ type condRowView struct {
 	Index int
 }
 
+// condRows lists g's rows with their form names under prefix and their
+// results.
 func condRows(prefix, path string, g flows.CondGroup, results []flows.CondRowResult) []condRowView {
 	out := make([]condRowView, len(g.Rows))
 	for i, r := range g.Rows {
@@ -130,7 +132,8 @@ func condRows(prefix, path string, g flows.CondGroup, results []flows.CondRowRes
 	return out
 }
 
-// condOpTakesValue reports whether op takes a value, and of which kind.
+// condOpValue is the kind of value op takes ("" for none; see
+// flows.CondOp).
 func condOpValue(op string) string {
 	for _, o := range flows.CondOps {
 		if o.Op == op {
@@ -140,6 +143,7 @@ func condOpValue(op string) string {
 	return "text"
 }
 
+// condValuePlaceholder hints at the value op takes.
 func condValuePlaceholder(op string) string {
 	switch condOpValue(op) {
 	case "number":
@@ -188,7 +192,7 @@ func condResultText(r *flows.CondRowResult) (text string, ok, shown bool) {
 	return "false for the latest event", false, true
 }
 
-// condJoinLabel is how a join reads.
+// condJoinAny is the form value of a join.
 func condJoinAny(any bool) string {
 	if any {
 		return "any"

@@ -58,6 +58,8 @@ type SchedState struct {
 // SchedError is a problem of one picker field: Field is its form name.
 type SchedError struct{ Field, Message string }
 
+// Error returns the message, which names no field (the form shows it
+// beside its field).
 func (e *SchedError) Error() string { return e.Message }
 
 // BuildCron writes the cron expression of the picker's choices, or says which
@@ -184,7 +186,7 @@ func SchedStateOf(cron string) *SchedState {
 	return &SchedState{Mode: SchedCron, Cron: cron, Every: "15", Minute: "0", Time: "09:00", Day: "1"}
 }
 
-// schedShows reports whether the picker shows a field in the mode.
+// shows reports whether the picker shows a field in its mode.
 func (s *SchedState) shows(field string) bool {
 	switch field {
 	case "every":
@@ -203,13 +205,15 @@ func (s *SchedState) shows(field string) bool {
 	return false
 }
 
+// hasDay reports whether the weekly mode has the day chosen.
 func (s *SchedState) hasDay(num string) bool { return slices.Contains(s.Days, num) }
 
-// SchedPreview is the next fire times of a schedule, or why there are none.
+// SchedPreview is the next fire times of a schedule in its zone, or why
+// there are none.
 type SchedPreview struct {
 	Zone  string
 	Times []time.Time
-	// Errors by form field name.
+	// Errors are the problems found, by form field name.
 	Errors map[string]string
 }
 
