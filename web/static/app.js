@@ -44,7 +44,8 @@
   var lastField = null;
   document.addEventListener("focusin", function (e) {
     var t = e.target;
-    if (t.closest && t.closest("#builder") && (t.tagName === "TEXTAREA" ||
+    // A condition row's value is a plain value, never a reference.
+    if (t.closest && t.closest("#builder") && !t.hasAttribute("data-no-refs") && (t.tagName === "TEXTAREA" ||
         (t.tagName === "INPUT" && (t.type === "text" || t.type === "")))) {
       lastField = t;
     }
