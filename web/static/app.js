@@ -44,8 +44,13 @@
   var lastField = null;
   document.addEventListener("focusin", function (e) {
     var t = e.target;
-    // A condition row's value is a plain value, never a reference.
-    if (t.closest && t.closest("#builder") && !t.hasAttribute("data-no-refs") && (t.tagName === "TEXTAREA" ||
+    // A condition row's value is a plain value, never a reference: while
+    // it has focus, a click on a reference inserts nowhere.
+    if (t.hasAttribute && t.hasAttribute("data-no-refs")) {
+      lastField = null;
+      return;
+    }
+    if (t.closest && t.closest("#builder") && (t.tagName === "TEXTAREA" ||
         (t.tagName === "INPUT" && (t.type === "text" || t.type === "")))) {
       lastField = t;
     }
