@@ -223,8 +223,8 @@ func (x *executor) runStep(ctx context.Context, st *runState, cs *flows.Compiled
 	}
 	res := x.stepResult(st, cs)
 	if cs.If != nil && res.Attempts == 0 && len(res.Conditions) == 0 {
-		ok, err := cs.If.Bool(st.env(1, nil))
-		cond := Condition{Field: cs.If.Field, Expr: cs.If.Source, Result: ok}
+		ok, why, err := cs.If.Explain(st.env(1, nil))
+		cond := Condition{Field: cs.If.Field, Expr: cs.If.Source, Result: ok, Why: st.red.strings(why)}
 		if err != nil {
 			cond.Error = st.red.string(err.Error())
 		}
@@ -251,8 +251,8 @@ func (x *executor) route(ctx context.Context, st *runState, cs *flows.CompiledSt
 			branch = i
 			break
 		}
-		ok, err := c.When.Bool(env)
-		cond := Condition{Field: c.When.Field, Expr: c.When.Source, Result: ok}
+		ok, why, err := c.When.Explain(env)
+		cond := Condition{Field: c.When.Field, Expr: c.When.Source, Result: ok, Why: st.red.strings(why)}
 		if err != nil {
 			cond.Error = st.red.string(err.Error())
 		}

@@ -122,7 +122,9 @@ func CompileFlow(f *flows.Flow) (*flows.Compiled, error) {
 		return nil, err
 	}
 	if f.Trigger.Type == flows.TriggerSchedule || f.Trigger.Type == flows.TriggerPoll {
-		if _, _, perr := ParseSchedule(&f.Trigger); perr != nil && strings.TrimSpace(f.Trigger.Cron) != "" {
+		// Only the cron itself: a bad time zone is flows.Compile's error,
+		// on the time zone's field, not also on this one.
+		if _, perr := cronParser.Parse(f.Trigger.Cron); perr != nil && strings.TrimSpace(f.Trigger.Cron) != "" {
 			if ve == nil {
 				ve = &flows.ValidationError{}
 			}

@@ -134,6 +134,9 @@ type Condition struct {
 	Expr   string `json:"expr"`
 	Result bool   `json:"result"`
 	Error  string `json:"error,omitempty"`
+	// Why says in plain words why rows of a built condition were false
+	// when the data was at fault ("score is missing").
+	Why []string `json:"why,omitempty"`
 }
 
 // RunSummary is the small record run listings read, so that a page of

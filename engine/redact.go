@@ -70,6 +70,14 @@ func (r *redactor) string(s string) string {
 	return s
 }
 
+// strings redacts each of ss in place and returns it.
+func (r *redactor) strings(ss []string) []string {
+	for i, s := range ss {
+		ss[i] = r.string(s)
+	}
+	return ss
+}
+
 // value returns a redacted deep copy of a JSON-shaped value.
 func (r *redactor) value(v any) any {
 	switch x := v.(type) {

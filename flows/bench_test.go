@@ -17,6 +17,22 @@ func BenchmarkEvalCondition(b *testing.B) {
 	}
 }
 
+// BenchmarkEvalBuiltCondition is the same condition as the condition
+// builder writes it.
+func BenchmarkEvalBuiltCondition(b *testing.B) {
+	e, _, err := compileExpr("steps[0].if", `check(trigger.body.type, "is", "order.paid") && check(trigger.body.amount, ">", 100)`, shapeBase)
+	if err != nil {
+		b.Fatal(err)
+	}
+	env := NewEnv(EnvInput{Trigger: TriggerData{Body: map[string]any{"type": "order.paid", "amount": "250"}}})
+	b.ReportAllocs()
+	for b.Loop() {
+		if ok, err := e.Bool(env); err != nil || !ok {
+			b.Fatal(ok, err)
+		}
+	}
+}
+
 // BenchmarkRender is a step's `with` of a few templates.
 func BenchmarkRender(b *testing.B) {
 	tpl := mustTemplate(b, map[string]any{

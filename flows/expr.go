@@ -79,6 +79,12 @@ var exprFunctions = []expr.Option{
 	expr.Function("escapeQuery", func(params ...any) (any, error) {
 		return url.QueryEscape(textOf(params[0])), nil
 	}, new(func(any) string)),
+	// check is the condition builder's function (condfuncs.go). This
+	// declaration is for the type checker; the program that runs calls
+	// the guarded form, which the limit patcher puts in its place.
+	expr.Function(CheckFunc, func(params ...any) (any, error) {
+		return checkCall(newMeter(), append([]any{"the value", params[0], []any(nil)}, params[1:]...))
+	}, new(func(any, string) bool), new(func(any, string, any) bool)),
 }
 
 // textOf is how escaping functions read a value: nil as empty, anything
@@ -227,6 +233,9 @@ func compileLimited(src string, opts []expr.Option) (*vm.Program, exprRefs, erro
 	v := &refVisitor{seen: map[string]bool{}}
 	node := plain.Node()
 	ast.Walk(&node, v)
+	if err := checkCallsValid(src, node); err != nil {
+		return nil, exprRefs{}, err
+	}
 	limited, err := expr.Compile(src, append(opts[:len(opts):len(opts)], guardOptions...)...)
 	if err != nil {
 		return nil, exprRefs{}, fmt.Errorf("put the expression under its limits: %s", exprMessage(err))
@@ -251,18 +260,26 @@ func (e *Expr) resultType() reflect.Type {
 // Runtime errors are *EvalError and name the field and expression:
 // `steps[1].if: expression "trigger.body.x.y": <expr error>`.
 func (e *Expr) Eval(env Env) (any, error) {
+	out, _, err := e.eval(env)
+	return out, err
+}
+
+// eval is Eval that also returns the notes condition functions made
+// (condfuncs.go).
+func (e *Expr) eval(env Env) (any, []string, error) {
 	ev := newEvaluation(env, e.shapeVars(), !e.usesEnvMap())
 	defer ev.release()
 	out, err := e.run(ev)
+	notes := ev.m.notes
 	if err != nil {
-		return nil, err
+		return nil, notes, err
 	}
 	// The result is what the caller goes on with (a poll's items, a
 	// dedupe key): its size counts too, however it was made.
 	if _, err := jsonSize(ev.m, out, false); err != nil {
-		return nil, &EvalError{Field: e.Field, Source: e.Source, Err: err}
+		return nil, notes, &EvalError{Field: e.Field, Source: e.Source, Err: err}
 	}
-	return out, nil
+	return out, notes, nil
 }
 
 // usesEnvMap reports whether the expression can hold on to the
@@ -411,17 +428,25 @@ func (s envShape) vars() []string {
 
 // Bool runs the expression and requires a bool result (nil counts as false).
 func (e *Expr) Bool(env Env) (bool, error) {
-	v, err := e.Eval(env)
+	ok, _, err := e.Explain(env)
+	return ok, err
+}
+
+// Explain is Bool that also says, in plain words, why rows of a built
+// condition were false when the data was at fault ("score is missing",
+// "score is not a number"), for the run's condition trace.
+func (e *Expr) Explain(env Env) (bool, []string, error) {
+	v, notes, err := e.eval(env)
 	if err != nil {
-		return false, err
+		return false, notes, err
 	}
 	switch b := v.(type) {
 	case bool:
-		return b, nil
+		return b, notes, nil
 	case nil:
-		return false, nil
+		return false, notes, nil
 	default:
-		return false, &EvalError{Field: e.Field, Source: e.Source, Err: fmt.Errorf("%w (got %s)", ErrNotBool, describe(v))}
+		return false, notes, &EvalError{Field: e.Field, Source: e.Source, Err: fmt.Errorf("%w (got %s)", ErrNotBool, describe(v))}
 	}
 }
 

@@ -40,6 +40,10 @@ func FuzzEvalLimits(f *testing.F) {
 		`{{ trigger.body.text }}{{ trigger.body.text }}`,
 		`x {{ map(1..100, trigger.body.items) }}`,
 		`{{ [trigger.body, trigger.body] }}`,
+		`check(trigger.body.text, "matches", trigger.body.text)`,
+		`all(1..100000, {check(trigger.body.text, "contains", "j")})`,
+		`check(trigger.body.items[3].sku, "is one of", map(trigger.body.allowed, #))`,
+		`check(trigger.body.nested, "contains", "leaf") || check(trigger.body.n, ">=", 70)`,
 	} {
 		f.Add(seed)
 	}

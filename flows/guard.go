@@ -89,6 +89,9 @@ const (
 type guard struct {
 	cost func(m *meter, args []any) (mem, steps int64, err error)
 	call func(args []any) (any, error)
+	// metered, when set, is called instead of call with the meter, for a
+	// function that charges as it goes (check, condfuncs.go).
+	metered func(m *meter, args []any) (any, error)
 }
 
 // guards are keyed by the name expressions call them by: expr's builtins
@@ -184,6 +187,11 @@ var guards = map[string]guard{
 		},
 		call: func(a []any) (any, error) { return html.EscapeString(textOf(a[0])), nil },
 	},
+	// check charges as it goes: what it costs depends on its operator.
+	CheckFunc: {
+		cost:    func(*meter, []any) (int64, int64, error) { return 0, 0, nil },
+		metered: checkCall,
+	},
 	"escapeQuery": {
 		cost: func(m *meter, a []any) (int64, int64, error) {
 			n, err := textSize(m, arg(a, 0))
@@ -241,7 +249,7 @@ func costSlots(k int64) func(*meter, []any) (int64, int64, error) {
 // caller's arguments followed by the environment.
 func guardFunction(name string, g guard) func(params ...any) (any, error) {
 	call := g.call
-	if call == nil {
+	if call == nil && g.metered == nil {
 		call = builtinCall(name)
 	}
 	return func(params ...any) (any, error) {
@@ -256,6 +264,9 @@ func guardFunction(name string, g guard) func(params ...any) (any, error) {
 		}
 		if err := m.work(1 + steps); err != nil {
 			return nil, err
+		}
+		if g.metered != nil {
+			return g.metered(m, args)
 		}
 		return call(args)
 	}
@@ -495,6 +506,10 @@ func (limitPatcher) Visit(node *ast.Node) {
 	case *ast.CallNode:
 		switch callee := n.Callee.(type) {
 		case *ast.IdentifierNode:
+			if callee.Value == CheckFunc {
+				patchCheck(node, n)
+				return
+			}
 			if _, ok := guards[callee.Value]; ok && !strings.HasPrefix(callee.Value, guardPrefix) {
 				replace(node, guardPrefix+callee.Value, n.Arguments)
 			}

@@ -53,6 +53,20 @@ type meter struct {
 	// err is the first limit crossed; later charges return it at once so a
 	// predicate that swallows an error cannot keep going.
 	err error
+	// notes are what condition functions said about the data, in plain
+	// words, for the run's condition trace (condfuncs.go).
+	notes []string
+}
+
+// maxNotes bounds the notes of one evaluation: a condition over a long
+// list must not fill the run's history with them.
+const maxNotes = 10
+
+// note records a plain-words remark for the condition trace.
+func (m *meter) note(s string) {
+	if len(m.notes) < maxNotes {
+		m.notes = append(m.notes, s)
+	}
 }
 
 // meterKey is the variable of the environment that holds the meter. It is

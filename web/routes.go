@@ -77,6 +77,8 @@ func (s *Server) routes() {
 	ui(fiber.MethodPost, "/flows/sample/cancel", s.sampleCancel)
 	ui(fiber.MethodPost, "/flows/sample/use", s.sampleUse)
 	ui(fiber.MethodPost, "/flows/sample/fetch", s.sampleFetch)
+	ui(fiber.MethodPost, "/flows/condition", s.conditionFragment)
+	ui(fiber.MethodPost, "/flows/schedule", s.schedulePreview)
 	ui(fiber.MethodGet, "/flows/:id/edit", s.builderEdit)
 	ui(fiber.MethodPost, "/flows/:id/edit", s.builderPost)
 	ui(fiber.MethodPost, "/flows/:id/toggle", s.toggleFlow)

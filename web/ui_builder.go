@@ -98,6 +98,15 @@ func (s *Server) builderProps(c *fiber.Ctx, f *flows.Flow, isNew bool) *views.Bu
 		p.Connections = conns
 	}
 	s.fillSample(c, p, nil)
+	if isNew {
+		setFragmentURLs(p, "")
+	} else {
+		setFragmentURLs(p, f.ID)
+	}
+	if t := f.Trigger; t.Type == flows.TriggerSchedule || t.Type == flows.TriggerPoll {
+		p.SchedPreview = schedPreview(t.Cron, t.Timezone, "", nil)
+		p.BrowserZone = isNew && t.Timezone == ""
+	}
 	return p
 }
 
@@ -155,8 +164,14 @@ func (s *Server) builderPost(c *fiber.Ctx) error {
 	s.fillSample(c, p, vals)
 	p.JSONModes = jsonModes(vals)
 	keepTemplate(p, vals.Get("_template"))
+	if keepCondStates(kind) {
+		p.Conds = condStates(vals)
+	}
+	p.Sched = readSched(vals)
 
 	switch kind {
+	case "cond":
+		applyCondOp(p.Conds, arg)
 	case "save":
 		if len(ferrs) == 0 {
 			_, err := s.saveFlow(c, f, isNew, wantID)

@@ -137,7 +137,7 @@ func (r *flowForm) trigger(t *flows.Trigger) {
 			t.Verify = vf
 		}
 	case flows.TriggerSchedule, flows.TriggerPoll:
-		t.Cron = r.trim("trigger.cron")
+		t.Cron = r.cron()
 		t.Timezone = r.trim("trigger.timezone")
 		if t.Type == flows.TriggerSchedule {
 			t.Misfire = r.trim("trigger.misfire")
@@ -219,14 +219,14 @@ func (r *flowForm) steps(prefix string) []flows.Step {
 }
 
 func (r *flowForm) step(sp string) flows.Step {
-	s := flows.Step{ID: r.trim(sp + ".id"), Name: r.trim(sp + ".name"), If: r.trim(sp + ".if"), OnError: r.trim(sp + ".on_error")}
+	s := flows.Step{ID: r.trim(sp + ".id"), Name: r.trim(sp + ".name"), If: r.condition(sp + ".if"), OnError: r.trim(sp + ".on_error")}
 	if r.str(sp+".kind") == "switch" {
 		s.Switch = []flows.Case{}
 		for _, j := range r.indices(sp+".switch", "case") {
 			cp := sp + ".switch." + strconv.Itoa(j)
 			c := flows.Case{Default: r.str(cp+".case") == "default", Steps: r.steps(cp + ".steps")}
 			if !c.Default {
-				c.When = r.trim(cp + ".when")
+				c.When = r.condition(cp + ".when")
 			}
 			s.Switch = append(s.Switch, c)
 		}

@@ -88,6 +88,8 @@ func (s *Server) fillSample(c *fiber.Ctx, p *views.BuilderProps, form url.Values
 		run = nil
 	}
 	p.Refs = sampleRefs(body, meta, run)
+	// The condition builder tries its rows on the same sample.
+	p.SampleEnv = s.sampleEnv(flowID, run, sampleTrigger(body, meta))
 }
 
 // sampleMeta is what a sample carries besides its body, when it is a
@@ -194,19 +196,28 @@ func (s *Server) checkSample(c *fiber.Ctx) (sample, bool) {
 	if payload := strings.TrimSpace(c.FormValue("_test_payload")); payload != "" {
 		var body any
 		if err := json.Unmarshal([]byte(payload), &body); err == nil {
-			run, _, _ := s.latestRun(c.UserContext(), flowID)
+			run, _, ok := s.latestRun(c.UserContext(), flowID)
+			if !ok {
+				run = nil
+			}
 			meta := parseMeta(c.FormValue("_sample_meta"))
-			td := flows.TriggerData{Body: body, Headers: meta.Headers, Query: meta.Query, Method: meta.Method, ReceivedAt: time.Now().UTC()}
-			if td.Headers == nil {
-				td.Headers = map[string]string{}
-			}
-			if td.Method == "" {
-				td.Method = "POST"
-			}
-			return sample{env: s.sampleEnv(flowID, run, td), body: body}, true
+			return sample{env: s.sampleEnv(flowID, run, sampleTrigger(body, meta)), body: body, refs: sampleRefs(body, meta, run)}, true
 		}
 	}
 	return s.latestSample(c.UserContext(), flowID)
+}
+
+// sampleTrigger is the trigger a sample stands for: its body and, when
+// it was a request, its method, headers and query.
+func sampleTrigger(body any, meta sampleMeta) flows.TriggerData {
+	td := flows.TriggerData{Body: body, Headers: meta.Headers, Query: meta.Query, Method: meta.Method, ReceivedAt: time.Now().UTC()}
+	if td.Headers == nil {
+		td.Headers = map[string]string{}
+	}
+	if td.Method == "" {
+		td.Method = "POST"
+	}
+	return td
 }
 
 // sampleForm reads the builder form a sample endpoint was sent (htmx
@@ -238,6 +249,7 @@ func (s *Server) setSample(c *fiber.Ctx, p *views.BuilderProps, body any, note s
 		run = nil
 	}
 	p.Refs = sampleRefs(body, meta, run)
+	p.SampleEnv = s.sampleEnv(flowID, run, sampleTrigger(body, meta))
 }
 
 // sampleListen starts a "Listen for test event" on the form's webhook

@@ -468,10 +468,11 @@ func TestBuilderBuildsFlowThroughTheForm(t *testing.T) {
 	v.Set("name", "Orders to CRM")
 	v.Set("trigger.path", "orders")
 	_, page = b.builder("/flows/new", v, "add:steps:http.request")
-	if !strings.Contains(page, `id="steps-0-with-url"`) || !strings.Contains(page, `id="steps-0-if"`) || !strings.Contains(page, `value="request_1"`) {
+	if !strings.Contains(page, `id="steps-0-with-url"`) || !strings.Contains(page, `id="steps-0-if-cond"`) || !strings.Contains(page, `value="request_1"`) {
 		t.Fatalf("after adding http.request: %.3000s", page)
 	}
 	v = formValues(t, page)
+	v.Set("steps.0.if.mode", "expr")
 	v.Set("steps.0.if", "trigger.body.paid == true")
 	v.Set("steps.0.with.url", "https://crm.example.com/contacts")
 	v.Set("steps.0.with.method", "POST")
@@ -488,9 +489,10 @@ func TestBuilderBuildsFlowThroughTheForm(t *testing.T) {
 	v.Set("steps.0.retry.backoff", "2s")
 	_, page = b.builder("/flows/new", v, "add:steps:switch")
 	v = formValues(t, page)
-	if v.Get("steps.1.kind") != "switch" || v.Get("steps.1.switch.0.case") != "when" || !strings.Contains(page, `id="steps-1-switch-0-when"`) {
+	if v.Get("steps.1.kind") != "switch" || v.Get("steps.1.switch.0.case") != "when" || !strings.Contains(page, `id="steps-1-switch-0-when-cond"`) {
 		t.Fatalf("switch not added: %v", v)
 	}
+	v.Set("steps.1.switch.0.when.mode", "expr")
 	v.Set("steps.1.switch.0.when", "steps.request_1.output.status == 201")
 	_, page = b.builder("/flows/new", v, "add:steps.1.switch.0.steps:data.set")
 	v = formValues(t, page)

@@ -59,6 +59,7 @@ func TestBrowserBuildFlowAndWatchRun(t *testing.T) {
 	b.click("#steps-0-with-body-raw")
 	b.visible("textarea#steps-0-with-body")
 	b.typeInto("#steps-0-with-body", `{"order": "{{ trigger.body.id }}", "total": "{{ trigger.body.total }}"}`)
+	b.exprMode("steps-0-if")
 	b.typeInto("#steps-0-if", "trigger.body.total >= 100")
 	// The live check answers as the user types (no sample yet: valid).
 	b.waitText("#steps-0-if-check", "valid")
@@ -172,7 +173,7 @@ func TestBrowserInvalidCondition(t *testing.T) {
 	b.typeInto("#name", "Broken condition")
 	b.typeInto("#trigger-path", "broken")
 	b.click("#add-steps-http-request")
-	b.visible("#steps-0-if")
+	b.exprMode("steps-0-if")
 	b.typeInto("#steps-0-with-url", "http://127.0.0.1:9/never")
 	b.typeInto("#steps-0-if", "trigger.body.total >")
 
@@ -599,7 +600,7 @@ func TestBrowserScreenshots(t *testing.T) {
 
 	b.open("/flows/orders-to-fulfilment/edit")
 	b.visible("#refs-list")
-	b.visible("#steps-1-if")
+	b.exprMode("steps-1-if")
 	// Show a live check result, as a user sees it while typing.
 	b.do(chromedp.Clear(chromedp.CSS("#steps-1-if")))
 	b.typeInto("#steps-1-if", "steps.order.output.total >= 100 && trigger.body.currency == 'EUR'")

@@ -52,13 +52,14 @@ func TestRunCommandDry(t *testing.T) {
 	os.WriteFile(flow, []byte(`{"id": "f", "name": "f", "enabled": true,
 	  "trigger": {"type": "manual"},
 	  "steps": [{"id": "shape", "use": "data.set", "with": {"total": "{{ trigger.body.qty * trigger.body.price }}"}},
+	            {"id": "vip", "use": "data.set", "if": "check(trigger.body.score, \">=\", 70)", "with": {"vip": true}},
 	            {"id": "send", "use": "http.request", "with": {"method": "POST", "url": "https://crm.example.com/api", "body": {"total": "{{ steps.shape.output.total }}"}}}]}`), 0o644)
 	os.WriteFile(payload, []byte(`{"qty": 3, "price": 5}`), 0o644)
 	code, out, errOut := runCLI(t, "run", flow, "--payload", payload, "--dry", "--data", filepath.Join(dir, "none"))
 	if code != 0 {
 		t.Fatalf("exit %d:\n%s\n%s", code, out, errOut)
 	}
-	for _, want := range []string{"step shape", `"total": 15`, "step send", "dry_run", "crm.example.com", "run succeeded"} {
+	for _, want := range []string{"step shape", `"total": 15`, "step vip (data.set): skipped", "(score is missing)", "step send", "dry_run", "crm.example.com", "run succeeded"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

@@ -91,6 +91,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "== step %s (%s): %s, attempt %d, %.1f ms\n", s.ID, s.Use, s.Status, s.Attempts, s.DurationMS)
 		for _, c := range s.Conditions {
 			fmt.Fprintf(stdout, "   %s: %s → %v %s\n", c.Field, c.Expr, c.Result, c.Error)
+			for _, w := range c.Why {
+				fmt.Fprintf(stdout, "     (%s)\n", w)
+			}
 		}
 		if s.Input != nil {
 			fmt.Fprintln(stdout, "-- input:")

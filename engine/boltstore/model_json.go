@@ -291,6 +291,16 @@ func appendConditionJSON(dst []byte, c *engine.Condition) []byte {
 		dst = append(dst, `,"error":`...)
 		dst = appendJSONString(dst, c.Error)
 	}
+	if len(c.Why) > 0 {
+		dst = append(dst, `,"why":[`...)
+		for i, w := range c.Why {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendJSONString(dst, w)
+		}
+		dst = append(dst, ']')
+	}
 	return append(dst, '}')
 }
 

@@ -194,8 +194,8 @@ func fullStep() engine.StepResult {
 		Output: []any{map[string]any{"k": "v"}, 1e21, 1e-7, false}, Error: "timeout",
 		Attempts: 3,
 		Conditions: []engine.Condition{
-			{Field: "if", Expr: `input.x > 1 && y < 2`, Result: true, Error: "e"},
-			{Field: "when", Expr: "z", Result: false},
+			{Field: "if", Expr: `input.x > 1 && y < 2`, Result: true, Error: "e", Why: []string{"x"}},
+			{Field: "when", Expr: "z", Result: false, Why: []string{"score is missing", "a \"b\" <c>"}},
 		},
 		Branch: ptr(-1), StartedAt: tZoneSec, FinishedAt: ptr(tNow), DurationMS: 123456.789,
 		NextAttemptAt: ptr(tZone2359), ResumeAt: ptr(tYear9999), StatusCode: 503,

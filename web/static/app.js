@@ -51,6 +51,12 @@
   var lastField = null;
   document.addEventListener("focusin", function (e) {
     var t = e.target;
+    // A condition row's value is a plain value, never a reference: while
+    // it has focus, a click on a reference inserts nowhere.
+    if (t.hasAttribute && t.hasAttribute("data-no-refs")) {
+      lastField = null;
+      return;
+    }
     if (t.closest && t.closest("#builder") && (t.tagName === "TEXTAREA" ||
         (t.tagName === "INPUT" && (t.type === "text" || t.type === "")))) {
       lastField = t;
@@ -187,10 +193,68 @@
     });
   }
   setInterval(tick, 1000);
+  // The condition builder and the schedule picker swap themselves whole
+  // after each change. What the user typed while that answer was on its
+  // way would be lost: keep it (text typed, an option chosen), and send it
+  // again.
+  var sentValues = new WeakMap();
+  function liveTarget(e) {
+    var t = e.detail.target;
+    return t && t.classList && (t.classList.contains("cond") || t.id === "schedule-picker") ? t : null;
+  }
+  function typedFields(root) {
+    return root.querySelectorAll('input[type="text"], input[type="number"], input[type="time"], input:not([type]), select');
+  }
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    var t = liveTarget(e);
+    if (!t) return;
+    var sent = {};
+    typedFields(t).forEach(function (el) { if (el.id) sent[el.id] = el.value; });
+    sentValues.set(t, sent);
+  });
+  var typedSince = null;
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var t = liveTarget(e);
+    var sent = t && sentValues.get(t);
+    typedSince = null;
+    if (!sent) return;
+    typedFields(t).forEach(function (el) {
+      if (el.id && el.id in sent && sent[el.id] !== el.value) {
+        typedSince = typedSince || {};
+        typedSince[el.id] = el.value;
+      }
+    });
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    if (!typedSince) return;
+    var changed = null;
+    Object.keys(typedSince).forEach(function (id) {
+      var el = document.getElementById(id);
+      if (el) { el.value = typedSince[id]; changed = el; }
+    });
+    typedSince = null;
+    if (changed) changed.dispatchEvent(new Event("change", { bubbles: true }));
+  });
+
+  // A schedule not saved yet runs in the browser's time zone unless the
+  // user picks another: fill the empty field and let the picker's preview
+  // follow (its change event posts the form).
+  function browserZone() {
+    var z = document.querySelector("#trigger-timezone[data-browser-zone]");
+    if (!z || z.value) return;
+    z.removeAttribute("data-browser-zone");
+    var tz = "";
+    try { tz = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (err) { return; }
+    if (!tz) return;
+    z.value = tz;
+    z.dispatchEvent(new Event("change", { bubbles: true }));
+  }
+  document.addEventListener("htmx:afterSettle", browserZone);
 
   function init() {
     document.querySelectorAll("[data-live-src]").forEach(live);
     syncVerify();
+    browserZone();
   }
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", init);

@@ -177,6 +177,21 @@ type BuilderProps struct {
 	// Focus is the element id of a step just added: the page scrolls to
 	// it and focuses its first field.
 	Focus string
+	// Conds are the conditions as the form posted them, by name, while
+	// their rows are edited (condition.go); CondURL is the condition
+	// builder's fragment endpoint; SampleEnv is the latest event's
+	// environment the rows are tried on (nil: none yet).
+	Conds     map[string]*CondState
+	CondURL   string
+	SampleEnv flows.Env
+	// Sched is the schedule picker's state as posted (nil: read it from
+	// the trigger's cron); SchedURL its preview endpoint.
+	Sched        *SchedState
+	SchedURL     string
+	SchedPreview *SchedPreview
+	// BrowserZone asks the page to fill an empty time zone with the
+	// browser's (a schedule not saved yet).
+	BrowserZone bool
 }
 
 // TemplateCard is one ready flow of the gallery.
