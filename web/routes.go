@@ -50,6 +50,7 @@ func (s *Server) routes() {
 	api.Post("/connections/:name/test", s.testConnection)
 
 	api.Get("/events", s.events)
+	api.Get("/backup", s.backup)
 	api.All("/*", s.apiNotFound)
 
 	// The web UI: static assets, accounts, then pages behind a session

@@ -32,6 +32,8 @@ type Config struct {
 	// HooksPublicURL is the external base URL of the hooks listener (for
 	// webhook URLs shown to users and URL-signing schemes).
 	HooksPublicURL string
+	// Backup, when set, makes the snapshots GET /api/backup streams.
+	Backup Backuper
 
 	// testRoutes, set only by tests, adds routes ahead of the catch-alls
 	// (a handler that panics, say).

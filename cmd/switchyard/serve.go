@@ -65,7 +65,7 @@ func cmdServe(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cfg := web.Config{PublicURL: o.publicURL, HooksPublicURL: o.hooksPublicURL, Version: version, Logger: log}
+	cfg := web.Config{PublicURL: o.publicURL, HooksPublicURL: o.hooksPublicURL, Version: version, Logger: log, Backup: store}
 	var hooksLn net.Listener
 	if o.hooksAddr != "" {
 		if hooksLn, err = net.Listen("tcp", o.hooksAddr); err != nil {
