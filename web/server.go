@@ -33,6 +33,8 @@ type Config struct {
 	// HooksPublicURL is the external base URL of the hooks listener (for
 	// webhook URLs shown to users and URL-signing schemes).
 	HooksPublicURL string
+	// Backup, when set, makes the snapshots GET /api/backup streams.
+	Backup Backuper
 
 	// Metrics are this process's metrics; the engine should have them as
 	// its Observer. Nil: New makes its own (without run and step

@@ -1,5 +1,5 @@
 // Command switchyard is the single binary: it serves webhooks, the engine,
-// the API and the UI, and offers the CLI around them (flows, run, token, keys, recover, docs).
+// the API and the UI, and offers the CLI around them (flows, run, token, keys, recover, backup, restore, docs).
 package main
 
 import (
@@ -28,6 +28,8 @@ Usage:
   switchyard token create --name NAME [--data DIR]
   switchyard keys rotate [--data DIR]
   switchyard recover [--data DIR]
+  switchyard backup --out FILE [--data DIR | --server URL --token TOKEN]
+  switchyard restore FILE [--data DIR] [--force]
   switchyard docs connectors|openapi
   switchyard healthcheck [--addr ADDR] [--path /readyz]
   switchyard completion bash|zsh|fish
@@ -84,6 +86,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdRun(args[1:], stdout, stderr)
 	case "recover":
 		err = cmdRecover(args[1:], stdout)
+	case "backup":
+		err = cmdBackup(args[1:], stdout)
+	case "restore":
+		err = cmdRestore(args[1:], stdout)
 	case "docs":
 		err = cmdDocs(args[1:], stdout)
 	case "healthcheck":

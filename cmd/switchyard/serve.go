@@ -67,7 +67,7 @@ func cmdServe(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cfg := web.Config{PublicURL: o.publicURL, HooksPublicURL: o.hooksPublicURL, Version: version, Logger: log,
+	cfg := web.Config{PublicURL: o.publicURL, HooksPublicURL: o.hooksPublicURL, Version: version, Logger: log, Backup: store,
 		Metrics: o.metrics, MetricsElsewhere: o.metricsAddr != ""}
 	var metricsLn net.Listener
 	if o.metricsAddr != "" {

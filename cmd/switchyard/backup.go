@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/switchyard/switchyard/engine"
+	"github.com/switchyard/switchyard/engine/boltstore"
+)
+
+// cmdBackup writes a consistent copy of the database to --out: from a
+// running server over GET /api/backup (--server, --token), or offline
+// from a data dir (--data), taking its lock and applying its write-ahead
+// log first. FILE is written beside itself and renamed into place once
+// whole, synced and checked, so a failed backup never leaves a FILE cut
+// short. The key file is never part of it (docs/operations.md, "Backups").
+func cmdBackup(args []string, stdout io.Writer) error {
+	var o options
+	fs := newFlagSet("backup", &o, false)
+	var server, token, out string
+	fs.StringVar(&server, "server", env("SWITCHYARD_SERVER", ""), "base URL of a running server to back up over its API")
+	fs.StringVar(&token, "token", env("SWITCHYARD_TOKEN", ""), "API token for --server")
+	fs.StringVar(&out, "out", "", "file to write the backup to")
+	if pos, err := parse(fs, args); err != nil {
+		return err
+	} else if len(pos) > 0 {
+		return usageError{"backup takes no arguments besides its flags"}
+	}
+	if out == "" {
+		return usageError{"backup: --out FILE is required"}
+	}
+	dataGiven := false
+	fs.Visit(func(f *flag.Flag) { dataGiven = dataGiven || f.Name == "data" })
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	var n int64
+	var err error
+	switch {
+	case server != "" && dataGiven:
+		return usageError{"backup: give either --server (a running server) or --data (offline), not both"}
+	case server != "":
+		if token == "" {
+			return usageError{"backup: --server needs --token (or SWITCHYARD_TOKEN)"}
+		}
+		n, err = backupFromServer(ctx, server, token, out)
+	default:
+		n, err = backupOffline(ctx, &o, out)
+	}
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	fmt.Fprintf(stdout, "backup written to %s (%d bytes). It does not hold the key file %s: keep a copy of that apart, restoring needs it.\n",
+		out, n, engine.KeyFileName)
+	return nil
+}
+
+// backupOffline copies the database of a data dir no server runs on.
+// Opening the store takes the dir's lock (failing fast while a server
+// holds it) and applies whatever the write-ahead log still holds.
+func backupOffline(ctx context.Context, o *options, out string) (int64, error) {
+	if _, err := os.Stat(filepath.Join(o.data, boltstore.DBFileName)); err != nil {
+		return 0, fmt.Errorf("no database in %s: %w", o.data, err)
+	}
+	store, err := openStore(o, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer store.Close()
+	var n int64
+	err = boltstore.WriteFileAtomic(out, func(w io.Writer) error {
+		var err error
+		n, err = store.Backup(ctx, func(int64) (io.Writer, error) { return w, nil })
+		return err
+	}, boltstore.CheckBackup)
+	return n, err
+}
+
+// backupFromServer fetches GET /api/backup into out.
+func backupFromServer(ctx context.Context, server, token, out string) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(server, "/")+"/api/backup", nil)
+	if err != nil {
+		return 0, fmt.Errorf("--server: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var e struct {
+			Error string `json:"error"`
+		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		if json.Unmarshal(body, &e) != nil || e.Error == "" {
+			e.Error = strings.TrimSpace(string(body))
+		}
+		return 0, fmt.Errorf("%s answered %s: %s", server, resp.Status, e.Error)
+	}
+	var n int64
+	err = boltstore.WriteFileAtomic(out, func(w io.Writer) error {
+		var err error
+		n, err = io.Copy(w, resp.Body)
+		if err == nil && resp.ContentLength >= 0 && n != resp.ContentLength {
+			err = fmt.Errorf("the copy was cut short at %d of %d bytes", n, resp.ContentLength)
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			err = fmt.Errorf("the copy was cut short at %d of %d bytes: %w", n, resp.ContentLength, err)
+		}
+		return err
+	}, boltstore.CheckBackup)
+	return n, err
+}
+
+// cmdRestore makes a backup the database of a data dir. It checks the
+// file before touching anything and refuses a dir that holds anything
+// besides the key file unless --force is given.
+func cmdRestore(args []string, stdout io.Writer) error {
+	var o options
+	fs := newFlagSet("restore", &o, false)
+	var force bool
+	fs.BoolVar(&force, "force", false, "replace the database of a data dir that is not empty (its write-ahead log and step journal go too)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{"usage: switchyard restore FILE --data DIR [--force]"}
+	}
+	if err := boltstore.Restore(pos[0], o.data, force); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "restored %s into %s. Put the key file the backup was made with at %s before starting the server.\n",
+		pos[0], o.data, filepath.Join(o.data, engine.KeyFileName))
+	return nil
+}
