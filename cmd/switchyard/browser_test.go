@@ -478,7 +478,7 @@ func TestBrowserCSRF(t *testing.T) {
 	apiAns := brEval[map[string]any](b, `fetch("/api/flows", {method: "POST", headers: {"Content-Type": "application/json"},
 		body: JSON.stringify({id: "planted", name: "Planted", trigger: {type: "webhook", path: "planted"}, steps: []})})
 		.then(async r => ({status: r.status, type: r.headers.get("Content-Type"), body: await r.json()}))`)
-	if apiAns["status"] != float64(403) || !strings.HasPrefix(fmt.Sprint(apiAns["type"]), "application/json") {
+	if apiAns["status"] != float64(403) || !jsonType(fmt.Sprint(apiAns["type"])) {
 		t.Errorf("API POST with the cookie only: %v", apiAns)
 	}
 	if ans, ok := apiAns["body"].(map[string]any); !ok || ans["error"] == "" || ans["error"] == nil {
@@ -522,7 +522,7 @@ func TestBrowserCSRF(t *testing.T) {
 		var e struct {
 			Error string `json:"error"`
 		}
-		if (code != 401 && code != 403) || !strings.HasPrefix(ctype, "application/json") || json.Unmarshal([]byte(body), &e) != nil || e.Error == "" {
+		if (code != 401 && code != 403) || !jsonType(ctype) || json.Unmarshal([]byte(body), &e) != nil || e.Error == "" {
 			t.Errorf("%s %s with the cookie, no token: %d %s %s", tc.method, tc.path, code, ctype, body)
 		}
 	}
@@ -618,4 +618,11 @@ func TestBrowserScreenshots(t *testing.T) {
 	b.visible("#runs-table")
 	b.screenshot("runs.png")
 	t.Logf("screenshots in %s", brShotDir)
+}
+
+// jsonType reports whether a Content-Type is JSON: API errors are
+// application/problem+json (with the error key kept), answers
+// application/json.
+func jsonType(ct string) bool {
+	return strings.HasPrefix(ct, "application/json") || strings.HasPrefix(ct, "application/problem+json")
 }
