@@ -118,7 +118,7 @@ var apiDocs = []apiDoc{
 		answers: []apiAnswer{{status: 204}}},
 	{method: "POST", path: "/api/flows/:id/test", tag: "flows", summary: "Run the flow on a payload without storing anything; dry sends nothing out.",
 		body: testRequest{}, answers: []apiAnswer{{status: 200, body: engine.Run{}}}},
-	{method: "POST", path: "/api/flows/:id/run", tag: "flows", summary: "Start a stored run now from a payload (manual trigger).",
+	{method: "POST", path: "/api/flows/:id/run", tag: "flows", summary: "Run now, any trigger: a manual or webhook flow runs with the payload, a schedule flow runs one tick, a poll flow polls (or, given a payload, runs once with it as the item).",
 		body: testRequest{}, bodyOptional: true,
 		answers: []apiAnswer{{status: 202, desc: "A run started.", body: runNowResult{}}, {status: 200, desc: "Nothing new ran (see message).", body: runNowResult{}}}},
 	{method: "GET", path: "/api/flows/:id/schedule", tag: "flows", summary: "A schedule or poll flow's next fire times, last poll and seen set.",

@@ -83,8 +83,10 @@ func TestBrowserConnectionDialogAndRunNow(t *testing.T) {
 	b.click("#new-flow")
 	b.visible("#builder")
 	b.typeInto("#name", "Tell sales")
-	b.choose("#trigger-type", "manual")
-	b.do(brEvalVoid(`document.querySelector('#trigger-type').dispatchEvent(new Event('change', {bubbles: true}))`))
+	htmxSettled(b)
+	// Picked as a user does: the value, then the change event htmx posts on.
+	b.do(brEvalVoid(`(() => { const el = document.querySelector('#trigger-type'); el.value = 'manual';
+		el.dispatchEvent(new Event('change', {bubbles: true})); })()`))
 	b.gone("#trigger-path")
 	htmxSettled(b)
 	b.click("#add-steps-slack-post_message")

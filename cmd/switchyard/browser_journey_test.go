@@ -507,7 +507,9 @@ func (j *journey) newConnection(selectID, typ, label, token, base, wantName stri
 	j.typ("#cd-label", label)
 	j.typ("#cd-"+typ+"-token", token)
 	// The fake server stands in for the service (an advanced field a
-	// real user leaves empty).
+	// real user leaves empty, folded under Advanced: opening it is not
+	// counted as the user's).
+	j.b.click("#cd-advanced-" + typ + " > summary")
 	j.typ("#cd-"+typ+"-base_url", base)
 	j.click("#cd-save")
 	j.b.gone("#connection-dialog[open]")

@@ -621,3 +621,10 @@ func TestBrowserScreenshots(t *testing.T) {
 	b.screenshot("runs.png")
 	t.Logf("screenshots in %s", brShotDir)
 }
+
+// jsonType reports whether a Content-Type is JSON: API errors are
+// application/problem+json (with the error key kept), answers
+// application/json.
+func jsonType(ct string) bool {
+	return strings.HasPrefix(ct, "application/json") || strings.HasPrefix(ct, "application/problem+json")
+}

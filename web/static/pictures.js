@@ -114,8 +114,7 @@
   document.addEventListener("input", function (e) {
     var t = e.target;
     if (!t.closest || !t.closest("#builder")) return;
-    // The test payload is not part of the flow.
-    if (t.name !== "_test_payload") dirty = true;
+    if (flowField(t)) dirty = true;
     var id = document.getElementById("id");
     if (t.id !== "name" || !id || id.readOnly) return;
     // Only an id that is empty or still the name's is replaced: one the
@@ -128,8 +127,14 @@
   // Leaving with unsaved changes asks first. Builder edits (add a step,
   // move one) keep the changes in the form, so only Save clears them.
   var dirty = false;
+  // flowField tells a field of the flow from the builder's own controls,
+  // whose names start with _ (the Test payload, the sample picker): those
+  // change nothing that Save would store.
+  function flowField(t) {
+    return !(t.name && t.name.charAt(0) === "_");
+  }
   document.addEventListener("change", function (e) {
-    if (e.target.closest && e.target.closest("#builder") && e.target.name !== "_test_payload") dirty = true;
+    if (e.target.closest && e.target.closest("#builder") && flowField(e.target)) dirty = true;
   });
   document.addEventListener("click", function (e) {
     var b = e.target.closest && e.target.closest("#builder button[name=_op]");
