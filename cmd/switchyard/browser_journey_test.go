@@ -90,6 +90,9 @@ func (j *journey) typ(sel, text string) {
 func (j *journey) click(sel string) {
 	j.t.Helper()
 	j.actions++
+	// In the middle of the screen, as a person would have it before
+	// clicking: near an edge a click can land on what a swap moved there.
+	j.b.do(brEvalVoid(fmt.Sprintf(`(el => el && el.scrollIntoView && el.scrollIntoView({block: "center"}))(document.querySelector(%q))`, sel)))
 	j.b.click(sel)
 }
 
@@ -508,6 +511,7 @@ func (j *journey) newConnection(selectID, typ, label, token, base, wantName stri
 	j.typ("#cd-"+typ+"-token", token)
 	// The fake server stands in for the service (an advanced field a
 	// real user leaves empty).
+	j.click("#cd-advanced-" + typ + " summary")
 	j.typ("#cd-"+typ+"-base_url", base)
 	j.click("#cd-save")
 	j.b.gone("#connection-dialog[open]")

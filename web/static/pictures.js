@@ -90,7 +90,8 @@
   document.addEventListener("input", function (e) {
     var t = e.target;
     if (!t.closest || !t.closest("#builder")) return;
-    dirty = true;
+    // The sample (Test payload, the event picked) is not part of the flow.
+    if (!t.closest("[data-sample]")) dirty = true;
     var id = document.getElementById("id");
     if (t.id !== "name" || !id || id.readOnly) return;
     // Only an id that is empty or still the name's is replaced: one the
@@ -104,7 +105,7 @@
   // move one) keep the changes in the form, so only Save clears them.
   var dirty = false;
   document.addEventListener("change", function (e) {
-    if (e.target.closest && e.target.closest("#builder")) dirty = true;
+    if (e.target.closest && e.target.closest("#builder") && !e.target.closest("[data-sample]")) dirty = true;
   });
   document.addEventListener("click", function (e) {
     var b = e.target.closest && e.target.closest("#builder button[name=_op]");
