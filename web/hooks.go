@@ -98,6 +98,7 @@ func (s *Server) hooksBaseURL(c *fiber.Ctx) string {
 // size, encoding, media type, signature), store the event durably, and only
 // then answer.
 func (s *Server) hook(c *fiber.Ctx) error {
+	start := time.Now()
 	path := strings.Trim(c.Params("*"), "/")
 	a, ok := s.eng.WebhookFlow(path)
 	if !ok {
@@ -159,10 +160,12 @@ func (s *Server) hook(c *fiber.Ctx) error {
 	c.Set(headerRunID, acc.RunID)
 	if acc.Duplicate {
 		c.Set(headerDuplicate, "true")
+		s.metrics.hookAck.Observe(time.Since(start).Seconds())
 		return c.Status(fiber.StatusOK).JSON(fiber.Map{"run_id": acc.RunID, "duplicate": true})
 	}
 	if !sync {
 		// The hot path: run ids need no escaping, so skip the encoder.
+		s.metrics.hookAck.Observe(time.Since(start).Seconds())
 		c.Status(fiber.StatusAccepted)
 		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 		return c.SendString(`{"run_id":"` + acc.RunID + `"}`)
@@ -216,7 +219,7 @@ func (s *Server) verifyRequest(c *fiber.Ctx, f *flows.Flow, v *flows.Verify, bod
 		}
 		conn, err := s.eng.Connection(c.UserContext(), name)
 		if err != nil {
-			s.log.Error("webhook secret unavailable", "flow_id", f.ID, "connection", name, "err", err)
+			s.log.Error("webhook secret unavailable", "request_id", requestIDOf(c), "flow_id", f.ID, "connection", name, "err", err)
 			continue
 		}
 		if val := conn.Values["value"]; val != "" {
@@ -252,7 +255,8 @@ func (s *Server) verifyRequest(c *fiber.Ctx, f *flows.Flow, v *flows.Verify, bod
 // refuse records a refused request for the flow (never its body).
 func (s *Server) refuse(c *fiber.Ctx, f *flows.Flow, scheme, reason string, status int) {
 	s.eng.RecordRefusal(engine.Refusal{FlowID: f.ID, Remote: c.IP(), Scheme: scheme, Reason: reason, Status: status})
-	s.log.Warn("webhook refused", "flow_id", f.ID, "remote", c.IP(), "scheme", scheme, "reason", reason, "status", status)
+	c.Locals(localRefusal, refusalKind(status))
+	s.log.Warn("webhook refused", "request_id", requestIDOf(c), "flow_id", f.ID, "remote", c.IP(), "scheme", scheme, "reason", reason, "status", status)
 }
 
 // externalURL is the URL the sender used, as schemes that sign the URL
@@ -305,7 +309,7 @@ func (s *Server) syncAnswer(c *fiber.Ctx, run *engine.Run) error {
 		// The caller is told that it failed and which run to look up, not
 		// why: a step's error can name internal hosts or quote a remote's
 		// answer. The run history keeps the detail.
-		return c.Status(fiber.StatusInternalServerError).JSON(errorBody{Error: syncFailed(run.ID), RunID: run.ID})
+		return sendProblem(c, fiber.StatusInternalServerError, errorBody{Error: syncFailed(run.ID), RunID: run.ID})
 	}
 	var out any
 	for i := len(run.Steps) - 1; i >= 0; i-- {

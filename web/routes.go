@@ -12,7 +12,7 @@ func (s *Server) routes() {
 	}
 
 	if s.cfg.HooksAddr == "" {
-		app.All("/hooks/*", s.hook)
+		app.All("/hooks/*", s.observeHook, s.hook)
 		app.All("/hooks-test/*", s.hookTest)
 	} else {
 		app.All("/hooks/*", s.hooksElsewhere)
@@ -21,8 +21,9 @@ func (s *Server) routes() {
 
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
-	app.Get("/metrics", s.metrics)
+	app.Get("/metrics", s.requireToken, s.serveMetrics())
 	app.Get("/api/schema/flow", s.flowSchema)
+	app.Get("/api/openapi.json", s.serveOpenAPI)
 
 	api := app.Group("/api", s.requireToken)
 	api.Get("/flows", s.listFlows)
@@ -52,6 +53,7 @@ func (s *Server) routes() {
 	api.Post("/connections/:name/test", s.testConnection)
 
 	api.Get("/events", s.events)
+	// Every route above needs its entry in apiDocs (web/openapi.go).
 	api.All("/*", s.apiNotFound)
 
 	// The web UI: static assets, accounts, then pages behind a session
@@ -110,7 +112,7 @@ func (s *Server) routes() {
 func (s *Server) hooksRoutes() {
 	app := s.hooksApp
 	s.front(app, s.hookHeaders)
-	app.All("/hooks/*", s.hook)
+	app.All("/hooks/*", s.observeHook, s.hook)
 	app.All("/hooks-test/*", s.hookTest)
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)

@@ -153,6 +153,9 @@
     };
     es.addEventListener("run", refresh);
     es.addEventListener("step", refresh);
+    // The browser resumes the stream with Last-Event-ID; "reset" says the
+    // server could not replay what was missed (a restart, a long gap).
+    es.addEventListener("reset", refresh);
     // Updates made between rendering the page and (re)connecting the
     // stream never arrive as events: refresh once the stream is open.
     es.addEventListener("open", refresh);
