@@ -191,22 +191,39 @@ func (s *Server) recentEvents(ctx context.Context, flowID string) []views.Recent
 // flow's latest event.
 func (s *Server) checkSample(c *fiber.Ctx) (sample, bool) {
 	flowID := c.Query("flow")
-	if payload := strings.TrimSpace(c.FormValue("_test_payload")); payload != "" {
-		var body any
-		if err := json.Unmarshal([]byte(payload), &body); err == nil {
-			run, _, _ := s.latestRun(c.UserContext(), flowID)
-			meta := parseMeta(c.FormValue("_sample_meta"))
-			td := flows.TriggerData{Body: body, Headers: meta.Headers, Query: meta.Query, Method: meta.Method, ReceivedAt: time.Now().UTC()}
-			if td.Headers == nil {
-				td.Headers = map[string]string{}
-			}
-			if td.Method == "" {
-				td.Method = "POST"
-			}
-			return sample{env: s.sampleEnv(flowID, run, td), body: body}, true
-		}
+	if sm, ok := s.formSample(c.UserContext(), flowID, c.FormValue("_test_payload"), c.FormValue("_sample_meta")); ok {
+		return sm, true
 	}
 	return s.latestSample(c.UserContext(), flowID)
+}
+
+// formSample is the sample a builder form carries (_test_payload and
+// _sample_meta), with the step outputs of the flow's latest run; false
+// when there is none or it is not JSON. Parts of the builder answered on
+// their own (the live check, the condition builder's rows) evaluate
+// against it, as Test does.
+func (s *Server) formSample(ctx context.Context, flowID, payload, metaText string) (sample, bool) {
+	payload = strings.TrimSpace(payload)
+	if payload == "" {
+		return sample{}, false
+	}
+	var body any
+	if json.Unmarshal([]byte(payload), &body) != nil {
+		return sample{}, false
+	}
+	run, _, ok := s.latestRun(ctx, flowID)
+	if !ok {
+		run = nil
+	}
+	meta := parseMeta(metaText)
+	td := flows.TriggerData{Body: body, Headers: meta.Headers, Query: meta.Query, Method: meta.Method, ReceivedAt: time.Now().UTC()}
+	if td.Headers == nil {
+		td.Headers = map[string]string{}
+	}
+	if td.Method == "" {
+		td.Method = "POST"
+	}
+	return sample{env: s.sampleEnv(flowID, run, td), body: body, refs: sampleRefs(body, meta, run)}, true
 }
 
 // sampleForm reads the builder form a sample endpoint was sent (htmx
