@@ -447,10 +447,10 @@ func TestBrowserFirstTimeUserJourney(t *testing.T) {
 	// 13. At 390 px nothing scrolls sideways.
 	b.do(chromedp.EmulateViewport(390, 844))
 	for _, page := range []struct{ path, ready, shot string }{
-		{"/flows", "#flows-table", "phone-flows.png"},
-		{"/flows/chatbot-leads/edit", "#builder", "phone-builder.png"},
-		{"/connections", "#connections-table", "phone-connections.png"},
-		{"/runs", "#runs-table", "phone-runs.png"},
+		{"/flows", "#flows-table", "journey-phone-flows.png"},
+		{"/flows/chatbot-leads/edit", "#builder", "journey-phone-builder.png"},
+		{"/connections", "#connections-table", "journey-phone-connections.png"},
+		{"/runs", "#runs-table", "journey-phone-runs.png"},
 	} {
 		b.open(page.path)
 		b.visible(page.ready)
