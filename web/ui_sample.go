@@ -193,18 +193,32 @@ func (s *Server) recentEvents(ctx context.Context, flowID string) []views.Recent
 // flow's latest event.
 func (s *Server) checkSample(c *fiber.Ctx) (sample, bool) {
 	flowID := c.Query("flow")
-	if payload := strings.TrimSpace(c.FormValue("_test_payload")); payload != "" {
-		var body any
-		if err := json.Unmarshal([]byte(payload), &body); err == nil {
-			run, _, ok := s.latestRun(c.UserContext(), flowID)
-			if !ok {
-				run = nil
-			}
-			meta := parseMeta(c.FormValue("_sample_meta"))
-			return sample{env: s.sampleEnv(flowID, run, sampleTrigger(body, meta)), body: body, refs: sampleRefs(body, meta, run)}, true
-		}
+	if sm, ok := s.formSample(c.UserContext(), flowID, c.FormValue("_test_payload"), c.FormValue("_sample_meta")); ok {
+		return sm, true
 	}
 	return s.latestSample(c.UserContext(), flowID)
+}
+
+// formSample is the sample a builder form carries (_test_payload and
+// _sample_meta), with the step outputs of the flow's latest run; false
+// when there is none or it is not JSON. Parts of the builder answered on
+// their own (the live check, the condition builder's rows) evaluate
+// against it, as Test does.
+func (s *Server) formSample(ctx context.Context, flowID, payload, metaText string) (sample, bool) {
+	payload = strings.TrimSpace(payload)
+	if payload == "" {
+		return sample{}, false
+	}
+	var body any
+	if json.Unmarshal([]byte(payload), &body) != nil {
+		return sample{}, false
+	}
+	run, _, ok := s.latestRun(ctx, flowID)
+	if !ok {
+		run = nil
+	}
+	meta := parseMeta(metaText)
+	return sample{env: s.sampleEnv(flowID, run, sampleTrigger(body, meta)), body: body, refs: sampleRefs(body, meta, run)}, true
 }
 
 // sampleTrigger is the trigger a sample stands for: its body and, when
@@ -249,6 +263,7 @@ func (s *Server) setSample(c *fiber.Ctx, p *views.BuilderProps, body any, note s
 		run = nil
 	}
 	p.Refs = sampleRefs(body, meta, run)
+	// The condition builder tries its rows on the same sample.
 	p.SampleEnv = s.sampleEnv(flowID, run, sampleTrigger(body, meta))
 }
 

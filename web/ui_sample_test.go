@@ -78,7 +78,7 @@ func TestListenCapturesTestEventWithoutRun(t *testing.T) {
 	}
 	page := html.UnescapeString(got.body)
 	for _, want := range []string{`id="listen-received"`, `data-ref="trigger.body.email"`, `data-ref="trigger.body.score"`,
-		`data-ref="trigger.body.tags[0]"`, `"email": "ada@example.com"`, `id="refs" hx-swap-oob="true"`, `the test event received at`,
+		`data-ref="trigger.body.tags[0]"`, `"email": "ada@example.com"`, `id="refs" data-sample hx-swap-oob="true"`, `the test event received at`,
 		`data-ref="trigger.query.src"`, `data-ref="trigger.headers["content-type"]"`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("wait answer lacks %s:\n%.3000s", want, page)
@@ -167,7 +167,7 @@ func TestSampleFromRecentEventAndPaste(t *testing.T) {
 	_, ans := b.post("/flows/sample/use", v, "HX-Request", "true")
 	ans = html.UnescapeString(ans)
 	if !strings.Contains(ans, `data-ref="trigger.body.first"`) || strings.Contains(ans, `data-ref="trigger.body.second"`) ||
-		!strings.Contains(ans, `id="sample-payload" hx-swap-oob="true"`) || !strings.Contains(ans, `"first": true`) ||
+		!strings.Contains(ans, `id="sample-payload" data-sample hx-swap-oob="true"`) || !strings.Contains(ans, `"first": true`) ||
 		!strings.Contains(ans, `data-ref="steps.a.output.x"`) {
 		t.Fatalf("picking an earlier event:\n%.3000s", ans)
 	}

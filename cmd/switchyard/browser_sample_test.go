@@ -23,6 +23,8 @@ func TestBrowserJSONChipsAndBarePathFix(t *testing.T) {
 
 	b.click("#add-steps-http-request")
 	b.visible("#steps-0-with-body-0-key")
+	// (mid-screen first: the page is still scrolling to the new step)
+	b.do(brEvalVoid(`document.getElementById("steps-0-with-body-raw").scrollIntoView({block: "center"})`))
 	b.click("#steps-0-with-body-raw")
 	b.visible("textarea#steps-0-with-body")
 	b.click("#steps-0-with-body")

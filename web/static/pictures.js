@@ -114,7 +114,10 @@
   document.addEventListener("input", function (e) {
     var t = e.target;
     if (!t.closest || !t.closest("#builder")) return;
-    if (flowField(t)) dirty = true;
+    // The sample (the Test payload, the event picked) and the builder's
+    // own controls are not part of the flow: changing them leaves nothing
+    // unsaved.
+    if (flowField(t) && !t.closest("[data-sample]")) dirty = true;
     var id = document.getElementById("id");
     if (t.id !== "name" || !id || id.readOnly) return;
     // Only an id that is empty or still the name's is replaced: one the
@@ -134,7 +137,7 @@
     return !(t.name && t.name.charAt(0) === "_");
   }
   document.addEventListener("change", function (e) {
-    if (e.target.closest && e.target.closest("#builder") && flowField(e.target)) dirty = true;
+    if (e.target.closest && e.target.closest("#builder") && flowField(e.target) && !e.target.closest("[data-sample]")) dirty = true;
   });
   document.addEventListener("click", function (e) {
     var b = e.target.closest && e.target.closest("#builder button[name=_op]");
