@@ -220,6 +220,8 @@ func condPost(f CondField) templ.Attributes {
 		"hx-target": "#" + ID(f.Name) + "-cond",
 		"hx-select": "#" + ID(f.Name) + "-cond",
 		"hx-swap":   "outerHTML",
+		// The latest change wins: an answer to an older one is dropped.
+		"hx-sync": "closest .cond:replace",
 	}
 }
 
