@@ -77,7 +77,7 @@ func LookupConnectionType(id string) (ConnectionType, error) {
 	if !ok {
 		return ConnectionType{}, fmt.Errorf("connectors: %w: %q", ErrUnknownConnectionType, id)
 	}
-	return t, nil
+	return withTest(t), nil
 }
 
 // ConnectionTypes returns every registered connection type, sorted by id.
@@ -85,7 +85,7 @@ func ConnectionTypes() []ConnectionType {
 	regMu.RLock()
 	out := make([]ConnectionType, 0, len(connTypes))
 	for _, t := range connTypes {
-		out = append(out, t)
+		out = append(out, withTest(t))
 	}
 	regMu.RUnlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })

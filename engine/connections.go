@@ -134,11 +134,6 @@ func (e *Engine) Connections(ctx context.Context) ([]ConnectionInfo, error) {
 	return out, nil
 }
 
-// DeleteConnection removes a connection.
-func (e *Engine) DeleteConnection(ctx context.Context, name string) error {
-	return e.store.DeleteConnection(ctx, name)
-}
-
 func (e *Engine) open(rec ConnectionRecord) (map[string]string, error) {
 	if e.keys == nil {
 		return nil, errors.New("no secret key configured")

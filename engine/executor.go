@@ -14,11 +14,9 @@ import (
 	"github.com/switchyard/switchyard/flows"
 )
 
-// Retry defaults for a step that sets `retry` without every value.
-const (
-	defaultBackoff    = time.Second
-	defaultMaxBackoff = time.Hour
-)
+// defaultMaxBackoff caps the wait of a step that sets `retry` without
+// max_backoff; its backoff defaults to flows.DefaultRetry's.
+const defaultMaxBackoff = time.Hour
 
 // SecretSource resolves stored connections for the executor.
 type SecretSource interface {
@@ -371,8 +369,8 @@ func (x *executor) call(ctx context.Context, st *runState, cs *flows.CompiledSte
 			res.StatusCode = se.Status
 		}
 		err = red.err(err)
-		if retryable && cs.Step.Retry != nil && attempt < cs.Step.Retry.Attempts {
-			due := x.now().Add(backoff(cs.Step.Retry, attempt, after))
+		if policy := flows.EffectiveRetry(cs.Step, cs.Spec); retryable && policy != nil && attempt < policy.Attempts {
+			due := x.now().Add(backoff(policy, attempt, after))
 			res.Status = StepRetrying
 			res.Error = err.Error()
 			res.NextAttemptAt = &due
@@ -430,7 +428,7 @@ func (st *runState) markHoldsSecret(id string) {
 func backoff(p *flows.Retry, attempt int, retryAfter time.Duration) time.Duration {
 	base := p.Backoff.Std()
 	if base <= 0 {
-		base = defaultBackoff
+		base = flows.DefaultRetry.Backoff.Std()
 	}
 	maxB := p.MaxBackoff.Std()
 	if maxB <= 0 {

@@ -26,40 +26,90 @@ type FlowStore interface {
 // wantID set, the flow's id must match it. Invalid flows give a
 // *flows.ValidationError listing every problem with its field path.
 func (e *Engine) SaveFlow(ctx context.Context, raw []byte, create bool, wantID string) (*ActiveFlow, error) {
+	a, _, err := e.saveFlow(ctx, raw, saveOpts{create: create, wantID: wantID})
+	return a, err
+}
+
+// ImportFlow saves a flow file like SaveFlow, except that connections it
+// names that do not exist yet are returned as warnings instead of refusing
+// it: flows move between data dirs as files, connections (sealed under each
+// data dir's key) do not, and are added once the flows are in.
+func (e *Engine) ImportFlow(ctx context.Context, raw []byte) (*ActiveFlow, []flows.FieldError, error) {
+	return e.saveFlow(ctx, raw, saveOpts{missingOK: true})
+}
+
+// saveOpts say how saveFlow saves.
+type saveOpts struct {
+	// create: the id must be new; wantID: the flow's id must be this.
+	create bool
+	wantID string
+	// missingOK turns connections that do not exist into warnings.
+	missingOK bool
+	// restoredFrom is the version whose content is being restored.
+	restoredFrom int64
+}
+
+func (e *Engine) saveFlow(ctx context.Context, raw []byte, o saveOpts) (*ActiveFlow, []flows.FieldError, error) {
+	create, wantID := o.create, o.wantID
 	f, err := flows.Decode(raw)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if wantID != "" && f.ID != wantID {
-		return nil, &flows.ValidationError{Details: []flows.FieldError{{Field: "id", Message: fmt.Sprintf("must match the flow being saved (%q)", wantID)}}}
+		return nil, nil, &flows.ValidationError{Details: []flows.FieldError{{Field: "id", Message: fmt.Sprintf("must match the flow being saved (%q)", wantID)}}}
 	}
 	cf, err := CompileFlow(f)
-	if err != nil {
-		return nil, err
+	var ve *flows.ValidationError
+	if err != nil && !errors.As(err, &ve) {
+		return nil, nil, err
+	}
+	// A missing connection is refused like an unknown connector: the run
+	// would fail on it, so the save does, listing it with the rest.
+	known, kerr := e.connectionTypes(ctx)
+	if kerr != nil {
+		return nil, nil, kerr
+	}
+	prev := e.flows.get(f.ID)
+	missing := CheckConnections(f, known)
+	if stateOnly(prev, f) {
+		missing = nil // turning a flow off is always allowed
+	}
+	if len(missing) > 0 && !o.missingOK {
+		if ve == nil {
+			ve = &flows.ValidationError{}
+		}
+		ve.Details = append(ve.Details, missing...)
+	}
+	if ve != nil {
+		return nil, nil, ve
 	}
 	if f.Trigger.Type == flows.TriggerWebhook {
 		if owner := e.flows.pathOwner(f.Trigger.Path, f.ID); owner != "" {
-			return nil, &flows.ValidationError{Details: []flows.FieldError{{Field: "trigger.path", Message: fmt.Sprintf("path %q is already used by flow %q", f.Trigger.Path, owner)}}}
+			return nil, nil, &flows.ValidationError{Details: []flows.FieldError{{Field: "trigger.path", Message: fmt.Sprintf("path %q is already used by flow %q", f.Trigger.Path, owner)}}}
 		}
 	}
-	if create && e.flows.get(f.ID) != nil {
-		return nil, fmt.Errorf("engine: create flow %q: %w", f.ID, ErrFlowExists)
+	if create && prev != nil {
+		return nil, nil, fmt.Errorf("engine: create flow %q: %w", f.ID, ErrFlowExists)
 	}
 	canon, err := flows.Encode(f)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	rec, err := e.store.PutFlow(ctx, f.ID, canon)
+	rec, stored, err := e.storeVersion(ctx, prev, f, canon, o.restoredFrom)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	if !stored {
+		return prev, missing, nil // nothing changed, nothing stored
 	}
 	a := &ActiveFlow{Compiled: cf, Record: rec}
 	e.flows.set(a)
 	if e.Ready() {
 		e.sched.update(ctx, f.ID, a)
 	}
-	e.log.Info("flow saved", "flow_id", f.ID, "version", rec.Version)
-	return a, nil
+	// With ctx: a request's logger adds its request id.
+	e.log.InfoContext(ctx, "flow saved", "flow_id", f.ID, "version", rec.Version)
+	return a, missing, nil
 }
 
 // CompileFlow is flows.Compile plus what only the runtime can check: that a
@@ -94,6 +144,16 @@ func (e *Engine) Flow(id string) (*ActiveFlow, error) {
 		return nil, fmt.Errorf("engine: flow %q: %w", id, ErrFlowNotFound)
 	}
 	return a, nil
+}
+
+// FlowVersion returns a flow as one of its versions was (the one a run
+// ran), from the cache of compiled versions.
+func (e *Engine) FlowVersion(ctx context.Context, id string, version int64) (*flows.Flow, error) {
+	cf, err := e.flows.version(ctx, e.store, id, version)
+	if err != nil {
+		return nil, err
+	}
+	return cf.Flow, nil
 }
 
 // Flows lists every flow, sorted by id.

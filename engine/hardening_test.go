@@ -236,7 +236,7 @@ func TestRetryKeepsIdempotencyKeys(t *testing.T) {
 	te := startEngine(t, "", Config{})
 	a := te.saveFlow(t, fmt.Sprintf(`{"id": "f", "name": "f", "enabled": true, "trigger": {"type": "webhook", "path": "f"},
 	  "steps": [{"id": "one", "use": "http.request", "with": {"url": "%[1]s/one"}},
-	            {"id": "two", "use": "http.request", "with": {"url": "%[1]s/two"}},
+	            {"id": "two", "use": "http.request", "retry": {"attempts": 1}, "with": {"url": "%[1]s/two"}},
 	            {"id": "three", "use": "http.request", "with": {"url": "%[1]s/three"}}]}`, srv.URL))
 	acc, _ := te.Accept(context.Background(), a, webhookEvent(`{}`), false)
 	first := te.waitFinal(t, acc.RunID)
@@ -289,4 +289,44 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestDefaultRetry: a connector step that acts outside and sets no retry
+// is tried 3 times, 2 s apart and then about 4 s (the clock is the
+// executor's, so the test reads the due times rather than waiting); a
+// step without side effects, or one that opts out, is tried once.
+func TestDefaultRetry(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.WriteHeader(503)
+	}))
+	defer srv.Close()
+	te := startEngine(t, "", Config{})
+	a := te.saveFlow(t, fmt.Sprintf(`{"id": "f", "name": "f", "enabled": true, "trigger": {"type": "webhook", "path": "f"},
+	  "steps": [{"id": "call", "use": "http.request", "with": {"url": "%s/x"}}]}`, srv.URL))
+	acc, _ := te.Accept(context.Background(), a, webhookEvent(`{}`), false)
+	deadline := time.Now().Add(5 * time.Second)
+	var due []time.Duration
+	for time.Now().Before(deadline) && len(due) < 1 {
+		r, _ := te.Run(context.Background(), acc.RunID)
+		if r != nil && len(r.Steps) == 1 && r.Steps[0].Status == StepRetrying && r.Steps[0].NextAttemptAt != nil {
+			due = append(due, r.Steps[0].NextAttemptAt.Sub(time.Now()))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(due) != 1 || due[0] < time.Second || due[0] > 2*time.Second {
+		t.Fatalf("the first retry is due in %v, want about 2 s (1.6 s to 2 s with jitter)", due)
+	}
+	r := te.waitFinal(t, acc.RunID)
+	if r.Status != RunFailed || r.Steps[0].Attempts != 3 || hits.Load() != 3 {
+		t.Fatalf("status %s, %d attempts, %d requests; want failed after 3", r.Status, r.Steps[0].Attempts, hits.Load())
+	}
+	hits.Store(0)
+	b := te.saveFlow(t, fmt.Sprintf(`{"id": "g", "name": "g", "enabled": true, "trigger": {"type": "webhook", "path": "g"},
+	  "steps": [{"id": "call", "use": "http.request", "retry": {"attempts": 1}, "with": {"url": "%s/x"}}]}`, srv.URL))
+	acc, _ = te.Accept(context.Background(), b, webhookEvent(`{}`), false)
+	if r := te.waitFinal(t, acc.RunID); r.Status != RunFailed || r.Steps[0].Attempts != 1 || hits.Load() != 1 {
+		t.Fatalf("opted out: status %s, %d attempts, %d requests", r.Status, r.Steps[0].Attempts, hits.Load())
+	}
 }

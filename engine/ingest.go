@@ -171,8 +171,8 @@ func (e *Engine) RetryRun(ctx context.Context, id string) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	if old.Status != RunFailed {
-		return nil, fmt.Errorf("engine: retry run %s: %w (status %s)", id, ErrNotFailed, old.Status)
+	if err := e.checkRetryable(ctx, old); err != nil {
+		return nil, err
 	}
 	kept := []StepResult{}
 	for _, s := range old.Steps {
@@ -191,11 +191,15 @@ func (e *Engine) RetryRun(ctx context.Context, id string) (*Run, error) {
 }
 
 // ReplayRun starts a new run from the same event as run id, from the first
-// step, with the flow's current version.
+// step, with the flow's current version. A run still in progress is not
+// replayed (ErrNotFinal): its steps may yet run.
 func (e *Engine) ReplayRun(ctx context.Context, id string) (*Run, error) {
 	old, err := e.store.Run(ctx, id)
 	if err != nil {
 		return nil, err
+	}
+	if !old.Status.Final() {
+		return nil, fmt.Errorf("engine: replay run %s: %w (status %s)", id, ErrNotFinal, old.Status)
 	}
 	return e.startFrom(ctx, old, &Run{ReplayOf: old.ID, Steps: []StepResult{}})
 }

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -447,8 +446,7 @@ func (e *Engine) NextFires(id string, n int) ([]time.Time, error) {
 // FireTick starts the run of one schedule tick unless that tick already
 // fired. It returns the run id (the first one, for a duplicate).
 func (e *Engine) FireTick(ctx context.Context, a *ActiveFlow, tick time.Time) (AcceptResult, error) {
-	body, _ := json.Marshal(map[string]any{"tick": tick.UTC().Format(time.RFC3339Nano), "timezone": a.Flow().Trigger.Timezone})
-	ev := &Event{FlowID: a.Flow().ID, Source: flows.TriggerSchedule, ContentType: "application/json", Body: body,
+	ev := &Event{FlowID: a.Flow().ID, Source: flows.TriggerSchedule, ContentType: "application/json", Body: tickBody(a, tick),
 		ReceivedAt: e.sched.clock.Now().UTC(), Headers: map[string]string{}}
 	run := &Run{FlowID: a.Flow().ID, FlowVersion: a.Record.Version, Status: RunQueued, CreatedAt: ev.ReceivedAt, Steps: []StepResult{}}
 	if n := e.pending.Add(1); n > int64(e.cfg.QueueLimit) {

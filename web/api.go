@@ -30,10 +30,13 @@ func (s *Server) requireToken(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="switchyard"`)
 		return errStatus(fiber.StatusUnauthorized, "missing bearer token (Authorization: Bearer <token>; create one with `switchyard token create`)")
 	}
-	if _, ok := s.auth.VerifyToken(c.UserContext(), strings.TrimSpace(tok)); !ok {
+	rec, ok := s.auth.VerifyToken(c.UserContext(), strings.TrimSpace(tok))
+	if !ok {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="switchyard", error="invalid_token"`)
 		return errStatus(fiber.StatusUnauthorized, "invalid or revoked token")
 	}
+	// What the call changes is recorded under the token's name.
+	c.SetUserContext(engine.WithActor(c.UserContext(), engine.Actor{Kind: "token", Name: rec.Name}))
 	return c.Next()
 }
 
@@ -45,7 +48,7 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 // securityHeaders are sent on every answer; webhook answers get their own
 // (hookHeaders).
 func (s *Server) securityHeaders(c *fiber.Ctx) error {
-	if strings.HasPrefix(c.Path(), "/hooks/") {
+	if isHookPath(c.Path()) {
 		return s.hookHeaders(c)
 	}
 	c.Set(fiber.HeaderContentSecurityPolicy, contentSecurityPolicy)
@@ -56,7 +59,13 @@ func (s *Server) securityHeaders(c *fiber.Ctx) error {
 	return c.Next()
 }
 
+// apiNotFound answers what no API route took: 405 with Allow when the
+// path exists under other methods, else 404.
 func (s *Server) apiNotFound(c *fiber.Ctx) error {
+	if allow := allowedMethods(s.apiRoutes, c.Path()); len(allow) > 0 {
+		c.Set(fiber.HeaderAllow, strings.Join(allow, ", "))
+		return errStatus(fiber.StatusMethodNotAllowed, "method %s not allowed on %s (allowed: %s)", c.Method(), c.Path(), strings.Join(allow, ", "))
+	}
 	return errStatus(fiber.StatusNotFound, "no such API route: %s %s", c.Method(), c.Path())
 }
 
@@ -199,18 +208,6 @@ func (s *Server) testFlow(c *fiber.Ctx) error {
 	return c.JSON(run)
 }
 
-func (s *Server) runFlow(c *fiber.Ctx) error {
-	var req testRequest
-	if err := decodeStrict(c, &req); err != nil {
-		return err
-	}
-	acc, err := s.eng.RunNow(c.UserContext(), c.Params("id"), req.event())
-	if err != nil {
-		return err
-	}
-	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"run_id": acc.RunID})
-}
-
 func (s *Server) listRuns(c *fiber.Ctx) error {
 	f := engine.RunFilter{FlowID: c.Query("flow"), Status: engine.RunStatus(c.Query("status")), Cursor: c.Query("cursor")}
 	if f.Status != "" && !f.Status.Valid() {
@@ -235,7 +232,7 @@ func (s *Server) listRuns(c *fiber.Ctx) error {
 			*b.dst = t
 		}
 	}
-	page, err := s.eng.ListRuns(c.UserContext(), f)
+	page, err := s.listRunsResolved(c, f, c.Query("resolved"))
 	if err != nil {
 		if errors.Is(err, engine.ErrBadID) {
 			return errStatus(fiber.StatusBadRequest, "cursor: malformed")
@@ -243,6 +240,57 @@ func (s *Server) listRuns(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(page)
+}
+
+// listRunsResolved lists runs, or with resolved=false the failed runs no
+// retry or replay resolved yet (from the store's index of them), or with
+// resolved=true the failed runs that were resolved (a page may then hold
+// fewer runs than the limit; follow next_cursor).
+func (s *Server) listRunsResolved(c *fiber.Ctx, f engine.RunFilter, resolved string) (engine.RunPage, error) {
+	if resolved == "" {
+		return s.eng.ListRuns(c.UserContext(), f)
+	}
+	if resolved != "true" && resolved != "false" {
+		return engine.RunPage{}, errStatus(fiber.StatusBadRequest, "resolved: must be true or false")
+	}
+	if f.Status != "" && f.Status != engine.RunFailed {
+		return engine.RunPage{}, errStatus(fiber.StatusBadRequest, "resolved: only failed runs are resolved or not (status=failed)")
+	}
+	if resolved == "false" {
+		return s.eng.ListUnresolved(c.UserContext(), f)
+	}
+	f.Status = engine.RunFailed
+	page, err := s.eng.ListRuns(c.UserContext(), f)
+	if err != nil {
+		return page, err
+	}
+	ids := make([]string, len(page.Runs))
+	for i, r := range page.Runs {
+		ids[i] = r.ID
+	}
+	done, err := s.eng.ResolvedAmong(c.UserContext(), ids)
+	if err != nil {
+		return page, err
+	}
+	kept := page.Runs[:0]
+	for _, r := range page.Runs {
+		if done[r.ID] {
+			kept = append(kept, r)
+		}
+	}
+	page.Runs = kept
+	return page, nil
+}
+
+// queryBool reads an optional true/false query parameter.
+func queryBool(c *fiber.Ctx, key string) (bool, error) {
+	switch c.Query(key) {
+	case "", "false", "0":
+		return false, nil
+	case "true", "1":
+		return true, nil
+	}
+	return false, errStatus(fiber.StatusBadRequest, "%s: must be true or false", key)
 }
 
 func parsePositive(s string) (int, error) {
@@ -253,9 +301,11 @@ func parsePositive(s string) (int, error) {
 	return n, nil
 }
 
-// runView is a run with the event that started it.
+// runView is a run with the event that started it, the runs started
+// from it and whether it is resolved.
 type runView struct {
 	*engine.Run
+	engine.RunLinks
 	Trigger *triggerView `json:"trigger,omitempty"`
 }
 
@@ -278,7 +328,11 @@ func (s *Server) getRun(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	v := runView{Run: run}
+	links, err := s.eng.RunLinks(c.UserContext(), run.ID)
+	if err != nil {
+		return err
+	}
+	v := runView{Run: run, RunLinks: links}
 	if ev, err := s.eng.Event(c.UserContext(), run.EventID); err == nil {
 		body, perr := engine.ParseBody(ev.ContentType, ev.Body)
 		if perr != nil {
@@ -343,8 +397,14 @@ func (s *Server) putConnection(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusCreated).JSON(info)
 }
 
+// deleteConnection removes a connection; one that flows use answers 409
+// with their ids unless ?force=true.
 func (s *Server) deleteConnection(c *fiber.Ctx) error {
-	if err := s.eng.DeleteConnection(c.UserContext(), c.Params("name")); err != nil {
+	force, err := queryBool(c, "force")
+	if err != nil {
+		return err
+	}
+	if err := s.eng.DeleteConnection(c.UserContext(), c.Params("name"), force); err != nil {
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)

@@ -3,8 +3,6 @@ package web
 import (
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -14,14 +12,7 @@ import (
 
 func TestScheduleAPI(t *testing.T) {
 	var total atomic.Int32
-	src := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		items := []string{}
-		for i := 1; i <= int(total.Load()); i++ {
-			items = append(items, fmt.Sprintf(`{"id": "i%d"}`, i))
-		}
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"items": [%s]}`, strings.Join(items, ","))
-	}))
+	src := itemSource(&total)
 	defer src.Close()
 	f := newFixture(t, engine.Config{})
 	for _, flow := range []string{

@@ -12,15 +12,18 @@ func (s *Server) routes() {
 	}
 
 	if s.cfg.HooksAddr == "" {
-		app.All("/hooks/*", s.hook)
+		app.All("/hooks/*", s.observeHook, s.hook)
+		app.All("/hooks-test/*", s.hookTest)
 	} else {
 		app.All("/hooks/*", s.hooksElsewhere)
+		app.All("/hooks-test/*", s.hooksElsewhere)
 	}
 
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
-	app.Get("/metrics", s.metrics)
+	app.Get("/metrics", s.requireToken, s.serveMetrics())
 	app.Get("/api/schema/flow", s.flowSchema)
+	app.Get("/api/openapi.json", s.serveOpenAPI)
 
 	api := app.Group("/api", s.requireToken)
 	api.Get("/flows", s.listFlows)
@@ -34,6 +37,9 @@ func (s *Server) routes() {
 	api.Post("/flows/:id/poll", s.pollNow)
 	api.Post("/flows/:id/seen/reset", s.resetSeen)
 	api.Get("/flows/:id/refusals", s.listRefusals)
+	api.Get("/flows/:id/versions", s.listVersions)
+	api.Get("/flows/:id/versions/:n", s.getVersion)
+	api.Post("/flows/:id/versions/:n/restore", s.restoreVersion)
 
 	api.Get("/runs", s.listRuns)
 	api.Get("/runs/:id", s.getRun)
@@ -44,8 +50,10 @@ func (s *Server) routes() {
 	api.Get("/connections", s.listConnections)
 	api.Post("/connections", s.putConnection)
 	api.Delete("/connections/:name", s.deleteConnection)
+	api.Post("/connections/:name/test", s.testConnection)
 
 	api.Get("/events", s.events)
+	// Every route above needs its entry in apiDocs (web/openapi.go).
 	api.All("/*", s.apiNotFound)
 
 	// The web UI: static assets, accounts, then pages behind a session
@@ -66,6 +74,11 @@ func (s *Server) routes() {
 	ui(fiber.MethodPost, "/flows/check", s.checkExpr)
 	ui(fiber.MethodPost, "/flows/condition", s.conditionFragment)
 	ui(fiber.MethodPost, "/flows/schedule", s.schedulePreview)
+	ui(fiber.MethodPost, "/flows/sample/listen", s.sampleListen)
+	ui(fiber.MethodPost, "/flows/sample/wait", s.sampleWait)
+	ui(fiber.MethodPost, "/flows/sample/cancel", s.sampleCancel)
+	ui(fiber.MethodPost, "/flows/sample/use", s.sampleUse)
+	ui(fiber.MethodPost, "/flows/sample/fetch", s.sampleFetch)
 	ui(fiber.MethodGet, "/flows/:id/edit", s.builderEdit)
 	ui(fiber.MethodPost, "/flows/:id/edit", s.builderPost)
 	ui(fiber.MethodPost, "/flows/:id/toggle", s.toggleFlow)
@@ -74,14 +87,19 @@ func (s *Server) routes() {
 	ui(fiber.MethodPost, "/flows/:id/delete", s.deleteFlowSubmit)
 	ui(fiber.MethodPost, "/flows/:id/poll", s.pollNowUI)
 	ui(fiber.MethodPost, "/flows/:id/seen/reset", s.resetSeenUI)
+	ui(fiber.MethodGet, "/flows/:id/history", s.historyPage)
+	ui(fiber.MethodPost, "/flows/:id/versions/:n/restore", s.restoreVersionUI)
+	ui(fiber.MethodPost, "/flows/:id/run", s.runNowUI)
 	ui(fiber.MethodGet, "/runs", s.runsPage)
 	ui(fiber.MethodGet, "/runs/rows", s.runRows)
 	ui(fiber.MethodGet, "/runs/:id", s.runPage)
 	ui(fiber.MethodPost, "/runs/:id/retry", s.retryRunUI)
+	ui(fiber.MethodGet, "/runs/:id/replay", s.replayPage)
 	ui(fiber.MethodPost, "/runs/:id/replay", s.replayRunUI)
 	ui(fiber.MethodGet, "/connections", s.connectionsPage)
 	ui(fiber.MethodPost, "/connections", s.createConnectionUI)
 	ui(fiber.MethodPost, "/connections/:name/delete", s.deleteConnectionUI)
+	ui(fiber.MethodPost, "/connections/:name/test", s.testConnectionUI)
 	ui(fiber.MethodGet, "/tokens", s.tokensPage)
 	ui(fiber.MethodPost, "/tokens", s.createTokenUI)
 	ui(fiber.MethodPost, "/tokens/:id/revoke", s.revokeTokenUI)
@@ -96,7 +114,8 @@ func (s *Server) routes() {
 func (s *Server) hooksRoutes() {
 	app := s.hooksApp
 	s.front(app, s.hookHeaders)
-	app.All("/hooks/*", s.hook)
+	app.All("/hooks/*", s.observeHook, s.hook)
+	app.All("/hooks-test/*", s.hookTest)
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
 	app.Use(s.hooksNotFound)

@@ -14,6 +14,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/switchyard/switchyard/auth"
+	"github.com/switchyard/switchyard/engine"
 	"github.com/switchyard/switchyard/web/views"
 )
 
@@ -82,14 +83,30 @@ var flashes = map[string]string{
 	"poll-flooded":       "The poll found more new items than the flood limit: the flow is paused until you choose below.",
 	"poll-failed":        "The poll failed: the error is below.",
 	"seen-reset":         "Seen set reset: the next poll records what is there without running it.",
+	"restored":           "Restored: that content is now the newest version.",
+	"restore-unchanged":  "That version's content is the current one already; nothing was saved.",
+	"run-started":        "Run started by hand: this is the run.",
+	"run-none":           "Polled now, and no run started: no new items, a first poll that only records what is there, or a flood pause.",
 }
 
 // pageProps fills what every page needs.
 func (s *Server) pageProps(c *fiber.Ctx, title, active string) views.PageProps {
 	sess := session(c)
-	return views.PageProps{Title: title, User: sess.User, CSRF: sess.CSRF, Active: active,
+	p := views.PageProps{Title: title, User: sess.User, CSRF: sess.CSRF, Active: active,
 		AssetVersion: assetVersion, Flash: flashes[c.Query("flash")]}
+	if p.User != "" {
+		// The store keeps the unresolved runs apart: counting them walks
+		// those alone, capped, never the history.
+		if n, more, err := s.eng.CountUnresolved(c.UserContext(), attentionCap); err == nil {
+			p.Attention, p.AttentionMore = n, more
+		}
+	}
+	return p
 }
+
+// attentionCap is where the navigation stops counting unresolved runs
+// ("999+").
+const attentionCap = 999
 
 // uiError renders an error as an HTML page, with the status the API
 // would give it.
@@ -108,7 +125,11 @@ func (s *Server) uiError(c *fiber.Ctx, err error) error {
 	case fiber.StatusTooManyRequests:
 		heading = "Busy"
 	}
-	return render(c, status, views.Message(views.MessageProps{Page: s.pageProps(c, heading, ""), Heading: heading, Message: body.Error, Back: "/"}))
+	mp := views.MessageProps{Page: s.pageProps(c, heading, ""), Heading: heading, Message: body.Error, Back: "/"}
+	if msg, back, label, ok := plainMissing(c, status, err); ok {
+		mp.Heading, mp.Page.Title, mp.Message, mp.Back, mp.BackLabel = "Not found", "Not found", msg, back, label
+	}
+	return render(c, status, views.Message(mp))
 }
 
 // page adapts a UI handler: any error it returns becomes an HTML page
@@ -168,6 +189,7 @@ func (s *Server) requireSession(c *fiber.Ctx) error {
 		return redirect(c, "/login?next="+url.QueryEscape(string(c.Request().URI().RequestURI())))
 	}
 	c.Locals(localSession, sess)
+	c.SetUserContext(engine.WithActor(c.UserContext(), engine.Actor{Kind: "user", Name: sess.User}))
 	if !safeMethod(c.Method()) {
 		tok := c.Get(csrfHeader)
 		if tok == "" {
@@ -410,5 +432,6 @@ func (s *Server) sessionAPI(c *fiber.Ctx, cookie string) error {
 		return errStatus(fiber.StatusForbidden, "a session cookie needs the X-CSRF-Token header")
 	}
 	c.Locals(localSession, sess)
+	c.SetUserContext(engine.WithActor(c.UserContext(), engine.Actor{Kind: "user", Name: sess.User}))
 	return c.Next()
 }

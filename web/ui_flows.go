@@ -35,7 +35,7 @@ func (s *Server) flowsPage(c *fiber.Ctx) error {
 // and how many runs it had in the last 24 hours.
 func (s *Server) flowRow(c *fiber.Ctx, a *engine.ActiveFlow) (views.FlowRow, error) {
 	f := a.Flow()
-	row := views.FlowRow{ID: f.ID, Name: f.Name, Trigger: f.Trigger.Type, Enabled: f.Enabled, Version: a.Record.Version, CSRF: session(c).CSRF}
+	row := views.FlowRow{ID: f.ID, Name: f.Name, Trigger: views.TriggerWords(f.Trigger.Type), Enabled: f.Enabled, Version: a.Record.Version, CSRF: session(c).CSRF}
 	if f.Trigger.Type == flows.TriggerWebhook {
 		row.WebhookURL = s.hooksBaseURL(c) + "/hooks/" + strings.Trim(f.Trigger.Path, "/")
 	}

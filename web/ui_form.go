@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -310,11 +309,7 @@ func (r *flowForm) fieldValue(name string, f connectors.Field) (any, bool) {
 		}
 		return s, true
 	case connectors.TypeJSON:
-		s := strings.TrimSpace(r.str(name))
-		if s == "" {
-			return nil, false
-		}
-		return jsonOrString(s), true
+		return r.jsonValue(name, f)
 	case connectors.TypeText, connectors.TypeSecret:
 		s := r.str(name)
 		return s, s != ""
@@ -366,25 +361,9 @@ func dropRow(v url.Values, name string, i int) {
 	}
 }
 
-// fieldPathRE finds the pieces of a validation field path that the form
-// writes differently: [N] indexes and ["key"] map keys.
-var (
-	indexRE  = regexp.MustCompile(`\[(\d+)\]`)
-	mapKeyRE = regexp.MustCompile(`\["((?:[^"\\]|\\.)*)"\]`)
-)
-
 // formName turns a validation path (steps[1].switch[0].when) into the
 // builder's field name (steps.1.switch.0.when).
-func formName(path string) string {
-	path = mapKeyRE.ReplaceAllStringFunc(path, func(m string) string {
-		k, err := strconv.Unquote(m[1 : len(m)-1])
-		if err != nil {
-			k = m[2 : len(m)-2]
-		}
-		return "." + k
-	})
-	return indexRE.ReplaceAllString(path, ".$1")
-}
+func formName(path string) string { return views.FormName(path) }
 
 // fieldAnchors lists the names under which the builder shows problems for
 // flow f, and the `with` prefixes of steps whose connector takes any key.

@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"net/url"
 	"sort"
 	"time"
@@ -23,11 +24,20 @@ var periods = map[string]time.Duration{
 // runsProps reads the filter from the query string and loads one page.
 func (s *Server) runsProps(c *fiber.Ctx) (views.RunsProps, error) {
 	p := views.RunsProps{
-		Page:   s.pageProps(c, "Runs", "runs"),
 		Filter: views.RunsFilter{Flow: c.Query("flow"), Status: c.Query("status"), Period: c.Query("period")},
 	}
+	attention := c.Query("resolved") == "false"
+	if attention {
+		// Needs attention: the failed runs nothing resolved yet.
+		p.Page = s.pageProps(c, "Needs attention", "attention")
+		p.Filter.Resolved, p.Filter.Status = "false", ""
+	} else {
+		p.Page = s.pageProps(c, "Runs", "runs")
+	}
+	p.FlowNames = map[string]string{}
 	for _, a := range s.eng.Flows() {
 		p.FlowIDs = append(p.FlowIDs, a.Flow().ID)
+		p.FlowNames[a.Flow().ID] = a.Flow().Name
 	}
 	if p.Filter.Flow != "" && !contains(p.FlowIDs, p.Filter.Flow) {
 		// A deleted flow's runs stay readable.
@@ -44,18 +54,31 @@ func (s *Server) runsProps(c *fiber.Ctx) (views.RunsProps, error) {
 	} else {
 		p.Filter.Period = ""
 	}
-	page, err := s.eng.ListRuns(c.UserContext(), f)
+	list := s.eng.ListRuns
+	if attention {
+		list = s.eng.ListUnresolved
+	}
+	page, err := list(c.UserContext(), f)
 	if errors.Is(err, engine.ErrBadID) {
 		p.Error = "That page link is broken; showing the newest runs."
 		f.Cursor = ""
-		page, err = s.eng.ListRuns(c.UserContext(), f)
+		page, err = list(c.UserContext(), f)
 	}
 	if err != nil {
 		return p, err
 	}
 	p.Runs = page.Runs
+	var failed []string
+	for _, r := range page.Runs {
+		if r.Status == engine.RunFailed {
+			failed = append(failed, r.ID)
+		}
+	}
+	if p.Resolved, err = s.eng.ResolvedAmong(c.UserContext(), failed); err != nil {
+		return p, err
+	}
 	q := url.Values{}
-	for k, v := range map[string]string{"flow": p.Filter.Flow, "status": p.Filter.Status, "period": p.Filter.Period} {
+	for k, v := range map[string]string{"flow": p.Filter.Flow, "status": p.Filter.Status, "period": p.Filter.Period, "resolved": p.Filter.Resolved} {
 		if v != "" {
 			q.Set(k, v)
 		}
@@ -114,7 +137,14 @@ func (s *Server) runPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	p := views.RunDetailProps{Page: s.pageProps(c, "Run "+run.ID, "runs"), Run: run}
+	links, err := s.eng.RunLinks(c.UserContext(), run.ID)
+	if err != nil {
+		return err
+	}
+	p := views.RunDetailProps{Page: s.pageProps(c, "Run "+run.ID, "runs"), Run: run, Links: links}
+	if f, err := s.eng.FlowVersion(c.UserContext(), run.FlowID, run.FlowVersion); err == nil {
+		p.Flow = f
+	}
 	if !run.Status.Final() {
 		p.LiveURL = "/ui/events?run=" + url.QueryEscape(run.ID)
 	}
@@ -149,7 +179,29 @@ func (s *Server) retryRunUI(c *fiber.Ctx) error {
 	return redirect(c, "/runs/"+run.ID+"?flash=retried")
 }
 
+// replayPage asks before a replay, listing the steps that will call
+// external services again.
+func (s *Server) replayPage(c *fiber.Ctx) error {
+	run, err := s.eng.Run(c.UserContext(), c.Params("id"))
+	if err != nil {
+		return err
+	}
+	if !run.Status.Final() {
+		return fmt.Errorf("web: replay run %s: %w (status %s)", run.ID, engine.ErrNotFinal, run.Status)
+	}
+	ext, err := s.eng.ReplayPlan(c.UserContext(), run.ID)
+	if err != nil {
+		return err
+	}
+	return render(c, fiber.StatusOK, views.ReplayConfirm(views.ReplayProps{Page: s.pageProps(c, "Replay run", "runs"), Run: run, External: ext}))
+}
+
+// replayRunUI replays once the confirmation page was answered; a post
+// without it (an old page, a script) is sent to that page first.
 func (s *Server) replayRunUI(c *fiber.Ctx) error {
+	if c.FormValue("confirm") != "yes" {
+		return redirect(c, "/runs/"+url.PathEscape(c.Params("id"))+"/replay")
+	}
 	run, err := s.eng.ReplayRun(c.UserContext(), c.Params("id"))
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/switchyard/switchyard/connectors"
+	"github.com/switchyard/switchyard/engine"
 	"github.com/switchyard/switchyard/flows"
 	"github.com/switchyard/switchyard/web/views"
 )
@@ -19,6 +20,7 @@ func (s *Server) connectionsProps(c *fiber.Ctx, typ string) (views.ConnectionsPr
 		return p, err
 	}
 	p.Connections = conns
+	p.UsedBy = s.eng.ConnectionUsers()
 	if typ != "" {
 		if ct, err := connectors.LookupConnectionType(typ); err == nil {
 			p.Type = &ct
@@ -39,7 +41,11 @@ func (s *Server) connectionsPage(c *fiber.Ctx) error {
 // values are never sent back, not even when the form is shown again with
 // errors.
 func (s *Server) createConnectionUI(c *fiber.Ctx) error {
-	typ, name := c.FormValue("type"), strings.TrimSpace(c.FormValue("name"))
+	typ, label := c.FormValue("type"), strings.TrimSpace(c.FormValue("name"))
+	name, err := s.connectionName(c.UserContext(), label)
+	if err != nil {
+		return err
+	}
 	values := map[string]string{}
 	if ct, err := connectors.LookupConnectionType(typ); err == nil {
 		for _, f := range ct.Fields {
@@ -48,7 +54,7 @@ func (s *Server) createConnectionUI(c *fiber.Ctx) error {
 			}
 		}
 	}
-	_, err := s.eng.PutConnection(c.UserContext(), name, typ, values)
+	_, err = s.eng.PutConnection(c.UserContext(), name, typ, values)
 	if err == nil {
 		return redirect(c, "/connections?flash=connection-saved")
 	}
@@ -60,15 +66,32 @@ func (s *Server) createConnectionUI(c *fiber.Ctx) error {
 	if perr != nil {
 		return perr
 	}
-	p.Name = name
+	p.Name = label
+	p.Values = map[string]string{}
+	if ct, err := connectors.LookupConnectionType(typ); err == nil {
+		for _, f := range ct.Fields {
+			if f.Type != connectors.TypeSecret {
+				p.Values[f.Name] = values[f.Name]
+			}
+		}
+	}
 	for _, d := range ve.Details {
 		p.Errors[d.Field] = append(p.Errors[d.Field], d.Message)
 	}
 	return render(c, fiber.StatusUnprocessableEntity, views.Connections(p))
 }
 
+// deleteConnectionUI deletes a connection; one that flows use is kept
+// and a page naming them asks first (its form sends force).
 func (s *Server) deleteConnectionUI(c *fiber.Ctx) error {
-	if err := s.eng.DeleteConnection(c.UserContext(), c.Params("name")); err != nil {
+	name := c.Params("name")
+	err := s.eng.DeleteConnection(c.UserContext(), name, c.FormValue("force") == "true")
+	var inUse *engine.ConnectionInUseError
+	if errors.As(err, &inUse) {
+		return render(c, fiber.StatusConflict, views.DeleteConnection(views.DeleteConnectionProps{
+			Page: s.pageProps(c, "Delete connection", "connections"), Name: name, Flows: inUse.Flows}))
+	}
+	if err != nil {
 		return err
 	}
 	return redirect(c, "/connections?flash=connection-deleted")

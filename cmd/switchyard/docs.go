@@ -8,18 +8,34 @@ import (
 	"strings"
 
 	"github.com/switchyard/switchyard/connectors"
+	"github.com/switchyard/switchyard/web"
 )
 
 // connectorDocsCommand regenerates docs/connectors.md; the docs test names
 // it when the file is stale.
 const connectorDocsCommand = "go run ./cmd/switchyard docs connectors > docs/connectors.md"
 
+// openAPIDocsCommand regenerates docs/openapi.json.
+const openAPIDocsCommand = "go run ./cmd/switchyard docs openapi > docs/openapi.json"
+
 // cmdDocs prints reference documentation generated from the code.
 func cmdDocs(args []string, stdout io.Writer) error {
-	if len(args) != 1 || args[0] != "connectors" {
-		return usageError{"docs: the only topic is connectors: switchyard docs connectors"}
+	fs := bareFlagSet("docs")
+	args, err := parse(fs, args)
+	if err != nil {
+		return err
 	}
-	return writeConnectorDocs(stdout)
+	if len(args) == 1 {
+		switch args[0] {
+		case "connectors":
+			return writeConnectorDocs(stdout)
+		case "openapi":
+			// The same document the server answers GET /api/openapi.json with.
+			_, err := stdout.Write(web.OpenAPI())
+			return err
+		}
+	}
+	return usageError{"docs: the topics are connectors and openapi: switchyard docs connectors|openapi"}
 }
 
 // writeConnectorDocs writes the Markdown reference of every registered
@@ -47,7 +63,7 @@ func writeConnectorDocs(w io.Writer) error {
 	}
 	p("\n")
 	p("## Connection types\n\n")
-	p("| id | what it holds | secret fields |\n| --- | --- | --- |\n")
+	p("| id | what it holds | secret fields | Test connection |\n| --- | --- | --- | --- |\n")
 	for _, t := range types {
 		var secret []string
 		for _, f := range t.Fields {
@@ -55,9 +71,21 @@ func writeConnectorDocs(w io.Writer) error {
 				secret = append(secret, "`"+f.Name+"`")
 			}
 		}
-		p("| [`%s`](#connection-type-%s) | %s | %s |\n", t.ID, anchor(t.ID), cell(t.Label), orDash(strings.Join(secret, ", ")))
+		test := "—"
+		if t.Testable {
+			test = "yes"
+			if t.TestNeedsURL {
+				test = "yes, against a URL you give"
+			}
+		}
+		p("| [`%s`](#connection-type-%s) | %s | %s | %s |\n", t.ID, anchor(t.ID), cell(t.Label), orDash(strings.Join(secret, ", ")), test)
 	}
 	p("\n")
+	p("### Testing a connection\n\n")
+	p("**Test connection** in the UI and `POST /api/connections/{name}/test` (answer `{\"ok\", \"message\"}`) ")
+	p("ask the service whether it accepts a stored connection, with one request that changes nothing there, ")
+	p("through the same egress policy as steps; the message never holds a secret. ")
+	p("Each type's test is described in its section below; types without one say so.\n\n")
 
 	for _, s := range specs {
 		p("## `%s`\n\n", s.ID)
@@ -82,6 +110,11 @@ func writeConnectorDocs(w io.Writer) error {
 		p("\n\n")
 		if t.Help != "" {
 			p("%s\n\n", mdText(t.Help))
+		}
+		if t.Testable {
+			p("**Test connection:** %s\n\n", mdText(t.TestHelp))
+		} else {
+			p("**Test connection:** none; a run shows whether it works.\n\n")
 		}
 		writeFieldTable(p, t.Fields)
 	}

@@ -15,16 +15,58 @@ import (
 	"github.com/switchyard/switchyard/flows"
 )
 
-// cmdFlowsValidate checks flow files and prints `file:field: message` for
-// every problem; exit 1 when any file is invalid.
-func cmdFlowsValidate(args []string, stdout, stderr io.Writer) int {
+// cmdFlowsValidate checks flow files, the JSON files of directories, or
+// standard input ("-"), and prints `file:field: message` for every
+// problem; exit 1 when any is invalid. With --data it also checks that the
+// connections the flows name exist in that data dir.
+func cmdFlowsValidate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := bareFlagSet("flows validate")
+	var o options
+	// Not bound to SWITCHYARD_DATA: checking connections is asked for.
+	fs.StringVar(&o.data, "data", "", "data directory whose connections the flows must name")
+	args, err := parse(fs, args)
+	if err != nil {
+		return exitCode(err, stdout, stderr)
+	}
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "switchyard: flows validate: name at least one file")
+		fmt.Fprintln(stderr, "switchyard: flows validate: name at least one file, directory, or - for standard input")
 		return 2
 	}
+	var known map[string]string
+	if o.data != "" {
+		if known, err = storedConnections(&o); err != nil {
+			fmt.Fprintf(stderr, "switchyard: flows validate: %v\n", err)
+			return 1
+		}
+	}
+	var files []string
+	for _, arg := range args {
+		if arg == "-" {
+			files = append(files, arg)
+			continue
+		}
+		fl, err := flowFiles(arg)
+		if err != nil {
+			fmt.Fprintf(stdout, "%s: %v\n", arg, err)
+			files = append(files, arg)
+			continue
+		}
+		if len(fl) == 0 {
+			fmt.Fprintf(stderr, "switchyard: flows validate: no .json files in %s\n", arg)
+			return 1
+		}
+		files = append(files, fl...)
+	}
 	bad := 0
-	for _, path := range args {
-		problems := validateFile(path)
+	for _, path := range files {
+		var data []byte
+		var err error
+		if path == "-" {
+			data, err = io.ReadAll(stdin)
+		} else {
+			data, err = os.ReadFile(path)
+		}
+		problems := validateFlow(path, data, err, known)
 		for _, p := range problems {
 			fmt.Fprintln(stdout, p)
 		}
@@ -33,29 +75,49 @@ func cmdFlowsValidate(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if bad > 0 {
-		fmt.Fprintf(stderr, "%d of %d files invalid\n", bad, len(args))
+		fmt.Fprintf(stderr, "%d of %d files invalid\n", bad, len(files))
 		return 1
 	}
-	fmt.Fprintf(stderr, "%d files valid\n", len(args))
+	fmt.Fprintf(stderr, "%d files valid\n", len(files))
 	return 0
 }
 
-func validateFile(path string) []string {
-	data, err := os.ReadFile(path)
+// storedConnections reads the names and types of a data dir's
+// connections (never their values).
+func storedConnections(o *options) (map[string]string, error) {
+	store, err := openStore(o, newLogger("warn", io.Discard))
 	if err != nil {
-		return []string{fmt.Sprintf("%s: %v", path, err)}
+		return nil, err
 	}
-	_, err = compile(data)
+	defer store.Close()
+	return engine.ConnectionTypesOf(context.Background(), store)
+}
+
+// validateFlow lists the problems of one flow file read as data (or that
+// could not be read: readErr), each as `name:field: message`; known, when
+// not nil, holds the connections the flow may name.
+func validateFlow(name string, data []byte, readErr error, known map[string]string) []string {
+	if readErr != nil {
+		return []string{fmt.Sprintf("%s: %v", name, readErr)}
+	}
+	var details []flows.FieldError
+	f, err := flows.Decode(data)
 	if err == nil {
-		return nil
+		_, err = engine.CompileFlow(f)
+		if known != nil {
+			details = engine.CheckConnections(f, known)
+		}
 	}
 	var ve *flows.ValidationError
-	if !errors.As(err, &ve) {
-		return []string{fmt.Sprintf("%s: %v", path, err)}
+	if err != nil && !errors.As(err, &ve) {
+		return []string{fmt.Sprintf("%s: %v", name, err)}
 	}
-	out := make([]string, 0, len(ve.Details))
-	for _, d := range ve.Details {
-		out = append(out, fmt.Sprintf("%s:%s: %s", path, d.Field, d.Message))
+	if ve != nil {
+		details = append(ve.Details, details...)
+	}
+	out := make([]string, 0, len(details))
+	for _, d := range details {
+		out = append(out, fmt.Sprintf("%s:%s: %s", name, d.Field, d.Message))
 	}
 	return out
 }
@@ -85,6 +147,18 @@ func flowFiles(path string) ([]string, error) {
 	return files, nil
 }
 
+// cmdFlowsSchema prints the flow JSON Schema.
+func cmdFlowsSchema(args []string, stdout io.Writer) error {
+	fs := bareFlagSet("flows schema")
+	if pos, err := parse(fs, args); err != nil {
+		return err
+	} else if len(pos) > 0 {
+		return usageError{"flows schema takes no arguments"}
+	}
+	_, err := stdout.Write(flows.JSONSchema())
+	return err
+}
+
 func cmdFlowsImport(args []string, stdout io.Writer) error {
 	var o options
 	fs := newFlagSet("flows import", &o, false)
@@ -103,7 +177,7 @@ func cmdFlowsImport(args []string, stdout io.Writer) error {
 		}
 		files = append(files, fl...)
 	}
-	ctx := context.Background()
+	ctx := engine.WithActor(context.Background(), engine.Actor{Kind: "cli", Name: "flows import"})
 	eng, store, err := openEngine(ctx, &o, newLogger("warn", io.Discard))
 	if err != nil {
 		return err
@@ -115,10 +189,23 @@ func cmdFlowsImport(args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		a, err := eng.SaveFlow(ctx, data, false, "")
+		var before int64
+		if f, err := flows.Decode(data); err == nil {
+			if cur, err := eng.Flow(f.ID); err == nil {
+				before = cur.Record.Version
+			}
+		}
+		a, warnings, err := eng.ImportFlow(ctx, data)
 		if err != nil {
 			failed++
 			fmt.Fprintf(stdout, "%s: %v\n", file, err)
+			continue
+		}
+		for _, w := range warnings {
+			fmt.Fprintf(stdout, "%s:%s: warning: %s; its runs fail until it is added\n", file, w.Field, w.Message)
+		}
+		if a.Record.Version == before {
+			fmt.Fprintf(stdout, "%s: flow %q: content unchanged (version %d)\n", file, a.Flow().ID, a.Record.Version)
 			continue
 		}
 		fmt.Fprintf(stdout, "%s: imported flow %q (version %d)\n", file, a.Flow().ID, a.Record.Version)

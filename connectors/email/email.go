@@ -123,10 +123,10 @@ func (*Send) Spec() connectors.Spec {
 			connectors.ConnectionField("Connection", "The SMTP server to send through.", ConnType),
 			{Name: fieldFrom, Label: "From", Type: connectors.TypeString,
 				Help: "The sender, e.g. Shop <orders@example.com>. Empty: the connection's default sender."},
-			{Name: fieldTo, Label: "To", Type: connectors.TypeJSON, Required: true,
+			{Name: fieldTo, Label: "To", Type: connectors.TypeJSON, Shape: connectors.ShapeList, Required: true,
 				Help: "One or more recipients: a list, or addresses separated by commas, e.g. ada@example.com, Bob <bob@example.com>."},
-			{Name: fieldCc, Label: "Cc", Type: connectors.TypeJSON, Help: "Copy recipients, shown to everyone; same form as To."},
-			{Name: fieldBcc, Label: "Bcc", Type: connectors.TypeJSON, Help: "Hidden copy recipients; same form as To."},
+			{Name: fieldCc, Label: "Cc", Type: connectors.TypeJSON, Shape: connectors.ShapeList, Help: "Copy recipients, shown to everyone; same form as To."},
+			{Name: fieldBcc, Label: "Bcc", Type: connectors.TypeJSON, Shape: connectors.ShapeList, Help: "Hidden copy recipients; same form as To."},
 			{Name: fieldReplyTo, Label: "Reply-To", Type: connectors.TypeString, Help: "Where replies go, when not to the sender."},
 			{Name: fieldSubject, Label: "Subject", Type: connectors.TypeString, Required: true, Help: "The subject line."},
 			{Name: fieldText, Label: "Text body", Type: connectors.TypeText,
@@ -289,56 +289,11 @@ func deliver(ctx context.Context, dial func(context.Context, string, string) (ne
 			err = smtpError(ctx, err, fmt.Sprintf("%s: %s", ID, stage))
 		}
 	}()
-	raw, err := dial(ctx, "tcp", srv.addr())
+	c, done, err := signIn(ctx, dial, srv, &stage)
 	if err != nil {
 		return err
 	}
-	// net/smtp takes no context: closing the connection when ctx ends
-	// unblocks whatever read or write is under way.
-	stop := context.AfterFunc(ctx, func() { raw.Close() })
-	defer stop()
-	defer raw.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = raw.SetDeadline(dl)
-	}
-	conn := raw
-	if srv.security == SecurityTLS {
-		stage = "TLS handshake with " + srv.addr()
-		tc := tls.Client(raw, srv.tls)
-		if err := tc.HandshakeContext(ctx); err != nil {
-			return err
-		}
-		conn = tc
-	}
-	stage = "greeting"
-	c, err := smtp.NewClient(conn, srv.host)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	stage = "EHLO"
-	if err := c.Hello(srv.helo); err != nil {
-		return err
-	}
-	if srv.security == SecuritySTARTTLS {
-		stage = "STARTTLS"
-		if ok, _ := c.Extension("STARTTLS"); !ok {
-			return connectors.Permanentf("the server does not offer STARTTLS; set security to tls (port 465), or none for a relay on your own network")
-		}
-		if err := c.StartTLS(srv.tls); err != nil {
-			return err
-		}
-	}
-	if srv.username != "" {
-		stage = "AUTH"
-		auth, err := pickAuth(c, srv)
-		if err != nil {
-			return err
-		}
-		if err := c.Auth(auth); err != nil {
-			return err
-		}
-	}
+	defer done()
 	stage = "MAIL FROM"
 	if err := c.Mail(msg.from.Address); err != nil {
 		return err
@@ -364,6 +319,73 @@ func deliver(ctx context.Context, dial func(context.Context, string, string) (ne
 	// The message is accepted; a failed QUIT changes nothing.
 	_ = c.Quit()
 	return nil
+}
+
+// signIn opens an SMTP session up to the point a message could be sent:
+// connect, TLS or STARTTLS as the connection asks, EHLO, and AUTH when it
+// has a username. *stage names the step under way, for error messages.
+// done closes the session; it is nil when err is not.
+func signIn(ctx context.Context, dial func(context.Context, string, string) (net.Conn, error), srv *server, stage *string) (c *smtp.Client, done func(), err error) {
+	raw, err := dial(ctx, "tcp", srv.addr())
+	if err != nil {
+		return nil, nil, err
+	}
+	// net/smtp takes no context: closing the connection when ctx ends
+	// unblocks whatever read or write is under way.
+	stop := context.AfterFunc(ctx, func() { raw.Close() })
+	done = func() {
+		if c != nil {
+			c.Close()
+		}
+		raw.Close()
+		stop()
+	}
+	defer func() {
+		if err != nil {
+			done()
+			c, done = nil, nil
+		}
+	}()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = raw.SetDeadline(dl)
+	}
+	conn := raw
+	if srv.security == SecurityTLS {
+		*stage = "TLS handshake with " + srv.addr()
+		tc := tls.Client(raw, srv.tls)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return nil, done, err
+		}
+		conn = tc
+	}
+	*stage = "greeting"
+	if c, err = smtp.NewClient(conn, srv.host); err != nil {
+		return nil, done, err
+	}
+	*stage = "EHLO"
+	if err := c.Hello(srv.helo); err != nil {
+		return c, done, err
+	}
+	if srv.security == SecuritySTARTTLS {
+		*stage = "STARTTLS"
+		if ok, _ := c.Extension("STARTTLS"); !ok {
+			return c, done, connectors.Permanentf("the server does not offer STARTTLS; set security to tls (port 465), or none for a relay on your own network")
+		}
+		if err := c.StartTLS(srv.tls); err != nil {
+			return c, done, err
+		}
+	}
+	if srv.username != "" {
+		*stage = "AUTH"
+		auth, err := pickAuth(c, srv)
+		if err != nil {
+			return c, done, err
+		}
+		if err := c.Auth(auth); err != nil {
+			return c, done, err
+		}
+	}
+	return c, done, nil
 }
 
 // pickAuth chooses PLAIN, or LOGIN when only that is offered.

@@ -1,5 +1,5 @@
 // Package boltstore is Switchyard's embedded store: one bbolt file fronted
-// by a write-ahead log (wal.go), with its bucket layout and key encoders
+// by a write-ahead log (package wal), with its bucket layout and key encoders
 // in boltkeys.go. It implements the store interfaces the engine and auth
 // declare; only cmd/switchyard picks it.
 package boltstore
@@ -23,6 +23,7 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/switchyard/switchyard/engine"
+	"github.com/switchyard/switchyard/engine/boltstore/wal"
 )
 
 // DBFileName is the database file inside the data directory.
@@ -52,7 +53,7 @@ const applyBacklog = 64
 var walAppliedMeta = []byte("\x00wal_applied")
 
 // Store is the engine.Store kept in one bbolt file, fronted by a write-ahead
-// log (wal.go).
+// log (package wal).
 //
 // Every write passes two goroutines in order. The logger takes the writes
 // waiting for it as one group: it appends the logged ones (webhook ingest,
@@ -69,7 +70,7 @@ type Store struct {
 	// records are encoded before they join a group.
 	seq    atomic.Uint64
 	db     *bolt.DB
-	log    *walLog
+	log    *wal.Log
 	writes chan *writeOp
 	applyq chan []*writeOp
 	done   chan struct{}
@@ -234,13 +235,13 @@ func openBolt(dir string, o Options, salvage bool) (*Store, error) {
 		open: openRuns{m: map[uint64]struct{}{}}, kick: make(chan struct{}, 1), logger: log,
 		backlogMax: backlogMax, backlogMaxBytes: backlogMaxBytes, readWait: readWait}
 	s.applyCV = sync.NewCond(&s.applyMu)
-	walDir := filepath.Join(dir, walDirName)
+	walDir := filepath.Join(dir, wal.DirName)
 	nextSeg, err := s.load(path, walDir, salvage)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	if s.log, err = createWAL(walDir, nextSeg); err != nil {
+	if s.log, err = wal.Create(walDir, nextSeg); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: open write-ahead log: %w", err)
 	}
@@ -282,6 +283,9 @@ func (s *Store) load(path, walDir string, salvage bool) (next uint64, err error)
 	if next, err = s.replay(walDir, salvage); err != nil {
 		return 0, err
 	}
+	if err := s.db.Update(buildResolutions); err != nil {
+		return 0, fmt.Errorf("store: build the index of unresolved runs: %w", err)
+	}
 	err = s.db.View(func(tx *bolt.Tx) error {
 		// Start after every key in use: older data dirs numbered events
 		// and runs with bucket sequences.
@@ -318,7 +322,7 @@ func (s *Store) Close() error {
 	s.closing.Store(true)
 	close(s.writes)
 	<-s.done
-	err := s.log.close(s.applied.Load())
+	err := s.log.Close(s.applied.Load())
 	return errors.Join(err, s.db.Close())
 }
 
@@ -352,7 +356,7 @@ func (s *Store) logLoop() {
 		size, logged, loggedBytes := 0, int64(0), int64(0)
 		for _, op := range batch {
 			if op.rec != nil {
-				size += walFrameSize(len(op.rec))
+				size += wal.FrameSize(len(op.rec))
 				logged++
 				loggedBytes += int64(len(op.rec))
 			}
@@ -362,44 +366,45 @@ func (s *Store) logLoop() {
 			continue
 		}
 		for _, v := range voids {
-			size += walFrameSize(len(v.encode()))
+			size += wal.FrameSize(len(v.encode()))
 		}
-		seg, err := s.log.room(size)
+		seg, err := s.log.Room(size)
 		if err == nil {
 			frames = frames[:0]
 			lsn := s.nextLSN
 			// A failed group voids its void records' LSNs too: every LSN
-			// spent must be accounted for at replay (wal_replay.go).
+			// spent must be accounted for at replay (wal/replay.go).
 			first := lsn + 1
 			for _, v := range voids {
 				lsn++
-				frames = appendWALFrame(frames, seg, lsn, v.encode())
+				frames = wal.AppendFrame(frames, seg, lsn, v.encode())
 			}
 			for _, op := range batch {
 				if op.rec != nil {
 					lsn++
 					op.lsn = lsn
-					frames = appendWALFrame(frames, seg, lsn, op.rec)
+					frames = wal.AppendFrame(frames, seg, lsn, op.rec)
 				}
 			}
 			// The LSNs are spent whatever happens next: a number that
 			// may have reached the disk is never given to another record.
 			s.nextLSN = lsn
-			err = s.log.append(frames, lsn)
+			err = s.log.Append(frames, lsn)
 			if cap(frames) > maxGroupBytes {
 				frames = nil // a group of large bodies: do not keep its buffer
 			}
 			if err == nil {
 				voids = voids[:0]
 				s.durable.Store(lsn)
-			} else if n := len(voids); n > 0 && voids[n-1].last+1 >= first {
+			} else if n := len(voids); n > 0 && voids[n-1].Last+1 >= first {
 				// Consecutive failures void one range, not one each.
-				voids[n-1].last = lsn
+				voids[n-1].Last = lsn
 			} else {
-				voids = append(voids, voidRecord{first: first, last: lsn})
+				voids = append(voids, voidRecord{wal.Void{First: first, Last: lsn}})
 			}
 		}
 		if err != nil {
+			err = fmt.Errorf("%w: %w", engine.ErrStoreUnavailable, err)
 			// Not durable, so not acknowledged and not applied; the next
 			// group that reaches the log voids these LSNs first, in case
 			// part of this one reached the disk all the same. The broken
@@ -589,7 +594,10 @@ func (r *saveRecord) applyFolded(tx *bolt.Tx) error {
 	if err := appendBucket(tx, bucketRuns).Put(r.key, r.record); err != nil {
 		return err
 	}
-	return appendBucket(tx, bucketRunIndex).Put(r.key, r.index)
+	if err := appendBucket(tx, bucketRunIndex).Put(r.key, r.index); err != nil {
+		return err
+	}
+	return noteFinal(tx, r.key, r.index)
 }
 
 // apply checkpoints the run. SaveRun checked that the run was open when it
@@ -617,7 +625,13 @@ func (r *saveRecord) apply(_ *Store, tx *bolt.Tx) error {
 	if err := appendBucket(tx, bucketRuns).Put(r.key, r.record); err != nil {
 		return err
 	}
-	return idx.Put(r.key, r.index)
+	if err := idx.Put(r.key, r.index); err != nil {
+		return err
+	}
+	if indexFinal(r.index) {
+		return noteFinal(tx, r.key, r.index)
+	}
+	return nil
 }
 
 func unixNano(t time.Time) int64 {
@@ -962,20 +976,12 @@ func (s *Store) ListRuns(ctx context.Context, f engine.RunFilter) (engine.RunPag
 			if err := decodeIndex(v, &sum); err != nil {
 				continue // a damaged entry: skip rather than fail a listing
 			}
-			if !f.Until.IsZero() && !sum.CreatedAt.Before(f.Until) {
-				continue
-			}
-			if !f.Since.IsZero() && sum.CreatedAt.Before(f.Since) {
-				break // newest first: everything further is older still
-			}
 			if f.Status != "" && sum.Status != f.Status {
 				continue
 			}
-			if len(page.Runs) == limit {
-				page.NextCursor = page.Runs[len(page.Runs)-1].ID
+			if !addToPage(&page, f, sum, limit) {
 				break
 			}
-			page.Runs = append(page.Runs, sum)
 		}
 		return nil
 	})
@@ -1067,6 +1073,9 @@ func (s *Store) DeleteRunsBefore(ctx context.Context, t time.Time, limit int) (i
 				}
 			}
 			if err := appendBucket(tx, bucketRunsByFlow).Delete(compositeKey(v.flowID, v.key)); err != nil {
+				return err
+			}
+			if err := forgetResolution(tx, v.key); err != nil {
 				return err
 			}
 			// The event goes with the last run that needs it: its first run

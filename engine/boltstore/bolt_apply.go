@@ -443,7 +443,7 @@ func (s *Store) publishApplied(lsn uint64) {
 	s.applied.Store(lsn)
 	s.applyMu.Unlock()
 	s.applyCV.Broadcast()
-	s.log.release(lsn)
+	s.log.Release(lsn)
 }
 
 // caughtUp waits until bbolt holds every logged write answered so far. It

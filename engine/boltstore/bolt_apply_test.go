@@ -193,13 +193,12 @@ func TestLogWriteFailureIsUnavailable(t *testing.T) {
 	defer s.Close()
 	ctx := context.Background()
 	for range 3 {
-		s.log.f.Close()
-		s.log.broken = false
+		s.log.KillFile()
 		if _, err := s.Accept(ctx, newEvent("f", `{}`), newRun("f"), 0); !errors.Is(err, engine.ErrStoreUnavailable) {
 			t.Fatalf("accept over a failing log: %v, want ErrStoreUnavailable", err)
 		}
 	}
-	s.log.broken = true
+	s.log.ForceRotate()
 	if _, err := s.Accept(ctx, newEvent("f", `{}`), newRun("f"), 0); err != nil {
 		t.Fatal(err)
 	}

@@ -18,30 +18,35 @@ import (
 // PutFlow implements engine.Store.
 func (s *Store) PutFlow(ctx context.Context, id string, raw []byte) (engine.FlowRecord, error) {
 	var rec engine.FlowRecord
-	now := time.Now().UTC()
 	raw = bytes.Clone(raw)
-	err := s.write(ctx, func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketFlows)
-		var old engine.FlowRecord
-		switch err := getJSON(b, []byte(id), &old); err {
-		case nil:
-			rec = engine.FlowRecord{ID: id, Flow: raw, Version: old.Version + 1, CreatedAt: old.CreatedAt, UpdatedAt: now}
-		case engine.ErrNotFound:
-			// A deleted flow that comes back continues its version
-			// numbers, so old runs never point at a different definition.
-			rec = engine.FlowRecord{ID: id, Flow: raw, Version: lastVersion(tx, id) + 1, CreatedAt: now, UpdatedAt: now}
-		default:
-			return err
-		}
-		if err := tx.Bucket(bucketFlowVersions).Put(versionKey(id, rec.Version), raw); err != nil {
-			return err
-		}
-		return putJSON(b, []byte(id), rec)
+	err := s.write(ctx, func(tx *bolt.Tx) (err error) {
+		rec, err = putFlowTx(tx, id, raw, time.Now().UTC())
+		return err
 	})
 	if err != nil {
 		return engine.FlowRecord{}, fmt.Errorf("store: put flow %q: %w", id, err)
 	}
 	return rec, nil
+}
+
+// putFlowTx stores raw as the flow's next version.
+func putFlowTx(tx *bolt.Tx, id string, raw []byte, now time.Time) (engine.FlowRecord, error) {
+	b := tx.Bucket(bucketFlows)
+	var old, rec engine.FlowRecord
+	switch err := getJSON(b, []byte(id), &old); err {
+	case nil:
+		rec = engine.FlowRecord{ID: id, Flow: raw, Version: old.Version + 1, CreatedAt: old.CreatedAt, UpdatedAt: now}
+	case engine.ErrNotFound:
+		// A deleted flow that comes back continues its version
+		// numbers, so old runs never point at a different definition.
+		rec = engine.FlowRecord{ID: id, Flow: raw, Version: lastVersion(tx, id) + 1, CreatedAt: now, UpdatedAt: now}
+	default:
+		return rec, err
+	}
+	if err := tx.Bucket(bucketFlowVersions).Put(versionKey(id, rec.Version), raw); err != nil {
+		return rec, err
+	}
+	return rec, putJSON(b, []byte(id), rec)
 }
 
 func lastVersion(tx *bolt.Tx, id string) int64 {

@@ -36,7 +36,9 @@ func (s *Store) AcceptTick(ctx context.Context, ev *engine.Event, run *engine.Ru
 	evCopy, runCopy := *ev, *run
 	err := s.write(ctx, func(tx *bolt.Tx) error {
 		res = engine.AcceptResult{}
-		if v := currentVersion(tx, evCopy.FlowID); v != runCopy.FlowVersion {
+		// Turning a flow off keeps its version (bolt_versions.go), so a
+		// tick checks that too.
+		if v := currentVersion(tx, evCopy.FlowID); v != runCopy.FlowVersion || !enabledNow(tx, evCopy.FlowID) {
 			return fmt.Errorf("%w: flow %q is at version %d, tick was for %d", engine.ErrStaleVersion, evCopy.FlowID, v, runCopy.FlowVersion)
 		}
 		tk := tickKey(evCopy.FlowID, tick)

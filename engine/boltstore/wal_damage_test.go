@@ -12,36 +12,8 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/engine"
+	"github.com/switchyard/switchyard/engine/boltstore/wal"
 )
-
-func TestNextWALFrameResynchronises(t *testing.T) {
-	var data []byte
-	var offs []int
-	for lsn := uint64(1); lsn <= 5; lsn++ {
-		offs = append(offs, len(data))
-		data = appendWALFrame(data, 3, lsn, (&voidRecord{first: lsn * 100, last: lsn * 100}).encode())
-	}
-	bad := bytes.Clone(data)
-	bad[offs[2]+walFrameHeader+walLSNSize+4] ^= 0x10 // inside frame 3's record
-	if _, _, _, ok := walFrameAt(bad, offs[2], 3); ok {
-		t.Fatal("a damaged frame reads as intact")
-	}
-	if got := nextWALFrame(bad, offs[2]+1, 3, 2); got != offs[3] {
-		t.Fatalf("resynchronised at %d, want frame 4 at %d", got, offs[3])
-	}
-	// Frames at or below the LSN bound are passed over: older frames of a
-	// reused segment file.
-	if got := nextWALFrame(bad, offs[2]+1, 3, 4); got != offs[4] {
-		t.Fatalf("with LSNs up to 4 accounted for: %d, want frame 5 at %d", got, offs[4])
-	}
-	if got := nextWALFrame(bad, offs[2]+1, 3, 5); got != -1 {
-		t.Fatalf("nothing newer follows, yet %d", got)
-	}
-	// Another segment's frames are not this one's.
-	if got := nextWALFrame(bad, offs[2]+1, 4, 0); got != -1 {
-		t.Fatalf("a frame of segment 3 passed as segment 4's at %d", got)
-	}
-}
 
 // heldStore opens the store in dir with its applier held back: what is
 // written stays in the log only, as after a crash (see crash).
@@ -78,11 +50,11 @@ func loggedRuns(t *testing.T, dir string, n int) ([]string, string) {
 		}
 	}
 	crash(t, s)
-	segs, _ := walSegments(filepath.Join(dir, walDirName))
+	segs, _ := wal.Segments(filepath.Join(dir, wal.DirName))
 	if len(segs) != 1 {
 		t.Fatalf("segments %v, want one", segs)
 	}
-	return ids, filepath.Join(dir, walDirName, walSegmentName(segs[0]))
+	return ids, filepath.Join(dir, wal.DirName, wal.SegmentName(segs[0]))
 }
 
 // frameOffsets returns where each intact frame of a segment starts.
@@ -95,7 +67,7 @@ func frameOffsets(t *testing.T, path string) []int {
 	seg, _ := parseSegmentName(filepath.Base(path))
 	var offs []int
 	for off := 0; ; {
-		_, _, n, ok := walFrameAt(data, off, seg)
+		_, _, n, ok := wal.FrameAt(data, off, seg)
 		if !ok {
 			return offs
 		}
@@ -106,7 +78,7 @@ func frameOffsets(t *testing.T, path string) []int {
 
 func parseSegmentName(name string) (uint64, bool) {
 	var no uint64
-	_, err := fmt.Sscanf(strings.TrimSuffix(name, walExt), "%016x", &no)
+	_, err := fmt.Sscanf(strings.TrimSuffix(name, wal.Ext), "%016x", &no)
 	return no, err == nil
 }
 
@@ -135,7 +107,7 @@ func TestWALDamageStopsOpen(t *testing.T) {
 		t.Fatalf("%d frames, want 60", len(offs))
 	}
 	// Frame 20 (LSN 20) is the final checkpoint of run 10.
-	flipByte(t, seg, offs[19]+walFrameHeader+walLSNSize+12)
+	flipByte(t, seg, offs[19]+wal.FrameSize(0)+12)
 	before, _ := os.ReadFile(seg)
 
 	for range 2 { // the same answer every time: nothing was deleted
@@ -203,7 +175,7 @@ func TestWALRecoverReportsOrphans(t *testing.T) {
 	dir := t.TempDir()
 	ids, seg := loggedRuns(t, dir, 5)
 	offs := frameOffsets(t, seg)
-	flipByte(t, seg, offs[4]+walFrameHeader+walLSNSize+3) // the ingest of run 3
+	flipByte(t, seg, offs[4]+wal.FrameSize(0)+3) // the ingest of run 3
 	report, err := Recover(dir, time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -231,7 +203,7 @@ func TestWALTornTailIsNotDamage(t *testing.T) {
 	}{
 		{"cut short", func(data []byte, last int) []byte { return data[:last+10] }},
 		{"garbage over the last frame", func(data []byte, last int) []byte {
-			for i := last + walFrameHeader; i < len(data); i++ {
+			for i := last + 8; i < len(data); i++ { // past the frame's length and checksum
 				data[i] = 0xa5
 			}
 			return data
@@ -264,16 +236,16 @@ func TestWALTornTailIsNotDamage(t *testing.T) {
 func TestWALDamageAcrossSegments(t *testing.T) {
 	write := func(t *testing.T, segs map[uint64][][2]uint64) string {
 		dir := t.TempDir()
-		walDir := filepath.Join(dir, walDirName)
+		walDir := filepath.Join(dir, wal.DirName)
 		if err := os.MkdirAll(walDir, 0o700); err != nil {
 			t.Fatal(err)
 		}
 		for no, lsns := range segs {
 			var data []byte
 			for _, l := range lsns {
-				data = appendWALFrame(data, no, l[0], testAccept(l[1]))
+				data = wal.AppendFrame(data, no, l[0], testAccept(l[1]))
 			}
-			if err := os.WriteFile(filepath.Join(walDir, walSegmentName(no)), data, 0o600); err != nil {
+			if err := os.WriteFile(filepath.Join(walDir, wal.SegmentName(no)), data, 0o600); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -281,15 +253,15 @@ func TestWALDamageAcrossSegments(t *testing.T) {
 	}
 	t.Run("damaged end of a closed segment", func(t *testing.T) {
 		dir := write(t, map[uint64][][2]uint64{1: {{1, 1}, {2, 2}, {3, 3}}, 2: {{4, 4}, {5, 5}}})
-		seg1 := filepath.Join(dir, walDirName, walSegmentName(1))
+		seg1 := filepath.Join(dir, wal.DirName, wal.SegmentName(1))
 		offs := frameOffsets(t, seg1)
-		flipByte(t, seg1, offs[2]+walFrameHeader+walLSNSize+2)
+		flipByte(t, seg1, offs[2]+wal.FrameSize(0)+2)
 		_, err := Open(dir, time.Second)
 		var de *LogDamageError
 		if !errors.As(err, &de) {
 			t.Fatalf("open: %v, want a LogDamageError", err)
 		}
-		if d := de.Damages[0]; d.Segment != walSegmentName(1) || d.Offset != int64(offs[2]) || d.FirstLost != 3 || d.Following != 2 {
+		if d := de.Damages[0]; d.Segment != wal.SegmentName(1) || d.Offset != int64(offs[2]) || d.FirstLost != 3 || d.Following != 2 {
 			t.Fatalf("damage %+v", d)
 		}
 	})
@@ -300,7 +272,7 @@ func TestWALDamageAcrossSegments(t *testing.T) {
 		if !errors.As(err, &de) {
 			t.Fatalf("open: %v, want a LogDamageError", err)
 		}
-		if d := de.Damages[0]; d.Segment != walSegmentName(3) || d.FirstLost != 3 || d.LastLost != 4 || d.Lost != 2 {
+		if d := de.Damages[0]; d.Segment != wal.SegmentName(3) || d.FirstLost != 3 || d.LastLost != 4 || d.Lost != 2 {
 			t.Fatalf("damage %+v", d)
 		}
 		report, err := Recover(dir, time.Second)
@@ -335,10 +307,10 @@ func TestWALDamageAcrossSegments(t *testing.T) {
 		if _, err := s.Run(ctx, last); err != nil { // the applier caught up
 			t.Fatal(err)
 		}
-		segs, _ := walSegments(filepath.Join(dir, walDirName))
-		seg := filepath.Join(dir, walDirName, walSegmentName(segs[0]))
+		segs, _ := wal.Segments(filepath.Join(dir, wal.DirName))
+		seg := filepath.Join(dir, wal.DirName, wal.SegmentName(segs[0]))
 		crash(t, s)
-		flipByte(t, seg, frameOffsets(t, seg)[2]+walFrameHeader+walLSNSize+2)
+		flipByte(t, seg, frameOffsets(t, seg)[2]+wal.FrameSize(0)+2)
 		s2, err := Open(dir, time.Second)
 		if err != nil {
 			t.Fatalf("damage to records bbolt holds stopped the open: %v", err)
@@ -369,13 +341,12 @@ func TestWALFailedVoidsAreVoided(t *testing.T) {
 	}
 	// Two groups fail in a row: the second carries the first's void.
 	for range 2 {
-		s.log.f.Close()
-		s.log.broken = false // write into the closed file: the write fails
+		s.log.KillFile() // write into the closed file: the write fails
 		if _, err := s.Accept(ctx, newEvent("f", `{}`), newRun("f"), 0); err == nil {
 			t.Fatal("accept over a closed log file succeeded")
 		}
 	}
-	s.log.broken = true
+	s.log.ForceRotate()
 	third, err := s.Accept(ctx, newEvent("f", `{}`), newRun("f"), 0)
 	if err != nil {
 		t.Fatal(err)

@@ -16,50 +16,8 @@ import (
 
 	"github.com/switchyard/switchyard/auth"
 	"github.com/switchyard/switchyard/engine"
+	"github.com/switchyard/switchyard/engine/boltstore/wal"
 )
-
-func TestWALFrames(t *testing.T) {
-	recs := [][]byte{{walAccept, 1, 2, 3}, bytes.Repeat([]byte{walSave}, 1000), {walSave}}
-	var data []byte
-	for i, r := range recs {
-		data = appendWALFrame(data, 7, uint64(10+i), r)
-	}
-	read := func(data []byte, seg uint64) (lsns []uint64, end int) {
-		t.Helper()
-		end, err := readWALFrames(data, seg, func(lsn uint64, rec []byte) error {
-			if !bytes.Equal(rec, recs[lsn-10]) {
-				t.Fatalf("LSN %d: record %x, want %x", lsn, rec, recs[lsn-10])
-			}
-			lsns = append(lsns, lsn)
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return lsns, end
-	}
-	if lsns, end := read(data, 7); len(lsns) != 3 || end != len(data) {
-		t.Fatalf("intact log: LSNs %v, end %d of %d", lsns, end, len(data))
-	}
-	// A crash cut the last frame short: the two before it stand.
-	if lsns, _ := read(data[:len(data)-1], 7); len(lsns) != 2 {
-		t.Fatalf("torn tail: LSNs %v, want the first two", lsns)
-	}
-	// Zeros after the frames (a preallocated or reused file) end the log.
-	if lsns, _ := read(append(bytes.Clone(data), make([]byte, 64)...), 7); len(lsns) != 3 {
-		t.Fatalf("zero tail: LSNs %v", lsns)
-	}
-	// One flipped bit in the second frame ends the log before it.
-	bad := bytes.Clone(data)
-	bad[walFrameSize(len(recs[0]))+walFrameHeader+walLSNSize+10] ^= 1
-	if lsns, _ := read(bad, 7); len(lsns) != 1 {
-		t.Fatalf("flipped bit: LSNs %v, want only the first", lsns)
-	}
-	// The same bytes under another segment number are not this segment's.
-	if lsns, _ := read(data, 8); len(lsns) != 0 {
-		t.Fatalf("frames of segment 7 read as segment 8: %v", lsns)
-	}
-}
 
 func TestWALRecordsRoundTrip(t *testing.T) {
 	a := &acceptRecord{key: seqKey(42), due: 1234, flowID: []byte("orders"), index: []byte{1, 2}, event: []byte(`{"id":"e"}`)}
@@ -86,72 +44,6 @@ func TestWALRecordsRoundTrip(t *testing.T) {
 	}
 }
 
-func TestWALSegmentsRotateAndRelease(t *testing.T) {
-	dir := t.TempDir()
-	w, err := createWAL(dir, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.limit = 100
-	rec := bytes.Repeat([]byte{walSave}, 40) // 56 bytes framed: one group a segment
-	for lsn := uint64(1); lsn <= 4; lsn++ {
-		seg, err := w.room(walFrameSize(len(rec)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if seg != lsn {
-			t.Fatalf("group %d went to segment %d", lsn, seg)
-		}
-		if err := w.append(appendWALFrame(nil, seg, lsn, rec), lsn); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if segs, _ := walSegments(dir); len(segs) != 4 {
-		t.Fatalf("segments %v, want 4", segs)
-	}
-	w.release(2)
-	if segs, _ := walSegments(dir); len(segs) != 2 || segs[0] != 3 {
-		t.Fatalf("after release(2): segments %v, want [3 4]", segs)
-	}
-	if free, _ := filepath.Glob(filepath.Join(dir, "*"+walFreeExt)); len(free) != 2 {
-		t.Fatalf("released segments kept for reuse: %v, want 2", free)
-	}
-	// The next segment reuses a released file: one short frame over the
-	// old ones, and reading stops after it.
-	short := []byte{walSave, 1}
-	seg, err := w.room(1000) // does not fit: rotate
-	if err != nil || seg != 5 {
-		t.Fatalf("rotate: segment %d, %v; want 5", seg, err)
-	}
-	if err := w.append(appendWALFrame(nil, seg, 5, short), 5); err != nil {
-		t.Fatal(err)
-	}
-	if free, _ := filepath.Glob(filepath.Join(dir, "*"+walFreeExt)); len(free) != 1 {
-		t.Fatalf("after a rotation: %d released files kept, want 1", len(free))
-	}
-	data, err := os.ReadFile(filepath.Join(dir, walSegmentName(5)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(data) <= walFrameSize(len(short)) {
-		t.Fatalf("segment 5 is %d bytes: a new file, not a reused one", len(data))
-	}
-	var lsns []uint64
-	readWALFrames(data, 5, func(lsn uint64, _ []byte) error { lsns = append(lsns, lsn); return nil })
-	if len(lsns) != 1 || lsns[0] != 5 {
-		t.Fatalf("reused segment reads LSNs %v, want only [5]", lsns)
-	}
-	if err := w.close(3); err != nil {
-		t.Fatal(err)
-	}
-	if segs, _ := walSegments(dir); len(segs) != 2 || segs[0] != 4 {
-		t.Fatalf("after close(3): segments %v, want [4 5] (not all applied)", segs)
-	}
-	if free, _ := filepath.Glob(filepath.Join(dir, "*"+walFreeExt)); len(free) != 0 {
-		t.Fatalf("close left released files %v", free)
-	}
-}
-
 // crash leaves the store as kill -9 would while nothing was applied since
 // holdApply was set: the log has the writes, bbolt does not.
 func crash(t *testing.T, s *Store) {
@@ -159,7 +51,7 @@ func crash(t *testing.T, s *Store) {
 	if err := s.db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s.log.f.Close()
+	s.log.KillFile()
 }
 
 func TestWALReplayAfterCrash(t *testing.T) {
@@ -230,7 +122,7 @@ func TestWALReplayAfterCrash(t *testing.T) {
 		t.Fatalf("pending %d (%v), want %d", len(pend), err, n/2+1)
 	}
 	// The replayed log is gone; new IDs follow the replayed ones.
-	if segs, _ := walSegments(filepath.Join(dir, walDirName)); len(segs) != 1 {
+	if segs, _ := wal.Segments(filepath.Join(dir, wal.DirName)); len(segs) != 1 {
 		t.Fatalf("segments after replay: %v, want only the new one", segs)
 	}
 	res, err := s2.Accept(ctx, newEvent("f", `{}`), newRun("f"), 0)
@@ -261,8 +153,8 @@ func TestWALReplayTwiceChangesNothing(t *testing.T) {
 	// Keep a copy of the log: replaying it again over a store that already
 	// holds it (a crash right after the replay's commit, before the log was
 	// deleted) must change nothing.
-	segs, _ := walSegments(filepath.Join(dir, walDirName))
-	logCopy, err := os.ReadFile(filepath.Join(dir, walDirName, walSegmentName(segs[0])))
+	segs, _ := wal.Segments(filepath.Join(dir, wal.DirName))
+	logCopy, err := os.ReadFile(filepath.Join(dir, wal.DirName, wal.SegmentName(segs[0])))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +172,7 @@ func TestWALReplayTwiceChangesNothing(t *testing.T) {
 	if err := s2.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, walDirName, walSegmentName(segs[0])), logCopy, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, wal.DirName, wal.SegmentName(segs[0])), logCopy, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	s3, err := Open(dir, time.Second)
@@ -320,12 +212,12 @@ func TestStoreReadsOwnLoggedWrites(t *testing.T) {
 }
 
 func FuzzWALFrames(f *testing.F) {
-	f.Add(appendWALFrame(nil, 1, 1, (&acceptRecord{key: seqKey(1), flowID: []byte("f"), index: []byte{0}, event: []byte("{}")}).encode()), uint64(1))
-	f.Add(appendWALFrame(nil, 3, 9, (&saveRecord{key: seqKey(2), index: []byte{1}, record: []byte("{}")}).encode()), uint64(3))
-	f.Add(appendWALFrame(nil, 2, 5, (&voidRecord{first: 3, last: 4}).encode()), uint64(2))
+	f.Add(wal.AppendFrame(nil, 1, 1, (&acceptRecord{key: seqKey(1), flowID: []byte("f"), index: []byte{0}, event: []byte("{}")}).encode()), uint64(1))
+	f.Add(wal.AppendFrame(nil, 3, 9, (&saveRecord{key: seqKey(2), index: []byte{1}, record: []byte("{}")}).encode()), uint64(3))
+	f.Add(wal.AppendFrame(nil, 2, 5, (&voidRecord{wal.Void{First: 3, Last: 4}}).encode()), uint64(2))
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0}, uint64(0))
 	f.Fuzz(func(t *testing.T, data []byte, seg uint64) {
-		end, err := readWALFrames(data, seg, func(lsn uint64, rec []byte) error {
+		end, err := wal.ReadFrames(data, seg, func(lsn uint64, rec []byte) error {
 			r, err := decodeWALRecord(rec)
 			if err == nil && r == nil {
 				t.Fatal("nil record without an error")
@@ -337,8 +229,8 @@ func FuzzWALFrames(f *testing.F) {
 		}
 		// Whatever was read re-frames to the same bytes.
 		var again []byte
-		readWALFrames(data[:end], seg, func(lsn uint64, rec []byte) error {
-			again = appendWALFrame(again, seg, lsn, rec)
+		wal.ReadFrames(data[:end], seg, func(lsn uint64, rec []byte) error {
+			again = wal.AppendFrame(again, seg, lsn, rec)
 			return nil
 		})
 		if !bytes.Equal(again, data[:end]) {
@@ -436,7 +328,7 @@ func TestWALWriteFailure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.log.f.Close() // the disk goes away under the logger
+	s.log.KillFile() // the disk goes away under the logger
 	if res, err := s.Accept(ctx, newEvent("f", `{"n":2}`), newRun("f"), 0); err == nil {
 		t.Fatalf("accept with a failing log answered %+v, want an error", res)
 	}
@@ -444,14 +336,14 @@ func TestWALWriteFailure(t *testing.T) {
 	if err != nil {
 		t.Fatalf("accept after the failed group: %v (want a new segment)", err)
 	}
-	segs, _ := walSegments(filepath.Join(dir, walDirName))
+	segs, _ := wal.Segments(filepath.Join(dir, wal.DirName))
 	if len(segs) != 2 {
 		t.Fatalf("segments %v, want the broken one and a new one", segs)
 	}
 	// The new segment begins by voiding the refused group's LSN.
-	data, _ := os.ReadFile(filepath.Join(dir, walDirName, walSegmentName(segs[1])))
+	data, _ := os.ReadFile(filepath.Join(dir, wal.DirName, wal.SegmentName(segs[1])))
 	var kinds []byte
-	readWALFrames(data, segs[1], func(_ uint64, rec []byte) error { kinds = append(kinds, rec[0]); return nil })
+	wal.ReadFrames(data, segs[1], func(_ uint64, rec []byte) error { kinds = append(kinds, rec[0]); return nil })
 	if !bytes.Equal(kinds, []byte{walVoid, walAccept}) {
 		t.Fatalf("new segment holds records of kinds %v, want a void, then the accept", kinds)
 	}
@@ -522,7 +414,7 @@ func TestApplyRetriesLoggedWrites(t *testing.T) {
 // wrote (in a later segment) keeps replay from applying them.
 func TestWALReplaySkipsVoidedGroups(t *testing.T) {
 	dir := t.TempDir()
-	walDir := filepath.Join(dir, walDirName)
+	walDir := filepath.Join(dir, wal.DirName)
 	if err := os.MkdirAll(walDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -533,12 +425,12 @@ func TestWALReplaySkipsVoidedGroups(t *testing.T) {
 		idx, _ := encodeIndex(&sum)
 		return (&acceptRecord{key: seqKey(seq), flowID: []byte("f"), index: idx, event: []byte(`{}`)}).encode()
 	}
-	seg1 := appendWALFrame(nil, 1, 1, accept(1))
-	seg1 = appendWALFrame(seg1, 1, 2, accept(2)) // refused: its sync failed
-	seg2 := appendWALFrame(nil, 2, 3, (&voidRecord{first: 2, last: 2}).encode())
-	seg2 = appendWALFrame(seg2, 2, 4, accept(3))
+	seg1 := wal.AppendFrame(nil, 1, 1, accept(1))
+	seg1 = wal.AppendFrame(seg1, 1, 2, accept(2)) // refused: its sync failed
+	seg2 := wal.AppendFrame(nil, 2, 3, (&voidRecord{wal.Void{First: 2, Last: 2}}).encode())
+	seg2 = wal.AppendFrame(seg2, 2, 4, accept(3))
 	for no, data := range map[uint64][]byte{1: seg1, 2: seg2} {
-		if err := os.WriteFile(filepath.Join(walDir, walSegmentName(no)), data, 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(walDir, wal.SegmentName(no)), data, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -604,43 +496,6 @@ func TestReadsOutsideRunsDoNotWait(t *testing.T) {
 	}
 	hold <- struct{}{}
 	if err := <-got; err != nil {
-		t.Fatal(err)
-	}
-}
-
-// TestWALRotateRetriesAfterOpenFails: when the next segment cannot be
-// created, that group fails and the next one tries again, instead of the
-// log closing an already closed file forever.
-func TestWALRotateRetriesAfterOpenFails(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "wal")
-	w, err := createWAL(dir, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.limit = 10
-	rec := []byte{walSave}
-	if err := w.append(appendWALFrame(nil, 1, 1, rec), 1); err != nil {
-		t.Fatal(err)
-	}
-	os.RemoveAll(dir) // the next segment cannot be created
-	if _, err := w.room(walFrameSize(len(rec))); err == nil {
-		t.Fatal("rotation into a missing directory succeeded")
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	seg, err := w.room(walFrameSize(len(rec)))
-	if err != nil {
-		t.Fatalf("rotation after the directory came back: %v", err)
-	}
-	if err := w.append(appendWALFrame(nil, seg, 2, rec), 2); err != nil {
-		t.Fatal(err)
-	}
-	data, _ := os.ReadFile(filepath.Join(dir, walSegmentName(seg)))
-	if n, _ := readWALFrames(data, seg, func(uint64, []byte) error { return nil }); n != len(data) || n == 0 {
-		t.Fatalf("segment %d after the retry: %d of %d bytes read back", seg, n, len(data))
-	}
-	if err := w.close(2); err != nil {
 		t.Fatal(err)
 	}
 }

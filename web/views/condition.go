@@ -90,6 +90,12 @@ func (p *BuilderProps) Cond(name, value string) CondField {
 	return f
 }
 
+// withLabel returns f under another label.
+func (f CondField) withLabel(label string) CondField {
+	f.Label = label
+	return f
+}
+
 // CondStateOf reads a stored condition: a simple one opens in rows, an
 // empty one as no rows (or one empty row where a condition is required),
 // anything else in the expression editor.

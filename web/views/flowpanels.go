@@ -19,6 +19,8 @@ type FlowPanelsProps struct {
 	// ScheduleError says why it could not be read.
 	Schedule      *engine.PollInfo
 	ScheduleError string
+	// Versions are the newest versions of the flow, newest first.
+	Versions []engine.VersionInfo
 }
 
 // fireTime shows a next fire time in the flow's own time zone.

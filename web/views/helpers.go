@@ -267,7 +267,7 @@ func extraWith(s flows.Step, spec connectors.Spec, known bool) string {
 
 func stepTitle(p *BuilderProps, s flows.Step) string {
 	if s.IsSwitch() || s.Use == "" {
-		return "Switch"
+		return "Choose a branch"
 	}
 	if sp, ok := p.Specs[s.Use]; ok {
 		return sp.Label
@@ -364,7 +364,9 @@ func when(t time.Time) string {
 	if t.IsZero() {
 		return "—"
 	}
-	return t.Local().Format("2006-01-02 15:04:05")
+	// The zone is always written: the server's here, the browser's once
+	// pictures.js rewrites it (with UTC on hover).
+	return t.Local().Format("2006-01-02 15:04:05 MST")
 }
 
 func iso(t time.Time) string { return t.UTC().Format(time.RFC3339) }
@@ -436,19 +438,23 @@ func branchText(b *int) string {
 	if b == nil {
 		return ""
 	}
+	// The output's "case" counts from 0; the UI names branches from 1,
+	// and says both so the two never seem to disagree.
 	if *b < 0 {
-		return "No case matched"
+		return "No branch matched: went on after the switch (output case -1)"
 	}
-	return "Took case " + strconv.Itoa(*b+1)
+	return "Took Branch " + strconv.Itoa(*b+1) + " (output case " + strconv.Itoa(*b) + ")"
 }
 
 func hasInput(s engine.StepResult) bool { return len(s.Input) > 0 }
 
+// caseLabel names a switch case the way every page does: Branch 1, Branch
+// 2, … and Otherwise for the default case.
 func caseLabel(c flows.Case, j int) string {
 	if c.Default {
-		return "Otherwise (default)"
+		return "Otherwise"
 	}
-	return "Case " + strconv.Itoa(j+1)
+	return "Branch " + strconv.Itoa(j+1)
 }
 
 func statusOptions() []string {
@@ -545,7 +551,9 @@ func checkAttrs(p *BuilderProps, kind, name, id string) templ.Attributes {
 		"hx-trigger": "keyup changed delay:300ms, ref-inserted",
 		"hx-target":  "#" + id + "-check",
 		"hx-swap":    "innerHTML",
-		"hx-sync":    "this:replace",
+		// A newer check waits for the one in flight instead of aborting
+		// it: htmx reports every abort as a console error.
+		"hx-sync": "this:queue last",
 	}
 }
 
@@ -564,4 +572,16 @@ func kvKind(jsonValues bool) string {
 		return flows.KindJSON
 	}
 	return flows.KindTemplate
+}
+
+// attentionText is the navigation's count of unresolved failures.
+func attentionText(p PageProps) string {
+	if p.AttentionMore {
+		return strconv.Itoa(p.Attention) + "+"
+	}
+	return strconv.Itoa(p.Attention)
+}
+
+func attentionLabel(p PageProps) string {
+	return attentionText(p) + " failed runs need attention"
 }

@@ -28,6 +28,10 @@ type PageProps struct {
 	AssetVersion string
 	// Flash is a one-line notice shown above the page content.
 	Flash string
+	// Attention counts the failed runs nothing resolved yet, for the
+	// navigation; AttentionMore says there are more than Attention.
+	Attention     int
+	AttentionMore bool
 }
 
 // SetupProps is the first-run page that creates the owner.
@@ -51,6 +55,8 @@ type MessageProps struct {
 	Heading string
 	Message string
 	Back    string
+	// BackLabel names the Back link ("See all flows"); default "Back".
+	BackLabel string
 }
 
 // FlowRow is one line of the flows list.
@@ -151,8 +157,13 @@ type BuilderProps struct {
 	Refs        []Ref
 	SampleNote  string
 	TestPayload string
-	Test        *TestResult
-	Notice      string
+	// Sample is how the sample was got and can be changed (web/ui_sample.go).
+	Sample *SampleProps
+	// JSONModes maps a json field's form name to how it is edited
+	// (JSONRows, JSONList, JSONRaw), as the user last chose.
+	JSONModes map[string]string
+	Test      *TestResult
+	Notice    string
 	// Panels show a stored flow's schedule, poll and refusals under the
 	// form (full pages only; nil for a new flow).
 	Panels *FlowPanelsProps
@@ -171,6 +182,24 @@ type BuilderProps struct {
 	// BrowserZone asks the page to fill an empty time zone with the
 	// browser's (a schedule not saved yet).
 	BrowserZone bool
+	// Gallery is the template gallery of an empty "New flow" page.
+	Gallery []TemplateCard
+	// Template is the id of the template a new flow came from (kept
+	// across edits), TemplateTitle its name, ToFill the connection
+	// settings it left for the user.
+	Template, TemplateTitle string
+	ToFill                  []Problem
+	// Focus is the element id of a step just added: the page scrolls to
+	// it and focuses its first field.
+	Focus string
+}
+
+// TemplateCard is one ready flow of the gallery.
+type TemplateCard struct {
+	ID, Title, Summary string
+	// Trigger says what starts it; Needs names the connections it needs.
+	Trigger string
+	Needs   []string
 }
 
 // Problem is one validation problem with the id of the field showing it.
@@ -190,11 +219,17 @@ type CheckProps struct {
 	Value    string
 	HasValue bool
 	Note     string
+	// Fix is what a template field holding a bare path probably meant
+	// ({{ path }}); a button puts it into the field (app.js).
+	Fix string
 }
 
 // RunsFilter is the run history's filter, as the query string holds it.
 type RunsFilter struct {
 	Flow, Status, Period string
+	// Resolved "false" is the Needs attention view: failed runs no retry
+	// or replay resolved.
+	Resolved string
 }
 
 // RunsProps is the run history page.
@@ -212,6 +247,19 @@ type RunsProps struct {
 	RowsURL string
 	LiveURL string
 	Error   string
+	// Resolved marks the failed runs of the page that a retry or replay
+	// resolved.
+	Resolved map[string]bool
+	// FlowNames maps flow ids to their names (deleted flows have none).
+	FlowNames map[string]string
+}
+
+// flowName is a flow's name for the runs page, else its id.
+func (p RunsProps) flowName(id string) string {
+	if n := p.FlowNames[id]; n != "" {
+		return n
+	}
+	return id
 }
 
 // TriggerView is the event that started a run, ready to show.
@@ -226,11 +274,24 @@ type TriggerView struct {
 
 // RunDetailProps is one run, step by step.
 type RunDetailProps struct {
-	Page    PageProps
-	Run     *engine.Run
+	Page PageProps
+	Run  *engine.Run
+	// Flow is the flow as the run ran it (its version), for the diagram;
+	// nil when that version is gone.
+	Flow    *flows.Flow
 	Trigger *TriggerView
 	// LiveURL is set while the run can still change.
 	LiveURL string
+	// Links are the run's retries and replays and its resolution.
+	Links engine.RunLinks
+}
+
+// ReplayProps asks before a run is replayed from the start, listing the
+// steps that will call external services again.
+type ReplayProps struct {
+	Page     PageProps
+	Run      *engine.Run
+	External []engine.ExternalStep
 }
 
 // ConnectionsProps is the connections page; with Type set it shows the
@@ -243,6 +304,21 @@ type ConnectionsProps struct {
 	Type   *connectors.ConnectionType
 	Name   string
 	Errors map[string][]string
+	// Values are what was typed into the fields that are not secret,
+	// shown again with the errors; secrets are never sent back.
+	Values map[string]string
+	// Tested is the outcome of the latest Test of one connection.
+	Tested *ConnectionTested
+	// UsedBy maps a connection's name to the ids of the flows using it.
+	UsedBy map[string][]string
+}
+
+// DeleteConnectionProps asks before a connection that flows use is
+// deleted, naming those flows.
+type DeleteConnectionProps struct {
+	Page  PageProps
+	Name  string
+	Flows []string
 }
 
 // TokensProps is the API tokens page. NewToken is shown once, right after

@@ -142,3 +142,28 @@ func StepError(t testing.TB, err error) *connectors.StepError {
 	}
 	return se
 }
+
+// TestConnection runs the registered tester of a connection type once, as
+// the engine does, and fails the test when a message or error holds one of
+// the secrets.
+func TestConnection(t testing.TB, typ string, values map[string]string, url string, secrets ...string) (string, error) {
+	t.Helper()
+	tester, ok, _ := connectors.LookupTester(typ)
+	if !ok {
+		t.Fatalf("no tester registered for connection type %q", typ)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), connectors.TestTimeout)
+	defer cancel()
+	msg, err := tester.TestConnection(ctx, connectors.TestInput{Values: values, URL: url, HTTP: Client,
+		Dial: egress.MustParseAllow("127.0.0.1/32").Dialer().DialContext})
+	text := msg
+	if err != nil {
+		text = err.Error()
+	}
+	for _, s := range secrets {
+		if s != "" && strings.Contains(text, s) {
+			t.Fatalf("connection test of %s shows a secret: %q", typ, text)
+		}
+	}
+	return msg, err
+}

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package boltstore
+package wal
 
 import "os"
 
