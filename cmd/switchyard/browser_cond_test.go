@@ -35,6 +35,14 @@ func (b *browser) pick(sel, value string) {
 	}
 }
 
+// stepFocused waits until the page has focused a step just added (see
+// focusNewStep in pictures.js), so typing goes where the test means.
+func (b *browser) stepFocused() {
+	b.t.Helper()
+	brRun(b, "wait for the new step's focus", chromedp.Poll[bool](`document.getElementById("builder-focus") === null`,
+		chromedp.WithPollingInterval(20*time.Millisecond)))
+}
+
 // settled waits until htmx has no request in flight, as a person waits
 // for the page to answer before going on.
 func (b *browser) settled() {
@@ -62,6 +70,8 @@ func TestBrowserConditionAndSchedule(t *testing.T) {
 	b.typeInto("#trigger-path", "hot-leads")
 	b.click("#add-steps-http-request")
 	b.visible("#steps-0-with-url")
+	b.settled()
+	b.stepFocused()
 	b.choose("#steps-0-with-method", "POST")
 	b.typeInto("#steps-0-with-url", rec.url+"/hot")
 	b.click("#save-flow")
@@ -173,6 +183,8 @@ func TestBrowserConditionAndSchedule(t *testing.T) {
 	b.screenshot("schedule-picker.png")
 	b.click("#add-steps-http-request")
 	b.visible("#steps-0-with-url")
+	b.settled()
+	b.stepFocused()
 	b.typeInto("#steps-0-with-url", rec.url+"/report")
 	b.click("#save-flow")
 	b.visible("#flash")

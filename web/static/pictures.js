@@ -80,7 +80,7 @@
     var fields = "input:not([type=hidden]):not([readonly]), select:not(.move-menu), textarea";
     var first = null;
     step.querySelectorAll(fields).forEach(function (el) {
-      if (!first && /\.with\.|\.when$/.test(el.name || "") && el.offsetParent !== null) first = el;
+      if (!first && /\.with\.|\.when($|\.)/.test(el.name || "") && el.offsetParent !== null) first = el;
     });
     first = first || step.querySelector(fields);
     step.scrollIntoView({ block: "start" });
