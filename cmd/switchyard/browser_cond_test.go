@@ -91,7 +91,7 @@ func TestBrowserConditionAndSchedule(t *testing.T) {
 	b.do(brEvalVoid(`document.getElementById("steps-0-if-r-0-value").blur()`))
 	b.settled()
 	// The row says what it makes of the latest lead.
-	b.waitText("#steps-0-if-r-0-result", "true for the latest event")
+	b.waitText("#steps-0-if-r-0-result", "true for the sample")
 	// A group of "any of" rows, one of them about a field the lead lacks.
 	b.click("#steps-0-if-add-group")
 	b.visible("#steps-0-if-r-1-r-1-field")
@@ -105,7 +105,7 @@ func TestBrowserConditionAndSchedule(t *testing.T) {
 		document.getElementById("steps-0-if-r-1-r-0-value").value = "pro, team";
 	})()`))
 	b.settled()
-	b.waitText("#steps-0-if-r-1-r-0-result", "true for the latest event")
+	b.waitText("#steps-0-if-r-1-r-0-result", "true for the sample")
 	if got := b.value("#steps-0-if-r-1-r-0-value"); got != "pro, team" {
 		t.Errorf("the value typed while the page answered: %q", got)
 	}
@@ -114,7 +114,7 @@ func TestBrowserConditionAndSchedule(t *testing.T) {
 	b.typeInto("#steps-0-if-r-1-r-1-value", "@example.com")
 	b.do(brEvalVoid(`document.getElementById("steps-0-if-r-1-r-1-value").blur()`))
 	b.settled()
-	b.waitText("#steps-0-if-r-1-result", "true for the latest event")
+	b.waitText("#steps-0-if-r-1-result", "true for the sample")
 	b.do(brEvalVoid(`document.activeElement.blur(); window.scrollTo(0, document.getElementById("steps-0").getBoundingClientRect().top + window.scrollY - 24)`))
 	b.screenshot("condition-builder.png")
 	// The group goes again: the flow keeps the one row.

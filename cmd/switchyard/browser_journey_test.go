@@ -565,7 +565,7 @@ func (j *journey) conditionBuilder(id, field, op, value string) {
 	j.typ("#"+id+"-r-0-value", value)
 	j.b.do(brEvalVoid(fmt.Sprintf(`document.getElementById(%q).blur()`, id+"-r-0-value")))
 	j.b.settled()
-	j.b.waitText("#"+id+"-r-0-result", "true for the latest event")
+	j.b.waitText("#"+id+"-r-0-result", "true for the sample")
 }
 
 // schedulePicker picks "on weekdays at 09:00" in Europe/Berlin: the time

@@ -190,12 +190,12 @@ func condResultText(r *flows.CondRowResult) (text string, ok, shown bool) {
 		return r.Err.Error(), false, true
 	}
 	if r.Result {
-		return "true for the latest event", true, true
+		return "true for the sample", true, true
 	}
 	if r.Note != "" {
 		return "false: " + r.Note, false, true
 	}
-	return "false for the latest event", false, true
+	return "false for the sample", false, true
 }
 
 // condJoinAny is the form value of a join.
