@@ -53,7 +53,6 @@ func (s *Server) routes() {
 	api.Post("/connections/:name/test", s.testConnection)
 
 	api.Get("/events", s.events)
-	api.Get("/backup", s.backup)
 	// Every route above needs its entry in apiDocs (web/openapi.go).
 	api.All("/*", s.apiNotFound)
 
@@ -73,13 +72,13 @@ func (s *Server) routes() {
 	ui(fiber.MethodGet, "/flows/new", s.builderNew)
 	ui(fiber.MethodPost, "/flows/new", s.builderPost)
 	ui(fiber.MethodPost, "/flows/check", s.checkExpr)
+	ui(fiber.MethodPost, "/flows/condition", s.conditionFragment)
+	ui(fiber.MethodPost, "/flows/schedule", s.schedulePreview)
 	ui(fiber.MethodPost, "/flows/sample/listen", s.sampleListen)
 	ui(fiber.MethodPost, "/flows/sample/wait", s.sampleWait)
 	ui(fiber.MethodPost, "/flows/sample/cancel", s.sampleCancel)
 	ui(fiber.MethodPost, "/flows/sample/use", s.sampleUse)
 	ui(fiber.MethodPost, "/flows/sample/fetch", s.sampleFetch)
-	ui(fiber.MethodPost, "/flows/condition", s.conditionFragment)
-	ui(fiber.MethodPost, "/flows/schedule", s.schedulePreview)
 	ui(fiber.MethodGet, "/flows/:id/edit", s.builderEdit)
 	ui(fiber.MethodPost, "/flows/:id/edit", s.builderPost)
 	ui(fiber.MethodPost, "/flows/:id/toggle", s.toggleFlow)

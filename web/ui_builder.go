@@ -98,11 +98,8 @@ func (s *Server) builderProps(c *fiber.Ctx, f *flows.Flow, isNew bool) *views.Bu
 		p.Connections = conns
 	}
 	s.fillSample(c, p, nil)
-	if isNew {
-		setFragmentURLs(p, "")
-	} else {
-		setFragmentURLs(p, f.ID)
-	}
+	p.SampleEnv = s.condSampleEnv(c, p)
+	setFragmentURLs(p, flowIDOf(p))
 	if t := f.Trigger; t.Type == flows.TriggerSchedule || t.Type == flows.TriggerPoll {
 		p.SchedPreview = schedPreview(t.Cron, t.Timezone, "", nil)
 		p.BrowserZone = isNew && t.Timezone == ""
@@ -162,6 +159,7 @@ func (s *Server) builderPost(c *fiber.Ctx) error {
 	}
 	p := s.builderProps(c, f, isNew)
 	s.fillSample(c, p, vals)
+	p.SampleEnv = s.condSampleEnv(c, p)
 	p.JSONModes = jsonModes(vals)
 	keepTemplate(p, vals.Get("_template"))
 	if keepCondStates(kind) {

@@ -229,7 +229,7 @@ func (s *Server) conditionFragment(c *fiber.Ctx) error {
 	if st == nil {
 		return errStatus(fiber.StatusBadRequest, "no condition named %q in the form", name)
 	}
-	p := s.fragmentProps(c)
+	p := s.fragmentProps(c, vals)
 	p.Conds = map[string]*views.CondState{name: st}
 	if kind, arg, _ := strings.Cut(vals.Get("_op"), ":"); kind == "cond" {
 		applyCondOp(p.Conds, arg)
@@ -263,20 +263,42 @@ func (s *Server) fragmentForm(c *fiber.Ctx) (url.Values, error) {
 }
 
 // fragmentProps are the builder props a fragment of the builder needs:
-// the builder's sample (fields to pick, rows to try) and the endpoints.
-func (s *Server) fragmentProps(c *fiber.Ctx) *views.BuilderProps {
+// the sample (fields to pick, rows to try) as the posted form holds it, and
+// the endpoints.
+func (s *Server) fragmentProps(c *fiber.Ctx, vals url.Values) *views.BuilderProps {
 	flowID := c.Query("flow")
-	p := &views.BuilderProps{Page: s.pageProps(c, "", "flows"), Errors: map[string][]string{}, Flow: &flows.Flow{ID: flowID}}
+	p := &views.BuilderProps{Page: s.pageProps(c, "", "flows"), Errors: map[string][]string{}, Flow: &flows.Flow{ID: flowID}, New: flowID == ""}
 	setFragmentURLs(p, flowID)
 	p.CheckURL = "/flows/check"
 	if flowID != "" {
 		p.CheckURL += "?flow=" + url.QueryEscape(flowID)
 	}
-	// The sample the builder holds (its Test payload), else the latest event.
-	if sm, ok := s.checkSample(c); ok {
-		p.Refs, p.SampleEnv = sm.refs, sm.env
-	}
+	s.fillSample(c, p, vals)
+	p.SampleEnv = s.condSampleEnv(c, p)
 	return p
+}
+
+// condSampleEnv is the environment condition rows are tried on: the
+// builder's sample (its Test payload, as the live check reads it); nil
+// when there is none.
+func (s *Server) condSampleEnv(c *fiber.Ctx, p *views.BuilderProps) flows.Env {
+	meta := ""
+	if p.Sample != nil {
+		meta = p.Sample.Meta
+	}
+	sm, ok := s.payloadSample(c.UserContext(), flowIDOf(p), p.TestPayload, meta)
+	if !ok {
+		return nil
+	}
+	return sm.env
+}
+
+// flowIDOf is the id of a stored flow the builder edits, "" for a new one.
+func flowIDOf(p *views.BuilderProps) string {
+	if p.New {
+		return ""
+	}
+	return p.Flow.ID
 }
 
 // setFragmentURLs points the builder's live parts at their endpoints.

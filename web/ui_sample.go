@@ -88,8 +88,6 @@ func (s *Server) fillSample(c *fiber.Ctx, p *views.BuilderProps, form url.Values
 		run = nil
 	}
 	p.Refs = sampleRefs(body, meta, run)
-	// The condition builder tries its rows on the same sample.
-	p.SampleEnv = s.sampleEnv(flowID, run, sampleTrigger(body, meta))
 }
 
 // sampleMeta is what a sample carries besides its body, when it is a
@@ -193,37 +191,27 @@ func (s *Server) recentEvents(ctx context.Context, flowID string) []views.Recent
 // flow's latest event.
 func (s *Server) checkSample(c *fiber.Ctx) (sample, bool) {
 	flowID := c.Query("flow")
-	if sm, ok := s.formSample(c.UserContext(), flowID, c.FormValue("_test_payload"), c.FormValue("_sample_meta")); ok {
+	if sm, ok := s.payloadSample(c.UserContext(), flowID, c.FormValue("_test_payload"), c.FormValue("_sample_meta")); ok {
 		return sm, true
 	}
 	return s.latestSample(c.UserContext(), flowID)
 }
 
-// formSample is the sample a builder form carries (_test_payload and
-// _sample_meta), with the step outputs of the flow's latest run; false
-// when there is none or it is not JSON. Parts of the builder answered on
-// their own (the live check, the condition builder's rows) evaluate
-// against it, as Test does.
-func (s *Server) formSample(ctx context.Context, flowID, payload, metaText string) (sample, bool) {
+// payloadSample is the sample of a payload (the builder's Test payload)
+// with its method, headers and query (the encoded sampleMeta), and the
+// step outputs of the flow's latest run; false when the payload is empty
+// or not JSON.
+func (s *Server) payloadSample(ctx context.Context, flowID, payload, metaText string) (sample, bool) {
 	payload = strings.TrimSpace(payload)
 	if payload == "" {
 		return sample{}, false
 	}
 	var body any
-	if json.Unmarshal([]byte(payload), &body) != nil {
+	if err := json.Unmarshal([]byte(payload), &body); err != nil {
 		return sample{}, false
 	}
-	run, _, ok := s.latestRun(ctx, flowID)
-	if !ok {
-		run = nil
-	}
+	run, _, _ := s.latestRun(ctx, flowID)
 	meta := parseMeta(metaText)
-	return sample{env: s.sampleEnv(flowID, run, sampleTrigger(body, meta)), body: body, refs: sampleRefs(body, meta, run)}, true
-}
-
-// sampleTrigger is the trigger a sample stands for: its body and, when
-// it was a request, its method, headers and query.
-func sampleTrigger(body any, meta sampleMeta) flows.TriggerData {
 	td := flows.TriggerData{Body: body, Headers: meta.Headers, Query: meta.Query, Method: meta.Method, ReceivedAt: time.Now().UTC()}
 	if td.Headers == nil {
 		td.Headers = map[string]string{}
@@ -231,7 +219,7 @@ func sampleTrigger(body any, meta sampleMeta) flows.TriggerData {
 	if td.Method == "" {
 		td.Method = "POST"
 	}
-	return td
+	return sample{env: s.sampleEnv(flowID, run, td), body: body}, true
 }
 
 // sampleForm reads the builder form a sample endpoint was sent (htmx
@@ -263,8 +251,6 @@ func (s *Server) setSample(c *fiber.Ctx, p *views.BuilderProps, body any, note s
 		run = nil
 	}
 	p.Refs = sampleRefs(body, meta, run)
-	// The condition builder tries its rows on the same sample.
-	p.SampleEnv = s.sampleEnv(flowID, run, sampleTrigger(body, meta))
 }
 
 // sampleListen starts a "Listen for test event" on the form's webhook

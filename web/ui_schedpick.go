@@ -114,7 +114,7 @@ func (s *Server) schedulePreview(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	p := s.fragmentProps(c)
+	p := s.fragmentProps(c, vals)
 	r := &flowForm{v: vals, errs: formErrors{}}
 	p.Sched = readSched(vals)
 	t := &p.Flow.Trigger

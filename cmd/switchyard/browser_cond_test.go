@@ -35,6 +35,14 @@ func (b *browser) pick(sel, value string) {
 	}
 }
 
+// stepFocused waits until the page has focused a step just added (see
+// focusNewStep in pictures.js), so typing goes where the test means.
+func (b *browser) stepFocused() {
+	b.t.Helper()
+	brRun(b, "wait for the new step's focus", chromedp.Poll[bool](`document.getElementById("builder-focus") === null`,
+		chromedp.WithPollingInterval(20*time.Millisecond)))
+}
+
 // settled waits until htmx has no request in flight, as a person waits
 // for the page to answer before going on.
 func (b *browser) settled() {
@@ -62,6 +70,8 @@ func TestBrowserConditionAndSchedule(t *testing.T) {
 	b.typeInto("#trigger-path", "hot-leads")
 	b.click("#add-steps-http-request")
 	b.visible("#steps-0-with-url")
+	b.settled()
+	b.stepFocused()
 	b.choose("#steps-0-with-method", "POST")
 	b.typeInto("#steps-0-with-url", rec.url+"/hot")
 	b.click("#save-flow")
@@ -81,7 +91,7 @@ func TestBrowserConditionAndSchedule(t *testing.T) {
 	b.do(brEvalVoid(`document.getElementById("steps-0-if-r-0-value").blur()`))
 	b.settled()
 	// The row says what it makes of the latest lead.
-	b.waitText("#steps-0-if-r-0-result", "true for the latest event")
+	b.waitText("#steps-0-if-r-0-result", "true for the sample")
 	// A group of "any of" rows, one of them about a field the lead lacks.
 	b.click("#steps-0-if-add-group")
 	b.visible("#steps-0-if-r-1-r-1-field")
@@ -95,7 +105,7 @@ func TestBrowserConditionAndSchedule(t *testing.T) {
 		document.getElementById("steps-0-if-r-1-r-0-value").value = "pro, team";
 	})()`))
 	b.settled()
-	b.waitText("#steps-0-if-r-1-r-0-result", "true for the latest event")
+	b.waitText("#steps-0-if-r-1-r-0-result", "true for the sample")
 	if got := b.value("#steps-0-if-r-1-r-0-value"); got != "pro, team" {
 		t.Errorf("the value typed while the page answered: %q", got)
 	}
@@ -104,7 +114,7 @@ func TestBrowserConditionAndSchedule(t *testing.T) {
 	b.typeInto("#steps-0-if-r-1-r-1-value", "@example.com")
 	b.do(brEvalVoid(`document.getElementById("steps-0-if-r-1-r-1-value").blur()`))
 	b.settled()
-	b.waitText("#steps-0-if-r-1-result", "true for the latest event")
+	b.waitText("#steps-0-if-r-1-result", "true for the sample")
 	b.do(brEvalVoid(`document.activeElement.blur(); window.scrollTo(0, document.getElementById("steps-0").getBoundingClientRect().top + window.scrollY - 24)`))
 	b.screenshot("condition-builder.png")
 	// The group goes again: the flow keeps the one row.
@@ -173,6 +183,8 @@ func TestBrowserConditionAndSchedule(t *testing.T) {
 	b.screenshot("schedule-picker.png")
 	b.click("#add-steps-http-request")
 	b.visible("#steps-0-with-url")
+	b.settled()
+	b.stepFocused()
 	b.typeInto("#steps-0-with-url", rec.url+"/report")
 	b.click("#save-flow")
 	b.visible("#flash")

@@ -9,10 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -91,9 +92,6 @@ func (j *journey) typ(sel, text string) {
 func (j *journey) click(sel string) {
 	j.t.Helper()
 	j.actions++
-	// In the middle of the screen, as a person would have it before
-	// clicking: near an edge a click can land on what a swap moved there.
-	j.b.do(brEvalVoid(fmt.Sprintf(`(el => el && el.scrollIntoView && el.scrollIntoView({block: "center"}))(document.querySelector(%q))`, sel)))
 	j.b.click(sel)
 }
 
@@ -183,6 +181,20 @@ func sameJSON(a, b any) bool {
 	return string(x) == string(y)
 }
 
+// sameSet reports whether a and b hold the same requests in any order.
+func sameSet(a, b []fakeReq) bool {
+	key := func(rs []fakeReq) []string {
+		out := make([]string, len(rs))
+		for i, r := range rs {
+			x, _ := json.Marshal(r)
+			out[i] = string(x)
+		}
+		sort.Strings(out)
+		return out
+	}
+	return slices.Equal(key(a), key(b))
+}
+
 // postJSON is the chatbot: it posts a JSON body and returns the status.
 func postJSON(t *testing.T, url, body string) (int, string) {
 	t.Helper()
@@ -247,10 +259,12 @@ func TestBrowserFirstTimeUserJourney(t *testing.T) {
 
 	// 4. "Only hot leads": a switch whose first branch holds score ≥ 70.
 	j.click("#add-steps-switch")
-	b.visible("#steps-0-switch-0")
+	b.visible("#steps-0-switch-0-when-cond")
 	j.stillSame("adding a switch")
 	const branch = "steps-0-switch-0-steps"
 	if j.has("#steps-0-switch-0-when-cond") {
+		// The condition builder (issue 11 point 3) is driven by the ids
+		// its author documents; see docs/ui.md.
 		j.conditionBuilder("steps-0-switch-0-when", "trigger.body.score", ">=", "70")
 	} else {
 		j.missing = append(j.missing, featCondition+" (issue 11 point 3): the branch condition had to be typed, and it cannot compare \"85\" with 70")
@@ -358,7 +372,9 @@ func TestBrowserFirstTimeUserJourney(t *testing.T) {
 		{"ERP", erp, []fakeReq{erpReq("ada@example.com", 92), erpReq("cy@example.com", 85)}},
 	} {
 		got := c.f.all()
-		if sameJSON(got, c.want) {
+		// The leads run concurrently: their requests may arrive in
+		// either order.
+		if sameJSON(got, c.want) || sameSet(got, c.want) {
 			continue
 		}
 		g, _ := json.MarshalIndent(got, "", "  ")
@@ -390,7 +406,7 @@ func TestBrowserFirstTimeUserJourney(t *testing.T) {
 	j.typ("#name", "Morning summary")
 	j.choose("#trigger-type", "schedule")
 	b.visible("#trigger-timezone")
-	if j.has("#trigger-schedule-mode") {
+	if j.has("#schedule-picker") {
 		j.schedulePicker()
 	} else {
 		j.missing = append(j.missing, featSchedule+" (issue 11 point 4): the cron line and the zone had to be typed")
@@ -447,10 +463,10 @@ func TestBrowserFirstTimeUserJourney(t *testing.T) {
 	// 13. At 390 px nothing scrolls sideways.
 	b.do(chromedp.EmulateViewport(390, 844))
 	for _, page := range []struct{ path, ready, shot string }{
-		{"/flows", "#flows-table", "journey-phone-flows.png"},
-		{"/flows/chatbot-leads/edit", "#builder", "journey-phone-builder.png"},
-		{"/connections", "#connections-table", "journey-phone-connections.png"},
-		{"/runs", "#runs-table", "journey-phone-runs.png"},
+		{"/flows", "#flows-table", "phone-flows.png"},
+		{"/flows/chatbot-leads/edit", "#builder", "phone-builder.png"},
+		{"/connections", "#connections-table", "phone-connections.png"},
+		{"/runs", "#runs-table", "phone-runs.png"},
 	} {
 		b.open(page.path)
 		b.visible(page.ready)
@@ -509,8 +525,10 @@ func (j *journey) newConnection(selectID, typ, label, token, base, wantName stri
 	j.typ("#cd-label", label)
 	j.typ("#cd-"+typ+"-token", token)
 	// The fake server stands in for the service (an advanced field a
-	// real user leaves empty).
-	j.click("#cd-advanced-" + typ + " summary")
+	// real user leaves empty), under the folded "Advanced": open it, as
+	// a click on it does.
+	j.actions++
+	j.b.do(brEvalVoid(fmt.Sprintf(`(() => { const d = document.getElementById(%q).closest("details"); if (d) d.open = true; })()`, "cd-"+typ+"-base_url")))
 	j.typ("#cd-"+typ+"-base_url", base)
 	j.click("#cd-save")
 	j.b.gone("#connection-dialog[open]")
@@ -534,51 +552,36 @@ func (j *journey) addInBranch(branch, connector, ready string) {
 	j.stillSame("adding " + connector)
 }
 
-// conditionBuilder fills one row of the condition builder (issue 11
-// point 3): a field of the sample, a test, a value.
+// conditionBuilder fills one row of the condition builder.
+// A new branch's condition has one empty row (ids of docs/ui.md); each
+// choice is answered by the page before the next.
 func (j *journey) conditionBuilder(id, field, op, value string) {
 	j.t.Helper()
-	row := "#" + id + "-r-0-"
-	if !j.has(row + "field") {
-		j.click("#" + id + "-add-row")
-		j.b.visible(row + "field")
-	}
-	j.settled()
-	j.choose(row+"field", field)
-	j.settled()
-	j.choose(row+"op", op)
-	j.settled()
-	j.b.visible(row + "value")
-	j.typ(row+"value", value)
-	j.b.do(brEvalVoid(fmt.Sprintf(`document.querySelector(%q).blur()`, row+"value")))
-	j.settled()
-	j.b.waitText(row+"result", "true")
+	j.b.settled()
+	j.choose("#"+id+"-r-0-field", field)
+	j.b.settled()
+	j.choose("#"+id+"-r-0-op", op)
+	j.b.settled()
+	j.typ("#"+id+"-r-0-value", value)
+	j.b.do(brEvalVoid(fmt.Sprintf(`document.getElementById(%q).blur()`, id+"-r-0-value")))
+	j.b.settled()
+	j.b.waitText("#"+id+"-r-0-result", "true for the sample")
 }
 
-// schedulePicker picks "on weekdays at 09:00" in Europe/Berlin (issue 11
-// point 4); the time zone is searched by its name.
+// schedulePicker picks "on weekdays at 09:00" in Europe/Berlin: the time
+// starts at 09:00, the zone at the browser's, replaced by typing a city.
 func (j *journey) schedulePicker() {
 	j.t.Helper()
-	j.settled()
+	j.b.settled()
 	j.choose("#trigger-schedule-mode", "weekdays")
-	j.settled()
-	j.b.visible("#trigger-schedule-time")
+	j.b.settled()
 	if got := j.b.value("#trigger-schedule-time"); got != "09:00" {
-		j.choose("#trigger-schedule-time", "09:00")
-		j.settled()
+		j.t.Errorf("the time starts as %q", got)
 	}
 	j.b.do(chromedp.Clear(chromedp.CSS("#trigger-timezone")))
 	j.typ("#trigger-timezone", "Europe/Berlin")
-	j.b.do(brEvalVoid(`document.getElementById("trigger-timezone").dispatchEvent(new Event("change", {bubbles: true}))`))
-	j.settled()
-	j.b.waitText("#schedule-preview", "Europe/Berlin")
-}
-
-// settled waits until htmx has no request or swap in progress.
-func (j *journey) settled() {
-	j.t.Helper()
-	brRun(j.b, "wait for htmx to settle", chromedp.Poll[bool](`document.querySelector(".htmx-request, .htmx-settling, .htmx-swapping") === null`,
-		chromedp.WithPollingInterval(20*time.Millisecond)))
+	j.b.waitText("#schedule-preview", "Next runs (Europe/Berlin)")
+	j.b.settled()
 }
 
 // screenshot saves what the browser shows into docs/screenshots/ (the

@@ -260,7 +260,7 @@ func TestBrowserBuilderMechanics(t *testing.T) {
 		t.Errorf("after adding a step the focus is on %q, not its first setting", focused)
 	}
 	b.click("#add-steps-switch")
-	b.visible("#steps-1-switch-0-when")
+	b.visible("#steps-1-switch-0-when-cond")
 	// (The page scrolls once htmx has settled the swap.)
 	waitFor(t, func() bool {
 		return brEval[bool](b, `(() => { const r = document.getElementById("steps-1").getBoundingClientRect(); return r.top >= 0 && r.top < innerHeight; })()`)
@@ -305,6 +305,7 @@ func TestBrowserBuilderMechanics(t *testing.T) {
 		t.Errorf("the page was left at once: %s", loc)
 	}
 	b.typeInto("#steps-0-with-url", "http://127.0.0.1:9/leads")
+	b.exprMode("steps-1-switch-0-when")
 	b.typeInto("#steps-1-switch-0-when", "trigger.body.score >= 70")
 	b.click("#save-flow")
 	b.visible("#flash")

@@ -183,21 +183,10 @@
   });
   document.addEventListener("htmx:afterSettle", syncVerify);
 
-  // Countdowns (the builder's "Listen for test event"): data-deadline is
-  // the end in Unix milliseconds.
-  function tick() {
-    document.querySelectorAll("[data-deadline]").forEach(function (el) {
-      var left = Math.max(0, Math.round((Number(el.getAttribute("data-deadline")) - Date.now()) / 1000));
-      var text = Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0");
-      if (el.textContent !== text) el.textContent = text;
-    });
-  }
-  setInterval(tick, 1000);
   // The condition builder and the schedule picker swap themselves whole
   // after each change. What the user typed while that answer was on its
   // way would be lost: keep it (text typed, an option chosen), and send it
   // again.
-  var sentValues = new WeakMap();
   function liveTarget(e) {
     var t = e.detail.target;
     return t && t.classList && (t.classList.contains("cond") || t.id === "schedule-picker") ? t : null;
@@ -205,17 +194,19 @@
   function typedFields(root) {
     return root.querySelectorAll('input[type="text"], input[type="number"], input[type="time"], input:not([type]), select');
   }
+  // What each request sent travels with the request itself: an older
+  // answer must be compared with what it was asked, not with a later ask.
   document.addEventListener("htmx:beforeRequest", function (e) {
     var t = liveTarget(e);
-    if (!t) return;
+    if (!t || !e.detail.xhr) return;
     var sent = {};
     typedFields(t).forEach(function (el) { if (el.id) sent[el.id] = el.value; });
-    sentValues.set(t, sent);
+    e.detail.xhr.switchyardSent = sent;
   });
   var typedSince = null;
   document.addEventListener("htmx:beforeSwap", function (e) {
     var t = liveTarget(e);
-    var sent = t && sentValues.get(t);
+    var sent = t && e.detail.xhr && e.detail.xhr.switchyardSent;
     typedSince = null;
     if (!sent) return;
     typedFields(t).forEach(function (el) {
@@ -250,6 +241,16 @@
     z.dispatchEvent(new Event("change", { bubbles: true }));
   }
   document.addEventListener("htmx:afterSettle", browserZone);
+  // Countdowns (the builder's "Listen for test event"): data-deadline is
+  // the end in Unix milliseconds.
+  function tick() {
+    document.querySelectorAll("[data-deadline]").forEach(function (el) {
+      var left = Math.max(0, Math.round((Number(el.getAttribute("data-deadline")) - Date.now()) / 1000));
+      var text = Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0");
+      if (el.textContent !== text) el.textContent = text;
+    });
+  }
+  setInterval(tick, 1000);
 
   function init() {
     document.querySelectorAll("[data-live-src]").forEach(live);

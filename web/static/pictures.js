@@ -80,7 +80,7 @@
     var fields = "input:not([type=hidden]):not([readonly]), select:not(.move-menu), textarea";
     var first = null;
     step.querySelectorAll(fields).forEach(function (el) {
-      if (!first && /\.with\.|\.when$/.test(el.name || "") && el.offsetParent !== null) first = el;
+      if (!first && /\.with\.|\.when($|\.)/.test(el.name || "") && el.offsetParent !== null) first = el;
     });
     first = first || step.querySelector(fields);
     step.scrollIntoView({ block: "start" });
@@ -114,10 +114,9 @@
   document.addEventListener("input", function (e) {
     var t = e.target;
     if (!t.closest || !t.closest("#builder")) return;
-    // The sample (the Test payload, the event picked) and the builder's
-    // own controls are not part of the flow: changing them leaves nothing
-    // unsaved.
-    if (flowField(t) && !t.closest("[data-sample]")) dirty = true;
+    // The test payload and the sample picked (every field named _…) are
+    // not part of the flow.
+    if (!/^_/.test(t.name || "")) dirty = true;
     var id = document.getElementById("id");
     if (t.id !== "name" || !id || id.readOnly) return;
     // Only an id that is empty or still the name's is replaced: one the
@@ -130,14 +129,8 @@
   // Leaving with unsaved changes asks first. Builder edits (add a step,
   // move one) keep the changes in the form, so only Save clears them.
   var dirty = false;
-  // flowField tells a field of the flow from the builder's own controls,
-  // whose names start with _ (the Test payload, the sample picker): those
-  // change nothing that Save would store.
-  function flowField(t) {
-    return !(t.name && t.name.charAt(0) === "_");
-  }
   document.addEventListener("change", function (e) {
-    if (e.target.closest && e.target.closest("#builder") && flowField(e.target) && !e.target.closest("[data-sample]")) dirty = true;
+    if (e.target.closest && e.target.closest("#builder") && !/^_/.test(e.target.name || "")) dirty = true;
   });
   document.addEventListener("click", function (e) {
     var b = e.target.closest && e.target.closest("#builder button[name=_op]");

@@ -3189,7 +3189,7 @@ func switchCases(p *BuilderProps, sp string, s flows.Step) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = condField(p, cp+".when", c.When).Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = condFieldLabelled(p, cp+".when", c.When, caseLabel(c, j)+" condition").Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

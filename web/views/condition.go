@@ -90,6 +90,12 @@ func (p *BuilderProps) Cond(name, value string) CondField {
 	return f
 }
 
+// withLabel returns f under another label.
+func (f CondField) withLabel(label string) CondField {
+	f.Label = label
+	return f
+}
+
 // CondStateOf reads a stored condition: a simple one opens in rows, an
 // empty one as no rows (or one empty row where a condition is required),
 // anything else in the expression editor.
@@ -184,12 +190,12 @@ func condResultText(r *flows.CondRowResult) (text string, ok, shown bool) {
 		return r.Err.Error(), false, true
 	}
 	if r.Result {
-		return "true for the latest event", true, true
+		return "true for the sample", true, true
 	}
 	if r.Note != "" {
 		return "false: " + r.Note, false, true
 	}
-	return "false for the latest event", false, true
+	return "false for the sample", false, true
 }
 
 // condJoinAny is the form value of a join.
@@ -220,6 +226,8 @@ func condPost(f CondField) templ.Attributes {
 		"hx-target": "#" + ID(f.Name) + "-cond",
 		"hx-select": "#" + ID(f.Name) + "-cond",
 		"hx-swap":   "outerHTML",
+		// The latest change wins: an answer to an older one is dropped.
+		"hx-sync": "closest .cond:replace",
 	}
 }
 

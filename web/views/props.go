@@ -167,16 +167,6 @@ type BuilderProps struct {
 	// Panels show a stored flow's schedule, poll and refusals under the
 	// form (full pages only; nil for a new flow).
 	Panels *FlowPanelsProps
-	// Gallery is the template gallery of an empty "New flow" page.
-	Gallery []TemplateCard
-	// Template is the id of the template a new flow came from (kept
-	// across edits), TemplateTitle its name, ToFill the connection
-	// settings it left for the user.
-	Template, TemplateTitle string
-	ToFill                  []Problem
-	// Focus is the element id of a step just added: the page scrolls to
-	// it and focuses its first field.
-	Focus string
 	// Conds are the conditions as the form posted them, by name, while
 	// their rows are edited (condition.go); CondURL is the condition
 	// builder's fragment endpoint; SampleEnv is the latest event's
@@ -192,6 +182,16 @@ type BuilderProps struct {
 	// BrowserZone asks the page to fill an empty time zone with the
 	// browser's (a schedule not saved yet).
 	BrowserZone bool
+	// Gallery is the template gallery of an empty "New flow" page.
+	Gallery []TemplateCard
+	// Template is the id of the template a new flow came from (kept
+	// across edits), TemplateTitle its name, ToFill the connection
+	// settings it left for the user.
+	Template, TemplateTitle string
+	ToFill                  []Problem
+	// Focus is the element id of a step just added: the page scrolls to
+	// it and focuses its first field.
+	Focus string
 }
 
 // TemplateCard is one ready flow of the gallery.

@@ -240,5 +240,7 @@ func schedLive(p *BuilderProps) templ.Attributes {
 		"hx-target":  "#schedule-picker",
 		"hx-select":  "#schedule-picker",
 		"hx-swap":    "outerHTML",
+		// The latest change wins: an answer to an older one is dropped.
+		"hx-sync": "closest .schedule-picker:replace",
 	}
 }
