@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -234,6 +235,12 @@ func TestBackupOffline(t *testing.T) {
 	in.start()
 	in.mustAPI(201, "POST", "/api/flows", loadFlow)
 	out := filepath.Join(t.TempDir(), "offline.db")
+	// The API's copy needs a token like every /api route.
+	if resp, err := http.Get(in.url("/api/backup")); err != nil || resp.StatusCode != 401 {
+		t.Fatalf("GET /api/backup without a token: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 
 	start := time.Now()
 	code, _, errOut := runCLI(t, "backup", "--data", in.data, "--out", out)
