@@ -4,15 +4,16 @@ BIN       := bin/switchyard
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 # Packages whose code runs concurrently are tested under the race detector.
-RACE_PKGS := ./engine/... ./web/... ./connectors/... ./flows/...
+RACE_PKGS := ./engine/... ./auth/... ./web/... ./connectors/... ./flows/...
 FUZZTIME  ?= 10s
 
-.PHONY: all build run generate generate-check lint test test-race test-e2e fuzz bench bench-ladder bench-peers clean
+.PHONY: all build run generate generate-check lint test test-race test-e2e fuzz bench bench-ladder bench-peers release release-docker clean
 
 all: build
 
+# CGO_ENABLED=0: a static binary (no libc to match where it runs).
 build: generate-check
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/switchyard
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/switchyard
 
 run: build
 	./$(BIN) serve
@@ -63,5 +64,16 @@ bench-peers:
 bench-ladder:
 	bash bench/ladder.sh
 
+# release: static binaries for linux/amd64, linux/arm64, darwin/arm64 and
+# windows/amd64 in dist/, as archives with LICENSE and README, and
+# dist/SHA256SUMS; VERSION is stamped into each (packaging/release.sh).
+release: generate-check
+	VERSION=$(VERSION) GO=$(GO) bash packaging/release.sh
+
+# release-docker: the container image switchyard:$(VERSION) from the
+# Dockerfile; skips with a message where no Docker engine runs.
+release-docker:
+	VERSION=$(VERSION) bash packaging/release-docker.sh
+
 clean:
-	rm -rf bin
+	rm -rf bin dist

@@ -84,13 +84,16 @@ wait_ready() {
 
 # start_switchyard BIN DATA PORT LOG [ENV=VALUE...]: creates an API token in
 # DATA (before the server holds the data dir's lock), starts BIN serve on
-# PORT, waits for /readyz and creates the bench flow. It sets SY_PID.
+# PORT, waits for /readyz and creates the bench flow. It sets SY_PID and
+# SY_TOKEN.
 start_switchyard() {
 	local bin=$1 data=$2 port=$3 logf=$4
 	shift 4
 	local token code
 	token=$("$bin" token create --name bench --data "$data")
 	[[ -n $token ]] || die "token create printed nothing"
+	# /metrics needs the token on the main listener.
+	SY_TOKEN=$token
 	env "$@" "$bin" serve --addr "$HOST:$port" --data "$data" --log-level warn >"$logf" 2>&1 &
 	SY_PID=$!
 	PIDS+=("$SY_PID")

@@ -39,7 +39,7 @@ probe "$SY/hooks/bench"
 # --- measuring ---------------------------------------------------------------
 # metric NAME prints the value of one switchyard metric (0 when absent).
 metric() {
-	curl -fsS "$SY/metrics" | awk -v n="$1" '$1 == n { print $2; found = 1 } END { if (!found) print 0 }'
+	curl -fsS -H "Authorization: Bearer $SY_TOKEN" "$SY/metrics" | awk -v n="$1" '$1 == n { print $2; found = 1 } END { if (!found) print 0 }'
 }
 
 # drain waits until the engine has no unfinished runs (or DRAIN seconds

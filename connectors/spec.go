@@ -35,7 +35,18 @@ type Field struct {
 	Advanced bool `json:"advanced,omitempty"`
 	// ConnectionTypes lists the connection types a connection field accepts.
 	ConnectionTypes []string `json:"connection_types,omitempty"`
+	// Shape says what a json field usually holds, so the UI can offer a
+	// form instead of JSON: ShapeObject is edited as rows of key, type
+	// and value; ShapeList also takes plain text (e.g. addresses
+	// separated by commas). Empty: any JSON.
+	Shape string `json:"shape,omitempty"`
 }
+
+// Shapes of a json field (Field.Shape).
+const (
+	ShapeObject = "object"
+	ShapeList   = "list"
+)
 
 // Spec is a connector's self-description.
 type Spec struct {

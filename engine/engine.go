@@ -50,6 +50,8 @@ type Config struct {
 	// (stepjournal.go); normally StepJournalFile in the data dir. Empty:
 	// no journal.
 	StepJournal string
+	// Observer receives run and step measurements (metrics); nil: none.
+	Observer Observer
 }
 
 // Engine runs flows.
@@ -325,6 +327,8 @@ func (e *Engine) process(ctx context.Context, q queued, slot int) {
 		e.runDone(run)
 		return
 	}
+	e.observer().RunsInProgress(1)
+	defer e.observer().RunsInProgress(-1)
 	st.park = true
 	st.save = e.store.SaveRun
 	st.onUpdate = e.publishStep
@@ -378,6 +382,7 @@ func (e *Engine) runDone(run *Run) {
 	} else {
 		e.counts.failed.Add(1)
 	}
+	e.observeRun(run)
 	e.wait.deliver(run)
 	e.bus.publish(Update{Type: "run", RunID: run.ID, FlowID: run.FlowID, Status: string(run.Status)})
 }
@@ -387,6 +392,7 @@ func (e *Engine) publishStep(r *Run, step *StepResult) {
 		return
 	}
 	e.counts.steps.Add(1)
+	e.observeStep(step)
 	if r.Response != nil {
 		e.wait.deliver(r)
 	}
@@ -400,7 +406,7 @@ type Stats struct {
 	// the backlog faster than it was written.
 	RefusalsDropped int64
 	// StoreApplyErrors counts failed attempts of the store to move
-	// acknowledged writes into its database (BoltStore.ApplyErrors).
+	// acknowledged writes into its database (boltstore.Store.ApplyErrors).
 	StoreApplyErrors int64
 	// StoreStuck is 1 while the store's database refuses acknowledged
 	// writes; StoreBacklog counts those waiting for it.

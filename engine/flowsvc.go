@@ -95,9 +95,6 @@ func (e *Engine) saveFlow(ctx context.Context, raw []byte, o saveOpts) (*ActiveF
 	if err != nil {
 		return nil, nil, err
 	}
-	if create {
-		prev = nil
-	}
 	rec, stored, err := e.storeVersion(ctx, prev, f, canon, o.restoredFrom)
 	if err != nil {
 		return nil, nil, err
@@ -110,7 +107,8 @@ func (e *Engine) saveFlow(ctx context.Context, raw []byte, o saveOpts) (*ActiveF
 	if e.Ready() {
 		e.sched.update(ctx, f.ID, a)
 	}
-	e.log.Info("flow saved", "flow_id", f.ID, "version", rec.Version)
+	// With ctx: a request's logger adds its request id.
+	e.log.InfoContext(ctx, "flow saved", "flow_id", f.ID, "version", rec.Version)
 	return a, missing, nil
 }
 

@@ -83,7 +83,7 @@ func (e *Engine) poll(ctx context.Context, a *ActiveFlow, opts PollOptions) (Pol
 		st.NextAllowed = now.Add(min(delay, pollBackoffMax)).UTC()
 		res, serr := e.store.AcceptPoll(ctx, PollCommit{FlowID: f.ID, Version: a.Record.Version, State: st, Failed: true})
 		if serr != nil && !errors.Is(serr, ErrStaleVersion) {
-			e.log.Error("save poll state", "flow_id", f.ID, "err", serr)
+			e.log.ErrorContext(ctx, "save poll state", "flow_id", f.ID, "err", serr)
 		}
 		res.State = st
 		return res, fmt.Errorf("engine: poll flow %q: %w", f.ID, err)

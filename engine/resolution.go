@@ -61,11 +61,17 @@ func (e *Engine) resolutions() (ResolutionStore, error) {
 // RunLinks reports the retries and replays of run id and whether it is
 // resolved.
 func (e *Engine) RunLinks(ctx context.Context, id string) (RunLinks, error) {
+	none := RunLinks{RetriedBy: []string{}, ReplayedBy: []string{}}
 	rs, err := e.resolutions()
 	if err != nil {
-		return RunLinks{RetriedBy: []string{}, ReplayedBy: []string{}}, nil
+		return none, nil
 	}
-	return rs.RunLinks(ctx, id)
+	links, err := rs.RunLinks(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		// A run the store cannot link (no index entry) still shows.
+		return none, nil
+	}
+	return links, err
 }
 
 // ListUnresolved lists the failed runs that still need attention.

@@ -211,6 +211,7 @@ func (e *Engine) countCrashes(ctx context.Context, entries []journalEntry) error
 		}
 		if run.Status.Final() {
 			e.counts.failed.Add(1)
+			e.observeRun(run)
 		}
 	}
 	return nil

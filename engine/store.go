@@ -77,7 +77,7 @@ var (
 )
 
 // StoreHealth is how a store that applies writes behind a log is doing
-// (BoltStore.Health).
+// (boltstore.Store.Health).
 type StoreHealth struct {
 	// Stuck is set while the database refuses a write that was
 	// acknowledged already; Cause says why, Since since when.

@@ -99,8 +99,9 @@ type FlowHistory struct {
 	StateChanges []StateChange `json:"state_changes"`
 }
 
-// FlowHistory lists the versions of flow id, newest first.
-func (e *Engine) FlowHistory(ctx context.Context, id string) (FlowHistory, error) {
+// FlowHistory lists the versions of flow id, newest first: the newest
+// limit of them (0: all).
+func (e *Engine) FlowHistory(ctx context.Context, id string, limit int) (FlowHistory, error) {
 	h := FlowHistory{Versions: []VersionInfo{}, StateChanges: []StateChange{}}
 	a, err := e.Flow(id)
 	if err != nil {
@@ -114,7 +115,11 @@ func (e *Engine) FlowHistory(ctx context.Context, id string) (FlowHistory, error
 	if err != nil {
 		return h, err
 	}
-	for i, n := range nums {
+	shown := len(nums)
+	if limit > 0 && shown > limit {
+		shown = limit
+	}
+	for i, n := range nums[:shown] {
 		v := VersionInfo{Version: n, Current: n == a.Record.Version}
 		if m, ok := metas[n]; ok && m.Version != 0 {
 			at := m.SavedAt

@@ -25,7 +25,7 @@ func TestTurningOffKeepsVersion(t *testing.T) {
 	if _, err := se.FireTick(ctx, a, utc("2027-01-04T11:00:00Z")); !errors.Is(err, ErrStaleVersion) {
 		t.Fatalf("a tick of the turned-off flow: %v", err)
 	}
-	h, err := se.FlowHistory(ctx, "h")
+	h, err := se.FlowHistory(ctx, "h", 0)
 	if err != nil || len(h.Versions) != 1 || len(h.StateChanges) != 1 || h.StateChanges[0].By.Name != "ada" || h.StateChanges[0].Enabled {
 		t.Fatalf("history: %+v %v", h, err)
 	}

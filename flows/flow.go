@@ -48,6 +48,9 @@ const (
 
 // Flow is one user-defined automation: a trigger and the steps it runs.
 type Flow struct {
+	// Schema is where an editor finds the flow schema ("$schema"); it is
+	// kept as written and means nothing to the engine.
+	Schema      string  `json:"$schema,omitempty"`
 	ID          string  `json:"id"`
 	Name        string  `json:"name"`
 	Description string  `json:"description,omitempty"`

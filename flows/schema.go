@@ -11,6 +11,13 @@ import (
 // SchemaDialect is the JSON Schema dialect JSONSchema declares.
 const SchemaDialect = "https://json-schema.org/draft/2020-12/schema"
 
+// SchemaID is the flow schema's `$id`: a name, not a place to fetch it from
+// (each server serves it at /api/schema/flow and `switchyard flows schema`
+// prints it). It also makes the schema its own resource when another
+// document embeds it (the OpenAPI description does), so its `#/$defs/…`
+// references keep resolving inside it.
+const SchemaID = "urn:switchyard:schema:flow"
+
 // durationPattern matches the strings time.ParseDuration accepts without a
 // sign (Duration rejects negative values).
 const durationPattern = `^(0|([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+$`
@@ -91,12 +98,14 @@ func buildSchema(specs []connectors.Spec) obj {
 	}
 	return obj{
 		"$schema":              SchemaDialect,
+		"$id":                  SchemaID,
 		"title":                "Switchyard flow",
 		"description":          "A trigger and the steps each run executes.",
 		"type":                 "object",
 		"additionalProperties": false,
 		"required":             []string{"id", "name", "trigger", "steps"},
 		"properties": obj{
+			"$schema":     obj{"type": "string", "description": "Where editors find this schema, e.g. a server's /api/schema/flow or a file written by `switchyard flows schema`; ignored by Switchyard."},
 			"id":          obj{"type": "string", "pattern": flowIDPattern.String(), "description": "A lower-case slug, unique per instance."},
 			"name":        obj{"type": "string", "minLength": 1, "maxLength": MaxNameLen},
 			"description": obj{"type": "string"},

@@ -654,3 +654,13 @@ func (r *redaction) hide(v any) any {
 	collect(v)
 	return r.mask
 }
+
+// SingleExpr reports whether s is exactly one `{{ expr }}` (so it keeps
+// the value's type) and returns the expression, trimmed.
+func SingleExpr(s string) (string, bool) {
+	segs, err := parseTemplate(s)
+	if err != nil || !singleExpr(segs) {
+		return "", false
+	}
+	return segs[0].src, true
+}

@@ -337,3 +337,23 @@ func TestJSONShape(t *testing.T) {
 		t.Errorf("NaN: %v", err)
 	}
 }
+
+func TestSingleExpr(t *testing.T) {
+	for _, tc := range []struct {
+		in, src string
+		ok      bool
+	}{
+		{"{{ trigger.body.email }}", "trigger.body.email", true},
+		{"{{ {\"a\": 1} }}", "{\"a\": 1}", true},
+		{" {{ x }}", "", false},
+		{"Hi {{ x }}", "", false},
+		{"{{ x }}{{ y }}", "", false},
+		{"plain", "", false},
+		{"{{ x", "", false},
+	} {
+		src, ok := SingleExpr(tc.in)
+		if src != tc.src || ok != tc.ok {
+			t.Errorf("SingleExpr(%q) = %q, %v; want %q, %v", tc.in, src, ok, tc.src, tc.ok)
+		}
+	}
+}

@@ -1,12 +1,14 @@
 package flows
 
 import (
-	"encoding/json"
+	"errors"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 // verifyFlow returns the base flow with the given verify settings (as JSON,
@@ -173,44 +175,42 @@ func TestVerifyRoundTrip(t *testing.T) {
 // verify settings: both accept the valid ones, and the schema rejects what
 // it can express of the invalid ones.
 func TestVerifySchemaAgrees(t *testing.T) {
-	sv := newSchemaValidator(t)
-	check := func(verify string) []string {
+	sch := flowSchema(t)
+	check := func(verify string) error {
 		t.Helper()
 		doc := strings.Replace(baseFlowJSON, `"path": "base"}`, `"path": "base", "verify": `+verify+`}`, 1)
-		var v any
-		if err := json.Unmarshal([]byte(doc), &v); err != nil {
-			t.Fatalf("%s: %v", verify, err)
-		}
-		return sv.validate(sv.root, v, "")
+		return validateJSON(t, sch, []byte(doc))
 	}
 	for _, doc := range validVerify {
-		if errs := check(doc); len(errs) > 0 {
-			t.Errorf("schema rejects %s:\n  %s", doc, strings.Join(errs, "\n  "))
+		if err := check(doc); err != nil {
+			t.Errorf("schema rejects %s:\n%v", doc, err)
 		}
 	}
-	rejects := []struct{ verify, want string }{
-		{`{"secret": "s"}`, `/trigger/verify: missing "scheme"`},
-		{`{"scheme": "paypal", "secret": "s"}`, "/trigger/verify/scheme: not in enum"},
-		{`{"scheme": "github"}`, `/trigger/verify: missing "secret"`},
-		{`{"scheme": "none", "secret": "s"}`, "/trigger/verify/secret: false schema"},
-		{`{"scheme": "github", "secret": "g", "tolerance": "1m"}`, "/trigger/verify/tolerance: false schema"},
-		{`{"scheme": "github", "secret": "g", "secrets": ["a", "a"]}`, "/trigger/verify/secrets: items 0 and 1 are equal"},
-		{`{"scheme": "hmac", "secret": "h"}`, `/trigger/verify: missing "header"`},
-		{`{"scheme": "hmac", "secret": "h", "header": "X Sig"}`, "/trigger/verify/header: does not match"},
-		{`{"scheme": "hmac", "secret": "h", "header": "X", "algorithm": "md5"}`, "/trigger/verify/algorithm: not in enum"},
-		{`{"scheme": "hmac", "secret": "h", "header": "X", "encoding": "base32"}`, "/trigger/verify/encoding: not in enum"},
-		{`{"scheme": "hmac", "secret": "h", "header": "X", "signed": "{timestamp}"}`, "/trigger/verify/signed: does not match"},
-		{`{"scheme": "hmac", "secret": "h", "header": "X", "tolerance": "1m"}`, `missing "timestamp_header" (needed by "tolerance")`},
-		{`{"scheme": "token", "secret": "t"}`, "matches 0 oneOf branches"},
-		{`{"scheme": "token", "secret": "t", "header": "X", "query": "q"}`, "matches 0 oneOf branches"},
-		{`{"scheme": "token", "secret": "t", "query": "q", "prefix": "Bearer "}`, "matches 0 oneOf branches"},
-		{`{"scheme": "basic", "secret": "b", "header": "X"}`, "/trigger/verify/header: false schema"},
-		{`{"scheme": "none", "allow_ips": "10.0.0.0/8"}`, "/trigger/verify/allow_ips: not of type array"},
+	const v = "/trigger/verify"
+	rejects := []struct{ verify, at, msg string }{
+		{`{"secret": "s"}`, v, "missing property 'scheme'"},
+		{`{"scheme": "paypal", "secret": "s"}`, v + "/scheme", "value must be one of"},
+		{`{"scheme": "github"}`, v, "missing property 'secret'"},
+		{`{"scheme": "none", "secret": "s"}`, v + "/secret", "false schema"},
+		{`{"scheme": "github", "secret": "g", "tolerance": "1m"}`, v + "/tolerance", "false schema"},
+		{`{"scheme": "github", "secret": "g", "secrets": ["a", "a"]}`, v + "/secrets", "items at 0 and 1 are equal"},
+		{`{"scheme": "hmac", "secret": "h"}`, v, "missing property 'header'"},
+		{`{"scheme": "hmac", "secret": "h", "header": "X Sig"}`, v + "/header", "does not match pattern"},
+		{`{"scheme": "hmac", "secret": "h", "header": "X", "algorithm": "md5"}`, v + "/algorithm", "value must be one of"},
+		{`{"scheme": "hmac", "secret": "h", "header": "X", "encoding": "base32"}`, v + "/encoding", "value must be one of"},
+		{`{"scheme": "hmac", "secret": "h", "header": "X", "signed": "{timestamp}"}`, v + "/signed", "does not match pattern"},
+		{`{"scheme": "hmac", "secret": "h", "header": "X", "tolerance": "1m"}`, v, "timestamp_header"},
+		{`{"scheme": "token", "secret": "t"}`, v, "oneOf"},
+		{`{"scheme": "token", "secret": "t", "header": "X", "query": "q"}`, v, "oneOf"},
+		{`{"scheme": "token", "secret": "t", "query": "q", "prefix": "Bearer "}`, v, "oneOf"},
+		{`{"scheme": "basic", "secret": "b", "header": "X"}`, v + "/header", "false schema"},
+		{`{"scheme": "none", "allow_ips": "10.0.0.0/8"}`, v + "/allow_ips", "want array"},
 	}
 	for _, tt := range rejects {
-		errs := check(tt.verify)
-		if !slices.ContainsFunc(errs, func(e string) bool { return strings.Contains(e, tt.want) }) {
-			t.Errorf("%s: schema errors %q lack %q", tt.verify, errs, tt.want)
+		err := check(tt.verify)
+		var ve *jsonschema.ValidationError
+		if !errors.As(err, &ve) || !reported(ve, tt.at, tt.msg) {
+			t.Errorf("%s: no error at %q saying %q in:\n%v", tt.verify, tt.at, tt.msg, err)
 		}
 		// Whatever the schema rejects, Compile rejects too.
 		f, err := verifyFlow(t, tt.verify)

@@ -48,7 +48,7 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 // securityHeaders are sent on every answer; webhook answers get their own
 // (hookHeaders).
 func (s *Server) securityHeaders(c *fiber.Ctx) error {
-	if strings.HasPrefix(c.Path(), "/hooks/") {
+	if isHookPath(c.Path()) {
 		return s.hookHeaders(c)
 	}
 	c.Set(fiber.HeaderContentSecurityPolicy, contentSecurityPolicy)
@@ -59,7 +59,13 @@ func (s *Server) securityHeaders(c *fiber.Ctx) error {
 	return c.Next()
 }
 
+// apiNotFound answers what no API route took: 405 with Allow when the
+// path exists under other methods, else 404.
 func (s *Server) apiNotFound(c *fiber.Ctx) error {
+	if allow := allowedMethods(s.apiRoutes, c.Path()); len(allow) > 0 {
+		c.Set(fiber.HeaderAllow, strings.Join(allow, ", "))
+		return errStatus(fiber.StatusMethodNotAllowed, "method %s not allowed on %s (allowed: %s)", c.Method(), c.Path(), strings.Join(allow, ", "))
+	}
 	return errStatus(fiber.StatusNotFound, "no such API route: %s %s", c.Method(), c.Path())
 }
 

@@ -14,7 +14,7 @@ import (
 // newest first, with who saved it, when and what changed, and the times
 // the flow was turned on or off.
 func (s *Server) listVersions(c *fiber.Ctx) error {
-	h, err := s.eng.FlowHistory(c.UserContext(), c.Params("id"))
+	h, err := s.eng.FlowHistory(c.UserContext(), c.Params("id"), 0)
 	if err != nil {
 		return err
 	}
@@ -49,7 +49,7 @@ func (s *Server) getVersion(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	h, err := s.eng.FlowHistory(c.UserContext(), id)
+	h, err := s.eng.FlowHistory(c.UserContext(), id, 0)
 	if err != nil {
 		return err
 	}

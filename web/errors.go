@@ -1,10 +1,12 @@
 package web
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/utils"
 
 	"github.com/switchyard/switchyard/auth"
 	"github.com/switchyard/switchyard/engine"
@@ -24,15 +26,43 @@ func errStatus(status int, format string, args ...any) error {
 	return &apiError{status: status, msg: fmt.Sprintf(format, args...)}
 }
 
-// errorBody is the JSON shape of every error answer.
+// errorBody is the JSON shape of every error answer: an RFC 9457 problem
+// (type, title, status, detail, the field errors in details) that keeps
+// the `error` member clients of earlier versions read. Build it with
+// problem, which fills the RFC's members from the status and message.
 type errorBody struct {
-	Error   string             `json:"error"`
+	Error  string `json:"error"`
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+	// Details are the field errors of an invalid request.
 	Details []flows.FieldError `json:"details,omitempty"`
 	RunID   string             `json:"run_id,omitempty"`
 	// Flows names the flows that use a connection that was not deleted.
 	Flows []string `json:"flows,omitempty"`
 	// RequestID names the log lines of a failure on our side.
 	RequestID string `json:"request_id,omitempty"`
+}
+
+// problem completes an error answer: the RFC 9457 members come from the
+// status and from the message in b.Error.
+func problem(status int, b errorBody) errorBody {
+	b.Type = "about:blank"
+	b.Title = utils.StatusMessage(status)
+	b.Status = status
+	b.Detail = b.Error
+	return b
+}
+
+// sendProblem writes an error answer as application/problem+json.
+func sendProblem(c *fiber.Ctx, status int, b errorBody) error {
+	data, err := json.Marshal(problem(status, b))
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, ProblemContentType)
+	return c.Status(status).Send(data)
 }
 
 // handleError turns any error a handler returns, or a panic recoverPanics
@@ -53,7 +83,7 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	if status == fiber.StatusServiceUnavailable && len(c.Response().Header.Peek(fiber.HeaderRetryAfter)) == 0 {
 		c.Set(fiber.HeaderRetryAfter, "5")
 	}
-	return c.Status(status).JSON(body)
+	return sendProblem(c, status, body)
 }
 
 // classify maps an error to its status and answer. Anything unexpected is

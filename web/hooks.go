@@ -98,6 +98,7 @@ func (s *Server) hooksBaseURL(c *fiber.Ctx) string {
 // size, encoding, media type, signature), store the event durably, and only
 // then answer.
 func (s *Server) hook(c *fiber.Ctx) error {
+	start := time.Now()
 	path := strings.Trim(c.Params("*"), "/")
 	a, ok := s.eng.WebhookFlow(path)
 	if !ok {
@@ -116,24 +117,9 @@ func (s *Server) hook(c *fiber.Ctx) error {
 			return errStatus(fiber.StatusTooManyRequests, "rate limit exceeded, retry later")
 		}
 	}
-	limit := trig.EffectiveMaxBody()
-	raw, err := readBody(c, limit)
-	if errors.Is(err, errBodyTooLarge) {
-		return errStatus(fiber.StatusRequestEntityTooLarge, "body exceeds this flow's limit of %d bytes", limit)
-	}
-	if err != nil {
-		return errStatus(fiber.StatusBadRequest, "reading body: %v", err)
-	}
-	body, err := decode(c.Get(fiber.HeaderContentEncoding), raw, limit)
+	body, contentType, err := readHookBody(c, trig.EffectiveMaxBody())
 	if err != nil {
 		return err
-	}
-	contentType := c.Get(fiber.HeaderContentType)
-	if err := checkBody(contentType, body); err != nil {
-		return err
-	}
-	if engine.IsJSONType(contentType) && jsonDepth(body, MaxJSONDepth) {
-		return errStatus(fiber.StatusBadRequest, "JSON body nests deeper than %d levels", MaxJSONDepth)
 	}
 	if v := trig.Verify; v != nil {
 		if err := s.verifyRequest(c, f, v, body); err != nil {
@@ -174,10 +160,12 @@ func (s *Server) hook(c *fiber.Ctx) error {
 	c.Set(headerRunID, acc.RunID)
 	if acc.Duplicate {
 		c.Set(headerDuplicate, "true")
+		s.metrics.hookAck.Observe(time.Since(start).Seconds())
 		return c.Status(fiber.StatusOK).JSON(fiber.Map{"run_id": acc.RunID, "duplicate": true})
 	}
 	if !sync {
 		// The hot path: run ids need no escaping, so skip the encoder.
+		s.metrics.hookAck.Observe(time.Since(start).Seconds())
 		c.Status(fiber.StatusAccepted)
 		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 		return c.SendString(`{"run_id":"` + acc.RunID + `"}`)
@@ -193,6 +181,32 @@ func (s *Server) hook(c *fiber.Ctx) error {
 	}
 }
 
+// readHookBody reads a webhook's body the one way every hook request is
+// read (real or test, see hookTest): capped at the flow's limit while
+// streaming, decoded (gzip, deflate), checked against its media type, and
+// a JSON body checked for depth. It returns the body and its Content-Type.
+func readHookBody(c *fiber.Ctx, limit int64) ([]byte, string, error) {
+	raw, err := readBody(c, limit)
+	if errors.Is(err, errBodyTooLarge) {
+		return nil, "", errStatus(fiber.StatusRequestEntityTooLarge, "body exceeds this flow's limit of %d bytes", limit)
+	}
+	if err != nil {
+		return nil, "", errStatus(fiber.StatusBadRequest, "reading body: %v", err)
+	}
+	body, err := decode(c.Get(fiber.HeaderContentEncoding), raw, limit)
+	if err != nil {
+		return nil, "", err
+	}
+	contentType := c.Get(fiber.HeaderContentType)
+	if err := checkBody(contentType, body); err != nil {
+		return nil, "", err
+	}
+	if engine.IsJSONType(contentType) && jsonDepth(body, MaxJSONDepth) {
+		return nil, "", errStatus(fiber.StatusBadRequest, "JSON body nests deeper than %d levels", MaxJSONDepth)
+	}
+	return body, contentType, nil
+}
+
 // verifyRequest checks a webhook's signature (or token, basic auth, IP
 // allow-list) against the flow's verify settings. A refusal is recorded
 // for the flow and answered with a short, generic message: the caller
@@ -205,7 +219,7 @@ func (s *Server) verifyRequest(c *fiber.Ctx, f *flows.Flow, v *flows.Verify, bod
 		}
 		conn, err := s.eng.Connection(c.UserContext(), name)
 		if err != nil {
-			s.log.Error("webhook secret unavailable", "flow_id", f.ID, "connection", name, "err", err)
+			s.log.Error("webhook secret unavailable", "request_id", requestIDOf(c), "flow_id", f.ID, "connection", name, "err", err)
 			continue
 		}
 		if val := conn.Values["value"]; val != "" {
@@ -241,7 +255,8 @@ func (s *Server) verifyRequest(c *fiber.Ctx, f *flows.Flow, v *flows.Verify, bod
 // refuse records a refused request for the flow (never its body).
 func (s *Server) refuse(c *fiber.Ctx, f *flows.Flow, scheme, reason string, status int) {
 	s.eng.RecordRefusal(engine.Refusal{FlowID: f.ID, Remote: c.IP(), Scheme: scheme, Reason: reason, Status: status})
-	s.log.Warn("webhook refused", "flow_id", f.ID, "remote", c.IP(), "scheme", scheme, "reason", reason, "status", status)
+	c.Locals(localRefusal, refusalKind(status))
+	s.log.Warn("webhook refused", "request_id", requestIDOf(c), "flow_id", f.ID, "remote", c.IP(), "scheme", scheme, "reason", reason, "status", status)
 }
 
 // externalURL is the URL the sender used, as schemes that sign the URL
@@ -294,7 +309,7 @@ func (s *Server) syncAnswer(c *fiber.Ctx, run *engine.Run) error {
 		// The caller is told that it failed and which run to look up, not
 		// why: a step's error can name internal hosts or quote a remote's
 		// answer. The run history keeps the detail.
-		return c.Status(fiber.StatusInternalServerError).JSON(errorBody{Error: syncFailed(run.ID), RunID: run.ID})
+		return sendProblem(c, fiber.StatusInternalServerError, errorBody{Error: syncFailed(run.ID), RunID: run.ID})
 	}
 	var out any
 	for i := len(run.Steps) - 1; i >= 0; i-- {

@@ -141,7 +141,7 @@ func jsonDepth(b []byte, max int) bool {
 // their flow's own limit in the handler).
 func limitBody(max int64) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		if strings.HasPrefix(c.Path(), "/hooks/") {
+		if isHookPath(c.Path()) {
 			return c.Next()
 		}
 		body, err := readBody(c, max)

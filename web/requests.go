@@ -2,10 +2,12 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net"
 	"runtime/debug"
 	"strconv"
@@ -52,6 +54,7 @@ func (r *requestIDs) next() string {
 func (s *Server) requestID(c *fiber.Ctx) error {
 	id := s.ids.next()
 	c.Locals(localRequestID, id)
+	c.SetUserContext(context.WithValue(c.UserContext(), requestIDKey{}, id))
 	c.Set(HeaderRequestID, id)
 	return c.Next()
 }
@@ -89,7 +92,7 @@ func answersJSON(path string) bool {
 	case "/api", "/healthz", "/readyz", "/metrics", "/ui/events":
 		return true
 	}
-	return strings.HasPrefix(path, "/api/") || strings.HasPrefix(path, "/hooks/") || strings.HasPrefix(path, "/static/")
+	return strings.HasPrefix(path, "/api/") || isHookPath(path) || strings.HasPrefix(path, "/static/")
 }
 
 // framingGuard refuses a request that carries both Content-Length and
@@ -143,11 +146,11 @@ func (s *Server) malformedRequest(ctx *fasthttp.RequestCtx, err error) {
 		status, reason = fiber.StatusRequestEntityTooLarge, "request body too large"
 	}
 	s.log.Warn("malformed request", "request_id", id, "remote", ctx.RemoteAddr().String(), "status", status, "reason", reason)
-	body, _ := json.Marshal(errorBody{Error: "malformed request: " + reason, RequestID: id})
+	body, _ := json.Marshal(problem(status, errorBody{Error: "malformed request: " + reason, RequestID: id}))
 	ctx.Response.Reset()
 	ctx.SetStatusCode(status)
 	ctx.Response.Header.Set(HeaderRequestID, id)
-	ctx.SetContentType(fiber.MIMEApplicationJSON)
+	ctx.SetContentType(ProblemContentType)
 	ctx.SetBody(body)
 	ctx.SetConnectionClose()
 }
@@ -169,4 +172,40 @@ func parseFailure(err error) string {
 		return "unreadable request"
 	}
 	return msg
+}
+
+// requestIDKey keys the request id in a request's context (UserContext),
+// where RequestIDLogs finds it.
+type requestIDKey struct{}
+
+// RequestIDLogs wraps a log handler so that every record logged with a
+// request's context (the engine's, through c.UserContext()) carries that
+// request's request_id, the id its answer names in X-Request-Id.
+func RequestIDLogs(h slog.Handler) slog.Handler { return requestIDHandler{h} }
+
+type requestIDHandler struct{ slog.Handler }
+
+// Handle implements slog.Handler.
+func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
+	if id, ok := ctx.Value(requestIDKey{}).(string); ok {
+		has := false
+		r.Attrs(func(a slog.Attr) bool {
+			has = a.Key == "request_id"
+			return !has
+		})
+		if !has {
+			r.AddAttrs(slog.String("request_id", id))
+		}
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+// WithAttrs implements slog.Handler.
+func (h requestIDHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return requestIDHandler{h.Handler.WithAttrs(as)}
+}
+
+// WithGroup implements slog.Handler.
+func (h requestIDHandler) WithGroup(name string) slog.Handler {
+	return requestIDHandler{h.Handler.WithGroup(name)}
 }

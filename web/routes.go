@@ -12,15 +12,18 @@ func (s *Server) routes() {
 	}
 
 	if s.cfg.HooksAddr == "" {
-		app.All("/hooks/*", s.hook)
+		app.All("/hooks/*", s.observeHook, s.hook)
+		app.All("/hooks-test/*", s.hookTest)
 	} else {
 		app.All("/hooks/*", s.hooksElsewhere)
+		app.All("/hooks-test/*", s.hooksElsewhere)
 	}
 
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
-	app.Get("/metrics", s.metrics)
+	app.Get("/metrics", s.requireToken, s.serveMetrics())
 	app.Get("/api/schema/flow", s.flowSchema)
+	app.Get("/api/openapi.json", s.serveOpenAPI)
 
 	api := app.Group("/api", s.requireToken)
 	api.Get("/flows", s.listFlows)
@@ -51,6 +54,7 @@ func (s *Server) routes() {
 
 	api.Get("/events", s.events)
 	api.Get("/backup", s.backup)
+	// Every route above needs its entry in apiDocs (web/openapi.go).
 	api.All("/*", s.apiNotFound)
 
 	// The web UI: static assets, accounts, then pages behind a session
@@ -69,6 +73,11 @@ func (s *Server) routes() {
 	ui(fiber.MethodGet, "/flows/new", s.builderNew)
 	ui(fiber.MethodPost, "/flows/new", s.builderPost)
 	ui(fiber.MethodPost, "/flows/check", s.checkExpr)
+	ui(fiber.MethodPost, "/flows/sample/listen", s.sampleListen)
+	ui(fiber.MethodPost, "/flows/sample/wait", s.sampleWait)
+	ui(fiber.MethodPost, "/flows/sample/cancel", s.sampleCancel)
+	ui(fiber.MethodPost, "/flows/sample/use", s.sampleUse)
+	ui(fiber.MethodPost, "/flows/sample/fetch", s.sampleFetch)
 	ui(fiber.MethodGet, "/flows/:id/edit", s.builderEdit)
 	ui(fiber.MethodPost, "/flows/:id/edit", s.builderPost)
 	ui(fiber.MethodPost, "/flows/:id/toggle", s.toggleFlow)
@@ -104,7 +113,8 @@ func (s *Server) routes() {
 func (s *Server) hooksRoutes() {
 	app := s.hooksApp
 	s.front(app, s.hookHeaders)
-	app.All("/hooks/*", s.hook)
+	app.All("/hooks/*", s.observeHook, s.hook)
+	app.All("/hooks-test/*", s.hookTest)
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
 	app.Use(s.hooksNotFound)

@@ -4,6 +4,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"sync"
@@ -35,6 +36,14 @@ type Config struct {
 	// Backup, when set, makes the snapshots GET /api/backup streams.
 	Backup Backuper
 
+	// Metrics are this process's metrics; the engine should have them as
+	// its Observer. Nil: New makes its own (without run and step
+	// measurements).
+	Metrics *Metrics
+	// MetricsElsewhere is set when /metrics is served on a listener of
+	// its own (MetricsHandler); the main listener then answers 404 there.
+	MetricsElsewhere bool
+
 	// testRoutes, set only by tests, adds routes ahead of the catch-alls
 	// (a handler that panics, say).
 	testRoutes func(*Server)
@@ -54,9 +63,18 @@ type Server struct {
 	hooksApp *fiber.App
 	// limiter enforces webhook triggers' rate limits.
 	limiter rateLimiter
+	// captures are the builder's "Listen for test event" waits.
+	captures captureHub
+	// samples are builder samples kept across a save (ui_sample.go).
+	samples sampleMemo
 	// closing is closed when shutdown begins; event streams end on it.
 	closing   chan struct{}
 	closeOnce sync.Once
+	// apiRoutes are the API's routes, for 405 answers (allowIndex).
+	apiRoutes []apiRoute
+	metrics   *Metrics
+	// stopSampling ends the metrics' sampling loop.
+	stopSampling context.CancelFunc
 }
 
 // New builds the server and its routes over the engine and the accounts,
@@ -65,9 +83,17 @@ func New(eng *engine.Engine, acc *auth.Service, cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{eng: eng, auth: acc, cfg: cfg, log: cfg.Logger, ids: newRequestIDs(), closing: make(chan struct{})}
+	s := &Server{eng: eng, auth: acc, cfg: cfg, log: cfg.Logger, ids: newRequestIDs(), closing: make(chan struct{}), metrics: cfg.Metrics}
+	if s.metrics == nil {
+		s.metrics = NewMetrics(cfg.Version)
+	}
+	s.metrics.attach(eng)
+	var ctx context.Context
+	ctx, s.stopSampling = context.WithCancel(context.Background())
+	go s.metrics.sampleLoop(ctx, eng)
 	s.app = s.newApp()
 	s.routes()
+	s.apiRoutes = allowIndex(s.app)
 	if cfg.HooksAddr != "" {
 		s.hooksApp = s.newApp()
 		s.hooksRoutes()
@@ -119,7 +145,7 @@ func (s *Server) Listen(addr string) error { return s.app.Listen(addr) }
 // Shutdown stops accepting connections and waits for requests in flight,
 // on both listeners.
 func (s *Server) Shutdown(timeout time.Duration) error {
-	s.closeOnce.Do(func() { close(s.closing) })
+	s.closeOnce.Do(func() { close(s.closing); s.stopSampling() })
 	var hooksErr error
 	if s.hooksApp != nil {
 		hooksErr = s.hooksApp.ShutdownWithTimeout(timeout)

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,6 +34,8 @@ func (s *Server) builderNew(c *fiber.Ctx) error {
 		if !openTemplate(p, id) {
 			return errStatus(fiber.StatusNotFound, "There is no template %q.", id)
 		}
+		// The template's trigger decides which sample tools show.
+		s.fillSample(c, p, nil)
 	} else if entries, err := gallery(); err == nil {
 		for _, e := range entries {
 			p.Gallery = append(p.Gallery, e.card)
@@ -93,16 +97,7 @@ func (s *Server) builderProps(c *fiber.Ctx, f *flows.Flow, isNew bool) *views.Bu
 	if conns, err := s.eng.Connections(c.UserContext()); err == nil {
 		p.Connections = conns
 	}
-	if !isNew {
-		if sm, ok := s.latestSample(c.UserContext(), f.ID); ok {
-			p.Refs = sm.refs
-			p.SampleNote = sm.note
-			p.TestPayload = views.Pretty(sm.body)
-		}
-	}
-	if p.SampleNote == "" {
-		p.SampleNote = "No event received yet: paste a payload to test with."
-	}
+	s.fillSample(c, p, nil)
 	return p
 }
 
@@ -133,10 +128,14 @@ func (s *Server) builderPost(c *fiber.Ctx) error {
 		}
 	}
 	kind, arg, _ := strings.Cut(op, ":")
-	if kind == "kvdel" {
+	if kind == "kvdel" || kind == "jsonrowdel" {
 		if i := strings.LastIndex(arg, ":"); i > 0 {
 			n, _ := strconv.Atoi(arg[i+1:])
-			dropRow(vals, arg[:i], n)
+			if kind == "kvdel" {
+				dropRow(vals, arg[:i], n)
+			} else {
+				dropJSONRow(vals, arg[:i], n)
+			}
 		}
 	}
 
@@ -153,7 +152,8 @@ func (s *Server) builderPost(c *fiber.Ctx) error {
 		f.ID = slugID(f.Name)
 	}
 	p := s.builderProps(c, f, isNew)
-	p.TestPayload = vals.Get("_test_payload")
+	s.fillSample(c, p, vals)
+	p.JSONModes = jsonModes(vals)
 	keepTemplate(p, vals.Get("_template"))
 
 	switch kind {
@@ -161,6 +161,7 @@ func (s *Server) builderPost(c *fiber.Ctx) error {
 		if len(ferrs) == 0 {
 			_, err := s.saveFlow(c, f, isNew, wantID)
 			if err == nil {
+				s.keepSample(f.ID, p)
 				return redirect(c, "/flows/"+f.ID+"/edit?flash=saved")
 			}
 			if !s.explainSaveError(p, err) {
@@ -183,6 +184,12 @@ func (s *Server) builderPost(c *fiber.Ctx) error {
 		if list := stepListAt(f, listPrefix); list != nil {
 			*list = append(*list, newStep(f, use))
 			p.Focus = views.ID(listPrefix + "." + strconv.Itoa(len(*list)-1))
+		}
+	case "jsonmode":
+		// The field's value was read in its old mode; it is shown in the
+		// new one.
+		if i := strings.LastIndex(arg, ":"); i > 0 {
+			p.JSONModes[arg[:i]] = arg[i+1:]
 		}
 	case "del", "up", "down":
 		list, i := stepAt(f, arg)
@@ -268,6 +275,8 @@ func (s *Server) builderJSON(c *fiber.Ctx, vals url.Values, kind string, isNew b
 	f, err := flows.Decode([]byte(text))
 	if err == nil && kind == "savejson" {
 		if _, err = s.eng.SaveFlow(c.UserContext(), []byte(text), isNew, wantID); err == nil {
+			s.keepSample(f.ID, &views.BuilderProps{TestPayload: vals.Get("_test_payload"), SampleNote: vals.Get("_sample_note"),
+				Sample: &views.SampleProps{Meta: vals.Get("_sample_meta")}})
 			return redirect(c, "/flows/"+f.ID+"/edit?flash=saved")
 		}
 	}
@@ -276,7 +285,7 @@ func (s *Server) builderJSON(c *fiber.Ctx, vals url.Values, kind string, isNew b
 			f.ID = wantID
 		}
 		p := s.builderProps(c, f, isNew)
-		p.TestPayload = vals.Get("_test_payload")
+		s.fillSample(c, p, vals)
 		return s.renderBuilder(c, p, fiber.StatusOK)
 	}
 	shown := f
@@ -284,7 +293,8 @@ func (s *Server) builderJSON(c *fiber.Ctx, vals url.Values, kind string, isNew b
 		shown = &flows.Flow{ID: wantID}
 	}
 	p := s.builderProps(c, shown, isNew)
-	p.Tab, p.JSONText, p.TestPayload = "json", text, vals.Get("_test_payload")
+	s.fillSample(c, p, vals)
+	p.Tab, p.JSONText = "json", text
 	var ve *flows.ValidationError
 	switch {
 	case errors.As(err, &ve):
@@ -336,6 +346,18 @@ func (s *Server) builderTest(c *fiber.Ctx, p *views.BuilderProps, ferrs formErro
 		return
 	}
 	ev := &engine.Event{Source: flows.TriggerManual, Method: "POST", Path: p.Flow.Trigger.Path, Headers: map[string]string{}, ReceivedAt: time.Now().UTC()}
+	if p.Sample != nil {
+		// The sample's request headers, query and method, when it is a
+		// captured or stored event.
+		meta := parseMeta(p.Sample.Meta)
+		if meta.Method != "" {
+			ev.Method = meta.Method
+		}
+		if meta.Headers != nil {
+			ev.Headers = meta.Headers
+		}
+		ev.Query = meta.Query
+	}
 	if body := strings.TrimSpace(p.TestPayload); body != "" {
 		if err := validJSON([]byte(body)); err != nil {
 			p.Test.Error = "The payload is not valid JSON: " + err.Error()
@@ -353,6 +375,10 @@ func (s *Server) builderTest(c *fiber.Ctx, p *views.BuilderProps, ferrs formErro
 }
 
 var slugRE = regexp.MustCompile(`[^a-z0-9]+`)
+
+// barePathRE matches a data path without its {{ }}, such as
+// trigger.body.email or steps.lookup.output["first name"].
+var barePathRE = regexp.MustCompile(`^(trigger|steps|run|flow)(\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\]|\["[^"]*"\]|\['[^']*'\])+$`)
 
 // slugID derives a flow id from a name: "New orders → Slack" becomes
 // "new-orders-slack".
@@ -444,66 +470,121 @@ type sample struct {
 
 // latestSample loads the event and step outputs of a flow's latest run.
 func (s *Server) latestSample(ctx context.Context, flowID string) (sample, bool) {
-	if flowID == "" {
+	run, ev, ok := s.latestRun(ctx, flowID)
+	if !ok {
 		return sample{}, false
+	}
+	body := eventBody(ev)
+	headers := shownHeaders(ev.Headers)
+	return sample{
+		env:  s.sampleEnv(flowID, run, flows.TriggerData{Body: body, Headers: headers, Query: ev.Query, Method: ev.Method, Path: ev.Path, ReceivedAt: ev.ReceivedAt}),
+		body: body,
+		refs: sampleRefs(body, sampleMeta{Headers: headers, Query: ev.Query}, run),
+		note: "the event of run " + run.ID + " (" + ev.ReceivedAt.Local().Format("2006-01-02 15:04:05 MST") + ")",
+	}, true
+}
+
+// latestRun loads a flow's latest run and its event.
+func (s *Server) latestRun(ctx context.Context, flowID string) (*engine.Run, *engine.Event, bool) {
+	if flowID == "" {
+		return nil, nil, false
 	}
 	page, err := s.eng.ListRuns(ctx, engine.RunFilter{FlowID: flowID, Limit: 1})
 	if err != nil || len(page.Runs) == 0 {
-		return sample{}, false
+		return nil, nil, false
 	}
-	run, err := s.eng.Run(ctx, page.Runs[0].ID)
+	return s.runEvent(ctx, page.Runs[0].ID)
+}
+
+// runEvent loads a run and the event that started it.
+func (s *Server) runEvent(ctx context.Context, runID string) (*engine.Run, *engine.Event, bool) {
+	run, err := s.eng.Run(ctx, runID)
 	if err != nil {
-		return sample{}, false
+		return nil, nil, false
 	}
 	ev, err := s.eng.Event(ctx, run.EventID)
 	if err != nil {
-		return sample{}, false
+		return nil, nil, false
 	}
+	return run, ev, true
+}
+
+// eventBody is an event's body as steps read it (the raw text when it
+// does not parse).
+func eventBody(ev *engine.Event) any {
 	body, err := engine.ParseBody(ev.ContentType, ev.Body)
 	if err != nil {
-		body = string(ev.Body)
+		return string(ev.Body)
 	}
-	headers := make(map[string]string, len(ev.Headers))
-	for k, v := range ev.Headers {
+	return body
+}
+
+// shownHeaders are request headers with credentials redacted.
+func shownHeaders(in map[string]string) map[string]string {
+	headers := make(map[string]string, len(in))
+	for k, v := range in {
 		if sensitiveHeaders[k] {
 			v = engine.Redacted
 		}
 		headers[k] = v
 	}
+	return headers
+}
+
+// sampleEnv is the expression environment of a sample: its trigger data
+// and the step outputs of run (nil: none).
+func (s *Server) sampleEnv(flowID string, run *engine.Run, td flows.TriggerData) flows.Env {
 	steps := map[string]flows.StepState{}
-	for _, st := range run.Steps {
-		steps[st.ID] = flows.StepState{Output: st.Output, Status: string(st.Status)}
+	runID := ""
+	if run != nil {
+		runID = run.ID
+		for _, st := range run.Steps {
+			steps[st.ID] = flows.StepState{Output: st.Output, Status: string(st.Status)}
+		}
 	}
 	var fl *flows.Flow
 	if a, err := s.eng.Flow(flowID); err == nil {
 		fl = a.Flow()
 	}
-	sm := sample{
-		env: flows.NewEnv(flows.EnvInput{Flow: fl, RunID: run.ID, Attempt: 1, Steps: steps,
-			Trigger: flows.TriggerData{Body: body, Headers: headers, Query: ev.Query, Method: ev.Method, Path: ev.Path, ReceivedAt: ev.ReceivedAt}}),
-		body: body,
-		note: "the event of run " + run.ID + " (" + ev.ReceivedAt.Local().Format("2006-01-02 15:04:05 MST") + ")",
-	}
+	return flows.NewEnv(flows.EnvInput{Flow: fl, RunID: runID, Attempt: 1, Steps: steps, Trigger: td})
+}
+
+// transportHeaders say how a request travelled, not what it is about; the
+// Insert data panel leaves them out (expressions still read them).
+var transportHeaders = map[string]bool{"host": true, "content-length": true, "accept-encoding": true,
+	"connection": true, "transfer-encoding": true, "te": true, "upgrade": true}
+
+// sampleRefs lists the paths of a sample's fields: the body, query
+// parameters, headers (at most 15) and the step outputs of run (nil:
+// none).
+func sampleRefs(body any, meta sampleMeta, run *engine.Run) []views.Ref {
 	refs := &refCollector{}
 	refs.walk("trigger.body", body, 0)
-	hk := make([]string, 0, len(headers))
-	for k := range headers {
-		hk = append(hk, k)
+	for _, k := range slices.Sorted(maps.Keys(meta.Query)) {
+		p := "trigger.query." + k
+		if !identRE.MatchString(k) {
+			p = "trigger.query[" + strconv.Quote(k) + "]"
+		}
+		refs.add(p, meta.Query[k])
 	}
-	sort.Strings(hk)
-	for i, k := range hk {
-		if i == 15 {
+	n := 0
+	for _, k := range slices.Sorted(maps.Keys(meta.Headers)) {
+		if transportHeaders[k] {
+			continue
+		}
+		if n++; n > 15 {
 			break
 		}
-		refs.add("trigger.headers["+strconv.Quote(k)+"]", headers[k])
+		refs.add("trigger.headers["+strconv.Quote(k)+"]", meta.Headers[k])
 	}
-	for _, st := range run.Steps {
-		if st.Output != nil {
-			refs.walk("steps."+st.ID+".output", st.Output, 1)
+	if run != nil {
+		for _, st := range run.Steps {
+			if st.Output != nil {
+				refs.walk("steps."+st.ID+".output", st.Output, 1)
+			}
 		}
 	}
-	sm.refs = refs.out
-	return sm, true
+	return refs.out
 }
 
 // refCollector lists the paths of a sample's fields, bounded in depth and
@@ -568,6 +649,10 @@ func (s *Server) checkExpr(c *fiber.Ctx) error {
 	props := views.CheckProps{}
 	switch {
 	case field == "" || strings.TrimSpace(src) == "":
+	case kind == flows.KindTemplate && barePathRE.MatchString(strings.TrimSpace(src)):
+		// A path typed (or pasted) without braces is sent as that text;
+		// it was almost surely meant as data.
+		props.Fix = "{{ " + strings.TrimSpace(src) + " }}"
 	case (kind == flows.KindTemplate || kind == flows.KindJSON) && !strings.Contains(src, "{{"):
 	default:
 		if err := flows.CheckExpr(src, kind); err != nil {
@@ -579,7 +664,7 @@ func (s *Server) checkExpr(c *fiber.Ctx) error {
 			props.Note = "✓ valid (it reads each poll's response)"
 			break
 		}
-		sm, ok := s.latestSample(c.UserContext(), c.Query("flow"))
+		sm, ok := s.checkSample(c)
 		if !ok {
 			props.Note = "✓ valid (no event received yet to try it on)"
 			break

@@ -309,11 +309,7 @@ func (r *flowForm) fieldValue(name string, f connectors.Field) (any, bool) {
 		}
 		return s, true
 	case connectors.TypeJSON:
-		s := strings.TrimSpace(r.str(name))
-		if s == "" {
-			return nil, false
-		}
-		return jsonOrString(s), true
+		return r.jsonValue(name, f)
 	case connectors.TypeText, connectors.TypeSecret:
 		s := r.str(name)
 		return s, s != ""

@@ -19,7 +19,7 @@ func (s *Server) historyPage(c *fiber.Ctx) error {
 		return err
 	}
 	id := a.Flow().ID
-	h, err := s.eng.FlowHistory(c.UserContext(), id)
+	h, err := s.eng.FlowHistory(c.UserContext(), id, 0)
 	if err != nil {
 		return err
 	}

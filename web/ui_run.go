@@ -27,7 +27,7 @@ func (s *Server) runNowUI(c *fiber.Ctx) error {
 		if c.Request().PostArgs().Has("_test_payload") {
 			text := strings.TrimSpace(c.FormValue("_test_payload"))
 			if text != "" && !json.Valid([]byte(text)) {
-				return s.runNowAnswer(c, id, nil, "The payload is not valid JSON: fix it in the Test panel, or empty it to run without one.")
+				return s.runNowAnswer(c, id, nil, fiber.StatusBadRequest, "The payload is not valid JSON: fix it in the Test panel, or empty it to run without one.")
 			}
 			req.Payload = json.RawMessage(text)
 		} else if sm, ok := s.latestSample(c.UserContext(), id); ok && sm.body != nil {
@@ -43,14 +43,15 @@ func (s *Server) runNowUI(c *fiber.Ctx) error {
 		if status >= 500 && status != fiber.StatusBadGateway {
 			return err
 		}
-		return s.runNowAnswer(c, id, nil, body.Error)
+		return s.runNowAnswer(c, id, nil, status, body.Error)
 	}
-	return s.runNowAnswer(c, id, res, "")
+	return s.runNowAnswer(c, id, res, 0, "")
 }
 
 // runNowAnswer shows what Run now did: a fragment for htmx, else a
-// redirect to the run (or back to the flow when nothing ran).
-func (s *Server) runNowAnswer(c *fiber.Ctx, id string, res *runNowResult, problem string) error {
+// redirect to the run (or back to the flow when nothing ran), or the
+// problem as an error page with its status.
+func (s *Server) runNowAnswer(c *fiber.Ctx, id string, res *runNowResult, status int, problem string) error {
 	p := views.RunNowResultProps{FlowID: id, Error: problem}
 	if res != nil {
 		p.Message, p.RunIDs = res.Message, res.RunIDs
@@ -60,7 +61,7 @@ func (s *Server) runNowAnswer(c *fiber.Ctx, id string, res *runNowResult, proble
 	}
 	switch {
 	case problem != "":
-		return errStatus(fiber.StatusBadRequest, "%s", problem)
+		return errStatus(status, "%s", problem)
 	case len(p.RunIDs) > 0:
 		return redirect(c, "/runs/"+p.RunIDs[0]+"?flash=run-started")
 	}

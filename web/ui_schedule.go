@@ -36,8 +36,8 @@ func (s *Server) flowPanels(c *fiber.Ctx, id string) *views.FlowPanelsProps {
 		p.Refusals = refusals
 	}
 	p.ShowRefusals = a.Flow().Trigger.Type == flows.TriggerWebhook || len(refusals) > 0
-	if h, err := s.eng.FlowHistory(ctx, id); err == nil {
-		p.Versions = h.Versions[:min(len(h.Versions), historyShown)]
+	if h, err := s.eng.FlowHistory(ctx, id, historyShown); err == nil {
+		p.Versions = h.Versions
 	}
 	return p
 }

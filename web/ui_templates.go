@@ -113,9 +113,9 @@ func triggerWords(t *flows.Trigger) string {
 	case flows.TriggerWebhook:
 		return "Starts when a webhook arrives"
 	case flows.TriggerSchedule:
-		return "Runs on a schedule"
+		return "Runs " + lowerFirst(views.ScheduleWords(t.Cron, t.Timezone))
 	case flows.TriggerPoll:
-		return "Checks an API for new items"
+		return "Checks an API for new items, " + lowerFirst(views.ScheduleWords(t.Cron, t.Timezone))
 	}
 	return "Started by hand"
 }
@@ -271,4 +271,12 @@ func keepTemplate(p *views.BuilderProps, id string) {
 		p.Template, p.TemplateTitle = id, title
 		p.ToFill = markToFill(p.Flow, p.Connections, false)
 	}
+}
+
+// lowerFirst lower-cases a phrase's first letter ("Every 5m" → "every 5m").
+func lowerFirst(s string) string {
+	if s == "" || s[0] < 'A' || s[0] > 'Z' {
+		return s
+	}
+	return string(s[0]+'a'-'A') + s[1:]
 }

@@ -477,7 +477,13 @@ func TestBuilderBuildsFlowThroughTheForm(t *testing.T) {
 	v.Set("steps.0.with.method", "POST")
 	v["steps.0.with.headers.k"] = []string{"X-Source"}
 	v["steps.0.with.headers.v"] = []string{"{{ flow.id }}"}
-	v.Set("steps.0.with.body", `{"email": "{{ trigger.body.email }}"}`)
+	// The body is edited as rows (name, type, value): no JSON typed.
+	if v.Get("steps.0.with.body.mode") != "rows" {
+		t.Fatalf("http body not edited as rows: %v", v)
+	}
+	v["steps.0.with.body.rk"] = []string{"email", ""}
+	v["steps.0.with.body.rt"] = []string{"auto", "auto"}
+	v["steps.0.with.body.rv"] = []string{"{{ trigger.body.email }}", ""}
 	v.Set("steps.0.retry.attempts", "3")
 	v.Set("steps.0.retry.backoff", "2s")
 	_, page = b.builder("/flows/new", v, "add:steps:switch")

@@ -168,9 +168,13 @@ func TestSchemaAndConnectors(t *testing.T) {
 	if r.StatusCode != 200 || !strings.Contains(b, `"id":"http.request"`) || !strings.Contains(b, `"connection_types"`) {
 		t.Fatalf("connectors: %d %.300s", r.StatusCode, b)
 	}
-	r, b = f.do(t, "GET", "/metrics", "", "")
+	r, b = f.do(t, "GET", "/metrics", "", "", "Authorization", "Bearer "+f.token)
 	if r.StatusCode != 200 || !strings.Contains(b, "switchyard_events_accepted_total 0") {
 		t.Fatalf("metrics: %s", b)
+	}
+	// On the main listener /metrics needs a token.
+	if r, b = f.do(t, "GET", "/metrics", "", ""); r.StatusCode != 401 {
+		t.Fatalf("metrics without a token: %d %s", r.StatusCode, b)
 	}
 }
 

@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -28,9 +28,11 @@ func cmdBackup(args []string, stdout io.Writer) error {
 	var o options
 	fs := newFlagSet("backup", &o, false)
 	var server, token, out string
-	fs.StringVar(&server, "server", env("SWITCHYARD_SERVER", ""), "base URL of a running server to back up over its API")
-	fs.StringVar(&token, "token", env("SWITCHYARD_TOKEN", ""), "API token for --server")
-	fs.StringVar(&out, "out", "", "file to write the backup to")
+	fs.StringVar(&server, "server", "", "base URL of a running server to back up over its API (else the data dir, offline)")
+	bindEnv(fs, "server", "SWITCHYARD_SERVER")
+	fs.StringVar(&token, "token", "", "API token for --server")
+	bindEnv(fs, "token", "SWITCHYARD_TOKEN")
+	fs.StringVar(&out, "out", "", "file to write the backup to (written whole or not at all)")
 	if pos, err := parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 {
@@ -39,8 +41,11 @@ func cmdBackup(args []string, stdout io.Writer) error {
 	if out == "" {
 		return usageError{"backup: --out FILE is required"}
 	}
-	dataGiven := false
-	fs.Visit(func(f *flag.Flag) { dataGiven = dataGiven || f.Name == "data" })
+	// Only a --data on the command line conflicts with --server: a
+	// SWITCHYARD_DATA in the environment (a service's) does not.
+	dataGiven := slices.ContainsFunc(args, func(a string) bool {
+		return a == "--data" || a == "-data" || strings.HasPrefix(a, "--data=") || strings.HasPrefix(a, "-data=")
+	})
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	var n int64

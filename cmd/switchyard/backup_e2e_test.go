@@ -18,6 +18,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/switchyard/switchyard/engine"
+	"github.com/switchyard/switchyard/engine/boltstore"
 )
 
 // loadFlow is a webhook flow with one quick step, for load.
@@ -240,6 +241,13 @@ func TestBackupOffline(t *testing.T) {
 		t.Fatalf("GET /api/backup without a token: %v %v", resp, err)
 	} else {
 		resp.Body.Close()
+	}
+	// With one, the body is the database file (in.api checks the answer
+	// against the OpenAPI description).
+	plain := filepath.Join(t.TempDir(), "plain.db")
+	os.WriteFile(plain, in.mustAPI(200, "GET", "/api/backup", nil), 0o600)
+	if err := boltstore.CheckBackup(plain); err != nil {
+		t.Fatalf("GET /api/backup: %v", err)
 	}
 
 	start := time.Now()

@@ -152,6 +152,7 @@ func TestBrowserConnectionDialogAndRunNow(t *testing.T) {
 	if got := b.value("#steps-0-with-connection"); got != "slack_main" {
 		t.Fatalf("the refresh lost the connection: %q", got)
 	}
+	b.visible("#steps-0-with-connection-test-connection") // shown again after the swap
 	b.click("#save-flow")
 	b.visible("#flash")
 	b.visible("#run-now")
@@ -213,6 +214,11 @@ func TestBrowserConnectionDialogAndRunNow(t *testing.T) {
 	}
 	b.screenshot("connection-dialog-phone.png")
 	b.click("#cd-cancel")
+	// Nor do the controls this test added to the builder.
+	if over := brEval[string](b, `Array.from(document.querySelectorAll('.conn-tools, .conn-tools *, .retry-summary, #run-now-panel, #run-now-panel *'))
+		.filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).map(e => e.id || e.className || e.tagName).join(',')`); over != "" {
+		t.Errorf("wider than a 390 px screen: %s", over)
+	}
 	b.noScriptRan("connection dialog and run now")
 	page := brEval[string](b, `document.documentElement.outerHTML`)
 	if strings.Contains(page, token) {

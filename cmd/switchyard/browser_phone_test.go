@@ -83,6 +83,14 @@ func TestBrowserPhoneNoSideScroll(t *testing.T) {
 	id := "chatbot-leads-to-hubspot-and-the-sales-channel-with-a-long-id"
 	in.mustAPI(201, "POST", "/api/connections", map[string]any{"name": "hubspot-main-account-for-the-sales-team-in-europe", "type": "http_bearer",
 		"values": map[string]string{"token": "pat-eu1-" + strings.Repeat("0123456789", 6)}})
+	// A flow that refused a request: its page shows the refusals table.
+	in.mustAPI(201, "POST", "/api/connections", map[string]any{"name": "inbound_token", "type": "secret", "values": map[string]string{"value": "s3cret"}})
+	in.mustAPI(201, "POST", "/api/flows", `{"id": "guarded-inbound-webhook-with-a-long-name", "name": "Guarded", "enabled": true,
+	  "trigger": {"type": "webhook", "path": "guarded", "verify": {"scheme": "token", "secret": "inbound_token", "header": "X-Token"}},
+	  "steps": [{"id": "a", "use": "data.set", "with": {"x": 1}}]}`)
+	if resp, _, err := in.hook("guarded", "application/json", []byte(`{"a":"`+strings.Repeat("y", 300)+`"}`)); err != nil || resp.StatusCode != 401 {
+		t.Fatalf("unsigned request to the guarded flow: %v %v", resp, err)
+	}
 	run := in.hookJSON("chatbot/leads/from-the-pricing-page-of-the-website-and-the-landing-pages", bigLead())
 	if rd := in.waitRun(run); rd.Status != "succeeded" {
 		t.Fatalf("run %s: %s", run, rd.Status)
@@ -95,6 +103,14 @@ func TestBrowserPhoneNoSideScroll(t *testing.T) {
 	b.open("/flows/" + id + "/edit")
 	b.visible("#flow-diagram")
 	b.screenshot("builder-diagram.png")
+	// A box is a link to its step's form.
+	b.click("#flow-diagram-1-b0-0")
+	if loc := b.location(); !strings.HasSuffix(loc, "#steps-1-switch-0-steps-0") {
+		t.Errorf("clicking the first box of branch 1 went to %s", loc)
+	}
+	if !brEval[bool](b, `(() => { const r = document.getElementById("steps-1-switch-0-steps-0").getBoundingClientRect(); return r.top >= 0 && r.top < innerHeight; })()`) {
+		t.Error("the step's form is not in view after clicking its box")
+	}
 	b.do(brEvalVoid(`window.scrollTo(0, document.getElementById("steps-1").getBoundingClientRect().top + window.scrollY - 16)`))
 	b.screenshot("builder-steps.png")
 	b.open("/runs/" + run)
@@ -106,7 +122,11 @@ func TestBrowserPhoneNoSideScroll(t *testing.T) {
 		{"/flows", "#flows-table"},
 		{"/flows/new", "#builder"},
 		{"/flows/" + id + "/edit", "#flow-diagram"},
+		{"/flows/guarded-inbound-webhook-with-a-long-name/edit", "#refusals-table"},
 		{"/connections", "#main"},
+		{"/tokens", "#main"},
+		{"/connections?type=hubspot", "#main"},
+		{"/flows/" + id + "/delete", "#confirm-delete"},
 		{"/runs", "#runs-table"},
 		{"/runs/" + run, "#run-diagram"},
 	}
@@ -128,6 +148,9 @@ func TestBrowserPhoneNoSideScroll(t *testing.T) {
 		}
 	}
 	b.screenshot("phone-flows.png")
+	b.open("/flows/new")
+	b.visible("#templates")
+	b.screenshot("phone-gallery.png")
 	b.open("/flows/" + id + "/edit")
 	b.visible("#flow-diagram")
 	b.screenshot("phone-builder.png")
@@ -232,10 +255,9 @@ func TestBrowserBuilderMechanics(t *testing.T) {
 
 	b.click("#add-steps-http-request")
 	b.visible("#steps-0-with-url")
-	focused := brEval[string](b, `document.activeElement.id`)
-	inStep := brEval[bool](b, `document.getElementById("steps-0").contains(document.activeElement)`)
-	if !inStep {
-		t.Errorf("after adding a step the focus is on %q, not in the new step", focused)
+	waitFor(t, func() bool { return brEval[string](b, `document.activeElement.id`) != "add-steps-http-request" })
+	if focused := brEval[string](b, `document.activeElement.id`); focused != "steps-0-with-method" {
+		t.Errorf("after adding a step the focus is on %q, not its first setting", focused)
 	}
 	b.click("#add-steps-switch")
 	b.visible("#steps-1-switch-0-when")

@@ -55,6 +55,9 @@ func TestBrowserBuildFlowAndWatchRun(t *testing.T) {
 	}
 	b.choose("#steps-0-with-method", "POST")
 	b.typeInto("#steps-0-with-url", rec.url+"/fulfil")
+	// A power user writes the body as JSON (the advanced mode).
+	b.click("#steps-0-with-body-raw")
+	b.visible("textarea#steps-0-with-body")
 	b.typeInto("#steps-0-with-body", `{"order": "{{ trigger.body.id }}", "total": "{{ trigger.body.total }}"}`)
 	b.typeInto("#steps-0-if", "trigger.body.total >= 100")
 	// The live check answers as the user types (no sample yet: valid).

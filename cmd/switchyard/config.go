@@ -15,6 +15,7 @@ import (
 	"github.com/switchyard/switchyard/connectors/egress"
 	"github.com/switchyard/switchyard/engine"
 	"github.com/switchyard/switchyard/engine/boltstore"
+	"github.com/switchyard/switchyard/web"
 )
 
 // lockWait is how long a command waits for the data dir's lock before it
@@ -28,6 +29,10 @@ type options struct {
 	hooksAddr, hooksPublicURL                    string
 	workers, queueLimit                          int
 	retention                                    time.Duration
+	// metricsAddr is --metrics-addr; metrics, set by serve, are the
+	// engine's Observer and what /metrics serves.
+	metricsAddr string
+	metrics     *web.Metrics
 }
 
 func env(key, def string) string {
@@ -40,42 +45,67 @@ func env(key, def string) string {
 func newFlagSet(name string, o *options, serve bool) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&o.data, "data", env("SWITCHYARD_DATA", "./switchyard-data"), "data directory (switchyard.db and the key file)")
-	fs.StringVar(&o.egressAllow, "egress-allow", env("SWITCHYARD_EGRESS_ALLOW", ""), "CIDRs or host:port that steps may reach although private or loopback")
+	fs.StringVar(&o.data, "data", "./switchyard-data", "data directory (switchyard.db and the key file)")
+	bindEnv(fs, "data", "SWITCHYARD_DATA")
+	fs.StringVar(&o.egressAllow, "egress-allow", "", "CIDRs or host:port that steps may reach although private or loopback")
+	bindEnv(fs, "egress-allow", "SWITCHYARD_EGRESS_ALLOW")
 	if serve {
-		fs.StringVar(&o.addr, "addr", env("SWITCHYARD_ADDR", "127.0.0.1:8080"), "listen address")
-		fs.StringVar(&o.publicURL, "public-url", env("SWITCHYARD_PUBLIC_URL", ""), "external base URL, for webhook URLs")
-		fs.StringVar(&o.hooksAddr, "hooks-addr", env("SWITCHYARD_HOOKS_ADDR", ""), "serve webhooks (and health checks) only on this second address, an origin apart from the UI")
-		fs.StringVar(&o.hooksPublicURL, "hooks-public-url", env("SWITCHYARD_HOOKS_PUBLIC_URL", ""), "external base URL of --hooks-addr, for webhook URLs")
-		fs.StringVar(&o.logLevel, "log-level", env("SWITCHYARD_LOG_LEVEL", "info"), "debug, info, warn or error")
-		fs.IntVar(&o.workers, "workers", envInt("SWITCHYARD_WORKERS", engine.DefaultWorkers), "runs advanced at once")
-		fs.IntVar(&o.queueLimit, "queue-limit", envInt("SWITCHYARD_QUEUE_LIMIT", engine.DefaultQueueLimit), "unfinished runs before webhooks get 429")
-		fs.DurationVar(&o.retention, "retention", envDuration("SWITCHYARD_RETENTION", engine.DefaultRetention), "how long finished runs are kept")
+		fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address")
+		bindEnv(fs, "addr", "SWITCHYARD_ADDR")
+		fs.StringVar(&o.publicURL, "public-url", "", "external base URL, for webhook URLs")
+		bindEnv(fs, "public-url", "SWITCHYARD_PUBLIC_URL")
+		fs.StringVar(&o.hooksAddr, "hooks-addr", "", "serve webhooks (and health checks) only on this second address, an origin apart from the UI")
+		bindEnv(fs, "hooks-addr", "SWITCHYARD_HOOKS_ADDR")
+		fs.StringVar(&o.hooksPublicURL, "hooks-public-url", "", "external base URL of --hooks-addr, for webhook URLs")
+		bindEnv(fs, "hooks-public-url", "SWITCHYARD_HOOKS_PUBLIC_URL")
+		o.logLevel = "info"
+		fs.Var(logLevel{&o.logLevel}, "log-level", "debug, info, warn or error")
+		bindEnv(fs, "log-level", "SWITCHYARD_LOG_LEVEL")
+		fs.IntVar(&o.workers, "workers", engine.DefaultWorkers, "runs advanced at once")
+		bindEnv(fs, "workers", "SWITCHYARD_WORKERS")
+		fs.IntVar(&o.queueLimit, "queue-limit", engine.DefaultQueueLimit, "unfinished runs before webhooks get 429")
+		bindEnv(fs, "queue-limit", "SWITCHYARD_QUEUE_LIMIT")
+		fs.DurationVar(&o.retention, "retention", engine.DefaultRetention, "how long finished runs are kept")
+		bindEnv(fs, "retention", "SWITCHYARD_RETENTION")
+		fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve /metrics on this address of its own, without a token (else on --addr, with an API token)")
+		bindEnv(fs, "metrics-addr", "SWITCHYARD_METRICS_ADDR")
 	}
 	return fs
 }
 
-func envInt(key string, def int) int {
-	var n int
-	if _, err := fmt.Sscanf(env(key, ""), "%d", &n); err == nil {
-		return n
+// logLevel is the --log-level flag: one of the slog level names.
+type logLevel struct{ s *string }
+
+func (l logLevel) String() string {
+	if l.s == nil {
+		return ""
 	}
-	return def
+	return *l.s
 }
 
-func envDuration(key string, def time.Duration) time.Duration {
-	if d, err := time.ParseDuration(env(key, "")); err == nil {
-		return d
+func (l logLevel) Set(v string) error {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(strings.ToUpper(v))); err != nil {
+		return errors.New("want debug, info, warn or error")
 	}
-	return def
+	*l.s = v
+	return nil
 }
 
-// parse parses flags that may stand before, between or after positional
-// arguments, and returns the positional ones.
+// parse applies the environment variables bound to fs, then parses flags
+// that may stand before, between or after positional arguments, and
+// returns the positional ones. An invalid value is refused the same way
+// from either place (a usageError: one line, exit 2); --help and -h
+// return a helpError with the command's usage.
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	if err := applyEnv(fs); err != nil {
+		return nil, err
+	}
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
+		if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+			return nil, newHelpError(fs)
+		} else if err != nil {
 			return nil, usageError{fmt.Sprintf("%s: %v", fs.Name(), err)}
 		}
 		args = fs.Args()
@@ -92,7 +122,7 @@ func newLogger(level string, w io.Writer) *slog.Logger {
 	if err := l.UnmarshalText([]byte(strings.ToUpper(level))); err != nil {
 		l = slog.LevelInfo
 	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+	return slog.New(web.RequestIDLogs(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})))
 }
 
 // openStore opens the data dir's store for a command. A damaged log stops
@@ -134,7 +164,7 @@ func openEngine(ctx context.Context, o *options, log *slog.Logger) (*engine.Engi
 		store.Close()
 		return nil, nil, fmt.Errorf("--egress-allow: %w", err)
 	}
-	eng, err := engine.New(ctx, engine.Config{
+	cfg := engine.Config{
 		Store:      store,
 		Keyring:    keys,
 		HTTP:       egress.NewClient(pol),
@@ -145,7 +175,11 @@ func openEngine(ctx context.Context, o *options, log *slog.Logger) (*engine.Engi
 		Logger:     log,
 		// Only serve starts the engine; the journal is opened then.
 		StepJournal: filepath.Join(o.data, engine.StepJournalFile),
-	})
+	}
+	if o.metrics != nil {
+		cfg.Observer = o.metrics
+	}
+	eng, err := engine.New(ctx, cfg)
 	if err != nil {
 		store.Close()
 		return nil, nil, err

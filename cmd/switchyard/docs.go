@@ -8,18 +8,34 @@ import (
 	"strings"
 
 	"github.com/switchyard/switchyard/connectors"
+	"github.com/switchyard/switchyard/web"
 )
 
 // connectorDocsCommand regenerates docs/connectors.md; the docs test names
 // it when the file is stale.
 const connectorDocsCommand = "go run ./cmd/switchyard docs connectors > docs/connectors.md"
 
+// openAPIDocsCommand regenerates docs/openapi.json.
+const openAPIDocsCommand = "go run ./cmd/switchyard docs openapi > docs/openapi.json"
+
 // cmdDocs prints reference documentation generated from the code.
 func cmdDocs(args []string, stdout io.Writer) error {
-	if len(args) != 1 || args[0] != "connectors" {
-		return usageError{"docs: the only topic is connectors: switchyard docs connectors"}
+	fs := bareFlagSet("docs")
+	args, err := parse(fs, args)
+	if err != nil {
+		return err
 	}
-	return writeConnectorDocs(stdout)
+	if len(args) == 1 {
+		switch args[0] {
+		case "connectors":
+			return writeConnectorDocs(stdout)
+		case "openapi":
+			// The same document the server answers GET /api/openapi.json with.
+			_, err := stdout.Write(web.OpenAPI())
+			return err
+		}
+	}
+	return usageError{"docs: the topics are connectors and openapi: switchyard docs connectors|openapi"}
 }
 
 // writeConnectorDocs writes the Markdown reference of every registered

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/switchyard/switchyard/connectors"
+	"github.com/switchyard/switchyard/web"
 )
 
 // connectorDocsFile is docs/connectors.md from this package's directory.
@@ -27,6 +28,20 @@ func TestConnectorDocsCurrent(t *testing.T) {
 	if !bytes.Equal(got, want.Bytes()) {
 		t.Fatalf("docs/connectors.md is stale (first difference at line %d); regenerate it from the repository root with:\n\t%s",
 			firstDiffLine(got, want.Bytes()), connectorDocsCommand)
+	}
+}
+
+// TestOpenAPIDocsCurrent fails when docs/openapi.json is not the document
+// the server serves at /api/openapi.json.
+func TestOpenAPIDocsCurrent(t *testing.T) {
+	file := filepath.Join("..", "..", "docs", "openapi.json")
+	got, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("read %s: %v; generate it with:\n\t%s", file, err, openAPIDocsCommand)
+	}
+	if want := web.OpenAPI(); !bytes.Equal(got, want) {
+		t.Fatalf("docs/openapi.json is stale (first difference at line %d); regenerate it from the repository root with:\n\t%s",
+			firstDiffLine(got, want), openAPIDocsCommand)
 	}
 }
 

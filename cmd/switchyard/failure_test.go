@@ -168,7 +168,7 @@ func TestBadInput(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if resp.StatusCode != tc.status || !strings.Contains(string(data), tc.msg) || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+			if resp.StatusCode != tc.status || !strings.Contains(string(data), tc.msg) || resp.Header.Get("Content-Type") != "application/problem+json" {
 				t.Errorf("status %d, body %s; want %d mentioning %q", resp.StatusCode, data, tc.status, tc.msg)
 			}
 		})

@@ -83,7 +83,9 @@ func (in *instance) cli(args ...string) (string, int) {
 // metric reads one value from /metrics.
 func (in *instance) metric(name string) int64 {
 	in.t.Helper()
-	resp, err := http.Get(in.url("/metrics"))
+	req, _ := http.NewRequest("GET", in.url("/metrics"), nil)
+	req.Header.Set("Authorization", "Bearer "+in.token)
+	resp, err := client.Do(req)
 	if err != nil {
 		in.t.Fatal(err)
 	}
@@ -127,7 +129,7 @@ func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() boo
 }
 
 // logFrames returns where each frame of a write-ahead log segment starts,
-// going by the length in each frame's header (engine/wal.go: u32 length,
+// going by the length in each frame's header (engine/boltstore/wal/log.go: u32 length,
 // u32 checksum, then the payload).
 func logFrames(t *testing.T, path string) []int {
 	t.Helper()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -16,21 +15,21 @@ import (
 	"github.com/switchyard/switchyard/flows"
 )
 
-// cmdFlowsValidate checks flow files and prints `file:field: message` for
-// every problem; exit 1 when any file is invalid. With --data it also
-// checks that the connections the flows name exist in that data dir.
-func cmdFlowsValidate(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("flows validate", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+// cmdFlowsValidate checks flow files, the JSON files of directories, or
+// standard input ("-"), and prints `file:field: message` for every
+// problem; exit 1 when any is invalid. With --data it also checks that the
+// connections the flows name exist in that data dir.
+func cmdFlowsValidate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := bareFlagSet("flows validate")
 	var o options
+	// Not bound to SWITCHYARD_DATA: checking connections is asked for.
 	fs.StringVar(&o.data, "data", "", "data directory whose connections the flows must name")
-	files, err := parse(fs, args)
+	args, err := parse(fs, args)
 	if err != nil {
-		fmt.Fprintf(stderr, "switchyard: %v\n", err)
-		return 2
+		return exitCode(err, stdout, stderr)
 	}
-	if len(files) == 0 {
-		fmt.Fprintln(stderr, "switchyard: flows validate: name at least one file")
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "switchyard: flows validate: name at least one file, directory, or - for standard input")
 		return 2
 	}
 	var known map[string]string
@@ -40,9 +39,34 @@ func cmdFlowsValidate(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
+	var files []string
+	for _, arg := range args {
+		if arg == "-" {
+			files = append(files, arg)
+			continue
+		}
+		fl, err := flowFiles(arg)
+		if err != nil {
+			fmt.Fprintf(stdout, "%s: %v\n", arg, err)
+			files = append(files, arg)
+			continue
+		}
+		if len(fl) == 0 {
+			fmt.Fprintf(stderr, "switchyard: flows validate: no .json files in %s\n", arg)
+			return 1
+		}
+		files = append(files, fl...)
+	}
 	bad := 0
 	for _, path := range files {
-		problems := validateFile(path, known)
+		var data []byte
+		var err error
+		if path == "-" {
+			data, err = io.ReadAll(stdin)
+		} else {
+			data, err = os.ReadFile(path)
+		}
+		problems := validateFlow(path, data, err, known)
 		for _, p := range problems {
 			fmt.Fprintln(stdout, p)
 		}
@@ -69,12 +93,12 @@ func storedConnections(o *options) (map[string]string, error) {
 	return engine.ConnectionTypesOf(context.Background(), store)
 }
 
-// validateFile lists the problems of one flow file; known, when not nil,
-// holds the connections the flow may name.
-func validateFile(path string, known map[string]string) []string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return []string{fmt.Sprintf("%s: %v", path, err)}
+// validateFlow lists the problems of one flow file read as data (or that
+// could not be read: readErr), each as `name:field: message`; known, when
+// not nil, holds the connections the flow may name.
+func validateFlow(name string, data []byte, readErr error, known map[string]string) []string {
+	if readErr != nil {
+		return []string{fmt.Sprintf("%s: %v", name, readErr)}
 	}
 	var details []flows.FieldError
 	f, err := flows.Decode(data)
@@ -86,14 +110,14 @@ func validateFile(path string, known map[string]string) []string {
 	}
 	var ve *flows.ValidationError
 	if err != nil && !errors.As(err, &ve) {
-		return []string{fmt.Sprintf("%s: %v", path, err)}
+		return []string{fmt.Sprintf("%s: %v", name, err)}
 	}
 	if ve != nil {
 		details = append(ve.Details, details...)
 	}
 	out := make([]string, 0, len(details))
 	for _, d := range details {
-		out = append(out, fmt.Sprintf("%s:%s: %s", path, d.Field, d.Message))
+		out = append(out, fmt.Sprintf("%s:%s: %s", name, d.Field, d.Message))
 	}
 	return out
 }
@@ -121,6 +145,18 @@ func flowFiles(path string) ([]string, error) {
 	}
 	sort.Strings(files)
 	return files, nil
+}
+
+// cmdFlowsSchema prints the flow JSON Schema.
+func cmdFlowsSchema(args []string, stdout io.Writer) error {
+	fs := bareFlagSet("flows schema")
+	if pos, err := parse(fs, args); err != nil {
+		return err
+	} else if len(pos) > 0 {
+		return usageError{"flows schema takes no arguments"}
+	}
+	_, err := stdout.Write(flows.JSONSchema())
+	return err
 }
 
 func cmdFlowsImport(args []string, stdout io.Writer) error {

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/switchyard/switchyard/internal/apicheck"
 )
 
 // These tests run the real binary in a temp dir, as a user would.
@@ -52,7 +54,10 @@ func binaryWithTags(t *testing.T, tags string) string {
 			return
 		}
 		b.path = filepath.Join(dir, "switchyard")
-		out, err := exec.Command("go", "build", "-tags", tags, "-o", b.path, ".").CombinedOutput()
+		cmd := exec.Command("go", "build", "-tags", tags, "-o", b.path, ".")
+		// As released: static (make build, make release).
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		out, err := cmd.CombinedOutput()
 		if err != nil {
 			b.err = fmt.Errorf("build: %v\n%s", err, out)
 		}
@@ -211,7 +216,41 @@ func (in *instance) api(method, path string, body any) (int, []byte) {
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
+	if err := in.apiChecker().Check(method, path, resp.StatusCode, resp.Header.Get("Content-Type"), data); err != nil {
+		in.t.Errorf("%s %s: the answer does not match the API description (web/openapi.go, docs/openapi.json): %v\nanswer: %.2000s", method, path, err, data)
+	}
 	return resp.StatusCode, data
+}
+
+var (
+	apiChecksMu sync.Mutex
+	apiChecks   = map[string]*apicheck.Checker{}
+)
+
+// apiChecker is the OpenAPI document every answer of in.api must match:
+// the one the binary under test serves at /api/openapi.json (a build with
+// test connectors describes them too), fetched once per binary.
+// TestOpenAPIDocsCurrent holds the committed docs/openapi.json to the
+// document of the ordinary build.
+func (in *instance) apiChecker() *apicheck.Checker {
+	in.t.Helper()
+	apiChecksMu.Lock()
+	defer apiChecksMu.Unlock()
+	if ck := apiChecks[in.bin]; ck != nil {
+		return ck
+	}
+	resp, err := client.Get(in.url("/api/openapi.json"))
+	if err != nil {
+		in.t.Fatalf("GET /api/openapi.json: %v", err)
+	}
+	defer resp.Body.Close()
+	doc, _ := io.ReadAll(resp.Body)
+	ck, err := apicheck.New(doc)
+	if err != nil {
+		in.t.Fatalf("GET /api/openapi.json: %v", err)
+	}
+	apiChecks[in.bin] = ck
+	return ck
 }
 
 // mustAPI is api that requires a status.

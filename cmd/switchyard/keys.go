@@ -15,14 +15,6 @@ import (
 // key file.
 const envSecretKey = "SWITCHYARD_SECRET_KEY"
 
-// cmdKeys dispatches the keys subcommands.
-func cmdKeys(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "rotate" {
-		return usageError{"keys: the only subcommand is rotate: switchyard keys rotate [--data DIR]"}
-	}
-	return cmdKeysRotate(args[1:], stdout, stderr)
-}
-
 // cmdKeysRotate replaces the secret key and re-encrypts every connection
 // under the new one. Like token create it works on the data dir directly
 // and fails fast while a server holds it. With SWITCHYARD_SECRET_KEY set

@@ -27,8 +27,11 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&payloadFile, "payload", "", "JSON file with the trigger body")
 	fs.BoolVar(&dry, "dry", false, "send nothing out")
 	pos, err := parse(fs, args)
-	if err != nil || len(pos) != 1 {
-		fmt.Fprintln(stderr, "switchyard: usage: switchyard run FILE --payload FILE [--dry]")
+	if err != nil {
+		return exitCode(err, stdout, stderr)
+	}
+	if len(pos) != 1 {
+		fmt.Fprintln(stderr, "switchyard: usage: switchyard run FILE --payload FILE [--dry] (switchyard run --help)")
 		return 2
 	}
 	data, err := os.ReadFile(pos[0])

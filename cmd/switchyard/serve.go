@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -49,6 +50,7 @@ func cmdServe(args []string, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
+	o.metrics = web.NewMetrics(version)
 	eng, store, err := openEngine(ctx, &o, log)
 	if err != nil {
 		return err
@@ -65,7 +67,16 @@ func cmdServe(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cfg := web.Config{PublicURL: o.publicURL, HooksPublicURL: o.hooksPublicURL, Version: version, Logger: log, Backup: store}
+	cfg := web.Config{PublicURL: o.publicURL, HooksPublicURL: o.hooksPublicURL, Version: version, Logger: log,
+		Metrics: o.metrics, MetricsElsewhere: o.metricsAddr != "", Backup: store}
+	var metricsLn net.Listener
+	if o.metricsAddr != "" {
+		if metricsLn, err = net.Listen("tcp", o.metricsAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("--metrics-addr: %w", err)
+		}
+		defer metricsLn.Close()
+	}
 	var hooksLn net.Listener
 	if o.hooksAddr != "" {
 		if hooksLn, err = net.Listen("tcp", o.hooksAddr); err != nil {
@@ -77,7 +88,13 @@ func cmdServe(args []string, stderr io.Writer) error {
 	acc := auth.New(store, log)
 	go acc.PurgeLoop(ctx)
 	srv := web.New(eng, acc, cfg)
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
+	if metricsLn != nil {
+		log.Info("switchyard serving metrics", "addr", metricsLn.Addr().String())
+		ms := &http.Server{Handler: srv.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() { errc <- ms.Serve(metricsLn) }()
+		defer ms.Close()
+	}
 	if hooksLn != nil {
 		log.Info("switchyard listening for webhooks", "addr", cfg.HooksAddr)
 		go func() { errc <- srv.HooksApp().Listener(hooksLn) }()

@@ -124,6 +124,7 @@ func TestBrowserConnectionInUse(t *testing.T) {
 	}
 	b.click("#delete-connection-crm")
 	b.visible("#connection-in-use")
+	b.fullScreenshot("connection-in-use.png")
 	if got := b.text("#connection-in-use"); got != "orders" {
 		t.Errorf("flows listed before delete: %q", got)
 	}
@@ -324,6 +325,7 @@ func TestBrowserNeedsAttention(t *testing.T) {
 	}
 	b.click("#nav-attention")
 	b.visible("#run-" + first)
+	b.fullScreenshot("needs-attention.png")
 	b.visible("#run-" + second)
 
 	// Replay asks first and names the step that calls the CRM again, not
@@ -332,6 +334,7 @@ func TestBrowserNeedsAttention(t *testing.T) {
 	b.visible("#retry-run")
 	b.click("#replay-run")
 	b.visible("#replay-external-steps")
+	b.fullScreenshot("replay-confirm.png")
 	if got := b.text("#replay-external-steps"); !strings.Contains(got, "to_crm") || strings.Contains(got, "shape") {
 		t.Errorf("steps that call out again: %q", got)
 	}
@@ -562,6 +565,7 @@ func TestBrowserFlowHistory(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	b.waitText("#diff-title", "From version 2 to version 1")
+	b.fullScreenshot("flow-history.png")
 
 	b.click("#restore-1")
 	b.visible("#flash")

@@ -132,7 +132,7 @@ func (*Request) Spec() connectors.Spec {
 			{Name: fieldURL, Label: "URL", Type: connectors.TypeString, Required: true, Help: "An http:// or https:// URL."},
 			{Name: fieldQuery, Label: "Query parameters", Type: connectors.TypeKeyValue, Help: "Added to the URL's query string."},
 			{Name: fieldHeaders, Label: "Headers", Type: connectors.TypeKeyValue},
-			{Name: fieldBody, Label: "Body", Type: connectors.TypeJSON, Help: "An object, list, string or number, sent as body type says."},
+			{Name: fieldBody, Label: "Body", Type: connectors.TypeJSON, Shape: connectors.ShapeObject, Help: "An object, list, string or number, sent as body type says."},
 			{Name: fieldBodyType, Label: "Body type", Type: connectors.TypeSelect, Options: bodyTypes, Default: BodyJSON,
 				Help: "json: the body as JSON. form: an object as application/x-www-form-urlencoded. raw: a string as is, with the Content-Type from headers or text/plain."},
 			{Name: fieldAuth, Label: "Authentication", Type: connectors.TypeSelect, Options: authModes, Default: AuthNone,

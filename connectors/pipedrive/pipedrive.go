@@ -140,9 +140,9 @@ func (*CreatePerson) Spec() connectors.Spec {
 		Fields: []connectors.Field{
 			connectionField(),
 			{Name: fieldName, Label: "Name", Type: connectors.TypeString, Required: true, Help: "The person's full name."},
-			{Name: fieldEmail, Label: "Email", Type: connectors.TypeJSON,
+			{Name: fieldEmail, Label: "Email", Type: connectors.TypeJSON, Shape: connectors.ShapeList,
 				Help: `An email address, or a list of them (the first is the primary one). Pipedrive's own shape [{"value": "...", "primary": true, "label": "work"}] is also accepted.`},
-			{Name: fieldPhone, Label: "Phone", Type: connectors.TypeJSON,
+			{Name: fieldPhone, Label: "Phone", Type: connectors.TypeJSON, Shape: connectors.ShapeList,
 				Help: "A phone number, or a list of them (the first is the primary one), in the same shapes as email."},
 			orgField(),
 			{Name: fieldOwnerID, Label: "Owner id", Type: connectors.TypeNumber,

@@ -46,7 +46,7 @@ func (*Respond) Spec() connectors.Spec {
 		Fields: []connectors.Field{
 			{Name: fieldStatus, Label: "Status", Type: connectors.TypeNumber, Default: DefaultStatus, Help: "An HTTP status from 100 to 599."},
 			{Name: fieldHeaders, Label: "Headers", Type: connectors.TypeKeyValue},
-			{Name: fieldBody, Label: "Body", Type: connectors.TypeJSON, Help: "Sent as JSON, unless it is a string, which is sent as is."},
+			{Name: fieldBody, Label: "Body", Type: connectors.TypeJSON, Shape: connectors.ShapeObject, Help: "Sent as JSON, unless it is a string, which is sent as is."},
 		},
 		SideEffects: false,
 	}

@@ -132,7 +132,7 @@ func objectField() connectors.Field {
 }
 
 func recordField() connectors.Field {
-	return connectors.Field{Name: fieldRecord, Label: "Record", Type: connectors.TypeJSON, Required: true,
+	return connectors.Field{Name: fieldRecord, Label: "Record", Type: connectors.TypeJSON, Shape: connectors.ShapeObject, Required: true,
 		Help: `The field values to write, by API name, e.g. {"LastName": "Smith", "Email": "{{ trigger.body.email }}"}.`}
 }
 

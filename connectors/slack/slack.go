@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -97,12 +98,23 @@ func botToken(conn map[string]string) (string, error) {
 // readBlocks reads a Block Kit blocks field: a list of blocks, the same
 // list as JSON text, or an object with a "blocks" list (what Slack's Block
 // Kit Builder copies). Absent or empty gives nil.
+// textBlock is the Block Kit section a line of text in blocks stands for,
+// so a layout can be written as lines of Slack-formatted text without
+// Block Kit JSON.
+func textBlock(s string) map[string]any {
+	return map[string]any{"type": "section", "text": map[string]any{"type": "mrkdwn", "text": s}}
+}
+
 func readBlocks(cfg map[string]any) ([]any, error) {
 	v := cfg[fieldBlocks]
 	if s, ok := v.(string); ok {
 		s = strings.TrimSpace(s)
 		if s == "" {
 			return nil, nil
+		}
+		if s[0] != '[' && s[0] != '{' {
+			// Plain text: one section of it (see textBlock).
+			return []any{textBlock(s)}, nil
 		}
 		if err := json.Unmarshal([]byte(s), &v); err != nil {
 			return nil, &connectors.ConfigError{Field: fieldBlocks, Msg: "not valid JSON", Err: err}
@@ -117,7 +129,12 @@ func readBlocks(cfg map[string]any) ([]any, error) {
 	case nil:
 		return nil, nil
 	case []any:
+		x = slices.Clone(x)
 		for i, b := range x {
+			if s, ok := b.(string); ok {
+				x[i] = textBlock(s)
+				continue
+			}
 			if _, ok := b.(map[string]any); !ok {
 				return nil, &connectors.ConfigError{Field: fmt.Sprintf("%s[%d]", fieldBlocks, i), Msg: "want a block object such as {\"type\": \"section\", ...}, got " + connectors.TypeName(b)}
 			}

@@ -59,6 +59,16 @@ func TestPostMessageRequest(t *testing.T) {
 			body: `{"blocks":[{"text":{"text":"*Big* order <@U123> & co","type":"mrkdwn"},"type":"section"}],"channel":"#vip","icon_emoji":":moneybag:","mrkdwn":false,"reply_broadcast":true,"text":"fallback","thread_ts":"1503435956.000247","unfurl_links":false,"unfurl_media":true,"username":"Orders"}`,
 		},
 		{
+			name: "blocks as lines of text",
+			cfg:  map[string]any{"channel": "C1", "blocks": []any{"*Hot lead*", map[string]any{"type": "divider"}, "Score 85"}},
+			body: `{"blocks":[{"text":{"text":"*Hot lead*","type":"mrkdwn"},"type":"section"},{"type":"divider"},{"text":{"text":"Score 85","type":"mrkdwn"},"type":"section"}],"channel":"C1"}`,
+		},
+		{
+			name: "blocks as one text",
+			cfg:  map[string]any{"channel": "C1", "blocks": "New lead <@U1>"},
+			body: `{"blocks":[{"text":{"text":"New lead <@U1>","type":"mrkdwn"},"type":"section"}],"channel":"C1"}`,
+		},
+		{
 			name: "blocks as JSON text from Block Kit Builder",
 			cfg:  map[string]any{"channel": "C1", "blocks": `{"blocks":[{"type":"divider"}]}`},
 			body: `{"blocks":[{"type":"divider"}],"channel":"C1"}`,
@@ -211,7 +221,7 @@ func TestPostMessageConfigErrors(t *testing.T) {
 		{name: "empty blocks", cfg: map[string]any{"channel": "C1", "blocks": []any{}}, conn: conn, field: "text", msg: "text or blocks"},
 		{name: "blocks not a list", cfg: map[string]any{"channel": "C1", "blocks": float64(3)}, conn: conn, field: "blocks", msg: "list"},
 		{name: "blocks bad json", cfg: map[string]any{"channel": "C1", "blocks": "[{"}, conn: conn, field: "blocks", msg: "JSON"},
-		{name: "block not object", cfg: map[string]any{"channel": "C1", "blocks": []any{"x"}}, conn: conn, field: "blocks[0]", msg: "block object"},
+		{name: "block not object", cfg: map[string]any{"channel": "C1", "blocks": []any{float64(1)}}, conn: conn, field: "blocks[0]", msg: "block object"},
 		{name: "thread_ts number", cfg: map[string]any{"channel": "C1", "text": "x", "thread_ts": 1.5}, conn: conn, field: "thread_ts", msg: "as text"},
 		{name: "bad bool", cfg: map[string]any{"channel": "C1", "text": "x", "unfurl_links": "maybe"}, conn: conn, field: "unfurl_links", msg: "true or false"},
 		{name: "no connection", cfg: map[string]any{"channel": "C1", "text": "x"}, conn: nil, field: "connection", msg: "type slack"},

@@ -33,8 +33,8 @@ func (*IncomingWebhook) Spec() connectors.Spec {
 			connectors.ConnectionField("Webhook connection", "The stored incoming-webhook URL to post to.", ConnWebhook),
 			{Name: fieldText, Label: "Text", Type: connectors.TypeText,
 				Help: "The message. Slack formatting works: *bold*, _italic_, <https://example.com|links>, <@U0123> mentions. With blocks, this text is what notifications show. Text or blocks is required."},
-			{Name: fieldBlocks, Label: "Blocks", Type: connectors.TypeJSON,
-				Help: "A Block Kit layout: a list of blocks, as Slack's Block Kit Builder makes it. Text or blocks is required."},
+			{Name: fieldBlocks, Label: "Blocks", Type: connectors.TypeJSON, Shape: connectors.ShapeList,
+				Help: "One section per line of Slack-formatted text, or a Block Kit layout (a list of blocks, as Slack's Block Kit Builder makes it). Text or blocks is required."},
 		},
 	}
 }

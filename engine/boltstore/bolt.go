@@ -1,5 +1,5 @@
 // Package boltstore is Switchyard's embedded store: one bbolt file fronted
-// by a write-ahead log (wal.go), with its bucket layout and key encoders
+// by a write-ahead log (package wal), with its bucket layout and key encoders
 // in boltkeys.go. It implements the store interfaces the engine and auth
 // declare; only cmd/switchyard picks it.
 package boltstore
@@ -53,7 +53,7 @@ const applyBacklog = 64
 var walAppliedMeta = []byte("\x00wal_applied")
 
 // Store is the engine.Store kept in one bbolt file, fronted by a write-ahead
-// log (wal.go).
+// log (package wal).
 //
 // Every write passes two goroutines in order. The logger takes the writes
 // waiting for it as one group: it appends the logged ones (webhook ingest,
@@ -373,7 +373,7 @@ func (s *Store) logLoop() {
 			frames = frames[:0]
 			lsn := s.nextLSN
 			// A failed group voids its void records' LSNs too: every LSN
-			// spent must be accounted for at replay (wal_replay.go).
+			// spent must be accounted for at replay (wal/replay.go).
 			first := lsn + 1
 			for _, v := range voids {
 				lsn++

@@ -3,7 +3,8 @@
 // holds within its window, run listings page with cursors newest first,
 // retention removes only final runs, a final run is never rewritten, poll
 // seen sets start each item once, ticks fire once, refusals keep the
-// newest. A store package runs it from its own tests:
+// newest, and, for a store that keeps them, flow versions, unresolved
+// failures and auth's records. A store package runs it from its own tests:
 //
 //	func TestConformance(t *testing.T) {
 //		storetest.Run(t, func(t *testing.T) storetest.Opener {
@@ -12,8 +13,9 @@
 //		})
 //	}
 //
-// When the store also keeps auth's records (auth.Store), those are checked
-// too.
+// Checks of optional interfaces (engine.VersionStore,
+// engine.ResolutionStore, auth.Store) skip when
+// the store does not implement them.
 package storetest
 
 import (
@@ -53,7 +55,10 @@ func Run(t *testing.T, fresh Fresh) {
 		{"Ticks", testTicks},
 		{"SeenSets", testSeenSets},
 		{"Refusals", testRefusals},
+		{"Versions", testVersions},
 		{"Auth", testAuth},
+		{"Resolutions", testResolutions},
+		{"VersionMeta", testVersionMeta},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -649,6 +654,52 @@ func testRefusals(t *testing.T, h *harness) {
 	}
 	if got, _ := h.s.Refusals(ctx, "g", 10); len(got) != 1 || got[0].Status != 413 {
 		t.Fatalf("refusals of g: %+v", got)
+	}
+}
+
+// A store that records flow versions (engine.VersionStore) keeps who saved
+// each version and what changed, and the flow turned on and off, which
+// rewrites the current version without a new one.
+func testVersions(t *testing.T, h *harness) {
+	vs, ok := h.s.(engine.VersionStore)
+	if !ok {
+		t.Skip("the store does not record flow versions")
+	}
+	at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	ada := engine.Actor{Kind: "user", Name: "ada"}
+	r1, err := vs.PutFlowVersion(ctx, "v", []byte(`{"id":"v","enabled":true,"n":1}`), engine.VersionMeta{SavedAt: at, SavedBy: ada, Summary: "created"})
+	if err != nil || r1.Version != 1 {
+		t.Fatalf("first version: %+v %v", r1, err)
+	}
+	r2, err := vs.PutFlowVersion(ctx, "v", []byte(`{"id":"v","enabled":true,"n":2}`), engine.VersionMeta{SavedAt: at.Add(time.Minute), SavedBy: engine.Actor{Kind: "token", Name: "ci"}, Summary: "changed n", RestoredFrom: 1})
+	if err != nil || r2.Version != 2 {
+		t.Fatalf("second version: %+v %v", r2, err)
+	}
+	off := []byte(`{"id":"v","enabled":false,"n":2}`)
+	if r, err := vs.SetFlowState(ctx, "v", off, engine.StateChange{At: at.Add(2 * time.Minute), By: ada, Enabled: false}); err != nil || r.Version != 2 {
+		t.Fatalf("turning the flow off: %+v %v (want version 2, no new one)", r, err)
+	}
+	h.reopen()
+	vs = h.s.(engine.VersionStore)
+	nums, metas, err := vs.FlowVersions(ctx, "v")
+	if err != nil || fmt.Sprint(nums) != "[2 1]" {
+		t.Fatalf("versions %v %v, want [2 1]", nums, err)
+	}
+	if m := metas[1]; m.Version != 1 || m.SavedBy != ada || m.Summary != "created" || !m.SavedAt.Equal(at) {
+		t.Fatalf("meta of version 1: %+v", m)
+	}
+	if m := metas[2]; m.SavedBy.Name != "ci" || m.RestoredFrom != 1 {
+		t.Fatalf("meta of version 2: %+v", m)
+	}
+	states, err := vs.FlowStates(ctx, "v", 10)
+	if err != nil || len(states) != 1 || states[0].Enabled || states[0].Version != 2 || states[0].By != ada {
+		t.Fatalf("state changes %+v %v", states, err)
+	}
+	if cur, err := h.s.Flow(ctx, "v"); err != nil || cur.Version != 2 || string(cur.Flow) != string(off) {
+		t.Fatalf("current flow after turning it off: %+v %v", cur, err)
+	}
+	if v2, err := h.s.FlowVersion(ctx, "v", 2); err != nil || string(v2.Flow) != string(off) {
+		t.Fatalf("version 2 by number: %s %v, want what the flow is", v2.Flow, err)
 	}
 }
 

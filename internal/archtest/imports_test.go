@@ -127,8 +127,8 @@ var rules = []struct {
 	rule
 	testsToo bool
 }{
-	{rule{"engine never imports web, Fiber or templ",
-		below(engine), anyOf(web, fiber, fasthttp, templ)}, true},
+	{rule{"engine never imports web, Fiber, templ or connectors/all",
+		below(engine), anyOf(web, fiber, fasthttp, templ, connectorsAll)}, true},
 	{rule{"engine never imports a store package or bbolt",
 		func(pkg string, external bool) bool { return pkg == engine && !external },
 		func(dep string) bool { return isStore(dep) || under(dep, bbolt) }}, true},
@@ -139,10 +139,12 @@ var rules = []struct {
 		exactly(storetest), isStore}, true},
 	{rule{"auth imports neither the engine nor HTTP",
 		func(pkg string, external bool) bool { return pkg == auth && !external }, anyOf(engine, web, fiber, fasthttp, templ, bbolt)}, true},
-	{rule{"flows imports neither the engine nor web",
-		exactly(flows), anyOf(engine, web, auth)}, true},
+	{rule{"flows imports neither the engine, web, bbolt nor Fiber",
+		below(flows), anyOf(engine, web, auth, bbolt, fiber, fasthttp)}, true},
 	{rule{"connectors import neither the engine, flows nor web",
 		below(connectors), anyOf(engine, flows, web, auth)}, true},
+	{rule{"nothing imports cmd",
+		func(pkg string, _ bool) bool { return !under(pkg, mod+"/cmd") }, anyOf(mod + "/cmd")}, true},
 	{rule{"only cmd imports connectors/all and the store packages",
 		func(pkg string, _ bool) bool {
 			return !under(pkg, mod+"/cmd") && !isStore(pkg) && !under(pkg, connectorsAll)
@@ -196,6 +198,9 @@ func TestImportRulesBite(t *testing.T) {
 		{web, false, mod + "/engine/boltstore"},
 		{mod + "/flows/examples", false, connectorsAll},
 		{auth, false, engine},
+		{mod + "/flows/examples", false, engine},
+		{web, false, mod + "/cmd/switchyard"},
+		{mod + "/engine/boltstore", false, connectorsAll},
 		{mod + "/engine/boltstore/wal", false, engine},
 	}
 	for _, b := range bad {

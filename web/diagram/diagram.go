@@ -281,11 +281,13 @@ func shorten(s string, n int) string {
 }
 
 // SVG writes the picture as an inline <svg> element. idPrefix makes the
-// element ids unique on the page.
+// element ids unique on the page. The element is a group, not an image:
+// an image's children are hidden from assistive technology, and every box
+// is a link with its own accessible name.
 func (p *Picture) SVG(idPrefix string) string {
 	var b strings.Builder
 	esc := html.EscapeString
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" class="flow-diagram" id="%s" width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-labelledby="%s-title">`,
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" class="flow-diagram" id="%s" width="%d" height="%d" viewBox="0 0 %d %d" role="group" aria-labelledby="%s-title">`,
 		esc(idPrefix), p.W, p.H, p.W, p.H, esc(idPrefix))
 	fmt.Fprintf(&b, `<title id="%s-title">%s</title>`, esc(idPrefix), esc(p.Title))
 	fmt.Fprintf(&b, `<defs><marker id="%s-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" markerHeight="8" markerUnits="userSpaceOnUse" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" class="fd-arrowhead"/></marker></defs>`, esc(idPrefix))

@@ -22,6 +22,13 @@
     if (fd && elt && elt.hasAttribute && elt.hasAttribute("data-check")) {
       Array.from(fd.keys()).forEach(function (k) { fd.delete(k); });
       fd.append(elt.name, elt.value);
+      // The check evaluates against the builder's sample, the Test payload.
+      var sample = document.getElementById("test-payload");
+      if (sample && sample.value.trim() !== "" && elt !== sample) {
+        fd.append("_test_payload", sample.value);
+        var meta = document.getElementById("sample-meta");
+        if (meta && meta.value) fd.append("_sample_meta", meta.value);
+      }
     }
   });
 
@@ -67,6 +74,12 @@
     var inTemplate = before.lastIndexOf("{{") > before.lastIndexOf("}}");
     var bare = inTemplate || kind === "condition" || kind === "expr" || kind === "items" || kind === "key";
     var text = bare ? path : "{{ " + path + " }}";
+    // In JSON, a field goes in as a value of its own type: a quoted
+    // "{{ path }}" (a lone template keeps the type: a number stays a
+    // number, an object an object); inside a string it is text.
+    // (Only in a JSON text area: a row of a data.set step reads its value
+    // as JSON or as text, so a bare template is fine there.)
+    if (kind === "json" && field.tagName === "TEXTAREA" && !inTemplate && !insideJSONString(before)) text = '"' + text + '"';
     field.value = field.value.slice(0, start) + text + field.value.slice(end);
     field.focus();
     var at = start + text.length;
@@ -74,6 +87,32 @@
     // parentheses, where the argument is typed.
     if (btn.hasAttribute("data-arg")) at = start + text.indexOf("()") + 1;
     try { field.setSelectionRange(at, at); } catch (err) { /* not a text field */ }
+    field.dispatchEvent(new Event("input", { bubbles: true }));
+    if (window.htmx) window.htmx.trigger(field, "ref-inserted");
+  });
+
+  // insideJSONString reports whether JSON text ends inside a string
+  // literal (an odd number of unescaped quotes).
+  function insideJSONString(text) {
+    var inside = false;
+    for (var i = 0; i < text.length; i++) {
+      var ch = text[i];
+      if (ch === "\\" && inside) { i++; continue; }
+      if (ch === '"') inside = !inside;
+    }
+    return inside;
+  }
+
+  // "Did you mean {{ path }}?" under a template field: the button puts
+  // the suggestion into the field its check output belongs to.
+  document.addEventListener("click", function (e) {
+    var btn = e.target.closest("button[data-fix]");
+    if (!btn) return;
+    var out = btn.closest("output");
+    var field = out && document.getElementById(out.id.replace(/-check$/, ""));
+    if (!field) return;
+    field.value = btn.getAttribute("data-fix");
+    field.focus();
     field.dispatchEvent(new Event("input", { bubbles: true }));
     if (window.htmx) window.htmx.trigger(field, "ref-inserted");
   });
@@ -114,6 +153,9 @@
     };
     es.addEventListener("run", refresh);
     es.addEventListener("step", refresh);
+    // The browser resumes the stream with Last-Event-ID; "reset" says the
+    // server could not replay what was missed (a restart, a long gap).
+    es.addEventListener("reset", refresh);
     // Updates made between rendering the page and (re)connecting the
     // stream never arrive as events: refresh once the stream is open.
     es.addEventListener("open", refresh);
@@ -134,6 +176,17 @@
     if (e.target && e.target.id === "trigger-verify-scheme") syncVerify();
   });
   document.addEventListener("htmx:afterSettle", syncVerify);
+
+  // Countdowns (the builder's "Listen for test event"): data-deadline is
+  // the end in Unix milliseconds.
+  function tick() {
+    document.querySelectorAll("[data-deadline]").forEach(function (el) {
+      var left = Math.max(0, Math.round((Number(el.getAttribute("data-deadline")) - Date.now()) / 1000));
+      var text = Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0");
+      if (el.textContent !== text) el.textContent = text;
+    });
+  }
+  setInterval(tick, 1000);
 
   function init() {
     document.querySelectorAll("[data-live-src]").forEach(live);

@@ -253,6 +253,14 @@
     }
   });
 
+  // The Test buttons beside connection fields need this script: show
+  // them, also in builder forms htmx swaps in.
+  function showTestButtons() {
+    document.querySelectorAll("[data-test-connection][hidden]").forEach(function (b) { b.hidden = false; });
+  }
+  showTestButtons();
+  document.addEventListener("htmx:load", showTestButtons);
+
   document.addEventListener("input", function (e) {
     if (e.target.id === "cd-label") $("cd-name").textContent = derivedName() || "…";
   });

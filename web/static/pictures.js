@@ -5,11 +5,27 @@
   "use strict";
 
   // A diagram wider than its card scrolls inside it; start with the
-  // trigger (the top centre) in view rather than the left edge.
+  // trigger (the top centre) in view rather than the left edge. A live
+  // refresh of a run page (or a builder edit) draws the diagram again:
+  // it keeps where the user had scrolled it.
+  var diagramScroll = {};
+  document.addEventListener("htmx:beforeSwap", function () {
+    document.querySelectorAll(".diagram-scroll[id]").forEach(function (box) {
+      if (box.dataset.centred) diagramScroll[box.id] = box.scrollLeft;
+    });
+  });
   function centreDiagrams() {
     document.querySelectorAll(".diagram-scroll").forEach(function (box) {
       if (box.scrollWidth > box.clientWidth && !box.dataset.centred) {
-        box.scrollLeft = (box.scrollWidth - box.clientWidth) / 2;
+        var kept = box.id ? diagramScroll[box.id] : undefined;
+        var left = (box.scrollWidth - box.clientWidth) / 2;
+        // A run's picture starts at the branch the run took.
+        var taken = box.querySelector(".fd-taken .fd-label");
+        if (taken) {
+          var tr = taken.getBoundingClientRect(), br = box.getBoundingClientRect();
+          left = tr.left - br.left + box.scrollLeft + tr.width / 2 - box.clientWidth / 2;
+        }
+        box.scrollLeft = kept !== undefined && kept !== null ? kept : left;
         box.dataset.centred = "1";
       }
     });
@@ -27,7 +43,8 @@
   function localTimes(root) {
     if (!fmt) return;
     (root || document).querySelectorAll("time[datetime]").forEach(function (el) {
-      if (el.dataset.local) return;
+      // A schedule's next fire times are meant in the flow's own zone.
+      if (el.dataset.local || el.closest("#next-fires, [data-keep-zone]")) return;
       var d = new Date(el.getAttribute("datetime"));
       if (isNaN(d.getTime())) return;
       // Written as the server writes it (2026-03-14 09:26:53 CET), in
@@ -51,14 +68,21 @@
     });
   }
 
-  // A step just added: scroll to it and focus its first field (after
+  // A step just added: scroll to it and focus its first setting (after
   // app.js has restored the focus of the button that added it).
   function focusNewStep() {
     var mark = document.getElementById("builder-focus");
     var step = mark && document.getElementById(mark.getAttribute("data-focus"));
     if (!step) return;
     mark.remove();
-    var first = step.querySelector("fieldset input:not([type=hidden]):not([readonly]), fieldset select:not(.move-menu), fieldset textarea");
+    // Its first setting (a connector's first field, a branch's condition);
+    // the step id and label come prefilled.
+    var fields = "input:not([type=hidden]):not([readonly]), select:not(.move-menu), textarea";
+    var first = null;
+    step.querySelectorAll(fields).forEach(function (el) {
+      if (!first && /\.with\.|\.when$/.test(el.name || "") && el.offsetParent !== null) first = el;
+    });
+    first = first || step.querySelector(fields);
     step.scrollIntoView({ block: "start" });
     if (first) first.focus({ preventScroll: true });
   }
@@ -90,7 +114,8 @@
   document.addEventListener("input", function (e) {
     var t = e.target;
     if (!t.closest || !t.closest("#builder")) return;
-    dirty = true;
+    // The test payload is not part of the flow.
+    if (t.name !== "_test_payload") dirty = true;
     var id = document.getElementById("id");
     if (t.id !== "name" || !id || id.readOnly) return;
     // Only an id that is empty or still the name's is replaced: one the
@@ -104,7 +129,7 @@
   // move one) keep the changes in the form, so only Save clears them.
   var dirty = false;
   document.addEventListener("change", function (e) {
-    if (e.target.closest && e.target.closest("#builder")) dirty = true;
+    if (e.target.closest && e.target.closest("#builder") && e.target.name !== "_test_payload") dirty = true;
   });
   document.addEventListener("click", function (e) {
     var b = e.target.closest && e.target.closest("#builder button[name=_op]");

@@ -80,7 +80,7 @@ func (b *diagramBuilder) trigger(t *flows.Trigger) diagram.Node {
 	case flows.TriggerWebhook:
 		n.Title, n.Detail = "When a webhook arrives", "/hooks/"+t.Path
 	case flows.TriggerSchedule:
-		n.Title, n.Detail = "On a schedule", scheduleDetail(t)
+		n.Title, n.Detail = "On a schedule", ScheduleWords(t.Cron, t.Timezone)
 	case flows.TriggerPoll:
 		n.Title = "When polling finds new items"
 		if t.Request != nil {
@@ -98,14 +98,6 @@ func (b *diagramBuilder) trigger(t *flows.Trigger) diagram.Node {
 		}
 	}
 	return n
-}
-
-func scheduleDetail(t *flows.Trigger) string {
-	d := t.Cron
-	if t.Timezone != "" {
-		d += " (" + t.Timezone + ")"
-	}
-	return d
 }
 
 // steps turns a step list into nodes; prefix is the list's form name

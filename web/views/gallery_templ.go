@@ -30,7 +30,7 @@ func TemplateGallery(cards []TemplateCard) templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<section class=\"card gallery\" id=\"templates\" aria-labelledby=\"templates-title\"><h2 id=\"templates-title\">Start from a template</h2><p class=\"help\">A ready flow opens in the builder below; nothing is saved until you press Save. Or start from scratch with the empty builder.</p><ul class=\"gallery-list\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<section class=\"card gallery\" id=\"templates\" aria-labelledby=\"templates-title\"><h2 id=\"templates-title\">Start from a template</h2><p class=\"help\">A ready flow opens in the builder; nothing is saved until you press Save. Or <a href=\"#builder\" id=\"start-from-scratch\">start from scratch</a> with the empty builder below.</p><ul class=\"gallery-list\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

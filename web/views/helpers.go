@@ -551,7 +551,9 @@ func checkAttrs(p *BuilderProps, kind, name, id string) templ.Attributes {
 		"hx-trigger": "keyup changed delay:300ms, ref-inserted",
 		"hx-target":  "#" + id + "-check",
 		"hx-swap":    "innerHTML",
-		"hx-sync":    "this:replace",
+		// A newer check waits for the one in flight instead of aborting
+		// it: htmx reports every abort as a console error.
+		"hx-sync": "this:queue last",
 	}
 }
 

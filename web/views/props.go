@@ -157,8 +157,13 @@ type BuilderProps struct {
 	Refs        []Ref
 	SampleNote  string
 	TestPayload string
-	Test        *TestResult
-	Notice      string
+	// Sample is how the sample was got and can be changed (web/ui_sample.go).
+	Sample *SampleProps
+	// JSONModes maps a json field's form name to how it is edited
+	// (JSONRows, JSONList, JSONRaw), as the user last chose.
+	JSONModes map[string]string
+	Test      *TestResult
+	Notice    string
 	// Panels show a stored flow's schedule, poll and refusals under the
 	// form (full pages only; nil for a new flow).
 	Panels *FlowPanelsProps
@@ -199,6 +204,9 @@ type CheckProps struct {
 	Value    string
 	HasValue bool
 	Note     string
+	// Fix is what a template field holding a bare path probably meant
+	// ({{ path }}); a button puts it into the field (app.js).
+	Fix string
 }
 
 // RunsFilter is the run history's filter, as the query string holds it.

@@ -1,6 +1,7 @@
 package views
 
 import (
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -309,4 +310,61 @@ func runFlowName(p RunDetailProps) string {
 		return p.Flow.Name
 	}
 	return p.Run.FlowID
+}
+
+var weekdayNames = []string{"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"}
+
+// ScheduleWords says a cron schedule in words for the common shapes
+// (every N minutes, hourly, daily, weekdays, weekly, monthly, @every);
+// anything else is the cron itself. The zone is the flow's, else UTC.
+func ScheduleWords(cron, zone string) string {
+	if zone == "" {
+		zone = "UTC"
+	}
+	c := strings.TrimSpace(cron)
+	if d, ok := strings.CutPrefix(c, "@every "); ok {
+		return "Every " + strings.TrimSpace(d)
+	}
+	switch c {
+	case "@hourly":
+		return "Every hour"
+	case "@daily", "@midnight":
+		return "Daily at 00:00 (" + zone + ")"
+	}
+	f := strings.Fields(c)
+	if len(f) != 5 {
+		return c
+	}
+	num := func(s string, hi int) (int, bool) {
+		n, err := strconv.Atoi(s)
+		return n, err == nil && n >= 0 && n <= hi
+	}
+	minute, mok := num(f[0], 59)
+	hour, hok := num(f[1], 23)
+	at := func() string { return fmt.Sprintf("%02d:%02d (%s)", hour, minute, zone) }
+	switch {
+	case strings.HasPrefix(f[0], "*/") && f[1] == "*" && f[2] == "*" && f[3] == "*" && f[4] == "*":
+		return "Every " + strings.TrimPrefix(f[0], "*/") + " minutes"
+	case mok && f[1] == "*" && f[2] == "*" && f[3] == "*" && f[4] == "*":
+		return fmt.Sprintf("Hourly at :%02d", minute)
+	case mok && hok && f[2] == "*" && f[3] == "*" && f[4] == "*":
+		return "Daily at " + at()
+	case mok && hok && f[2] == "*" && f[3] == "*" && f[4] == "1-5":
+		return "Weekdays at " + at()
+	case mok && hok && f[2] == "*" && f[3] == "*":
+		var days []string
+		for _, d := range strings.Split(f[4], ",") {
+			n, ok := num(d, 7)
+			if !ok {
+				return c
+			}
+			days = append(days, weekdayNames[n%7])
+		}
+		return "Weekly on " + strings.Join(days, ", ") + " at " + at()
+	case mok && hok && f[3] == "*" && f[4] == "*":
+		if d, ok := num(f[2], 31); ok && d > 0 {
+			return fmt.Sprintf("Monthly on day %d at %s", d, at())
+		}
+	}
+	return c
 }

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# bench/ab.sh OLD NEW: two builds of switchyard at the webhook level, in the
+# same minutes, so that a change is judged against the noise of the machine
+# it runs on. Both serve at once, each with its own data dir; every round
+# measures both with wrk (rounds alternate which goes first), and waits
+# until both have executed every run they accepted before the next
+# measurement. Prints one table row per measurement (bench/lib.sh measure:
+# rps, latency, server CPU per 2xx) and the medians.
+#
+#   go build -o /tmp/sy-old ./cmd/switchyard   # at the old commit
+#   go build -o /tmp/sy-new ./cmd/switchyard   # at the new one
+#   bash bench/ab.sh /tmp/sy-old /tmp/sy-new
+#
+# Env knobs: AB_ROUNDS (default 5), BENCH_DURATION (default 10s),
+# BENCH_CONNS (default 64), BENCH_DRAIN (default 60 s).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+(($# == 2)) || { echo "usage: bash bench/ab.sh OLD_BINARY NEW_BINARY" >&2; exit 2; }
+OLD_BIN=$(realpath "$1")
+NEW_BIN=$(realpath "$2")
+DURATION=${BENCH_DURATION:-10s}
+CONNS=${BENCH_CONNS:-64}
+ROUNDS=${AB_ROUNDS:-5}
+DRAIN=${BENCH_DRAIN:-60}
+source bench/lib.sh
+need_tools
+
+OLD_PORT=$(free_port)
+NEW_PORT=$(free_port)
+while [[ $NEW_PORT == "$OLD_PORT" ]]; do NEW_PORT=$(free_port); done
+start_switchyard "$OLD_BIN" "$TMP/old" "$OLD_PORT" "$TMP/old.log"
+OLD_PID=$SY_PID
+start_switchyard "$NEW_BIN" "$TMP/new" "$NEW_PORT" "$TMP/new.log"
+NEW_PID=$SY_PID
+
+# pending PORT prints how many runs the server on PORT has not finished.
+pending() {
+	curl -fsS "http://$HOST:$1/metrics" | awk '$1 == "switchyard_runs_pending" { print $2; found = 1 } END { if (!found) print 0 }'
+}
+
+# drain_both waits until neither server has unfinished runs, so that no
+# measurement shares the CPU with the other build's backlog.
+drain_both() {
+	local start=$SECONDS
+	while (($(pending "$OLD_PORT") + $(pending "$NEW_PORT") > 0)) && ((SECONDS - start < DRAIN)); do
+		sleep 0.2
+	done
+}
+
+log "bench: A/B at c=$CONNS, $ROUNDS rounds of $DURATION each (after a 2 s warm-up)"
+echo "## A/B at the webhook level ($(date -u '+%Y-%m-%d %H:%M UTC'))"
+echo
+echo "old: $OLD_BIN, new: $NEW_BIN; nproc $(nproc), load average $(cut -d' ' -f1-3 /proc/loadavg) at the start; wrk -t2 -c$CONNS, $DURATION per measurement."
+echo
+measure_header build | tee "$TMP/rows.md"
+for r in $(seq 1 "$ROUNDS"); do
+	order=(old new)
+	((r % 2 == 0)) && order=(new old)
+	for which in "${order[@]}"; do
+		drain_both
+		if [[ $which == old ]]; then
+			measure old "$OLD_PID" "http://$HOST:$OLD_PORT/hooks/bench" "$CONNS"
+		else
+			measure new "$NEW_PID" "http://$HOST:$NEW_PORT/hooks/bench" "$CONNS"
+		fi | tee -a "$TMP/rows.md"
+	done
+done
+echo
+# The medians of rps and of server CPU per 2xx, per build.
+awk -F'|' '
+	NR > 2 && ($2 ~ /old/ || $2 ~ /new/) {
+		b = ($2 ~ /old/) ? "old" : "new"
+		n[b]++; rps[b, n[b]] = $3 + 0; cpu[b, n[b]] = $8 + 0
+	}
+	function median(a, b, k,   i, j, t, v) {
+		for (i = 1; i <= k; i++) v[i] = a[b, i]
+		for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
+		return (k % 2) ? v[(k + 1) / 2] : (v[k / 2] + v[k / 2 + 1]) / 2
+	}
+	END {
+		ro = median(rps, "old", n["old"]); rn = median(rps, "new", n["new"])
+		co = median(cpu, "old", n["old"]); cn = median(cpu, "new", n["new"])
+		printf "- median rps: old %.0f, new %.0f (%+.1f %%)\n", ro, rn, 100 * (rn - ro) / ro
+		printf "- median server CPU per 2xx: old %.1f µs, new %.1f µs (%+.1f %%)\n", co, cn, 100 * (cn - co) / co
+	}' "$TMP/rows.md"
