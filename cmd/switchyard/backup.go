@@ -86,7 +86,7 @@ func backupOffline(ctx context.Context, o *options, out string) (int64, error) {
 		var err error
 		n, err = store.Backup(ctx, func(int64) (io.Writer, error) { return w, nil })
 		return err
-	}, boltstore.CheckBackup)
+	}, checkCopy(out))
 	return n, err
 }
 
@@ -117,14 +117,25 @@ func backupFromServer(ctx context.Context, server, token, out string) (int64, er
 		var err error
 		n, err = io.Copy(w, resp.Body)
 		if err == nil && resp.ContentLength >= 0 && n != resp.ContentLength {
-			err = fmt.Errorf("the copy was cut short at %d of %d bytes", n, resp.ContentLength)
+			err = fmt.Errorf("the copy was cut short at %d of %d bytes; %s was left as it was", n, resp.ContentLength, out)
 		}
 		if errors.Is(err, io.ErrUnexpectedEOF) {
-			err = fmt.Errorf("the copy was cut short at %d of %d bytes: %w", n, resp.ContentLength, err)
+			err = fmt.Errorf("the copy was cut short at %d of %d bytes (%w); %s was left as it was", n, resp.ContentLength, err, out)
 		}
 		return err
-	}, boltstore.CheckBackup)
+	}, checkCopy(out))
 	return n, err
+}
+
+// checkCopy refuses a copy that is not a whole database before it would
+// replace out.
+func checkCopy(out string) func(tmp string) error {
+	return func(tmp string) error {
+		if err := boltstore.CheckBackup(tmp); err != nil {
+			return fmt.Errorf("the copy is not a whole database, so %s was left as it was: %w", out, err)
+		}
+		return nil
+	}
 }
 
 // cmdRestore makes a backup the database of a data dir. It checks the
