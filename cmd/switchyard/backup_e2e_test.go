@@ -249,6 +249,13 @@ func TestBackupOffline(t *testing.T) {
 	if err := boltstore.CheckBackup(plain); err != nil {
 		t.Fatalf("GET /api/backup: %v", err)
 	}
+	// restore --force does not replace the database of a running server.
+	if code, _, e := runCLI(t, "restore", plain, "--data", in.data, "--force"); code != 1 || !strings.Contains(e, "locked") {
+		t.Fatalf("restore --force onto a running server's dir: exit %d: %s", code, e)
+	}
+	if _, err := os.Stat(filepath.Join(in.data, "wal")); err != nil {
+		t.Fatalf("a refused restore touched the running server's log: %v", err)
+	}
 
 	start := time.Now()
 	code, _, errOut := runCLI(t, "backup", "--data", in.data, "--out", out)
