@@ -35,7 +35,9 @@ func (s *Server) backup(c *fiber.Ctx) error {
 	go func() {
 		defer cancel()
 		began := time.Now()
+		var snapshot time.Duration // how long the store took to catch up with its log
 		n, err := s.cfg.Backup.Backup(ctx, func(size int64) (io.Writer, error) {
+			snapshot = time.Since(began)
 			sized <- size
 			return pw, nil
 		})
@@ -43,7 +45,8 @@ func (s *Server) backup(c *fiber.Ctx) error {
 		if err != nil {
 			s.log.Warn("backup failed", "request_id", reqID, "err", err, "bytes", n)
 		} else {
-			s.log.Info("backup sent", "request_id", reqID, "bytes", n, "took", time.Since(began).Round(time.Millisecond).String())
+			s.log.Info("backup sent", "request_id", reqID, "bytes", n, "snapshot_after", snapshot.String(),
+				"took", time.Since(began).Round(time.Millisecond).String())
 		}
 		done <- err
 	}()

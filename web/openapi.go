@@ -173,6 +173,8 @@ var apiDocs = []apiDoc{
 			{"run", "Only this run's updates.", obj{"type": "string"}},
 		},
 		answers: []apiAnswer{{status: 200, contentType: "text/event-stream", body: obj{"type": "string"}}}},
+	{method: "GET", path: "/api/backup", tag: "operations", summary: "A consistent copy of the database (a bbolt file, exact Content-Length), with every webhook acknowledged before the call; ingest goes on meanwhile. Never holds the key file (docs/operations.md, Backups).",
+		answers: []apiAnswer{{status: 200, contentType: "application/octet-stream", body: obj{"type": "string", "contentMediaType": "application/octet-stream"}}}},
 	{method: "GET", path: "/api/schema/flow", tag: "flows", public: true, summary: "The JSON Schema of flow files.",
 		answers: []apiAnswer{{status: 200, contentType: "application/schema+json", body: obj{"$ref": flows.SchemaDialect}}}},
 	{method: "GET", path: "/api/openapi.json", tag: "operations", public: true, summary: "This document.",

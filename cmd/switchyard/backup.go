@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -28,9 +28,11 @@ func cmdBackup(args []string, stdout io.Writer) error {
 	var o options
 	fs := newFlagSet("backup", &o, false)
 	var server, token, out string
-	fs.StringVar(&server, "server", env("SWITCHYARD_SERVER", ""), "base URL of a running server to back up over its API")
-	fs.StringVar(&token, "token", env("SWITCHYARD_TOKEN", ""), "API token for --server")
-	fs.StringVar(&out, "out", "", "file to write the backup to")
+	fs.StringVar(&server, "server", "", "base URL of a running server to back up over its API (else the data dir, offline)")
+	bindEnv(fs, "server", "SWITCHYARD_SERVER")
+	fs.StringVar(&token, "token", "", "API token for --server")
+	bindEnv(fs, "token", "SWITCHYARD_TOKEN")
+	fs.StringVar(&out, "out", "", "file to write the backup to (written whole or not at all)")
 	if pos, err := parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 {
@@ -39,8 +41,11 @@ func cmdBackup(args []string, stdout io.Writer) error {
 	if out == "" {
 		return usageError{"backup: --out FILE is required"}
 	}
-	dataGiven := false
-	fs.Visit(func(f *flag.Flag) { dataGiven = dataGiven || f.Name == "data" })
+	// Only a --data on the command line conflicts with --server: a
+	// SWITCHYARD_DATA in the environment (a service's) does not.
+	dataGiven := slices.ContainsFunc(args, func(a string) bool {
+		return a == "--data" || a == "-data" || strings.HasPrefix(a, "--data=") || strings.HasPrefix(a, "-data=")
+	})
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	var n int64
@@ -81,7 +86,7 @@ func backupOffline(ctx context.Context, o *options, out string) (int64, error) {
 		var err error
 		n, err = store.Backup(ctx, func(int64) (io.Writer, error) { return w, nil })
 		return err
-	}, boltstore.CheckBackup)
+	}, checkCopy(out))
 	return n, err
 }
 
@@ -112,14 +117,25 @@ func backupFromServer(ctx context.Context, server, token, out string) (int64, er
 		var err error
 		n, err = io.Copy(w, resp.Body)
 		if err == nil && resp.ContentLength >= 0 && n != resp.ContentLength {
-			err = fmt.Errorf("the copy was cut short at %d of %d bytes", n, resp.ContentLength)
+			err = fmt.Errorf("the copy was cut short at %d of %d bytes; %s was left as it was", n, resp.ContentLength, out)
 		}
 		if errors.Is(err, io.ErrUnexpectedEOF) {
-			err = fmt.Errorf("the copy was cut short at %d of %d bytes: %w", n, resp.ContentLength, err)
+			err = fmt.Errorf("the copy was cut short at %d of %d bytes (%w); %s was left as it was", n, resp.ContentLength, err, out)
 		}
 		return err
-	}, boltstore.CheckBackup)
+	}, checkCopy(out))
 	return n, err
+}
+
+// checkCopy refuses a copy that is not a whole database before it would
+// replace out.
+func checkCopy(out string) func(tmp string) error {
+	return func(tmp string) error {
+		if err := boltstore.CheckBackup(tmp); err != nil {
+			return fmt.Errorf("the copy is not a whole database, so %s was left as it was: %w", out, err)
+		}
+		return nil
+	}
 }
 
 // cmdRestore makes a backup the database of a data dir. It checks the

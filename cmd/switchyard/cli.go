@@ -68,6 +68,8 @@ var commands = []struct {
 	{"token create", commandHelp{"--name NAME", "Print a new API token."}},
 	{"keys rotate", commandHelp{"", "Re-encrypt every stored credential under a new key (SWITCHYARD_SECRET_KEY: print the new key instead of writing the key file)."}},
 	{"recover", commandHelp{"", "Apply every intact record of a damaged write-ahead log and print what was lost."}},
+	{"backup", commandHelp{"--out FILE", "Write a consistent copy of the database to FILE: from a running server (--server, --token) or offline from the data dir. Never the key file."}},
+	{"restore", commandHelp{"FILE", "Make a backup the data dir's database (refuses a dir holding anything but the key file without --force)."}},
 	{"docs", commandHelp{"connectors|openapi", "Print the connector reference or the OpenAPI description."}},
 	{"healthcheck", commandHelp{"", "Exit 0 when the server answers 200, 1 otherwise (the container's HEALTHCHECK)."}},
 	{"completion", commandHelp{"bash|zsh|fish", "Print a shell completion script."}},

@@ -67,8 +67,8 @@ func cmdServe(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cfg := web.Config{PublicURL: o.publicURL, HooksPublicURL: o.hooksPublicURL, Version: version, Logger: log, Backup: store,
-		Metrics: o.metrics, MetricsElsewhere: o.metricsAddr != ""}
+	cfg := web.Config{PublicURL: o.publicURL, HooksPublicURL: o.hooksPublicURL, Version: version, Logger: log,
+		Metrics: o.metrics, MetricsElsewhere: o.metricsAddr != "", Backup: store}
 	var metricsLn net.Listener
 	if o.metricsAddr != "" {
 		if metricsLn, err = net.Listen("tcp", o.metricsAddr); err != nil {
