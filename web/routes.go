@@ -53,6 +53,7 @@ func (s *Server) routes() {
 	api.Post("/connections/:name/test", s.testConnection)
 
 	api.Get("/events", s.events)
+	api.Get("/backup", s.backup)
 	// Every route above needs its entry in apiDocs (web/openapi.go).
 	api.All("/*", s.apiNotFound)
 
