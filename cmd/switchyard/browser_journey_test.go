@@ -438,6 +438,9 @@ func TestBrowserFirstTimeUserJourney(t *testing.T) {
 	j.typ("#name", "Say hello")
 	j.choose("#trigger-type", "manual")
 	b.gone("#trigger-path")
+	// A click while the trigger's part of the page is being swapped is
+	// lost (on a loaded machine the swap takes a while): wait for it.
+	b.settled()
 	j.click("#add-steps-data-set")
 	b.visible("#steps-0-with-_any-k-0")
 	j.typ("#steps-0-with-_any-k-0", "hello")
