@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/switchyard/switchyard/connectors"
 	"github.com/switchyard/switchyard/flows"
+	"github.com/switchyard/switchyard/internal/testlog"
 )
 
 // panicConnector is a connector with a bug: it panics. Registered only in
@@ -40,7 +40,7 @@ func init() { connectors.Register(panicConnector{}) }
 // "internal error (see log, id X)", the stack is in the log under that id
 // and nowhere in the run, and the engine goes on running other runs.
 func TestStepPanicFailsTheStep(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	te := startEngine(t, "", Config{Workers: 2, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	a := te.saveFlow(t, `{"id": "f", "name": "f", "enabled": true, "trigger": {"type": "webhook", "path": "f"},
 	  "steps": [{"id": "shape", "use": "data.set", "with": {"n": "{{ trigger.body.n }}"}},
@@ -271,24 +271,6 @@ func TestRetryKeepsIdempotencyKeys(t *testing.T) {
 	if strings.Join(keys, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("keys the service saw:\n%s\nwant:\n%s", strings.Join(keys, "\n"), strings.Join(want, "\n"))
 	}
-}
-
-// syncBuffer is a log sink the engine's goroutines may write concurrently.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestDefaultRetry: a connector step that acts outside and sets no retry

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/switchyard/switchyard/internal/fsutil"
 )
 
 // Key rotation replaces the secret key and re-encrypts every connection
@@ -206,7 +208,7 @@ func RecoverKeyRotation(ctx context.Context, s MetaStore, dir string) (finished 
 	if err := os.Remove(newPath); err != nil {
 		return false, fmt.Errorf("engine: recover key rotation: remove %s: %w", newPath, err)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := fsutil.SyncDir(dir); err != nil {
 		return false, fmt.Errorf("engine: recover key rotation: %w", err)
 	}
 	return false, nil
@@ -234,7 +236,7 @@ func writeKeyFile(path string, k []byte) error {
 		os.Remove(path)
 		return fmt.Errorf("close %s: %w", path, err)
 	}
-	return syncDir(filepath.Dir(path))
+	return fsutil.SyncDir(filepath.Dir(path))
 }
 
 // replaceKeyFile renames NewKeyFileName over KeyFileName in dir and makes
@@ -244,19 +246,5 @@ func replaceKeyFile(dir string) error {
 	if err := os.Rename(newPath, keyPath); err != nil {
 		return fmt.Errorf("install new key: %w", err)
 	}
-	return syncDir(dir)
-}
-
-// syncDir fsyncs a directory so that a file created, renamed or removed in
-// it survives a power loss.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync dir %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync dir %s: %w", dir, err)
-	}
-	return nil
+	return fsutil.SyncDir(dir)
 }

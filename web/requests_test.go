@@ -1,36 +1,17 @@
 package web
 
 import (
-	"bytes"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/switchyard/switchyard/engine"
+	"github.com/switchyard/switchyard/internal/testlog"
 )
-
-// syncBuffer is a log sink that tests read while handlers write.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // panicky is a handler with a bug: it starts an answer, then panics with
 // a detail that must stay in the log.
@@ -42,7 +23,7 @@ func panicky(c *fiber.Ctx) error {
 
 func TestHandlerPanicIsA500WithRequestID(t *testing.T) {
 	f := newFixture(t, engine.Config{})
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	srv := New(f.eng, f.acc, Config{Logger: slog.New(slog.NewJSONHandler(logs, nil)), testRoutes: func(s *Server) {
 		s.app.Get("/api/panic", s.requireToken, panicky)
 		s.app.Post("/hooks/panic", panicky)

@@ -34,13 +34,13 @@ func (s *Server) builderNew(c *fiber.Ctx) error {
 		if !openTemplate(p, id) {
 			return errStatus(fiber.StatusNotFound, "There is no template %q.", id)
 		}
-		// The template's trigger decides which sample tools show.
-		s.fillSample(c, p, nil)
 	} else if entries, err := gallery(); err == nil {
 		for _, e := range entries {
 			p.Gallery = append(p.Gallery, e.card)
 		}
 	}
+	// After the template: its trigger decides which sample tools show.
+	s.fillSample(c, p, nil)
 	return render(c, fiber.StatusOK, views.BuilderPage(p))
 }
 
@@ -51,12 +51,15 @@ func (s *Server) builderEdit(c *fiber.Ctx) error {
 		return err
 	}
 	p := s.builderProps(c, f, false)
+	s.fillSample(c, p, nil)
 	p.Notice = fmt.Sprintf("Version %d, saved %s.", a.Record.Version, a.Record.UpdatedAt.Local().Format("2006-01-02 15:04 MST"))
 	p.Panels = s.flowPanels(c, f.ID)
 	return render(c, fiber.StatusOK, views.BuilderPage(p))
 }
 
-// builderProps gathers what the builder renders around a flow.
+// builderProps gathers what the builder renders around a flow, but its
+// sample: the caller fills that once (fillSample), from the posted form
+// or, for a page opened fresh, from the flow's latest event.
 func (s *Server) builderProps(c *fiber.Ctx, f *flows.Flow, isNew bool) *views.BuilderProps {
 	p := &views.BuilderProps{
 		Page:        s.pageProps(c, "Edit flow", "flows"),
@@ -97,8 +100,6 @@ func (s *Server) builderProps(c *fiber.Ctx, f *flows.Flow, isNew bool) *views.Bu
 	if conns, err := s.eng.Connections(c.UserContext()); err == nil {
 		p.Connections = conns
 	}
-	s.fillSample(c, p, nil)
-	p.SampleEnv = s.condSampleEnv(c, p)
 	setFragmentURLs(p, flowIDOf(p))
 	if t := f.Trigger; t.Type == flows.TriggerSchedule || t.Type == flows.TriggerPoll {
 		p.SchedPreview = schedPreview(t.Cron, t.Timezone, "", nil)
@@ -159,7 +160,6 @@ func (s *Server) builderPost(c *fiber.Ctx) error {
 	}
 	p := s.builderProps(c, f, isNew)
 	s.fillSample(c, p, vals)
-	p.SampleEnv = s.condSampleEnv(c, p)
 	p.JSONModes = jsonModes(vals)
 	keepTemplate(p, vals.Get("_template"))
 	if keepCondStates(kind) {

@@ -274,23 +274,7 @@ func (s *Server) fragmentProps(c *fiber.Ctx, vals url.Values) *views.BuilderProp
 		p.CheckURL += "?flow=" + url.QueryEscape(flowID)
 	}
 	s.fillSample(c, p, vals)
-	p.SampleEnv = s.condSampleEnv(c, p)
 	return p
-}
-
-// condSampleEnv is the environment condition rows are tried on: the
-// builder's sample (its Test payload, as the live check reads it); nil
-// when there is none.
-func (s *Server) condSampleEnv(c *fiber.Ctx, p *views.BuilderProps) flows.Env {
-	meta := ""
-	if p.Sample != nil {
-		meta = p.Sample.Meta
-	}
-	sm, ok := s.payloadSample(c.UserContext(), flowIDOf(p), p.TestPayload, meta)
-	if !ok {
-		return nil
-	}
-	return sm.env
 }
 
 // flowIDOf is the id of a stored flow the builder edits, "" for a new one.

@@ -87,7 +87,8 @@ func (s *Server) fillSample(c *fiber.Ctx, p *views.BuilderProps, form url.Values
 	if !haveRun {
 		run = nil
 	}
-	p.Refs = sampleRefs(body, meta, run)
+	sm := s.sampleOf(flowID, body, meta, run)
+	p.Refs, p.SampleEnv = sm.refs, sm.env
 }
 
 // sampleMeta is what a sample carries besides its body, when it is a
@@ -210,8 +211,17 @@ func (s *Server) payloadSample(ctx context.Context, flowID, payload, metaText st
 	if err := json.Unmarshal([]byte(payload), &body); err != nil {
 		return sample{}, false
 	}
-	run, _, _ := s.latestRun(ctx, flowID)
-	meta := parseMeta(metaText)
+	run, _, ok := s.latestRun(ctx, flowID)
+	if !ok {
+		run = nil
+	}
+	return s.sampleOf(flowID, body, parseMeta(metaText), run), true
+}
+
+// sampleOf is what the builder shows and evaluates of a sample: the
+// fields to pick (refs) and the environment expressions and condition
+// rows run in. run is the flow's latest run (its step outputs), or nil.
+func (s *Server) sampleOf(flowID string, body any, meta sampleMeta, run *engine.Run) sample {
 	td := flows.TriggerData{Body: body, Headers: meta.Headers, Query: meta.Query, Method: meta.Method, ReceivedAt: time.Now().UTC()}
 	if td.Headers == nil {
 		td.Headers = map[string]string{}
@@ -219,7 +229,7 @@ func (s *Server) payloadSample(ctx context.Context, flowID, payload, metaText st
 	if td.Method == "" {
 		td.Method = "POST"
 	}
-	return sample{env: s.sampleEnv(flowID, run, td), body: body}, true
+	return sample{env: s.sampleEnv(flowID, run, td), body: body, refs: sampleRefs(body, meta, run)}
 }
 
 // sampleForm reads the builder form a sample endpoint was sent (htmx
@@ -250,7 +260,8 @@ func (s *Server) setSample(c *fiber.Ctx, p *views.BuilderProps, body any, note s
 	if !ok {
 		run = nil
 	}
-	p.Refs = sampleRefs(body, meta, run)
+	sm := s.sampleOf(flowID, body, meta, run)
+	p.Refs, p.SampleEnv = sm.refs, sm.env
 }
 
 // sampleListen starts a "Listen for test event" on the form's webhook

@@ -164,21 +164,11 @@ func templateNeeds(f *flows.Flow, withEmpty bool) []need {
 // secretRefRE finds the connections a template reads in expressions.
 var secretRefRE = regexp.MustCompile(`secrets\.([A-Za-z_][A-Za-z0-9_]*)`)
 
-// verifyWords names a signature scheme's provider.
+// verifyWords names a signature scheme's provider, "Webhook" for the
+// generic schemes.
 func verifyWords(scheme string) string {
-	switch scheme {
-	case flows.VerifyGitHub:
-		return "GitHub"
-	case flows.VerifyStripe:
-		return "Stripe"
-	case flows.VerifySlack:
-		return "Slack"
-	case flows.VerifyShopify:
-		return "Shopify"
-	case flows.VerifyHubSpot:
-		return "HubSpot"
-	case flows.VerifyTwilio:
-		return "Twilio"
+	if name, ok := views.ProviderName(scheme); ok {
+		return name
 	}
 	return "Webhook"
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/switchyard/switchyard/internal/testlog"
 )
 
 // Browser tests drive Debian's Chromium, headless, against the real binary
@@ -62,7 +63,7 @@ type browser struct {
 	t   *testing.T
 	in  *instance
 	ctx context.Context // the tab
-	out *lockedBuffer   // Chromium's own output, shown on failure
+	out *testlog.Buffer // Chromium's own output, shown on failure
 
 	mu       sync.Mutex
 	dialogs  []string
@@ -90,7 +91,7 @@ func needChromium(t *testing.T) string {
 func newBrowser(t *testing.T, in *instance) *browser {
 	t.Helper()
 	exe := needChromium(t)
-	b := &browser{t: t, in: in, out: &lockedBuffer{}}
+	b := &browser{t: t, in: in, out: &testlog.Buffer{}}
 	profile := t.TempDir()
 	actx, acancel := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(exe),

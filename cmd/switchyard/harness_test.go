@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/internal/apicheck"
+	"github.com/switchyard/switchyard/internal/testlog"
 )
 
 // These tests run the real binary in a temp dir, as a user would.
@@ -77,29 +78,12 @@ type instance struct {
 	token string
 	extra []string
 	cmd   *exec.Cmd
-	logs  *lockedBuffer
+	logs  *testlog.Buffer
 	done  chan struct{}
 
 	// env is added to the server's environment; wrap is a command the
 	// server runs under (faults_harness_test.go).
 	env, wrap []string
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func freeAddr(t *testing.T) string {
@@ -128,7 +112,7 @@ func (in *instance) start() {
 	in.t.Helper()
 	args := append([]string{"serve", "--addr", in.addr, "--data", in.data, "--egress-allow", "127.0.0.1/32"}, in.extra...)
 	in.cmd = in.command(args...)
-	in.logs = &lockedBuffer{}
+	in.logs = &testlog.Buffer{}
 	in.cmd.Stdout, in.cmd.Stderr = in.logs, in.logs
 	if err := in.cmd.Start(); err != nil {
 		in.t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/switchyard/switchyard/engine"
 	"github.com/switchyard/switchyard/engine/boltstore/wal"
+	"github.com/switchyard/switchyard/internal/fsutil"
 )
 
 // Backup writes a consistent copy of the database while the store keeps
@@ -206,10 +207,5 @@ func WriteFileAtomic(path string, fill func(w io.Writer) error, check ...func(tm
 	if err = os.Rename(tmp, path); err != nil {
 		return err
 	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return fsutil.SyncDir(dir)
 }

@@ -1009,11 +1009,24 @@ func (s *Store) Pending(ctx context.Context) ([]engine.QueueItem, error) {
 
 // PurgeDedupe implements engine.Store.
 func (s *Store) PurgeDedupe(ctx context.Context, now time.Time) (int, error) {
+	n, err := s.purgeExpired(ctx, bucketDedupe, func(v []byte) bool {
+		var d dedupeEntry
+		return json.Unmarshal(v, &d) == nil && !d.Expires.After(now)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: purge dedupe: %w", err)
+	}
+	return n, nil
+}
+
+// purgeExpired deletes the records of a bucket that expired says are
+// past their time. It reads first and writes only the keys found, so a
+// purge with nothing to do writes nothing to the log.
+func (s *Store) purgeExpired(ctx context.Context, bucket []byte, expired func(v []byte) bool) (int, error) {
 	var stale [][]byte
 	err := s.view(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketDedupe).ForEach(func(k, v []byte) error {
-			var d dedupeEntry
-			if json.Unmarshal(v, &d) == nil && !d.Expires.After(now) {
+		return tx.Bucket(bucket).ForEach(func(k, v []byte) error {
+			if expired(v) {
 				stale = append(stale, bytes.Clone(k))
 			}
 			return nil
@@ -1023,7 +1036,7 @@ func (s *Store) PurgeDedupe(ctx context.Context, now time.Time) (int, error) {
 		return 0, err
 	}
 	err = s.write(ctx, func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketDedupe)
+		b := tx.Bucket(bucket)
 		for _, k := range stale {
 			if err := b.Delete(k); err != nil {
 				return err
@@ -1032,7 +1045,7 @@ func (s *Store) PurgeDedupe(ctx context.Context, now time.Time) (int, error) {
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("store: purge dedupe: %w", err)
+		return 0, err
 	}
 	return len(stale), nil
 }

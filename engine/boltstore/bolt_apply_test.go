@@ -1,44 +1,25 @@
 package boltstore
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/switchyard/switchyard/engine"
+	"github.com/switchyard/switchyard/internal/testlog"
 )
-
-// syncBuffer is a log sink the store's goroutines may write concurrently.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // openFaultyStore opens a store whose applier transactions fail with fault
 // while it returns an error, logging into the returned buffer.
-func openFaultyStore(t *testing.T, fault func() error) (*Store, *syncBuffer) {
+func openFaultyStore(t *testing.T, fault func() error) (*Store, *testlog.Buffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	s, err := OpenWith(t.TempDir(), Options{LockWait: time.Second, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -185,7 +166,7 @@ func TestReadsGiveUpWhenBehind(t *testing.T) {
 // TestLogWriteFailureIsUnavailable: a write the log refuses (a full disk)
 // fails with ErrStoreUnavailable, logged once however often it recurs.
 func TestLogWriteFailureIsUnavailable(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	s, err := OpenWith(t.TempDir(), Options{LockWait: time.Second, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)

@@ -292,28 +292,10 @@ func (s *Store) DeleteSession(ctx context.Context, hash string) error {
 
 // PurgeSessions implements engine.Store.
 func (s *Store) PurgeSessions(ctx context.Context, now time.Time) (int, error) {
-	var stale [][]byte
-	err := s.view(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketSessions).ForEach(func(k, v []byte) error {
-			var sess auth.SessionRecord
-			if json.Unmarshal(v, &sess) == nil && !sess.ExpiresAt.After(now) {
-				stale = append(stale, bytes.Clone(k))
-			}
-			return nil
-		})
+	return s.purgeExpired(ctx, bucketSessions, func(v []byte) bool {
+		var sess auth.SessionRecord
+		return json.Unmarshal(v, &sess) == nil && !sess.ExpiresAt.After(now)
 	})
-	if err != nil || len(stale) == 0 {
-		return 0, err
-	}
-	err = s.write(ctx, func(tx *bolt.Tx) error {
-		for _, k := range stale {
-			if err := tx.Bucket(bucketSessions).Delete(k); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return len(stale), err
 }
 
 // authErr makes the store's not-found error auth's as well, for the

@@ -259,24 +259,35 @@ func movePlaces(p *BuilderProps, sp string) []Place {
 	return out
 }
 
+// ProviderName is the service a provider's signature scheme belongs to
+// ("GitHub"); false for the generic schemes.
+func ProviderName(scheme string) (string, bool) {
+	switch scheme {
+	case flows.VerifyGitHub:
+		return "GitHub", true
+	case flows.VerifyStripe:
+		return "Stripe", true
+	case flows.VerifySlack:
+		return "Slack", true
+	case flows.VerifyShopify:
+		return "Shopify", true
+	case flows.VerifyTwilio:
+		return "Twilio", true
+	case flows.VerifyHubSpot:
+		return "HubSpot", true
+	}
+	return "", false
+}
+
 // schemeWords names a signature scheme in the select: the provider, or
 // what the generic ones check.
 func schemeWords(s string) string {
+	if name, ok := ProviderName(s); ok {
+		return name
+	}
 	switch s {
 	case flows.VerifyStandardWebhooks:
 		return "Standard Webhooks (Svix and others)"
-	case flows.VerifyGitHub:
-		return "GitHub"
-	case flows.VerifyStripe:
-		return "Stripe"
-	case flows.VerifySlack:
-		return "Slack"
-	case flows.VerifyShopify:
-		return "Shopify"
-	case flows.VerifyTwilio:
-		return "Twilio"
-	case flows.VerifyHubSpot:
-		return "HubSpot"
 	case flows.VerifyHMAC:
 		return "HMAC signature (any service)"
 	case flows.VerifyToken:

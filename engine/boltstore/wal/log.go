@@ -39,6 +39,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/switchyard/switchyard/internal/fsutil"
 )
 
 const (
@@ -260,7 +262,7 @@ func (w *Log) openSegment() error {
 	}
 	// The new name must survive a crash too, or its records would vanish
 	// with it.
-	if err := SyncDir(w.dir); err != nil {
+	if err := fsutil.SyncDir(w.dir); err != nil {
 		f.Close()
 		return err
 	}
@@ -397,20 +399,6 @@ func (v Void) Encode() []byte {
 	b := append(make([]byte, 0, 17), KindVoid)
 	b = binary.LittleEndian.AppendUint64(b, v.First)
 	return binary.LittleEndian.AppendUint64(b, v.Last)
-}
-
-// SyncDir fsyncs a directory so that a file created, renamed or removed in
-// it survives a power loss.
-func SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync dir %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync dir %s: %w", dir, err)
-	}
-	return nil
 }
 
 // KillFile closes the open segment's file under the log, as a disk that

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/switchyard/switchyard/internal/fsutil"
 )
 
 // Replay of the write-ahead log at open, and its salvage by `switchyard
@@ -239,5 +241,5 @@ func KeepDamaged(walDir, name string) (string, error) {
 	if err := os.Rename(filepath.Join(walDir, name), kept); err != nil {
 		return "", err
 	}
-	return kept, SyncDir(dir)
+	return kept, fsutil.SyncDir(dir)
 }
