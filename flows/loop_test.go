@@ -60,7 +60,11 @@ func TestCompileLoopErrors(t *testing.T) {
 		{"for_each not a list", func(f *Flow) { f.Steps[1].ForEach = "1 + 2" }, []wantErr{{"steps[1].for_each", "must yield a list, but yields int"}}},
 		{"for_each reads item", func(f *Flow) { f.Steps[1].ForEach = "item.lines" }, []wantErr{{"steps[1].for_each", "unknown name item"}}},
 		{"for_each reads a later step", func(f *Flow) { f.Steps[1].ForEach = "steps.after.output.list" }, []wantErr{{"steps[1].for_each", `step "after" has not run yet here`}}},
-		{"no inner steps", func(f *Flow) { f.Steps[1].Steps = []Step{}; f.Steps[1].Collect = nil; f.Steps[2].With = map[string]any{"n": 1} }, []wantErr{{"steps[1].steps", "at least one step is required"}}},
+		{"no inner steps", func(f *Flow) {
+			f.Steps[1].Steps = []Step{}
+			f.Steps[1].Collect = nil
+			f.Steps[2].With = map[string]any{"n": 1}
+		}, []wantErr{{"steps[1].steps", "at least one step is required"}}},
 		{"steps without for_each", func(f *Flow) { f.Steps[1].ForEach = "" }, []wantErr{{"steps[1].for_each", "required"}}},
 		{"use on a loop", func(f *Flow) { f.Steps[1].Use = "data.set" }, []wantErr{{"steps[1].use", "not allowed together with for_each"}}},
 		{"retry on a loop", func(f *Flow) { f.Steps[1].Retry = &Retry{Attempts: 2} }, []wantErr{{"steps[1].retry", "not allowed on a loop step"}}},
