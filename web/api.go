@@ -337,7 +337,8 @@ func (s *Server) getRun(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	v := runView{Run: run, RunLinks: links}
+	// A loop's items past its first page are read with getLoopPage.
+	v := runView{Run: run.WithFirstLoopPages(), RunLinks: links}
 	if ev, err := s.eng.Event(c.UserContext(), run.EventID); err == nil {
 		body, perr := engine.ParseBody(ev.ContentType, ev.Body)
 		if perr != nil {

@@ -45,6 +45,7 @@ func (s *Server) routes() {
 
 	api.Get("/runs", s.listRuns)
 	api.Get("/runs/:id", s.getRun)
+	api.Get("/runs/:id/loops/:step", s.getLoopPage)
 	api.Post("/runs/:id/retry", s.retryRun)
 	api.Post("/runs/:id/replay", s.replayRun)
 

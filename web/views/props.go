@@ -287,6 +287,8 @@ type RunDetailProps struct {
 	LiveURL string
 	// Links are the run's retries and replays and its resolution.
 	Links engine.RunLinks
+	// Loops holds the page of items shown for each loop step, by its id.
+	Loops map[string]*engine.LoopPage
 }
 
 // ReplayProps asks before a run is replayed from the start, listing the
