@@ -42,6 +42,7 @@ func (s *Server) routes() {
 	api.Post("/flows/:id/versions/:n/restore", s.restoreVersion)
 
 	api.Get("/runs", s.listRuns)
+	api.Post("/runs/bulk", s.bulkRuns)
 	api.Get("/runs/:id", s.getRun)
 	api.Post("/runs/:id/retry", s.retryRun)
 	api.Post("/runs/:id/replay", s.replayRun)
