@@ -94,6 +94,7 @@ func (s *Server) routes() {
 	ui(fiber.MethodPost, "/flows/:id/run", s.runNowUI)
 	ui(fiber.MethodGet, "/runs", s.runsPage)
 	ui(fiber.MethodGet, "/runs/rows", s.runRows)
+	ui(fiber.MethodPost, "/runs/bulk", s.bulkUI)
 	ui(fiber.MethodGet, "/runs/:id", s.runPage)
 	ui(fiber.MethodPost, "/runs/:id/retry", s.retryRunUI)
 	ui(fiber.MethodGet, "/runs/:id/replay", s.replayPage)

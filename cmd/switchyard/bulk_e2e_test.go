@@ -53,6 +53,31 @@ func (c *crmOutage) deliveredOK(since int) map[string]int {
 	return out
 }
 
+// expectEachOnce waits until no failure needs attention and the engine is
+// idle, then checks that the CRM took n distinct leads since request
+// number since, each exactly once.
+func (c *crmOutage) expectEachOnce(t *testing.T, in *instance, since, n int) map[string]int {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for len(in.allRuns("&status=failed&resolved=false")) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("failures still unresolved 30 s after the bulk retry")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	in.waitIdle(30 * time.Second)
+	got := c.deliveredOK(since)
+	if len(got) != n {
+		t.Fatalf("the CRM got %d distinct leads after recovering, want %d: %v", len(got), n, got)
+	}
+	for email, times := range got {
+		if times != 1 {
+			t.Errorf("%s delivered %d times", email, times)
+		}
+	}
+	return got
+}
+
 type bulkAnswer struct {
 	Action       string         `json:"action"`
 	Count        int            `json:"count"`
@@ -161,23 +186,7 @@ func TestBulkRetryAndSearchE2E(t *testing.T) {
 	if started.Count != n || started.DryRun {
 		t.Fatalf("bulk retry: %+v", started)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for len(in.allRuns("&flow=leads&status=failed&resolved=false")) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("failures still unresolved 30 s after the bulk retry")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	in.waitIdle(30 * time.Second)
-	got := crm.deliveredOK(before)
-	if len(got) != n {
-		t.Fatalf("the CRM got %d distinct leads after recovering, want %d: %v", len(got), n, got)
-	}
-	for email, times := range got {
-		if times != 1 {
-			t.Errorf("%s delivered %d times", email, times)
-		}
-	}
+	crm.expectEachOnce(t, in, before, n)
 	// The retries kept the failed runs' idempotency keys.
 	for _, r := range crm.rec.all()[before:] {
 		if !strings.HasPrefix(r.IdemKey, "run_") || !strings.HasSuffix(r.IdemKey, ":crm") {
@@ -209,4 +218,91 @@ func TestBulkRetryAndSearchE2E(t *testing.T) {
 	if total := len(crm.rec.all()) - before; total != n+1 {
 		t.Fatalf("after the replay the CRM got %d requests since recovering, want %d", total, n+1)
 	}
+}
+
+// TestBrowserSearchAndBulkRetry: a user finds a lead's runs by typing its
+// email into the search box, ticks one and sees what a replay would call
+// again, then selects every run that needs attention, is told how many of
+// which flow a retry takes, confirms once the CRM is back, and the CRM
+// receives each of the 40 leads exactly once.
+func TestBrowserSearchAndBulkRetry(t *testing.T) {
+	needChromium(t)
+	crm := newCRMOutage(t)
+	in := newInstance(t)
+	in.start()
+	in.mustAPI(201, "POST", "/api/flows", crm.leadFlow("leads"))
+	in.mustAPI(201, "POST", "/api/flows", map[string]any{"id": "notes", "name": "Lead notes", "enabled": true,
+		"trigger": map[string]any{"type": "webhook", "path": "notes"},
+		"steps":   []any{map[string]any{"id": "keep", "use": "data.set", "with": map[string]any{"email": "{{ trigger.body.email }}"}}}})
+	const n = 40
+	adaRun := ""
+	for i := range n {
+		email := fmt.Sprintf("lead%d@example.com", i)
+		if i == 7 {
+			email = "ada@example.com"
+		}
+		id := in.hookJSON("leads", fmt.Sprintf(`{"email":%q}`, email))
+		if i == 7 {
+			adaRun = id
+		}
+	}
+	noteRun := in.hookJSON("notes", `{"email":"ada@example.com"}`)
+	in.waitIdle(30 * time.Second)
+
+	b := newBrowser(t, in)
+	b.setUp(brUser, brPassword)
+
+	// Search: the two runs that hold the email, whatever the case typed.
+	b.open("/runs")
+	b.typeInto("#filter-q", "ADA@example.com")
+	b.click("#filter-apply")
+	b.visible("#run-" + noteRun)
+	rows := brEval[[]string](b, `[...document.querySelectorAll("#run-rows tr.run-row")].map(r => r.id)`)
+	if strings.Join(rows, ",") != "run-"+noteRun+",run-"+adaRun {
+		t.Fatalf("search rows: %v, want the note's and the lead's run", rows)
+	}
+
+	// Tick the lead's run and ask for a replay: the confirmation names the
+	// flow and the step that would call the CRM again; Cancel sends
+	// nothing.
+	b.click("#select-" + adaRun)
+	b.click("#bulk-replay")
+	b.visible("#confirm-bulk")
+	if got := b.text("#bulk-title"); got != "Replay 1 run?" {
+		t.Fatalf("replay confirmation title: %q", got)
+	}
+	if got := b.text("#bulk-flow-leads"); !strings.Contains(got, "Chatbot leads to the CRM: 1 run") || !strings.Contains(got, "crm") {
+		t.Errorf("replay confirmation: %q", got)
+	}
+	sent := len(crm.rec.all())
+	b.click("#cancel-bulk")
+	b.visible("#runs-table")
+
+	// Needs attention, every run that matches: the confirmation says 40
+	// runs of the lead flow; nothing is sent before the click.
+	b.open("/runs?resolved=false")
+	b.click("#bulk-all")
+	b.click("#bulk-retry")
+	b.visible("#confirm-bulk")
+	if got := b.text("#bulk-title"); got != fmt.Sprintf("Retry %d runs?", n) {
+		t.Fatalf("retry confirmation title: %q", got)
+	}
+	if got := b.text("#bulk-flows"); !strings.Contains(got, fmt.Sprintf("Chatbot leads to the CRM: %d runs", n)) || strings.Contains(got, "Lead notes") {
+		t.Errorf("retry confirmation flows: %q", got)
+	}
+	if len(crm.rec.all()) != sent {
+		t.Fatal("the confirmation page sent requests")
+	}
+	crm.down.Store(false)
+	b.click("#confirm-bulk")
+	b.visible("#bulk-result")
+	if got := b.text("#bulk-result"); !strings.Contains(got, fmt.Sprintf("Retry of %d runs started", n)) {
+		t.Fatalf("result: %q", got)
+	}
+
+	if got := crm.expectEachOnce(t, in, sent, n); got["ada@example.com"] != 1 {
+		t.Errorf("ada's lead delivered %d times", got["ada@example.com"])
+	}
+	b.open("/runs?resolved=false")
+	b.visible("#runs-empty")
 }
