@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 )
@@ -240,9 +241,10 @@ func (e *Engine) StartBulk(ctx context.Context, plan *BulkPlan) error {
 	}
 	select {
 	case e.bulk.jobs <- plan:
-		who := ActorOf(ctx)
-		e.log.Info("bulk action started", "action", plan.Action, "runs", plan.Count,
-			"flows", plan.SortedFlows(), "by", who.Kind+":"+who.Name)
+		flows := plan.SortedFlows()
+		e.log.Info("bulk action started", "action", plan.Action, "runs", plan.Count, "flows", flows)
+		e.Audit(ctx, AuditEntry{Action: AuditRunsBulk, Target: strings.Join(flows, ", "),
+			Detail: fmt.Sprintf("%s %d runs", plan.Action, plan.Count)})
 		return nil
 	default:
 		return ErrBulkBusy

@@ -3,7 +3,6 @@ package boltstore
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -214,7 +213,7 @@ func termsOf(tx *bolt.Tx, key []byte) []string {
 	var run *engine.Run
 	if data := tx.Bucket(bucketRuns).Get(key); data != nil {
 		run = &engine.Run{}
-		if json.Unmarshal(data, run) != nil {
+		if unmarshalRecord(data, run) != nil {
 			run = nil
 		}
 	}
@@ -228,7 +227,7 @@ func termsOf(tx *bolt.Tx, key []byte) []string {
 	var ev *engine.Event
 	if data := tx.Bucket(bucketEvents).Get(mustKey(eventIDPrefix, run.EventID)); data != nil {
 		ev = &engine.Event{}
-		if json.Unmarshal(data, ev) != nil {
+		if unmarshalRecord(data, ev) != nil {
 			ev = nil
 		}
 	}
