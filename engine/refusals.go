@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -196,7 +197,22 @@ func (e *Engine) flushRefusals(ctx context.Context) {
 	if len(batch) == 0 {
 		return
 	}
-	if err := e.store.AddRefusals(ctx, batch, RefusalBounds{PerFlow: RefusalsPerFlow, Total: RefusalsTotal}); err != nil {
+	err := e.store.AddRefusals(ctx, batch, RefusalBounds{PerFlow: RefusalsPerFlow, Total: RefusalsTotal})
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrStoreUnavailable):
+		// The store says why itself. The batch waits for the next flush
+		// ahead of what came since, within the backlog: the 503s of a
+		// stuck store show once it is back.
+		l.mu.Lock()
+		l.pending = append(batch, l.pending...)
+		if over := len(l.pending) - refusalBacklog; over > 0 {
+			l.pending = l.pending[over:]
+			l.dropped.Add(int64(over))
+		}
+		l.mu.Unlock()
+	default:
+		l.dropped.Add(int64(len(batch)))
 		e.log.Error("record refusals", "err", err, "refusals", len(batch))
 	}
 }
