@@ -92,6 +92,9 @@ const (
 	RefusalRate        = 512
 	RefusalRateNoFlow  = 10
 	RefusalBurstNoFlow = 20
+	// RefusalRatePerFlow is one flow's share (burst: what a flow keeps),
+	// so that a flood at one flow leaves room for the refusals of others.
+	RefusalRatePerFlow = 64
 	// RefusalBodyMax and RefusalHeadersMax cap what is kept of a request.
 	RefusalBodyMax    = 1024
 	RefusalHeadersMax = 32
@@ -130,18 +133,42 @@ type refusalLog struct {
 	pending []Refusal
 	all     tokenBucket
 	noFlow  tokenBucket
+	perFlow map[string]*tokenBucket
 	dropped atomic.Int64
 }
+
+// refusalFlowsTracked bounds perFlow: beyond it the map starts afresh
+// (flows that were deleted leave their buckets behind).
+const refusalFlowsTracked = 4096
 
 func (l *refusalLog) init() {
 	l.all = tokenBucket{rate: RefusalRate, burst: RefusalRate}
 	l.noFlow = tokenBucket{rate: RefusalRateNoFlow, burst: RefusalBurstNoFlow}
+	l.perFlow = map[string]*tokenBucket{}
+}
+
+// flowBucket is the bucket of a flow's refusals (of no flow: noFlow);
+// callers hold l.mu.
+func (l *refusalLog) flowBucket(flowID string) *tokenBucket {
+	if flowID == "" {
+		return &l.noFlow
+	}
+	b := l.perFlow[flowID]
+	if b == nil {
+		if len(l.perFlow) >= refusalFlowsTracked {
+			l.perFlow = map[string]*tokenBucket{}
+		}
+		b = &tokenBucket{rate: RefusalRatePerFlow, burst: RefusalsPerFlow}
+		l.perFlow[flowID] = b
+	}
+	return b
 }
 
 // AdmitRefusal counts a refused webhook request and says whether it is
 // to be recorded (then the caller builds the Refusal and passes it to
-// RecordRefusal): false beyond the rates and the backlog, in which case
-// it is counted as unrecorded. flowID is empty for a path no flow
+// RecordRefusal): false beyond the rates (the flow's own, or that of no
+// flow, then the overall one) and the backlog, in which case it is counted
+// as unrecorded. flowID is empty for a path no flow
 // listens on. It takes one lock and no allocation, so a flood of
 // refusals costs ingest next to nothing.
 func (e *Engine) AdmitRefusal(flowID string) bool {
@@ -149,7 +176,7 @@ func (e *Engine) AdmitRefusal(flowID string) bool {
 	l := &e.refusals
 	now := time.Now()
 	l.mu.Lock()
-	ok := len(l.pending) < refusalBacklog && (flowID != "" || l.noFlow.take(now)) && l.all.take(now)
+	ok := len(l.pending) < refusalBacklog && l.flowBucket(flowID).take(now) && l.all.take(now)
 	l.mu.Unlock()
 	if !ok {
 		l.dropped.Add(1)
