@@ -72,6 +72,9 @@ type FlowRow struct {
 	// stopped at its cap.
 	Runs24h    int
 	RunsCapped bool
+	// Refused24h counts requests refused in the last 24 hours (capped).
+	Refused24h    int
+	RefusedCapped bool
 	Version    int64
 	CSRF       string
 }
