@@ -68,7 +68,10 @@ func cmdServe(args []string, stderr io.Writer) error {
 		return err
 	}
 	cfg := web.Config{PublicURL: o.publicURL, HooksPublicURL: o.hooksPublicURL, Version: version, Logger: log,
-		Metrics: o.metrics, MetricsElsewhere: o.metricsAddr != "", Backup: store}
+		Metrics: o.metrics, MetricsElsewhere: o.metricsAddr != ""}
+	if b, ok := store.(web.Backuper); ok {
+		cfg.Backup = b
+	}
 	var metricsLn net.Listener
 	if o.metricsAddr != "" {
 		if metricsLn, err = net.Listen("tcp", o.metricsAddr); err != nil {

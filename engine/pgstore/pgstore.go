@@ -42,9 +42,15 @@ type Options struct {
 	PoolSize int
 	// Logger receives what the store reports on its own; nil: slog.Default().
 	Logger *slog.Logger
-	// Node names this process among the nodes (poll leases, notifications);
-	// empty: a random name.
+	// Node names this process among the nodes (River, poll leases,
+	// notifications); empty: a random name.
 	Node string
+	// Workers is how many runs this node's River workers advance at once.
+	Workers int
+	// JobTimeout bounds one turn of a run on a worker; a node that died
+	// has its runs taken up by another JobTimeout + 15 s later (and
+	// within River's 30 s rescue interval). DefaultJobTimeout when 0.
+	JobTimeout time.Duration
 }
 
 // Store is the engine.Store kept in PostgreSQL.
@@ -52,8 +58,8 @@ type Store struct {
 	pool *pgxpool.Pool
 	log  *slog.Logger
 	node string
-	// queue, once set by Queue, inserts a River job with every run that
-	// becomes due, in the transaction that stores it.
+	// queue inserts a River job with every run that becomes due, in the
+	// transaction that stores it, and works them once started.
 	queue *runQueue
 }
 
@@ -79,7 +85,14 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("pgstore: connect: %w", err)
 	}
 	s := &Store{pool: pool, log: o.Logger, node: o.Node}
+	if o.Workers <= 0 {
+		o.Workers = engine.DefaultWorkers
+	}
 	if err := s.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if err := s.newRunQueue(o); err != nil {
 		pool.Close()
 		return nil, err
 	}
@@ -94,8 +107,10 @@ func (s *Store) Node() string { return s.node }
 
 // Close closes the pool (and stops the queue's workers, when started).
 func (s *Store) Close() error {
-	if s.queue != nil {
-		s.queue.stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.queue.stop(ctx); err != nil {
+		s.log.Warn("stop run workers", "err", err)
 	}
 	s.pool.Close()
 	return nil

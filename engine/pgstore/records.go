@@ -44,7 +44,7 @@ func lockKey(ctx context.Context, tx pgx.Tx, name string) error {
 func (s *Store) PutFlow(ctx context.Context, id string, raw []byte) (engine.FlowRecord, error) {
 	var rec engine.FlowRecord
 	err := s.tx(ctx, func(tx pgx.Tx) (err error) {
-		rec, err = putFlowTx(ctx, tx, id, raw, time.Now().UTC(), nil)
+		rec, err = s.putFlowTx(ctx, tx, id, raw, time.Now().UTC(), nil)
 		return err
 	})
 	if err != nil {
@@ -54,7 +54,7 @@ func (s *Store) PutFlow(ctx context.Context, id string, raw []byte) (engine.Flow
 }
 
 // putFlowTx stores raw as the flow's next version, with meta when given.
-func putFlowTx(ctx context.Context, tx pgx.Tx, id string, raw []byte, now time.Time, meta *engine.VersionMeta) (engine.FlowRecord, error) {
+func (s *Store) putFlowTx(ctx context.Context, tx pgx.Tx, id string, raw []byte, now time.Time, meta *engine.VersionMeta) (engine.FlowRecord, error) {
 	if err := lockKey(ctx, tx, "flow:"+id); err != nil {
 		return engine.FlowRecord{}, err
 	}
@@ -83,7 +83,10 @@ func putFlowTx(ctx context.Context, tx pgx.Tx, id string, raw []byte, now time.T
 	_, err = tx.Exec(ctx, `INSERT INTO sy_flows (id, version, flow, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, flow = EXCLUDED.flow, updated_at = EXCLUDED.updated_at`,
 		id, rec.Version, []byte(rec.Flow), rec.CreatedAt, rec.UpdatedAt)
-	return rec, err
+	if err != nil {
+		return rec, err
+	}
+	return rec, s.notifyFlow(ctx, tx, id)
 }
 
 func scanFlow(row pgx.Row) (engine.FlowRecord, error) {
@@ -131,7 +134,20 @@ func (s *Store) Flows(ctx context.Context) ([]engine.FlowRecord, error) {
 // DeleteFlow implements engine.FlowStore. Its versions stay, so that the
 // history of runs it made can still be read.
 func (s *Store) DeleteFlow(ctx context.Context, id string) error {
-	return s.deleteRow(ctx, `DELETE FROM sy_flows WHERE id = $1`, id, "flow "+id)
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM sy_flows WHERE id = $1`, id)
+		if err == nil && tag.RowsAffected() == 0 {
+			return engine.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		return s.notifyFlow(ctx, tx, id)
+	})
+	if err != nil {
+		return fmt.Errorf("store: delete flow %s: %w", id, unavailable(err))
+	}
+	return nil
 }
 
 // deleteRow runs a delete of one row by key; no row is ErrNotFound.
@@ -150,7 +166,7 @@ func (s *Store) deleteRow(ctx context.Context, sql, key, what string) error {
 func (s *Store) PutFlowVersion(ctx context.Context, id string, raw []byte, meta engine.VersionMeta) (engine.FlowRecord, error) {
 	var rec engine.FlowRecord
 	err := s.tx(ctx, func(tx pgx.Tx) (err error) {
-		rec, err = putFlowTx(ctx, tx, id, raw, meta.SavedAt, &meta)
+		rec, err = s.putFlowTx(ctx, tx, id, raw, meta.SavedAt, &meta)
 		return err
 	})
 	if err != nil {
@@ -180,8 +196,10 @@ func (s *Store) SetFlowState(ctx context.Context, id string, raw []byte, change 
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO sy_flow_states (flow_id, at_ns, change) VALUES ($1, $2, $3)`, id, nanos(change.At), data)
-		return err
+		if _, err = tx.Exec(ctx, `INSERT INTO sy_flow_states (flow_id, at_ns, change) VALUES ($1, $2, $3)`, id, nanos(change.At), data); err != nil {
+			return err
+		}
+		return s.notifyFlow(ctx, tx, id)
 	})
 	if err != nil {
 		return engine.FlowRecord{}, fmt.Errorf("store: set state of flow %q: %w", id, unavailable(err))

@@ -173,10 +173,13 @@ func (s *Store) SaveRun(ctx context.Context, run *engine.Run) error {
 	}
 	final := run.Status.Final()
 	err = s.tx(ctx, func(tx pgx.Tx) error {
+		// The NOTIFY rides on the update: sent only when a row changed,
+		// delivered only once the transaction commits.
 		var origin *int64
-		err := tx.QueryRow(ctx, `UPDATE sy_runs SET status = $2, final = $3, due_ns = $4, summary = $5, data = $6
-			WHERE seq = $1 AND NOT final RETURNING COALESCE(retry_of, replay_of)`,
-			seq, string(run.Status), final, dueNanos(run), sumData, data).Scan(&origin)
+		err := tx.QueryRow(ctx, `WITH u AS (UPDATE sy_runs SET status = $2, final = $3, due_ns = $4, summary = $5, data = $6
+				WHERE seq = $1 AND NOT final RETURNING COALESCE(retry_of, replay_of) AS origin)
+			SELECT origin FROM u, pg_notify($7, $8)`,
+			seq, string(run.Status), final, dueNanos(run), sumData, data, notifyChannel, s.noticeOf(run)).Scan(&origin)
 		if errors.Is(err, pgx.ErrNoRows) {
 			var exists bool
 			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM sy_runs WHERE seq = $1)`, seq).Scan(&exists); err != nil {
@@ -191,11 +194,9 @@ func (s *Store) SaveRun(ctx context.Context, run *engine.Run) error {
 			return err
 		}
 		if run.Status == engine.RunSucceeded && origin != nil {
-			if err := resolveChain(ctx, tx, *origin, seq); err != nil {
-				return err
-			}
+			return resolveChain(ctx, tx, *origin, seq)
 		}
-		return s.notifyRun(ctx, tx, run)
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("store: save run %s: %w", run.ID, unavailable(err))

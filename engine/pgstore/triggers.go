@@ -283,3 +283,22 @@ func (s *Store) ResetPoll(ctx context.Context, flowID string) error {
 }
 
 var _ engine.TriggerStore = (*Store)(nil)
+
+// LeasePoll implements engine.PollLeaser: one row per flow names the node
+// polling it and until when; a node takes it when it is its own or lapsed.
+func (s *Store) LeasePoll(ctx context.Context, flowID string, ttl time.Duration) (bool, error) {
+	var node string
+	err := s.pool.QueryRow(ctx, `INSERT INTO sy_poll_leases (flow_id, node, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3))
+		ON CONFLICT (flow_id) DO UPDATE SET node = EXCLUDED.node, expires_at = EXCLUDED.expires_at
+		WHERE sy_poll_leases.node = EXCLUDED.node OR sy_poll_leases.expires_at < now()
+		RETURNING node`, flowID, s.node, ttl.Seconds()).Scan(&node)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("store: poll lease of %q: %w", flowID, unavailable(err))
+	}
+	return true, nil
+}
+
+var _ engine.PollLeaser = (*Store)(nil)
