@@ -99,15 +99,7 @@ func TestClusterKill9(t *testing.T) {
 	rec := newRecorder(t, func(n int, r *http.Request) (int, string) { return 200, `{"ok":true}` })
 	c := newCluster(t, 3, "--job-timeout", "5s")
 	c.start()
-	c.nodes[0].mustAPI(201, "POST", "/api/flows", fmt.Sprintf(`{
-	  "id": "crash", "name": "Crash", "enabled": true,
-	  "trigger": {"type": "webhook", "path": "crash"},
-	  "steps": [
-	    {"id": "shape", "use": "data.set", "with": {"id": "{{ trigger.body.id }}"}},
-	    {"id": "send", "use": "http.request", "retry": {"attempts": 5, "backoff": "100ms"},
-	     "with": {"method": "POST", "url": "%s/sink", "body": {"id": "{{ steps.shape.output.id }}"}}},
-	    {"id": "done", "use": "data.set", "with": {"ok": true}}
-	  ]}`, rec.url))
+	c.nodes[0].mustAPI(201, "POST", "/api/flows", crashFlow(rec.url))
 	// The other nodes learn of the flow through NOTIFY.
 	waitUntil(t, 10*time.Second, "the other nodes to take the flow", func() bool {
 		for _, in := range c.nodes[1:] {
@@ -136,23 +128,12 @@ func TestClusterKill9(t *testing.T) {
 				}
 				in := c.nodes[n%3]
 				id := fmt.Sprintf("e%d", n)
-				resp, data, err := in.hook("crash", "application/json", []byte(`{"id":"`+id+`"}`))
-				if err != nil {
-					continue // not acknowledged: the node died under it
-				}
-				if resp.StatusCode != 202 {
-					t.Errorf("event %s: status %d: %s", id, resp.StatusCode, data)
-					continue
-				}
-				var out struct {
-					RunID string `json:"run_id"`
-				}
-				if json.Unmarshal(data, &out) != nil || out.RunID == "" {
-					t.Errorf("event %s: bad answer %s", id, data)
+				runID := in.postEvent(t, "crash", id)
+				if runID == "" {
 					continue
 				}
 				mu.Lock()
-				acked[id] = out.RunID
+				acked[id] = runID
 				mu.Unlock()
 				if ackedN.Add(1) == total/3 {
 					killed.Do(func() {
@@ -185,40 +166,9 @@ func TestClusterKill9(t *testing.T) {
 		recMu.Unlock()
 	}
 	runs := c.nodes[0].allRuns("&flow=crash")
-	byEvent := map[string][]string{}
-	var dmu sync.Mutex
-	work := make(chan string)
-	var fw sync.WaitGroup
-	for w := 0; w < 8; w++ {
-		fw.Add(1)
-		go func() {
-			defer fw.Done()
-			for id := range work {
-				rd, _ := c.nodes[w%3].run(id)
-				evID, _ := rd.Trigger.Body["id"].(string)
-				dmu.Lock()
-				byEvent[evID] = append(byEvent[evID], id)
-				dmu.Unlock()
-				if rd.Status != "succeeded" {
-					t.Errorf("run %s is %s: %s", id, rd.Status, rd.Error)
-				}
-			}
-		}()
-	}
-	for _, r := range runs {
-		work <- r.ID
-	}
-	close(work)
-	fw.Wait()
-	for ev, ids := range byEvent {
-		if len(ids) != 1 {
-			t.Errorf("event %s has %d runs: %v", ev, len(ids), ids)
-		}
-	}
-	for ev, runID := range acked {
-		if ids := byEvent[ev]; len(ids) != 1 || ids[0] != runID {
-			t.Errorf("acknowledged event %s (run %s) has runs %v", ev, runID, ids)
-		}
+	byEvent, _ := runsByEvent(t, runs, func(w int, id string) (runDetail, []byte) { return c.nodes[w%3].run(id) })
+	checkOnce(t, byEvent, acked)
+	for ev := range acked {
 		if gotIDs[ev] == 0 {
 			t.Errorf("acknowledged event %s never reached the target", ev)
 		}
