@@ -121,6 +121,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if rq, ok := cfg.Store.(RunQueue); ok {
 		e.runQueue = rq
 	}
+	e.refusals.init()
 	e.sched = newScheduler(e, cfg.Clock)
 	e.exec = &executor{http: cfg.HTTP, dial: cfg.Dial, secrets: e, now: time.Now, log: cfg.Logger}
 	if e.keys != nil {

@@ -24,6 +24,7 @@ const (
 // appStore is what the commands need of a store, whichever it is.
 type appStore interface {
 	engine.Store
+	engine.AuditStore
 	auth.Store
 }
 

@@ -397,44 +397,6 @@ func (s *Store) PutMeta(ctx context.Context, key string, value []byte) error {
 	return nil
 }
 
-// AddRefusals implements engine.RefusalStore: it keeps the newest `keep`
-// per flow.
-func (s *Store) AddRefusals(ctx context.Context, rs []engine.Refusal, keep int) error {
-	err := s.tx(ctx, func(tx pgx.Tx) error {
-		flows := map[string]bool{}
-		for _, r := range rs {
-			data, err := json.Marshal(r)
-			if err != nil {
-				return err
-			}
-			if _, err := tx.Exec(ctx, `INSERT INTO sy_refusals (flow_id, at_ns, data) VALUES ($1, $2, $3)`, r.FlowID, nanos(r.At), data); err != nil {
-				return err
-			}
-			flows[r.FlowID] = true
-		}
-		for f := range flows {
-			if _, err := tx.Exec(ctx, `DELETE FROM sy_refusals WHERE id IN (
-				SELECT id FROM sy_refusals WHERE flow_id = $1 ORDER BY at_ns DESC, id DESC OFFSET $2)`, f, keep); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("store: add refusals: %w", unavailable(err))
-	}
-	return nil
-}
-
-// Refusals implements engine.RefusalStore: newest first.
-func (s *Store) Refusals(ctx context.Context, flowID string, limit int) ([]engine.Refusal, error) {
-	out, err := listJSON[engine.Refusal](ctx, s, `SELECT data FROM sy_refusals WHERE flow_id = $1 ORDER BY at_ns DESC, id DESC LIMIT $2`, flowID, limit)
-	if err != nil {
-		return nil, fmt.Errorf("store: refusals of %q: %w", flowID, err)
-	}
-	return out, nil
-}
-
 // putJSON upserts one JSON record by its key.
 func (s *Store) putJSON(ctx context.Context, sql string, what string, v any, args ...any) error {
 	data, err := json.Marshal(v)

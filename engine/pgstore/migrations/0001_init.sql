@@ -115,13 +115,22 @@ CREATE TABLE sy_poll_leases (
 	expires_at timestamptz NOT NULL
 );
 
+-- Refusals and the audit trail are logs numbered as they were stored;
+-- flow_id is empty for a refusal of a path no flow listens on.
 CREATE TABLE sy_refusals (
 	id      bigserial PRIMARY KEY,
 	flow_id text NOT NULL,
 	at_ns   bigint NOT NULL,
 	data    bytea NOT NULL
 );
-CREATE INDEX sy_refusals_flow ON sy_refusals (flow_id, at_ns, id);
+CREATE INDEX sy_refusals_flow ON sy_refusals (flow_id, id);
+
+CREATE TABLE sy_audit (
+	id     bigserial PRIMARY KEY,
+	action text NOT NULL,
+	target text NOT NULL,
+	data   bytea NOT NULL
+);
 
 CREATE TABLE sy_users (
 	name text PRIMARY KEY,
