@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -200,6 +201,25 @@ func TestClusterScheduleOnce(t *testing.T) {
 	rec := newRecorder(t, nil)
 	c := newCluster(t, 3)
 	c.start()
+	// Each node reports the database in its readiness and its pool and
+	// the queue in its metrics.
+	for i, in := range c.nodes {
+		resp, err := http.Get(in.url("/readyz"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), `"database":"ok"`) {
+			t.Errorf("node %d /readyz: %d %s", i, resp.StatusCode, body)
+		}
+		metrics := string(in.mustAPI(200, "GET", "/metrics", nil))
+		for _, m := range []string{`switchyard_db_pool_connections{state="in_use"}`, "switchyard_db_pool_max_connections 16", `switchyard_queue_jobs{state="available"}`} {
+			if !strings.Contains(metrics, m) {
+				t.Errorf("node %d /metrics lacks %s", i, m)
+			}
+		}
+	}
 	c.nodes[0].mustAPI(201, "POST", "/api/flows", fmt.Sprintf(`{
 	  "id": "tick", "name": "Tick", "enabled": true,
 	  "trigger": {"type": "schedule", "cron": "@every 2s"},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"time"
 
@@ -68,4 +69,26 @@ func dataDirOnly(o *options, command string) error {
 		return usageError{fmt.Sprintf("%s works on a data dir (--data); for a PostgreSQL database use pg_dump and pg_restore (docs/cluster.md). Unset %s or drop --database", command, envDatabase)}
 	}
 	return nil
+}
+
+// storeKey and storeWhere name the store in the start-up log line: the
+// data dir, or the database without its password.
+func storeKey(o *options) string {
+	if o.database != "" {
+		return "database"
+	}
+	return "data"
+}
+
+func storeWhere(o *options) string {
+	if o.database == "" {
+		return o.data
+	}
+	u, err := url.Parse(o.database)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	u.User = url.User(u.User.Username())
+	u.RawQuery = ""
+	return u.String()
 }
