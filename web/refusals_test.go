@@ -1,9 +1,14 @@
 package web
 
 import (
+	"bytes"
+	"compress/gzip"
+	"context"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/switchyard/switchyard/engine"
 )
 
 func TestBodyExcerpt(t *testing.T) {
@@ -45,5 +50,31 @@ func TestCredentialHeader(t *testing.T) {
 		if got := credentialHeader(name); got != want {
 			t.Errorf("credentialHeader(%q) = %v, want %v", name, got, want)
 		}
+	}
+}
+
+// A refused compressed body keeps its decoded start, and a long path and
+// header are cut.
+func TestRefusalKeepsDecodedBody(t *testing.T) {
+	f := newFixture(t, engine.Config{})
+	createFlow(t, f, `{"id": "gz", "name": "gz", "enabled": true, "trigger": {"type": "webhook", "path": "gz"}, "steps": [{"id": "a", "use": "data.set", "with": {"x": 1}}]}`)
+	var zb bytes.Buffer
+	zw := gzip.NewWriter(&zb)
+	zw.Write([]byte(`{"email": "ada@example.com", `))
+	zw.Close()
+	r, body := f.do(t, "POST", "/hooks/gz", "application/json", zb.String(), "Content-Encoding", "gzip", "X-Long", strings.Repeat("é", 300))
+	if r.StatusCode != 400 {
+		t.Fatalf("malformed gzip'd JSON: %d %s", r.StatusCode, body)
+	}
+	p, err := f.eng.ListRefusals(context.Background(), engine.RefusalFilter{FlowID: "gz"})
+	if err != nil || len(p.Refusals) != 1 {
+		t.Fatalf("refusals: %+v %v", p, err)
+	}
+	got := p.Refusals[0]
+	if got.Body != `{"email": "ada@example.com", ` || got.Size != int64(len(got.Body)) || got.Kind != "malformed_body" {
+		t.Errorf("refusal: %+v", got)
+	}
+	if h := got.Headers["x-long"]; len(h) > refusalHeaderValueMax+len("…") || !utf8.ValidString(h) || !strings.HasSuffix(h, "…") {
+		t.Errorf("long header kept as %d bytes: %q", len(h), h)
 	}
 }
