@@ -245,17 +245,26 @@ func (s *Server) listRefusals(c *fiber.Ctx) error {
 	return c.JSON(p)
 }
 
-// refusedPage is the UI's list of every refused request.
+// refusedPage is the UI's list of every refused request, or (?flow=)
+// of one flow's.
 func (s *Server) refusedPage(c *fiber.Ctx) error {
 	_, cursor, err := pageQuery(c)
 	if err != nil {
 		return err
 	}
-	p, err := s.eng.ListRefusals(c.UserContext(), engine.RefusalFilter{Limit: 100, Cursor: cursor})
+	f := engine.RefusalFilter{Limit: 100, Cursor: cursor}
+	if id := c.Query("flow"); id != "" {
+		a, err := s.eng.Flow(id)
+		if err != nil {
+			return err
+		}
+		f.FlowID = a.Flow().ID
+	}
+	p, err := s.eng.ListRefusals(c.UserContext(), f)
 	if err != nil {
 		return err
 	}
-	props := views.RefusedProps{Page: s.pageProps(c, "Refused requests", "refused"), Refusals: p.Refusals, NextCursor: p.NextCursor,
-		Unrecorded: s.eng.Stats().RefusalsDropped}
+	props := views.RefusedProps{Page: s.pageProps(c, "Refused requests", "refused"), FlowID: f.FlowID, Refusals: p.Refusals,
+		NextCursor: p.NextCursor, Unrecorded: s.eng.Stats().RefusalsDropped}
 	return render(c, fiber.StatusOK, views.Refused(props))
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -76,5 +77,34 @@ func TestRefusalKeepsDecodedBody(t *testing.T) {
 	}
 	if h := got.Headers["x-long"]; len(h) > refusalHeaderValueMax+len("…") || !utf8.ValidString(h) || !strings.HasSuffix(h, "…") {
 		t.Errorf("long header kept as %d bytes: %q", len(h), h)
+	}
+}
+
+// The flow page lists a flow's newest 50 refused requests and links to
+// the Refused page of that flow, which lists them all without the flow
+// column.
+func TestRefusedPageOfOneFlow(t *testing.T) {
+	f := newFixture(t, engine.Config{})
+	b := signIn(t, f.srv)
+	createFlow(t, f, `{"id": "busy", "name": "busy", "enabled": true, "trigger": {"type": "webhook", "path": "busy"}, "steps": [{"id": "a", "use": "data.set", "with": {"x": 1}}]}`)
+	for i := range 60 {
+		if !f.eng.AdmitRefusal("busy") {
+			t.Fatalf("refusal %d not admitted", i)
+		}
+		f.eng.RecordRefusal(engine.Refusal{FlowID: "busy", Status: 400, Kind: "malformed_body", Reason: fmt.Sprint("bad ", i), Method: "POST", Path: "/hooks/busy"})
+	}
+	_, page := b.do("GET", "/flows/busy/edit", nil)
+	if n := strings.Count(page, `class="refusal-row"`); n != refusalsShown {
+		t.Errorf("the flow page lists %d, want %d", n, refusalsShown)
+	}
+	if !strings.Contains(page, `href="/refused?flow=busy" id="refusals-all"`) {
+		t.Errorf("no link to all of the flow's refused requests")
+	}
+	r, page := b.do("GET", "/refused?flow=busy", nil)
+	if r.StatusCode != 200 || strings.Count(page, `class="refusal-row"`) != 60 || strings.Contains(page, `class="refusal-flow"`) || !strings.Contains(page, "Refused requests of busy") {
+		t.Errorf("the Refused page of the flow: %d, %d rows", r.StatusCode, strings.Count(page, `class="refusal-row"`))
+	}
+	if r, _ := b.do("GET", "/refused?flow=nope", nil); r.StatusCode != 404 {
+		t.Errorf("the Refused page of a flow that does not exist: %d", r.StatusCode)
 	}
 }
