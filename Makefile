@@ -54,6 +54,7 @@ bench:
 	$(GO) test -run '^$$' -bench RunHistory -benchtime 200x ./web
 	bash bench/run.sh
 	bash bench/bulk.sh
+	bash bench/flood.sh
 	bash bench/peers.sh
 
 # bench-peers: only the comparison with Node-RED and n8n.
