@@ -77,6 +77,23 @@ func kvInvalid(field, format string, args ...any) *KVError {
 	return &KVError{Field: field, Msg: fmt.Sprintf(format, args...), Kind: ErrKVInvalid}
 }
 
+// KVValue is a value's JSON, kept and sent as written.
+type KVValue []byte
+
+// MarshalJSON implements json.Marshaler: the value as is (null when empty).
+func (v KVValue) MarshalJSON() ([]byte, error) {
+	if len(v) == 0 {
+		return []byte("null"), nil
+	}
+	return v, nil
+}
+
+// UnmarshalJSON implements json.Unmarshaler: the value as sent.
+func (v *KVValue) UnmarshalJSON(b []byte) error {
+	*v = append((*v)[:0], b...)
+	return nil
+}
+
 // KVOp is what a write does.
 type KVOp string
 
@@ -93,7 +110,7 @@ type KVWrite struct {
 	Namespace string
 	Key       string
 	// Value is the JSON value of a set.
-	Value json.RawMessage
+	Value KVValue
 	// TTL, when above zero, makes a set's value expire after it.
 	TTL time.Duration
 	// By is what an increment adds (may be negative or fractional).
@@ -110,7 +127,7 @@ type KVWrite struct {
 // KVResult is what a write did.
 type KVResult struct {
 	// Value is the value after an increment.
-	Value json.RawMessage `json:"value,omitempty"`
+	Value KVValue `json:"value,omitempty"`
 	// Existed is whether a delete found a live value.
 	Existed bool `json:"existed,omitempty"`
 	// Replayed is true when the write's Once name was known: nothing was
@@ -120,11 +137,11 @@ type KVResult struct {
 
 // KVEntry is one stored value.
 type KVEntry struct {
-	Namespace string          `json:"namespace"`
-	Key       string          `json:"key"`
-	Value     json.RawMessage `json:"value"`
-	UpdatedAt time.Time       `json:"updated_at"`
-	ExpiresAt *time.Time      `json:"expires_at,omitempty"`
+	Namespace string     `json:"namespace"`
+	Key       string     `json:"key"`
+	Value     KVValue    `json:"value"`
+	UpdatedAt time.Time  `json:"updated_at"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 }
 
 // KVNamespace is one namespace and what it holds (keys and bytes count
@@ -174,7 +191,7 @@ func (s *KVStored) Live(now time.Time) bool {
 
 // Entry turns a stored value into an entry.
 func (s *KVStored) Entry(namespace, key string) KVEntry {
-	e := KVEntry{Namespace: namespace, Key: key, Value: json.RawMessage(bytes.Clone(s.Value)), UpdatedAt: time.Unix(0, s.Updated).UTC()}
+	e := KVEntry{Namespace: namespace, Key: key, Value: KVValue(bytes.Clone(s.Value)), UpdatedAt: time.Unix(0, s.Updated).UTC()}
 	if s.Expires != 0 {
 		t := time.Unix(0, s.Expires).UTC()
 		e.ExpiresAt = &t
@@ -300,7 +317,7 @@ func KVApply(w KVWrite, cur *KVStored, use KVUsage) (next *KVStored, res KVResul
 			// A counter keeps the time to live its value was set with.
 			next.Expires = cur.Expires
 		}
-		res.Value = json.RawMessage(bytes.Clone(sum))
+		res.Value = KVValue(bytes.Clone(sum))
 	}
 	if cur == nil {
 		use.Keys++

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -152,7 +151,7 @@ func (e *Engine) KVGet(ctx context.Context, namespace, key string) (KVEntry, err
 }
 
 // KVPut stores a value (JSON) and returns it as stored.
-func (e *Engine) KVPut(ctx context.Context, namespace, key string, value json.RawMessage, ttl time.Duration) (KVEntry, error) {
+func (e *Engine) KVPut(ctx context.Context, namespace, key string, value KVValue, ttl time.Duration) (KVEntry, error) {
 	kv, err := e.kvStore()
 	if err != nil {
 		return KVEntry{}, err

@@ -52,6 +52,12 @@ func (s *Server) routes() {
 	api.Delete("/connections/:name", s.deleteConnection)
 	api.Post("/connections/:name/test", s.testConnection)
 
+	api.Get("/store", s.listKVNamespaces)
+	api.Get("/store/:namespace", s.listKV)
+	api.Get("/store/:namespace/:key", s.getKV)
+	api.Put("/store/:namespace/:key", s.putKV)
+	api.Delete("/store/:namespace/:key", s.deleteKV)
+
 	api.Get("/events", s.events)
 	api.Get("/backup", s.backup)
 	// Every route above needs its entry in apiDocs (web/openapi.go).

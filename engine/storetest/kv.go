@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -64,9 +63,9 @@ func testKVValues(t *testing.T, h *harness) {
 		"ключ":    `"unicode key"`,
 	}
 	for k, v := range values {
-		h.kvWrite(engine.KVWrite{Op: engine.KVSet, Namespace: "flow-a", Key: k, Value: json.RawMessage(v)})
+		h.kvWrite(engine.KVWrite{Op: engine.KVSet, Namespace: "flow-a", Key: k, Value: engine.KVValue(v)})
 	}
-	h.kvWrite(engine.KVWrite{Op: engine.KVSet, Namespace: "shared.ns", Key: "text", Value: json.RawMessage(`"other"`)})
+	h.kvWrite(engine.KVWrite{Op: engine.KVSet, Namespace: "shared.ns", Key: "text", Value: engine.KVValue(`"other"`)})
 	h.reopen()
 	now := time.Now()
 	for k, v := range values {
@@ -141,7 +140,7 @@ func testKVValues(t *testing.T, h *harness) {
 		t.Fatalf("namespaces after emptying one = %+v, %v", nss, err)
 	}
 	// Overwriting replaces the value and keeps the count.
-	h.kvWrite(engine.KVWrite{Op: engine.KVSet, Namespace: "flow-a", Key: "text", Value: json.RawMessage(`"new"`)})
+	h.kvWrite(engine.KVWrite{Op: engine.KVSet, Namespace: "flow-a", Key: "text", Value: engine.KVValue(`"new"`)})
 	if got, _ := h.kvValue("flow-a", "text", time.Now()); got != `"new"` {
 		t.Errorf("after overwrite: %q", got)
 	}
@@ -155,11 +154,11 @@ func testKVValues(t *testing.T, h *harness) {
 // the time to live; a later set without one keeps the value for good.
 func testKVTTL(t *testing.T, h *harness) {
 	t0 := time.Now().Add(-time.Hour)
-	h.kvWrite(engine.KVWrite{Op: engine.KVSet, Namespace: "ns", Key: "short", Value: json.RawMessage(`1`), TTL: time.Minute, Now: t0})
-	h.kvWrite(engine.KVWrite{Op: engine.KVSet, Namespace: "ns", Key: "long", Value: json.RawMessage(`2`), TTL: 3 * time.Hour, Now: t0})
+	h.kvWrite(engine.KVWrite{Op: engine.KVSet, Namespace: "ns", Key: "short", Value: engine.KVValue(`1`), TTL: time.Minute, Now: t0})
+	h.kvWrite(engine.KVWrite{Op: engine.KVSet, Namespace: "ns", Key: "long", Value: engine.KVValue(`2`), TTL: 3 * time.Hour, Now: t0})
 	h.kvWrite(engine.KVWrite{Op: engine.KVIncrement, Namespace: "ns", Key: "long", By: 1, Now: t0.Add(time.Second)})
-	h.kvWrite(engine.KVWrite{Op: engine.KVSet, Namespace: "ns", Key: "kept", Value: json.RawMessage(`3`), TTL: time.Minute, Now: t0})
-	h.kvWrite(engine.KVWrite{Op: engine.KVSet, Namespace: "ns", Key: "kept", Value: json.RawMessage(`4`), Now: t0})
+	h.kvWrite(engine.KVWrite{Op: engine.KVSet, Namespace: "ns", Key: "kept", Value: engine.KVValue(`3`), TTL: time.Minute, Now: t0})
+	h.kvWrite(engine.KVWrite{Op: engine.KVSet, Namespace: "ns", Key: "kept", Value: engine.KVValue(`4`), Now: t0})
 	now := time.Now()
 	if v, ok := h.kvValue("ns", "short", t0.Add(30*time.Second)); !ok || v != "1" {
 		t.Errorf("before it expires: %q %v", v, ok)
@@ -179,7 +178,7 @@ func testKVTTL(t *testing.T, h *harness) {
 		t.Errorf("listing shows expired values: %+v %v", page, err)
 	}
 	// An increment of an expired counter starts again from zero.
-	h.kvWrite(engine.KVWrite{Op: engine.KVSet, Namespace: "ns", Key: "counter", Value: json.RawMessage(`41`), TTL: time.Minute, Now: t0})
+	h.kvWrite(engine.KVWrite{Op: engine.KVSet, Namespace: "ns", Key: "counter", Value: engine.KVValue(`41`), TTL: time.Minute, Now: t0})
 	if res := h.kvWrite(engine.KVWrite{Op: engine.KVIncrement, Namespace: "ns", Key: "counter", By: 1}); string(res.Value) != "1" {
 		t.Errorf("increment of an expired counter = %s, want 1", res.Value)
 	}
@@ -239,9 +238,9 @@ func testKVIncrement(t *testing.T, h *harness) {
 		t.Fatal("a new attempt was taken for the old one")
 	}
 	// Sets and deletes are named too.
-	h.kvWrite(engine.KVWrite{Op: engine.KVSet, Namespace: "ns", Key: "s", Value: json.RawMessage(`1`), Once: "run_y:set#1"})
-	h.kvWrite(engine.KVWrite{Op: engine.KVSet, Namespace: "ns", Key: "s", Value: json.RawMessage(`2`)})
-	if res := h.kvWrite(engine.KVWrite{Op: engine.KVSet, Namespace: "ns", Key: "s", Value: json.RawMessage(`1`), Once: "run_y:set#1"}); !res.Replayed {
+	h.kvWrite(engine.KVWrite{Op: engine.KVSet, Namespace: "ns", Key: "s", Value: engine.KVValue(`1`), Once: "run_y:set#1"})
+	h.kvWrite(engine.KVWrite{Op: engine.KVSet, Namespace: "ns", Key: "s", Value: engine.KVValue(`2`)})
+	if res := h.kvWrite(engine.KVWrite{Op: engine.KVSet, Namespace: "ns", Key: "s", Value: engine.KVValue(`1`), Once: "run_y:set#1"}); !res.Replayed {
 		t.Error("named set done twice")
 	}
 	if v, _ := h.kvValue("ns", "s", time.Now()); v != "2" {
@@ -252,7 +251,7 @@ func testKVIncrement(t *testing.T, h *harness) {
 		t.Errorf("named delete: %+v then %+v", del, again)
 	}
 	// Whole numbers stay exact past float64's 2^53; fractions add.
-	h.kvWrite(engine.KVWrite{Op: engine.KVSet, Namespace: "ns", Key: "big", Value: json.RawMessage(`9007199254740993`)})
+	h.kvWrite(engine.KVWrite{Op: engine.KVSet, Namespace: "ns", Key: "big", Value: engine.KVValue(`9007199254740993`)})
 	if res := h.kvWrite(engine.KVWrite{Op: engine.KVIncrement, Namespace: "ns", Key: "big", By: 1}); string(res.Value) != "9007199254740994" {
 		t.Errorf("big increment = %s", res.Value)
 	}
@@ -263,7 +262,7 @@ func testKVIncrement(t *testing.T, h *harness) {
 		t.Errorf("negative increment = %s", res.Value)
 	}
 	// A value that is not a number is refused, and left alone.
-	h.kvWrite(engine.KVWrite{Op: engine.KVSet, Namespace: "ns", Key: "word", Value: json.RawMessage(`"5"`)})
+	h.kvWrite(engine.KVWrite{Op: engine.KVSet, Namespace: "ns", Key: "word", Value: engine.KVValue(`"5"`)})
 	_, err := h.kv().KVWrite(ctx, engine.KVWrite{Op: engine.KVIncrement, Namespace: "ns", Key: "word", By: 1, Once: "run_z:inc#1"})
 	var ke *engine.KVError
 	if !errors.As(err, &ke) || !errors.Is(err, engine.ErrKVNotNumber) || ke.Field != "key" {
@@ -274,7 +273,7 @@ func testKVIncrement(t *testing.T, h *harness) {
 	}
 	// A refused write is not remembered: once the value is fixed, the
 	// same attempt works.
-	h.kvWrite(engine.KVWrite{Op: engine.KVSet, Namespace: "ns", Key: "word", Value: json.RawMessage(`5`)})
+	h.kvWrite(engine.KVWrite{Op: engine.KVSet, Namespace: "ns", Key: "word", Value: engine.KVValue(`5`)})
 	if res := h.kvWrite(engine.KVWrite{Op: engine.KVIncrement, Namespace: "ns", Key: "word", By: 1, Once: "run_z:inc#1"}); res.Replayed || string(res.Value) != "6" {
 		t.Errorf("increment after a refusal = %+v", res)
 	}
@@ -300,16 +299,16 @@ func testKVLimits(t *testing.T, h *harness) {
 			t.Errorf("%s %q/%q: %v, want a %v error on %s", w.Op, w.Namespace, clipKey(w.Key), err, kind, field)
 		}
 	}
-	str := func(n int) json.RawMessage { return json.RawMessage(`"` + strings.Repeat("x", n-2) + `"`) }
+	str := func(n int) engine.KVValue { return engine.KVValue(`"` + strings.Repeat("x", n-2) + `"`) }
 	refused(engine.KVWrite{Op: engine.KVSet, Namespace: "ns", Key: "big", Value: str(engine.MaxKVValue + 1)}, "value", engine.ErrKVLimit)
 	h.kvWrite(engine.KVWrite{Op: engine.KVSet, Namespace: "ns", Key: "max", Value: str(engine.MaxKVValue)})
-	refused(engine.KVWrite{Op: engine.KVSet, Namespace: "ns", Key: "bad", Value: json.RawMessage(`{"a":`)}, "value", engine.ErrKVInvalid)
-	refused(engine.KVWrite{Op: engine.KVSet, Namespace: "ns", Key: "", Value: json.RawMessage(`1`)}, "key", engine.ErrKVInvalid)
-	refused(engine.KVWrite{Op: engine.KVSet, Namespace: "ns", Key: "a\x00b", Value: json.RawMessage(`1`)}, "key", engine.ErrKVInvalid)
-	refused(engine.KVWrite{Op: engine.KVSet, Namespace: "ns", Key: strings.Repeat("k", engine.MaxKVKey+1), Value: json.RawMessage(`1`)}, "key", engine.ErrKVLimit)
-	refused(engine.KVWrite{Op: engine.KVSet, Namespace: "a/b", Key: "k", Value: json.RawMessage(`1`)}, "namespace", engine.ErrKVInvalid)
-	refused(engine.KVWrite{Op: engine.KVSet, Namespace: "", Key: "k", Value: json.RawMessage(`1`)}, "namespace", engine.ErrKVInvalid)
-	refused(engine.KVWrite{Op: engine.KVSet, Namespace: "ns", Key: "k", Value: json.RawMessage(`1`), TTL: engine.MaxKVTTL + 1}, "ttl", engine.ErrKVInvalid)
+	refused(engine.KVWrite{Op: engine.KVSet, Namespace: "ns", Key: "bad", Value: engine.KVValue(`{"a":`)}, "value", engine.ErrKVInvalid)
+	refused(engine.KVWrite{Op: engine.KVSet, Namespace: "ns", Key: "", Value: engine.KVValue(`1`)}, "key", engine.ErrKVInvalid)
+	refused(engine.KVWrite{Op: engine.KVSet, Namespace: "ns", Key: "a\x00b", Value: engine.KVValue(`1`)}, "key", engine.ErrKVInvalid)
+	refused(engine.KVWrite{Op: engine.KVSet, Namespace: "ns", Key: strings.Repeat("k", engine.MaxKVKey+1), Value: engine.KVValue(`1`)}, "key", engine.ErrKVLimit)
+	refused(engine.KVWrite{Op: engine.KVSet, Namespace: "a/b", Key: "k", Value: engine.KVValue(`1`)}, "namespace", engine.ErrKVInvalid)
+	refused(engine.KVWrite{Op: engine.KVSet, Namespace: "", Key: "k", Value: engine.KVValue(`1`)}, "namespace", engine.ErrKVInvalid)
+	refused(engine.KVWrite{Op: engine.KVSet, Namespace: "ns", Key: "k", Value: engine.KVValue(`1`), TTL: engine.MaxKVTTL + 1}, "ttl", engine.ErrKVInvalid)
 
 	// Bytes: fill a namespace to just under 8 MiB with 64 KiB values.
 	per := int64(engine.MaxKVValue + len("v000"))
@@ -337,7 +336,7 @@ func testKVLimits(t *testing.T, h *harness) {
 		t.Error("a refused value was stored")
 	}
 	// Making a value smaller is always allowed.
-	h.kvWrite(engine.KVWrite{Op: engine.KVSet, Namespace: "bytes", Key: "v999", Value: json.RawMessage(`1`)})
+	h.kvWrite(engine.KVWrite{Op: engine.KVSet, Namespace: "bytes", Key: "v999", Value: engine.KVValue(`1`)})
 
 	// Keys: 10,000 small ones (written concurrently, so they share
 	// transactions), then one more is refused; a key that exists still
@@ -348,7 +347,7 @@ func testKVLimits(t *testing.T, h *harness) {
 		go func() {
 			defer wg.Done()
 			for i := range keys {
-				if _, err := kv.KVWrite(ctx, engine.KVWrite{Op: engine.KVSet, Namespace: "keys", Key: strconv.Itoa(i), Value: json.RawMessage(`0`)}); err != nil {
+				if _, err := kv.KVWrite(ctx, engine.KVWrite{Op: engine.KVSet, Namespace: "keys", Key: strconv.Itoa(i), Value: engine.KVValue(`0`)}); err != nil {
 					t.Error(err)
 				}
 			}
