@@ -95,7 +95,7 @@ func (s *Server) listKV(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(page)
+	return sendKV(c, page)
 }
 
 // getKV answers GET /api/store/{namespace}/{key}.
@@ -108,7 +108,20 @@ func (s *Server) getKV(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(e)
+	return sendKV(c, e)
+}
+
+// sendKV answers with v as JSON, values exactly as stored: encoding/json
+// would escape <, > and & inside them.
+func sendKV(c *fiber.Ctx, v any) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
 }
 
 // putKV answers PUT /api/store/{namespace}/{key}.
@@ -129,7 +142,7 @@ func (s *Server) putKV(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(e)
+	return sendKV(c, e)
 }
 
 // kvInput checks a value and time to live as the API and the UI take

@@ -69,6 +69,9 @@ func (s *Store) KVWrite(ctx context.Context, w engine.KVWrite) (engine.KVResult,
 		}
 		return engine.KVResult{}, fmt.Errorf("store: data store %s %s/%s: %w", w.Op, w.Namespace, w.Key, err)
 	}
+	if s.afterKVWrite != nil && w.Once != "" && !res.Replayed {
+		s.afterKVWrite()
+	}
 	return res, nil
 }
 

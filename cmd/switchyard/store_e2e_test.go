@@ -1,0 +1,186 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// counterFlow counts each conversation's messages in the data store and
+// posts the count to url.
+func counterFlow(url string) string {
+	return fmt.Sprintf(`{
+	  "id": "counter", "name": "Counter", "enabled": true,
+	  "trigger": {"type": "webhook", "path": "counter"},
+	  "steps": [
+	    {"id": "count", "use": "store.increment", "with": {"key": "conv:{{ trigger.body.conv }}"}},
+	    {"id": "tell", "use": "http.request", "with": {"url": %q, "method": "POST",
+	      "body": {"conv": "{{ trigger.body.conv }}", "count": "{{ steps.count.output.value }}"}}}
+	  ]}`, url)
+}
+
+// hookRun posts a webhook and returns the run id of its 202.
+func (in *instance) hookRun(path, body string) string {
+	in.t.Helper()
+	resp, data, err := in.hook(path, "application/json", []byte(body))
+	if err != nil || resp.StatusCode != 202 {
+		in.t.Fatalf("webhook %s: %v %v %s", path, resp, err, data)
+	}
+	var out struct {
+		RunID string `json:"run_id"`
+	}
+	if err := json.Unmarshal(data, &out); err != nil {
+		in.t.Fatal(err)
+	}
+	return out.RunID
+}
+
+// waitRunFinal waits for a run to succeed or fail.
+func (in *instance) waitRunFinal(id string) runDetail {
+	in.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		rd, _ := in.run(id)
+		if rd.Status == "succeeded" || rd.Status == "failed" {
+			return rd
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	in.t.Fatalf("run %s did not finish:\n%s", id, in.logs.String())
+	return runDetail{}
+}
+
+// TestStoreIncrementKill9: the process is killed (SIGKILL, by the
+// kill-after-kv-write fault) right after store.increment's write is on
+// disk and before the step's checkpoint. The restarted server resumes the
+// run at that step, which finds its write done and does not count again:
+// the service hears 1, then 2 for the next event.
+func TestStoreIncrementKill9(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test skipped in -short mode")
+	}
+	rec := newRecorder(t, nil)
+	marker := filepath.Join(t.TempDir(), "killed")
+	in := newFaultInstance(t, "kill-after-kv-write="+marker)
+	in.start()
+	in.mustAPI(201, "POST", "/api/flows", counterFlow(rec.url))
+	id := in.hookRun("counter", `{"conv": "42"}`)
+	in.waitExit(30 * time.Second)
+	if len(rec.all()) != 0 {
+		t.Fatalf("the service heard from a run killed before it: %v", rec.all())
+	}
+	in.start()
+	rd := in.waitRunFinal(id)
+	if rd.Status != "succeeded" {
+		t.Fatalf("resumed run: %s %s", rd.Status, rd.Error)
+	}
+	if out, _ := json.Marshal(rd.Steps[0].Output); string(out) != `{"value":1}` {
+		t.Errorf("resumed increment output %s, want 1", out)
+	}
+	second := in.waitRunFinal(in.hookRun("counter", `{"conv": "42"}`))
+	if second.Status != "succeeded" {
+		t.Fatalf("second run: %s %s", second.Status, second.Error)
+	}
+	var counts []string
+	for _, r := range rec.all() {
+		var b struct {
+			Count float64 `json:"count"`
+		}
+		if err := json.Unmarshal(r.Body, &b); err != nil {
+			t.Fatal(err)
+		}
+		counts = append(counts, fmt.Sprint(b.Count))
+	}
+	if strings.Join(counts, ",") != "1,2" {
+		t.Errorf("the service heard counts %v, want 1,2", counts)
+	}
+	var e struct {
+		Value json.RawMessage `json:"value"`
+	}
+	if err := json.Unmarshal(in.mustAPI(200, "GET", "/api/store/counter/conv%3A42", nil), &e); err != nil || string(e.Value) != "2" {
+		t.Errorf("stored count %s, %v; want 2", e.Value, err)
+	}
+}
+
+// TestStoreAPI: values written by runs are read, changed and deleted
+// through the API; a run reads what the API wrote; refusals name the
+// field; the values outlive a restart.
+func TestStoreAPI(t *testing.T) {
+	rec := newRecorder(t, nil)
+	in := newInstance(t)
+	in.start()
+	in.mustAPI(201, "POST", "/api/flows", counterFlow(rec.url))
+	for range 3 {
+		in.waitRunFinal(in.hookRun("counter", `{"conv": "a/b"}`))
+	}
+	var nss struct {
+		Namespaces []struct {
+			Name string `json:"name"`
+			Keys int    `json:"keys"`
+		} `json:"namespaces"`
+	}
+	json.Unmarshal(in.mustAPI(200, "GET", "/api/store", nil), &nss)
+	if len(nss.Namespaces) != 1 || nss.Namespaces[0].Name != "counter" || nss.Namespaces[0].Keys != 1 {
+		t.Fatalf("namespaces %+v", nss)
+	}
+	var page struct {
+		Entries []struct {
+			Key   string          `json:"key"`
+			Value json.RawMessage `json:"value"`
+		} `json:"entries"`
+	}
+	json.Unmarshal(in.mustAPI(200, "GET", "/api/store/counter", nil), &page)
+	if len(page.Entries) != 1 || page.Entries[0].Key != "conv:a/b" || string(page.Entries[0].Value) != "3" {
+		t.Fatalf("entries %+v", page)
+	}
+	// A count set by hand is where the next run goes on from.
+	in.mustAPI(200, "PUT", "/api/store/counter/conv%3Aa%2Fb", `{"value": 41}`)
+	in.waitRunFinal(in.hookRun("counter", `{"conv": "a/b"}`))
+	reqs := rec.all()
+	if last := string(reqs[len(reqs)-1].Body); !strings.Contains(last, `"count":42`) {
+		t.Errorf("after the count was set to 41 the service heard %s", last)
+	}
+	// Values of any JSON are kept as sent; a shared namespace too.
+	in.mustAPI(200, "PUT", "/api/store/shared.cfg/greeting", `{"value": {"text": "héllo <b>", "n": [1, 2.5]}, "ttl": "1h"}`)
+	body := in.mustAPI(200, "GET", "/api/store/shared.cfg/greeting", nil)
+	if !strings.Contains(string(body), `"value":{"text":"héllo <b>","n":[1,2.5]}`) || !strings.Contains(string(body), `"expires_at"`) {
+		t.Errorf("shared value %s", body)
+	}
+	// Refusals.
+	for _, c := range []struct {
+		method, path, body string
+		status             int
+		field              string
+	}{
+		{"PUT", "/api/store/counter/big", `{"value": "` + strings.Repeat("x", 65536) + `"}`, 413, "value"},
+		{"PUT", "/api/store/counter/k", `{"value": 1, "ttl": "soon"}`, 400, "ttl"},
+		{"PUT", "/api/store/counter/k", `{}`, 400, "value"},
+		{"PUT", "/api/store/bad%20name/k", `{"value": 1}`, 400, "namespace"},
+		{"GET", "/api/store/counter/missing", "", 404, ""},
+		{"DELETE", "/api/store/counter/missing", "", 404, ""},
+	} {
+		var b any
+		if c.body != "" {
+			b = c.body
+		}
+		code, data := in.api(c.method, c.path, b)
+		if code != c.status || c.field != "" && !strings.Contains(string(data), `"field":"`+c.field+`"`) {
+			t.Errorf("%s %s: %d %s, want %d naming %s", c.method, c.path, code, data, c.status, c.field)
+		}
+	}
+	in.stop()
+	in.start()
+	if body := in.mustAPI(200, "GET", "/api/store/counter/conv%3Aa%2Fb", nil); !strings.Contains(string(body), `"value":42`) {
+		t.Errorf("after a restart: %s", body)
+	}
+	in.mustAPI(204, "DELETE", "/api/store/counter/conv%3Aa%2Fb", nil)
+	in.mustAPI(404, "GET", "/api/store/counter/conv%3Aa%2Fb", nil)
+	in.waitRunFinal(in.hookRun("counter", `{"conv": "a/b"}`))
+	reqs = rec.all()
+	if last := string(reqs[len(reqs)-1].Body); !strings.Contains(last, `"count":1`) {
+		t.Errorf("after the delete the service heard %s", last)
+	}
+}
