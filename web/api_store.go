@@ -11,6 +11,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/switchyard/switchyard/connectors"
 	"github.com/switchyard/switchyard/engine"
 	"github.com/switchyard/switchyard/flows"
 )
@@ -114,14 +115,12 @@ func (s *Server) getKV(c *fiber.Ctx) error {
 // sendKV answers with v as JSON, values exactly as stored: encoding/json
 // would escape <, > and & inside them.
 func sendKV(c *fiber.Ctx, v any) error {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	b, err := connectors.EncodeJSON(v)
+	if err != nil {
 		return err
 	}
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-	return c.Send(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+	return c.Send(b)
 }
 
 // putKV answers PUT /api/store/{namespace}/{key}.
