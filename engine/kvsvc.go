@@ -96,6 +96,13 @@ func (b *kvBinding) Increment(ctx context.Context, namespace, key string, by flo
 	return res.Value, err
 }
 
+// Audit actions of values changed by hand (API, UI); the steps' writes
+// are in their runs' history.
+const (
+	AuditStoreSet    = "store.set"
+	AuditStoreDelete = "store.delete"
+)
+
 // Page sizes of KVList.
 const (
 	DefaultKVPage = 100
@@ -160,6 +167,7 @@ func (e *Engine) KVPut(ctx context.Context, namespace, key string, value KVValue
 	if _, err := kv.KVWrite(ctx, KVWrite{Op: KVSet, Namespace: namespace, Key: key, Value: value, TTL: ttl, Now: now}); err != nil {
 		return KVEntry{}, err
 	}
+	e.Audit(ctx, AuditEntry{Action: AuditStoreSet, Target: namespace + "/" + key, Detail: fmt.Sprintf("%d bytes", len(value))})
 	entry := (&KVStored{Value: value, Updated: now.UnixNano()}).Entry(namespace, key)
 	if ttl > 0 {
 		t := now.Add(ttl).UTC()
@@ -182,6 +190,7 @@ func (e *Engine) KVDelete(ctx context.Context, namespace, key string) error {
 	if !res.Existed {
 		return fmt.Errorf("data store: %s/%s: %w", namespace, key, ErrNotFound)
 	}
+	e.Audit(ctx, AuditEntry{Action: AuditStoreDelete, Target: namespace + "/" + key})
 	return nil
 }
 

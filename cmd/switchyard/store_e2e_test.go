@@ -178,6 +178,13 @@ func TestStoreAPI(t *testing.T) {
 	}
 	in.mustAPI(204, "DELETE", "/api/store/counter/conv%3Aa%2Fb", nil)
 	in.mustAPI(404, "GET", "/api/store/counter/conv%3Aa%2Fb", nil)
+	// Changes by hand are in the audit trail, under the token.
+	audit := string(in.mustAPI(200, "GET", "/api/audit?limit=100", nil))
+	for _, want := range []string{`"action":"store.set","actor":{"kind":"token","name":"e2e"},"target":"counter/conv:a/b"`, `"action":"store.delete"`} {
+		if !strings.Contains(audit, want) {
+			t.Errorf("audit trail lacks %s: %.1500s", want, audit)
+		}
+	}
 	in.waitRunFinal(in.hookRun("counter", `{"conv": "a/b"}`))
 	reqs = rec.all()
 	if last := string(reqs[len(reqs)-1].Body); !strings.Contains(last, `"count":1`) {
