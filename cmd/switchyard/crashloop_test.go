@@ -39,8 +39,8 @@ func TestCrashLoopStops(t *testing.T) {
 	    {"id": "boom", "use": "test.crash", "if": "steps.shape.output.crash == true", "with": {"after": "1s"}},
 	    {"id": "done", "use": "data.set", "with": {"ok": true}}
 	  ]}`)
-	hook := func(body string) string { return in.hookRun("crashy", body) }
-	waitRun := in.waitRunFinal
+	hook := func(body string) string { return in.hookJSON("crashy", body) }
+	waitRun := in.waitRun
 	if rd := waitRun(hook(`{"crash": false}`)); rd.Status != "succeeded" {
 		t.Fatalf("harmless run: %s %s", rd.Status, rd.Error)
 	}

@@ -22,35 +22,20 @@ func counterFlow(url string) string {
 	  ]}`, url)
 }
 
-// hookRun posts a webhook and returns the run id of its 202.
-func (in *instance) hookRun(path, body string) string {
-	in.t.Helper()
-	resp, data, err := in.hook(path, "application/json", []byte(body))
-	if err != nil || resp.StatusCode != 202 {
-		in.t.Fatalf("webhook %s: %v %v %s", path, resp, err, data)
-	}
-	var out struct {
-		RunID string `json:"run_id"`
-	}
-	if err := json.Unmarshal(data, &out); err != nil {
-		in.t.Fatal(err)
-	}
-	return out.RunID
-}
-
-// waitRunFinal waits for a run to succeed or fail.
-func (in *instance) waitRunFinal(id string) runDetail {
-	in.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		rd, _ := in.run(id)
-		if rd.Status == "succeeded" || rd.Status == "failed" {
-			return rd
+// heardCounts lists the counts the counter flow posted, in order.
+func heardCounts(t *testing.T, rec *recorder) string {
+	t.Helper()
+	var out []string
+	for _, r := range rec.all() {
+		var b struct {
+			Count float64 `json:"count"`
 		}
-		time.Sleep(20 * time.Millisecond)
+		if err := json.Unmarshal(r.Body, &b); err != nil {
+			t.Fatalf("the service got %s: %v", r.Body, err)
+		}
+		out = append(out, fmt.Sprint(b.Count))
 	}
-	in.t.Fatalf("run %s did not finish:\n%s", id, in.logs.String())
-	return runDetail{}
+	return strings.Join(out, ",")
 }
 
 // TestStoreIncrementKill9: the process is killed (SIGKILL, by the
@@ -67,35 +52,25 @@ func TestStoreIncrementKill9(t *testing.T) {
 	in := newFaultInstance(t, "kill-after-kv-write="+marker)
 	in.start()
 	in.mustAPI(201, "POST", "/api/flows", counterFlow(rec.url))
-	id := in.hookRun("counter", `{"conv": "42"}`)
+	id := in.hookJSON("counter", `{"conv": "42"}`)
 	in.waitExit(30 * time.Second)
 	if len(rec.all()) != 0 {
 		t.Fatalf("the service heard from a run killed before it: %v", rec.all())
 	}
 	in.start()
-	rd := in.waitRunFinal(id)
+	rd := in.waitRun(id)
 	if rd.Status != "succeeded" {
 		t.Fatalf("resumed run: %s %s", rd.Status, rd.Error)
 	}
 	if out, _ := json.Marshal(rd.Steps[0].Output); string(out) != `{"value":1}` {
 		t.Errorf("resumed increment output %s, want 1", out)
 	}
-	second := in.waitRunFinal(in.hookRun("counter", `{"conv": "42"}`))
+	second := in.waitRun(in.hookJSON("counter", `{"conv": "42"}`))
 	if second.Status != "succeeded" {
 		t.Fatalf("second run: %s %s", second.Status, second.Error)
 	}
-	var counts []string
-	for _, r := range rec.all() {
-		var b struct {
-			Count float64 `json:"count"`
-		}
-		if err := json.Unmarshal(r.Body, &b); err != nil {
-			t.Fatal(err)
-		}
-		counts = append(counts, fmt.Sprint(b.Count))
-	}
-	if strings.Join(counts, ",") != "1,2" {
-		t.Errorf("the service heard counts %v, want 1,2", counts)
+	if got := heardCounts(t, rec); got != "1,2" {
+		t.Errorf("the service heard counts %s, want 1,2", got)
 	}
 	var e struct {
 		Value json.RawMessage `json:"value"`
@@ -114,7 +89,7 @@ func TestStoreAPI(t *testing.T) {
 	in.start()
 	in.mustAPI(201, "POST", "/api/flows", counterFlow(rec.url))
 	for range 3 {
-		in.waitRunFinal(in.hookRun("counter", `{"conv": "a/b"}`))
+		in.waitRun(in.hookJSON("counter", `{"conv": "a/b"}`))
 	}
 	var nss struct {
 		Namespaces []struct {
@@ -138,7 +113,7 @@ func TestStoreAPI(t *testing.T) {
 	}
 	// A count set by hand is where the next run goes on from.
 	in.mustAPI(200, "PUT", "/api/store/counter/conv%3Aa%2Fb", `{"value": 41}`)
-	in.waitRunFinal(in.hookRun("counter", `{"conv": "a/b"}`))
+	in.waitRun(in.hookJSON("counter", `{"conv": "a/b"}`))
 	reqs := rec.all()
 	if last := string(reqs[len(reqs)-1].Body); !strings.Contains(last, `"count":42`) {
 		t.Errorf("after the count was set to 41 the service heard %s", last)
@@ -185,7 +160,7 @@ func TestStoreAPI(t *testing.T) {
 			t.Errorf("audit trail lacks %s: %.1500s", want, audit)
 		}
 	}
-	in.waitRunFinal(in.hookRun("counter", `{"conv": "a/b"}`))
+	in.waitRun(in.hookJSON("counter", `{"conv": "a/b"}`))
 	reqs = rec.all()
 	if last := string(reqs[len(reqs)-1].Body); !strings.Contains(last, `"count":1`) {
 		t.Errorf("after the delete the service heard %s", last)
