@@ -2,7 +2,11 @@ package connectors
 
 import (
 	"context"
+	"fmt"
+	"regexp"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // KV is the data store as the store.* steps reach it (Input.KV): JSON
@@ -22,4 +26,58 @@ type KV interface {
 	// Increment adds by to a number (absent: 0) atomically and returns
 	// the sum as JSON.
 	Increment(ctx context.Context, namespace, key string, by float64, once string) (value []byte, err error)
+}
+
+// Limits of the data store, shared by the engine (which enforces them) and
+// flow validation (which refuses a literal value past them at save).
+const (
+	// KVMaxValue is the largest value, in bytes of JSON.
+	KVMaxValue = 64 << 10
+	// KVMaxNamespaceBytes caps a namespace's keys and values together.
+	KVMaxNamespaceBytes = 8 << 20
+	// KVMaxKeys caps how many keys a namespace holds.
+	KVMaxKeys = 10000
+	// KVMaxKey is the longest key, in bytes.
+	KVMaxKey = 512
+	// KVMaxTTL is the longest time to live a write may ask for.
+	KVMaxTTL = 10 * 365 * 24 * time.Hour
+)
+
+// kvNamespacePattern is what a namespace may be: a flow id's characters,
+// upper case and dots too, so it can be written in a URL path unescaped.
+var kvNamespacePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
+
+// KVNamespaceProblem says what is wrong with a namespace name, "" if
+// nothing.
+func KVNamespaceProblem(ns string) string {
+	if kvNamespacePattern.MatchString(ns) {
+		return ""
+	}
+	if len(ns) > 64 {
+		ns = ns[:64] + "…"
+	}
+	return fmt.Sprintf("%q is not a namespace name: use 1 to 128 letters, digits, '_', '.' or '-', starting with a letter or digit", ns)
+}
+
+// KVKeyProblem says what is wrong with a key, "" if nothing; tooLong
+// marks a key past KVMaxKey (a limit rather than a mistake).
+func KVKeyProblem(key string) (msg string, tooLong bool) {
+	switch {
+	case key == "":
+		return "required", false
+	case len(key) > KVMaxKey:
+		return fmt.Sprintf("longer than %d bytes (%d)", KVMaxKey, len(key)), true
+	case !utf8.ValidString(key):
+		return "not valid UTF-8 text", false
+	case strings.ContainsFunc(key, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		return "contains a control character", false
+	}
+	return "", false
+}
+
+// ConfigChecker is a connector that checks, when a flow is saved, the
+// values of its `with` that are not templates, beyond what its fields'
+// types say (a data store key too long, say). Errors name the field.
+type ConfigChecker interface {
+	CheckConfig(with map[string]any) []*ConfigError
 }

@@ -7,11 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/switchyard/switchyard/connectors"
 )
 
 // The data store: values that last across runs, written and read by the
@@ -24,27 +24,19 @@ import (
 // reads the current entry and the namespace's usage, and writes what
 // KVApply returns, in one transaction.
 
-// Limits of the data store (docs/flows.md, "Data store").
+// Limits of the data store (docs/flows.md, "Data store"); flow
+// validation reads them from connectors too.
 const (
-	// MaxKVValue is the largest value, in bytes of JSON.
-	MaxKVValue = 64 << 10
-	// MaxKVNamespaceBytes caps a namespace's keys and values together.
-	MaxKVNamespaceBytes = 8 << 20
-	// MaxKVKeys caps how many keys a namespace holds.
-	MaxKVKeys = 10000
-	// MaxKVKey is the longest key, in bytes.
-	MaxKVKey = 512
-	// MaxKVTTL is the longest time to live a write may ask for.
-	MaxKVTTL = 10 * 365 * 24 * time.Hour
+	MaxKVValue          = connectors.KVMaxValue
+	MaxKVNamespaceBytes = connectors.KVMaxNamespaceBytes
+	MaxKVKeys           = connectors.KVMaxKeys
+	MaxKVKey            = connectors.KVMaxKey
+	MaxKVTTL            = connectors.KVMaxTTL
 	// KVOnceKeep is how long a step's write is remembered, so that the
 	// step run again after a crash (same idempotency key and attempt)
 	// does not write twice.
 	KVOnceKeep = 7 * 24 * time.Hour
 )
-
-// kvNamespacePattern is what a namespace may be: a flow id's characters,
-// upper case and dots too, so it can be written in a URL path unescaped.
-var kvNamespacePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
 
 // Sentinel errors of the data store, matched by every *KVError.
 var (
@@ -215,8 +207,8 @@ func kvSize(key string, s *KVStored) int64 {
 
 // CheckKVNamespace checks a namespace name.
 func CheckKVNamespace(ns string) error {
-	if !kvNamespacePattern.MatchString(ns) {
-		return kvInvalid("namespace", "%q is not a namespace name: use 1 to 128 letters, digits, '_', '.' or '-', starting with a letter or digit", clip(ns))
+	if msg := connectors.KVNamespaceProblem(ns); msg != "" {
+		return &KVError{Field: "namespace", Msg: msg, Kind: ErrKVInvalid}
 	}
 	return nil
 }
@@ -224,15 +216,12 @@ func CheckKVNamespace(ns string) error {
 // CheckKVKey checks a key: 1 to MaxKVKey bytes of UTF-8 text without
 // control characters.
 func CheckKVKey(key string) error {
+	msg, tooLong := connectors.KVKeyProblem(key)
 	switch {
-	case key == "":
-		return kvInvalid("key", "required")
-	case len(key) > MaxKVKey:
-		return &KVError{Field: "key", Msg: fmt.Sprintf("longer than %d bytes (%d)", MaxKVKey, len(key)), Kind: ErrKVLimit}
-	case !utf8.ValidString(key):
-		return kvInvalid("key", "not valid UTF-8 text")
-	case strings.ContainsFunc(key, func(r rune) bool { return r < 0x20 || r == 0x7f }):
-		return kvInvalid("key", "contains a control character")
+	case tooLong:
+		return &KVError{Field: "key", Msg: msg, Kind: ErrKVLimit}
+	case msg != "":
+		return &KVError{Field: "key", Msg: msg, Kind: ErrKVInvalid}
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -164,5 +165,39 @@ func TestStoreAPI(t *testing.T) {
 	reqs = rec.all()
 	if last := string(reqs[len(reqs)-1].Body); !strings.Contains(last, `"count":1`) {
 		t.Errorf("after the delete the service heard %s", last)
+	}
+}
+
+// TestFlowsValidateStoreLimits: `flows validate` refuses store steps that
+// no run could carry out, naming each field; templates are left to run
+// time.
+func TestFlowsValidateStoreLimits(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	os.WriteFile(bad, []byte(`{"id": "s", "name": "s", "enabled": true,
+	  "trigger": {"type": "webhook", "path": "s"},
+	  "steps": [
+	    {"id": "a", "use": "store.set", "with": {"key": "`+strings.Repeat("k", 513)+`", "value": "`+strings.Repeat("x", 65536)+`", "ttl": "100000h"}},
+	    {"id": "b", "use": "store.get", "with": {"key": "k", "namespace": "no/slashes"}},
+	    {"id": "c", "use": "store.increment", "with": {"key": "k", "by": "lots"}},
+	    {"id": "d", "use": "store.delete", "with": {}},
+	    {"id": "e", "use": "store.set", "with": {"key": "{{ trigger.body.k }}", "namespace": "{{ trigger.body.ns }}", "value": "{{ trigger.body.v }}", "ttl": "24h"}}]}`), 0o644)
+	code, out, _ := runCLI(t, "flows", "validate", bad)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s", code, out)
+	}
+	for _, want := range []string{
+		":steps[0].with.key: longer than 512 bytes (513)",
+		":steps[0].with.value: larger than 64 KiB",
+		":steps[0].with.ttl: longer than",
+		":steps[1].with.namespace: \"no/slashes\" is not a namespace name",
+		":steps[2].with.by: must be a number",
+		":steps[3].with.key: required",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "steps[4]") {
+		t.Errorf("templates refused at save:\n%s", out)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/switchyard/switchyard/connectors"
 )
@@ -285,9 +287,62 @@ func (*Increment) Execute(ctx context.Context, in connectors.Input) (connectors.
 	return connectors.Result{Output: map[string]any{"value": n}}, nil
 }
 
+// isTemplate reports whether a config value holds {{ }} anywhere: it is
+// known only when the step runs.
+func isTemplate(v any) bool {
+	raw, err := connectors.EncodeJSON(v)
+	return err != nil || strings.Contains(string(raw), "{{")
+}
+
+// checkLiterals refuses, at save, the values that no run could store: a
+// bad namespace or key, a value over the limit, a ttl too long.
+func checkLiterals(with map[string]any) []*connectors.ConfigError {
+	var errs []*connectors.ConfigError
+	add := func(field, msg string) { errs = append(errs, &connectors.ConfigError{Field: field, Msg: msg}) }
+	if ns, ok := with[fieldNamespace].(string); ok && ns != "" && !isTemplate(ns) {
+		if msg := connectors.KVNamespaceProblem(ns); msg != "" {
+			add(fieldNamespace, msg)
+		}
+	}
+	if key, ok := with[fieldKey].(string); ok && key != "" && !isTemplate(key) {
+		if msg, _ := connectors.KVKeyProblem(key); msg != "" {
+			add(fieldKey, msg)
+		}
+	}
+	if v, ok := with[fieldValue]; ok && v != nil && !isTemplate(v) {
+		if raw, _ := connectors.EncodeJSON(v); len(raw) > connectors.KVMaxValue {
+			add(fieldValue, fmt.Sprintf("larger than %d KiB (%d bytes of JSON)", connectors.KVMaxValue>>10, len(raw)))
+		}
+	}
+	if ttl, ok := with[fieldTTL].(string); ok && !isTemplate(ttl) {
+		if d, err := time.ParseDuration(strings.TrimSpace(ttl)); err == nil && d > connectors.KVMaxTTL {
+			add(fieldTTL, fmt.Sprintf("longer than %s (10 years)", connectors.KVMaxTTL))
+		}
+	}
+	return errs
+}
+
+// CheckConfig implements connectors.ConfigChecker.
+func (*Set) CheckConfig(with map[string]any) []*connectors.ConfigError { return checkLiterals(with) }
+
+// CheckConfig implements connectors.ConfigChecker.
+func (*Get) CheckConfig(with map[string]any) []*connectors.ConfigError { return checkLiterals(with) }
+
+// CheckConfig implements connectors.ConfigChecker.
+func (*Delete) CheckConfig(with map[string]any) []*connectors.ConfigError { return checkLiterals(with) }
+
+// CheckConfig implements connectors.ConfigChecker.
+func (*Increment) CheckConfig(with map[string]any) []*connectors.ConfigError {
+	return checkLiterals(with)
+}
+
 var (
-	_ connectors.Connector = (*Set)(nil)
-	_ connectors.Connector = (*Get)(nil)
-	_ connectors.Connector = (*Delete)(nil)
-	_ connectors.Connector = (*Increment)(nil)
+	_ connectors.ConfigChecker = (*Set)(nil)
+	_ connectors.ConfigChecker = (*Get)(nil)
+	_ connectors.ConfigChecker = (*Delete)(nil)
+	_ connectors.ConfigChecker = (*Increment)(nil)
+	_ connectors.Connector     = (*Set)(nil)
+	_ connectors.Connector     = (*Get)(nil)
+	_ connectors.Connector     = (*Delete)(nil)
+	_ connectors.Connector     = (*Increment)(nil)
 )
