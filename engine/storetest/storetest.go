@@ -63,6 +63,7 @@ func Run(t *testing.T, fresh Fresh) {
 		{"KVTTL", testKVTTL},
 		{"KVIncrement", testKVIncrement},
 		{"KVLimits", testKVLimits},
+		{"Search", testSearch},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
