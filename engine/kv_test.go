@@ -85,6 +85,25 @@ func TestStoreSteps(t *testing.T) {
 		t.Errorf("over the value limit: run %s, step %+v", r.Status, big)
 	}
 
+	// A secret, or what a template computes from one, is not stored: the
+	// Data store page and the API would show it.
+	if _, err := te.PutConnection(ctx, "crm_key", "secret", map[string]string{"value": "s3cret-token-value"}); err != nil {
+		t.Fatal(err)
+	}
+	leaky := te.saveFlow(t, `{"id": "leaky", "name": "l", "enabled": true, "trigger": {"type": "webhook", "path": "l"},
+	  "steps": [{"id": "keep", "use": "store.set", "with": {"key": "k", "value": "Bearer {{ secrets.crm_key.value }}"}}]}`)
+	acc, err = te.Accept(ctx, leaky, webhookEvent(`{}`), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = te.waitFinal(t, acc.RunID)
+	if keep := r.result("keep"); r.Status != RunFailed || keep == nil || !strings.Contains(keep.Error, `field "value": holds a secret`) || strings.Contains(keep.Error, "s3cret") {
+		t.Errorf("a secret stored: run %s, step %+v", r.Status, keep)
+	}
+	if _, err := te.KVGet(ctx, "leaky", "k"); err == nil {
+		t.Error("the secret is in the data store")
+	}
+
 	// Test runs all have the id run_test: their writes are not named, or
 	// the second would be taken for the first.
 	cf, err := flows.Compile(counter.Compiled.Flow)

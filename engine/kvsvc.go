@@ -22,13 +22,18 @@ type kvBinding struct {
 	// share one run id, so theirs would collide.
 	named bool
 	now   func() time.Time
+	// secret reports whether text holds a secret the run met, or a value
+	// a template computed from one.
+	secret func(string) bool
 }
 
 func (x *executor) kvFor(st *runState) connectors.KV {
 	if x.kv == nil {
 		return nil
 	}
-	return &kvBinding{store: x.kv, flowID: st.run.FlowID, named: st.save != nil, now: x.now}
+	red := st.red
+	return &kvBinding{store: x.kv, flowID: st.run.FlowID, named: st.save != nil, now: x.now,
+		secret: func(s string) bool { return red.string(s) != s }}
 }
 
 func (b *kvBinding) ns(ns string) string {
@@ -39,6 +44,15 @@ func (b *kvBinding) ns(ns string) string {
 }
 
 func (b *kvBinding) write(ctx context.Context, w KVWrite, once string) (KVResult, error) {
+	// The data store is shown on its page and by the API: a secret there
+	// would be shown too.
+	if b.secret != nil {
+		for field, text := range map[string]string{"namespace": w.Namespace, "key": w.Key, "value": string(w.Value)} {
+			if b.secret(text) {
+				return KVResult{}, &connectors.ConfigError{Field: field, Msg: "holds a secret (or a value computed from one); the data store does not keep secrets, since its page and API show what it holds"}
+			}
+		}
+	}
 	w.Namespace = b.ns(w.Namespace)
 	w.Now = b.now()
 	if b.named {
