@@ -443,3 +443,64 @@ func TestMigrateDataDir(t *testing.T) {
 		return rd.Status == "succeeded"
 	})
 }
+
+// TestClusterRetryDelaySync keeps the run semantics on two nodes: a step
+// answered 503 with Retry-After is retried with the same idempotency key,
+// a flow.delay parks the run (its job snoozes) and any node resumes it,
+// and sync webhooks are answered by the node holding the request whichever
+// node executed the run.
+func TestClusterRetryDelaySync(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cluster test skipped in -short mode")
+	}
+	var mu sync.Mutex
+	calls := map[string]int{} // idempotency key → calls; the first is refused
+	rec := newRecorder(t, func(_ int, r *http.Request) (int, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		key := r.Header.Get("Idempotency-Key")
+		if calls[key]++; calls[key] == 1 {
+			return 503, `{"error":"busy"}`
+		}
+		return 200, `{"ok":true}`
+	})
+	c := newCluster(t, 2)
+	c.start()
+	c.nodes[0].mustAPI(201, "POST", "/api/flows", fmt.Sprintf(`{
+	  "id": "slow", "name": "Slow", "enabled": true,
+	  "trigger": {"type": "webhook", "path": "slow"},
+	  "steps": [
+	    {"id": "send", "use": "http.request", "retry": {"attempts": 3, "backoff": "500ms"},
+	     "with": {"method": "POST", "url": "%s/x", "body": {"id": "{{ trigger.body.id }}"}}},
+	    {"id": "wait", "use": "flow.delay", "with": {"duration": "2s"}},
+	    {"id": "done", "use": "data.set", "with": {"ok": true}}
+	  ]}`, rec.url))
+	c.nodes[1].mustAPI(201, "POST", "/api/flows", `{
+	  "id": "echo", "name": "Echo", "enabled": true,
+	  "trigger": {"type": "webhook", "path": "echo", "respond": "sync"},
+	  "steps": [{"id": "shape", "use": "data.set", "with": {"got": "{{ trigger.body.id }}"}}]}`)
+	time.Sleep(time.Second) // the other node hears of the flows
+	var runs []string
+	for i := range 6 {
+		runs = append(runs, c.nodes[i%2].postEvent(t, "slow", fmt.Sprint("s", i)))
+	}
+	for i := range 20 {
+		resp, body, err := c.nodes[i%2].hook("echo", "application/json", []byte(fmt.Sprintf(`{"id":"q%d"}`, i)))
+		if err != nil || resp.StatusCode != 200 || !strings.Contains(string(body), fmt.Sprintf(`"got":"q%d"`, i)) {
+			t.Errorf("sync webhook %d: %v %v %s", i, err, resp, body)
+		}
+	}
+	c.waitIdle(0, 60*time.Second)
+	for i, id := range runs {
+		rd, _ := c.nodes[(i+1)%2].run(id)
+		if rd.Status != "succeeded" || len(rd.Steps) != 3 || rd.Steps[0].Attempts != 2 {
+			t.Errorf("run %s: %s, steps %+v", id, rd.Status, rd.Steps)
+		}
+		mu.Lock()
+		n := calls[id+":send"]
+		mu.Unlock()
+		if n != 2 {
+			t.Errorf("step of run %s sent %d times with its key %s:send, want 2", id, n, id)
+		}
+	}
+}
