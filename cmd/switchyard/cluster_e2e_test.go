@@ -484,13 +484,17 @@ func TestClusterRetryDelaySync(t *testing.T) {
 	for i := range 6 {
 		runs = append(runs, c.nodes[i%2].postEvent(t, "slow", fmt.Sprint("s", i)))
 	}
+	t0 := time.Now()
 	for i := range 20 {
 		resp, body, err := c.nodes[i%2].hook("echo", "application/json", []byte(fmt.Sprintf(`{"id":"q%d"}`, i)))
 		if err != nil || resp.StatusCode != 200 || !strings.Contains(string(body), fmt.Sprintf(`"got":"q%d"`, i)) {
 			t.Errorf("sync webhook %d: %v %v %s", i, err, resp, body)
 		}
 	}
+	t.Logf("20 sync webhooks answered in %s", time.Since(t0).Round(time.Millisecond))
+	t0 = time.Now()
 	c.waitIdle(0, 60*time.Second)
+	t.Logf("the delayed runs finished %s later", time.Since(t0).Round(time.Millisecond))
 	for i, id := range runs {
 		rd, _ := c.nodes[(i+1)%2].run(id)
 		if rd.Status != "succeeded" || len(rd.Steps) != 3 || rd.Steps[0].Attempts != 2 {
