@@ -65,6 +65,8 @@ type Engine struct {
 	exec     *executor
 	bus      *bus
 	wait     *waiters
+	wakes    callWakes
+	settings settingsBox
 	counts   counters
 	refusals refusalLog
 	sched    *scheduler
@@ -116,11 +118,14 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		wait:  newWaiters(),
 	}
 	e.sched = newScheduler(e, cfg.Clock)
-	e.exec = &executor{http: cfg.HTTP, dial: cfg.Dial, secrets: e, now: time.Now, log: cfg.Logger}
+	e.exec = &executor{http: cfg.HTTP, dial: cfg.Dial, secrets: e, now: time.Now, log: cfg.Logger, calls: e}
 	if e.keys != nil {
 		if err := checkKey(ctx, e.store, e.keys); err != nil {
 			return nil, err
 		}
+	}
+	if err := e.loadSettings(ctx); err != nil {
+		return nil, err
 	}
 	recs, err := e.store.Flows(ctx)
 	if err != nil {
@@ -359,7 +364,7 @@ func (e *Engine) process(ctx context.Context, q queued, slot int) {
 		return
 	}
 	e.bus.publish(Update{Type: "run", RunID: run.ID, FlowID: run.FlowID, Status: string(run.Status)})
-	e.queue.push(queued{runID: run.ID, due: *run.DueAt})
+	e.requeue(run)
 }
 
 // loadFailed handles a run that could not be loaded to advance it. When
@@ -384,6 +389,8 @@ func (e *Engine) runDone(run *Run) {
 	}
 	e.observeRun(run)
 	e.wait.deliver(run)
+	e.forgetWake(run.ID)
+	e.wakeCaller(run)
 	e.bus.publish(Update{Type: "run", RunID: run.ID, FlowID: run.FlowID, Status: string(run.Status)})
 }
 

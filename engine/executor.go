@@ -37,6 +37,9 @@ type executor struct {
 	// log receives the detail of a step's internal error; nil logs to
 	// slog's default.
 	log *slog.Logger
+	// calls starts the runs of flow.call steps and error flows (calls.go);
+	// nil where no engine runs.
+	calls flowCaller
 }
 
 func (x *executor) logger() *slog.Logger {
@@ -137,6 +140,16 @@ func (x *executor) advance(ctx context.Context, st *runState) error {
 			continue
 		case walkFailed:
 			r.Status = RunFailed
+			if x.calls != nil {
+				// Before the final checkpoint: a crash here fails the
+				// run again on resume, and the error flow's dedupe key
+				// finds the run it started.
+				id, err := x.calls.failed(ctx, st)
+				if err != nil {
+					return err
+				}
+				r.FailureRun = id
+			}
 		default:
 			r.Status = RunSucceeded
 		}
@@ -278,6 +291,9 @@ func (x *executor) route(ctx context.Context, st *runState, cs *flows.CompiledSt
 
 // call runs one attempt of a connector step.
 func (x *executor) call(ctx context.Context, st *runState, cs *flows.CompiledStep, res *StepResult) (walkResult, error) {
+	if cs.Step.Use == flows.UseFlowCall && res.Status == StepWaiting && res.Calls != "" {
+		return x.followCall(ctx, st, cs, res)
+	}
 	conn, err := connectors.Lookup(cs.Step.Use)
 	if err != nil {
 		return x.failStep(ctx, st, cs, res, err)
@@ -343,7 +359,11 @@ func (x *executor) call(ctx context.Context, st *runState, cs *flows.CompiledSte
 	res.ResumeAt = nil
 
 	start := x.now()
-	out, err := conn.Execute(ctx, connectors.Input{
+	execute := conn.Execute
+	if cs.Step.Use == flows.UseFlowCall {
+		execute = x.callExecute(st, res)
+	}
+	out, err := execute(ctx, connectors.Input{
 		Config:         cfg,
 		Connection:     connVals,
 		RunID:          st.run.ID,
