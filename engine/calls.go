@@ -50,9 +50,10 @@ type flowCaller interface {
 	startCall(ctx context.Context, caller *Run, stepID string, attempt int, flowID string, payload any) (string, error)
 	// callRun loads a called run.
 	callRun(ctx context.Context, id string) (*Run, error)
-	// failed starts the error flow of a run that failed for good, if one
-	// applies, and returns its run id ("" for none).
-	failed(ctx context.Context, st *runState) (string, error)
+	// ended queues what a run's end starts (st.run.Status is final, not
+	// yet checkpointed): the error flow of a failed run (its id goes to
+	// FailureRun) and the run's notifications.
+	ended(ctx context.Context, st *runState) error
 }
 
 // errNoEngine is a flow.call's error where no engine runs (switchyard
@@ -167,12 +168,25 @@ func (e *Engine) startCall(ctx context.Context, caller *Run, stepID string, atte
 // callRun implements flowCaller.
 func (e *Engine) callRun(ctx context.Context, id string) (*Run, error) { return e.store.Run(ctx, id) }
 
-// failed implements flowCaller: the flow's on_failure, else the settings'
-// default (not for a called run, whose caller fails in turn). An error
-// flow's own failure starts nothing.
+// ended implements flowCaller.
+func (e *Engine) ended(ctx context.Context, st *runState) error {
+	if st.run.Status == RunFailed {
+		id, err := e.failed(ctx, st)
+		if err != nil {
+			return err
+		}
+		st.run.FailureRun = id
+	}
+	return e.notify(ctx, st)
+}
+
+// failed starts the error flow of a failed run: the flow's on_failure,
+// else the settings' default (not for a called run, whose caller fails in
+// turn). An error flow's own failure starts nothing, nor does a
+// notification's (its error flow's notification could fail in turn).
 func (e *Engine) failed(ctx context.Context, st *runState) (string, error) {
 	r := st.run
-	if r.FailureOf != "" || st.dry {
+	if r.FailureOf != "" || r.FlowID == NotifyFlowID || st.dry {
 		return "", nil
 	}
 	target := ""

@@ -140,18 +140,16 @@ func (x *executor) advance(ctx context.Context, st *runState) error {
 			continue
 		case walkFailed:
 			r.Status = RunFailed
-			if x.calls != nil {
-				// Before the final checkpoint: a crash here fails the
-				// run again on resume, and the error flow's dedupe key
-				// finds the run it started.
-				id, err := x.calls.failed(ctx, st)
-				if err != nil {
-					return err
-				}
-				r.FailureRun = id
-			}
 		default:
 			r.Status = RunSucceeded
+		}
+		if x.calls != nil {
+			// Before the final checkpoint: after a crash here the run
+			// ends again on resume, and the dedupe keys of the error
+			// flow's run and the notifications find those queued.
+			if err := x.calls.ended(ctx, st); err != nil {
+				return err
+			}
 		}
 		fin := x.now()
 		r.FinishedAt = &fin
