@@ -76,7 +76,8 @@ func (x *executor) callExecute(st *runState, res *StepResult) func(context.Conte
 		}
 		// The payload as history records it (secrets masked): the called
 		// run stores it as its trigger body.
-		id, err := x.calls.startCall(ctx, st.run, in.StepID, in.Attempt, flowID, res.Input[flows.CallPayload])
+		// stepKey tells the items of a loop apart.
+		id, err := x.calls.startCall(ctx, st.run, st.stepKey(in.StepID), in.Attempt, flowID, res.Input[flows.CallPayload])
 		if err != nil {
 			return connectors.Result{}, err
 		}

@@ -116,6 +116,7 @@ func (e *Engine) saveFlow(ctx context.Context, raw []byte, o saveOpts) (*ActiveF
 	}
 	a := &ActiveFlow{Compiled: cf, Record: rec}
 	e.flows.set(a)
+	e.auditFlowSave(ctx, prev, a, o.restoredFrom)
 	if e.Ready() {
 		e.sched.update(ctx, f.ID, a)
 	}
@@ -184,6 +185,7 @@ func (e *Engine) DeleteFlow(ctx context.Context, id string) error {
 	}
 	e.flows.remove(id)
 	e.sched.update(ctx, id, nil)
+	e.Audit(ctx, AuditEntry{Action: AuditFlowDelete, Target: id})
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -78,12 +79,16 @@ func (e *Engine) notify(ctx context.Context, st *runState) error {
 	type message struct {
 		event string
 		data  map[string]any
+		key   string
 	}
 	var msgs []message
 	for i := range r.Steps {
 		if s := &r.Steps[i]; s.Status == StepFailed {
+			// The checkpoint's place in the run tells the items of a
+			// loop apart, and never changes.
 			msgs = append(msgs, message{flows.EventStepFailed, map[string]any{
-				"run_id": r.ID, "flow_id": r.FlowID, "step_id": s.ID, "use": s.Use, "error": s.Error, "attempts": s.Attempts}})
+				"run_id": r.ID, "flow_id": r.FlowID, "step_id": s.ID, "use": s.Use, "error": s.Error, "attempts": s.Attempts},
+				":" + strconv.Itoa(i)})
 		}
 	}
 	event := flows.EventRunSucceeded
@@ -100,7 +105,7 @@ func (e *Engine) notify(ctx context.Context, st *runState) error {
 	if r.FinishedAt != nil {
 		data["finished_at"] = r.FinishedAt.UTC().Format(time.RFC3339Nano)
 	}
-	msgs = append(msgs, message{event, data})
+	msgs = append(msgs, message{event, data, ""})
 	for _, m := range msgs {
 		if !n.Wants(m.event) {
 			continue
@@ -109,10 +114,7 @@ func (e *Engine) notify(ctx context.Context, st *runState) error {
 		if err != nil {
 			return fmt.Errorf("engine: notification: %w", err)
 		}
-		key := "notify:" + r.ID + ":" + m.event
-		if id, ok := m.data["step_id"].(string); ok {
-			key += ":" + id
-		}
+		key := "notify:" + r.ID + ":" + m.event + m.key
 		ev := &Event{Source: SourceNotify, Method: "POST", ContentType: "application/json", Body: body,
 			Headers: map[string]string{}, DedupeKey: key}
 		if _, err := e.accept(ctx, a, ev, false, &Run{}); err != nil {
