@@ -21,14 +21,18 @@ import (
 // step is checkpointed only after that: a crash in between runs the step
 // again, and the key finds the run already started instead of starting a
 // second. The calling run then parks (status waiting) until the called run
-// is final; the called run's end wakes it, and a recheck every
-// callRecheck covers a wake lost to a crash. Error flows start the same
+// is final; the called run's end wakes it, and a recheck now and then
+// covers a wake lost to a crash. Error flows start the same
 // way, keyed by the failed run, before the failed run's final checkpoint.
 
 const (
-	// callRecheck is how often a run waiting for a called flow looks at
-	// it without being woken.
-	callRecheck = time.Minute
+	// callRecheckMin and callRecheckMax bound how long a run waiting for
+	// a called flow sleeps before it looks at it without being woken (a
+	// wake lost to a crash): a quarter of the time it has waited, so a
+	// restart soon after the call costs seconds and a long wait costs one
+	// look a minute.
+	callRecheckMin = 2 * time.Second
+	callRecheckMax = time.Minute
 	// internalDedupeWindow is how long the keys of calls and error flows
 	// are kept: far longer than any run takes to resume after a crash.
 	internalDedupeWindow = 30 * 24 * time.Hour
@@ -82,7 +86,7 @@ func (x *executor) callExecute(st *runState, res *StepResult) func(context.Conte
 			return connectors.Result{}, err
 		}
 		res.Calls = id
-		return connectors.Result{ResumeAt: x.now().Add(callRecheck), Output: map[string]any{"run_id": id, "flow": flowID}}, nil
+		return connectors.Result{ResumeAt: x.now().Add(callRecheckMin), Output: map[string]any{"run_id": id, "flow": flowID}}, nil
 	}
 }
 
@@ -110,7 +114,8 @@ func (x *executor) followCall(ctx context.Context, st *runState, cs *flows.Compi
 	case RunFailed:
 		return x.failStep(ctx, st, cs, res, fmt.Errorf("flow %q failed (run %s): %s", called.FlowID, called.ID, called.Error))
 	}
-	due := x.now().Add(callRecheck)
+	now := x.now()
+	due := now.Add(min(max(now.Sub(res.StartedAt)/4, callRecheckMin), callRecheckMax))
 	res.ResumeAt = &due
 	return x.parkRun(ctx, st, res, due)
 }

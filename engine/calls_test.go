@@ -154,6 +154,11 @@ func TestFlowCallStartsOncePerAttempt(t *testing.T) {
 	if err != nil || again != first {
 		t.Fatalf("second start: %q %v, want %q", again, err, first)
 	}
+	// Before its first checkpoint the run is rebuilt from its summary,
+	// which keeps the link (recovery after a crash reads it so).
+	if r, err := te.Run(context.Background(), first); err != nil || r.CalledBy == nil || r.CalledBy.RunID != "run_caller" || r.CalledBy.Depth != 1 {
+		t.Fatalf("unstarted called run %+v %v", r, err)
+	}
 	next, _ := te.startCall(context.Background(), caller, "call", 2, "leaf", nil)
 	if next == first {
 		t.Fatal("a new attempt reused the first attempt's run")

@@ -182,20 +182,24 @@ type RunSummary struct {
 	ReplayOf    string     `json:"replay_of,omitempty"`
 	// DueAt mirrors Run.DueAt.
 	DueAt *time.Time `json:"due_at,omitempty"`
+	// CalledBy and FailureOf mirror the Run's: a run recovered before its
+	// first checkpoint is rebuilt from this record and must keep them.
+	CalledBy  *CallLink `json:"called_by,omitempty"`
+	FailureOf string    `json:"failure_of,omitempty"`
 }
 
 // Summary derives the listing record of a run.
 func (r *Run) Summary() RunSummary {
 	return RunSummary{ID: r.ID, FlowID: r.FlowID, FlowVersion: r.FlowVersion, EventID: r.EventID,
 		Status: r.Status, CreatedAt: r.CreatedAt, FinishedAt: r.FinishedAt, Error: r.Error,
-		Steps: len(r.Steps), RetryOf: r.RetryOf, ReplayOf: r.ReplayOf, DueAt: r.DueAt}
+		Steps: len(r.Steps), RetryOf: r.RetryOf, ReplayOf: r.ReplayOf, DueAt: r.DueAt, CalledBy: r.CalledBy, FailureOf: r.FailureOf}
 }
 
 // AsRun rebuilds a run that was accepted but has no checkpoint yet.
 func (s RunSummary) AsRun() *Run {
 	return &Run{ID: s.ID, FlowID: s.FlowID, FlowVersion: s.FlowVersion, EventID: s.EventID,
 		Status: s.Status, CreatedAt: s.CreatedAt, FinishedAt: s.FinishedAt, DueAt: s.DueAt,
-		Error: s.Error, RetryOf: s.RetryOf, ReplayOf: s.ReplayOf, Steps: []StepResult{}}
+		Error: s.Error, RetryOf: s.RetryOf, ReplayOf: s.ReplayOf, CalledBy: s.CalledBy, FailureOf: s.FailureOf, Steps: []StepResult{}}
 }
 
 // idempotencyKey is the key a step sends so a remote can recognise it sent

@@ -166,15 +166,7 @@ func appendRunJSON(dst []byte, r *engine.Run) ([]byte, error) {
 		dst = appendJSONString(dst, r.IdempotencyRun)
 	}
 	if c := r.CalledBy; c != nil {
-		dst = append(dst, `,"called_by":{"run_id":`...)
-		dst = appendJSONString(dst, c.RunID)
-		dst = append(dst, `,"flow_id":`...)
-		dst = appendJSONString(dst, c.FlowID)
-		dst = append(dst, `,"step_id":`...)
-		dst = appendJSONString(dst, c.StepID)
-		dst = append(dst, `,"depth":`...)
-		dst = strconv.AppendInt(dst, int64(c.Depth), 10)
-		dst = append(dst, '}')
+		dst = appendCallLinkJSON(dst, c)
 	}
 	if r.FailureOf != "" {
 		dst = append(dst, `,"failure_of":`...)
@@ -220,6 +212,26 @@ func appendSummaryJSON(dst []byte, s *engine.RunSummary) []byte {
 		dst = appendJSONString(dst, s.ReplayOf)
 	}
 	dst, _ = appendOptTimeJSON(dst, `,"due_at":`, s.DueAt)
+	if c := s.CalledBy; c != nil {
+		dst = appendCallLinkJSON(dst, c)
+	}
+	if s.FailureOf != "" {
+		dst = append(dst, `,"failure_of":`...)
+		dst = appendJSONString(dst, s.FailureOf)
+	}
+	return append(dst, '}')
+}
+
+// appendCallLinkJSON appends `,"called_by":` and json.Marshal(c)'s bytes.
+func appendCallLinkJSON(dst []byte, c *engine.CallLink) []byte {
+	dst = append(dst, `,"called_by":{"run_id":`...)
+	dst = appendJSONString(dst, c.RunID)
+	dst = append(dst, `,"flow_id":`...)
+	dst = appendJSONString(dst, c.FlowID)
+	dst = append(dst, `,"step_id":`...)
+	dst = appendJSONString(dst, c.StepID)
+	dst = append(dst, `,"depth":`...)
+	dst = strconv.AppendInt(dst, int64(c.Depth), 10)
 	return append(dst, '}')
 }
 
