@@ -384,6 +384,9 @@ func fieldSchema(f connectors.Field) obj {
 		out = obj{"type": "string"}
 	case connectors.TypeConnection:
 		out = obj{"type": "string", "minLength": 1}
+	case connectors.TypeFlow:
+		// A flow id, never a template (calls.go).
+		out = obj{"type": "string", "pattern": flowIDPattern.String()}
 	case connectors.TypeNumber:
 		out = orTemplate(obj{"type": "number"})
 	case connectors.TypeBool:
