@@ -239,7 +239,9 @@ type callWakes struct {
 
 // wake makes the caller of a run that just ended due now.
 func (e *Engine) wakeCaller(r *Run) {
-	if r.CalledBy == nil {
+	if r.CalledBy == nil || e.runQueue != nil {
+		// A store's queue (pgstore) has no early wake: the caller's
+		// recheck finds the run ended.
 		return
 	}
 	w := &e.wakes
@@ -253,18 +255,17 @@ func (e *Engine) wakeCaller(r *Run) {
 	}
 }
 
-// requeue pushes a parked run back into the queue, due now when a run it
-// called ended while it was being worked on.
-func (e *Engine) requeue(run *Run) {
+// requeue pushes a parked run back into the in-memory queue, due now when
+// a run it called ended while it was being worked on.
+func (e *Engine) requeue(runID string, due time.Time) {
 	w := &e.wakes
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	due := *run.DueAt
-	if w.early[run.ID] {
-		delete(w.early, run.ID)
+	if w.early[runID] {
+		delete(w.early, runID)
 		due = time.Time{}
 	}
-	e.queue.push(queued{runID: run.ID, due: due})
+	e.queue.push(queued{runID: runID, due: due})
 }
 
 // forgetWake drops a final run's wake mark, if any.
