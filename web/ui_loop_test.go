@@ -152,3 +152,40 @@ func between(s, start, end string) string {
 	}
 	return s[i : i+j]
 }
+
+// TestBuilderLoopConditionAndSwitchRefs: a built condition of a loop's
+// inner step picks item fields and is tried on the first item; a step
+// outside the loop is not offered item fields; Insert data lists a
+// switch's branch and result for the steps after it.
+func TestBuilderLoopConditionAndSwitchRefs(t *testing.T) {
+	f := newFixture(t, engine.Config{})
+	b := signIn(t, f.srv)
+	createFlow(t, f, `{"id": "lc", "name": "lc", "enabled": true, "trigger": {"type": "webhook", "path": "lc"},
+	  "steps": [
+	    {"id": "each", "for_each": "trigger.body.lines", "steps": [
+	      {"id": "big", "if": "check(item.qty, \">\", 1)", "use": "data.set", "with": {"sku": "{{ item.sku }}"}}]},
+	    {"id": "route", "switch": [{"when": "trigger.body.vip == true", "steps": [{"id": "vip", "use": "data.set", "with": {"v": 1}}]}]},
+	    {"id": "merge", "if": "check(trigger.body.id, \"exists\")", "use": "data.set", "with": {"b": "{{ steps.route.output.branch }}"}}]}`)
+	id := hook(t, f, "lc", `{"id": "o-1", "vip": true, "lines": [{"sku": "A", "qty": 2}, {"sku": "B", "qty": 1}]}`)
+	if r := waitRun(t, f.eng, id); r.Status != engine.RunSucceeded {
+		t.Fatalf("run: %s", r.Error)
+	}
+	_, page := b.do("GET", "/flows/lc/edit", nil)
+	inner := between(page, `id="steps-0-steps-0-if-r-0"`, "</li>")
+	if !strings.Contains(inner, `<option value="item.qty" selected`) || !strings.Contains(inner, "✓") {
+		t.Errorf("the inner condition row: %s", inner)
+	}
+	outer := between(page, `id="steps-2-if-r-0"`, "</li>")
+	if outer == "" || strings.Contains(outer, `value="item.qty"`) || strings.Contains(outer, `value="index"`) {
+		t.Errorf("the outer condition row offers item fields: %s", outer)
+	}
+	for _, want := range []string{`data-ref="steps.route.output.branch"`, `data-ref="steps.route.output.result"`, `data-ref="steps.each.output"`, `data-ref="item.sku"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("Insert data lacks %s", want)
+		}
+	}
+	// The latest run's later items do not repeat under Insert data.
+	if n := strings.Count(page, `data-ref="steps.big.output.sku"`); n != 1 {
+		t.Errorf("steps.big.output.sku listed %d times", n)
+	}
+}
