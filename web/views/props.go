@@ -75,8 +75,8 @@ type FlowRow struct {
 	// Refused24h counts requests refused in the last 24 hours (capped).
 	Refused24h    int
 	RefusedCapped bool
-	Version    int64
-	CSRF       string
+	Version       int64
+	CSRF          string
 }
 
 // FlowsProps is the flows list.
