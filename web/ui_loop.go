@@ -20,6 +20,7 @@ func (r *flowForm) loop(sp string, s *flows.Step) {
 		s.ForEach = r.trim(sp + ".for_each_expr")
 	}
 	s.MaxItems = int(r.integer(sp + ".max_items"))
+	s.Concurrency = int(r.integer(sp + ".concurrency"))
 	if raw := r.str(sp + ".collect_json"); raw != "" {
 		if err := json.Unmarshal([]byte(raw), &s.Collect); err != nil {
 			r.errs.add(sp+".collect", "the hidden collect setting is damaged: "+err.Error())
