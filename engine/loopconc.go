@@ -139,4 +139,3 @@ func (x *executor) loopConcurrent(ctx context.Context, st *runState, cs *flows.C
 	}
 	return x.finishStep(ctx, st, cs, st.result(id), StepSucceeded, recorded, outs)
 }
-
