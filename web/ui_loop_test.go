@@ -115,6 +115,12 @@ func TestBuilderBuildsLoop(t *testing.T) {
 	v = formValues(t, page)
 	v["steps.1.with._any.k"] = []string{"lines", ""}
 	v["steps.1.with._any.v"] = []string{"{{ steps.each_1.output }}", ""}
+	// Test shows each item of the dry run under the loop.
+	_, page = b.builder("/flows/new", v, "test")
+	if !strings.Contains(page, `id="test-status"`) || !strings.Contains(page, `id="test-step-each_1-items-1-set_1"`) || strings.Contains(page, `id="test-step-set_1"`) {
+		t.Errorf("test panel: %s", between(page, `id="test-result"`, "</section>"))
+	}
+	v = formValues(t, page)
 	r, page := b.builder("/flows/new", v, "save")
 	if r.StatusCode != 204 {
 		t.Fatalf("save: %d %s", r.StatusCode, errorSummary(page))

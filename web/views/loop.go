@@ -190,3 +190,16 @@ func outsideLoops(refs []Ref) []Ref {
 	}
 	return out
 }
+
+// firstLoopPage is the first page of a loop's items in a run (nil for a
+// step that is no loop).
+func firstLoopPage(run *engine.Run, s engine.StepResult) *engine.LoopPage {
+	if !s.IsLoop() {
+		return nil
+	}
+	lp, err := run.LoopPage(s.ID, 1)
+	if err != nil {
+		return nil
+	}
+	return lp
+}
