@@ -415,3 +415,18 @@ func TestLoopConcurrencyRetryParks(t *testing.T) {
 		t.Fatalf("%d outputs", n)
 	}
 }
+
+// TestReplayPlanListsLoopSteps: replaying a run warns about the steps
+// inside loops that call services, too.
+func TestReplayPlanListsLoopSteps(t *testing.T) {
+	erp := newERPFake(t)
+	te := startEngine(t, "", Config{})
+	r := runLoop(t, te, loopFlowJSON(erp.srv.URL, "", ""), `{"lines": [{"sku": "a"}]}`)
+	ext, err := te.ReplayPlan(context.Background(), r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ext) != 1 || ext[0].ID != "post" || ext[0].Path != "steps[0].steps[1]" {
+		t.Fatalf("replay plan %+v", ext)
+	}
+}
