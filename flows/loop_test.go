@@ -107,3 +107,16 @@ func TestSchemaDescribesLoops(t *testing.T) {
 		}
 	}
 }
+
+func TestConnectionRefsInsideLoops(t *testing.T) {
+	f := loopFlow(t)
+	f.Steps[1].Steps[1].With["connection"] = "erp"
+	f.Steps[1].Steps[1].With["auth"] = "bearer"
+	var got []string
+	for _, r := range ConnectionRefs(f) {
+		got = append(got, r.Field+"="+r.Name)
+	}
+	if strings.Join(got, " ") != "steps[1].steps[1].with.connection=erp" {
+		t.Fatalf("refs %v", got)
+	}
+}

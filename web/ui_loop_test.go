@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/switchyard/switchyard/engine"
+	"github.com/switchyard/switchyard/flows"
 )
 
 // TestUIRunPageLoopItems: a run page shows a loop's items 50 a page, each
@@ -193,5 +194,40 @@ func TestBuilderLoopConditionAndSwitchRefs(t *testing.T) {
 	// The latest run's later items do not repeat under Insert data.
 	if n := strings.Count(page, `data-ref="steps.big.output.sku"`); n != 1 {
 		t.Errorf("steps.big.output.sku listed %d times", n)
+	}
+}
+
+// TestMoveStepIntoAndOutOfLoop: steps move into a loop's steps and out of
+// them like into and out of a branch.
+func TestMoveStepIntoAndOutOfLoop(t *testing.T) {
+	base := func() *flows.Flow {
+		return &flows.Flow{Steps: []flows.Step{{ID: "a"}, {ID: "each", ForEach: "trigger.body.xs", Steps: []flows.Step{{ID: "x"}}}, {ID: "c"}}}
+	}
+	loopShape := func(f *flows.Flow) string {
+		var parts []string
+		for _, s := range f.Steps {
+			p := s.ID
+			if s.IsLoop() {
+				var in []string
+				for _, x := range s.Steps {
+					in = append(in, x.ID)
+				}
+				p += "{" + strings.Join(in, " ") + "}"
+			}
+			parts = append(parts, p)
+		}
+		return strings.Join(parts, " ")
+	}
+	for _, tc := range []struct{ op, want string }{
+		{"steps.0:steps.1.steps", "each{x a} c"},
+		{"steps.2:before:steps.1.steps.0", "a each{c x}"},
+		{"steps.1.steps.0:after:steps.2", "a each{} c x"},
+		{"steps.1:steps.1.steps", "a each{x} c"},
+	} {
+		f := base()
+		moveStep(f, tc.op)
+		if got := loopShape(f); got != tc.want {
+			t.Errorf("move %s: %s, want %s", tc.op, got, tc.want)
+		}
 	}
 }
