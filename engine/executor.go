@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/switchyard/switchyard/connectors"
@@ -80,6 +81,9 @@ type runState struct {
 	// maps the loop items' checkpoints to their place in run.Steps.
 	iter *iteration
 	at   map[iterKey]int
+	// mu is the run's lock while the items of a concurrent loop run
+	// (loopconc.go); nil otherwise.
+	mu *sync.Mutex
 }
 
 // outcome of a walk.
@@ -386,6 +390,9 @@ func (x *executor) call(ctx context.Context, st *runState, cs *flows.CompiledSte
 	if cs.Step.Use == flows.UseFlowCall {
 		execute = x.callExecute(st, res)
 	}
+	// Items of a concurrent loop share the run: they change it only
+	// under its lock, which they let go while a connector works.
+	st.unlock()
 	out, err := execute(ctx, connectors.Input{
 		Config:         cfg,
 		Connection:     connVals,
@@ -397,9 +404,10 @@ func (x *executor) call(ctx context.Context, st *runState, cs *flows.CompiledSte
 		DryRun:         st.dry,
 		HTTP:           x.http,
 		Dial:           x.dial,
-		Conceal:        red.addValue,
 		KV:             x.kvFor(st),
+		Conceal:        st.conceal,
 	})
+	st.lock()
 	res.DurationMS += float64(x.now().Sub(start).Microseconds()) / 1000
 	if err != nil {
 		if ctx.Err() != nil {
@@ -495,6 +503,10 @@ func backoff(p *flows.Retry, attempt int, retryAfter time.Duration) time.Duratio
 }
 
 func (x *executor) parkRun(ctx context.Context, st *runState, res *StepResult, due time.Time) (walkResult, error) {
+	if st.mu != nil && st.run.Status == RunWaiting && st.run.DueAt != nil && st.run.DueAt.Before(due) {
+		// Another item of a concurrent loop is due sooner.
+		due = *st.run.DueAt
+	}
 	st.run.Status = RunWaiting
 	st.run.DueAt = &due
 	if err := x.checkpoint(ctx, st, res); err != nil {

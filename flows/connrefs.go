@@ -50,6 +50,7 @@ func stepConnectionRefs(out []ConnectionRef, prefix string, steps []Step) []Conn
 		for j, c := range s.Switch {
 			out = stepConnectionRefs(out, fmt.Sprintf("%s.switch[%d].steps", p, j), c.Steps)
 		}
+		out = stepConnectionRefs(out, p+".steps", s.Steps)
 		if s.Use == "" || len(s.With) == 0 {
 			continue
 		}

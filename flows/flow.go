@@ -277,9 +277,8 @@ type Step struct {
 	// the per-item outputs of the last inner step, or of Collect.
 	ForEach string `json:"for_each,omitempty"`
 	Steps   []Step `json:"steps,omitempty"`
-	// Concurrency is how many items run at once (default and, for now,
-	// only 1: items run in order, which is what makes a resumed loop start
-	// at the first unfinished item).
+	// Concurrency is how many items run at once (default 1: one after
+	// another, in order; at most MaxLoopConcurrency).
 	Concurrency int `json:"concurrency,omitempty"`
 	// MaxItems fails the loop when the list is longer (default
 	// DefaultMaxItems).
@@ -303,6 +302,9 @@ const (
 	// MaxMaxItems bounds max_items: every item's steps are kept in the
 	// run's history, which is written whole at each checkpoint.
 	MaxMaxItems = 10000
+	// MaxLoopConcurrency bounds a loop's concurrency: the items share one
+	// run and its checkpoints; more would mostly queue on them.
+	MaxLoopConcurrency = 16
 	// IterationsPerPage is how many items one page of a loop's history
 	// shows (API and UI).
 	IterationsPerPage = 50

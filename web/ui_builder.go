@@ -719,7 +719,7 @@ func (s *Server) checkExpr(c *fiber.Ctx) error {
 		}
 		if list != "" {
 			// Inside a loop: tried on the first element of its list.
-			env = firstItemEnv(env, list)
+			env = views.FirstItemEnv(env, list)
 		}
 		v, err := eval(src, kind, env)
 		if err != nil {
