@@ -86,7 +86,7 @@ func (s *Server) recordRefusal(c *fiber.Ctx, err error) {
 		At: time.Now().UTC(), FlowID: flowID, Status: status, Kind: kind, Reason: reason, Scheme: scheme,
 		Method: c.Method(), Path: capped(c.Path(), refusalPathMax), Remote: c.IP(),
 		ContentType: capped(c.Get(fiber.HeaderContentType), refusalHeaderValueMax),
-		Headers: s.refusalHeaders(c, flowID),
+		Headers:     s.refusalHeaders(c, flowID),
 	}
 	if body, ok := c.Locals(localHookBody).([]byte); ok {
 		r.Size = int64(len(body))
