@@ -56,6 +56,12 @@ func (s *Server) routes() {
 	api.Delete("/connections/:name", s.deleteConnection)
 	api.Post("/connections/:name/test", s.testConnection)
 
+	api.Get("/store", s.listKVNamespaces)
+	api.Get("/store/:namespace", s.listKV)
+	api.Get("/store/:namespace/:key", s.getKV)
+	api.Put("/store/:namespace/:key", s.putKV)
+	api.Delete("/store/:namespace/:key", s.deleteKV)
+
 	api.Get("/events", s.events)
 	api.Get("/backup", s.backup)
 	// Every route above needs its entry in apiDocs (web/openapi.go).
@@ -102,6 +108,13 @@ func (s *Server) routes() {
 	ui(fiber.MethodPost, "/runs/:id/retry", s.retryRunUI)
 	ui(fiber.MethodGet, "/runs/:id/replay", s.replayPage)
 	ui(fiber.MethodPost, "/runs/:id/replay", s.replayRunUI)
+	ui(fiber.MethodGet, "/store", s.storePage)
+	ui(fiber.MethodPost, "/store", s.storeSaveUI)
+	ui(fiber.MethodGet, "/store/:namespace", s.storeNamespacePage)
+	ui(fiber.MethodGet, "/store/:namespace/:key/edit", s.storeEditPage)
+	ui(fiber.MethodPost, "/store/:namespace/:key/edit", s.storeSaveUI)
+	ui(fiber.MethodGet, "/store/:namespace/:key/delete", s.storeDeletePage)
+	ui(fiber.MethodPost, "/store/:namespace/:key/delete", s.storeDeleteUI)
 	ui(fiber.MethodGet, "/connections", s.connectionsPage)
 	ui(fiber.MethodPost, "/connections", s.createConnectionUI)
 	ui(fiber.MethodPost, "/connections/:name/delete", s.deleteConnectionUI)

@@ -13,4 +13,5 @@ import (
 	_ "github.com/switchyard/switchyard/connectors/respond"
 	_ "github.com/switchyard/switchyard/connectors/salesforce"
 	_ "github.com/switchyard/switchyard/connectors/slack"
+	_ "github.com/switchyard/switchyard/connectors/store"
 )
