@@ -128,6 +128,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	e.refusals.init()
 	e.sched = newScheduler(e, cfg.Clock)
 	e.exec = &executor{http: cfg.HTTP, dial: cfg.Dial, secrets: e, now: time.Now, log: cfg.Logger, calls: e}
+	e.exec.kv, _ = cfg.Store.(KVStore)
 	if e.keys != nil {
 		if err := checkKey(ctx, e.store, e.keys); err != nil {
 			return nil, err
@@ -481,6 +482,7 @@ func (e *Engine) enforceRetention(ctx context.Context) {
 	} else if n > 0 {
 		e.log.Info("purged expired dedupe keys", "count", n)
 	}
+	e.purgeKV(ctx)
 	if e.cfg.Retention < 0 {
 		return
 	}

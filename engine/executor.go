@@ -33,7 +33,9 @@ type executor struct {
 	http    *http.Client
 	dial    func(ctx context.Context, network, address string) (net.Conn, error)
 	secrets SecretSource
-	now     func() time.Time
+	// kv is the data store of the store.* steps; nil: none.
+	kv  KVStore
+	now func() time.Time
 	// log receives the detail of a step's internal error; nil logs to
 	// slog's default.
 	log *slog.Logger
@@ -396,6 +398,7 @@ func (x *executor) call(ctx context.Context, st *runState, cs *flows.CompiledSte
 		HTTP:           x.http,
 		Dial:           x.dial,
 		Conceal:        red.addValue,
+		KV:             x.kvFor(st),
 	})
 	res.DurationMS += float64(x.now().Sub(start).Microseconds()) / 1000
 	if err != nil {

@@ -242,7 +242,7 @@ func (e *Engine) startFrom(ctx context.Context, old, nr *Run) (*Run, error) {
 // run with every step's result; nothing is stored. With dry, connectors
 // send nothing out. Retries and delays wait in place (bounded by ctx).
 func (e *Engine) TestRun(ctx context.Context, cf *flows.Compiled, ev *Event, dry bool) (*Run, error) {
-	return RunOnce(ctx, cf, ev, RunOnceOptions{Dry: dry, HTTP: e.cfg.HTTP, Dial: e.cfg.Dial, Secrets: e})
+	return RunOnce(ctx, cf, ev, RunOnceOptions{Dry: dry, HTTP: e.cfg.HTTP, Dial: e.cfg.Dial, Secrets: e, KV: e.exec.kv})
 }
 
 // RunOnceOptions configure RunOnce.
@@ -253,6 +253,8 @@ type RunOnceOptions struct {
 	Secrets SecretSource
 	// OnStep is told about each step checkpoint (e.g. to print progress).
 	OnStep func(r *Run, step *StepResult)
+	// KV is the data store the store.* steps use; nil: they fail.
+	KV KVStore
 }
 
 // RunOnce executes a flow in-process without a store, as `switchyard run`
@@ -277,7 +279,7 @@ func RunOnce(ctx context.Context, cf *flows.Compiled, ev *Event, opts RunOnceOpt
 	if dial == nil {
 		dial = (&net.Dialer{Timeout: 10 * time.Second}).DialContext
 	}
-	x := &executor{http: client, dial: dial, secrets: opts.Secrets, now: time.Now}
+	x := &executor{http: client, dial: dial, secrets: opts.Secrets, kv: opts.KV, now: time.Now}
 	if err := x.advance(ctx, st); err != nil {
 		return run, err
 	}

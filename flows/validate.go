@@ -706,13 +706,19 @@ func (v *validator) checkSteps(field string, refs exprRefs, visible map[string]b
 func (v *validator) config(p string, s *Step, visible map[string]bool) (connectors.Spec, *Template) {
 	var spec connectors.Spec
 	known := false
-	if conn, err := connectors.Lookup(s.Use); err != nil {
+	conn, err := connectors.Lookup(s.Use)
+	if err != nil {
 		v.errs.add(p+".use", fmt.Sprintf("unknown connector %q", s.Use))
 	} else {
 		spec, known = conn.Spec(), true
 	}
 	if known {
 		v.checkConfig(p+".with", spec, s.With)
+		if cc, ok := conn.(connectors.ConfigChecker); ok {
+			for _, e := range cc.CheckConfig(s.With) {
+				v.errs.add(keyPath(p+".with", e.Field), e.Msg)
+			}
+		}
 	}
 	if len(s.With) == 0 {
 		return spec, nil

@@ -96,6 +96,9 @@ func (s *Server) classify(c *fiber.Ctx, err error) (int, errorBody) {
 	var fe *fiber.Error
 	var inUse *engine.ConnectionInUseError
 	var flowInUse *engine.FlowInUseError
+	if status, body, ok := kvProblem(err); ok && !panicked(c) {
+		return status, body
+	}
 	switch {
 	case panicked(c):
 		// A panic is our bug whatever value it carries; recoverPanics has

@@ -102,9 +102,11 @@ var pageParams = []apiParam{
 
 // pathParamDesc describes the path parameters of the routes.
 var pathParamDesc = map[string]string{
-	"id":   "The flow's or run's id.",
-	"name": "The connection's name.",
-	"n":    "A version number of the flow (1, 2, …).",
+	"id":        "The flow's or run's id.",
+	"name":      "The connection's name.",
+	"n":         "A version number of the flow (1, 2, …).",
+	"namespace": "A data store namespace: a flow's id, or a shared name.",
+	"key":       "A data store key, percent-encoded (a%2Fb is the key a/b).",
 }
 
 // apiDocs describes every route under /api (and the operational routes
@@ -186,6 +188,21 @@ var apiDocs = []apiDoc{
 		query:   []apiParam{{"force", "Delete it although flows name it.", obj{"type": "boolean"}}},
 		answers: []apiAnswer{{status: 204}}},
 
+	{method: "GET", path: "/api/store", tag: "store", summary: "The data store's namespaces that hold values, with their keys and bytes.",
+		answers: []apiAnswer{{status: 200, body: kvNamespaceList{}}}},
+	{method: "GET", path: "/api/store/:namespace", tag: "store", summary: "A namespace's values in key order, a page at a time.",
+		query: []apiParam{
+			{"after", "The next_cursor of the previous page.", obj{"type": "string"}},
+			{"limit", "Page size (default 100, at most 1000).", obj{"type": "integer", "minimum": 1}},
+		},
+		answers: []apiAnswer{{status: 200, body: engine.KVPage{}}}},
+	{method: "GET", path: "/api/store/:namespace/:key", tag: "store", summary: "One value; 404 when the key holds none (or it expired).",
+		answers: []apiAnswer{{status: 200, body: engine.KVEntry{}}}},
+	{method: "PUT", path: "/api/store/:namespace/:key", tag: "store", summary: "Store a value (any JSON), optionally expiring; 413 past a limit (64 KiB a value, 8 MiB and 10,000 keys a namespace).",
+		body: kvPutRequest{}, answers: []apiAnswer{{status: 200, body: engine.KVEntry{}}}},
+	{method: "DELETE", path: "/api/store/:namespace/:key", tag: "store", summary: "Delete a value; 404 when the key held none.",
+		answers: []apiAnswer{{status: 204}}},
+
 	{method: "GET", path: "/api/events", tag: "events", summary: "Server-Sent Events of run and step updates; send Last-Event-ID to resume.",
 		query: []apiParam{
 			{"flow", "Only this flow's updates.", obj{"type": "string"}},
@@ -261,7 +278,7 @@ func buildOpenAPI() []byte {
 			"license":     obj{"name": "Apache-2.0", "identifier": "Apache-2.0"},
 		},
 		"tags": []obj{
-			{"name": "flows"}, {"name": "runs"}, {"name": "refusals"}, {"name": "connectors"}, {"name": "events"}, {"name": "audit"}, {"name": "settings"}, {"name": "operations"},
+			{"name": "flows"}, {"name": "runs"}, {"name": "refusals"}, {"name": "connectors"}, {"name": "store"}, {"name": "events"}, {"name": "audit"}, {"name": "settings"}, {"name": "operations"},
 		},
 		"paths": paths,
 		"components": obj{
@@ -443,6 +460,7 @@ func nullablePointers(t reflect.Type, schema obj) {
 
 var (
 	rawMessageType = reflect.TypeFor[json.RawMessage]()
+	kvValueType    = reflect.TypeFor[engine.KVValue]()
 	timeType       = reflect.TypeFor[time.Time]()
 )
 
@@ -452,6 +470,8 @@ func mapType(t reflect.Type) *jsonschema.Schema {
 	case rawMessageType:
 		// The only raw JSON in answers is a flow's stored definition.
 		return &jsonschema.Schema{Ref: "#/components/schemas/Flow"}
+	case kvValueType:
+		return &jsonschema.Schema{Description: "Any JSON value."}
 	case timeType:
 		return &jsonschema.Schema{Type: "string", Format: "date-time"}
 	}

@@ -15,4 +15,5 @@ import (
 	_ "github.com/switchyard/switchyard/connectors/salesforce"
 	_ "github.com/switchyard/switchyard/connectors/slack"
 	_ "github.com/switchyard/switchyard/connectors/stdwebhook"
+	_ "github.com/switchyard/switchyard/connectors/store"
 )
