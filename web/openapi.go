@@ -278,8 +278,7 @@ func buildOpenAPI() []byte {
 			"license":     obj{"name": "Apache-2.0", "identifier": "Apache-2.0"},
 		},
 		"tags": []obj{
-			{"name": "flows"}, {"name": "runs"}, {"name": "refusals"}, {"name": "connectors"}, {"name": "store"}, {"name": "events"}, {"name": "audit"}, {"name": "operations"},
-			{"name": "flows"}, {"name": "runs"}, {"name": "refusals"}, {"name": "connectors"}, {"name": "events"}, {"name": "audit"}, {"name": "settings"}, {"name": "operations"},
+			{"name": "flows"}, {"name": "runs"}, {"name": "refusals"}, {"name": "connectors"}, {"name": "store"}, {"name": "events"}, {"name": "audit"}, {"name": "settings"}, {"name": "operations"},
 		},
 		"paths": paths,
 		"components": obj{
