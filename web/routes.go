@@ -28,6 +28,8 @@ func (s *Server) routes() {
 	api := app.Group("/api", s.requireToken)
 	api.Get("/flows", s.listFlows)
 	api.Post("/flows", s.createFlow)
+	api.Post("/flows/import", s.importFlow)
+	api.Post("/flows/test", s.testFlowFile)
 	api.Get("/flows/:id", s.getFlow)
 	api.Put("/flows/:id", s.updateFlow)
 	api.Delete("/flows/:id", s.deleteFlow)
@@ -54,6 +56,7 @@ func (s *Server) routes() {
 
 	api.Get("/events", s.events)
 	api.Get("/backup", s.backup)
+	api.Post("/tokens", s.createToken)
 	// Every route above needs its entry in apiDocs (web/openapi.go).
 	api.All("/*", s.apiNotFound)
 

@@ -22,10 +22,10 @@ Usage:
   switchyard serve [--addr ADDR] [--data DIR] [--egress-allow LIST]
   switchyard flows validate FILE|DIR|-... [--data DIR]
   switchyard flows schema
-  switchyard flows import FILE|DIR [--data DIR]
-  switchyard flows export [ID...] [--data DIR] [--out DIR]
-  switchyard run FILE --payload FILE [--dry] [--data DIR]
-  switchyard token create --name NAME [--data DIR]
+  switchyard flows import FILE|DIR [--data DIR | --server URL --token TOKEN]
+  switchyard flows export [ID...] [--out DIR] [--data DIR | --server URL --token TOKEN]
+  switchyard run FILE --payload FILE [--dry] [--data DIR | --server URL --token TOKEN]
+  switchyard token create --name NAME [--data DIR | --server URL --token TOKEN]
   switchyard keys rotate [--data DIR]
   switchyard recover [--data DIR]
   switchyard backup --out FILE [--data DIR | --server URL --token TOKEN]
@@ -38,6 +38,9 @@ Usage:
 switchyard COMMAND --help (or switchyard help COMMAND) lists a command's
 flags, the environment variable of each and its default.
 SWITCHYARD_SECRET_KEY holds the credentials key instead of the key file.
+--server URL and --token (SWITCHYARD_SERVER, SWITCHYARD_TOKEN) make flows
+import/export, run, token create and backup work through a running
+server's API; with --data (or neither) they work on the data dir, offline.
 `
 
 func main() {
