@@ -57,6 +57,8 @@ func (s *Server) routes() {
 	api.Get("/events", s.events)
 	api.Get("/backup", s.backup)
 	api.Post("/tokens", s.createToken)
+	api.Get("/history", s.history)
+	api.Post("/compact", s.compact)
 	// Every route above needs its entry in apiDocs (web/openapi.go).
 	api.All("/*", s.apiNotFound)
 

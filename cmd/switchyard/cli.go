@@ -70,6 +70,7 @@ var commands = []struct {
 	{"recover", commandHelp{"", "Apply every intact record of a damaged write-ahead log and print what was lost."}},
 	{"backup", commandHelp{"--out FILE", "Write a consistent copy of the database to FILE: from a running server (--server, --token) or offline from the data dir. Never the key file."}},
 	{"restore", commandHelp{"FILE", "Make a backup the data dir's database (refuses a dir holding anything but the key file without --force)."}},
+	{"compact", commandHelp{"", "Rewrite the database of a data dir no server runs on without its free pages (a server compacts by itself: --compact-free)."}},
 	{"docs", commandHelp{"connectors|openapi", "Print the connector reference or the OpenAPI description."}},
 	{"healthcheck", commandHelp{"", "Exit 0 when the server answers 200, 1 otherwise (the container's HEALTHCHECK)."}},
 	{"completion", commandHelp{"bash|zsh|fish", "Print a shell completion script."}},

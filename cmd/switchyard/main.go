@@ -1,5 +1,5 @@
 // Command switchyard is the single binary: it serves webhooks, the engine,
-// the API and the UI, and offers the CLI around them (flows, run, token, keys, recover, backup, restore, docs).
+// the API and the UI, and offers the CLI around them (flows, run, token, keys, recover, backup, restore, compact, docs).
 package main
 
 import (
@@ -30,6 +30,7 @@ Usage:
   switchyard recover [--data DIR]
   switchyard backup --out FILE [--data DIR | --server URL --token TOKEN]
   switchyard restore FILE [--data DIR] [--force]
+  switchyard compact [--data DIR]
   switchyard docs connectors|openapi
   switchyard healthcheck [--addr ADDR] [--path /readyz]
   switchyard completion bash|zsh|fish
@@ -93,6 +94,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdBackup(args[1:], stdout)
 	case "restore":
 		err = cmdRestore(args[1:], stdout)
+	case "compact":
+		err = cmdCompact(args[1:], stdout)
 	case "docs":
 		err = cmdDocs(args[1:], stdout)
 	case "healthcheck":
