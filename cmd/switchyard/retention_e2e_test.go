@@ -8,63 +8,13 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/switchyard/switchyard/engine"
 	"github.com/switchyard/switchyard/engine/boltstore"
+	"github.com/switchyard/switchyard/engine/storetest"
 )
-
-// fillHistory stores n runs of flow in the data dir's store, created at
-// created, each with a body of size bytes: finished (succeeded, with a
-// step) or, with waiting, unfinished (waiting for a retry due in a year,
-// so the server leaves them be). It returns their ids.
-func fillHistory(t *testing.T, s *boltstore.Store, flow string, n int, created time.Time, waiting bool, size int) []string {
-	t.Helper()
-	ctx := context.Background()
-	body := []byte(`{"pad":"` + strings.Repeat("x", size) + `"}`)
-	ids := make([]string, n)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < 64; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n || t.Failed() {
-					return
-				}
-				ev := &engine.Event{FlowID: flow, Source: "webhook", Method: "POST", Path: flow, ContentType: "application/json", Body: body, ReceivedAt: created}
-				r := &engine.Run{FlowID: flow, FlowVersion: 1, Status: engine.RunQueued, CreatedAt: created}
-				if _, err := s.Accept(ctx, ev, r, 0); err != nil {
-					t.Error(err)
-					return
-				}
-				ids[i] = r.ID
-				if waiting {
-					due := time.Now().Add(365 * 24 * time.Hour)
-					r.Status, r.DueAt = engine.RunWaiting, &due
-					r.Steps = []engine.StepResult{{ID: "call", Use: "http.request", Status: engine.StepRetrying, Attempts: 1, Error: "503 from the remote"}}
-				} else {
-					r.Status = engine.RunSucceeded
-					r.Steps = []engine.StepResult{{ID: "shape", Use: "data.set", Status: engine.StepSucceeded, Attempts: 1, Output: map[string]any{"n": i}}}
-				}
-				if err := s.SaveRun(ctx, r); err != nil {
-					t.Error(err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if t.Failed() {
-		t.FailNow()
-	}
-	return ids
-}
 
 // historyT is the answer of GET /api/history.
 type historyT struct {
@@ -122,12 +72,12 @@ func TestRetentionAndCompaction100k(t *testing.T) {
 	// In creation order, as a server stores them: 20k past the age limit
 	// (with 2.5k unfinished among them), then 60k of a busy flow (with
 	// 2.5k unfinished), then 17.5k of a quiet one.
-	fillHistory(t, s, "old", 20000, ancient, false, 600)
-	waitingOld := fillHistory(t, s, "stuck", 2500, ancient.Add(time.Minute), true, 600)
-	busyOld := fillHistory(t, s, "busy", 30000, now.Add(-3*time.Hour), false, 600)
-	waitingNew := fillHistory(t, s, "busy", 2500, now.Add(-2*time.Hour), true, 600)
-	busyNew := fillHistory(t, s, "busy", 27500, now.Add(-time.Hour), false, 600)
-	quiet := fillHistory(t, s, "quiet", 17500, now.Add(-time.Minute), false, 600)
+	storetest.FillRuns(t, s, "old", 20000, ancient, false, 600)
+	waitingOld := storetest.FillRuns(t, s, "stuck", 2500, ancient.Add(time.Minute), true, 600)
+	busyOld := storetest.FillRuns(t, s, "busy", 30000, now.Add(-3*time.Hour), false, 600)
+	waitingNew := storetest.FillRuns(t, s, "busy", 2500, now.Add(-2*time.Hour), true, 600)
+	busyNew := storetest.FillRuns(t, s, "busy", 27500, now.Add(-time.Hour), false, 600)
+	quiet := storetest.FillRuns(t, s, "quiet", 17500, now.Add(-time.Minute), false, 600)
 	unfinished := map[string][]byte{}
 	for _, id := range append(append([]string{}, waitingOld...), waitingNew...) {
 		r, err := s.Run(context.Background(), id)
@@ -236,7 +186,7 @@ func TestCompactionUnderWebhookLoad(t *testing.T) {
 	}
 	// History past the age limit: the retention at start-up deletes it,
 	// and the file keeps its size until compacted.
-	fillHistory(t, s, "old", 20000, time.Now().Add(-40*24*time.Hour).UTC(), false, 2000)
+	storetest.FillRuns(t, s, "old", 20000, time.Now().Add(-40*24*time.Hour).UTC(), false, 2000)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

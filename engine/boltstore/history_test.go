@@ -5,62 +5,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/switchyard/switchyard/engine"
+	"github.com/switchyard/switchyard/engine/storetest"
 )
-
-// fillRuns stores n runs of flow created at created, with bodies of size
-// bytes, finished (succeeded) unless final is false, from several writers;
-// it returns their ids, oldest first within each writer.
-func fillRuns(t *testing.T, s *Store, flow string, n int, created time.Time, final bool, size int) []string {
-	t.Helper()
-	ctx := context.Background()
-	body := `{"pad":"` + strings.Repeat("x", size) + `"}`
-	ids := make([]string, n)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < 16; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				r := newRun(flow)
-				r.CreatedAt = created
-				ev := newEvent(flow, body)
-				ev.ReceivedAt = created
-				if _, err := s.Accept(ctx, ev, r, 0); err != nil {
-					t.Error(err)
-					return
-				}
-				ids[i] = r.ID
-				if final {
-					r.Status = engine.RunSucceeded
-					r.Steps = []engine.StepResult{{ID: "a", Use: "data.set", Status: engine.StepSucceeded, Output: map[string]any{"pad": body}}}
-				} else {
-					// Waiting for a retry due in a year: unfinished, and
-					// stays so.
-					due := time.Now().Add(365 * 24 * time.Hour)
-					r.Status, r.DueAt = engine.RunWaiting, &due
-				}
-				if err := s.SaveRun(ctx, r); err != nil {
-					t.Error(err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return ids
-}
 
 func flowUsage(u engine.HistoryUsage, flow string) engine.FlowUsage {
 	for _, f := range u.Flows {
@@ -77,9 +29,9 @@ func TestTrimHistory(t *testing.T) {
 	s := openTestStore(t)
 	ctx := context.Background()
 	old := time.Now().Add(-48 * time.Hour).UTC()
-	fillRuns(t, s, "a", 10, old, true, 100)
-	waiting := fillRuns(t, s, "c", 5, old, false, 100)
-	fillRuns(t, s, "b", 30, time.Now().UTC(), true, 100)
+	storetest.FillRuns(t, s, "a", 10, old, false, 100)
+	waiting := storetest.FillRuns(t, s, "c", 5, old, true, 100)
+	storetest.FillRuns(t, s, "b", 30, time.Now().UTC(), false, 100)
 	u, err := s.HistoryUsage(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -143,8 +95,8 @@ func TestCompactWhileAccepting(t *testing.T) {
 	}
 	ctx := context.Background()
 	// In creation order, as runs are stored.
-	fillRuns(t, s, "drop", 6000, time.Now().Add(-72*time.Hour).UTC(), true, 2000)
-	kept := fillRuns(t, s, "keep", 200, time.Now().UTC(), true, 200)
+	storetest.FillRuns(t, s, "drop", 6000, time.Now().Add(-72*time.Hour).UTC(), false, 6000)
+	kept := storetest.FillRuns(t, s, "keep", 200, time.Now().UTC(), false, 200)
 	if n, err := s.TrimHistory(ctx, engine.RetentionPolicy{Before: time.Now().Add(-time.Hour)}, 100000); err != nil || n != 6000 {
 		t.Fatalf("trim: %d, %v", n, err)
 	}
