@@ -96,6 +96,7 @@ func (e *Engine) PutConnection(ctx context.Context, name, typ string, values map
 	if err := e.store.PutConnection(ctx, rec); err != nil {
 		return ConnectionInfo{}, err
 	}
+	e.Audit(ctx, AuditEntry{Action: AuditConnectionSave, Target: name, Detail: typ})
 	return connInfo(rec, values), nil
 }
 

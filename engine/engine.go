@@ -129,6 +129,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		bus:   newBus(),
 		wait:  newWaiters(),
 	}
+	e.refusals.init()
 	e.sched = newScheduler(e, cfg.Clock)
 	e.exec = &executor{http: cfg.HTTP, dial: cfg.Dial, secrets: e, now: time.Now, log: cfg.Logger}
 	if e.keys != nil {

@@ -123,6 +123,7 @@ func (e *Engine) saveFlow(ctx context.Context, raw []byte, o saveOpts) (*ActiveF
 	}
 	a := &ActiveFlow{Compiled: cf, Record: rec}
 	e.flows.set(a)
+	e.auditFlowSave(ctx, prev, a, o.restoredFrom)
 	if e.Ready() {
 		e.sched.update(ctx, f.ID, a)
 	}
@@ -188,6 +189,7 @@ func (e *Engine) DeleteFlow(ctx context.Context, id string) error {
 	}
 	e.flows.remove(id)
 	e.sched.update(ctx, id, nil)
+	e.Audit(ctx, AuditEntry{Action: AuditFlowDelete, Target: id})
 	return nil
 }
 

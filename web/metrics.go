@@ -196,10 +196,12 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 // Request locals of the webhook metrics.
 const localRefusal = "switchyard.refusal"
 
-// observeHook counts a webhook answered with an error by its reason. The
-// error is turned into the answer here, so its status is known.
+// observeHook counts a webhook answered with an error by its reason and
+// records it as a refusal. The error is turned into the answer here, so
+// its status is known.
 func (s *Server) observeHook(c *fiber.Ctx) error {
-	if err := c.Next(); err != nil {
+	err := c.Next()
+	if err != nil {
 		if herr := s.handleError(c, err); herr != nil {
 			return herr
 		}
@@ -213,6 +215,7 @@ func (s *Server) observeHook(c *fiber.Ctx) error {
 		reason = refusalReason(status)
 	}
 	s.metrics.refusals.WithLabelValues(reason).Inc()
+	s.recordRefusal(c, err)
 	return nil
 }
 

@@ -184,15 +184,17 @@ func TestCompactionUnderWebhookLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// History past the age limit: the retention at start-up deletes it,
-	// and the file keeps its size until compacted.
+	// History past the age limit, which the retention at start-up
+	// deletes (the file keeps its size until compacted), then as much
+	// history that stays: the copy has that much to write.
 	storetest.FillRuns(t, s, "old", 20000, time.Now().Add(-40*24*time.Hour).UTC(), false, 2000)
+	live := storetest.FillRuns(t, s, "live", 20000, time.Now().UTC(), false, 2000)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
 	in.extra = []string{"--compact-free", "0"}
 	in.start()
-	waitUntil(t, 60*time.Second, "retention at start-up", func() bool { return getHistory(in).Runs == 0 })
+	waitUntil(t, 60*time.Second, "retention at start-up", func() bool { return getHistory(in).Runs == len(live) })
 	before := getHistory(in).Space
 	in.mustAPI(201, "POST", "/api/flows", loadFlow)
 	l := startLoad(t, in, 16)
@@ -213,7 +215,7 @@ func TestCompactionUnderWebhookLoad(t *testing.T) {
 	t.Logf("compaction %d → %d bytes took %.1f ms in the store, %s for the call; acknowledgements in the %s before it: %s; during it: %s",
 		rep.BeforeBytes, rep.AfterBytes, rep.TookMS, took.Round(time.Millisecond), took.Round(time.Millisecond),
 		latencies(acks, began.Add(-took), began), latencies(acks, began, ended))
-	if rep.AfterBytes >= before.FileBytes/2 {
+	if rep.AfterBytes >= before.FileBytes*3/4 {
 		t.Errorf("the file did not shrink: %+v (space before %+v)", rep, before)
 	}
 	var during int

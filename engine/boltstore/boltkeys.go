@@ -35,7 +35,9 @@ var (
 	bucketSeen         = []byte("seen")              // flow 0x00 item key → BE(seq)
 	bucketSeenOrder    = []byte("seen_order")        // flow 0x00 BE(seq) → item key
 	bucketPollState    = []byte("poll_state")        // flow → PollState
-	bucketRefusals     = []byte("refusals")          // flow 0x00 BE(at) → Refusal
+	bucketRefusalLog   = []byte("refusal_log")       // BE(seq) → Refusal (bolt_refusals.go)
+	bucketRefusalFlows = []byte("refusal_flows")     // flow 0x00 BE(seq) → BE(at unix nano)
+	bucketAudit        = []byte("audit")             // BE(seq) → AuditEntry (bolt_audit.go)
 	bucketVersionMeta  = []byte("flow_version_meta") // id 0x00 BE(version) → VersionMeta (bolt_versions.go)
 	bucketFlowStates   = []byte("flow_states")       // id 0x00 BE(at unix nano) → StateChange
 	bucketUnresolved   = []byte("unresolved")        // BE(seq of a failed run) → nil (bolt_resolution.go)
@@ -44,7 +46,7 @@ var (
 	allBuckets = [][]byte{bucketFlows, bucketFlowVersions, bucketEvents, bucketRuns,
 		bucketRunIndex, bucketRunsByFlow, bucketEventRuns, bucketQueue, bucketDedupe, bucketConnections,
 		bucketTokens, bucketMeta, bucketUsers, bucketSessions, bucketTicks, bucketSeen,
-		bucketSeenOrder, bucketPollState, bucketRefusals, bucketUnresolved, bucketResolved,
+		bucketSeenOrder, bucketPollState, bucketRefusalLog, bucketRefusalFlows, bucketAudit, bucketUnresolved, bucketResolved,
 		bucketVersionMeta, bucketFlowStates}
 )
 
@@ -130,6 +132,10 @@ type dedupeEntry struct {
 const (
 	indexFinalFlag = 1 << 0
 	indexHeaderV2  = 1 << 1
+	// indexOriginFlag marks a retry or replay (the summary has retry_of or
+	// replay_of), so that finishing a run need not unpack its summary to
+	// learn whether it resolves another.
+	indexOriginFlag = 1 << 2
 
 	indexHeaderV1Len = 9
 	indexHeaderV2Len = 18
@@ -151,11 +157,24 @@ func encodeIndex(sum *engine.RunSummary) ([]byte, error) {
 	if !sum.CreatedAt.IsZero() {
 		binary.BigEndian.PutUint64(v[9:17], uint64(sum.CreatedAt.UnixNano()))
 	}
+	if sum.RetryOf != "" || sum.ReplayOf != "" {
+		v[0] |= indexOriginFlag
+	}
 	v[17] = runStatusCodes[sum.Status]
-	return appendSummaryJSON(v, sum), nil
+	return packRecord(v, appendSummaryJSON(nil, sum)), nil
 }
 
 func indexFinal(v []byte) bool { return len(v) > 0 && v[0]&indexFinalFlag != 0 }
+
+// indexMayHaveOrigin reports whether the run may be a retry or replay.
+// Values written before the flag existed are plain JSON, which shows the
+// field itself; a false positive only costs a decode.
+func indexMayHaveOrigin(v []byte) bool {
+	if len(v) > 0 && v[0]&indexOriginFlag != 0 {
+		return true
+	}
+	return bytes.Contains(v, []byte(`"retry_of"`)) || bytes.Contains(v, []byte(`"replay_of"`))
+}
 
 func indexDue(v []byte) time.Time {
 	if len(v) < indexHeaderV1Len {
@@ -185,7 +204,7 @@ func decodeIndex(v []byte, sum *engine.RunSummary) error {
 		if len(v) < indexHeaderV2Len {
 			return engine.ErrNotFound
 		}
-		return json.Unmarshal(v[indexHeaderV2Len:], sum)
+		return unmarshalRecord(v[indexHeaderV2Len:], sum)
 	}
 	return json.Unmarshal(v[indexHeaderV1Len:], sum)
 }
@@ -200,7 +219,9 @@ func keyAt(prefix string, n uint64) []byte {
 
 func tickKey(flowID string, tick time.Time) []byte { return keyAt(flowID, uint64(tick.UnixNano())) }
 
-func refusalKey(r engine.Refusal) []byte { return keyAt(r.FlowID, uint64(r.At.UnixNano())) }
+// oldRefusals is the bucket refusals were kept in before the global log
+// (flow 0x00 BE(at) → Refusal); openings move what it holds.
+var oldRefusals = []byte("refusals")
 
 func versionKey(id string, v int64) []byte { return keyAt(id, uint64(v)) }
 

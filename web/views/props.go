@@ -72,6 +72,9 @@ type FlowRow struct {
 	// stopped at its cap.
 	Runs24h    int
 	RunsCapped bool
+	// Refused24h counts requests refused in the last 24 hours (capped).
+	Refused24h    int
+	RefusedCapped bool
 	Version    int64
 	CSRF       string
 	// HistoryBytes is what the flow's runs take and HistoryShare its part
@@ -292,6 +295,8 @@ type RunDetailProps struct {
 	LiveURL string
 	// Links are the run's retries and replays and its resolution.
 	Links engine.RunLinks
+	// Loops holds the page of items shown for each loop step, by its id.
+	Loops map[string]*engine.LoopPage
 }
 
 // ReplayProps asks before a run is replayed from the start, listing the
