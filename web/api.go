@@ -420,4 +420,3 @@ func (s *Server) flowSchema(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderContentType, "application/schema+json")
 	return c.Send(flows.JSONSchema())
 }
-

@@ -75,8 +75,8 @@ type FlowRow struct {
 	// Refused24h counts requests refused in the last 24 hours (capped).
 	Refused24h    int
 	RefusedCapped bool
-	Version    int64
-	CSRF       string
+	Version       int64
+	CSRF          string
 	// HistoryBytes is what the flow's runs take and HistoryShare its part
 	// of the whole run history (0 to 1); HasHistory is false when the
 	// store cannot tell.
