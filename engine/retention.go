@@ -163,6 +163,9 @@ func (e *Engine) trimHistory(ctx context.Context) (int, error) {
 	p := e.retentionPolicy()
 	hs, ok := e.store.(HistoryStore)
 	if !ok {
+		if p.KeepPerFlow > 0 || p.MaxBytes > 0 {
+			e.log.Warn("retention: this store keeps runs by age only; the limits by runs per flow and by size do not apply to it")
+		}
 		if p.Before.IsZero() {
 			return 0, nil
 		}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/switchyard/switchyard/engine"
 	"github.com/switchyard/switchyard/engine/boltstore"
 	"github.com/switchyard/switchyard/internal/units"
 )
@@ -24,6 +25,9 @@ func cmdCompact(args []string, stdout io.Writer) error {
 	} else if len(pos) > 0 {
 		return usageError{"compact takes no arguments besides its flags"}
 	}
+	if o.database != "" {
+		return usageError{"compact: --database names a PostgreSQL database, which compacts itself (autovacuum); compact works on a data dir"}
+	}
 	if _, err := os.Stat(filepath.Join(o.data, boltstore.DBFileName)); err != nil {
 		return fmt.Errorf("compact: no database in %s: %w", o.data, err)
 	}
@@ -35,7 +39,12 @@ func cmdCompact(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	rep, err := store.Compact(ctx)
+	c, ok := store.(engine.Compacter)
+	if !ok {
+		store.Close()
+		return fmt.Errorf("compact: this store cannot be compacted")
+	}
+	rep, err := c.Compact(ctx)
 	if cerr := store.Close(); err == nil {
 		err = cerr
 	}
