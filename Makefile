@@ -53,6 +53,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./engine/...
 	$(GO) test -run '^$$' -bench RunHistory -benchtime 200x ./web
 	bash bench/run.sh
+	bash bench/bulk.sh
 	bash bench/flood.sh
 	bash bench/peers.sh
 
