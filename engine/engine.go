@@ -68,6 +68,8 @@ type Engine struct {
 	exec     *executor
 	bus      *bus
 	wait     *waiters
+	wakes    callWakes
+	settings settingsBox
 	counts   counters
 	refusals refusalLog
 	sched    *scheduler
@@ -127,10 +129,14 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	e.sched = newScheduler(e, cfg.Clock)
 	e.exec = &executor{http: cfg.HTTP, dial: cfg.Dial, secrets: e, now: time.Now, log: cfg.Logger}
 	e.exec.kv, _ = cfg.Store.(KVStore)
+	e.exec = &executor{http: cfg.HTTP, dial: cfg.Dial, secrets: e, now: time.Now, log: cfg.Logger, calls: e}
 	if e.keys != nil {
 		if err := checkKey(ctx, e.store, e.keys); err != nil {
 			return nil, err
 		}
+	}
+	if err := e.loadSettings(ctx); err != nil {
+		return nil, err
 	}
 	recs, err := e.store.Flows(ctx)
 	if err != nil {
@@ -385,6 +391,8 @@ func (e *Engine) runDone(run *Run) {
 	}
 	e.observeRun(run)
 	e.wait.deliver(run)
+	e.forgetWake(run.ID)
+	e.wakeCaller(run)
 	e.bulk.done(run.ID)
 	e.bus.publish(Update{Type: "run", RunID: run.ID, FlowID: run.FlowID, Status: string(run.Status)})
 }

@@ -71,6 +71,13 @@ func (e *Engine) WebhookFlow(path string) (*ActiveFlow, bool) {
 // wait, Accepted.Done yields the run when it responds or ends; the caller
 // must call Forget if it stops waiting.
 func (e *Engine) Accept(ctx context.Context, a *ActiveFlow, ev *Event, wait bool) (Accepted, error) {
+	return e.accept(ctx, a, ev, wait, nil)
+}
+
+// accept is Accept; link, when set, holds what a run started by another
+// run keeps of it (CalledBy, FailureOf), and its dedupe key is kept for
+// internalDedupeWindow.
+func (e *Engine) accept(ctx context.Context, a *ActiveFlow, ev *Event, wait bool, link *Run) (Accepted, error) {
 	if n := e.pending.Add(1); n > int64(e.cfg.QueueLimit) {
 		e.pending.Add(-1)
 		e.counts.saturated.Add(1)
@@ -101,7 +108,12 @@ func (e *Engine) Accept(ctx context.Context, a *ActiveFlow, ev *Event, wait bool
 		CreatedAt:   ev.ReceivedAt,
 		Steps:       []StepResult{},
 	}
-	res, err := e.store.Accept(ctx, ev, run, cf.Flow.Trigger.EffectiveDedupeWindow())
+	window := cf.Flow.Trigger.EffectiveDedupeWindow()
+	if link != nil {
+		run.CalledBy, run.FailureOf = link.CalledBy, link.FailureOf
+		window = internalDedupeWindow
+	}
+	res, err := e.store.Accept(ctx, ev, run, window)
 	if err != nil {
 		return Accepted{}, err
 	}

@@ -64,6 +64,9 @@ func (s *Server) routes() {
 
 	api.Get("/events", s.events)
 	api.Get("/backup", s.backup)
+	api.Get("/settings", s.getSettings)
+	api.Put("/settings", s.putSettings)
+	api.Post("/signing-secrets", s.createSigningSecret)
 	// Every route above needs its entry in apiDocs (web/openapi.go).
 	api.All("/*", s.apiNotFound)
 
@@ -124,6 +127,8 @@ func (s *Server) routes() {
 	ui(fiber.MethodGet, "/tokens", s.tokensPage)
 	ui(fiber.MethodPost, "/tokens", s.createTokenUI)
 	ui(fiber.MethodPost, "/tokens/:id/revoke", s.revokeTokenUI)
+	ui(fiber.MethodGet, "/settings", s.settingsPage)
+	ui(fiber.MethodPost, "/settings", s.saveSettingsUI)
 	// The UI's event stream: the same updates as /api/events, behind the
 	// session (EventSource cannot send an Authorization header).
 	app.Get("/ui/events", s.requireSession, s.events)
