@@ -127,9 +127,8 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	e.refusals.init()
 	e.sched = newScheduler(e, cfg.Clock)
-	e.exec = &executor{http: cfg.HTTP, dial: cfg.Dial, secrets: e, now: time.Now, log: cfg.Logger}
-	e.exec.kv, _ = cfg.Store.(KVStore)
 	e.exec = &executor{http: cfg.HTTP, dial: cfg.Dial, secrets: e, now: time.Now, log: cfg.Logger, calls: e}
+	e.exec.kv, _ = cfg.Store.(KVStore)
 	if e.keys != nil {
 		if err := checkKey(ctx, e.store, e.keys); err != nil {
 			return nil, err
