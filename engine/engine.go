@@ -72,6 +72,7 @@ type Engine struct {
 	refusals refusalLog
 	sched    *scheduler
 	journal  *stepJournal
+	bulk     *bulkRunner
 	// journalFailed is set once a journal write failed (and was logged).
 	journalFailed atomic.Bool
 
@@ -117,6 +118,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		queue: newDueQueue(),
 		bus:   newBus(),
 		wait:  newWaiters(),
+		bulk:  newBulkRunner(),
 	}
 	if rq, ok := cfg.Store.(RunQueue); ok {
 		e.runQueue = rq
@@ -187,6 +189,11 @@ func (e *Engine) Start(ctx context.Context) error {
 	go func() {
 		defer e.wg.Done()
 		e.refusalLoop(dctx)
+	}()
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		e.bulkLoop(dctx)
 	}()
 	for _, a := range e.flows.all() {
 		e.sched.update(ctx, a.Record.ID, a)
@@ -377,6 +384,7 @@ func (e *Engine) runDone(run *Run) {
 	}
 	e.observeRun(run)
 	e.wait.deliver(run)
+	e.bulk.done(run.ID)
 	e.bus.publish(Update{Type: "run", RunID: run.ID, FlowID: run.FlowID, Status: string(run.Status)})
 }
 

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -22,13 +21,14 @@ func (s *Server) audit(c *fiber.Ctx, action, target, detail string) {
 	s.eng.Audit(c.UserContext(), engine.AuditEntry{Action: action, Target: target, Detail: detail})
 }
 
-// auditLogin records a sign-in (ok) or a failed one under the name tried.
-func (s *Server) auditLogin(ctx context.Context, c *fiber.Ctx, name string, ok bool) {
+// auditLogin records a sign-in (ok) or a failed one under the name
+// tried; there is no session yet, so who and from where are passed.
+func (s *Server) auditLogin(c *fiber.Ctx, name string, ok bool, detail string) {
 	action := engine.AuditLoginFailed
 	if ok {
 		action = engine.AuditLogin
 	}
-	s.eng.Audit(ctx, engine.AuditEntry{Action: action, Actor: engine.Actor{Kind: "user", Name: name}, Address: c.IP()})
+	s.eng.Audit(c.UserContext(), engine.AuditEntry{Action: action, Actor: engine.Actor{Kind: "user", Name: name}, Address: c.IP(), Detail: detail})
 }
 
 // auditFilter reads action, target, limit and cursor of an audit listing.

@@ -206,6 +206,7 @@ func readHookBody(c *fiber.Ctx, limit int64) ([]byte, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
+	c.Locals(localHookBody, body) // a refusal keeps the decoded start
 	contentType := c.Get(fiber.HeaderContentType)
 	if err := checkBody(contentType, body); err != nil {
 		return nil, "", err

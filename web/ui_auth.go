@@ -324,6 +324,7 @@ func (s *Server) setupSubmit(c *fiber.Ctx) error {
 	if err != nil {
 		return redirect(c, "/login")
 	}
+	s.auditLogin(c, name, true, "owner account created")
 	s.setCookie(c, sessionCookie, sess.Token, sess.ExpiresAt)
 	s.clearCookie(c, preSessionCookie)
 	return redirect(c, "/flows")
@@ -404,12 +405,12 @@ func (s *Server) loginSubmit(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderRetryAfter, "300")
 		return fail(fiber.StatusTooManyRequests, "Too many attempts. Wait a few minutes, then try again.")
 	case errors.Is(err, auth.ErrBadLogin):
-		s.auditLogin(c.UserContext(), c, name, false)
+		s.auditLogin(c, name, false, "")
 		return fail(fiber.StatusUnauthorized, "Wrong user name or password.")
 	case err != nil:
 		return s.uiError(c, err)
 	}
-	s.auditLogin(c.UserContext(), c, name, true)
+	s.auditLogin(c, name, true, "")
 	s.setCookie(c, sessionCookie, sess.Token, sess.ExpiresAt)
 	return redirect(c, next)
 }

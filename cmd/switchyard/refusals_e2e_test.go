@@ -281,3 +281,94 @@ func TestRefusalsOfUnknownPathsAreRateLimited(t *testing.T) {
 		t.Errorf("metrics lack %q", want)
 	}
 }
+
+// auditJSON is an audit entry as the API lists it.
+type auditJSON struct {
+	ID     string `json:"id"`
+	Action string `json:"action"`
+	Actor  struct {
+		Kind string `json:"kind"`
+		Name string `json:"name"`
+	} `json:"actor"`
+	Target  string `json:"target"`
+	Address string `json:"address"`
+	Detail  string `json:"detail"`
+}
+
+func (in *instance) audit(query string) ([]auditJSON, string) {
+	in.t.Helper()
+	var p struct {
+		Entries    []auditJSON `json:"entries"`
+		NextCursor string      `json:"next_cursor"`
+	}
+	if err := json.Unmarshal(in.mustAPI(200, "GET", "/api/audit"+query, nil), &p); err != nil {
+		in.t.Fatal(err)
+	}
+	return p.Entries, p.NextCursor
+}
+
+func auditActions(es []auditJSON) string {
+	var out []string
+	for _, e := range es {
+		out = append(out, e.Action+" "+e.Target)
+	}
+	return strings.Join(out, ", ")
+}
+
+// TestAuditTrailE2E changes flows and connections through the API of the
+// real binary and reads who did what back from GET /api/audit, filtered
+// and paged.
+func TestAuditTrailE2E(t *testing.T) {
+	in := newInstance(t)
+	in.start()
+	flow := `{"id": "a", "name": "one", "enabled": true, "trigger": {"type": "webhook", "path": "a"}, "steps": [{"id": "s", "use": "data.set", "with": {"x": 1}}]}`
+	in.mustAPI(201, "POST", "/api/flows", flow)
+	in.mustAPI(200, "PUT", "/api/flows/a", strings.Replace(flow, `"one"`, `"two"`, 1))
+	in.mustAPI(200, "PUT", "/api/flows/a", strings.NewReplacer(`"one"`, `"two"`, `"enabled": true`, `"enabled": false`).Replace(flow))
+	in.mustAPI(200, "PUT", "/api/flows/a", strings.Replace(flow, `"one"`, `"two"`, 1))
+	// Saved unchanged: nothing happened, nothing is recorded.
+	in.mustAPI(200, "PUT", "/api/flows/a", strings.Replace(flow, `"one"`, `"two"`, 1))
+	in.mustAPI(201, "POST", "/api/flows/a/versions/1/restore", nil)
+	// A bulk replay of the flow's one run.
+	runID := in.hookJSON("a", `{"n": 1}`)
+	in.waitIdle(10 * time.Second)
+	in.mustAPI(202, "POST", "/api/runs/bulk", map[string]any{"action": "replay", "run_ids": []string{runID}})
+	in.mustAPI(201, "POST", "/api/connections", map[string]any{"name": "crm", "type": "secret", "values": map[string]string{"value": "connection-secret-value"}})
+	in.mustAPI(204, "DELETE", "/api/connections/crm", nil)
+	in.mustAPI(204, "DELETE", "/api/flows/a", nil)
+
+	all, _ := in.audit("")
+	want := "flow.delete a, connection.delete crm, connection.save crm, runs.bulk a (1), flow.restore a, flow.enable a, flow.disable a, flow.save a, flow.create a, token.create e2e"
+	if got := auditActions(all); got != want {
+		t.Fatalf("audit trail:\n got %s\nwant %s", got, want)
+	}
+	for _, e := range all[:len(all)-1] {
+		if e.Actor.Kind != "token" || e.Actor.Name != "e2e" || e.Address != "127.0.0.1" || e.ID == "" {
+			t.Errorf("entry %s %s: by %+v from %q", e.Action, e.Target, e.Actor, e.Address)
+		}
+	}
+	if cli := all[len(all)-1]; cli.Actor.Kind != "cli" || cli.Address != "" {
+		t.Errorf("token created on the command line: %+v", cli)
+	}
+	if all[7].Detail != "version 2" || all[4].Detail != "restored version 1 as version 3" || all[3].Detail != "replay 1 runs" {
+		t.Errorf("details: %q, %q, %q", all[7].Detail, all[4].Detail, all[3].Detail)
+	}
+	if got, _ := in.audit("?action=flow&target=a"); len(got) != 6 {
+		t.Errorf("flow entries of a: %s", auditActions(got))
+	}
+	if got, _ := in.audit("?action=connection.save"); auditActions(got) != "connection.save crm" {
+		t.Errorf("connection.save: %s", auditActions(got))
+	}
+	page1, next := in.audit("?limit=4")
+	page2, next2 := in.audit("?limit=4&cursor=" + next)
+	page3, next3 := in.audit("?limit=4&cursor=" + next2)
+	if auditActions(append(append(page1, page2...), page3...)) != want || next3 != "" || len(page3) != 2 {
+		t.Errorf("pages of 4: %s / %s / %s (next %q)", auditActions(page1), auditActions(page2), auditActions(page3), next3)
+	}
+	if code, _ := in.api("GET", "/api/audit?cursor=x", nil); code != 400 {
+		t.Errorf("bad cursor: %d", code)
+	}
+	if body := in.mustAPI(200, "GET", "/api/audit?limit=500", nil); strings.Contains(string(body), "connection-secret-value") {
+		t.Error("the audit trail shows a connection's value")
+	}
+}

@@ -75,8 +75,8 @@ type FlowRow struct {
 	// Refused24h counts requests refused in the last 24 hours (capped).
 	Refused24h    int
 	RefusedCapped bool
-	Version    int64
-	CSRF       string
+	Version       int64
+	CSRF          string
 }
 
 // FlowsProps is the flows list.
@@ -230,6 +230,8 @@ type CheckProps struct {
 // RunsFilter is the run history's filter, as the query string holds it.
 type RunsFilter struct {
 	Flow, Status, Period string
+	// Q searches the runs' payloads (engine.ParseSearch).
+	Q string
 	// Resolved "false" is the Needs attention view: failed runs no retry
 	// or replay resolved.
 	Resolved string
