@@ -168,7 +168,7 @@ func (e *Engine) startWorkers(ctx, dctx, sctx context.Context) error {
 			defer e.wg.Done()
 			for q := range work {
 				if due, ok := e.processSafely(sctx, q, slot); ok {
-					e.queue.push(queued{runID: q.runID, due: due})
+					e.requeue(q.runID, due)
 				}
 			}
 		}(i)
