@@ -34,10 +34,15 @@ type executor struct {
 	http    *http.Client
 	dial    func(ctx context.Context, network, address string) (net.Conn, error)
 	secrets SecretSource
-	now     func() time.Time
+	// kv is the data store of the store.* steps; nil: none.
+	kv  KVStore
+	now func() time.Time
 	// log receives the detail of a step's internal error; nil logs to
 	// slog's default.
 	log *slog.Logger
+	// calls starts the runs of flow.call steps and error flows (calls.go);
+	// nil where no engine runs.
+	calls flowCaller
 }
 
 func (x *executor) logger() *slog.Logger {
@@ -153,6 +158,14 @@ func (x *executor) advance(ctx context.Context, st *runState) error {
 			r.Status = RunFailed
 		default:
 			r.Status = RunSucceeded
+		}
+		if x.calls != nil {
+			// Before the final checkpoint: after a crash here the run
+			// ends again on resume, and the dedupe keys of the error
+			// flow's run and the notifications find those queued.
+			if err := x.calls.ended(ctx, st); err != nil {
+				return err
+			}
 		}
 		fin := x.now()
 		r.FinishedAt = &fin
@@ -305,6 +318,9 @@ func (x *executor) route(ctx context.Context, st *runState, cs *flows.CompiledSt
 
 // call runs one attempt of a connector step.
 func (x *executor) call(ctx context.Context, st *runState, cs *flows.CompiledStep, res *StepResult) (walkResult, error) {
+	if cs.Step.Use == flows.UseFlowCall && res.Status == StepWaiting && res.Calls != "" {
+		return x.followCall(ctx, st, cs, res)
+	}
 	conn, err := connectors.Lookup(cs.Step.Use)
 	if err != nil {
 		return x.failStep(ctx, st, cs, res, err)
@@ -370,10 +386,19 @@ func (x *executor) call(ctx context.Context, st *runState, cs *flows.CompiledSte
 	res.ResumeAt = nil
 
 	start := x.now()
+	execute := conn.Execute
+	if cs.Step.Use == flows.UseFlowCall {
+		execute = x.callExecute(st, res)
+	}
 	// Items of a concurrent loop share the run: they change it only
-	// under its lock, which they let go while a connector works.
-	st.unlock()
-	out, err := conn.Execute(ctx, connectors.Input{
+	// under its lock, which they let go while a connector works. A
+	// sub-flow call records its callee in the step's result as it starts,
+	// so it keeps the lock.
+	unlocked := cs.Step.Use != flows.UseFlowCall
+	if unlocked {
+		st.unlock()
+	}
+	out, err := execute(ctx, connectors.Input{
 		Config:         cfg,
 		Connection:     connVals,
 		RunID:          st.run.ID,
@@ -385,8 +410,11 @@ func (x *executor) call(ctx context.Context, st *runState, cs *flows.CompiledSte
 		HTTP:           x.http,
 		Dial:           x.dial,
 		Conceal:        st.conceal,
+		KV:             x.kvFor(st),
 	})
-	st.lock()
+	if unlocked {
+		st.lock()
+	}
 	res.DurationMS += float64(x.now().Sub(start).Microseconds()) / 1000
 	if err != nil {
 		if ctx.Err() != nil {

@@ -34,6 +34,9 @@ func ConnectionRefs(f *Flow) []ConnectionRef {
 			}
 		}
 	}
+	if n := f.Notify; n != nil && n.Secret != "" {
+		out = append(out, ConnectionRef{Field: "notify.secret", Name: n.Secret, Types: []string{"secret"}})
+	}
 	if r := f.Trigger.Request; r != nil && r.Connection != "" && !isTemplate(r.Connection) {
 		out = append(out, ConnectionRef{Field: "trigger.request.connection", Name: r.Connection})
 	}

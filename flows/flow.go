@@ -16,6 +16,9 @@ const (
 	TriggerManual   = "manual"
 	TriggerSchedule = "schedule"
 	TriggerPoll     = "poll"
+	// TriggerCall flows are started only by other flows' flow.call steps
+	// (and Run now): they listen on no webhook.
+	TriggerCall = "call"
 )
 
 // Webhook respond modes.
@@ -57,6 +60,11 @@ type Flow struct {
 	Enabled     bool    `json:"enabled"`
 	Trigger     Trigger `json:"trigger"`
 	Steps       []Step  `json:"steps"`
+	// OnFailure names the flow started when a run of this one fails for
+	// good (calls.go).
+	OnFailure *FailureHandler `json:"on_failure,omitempty"`
+	// Notify names the endpoint this flow's run outcomes are POSTed to.
+	Notify *Notify `json:"notify,omitempty"`
 }
 
 // Trigger says what starts a run. Which fields apply depends on Type.

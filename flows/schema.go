@@ -89,6 +89,17 @@ func buildSchema(specs []connectors.Spec) obj {
 				"max_backoff": ref("duration"),
 			},
 		},
+		"notify": obj{
+			"type":                 "object",
+			"additionalProperties": false,
+			"required":             []string{"url", "secret"},
+			"description":          "An endpoint run outcomes are POSTed to as Standard Webhooks.",
+			"properties": obj{
+				"url":    obj{"type": "string", "pattern": "^https?://", "description": "An absolute http or https URL."},
+				"secret": obj{"type": "string", "minLength": 1, "description": "The connection of type secret holding the whsec_ signing secret."},
+				"events": obj{"type": "array", "items": obj{"enum": NotifyEvents}, "uniqueItems": true, "description": "Events sent (default run.succeeded and run.failed)."},
+			},
+		},
 		"step":   stepSchema(specs),
 		"case":   caseSchema(),
 		"config": obj{"type": "object", "description": "The connector's settings; strings may hold {{ expr }} templates."},
@@ -112,6 +123,10 @@ func buildSchema(specs []connectors.Spec) obj {
 			"enabled":     obj{"type": "boolean"},
 			"trigger":     ref("trigger"),
 			"steps":       obj{"type": "array", "minItems": 1, "items": ref("step")},
+			"on_failure": obj{"type": "object", "additionalProperties": false, "required": []string{"flow"},
+				"description": "The flow started when a run of this one fails for good; its trigger body names the failed run, step and error.",
+				"properties":  obj{"flow": obj{"type": "string", "pattern": flowIDPattern.String()}}},
+			"notify": ref("notify"),
 		},
 		"$defs": defs,
 	}
@@ -369,6 +384,9 @@ func fieldSchema(f connectors.Field) obj {
 		out = obj{"type": "string"}
 	case connectors.TypeConnection:
 		out = obj{"type": "string", "minLength": 1}
+	case connectors.TypeFlow:
+		// A flow id, never a template (calls.go).
+		out = obj{"type": "string", "pattern": flowIDPattern.String()}
 	case connectors.TypeNumber:
 		out = orTemplate(obj{"type": "number"})
 	case connectors.TypeBool:

@@ -347,6 +347,8 @@ func TriggerWords(typ string) string {
 		return "Polling"
 	case flows.TriggerManual:
 		return "By hand"
+	case flows.TriggerCall:
+		return "Called by flows"
 	}
 	return typ
 }
