@@ -391,8 +391,13 @@ func (x *executor) call(ctx context.Context, st *runState, cs *flows.CompiledSte
 		execute = x.callExecute(st, res)
 	}
 	// Items of a concurrent loop share the run: they change it only
-	// under its lock, which they let go while a connector works.
-	st.unlock()
+	// under its lock, which they let go while a connector works. A
+	// sub-flow call records its callee in the step's result as it starts,
+	// so it keeps the lock.
+	unlocked := cs.Step.Use != flows.UseFlowCall
+	if unlocked {
+		st.unlock()
+	}
 	out, err := execute(ctx, connectors.Input{
 		Config:         cfg,
 		Connection:     connVals,
@@ -404,10 +409,12 @@ func (x *executor) call(ctx context.Context, st *runState, cs *flows.CompiledSte
 		DryRun:         st.dry,
 		HTTP:           x.http,
 		Dial:           x.dial,
-		KV:             x.kvFor(st),
 		Conceal:        st.conceal,
+		KV:             x.kvFor(st),
 	})
-	st.lock()
+	if unlocked {
+		st.lock()
+	}
 	res.DurationMS += float64(x.now().Sub(start).Microseconds()) / 1000
 	if err != nil {
 		if ctx.Err() != nil {
