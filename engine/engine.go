@@ -69,6 +69,10 @@ type Engine struct {
 	refusals refusalLog
 	sched    *scheduler
 	journal  *stepJournal
+	// gate holds back the runs of paused flows and of flows at their
+	// concurrency limit (hold.go); rates are connections' rate limits.
+	gate  gate
+	rates RateBuckets
 	// journalFailed is set once a journal write failed (and was logged).
 	journalFailed atomic.Bool
 
@@ -116,7 +120,8 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		wait:  newWaiters(),
 	}
 	e.sched = newScheduler(e, cfg.Clock)
-	e.exec = &executor{http: cfg.HTTP, dial: cfg.Dial, secrets: e, now: time.Now, log: cfg.Logger}
+	e.queue.admit = e.admitQueued
+	e.exec = &executor{http: cfg.HTTP, dial: cfg.Dial, secrets: e, now: time.Now, log: cfg.Logger, limits: &e.rates}
 	if e.keys != nil {
 		if err := checkKey(ctx, e.store, e.keys); err != nil {
 			return nil, err
@@ -136,6 +141,9 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 			continue
 		}
 		e.flows.set(&ActiveFlow{Compiled: cf, Record: rec})
+		if err := e.loadPause(ctx, rec.ID); err != nil {
+			return nil, fmt.Errorf("engine: load flows: %w", err)
+		}
 	}
 	return e, nil
 }
@@ -167,6 +175,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("engine: recover: %w", err)
 	}
+	e.primeSlots(ctx, items)
 	for _, it := range items {
 		e.queue.push(queued{runID: it.RunID, due: it.Due})
 	}
@@ -299,7 +308,11 @@ func (e *Engine) process(ctx context.Context, q queued, slot int) {
 		}
 	}
 	if run.Status.Final() {
+		e.leaveRun(run.FlowID, run.ID)
 		return
+	}
+	if !e.admitRun(run.FlowID, run.ID, run.CreatedAt, run.StartedAt != nil) {
+		return // held back; released into the queue again by the gate
 	}
 	if ev == nil {
 		if ev, err = e.store.Event(ctx, run.EventID); err != nil {
@@ -332,6 +345,7 @@ func (e *Engine) process(ctx context.Context, q queued, slot int) {
 	st.park = true
 	st.save = e.store.SaveRun
 	st.onUpdate = e.publishStep
+	st.hold = func() string { return e.pausedReason(run.FlowID) }
 	if j := e.journal; j != nil {
 		st.enter = func(stepID string) { e.journalDone(j.enter(slot, run.ID, stepID)) }
 	}
@@ -351,7 +365,7 @@ func (e *Engine) process(ctx context.Context, q queued, slot int) {
 		} else {
 			log().Error("checkpoint failed; run will be retried", "err", err)
 		}
-		e.queue.push(queued{runID: run.ID, due: time.Now().Add(5 * time.Second)})
+		e.queue.push(queued{runID: run.ID, due: time.Now().Add(5 * time.Second), flowID: run.FlowID, created: run.CreatedAt})
 		return
 	}
 	if run.Status.Final() {
@@ -359,7 +373,7 @@ func (e *Engine) process(ctx context.Context, q queued, slot int) {
 		return
 	}
 	e.bus.publish(Update{Type: "run", RunID: run.ID, FlowID: run.FlowID, Status: string(run.Status)})
-	e.queue.push(queued{runID: run.ID, due: *run.DueAt})
+	e.queue.push(queued{runID: run.ID, due: *run.DueAt, flowID: run.FlowID, created: run.CreatedAt})
 }
 
 // loadFailed handles a run that could not be loaded to advance it. When
@@ -377,6 +391,7 @@ func (e *Engine) loadFailed(q queued, what string, err error) {
 // runDone accounts for a run that reached a final status.
 func (e *Engine) runDone(run *Run) {
 	e.pending.Add(-1)
+	e.leaveRun(run.FlowID, run.ID)
 	if run.Status == RunSucceeded {
 		e.counts.succeeded.Add(1)
 	} else {

@@ -104,6 +104,7 @@ func (e *Engine) saveFlow(ctx context.Context, raw []byte, o saveOpts) (*ActiveF
 	}
 	a := &ActiveFlow{Compiled: cf, Record: rec}
 	e.flows.set(a)
+	e.flowChanged(f.ID, false)
 	if e.Ready() {
 		e.sched.update(ctx, f.ID, a)
 	}
@@ -168,6 +169,8 @@ func (e *Engine) DeleteFlow(ctx context.Context, id string) error {
 		return err
 	}
 	e.flows.remove(id)
+	e.forgetPause(ctx, id)
+	e.flowChanged(id, true)
 	e.sched.update(ctx, id, nil)
 	return nil
 }

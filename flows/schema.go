@@ -112,6 +112,7 @@ func buildSchema(specs []connectors.Spec) obj {
 			"enabled":     obj{"type": "boolean"},
 			"trigger":     ref("trigger"),
 			"steps":       obj{"type": "array", "minItems": 1, "items": ref("step")},
+			"concurrency": obj{"type": "integer", "minimum": 1, "maximum": MaxConcurrency, "description": "At most this many runs of the flow in progress at once; the others wait, durably, in order of arrival."},
 		},
 		"$defs": defs,
 	}

@@ -111,7 +111,7 @@ func (s *Server) hook(c *fiber.Ctx) error {
 		return errStatus(fiber.StatusMethodNotAllowed, "method %s not allowed on /hooks/%s", c.Method(), path)
 	}
 	if rl := trig.RateLimit; rl != nil {
-		if ok, wait := s.limiter.allow(f.ID, *rl, time.Now()); !ok {
+		if ok, wait := s.limiter.Allow(f.ID, *rl, time.Now()); !ok {
 			s.refuse(c, f, "", fmt.Sprintf("rate limit of %d per %s", rl.Requests, rl.Per.Std()), fiber.StatusTooManyRequests)
 			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 			return errStatus(fiber.StatusTooManyRequests, "rate limit exceeded, retry later")
