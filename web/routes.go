@@ -40,6 +40,8 @@ func (s *Server) routes() {
 	api.Get("/flows/:id/versions", s.listVersions)
 	api.Get("/flows/:id/versions/:n", s.getVersion)
 	api.Post("/flows/:id/versions/:n/restore", s.restoreVersion)
+	api.Post("/flows/:id/pause", s.pauseFlow)
+	api.Post("/flows/:id/resume", s.resumeFlow)
 
 	api.Get("/runs", s.listRuns)
 	api.Get("/runs/:id", s.getRun)
