@@ -85,6 +85,8 @@ func (s *Server) routes() {
 	ui(fiber.MethodGet, "/flows/:id/edit", s.builderEdit)
 	ui(fiber.MethodPost, "/flows/:id/edit", s.builderPost)
 	ui(fiber.MethodPost, "/flows/:id/toggle", s.toggleFlow)
+	ui(fiber.MethodPost, "/flows/:id/pause", s.pauseFlowUI)
+	ui(fiber.MethodPost, "/flows/:id/resume", s.resumeFlowUI)
 	ui(fiber.MethodPost, "/flows/:id/duplicate", s.duplicateFlow)
 	ui(fiber.MethodGet, "/flows/:id/delete", s.deleteFlowPage)
 	ui(fiber.MethodPost, "/flows/:id/delete", s.deleteFlowSubmit)

@@ -39,6 +39,19 @@ func (in *instance) waitingRun(path string) (waitingRun, time.Duration) {
 	return r, time.Since(start)
 }
 
+// ns lists the "n" of each JSON body received, in order.
+func (r *recorder) ns() []int {
+	var ns []int
+	for _, q := range r.all() {
+		var b struct {
+			N int `json:"n"`
+		}
+		json.Unmarshal(q.Body, &b)
+		ns = append(ns, b.N)
+	}
+	return ns
+}
+
 // TestPauseResumeE2E plays pause and resume against the real binary:
 // webhooks to a paused flow are acknowledged and held, a kill -9 while
 // paused loses none of them and runs none, resume runs them once each in
@@ -105,14 +118,7 @@ func TestPauseResumeE2E(t *testing.T) {
 		t.Fatalf("?wait=30s after resume: %+v after %v", r, took)
 	}
 	in.waitIdle(10 * time.Second)
-	var ns []int
-	for _, q := range rec.all() {
-		var b struct {
-			N int `json:"n"`
-		}
-		json.Unmarshal(q.Body, &b)
-		ns = append(ns, b.N)
-	}
+	ns := rec.ns()
 	if !slices.Equal(ns, []int{0, 1, 2, 3, 4, 5}) {
 		t.Fatalf("requests after resume %v, want each event once in arrival order", ns)
 	}

@@ -21,6 +21,8 @@ type FlowPanelsProps struct {
 	ScheduleError string
 	// Versions are the newest versions of the flow, newest first.
 	Versions []engine.VersionInfo
+	// Hold is whether the flow is paused and what waits (nil: unknown).
+	Hold *engine.FlowHold
 }
 
 // fireTime shows a next fire time in the flow's own time zone.
@@ -48,3 +50,21 @@ func pollStatusClass(s string) string {
 func pollAction(id string) string { return "/flows/" + id + "/poll" }
 
 func resetAction(id string) string { return "/flows/" + id + "/seen/reset" }
+
+func pauseAction(id string, paused bool) string {
+	if paused {
+		return "/flows/" + id + "/resume"
+	}
+	return "/flows/" + id + "/pause"
+}
+
+// heldWords says how many runs a paused flow holds.
+func heldWords(n int) string {
+	switch n {
+	case 0:
+		return "nothing waiting"
+	case 1:
+		return "1 run waiting"
+	}
+	return itoa(n) + " runs waiting"
+}

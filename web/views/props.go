@@ -63,6 +63,9 @@ type MessageProps struct {
 type FlowRow struct {
 	ID, Name, Trigger string
 	Enabled           bool
+	// Paused is set while the flow holds its runs; Held counts them.
+	Paused bool
+	Held   int
 	// WebhookURL is the full URL of a webhook trigger.
 	WebhookURL string
 	// LastStatus and LastRunID describe the latest run (empty: none).
@@ -284,6 +287,8 @@ type RunDetailProps struct {
 	LiveURL string
 	// Links are the run's retries and replays and its resolution.
 	Links engine.RunLinks
+	// WaitingFor says what holds the run back (engine.Engine.WaitingFor).
+	WaitingFor string
 }
 
 // ReplayProps asks before a run is replayed from the start, listing the
