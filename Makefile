@@ -7,7 +7,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 RACE_PKGS := ./engine/... ./auth/... ./web/... ./connectors/... ./flows/...
 FUZZTIME  ?= 10s
 
-.PHONY: all build run generate generate-check lint test test-race test-e2e fuzz bench bench-ladder bench-peers release release-docker clean
+.PHONY: all build run generate generate-check lint test test-race test-e2e fuzz bench bench-ladder bench-peers bench-soak release release-docker clean
 
 all: build
 
@@ -58,6 +58,11 @@ bench:
 # bench-peers: only the comparison with Node-RED and n8n.
 bench-peers:
 	bash bench/peers.sh
+
+# bench-soak: memory and disk over 1,000,000 W0 events (BENCH_SOAK_EVENTS),
+# sampled every 50,000, charted in docs/soak.svg (bench/soak.sh).
+bench-soak:
+	bash bench/soak.sh
 
 # bench-ladder: where the distance to the bare handler goes, level by level
 # (docs/benchmarks.md).

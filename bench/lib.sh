@@ -8,6 +8,27 @@ LUA=bench/post.lua
 # step that reads trigger.body.id and trigger.body.total.
 BENCH_FLOW='{"id":"bench","name":"Bench","enabled":true,"trigger":{"type":"webhook","path":"bench"},"steps":[{"id":"shape","use":"data.set","with":{"order":"{{ trigger.body.id }}","total":"{{ trigger.body.total }}"}}]}'
 
+# BENCH_PIN=1 runs every server on one CPU (BENCH_SERVER_CPU, default 0) and
+# the load generator on another (BENCH_LOAD_CPU, default 1) with taskset, so
+# that the server's numbers are not shared with wrk's and one-core behaviour
+# (how the server waits under concurrency) shows. SRV and LOAD are the
+# command prefixes; they are empty when nothing is pinned.
+SRV=() LOAD=()
+if [[ ${BENCH_PIN:-0} == 1 ]]; then
+	command -v taskset >/dev/null 2>&1 || { printf 'bench: BENCH_PIN=1 needs taskset (util-linux)\n' >&2; exit 1; }
+	SRV=(taskset -c "${BENCH_SERVER_CPU:-0}")
+	LOAD=(taskset -c "${BENCH_LOAD_CPU:-1}")
+fi
+
+# pin_mode prints how servers and load share the CPUs, for the reports.
+pin_mode() {
+	if ((${#SRV[@]})); then
+		echo "pinned: servers on CPU ${BENCH_SERVER_CPU:-0}, wrk on CPU ${BENCH_LOAD_CPU:-1}"
+	else
+		echo "unpinned: wrk and the servers share the CPUs"
+	fi
+}
+
 log() { printf '%s\n' "$*" >&2; }
 die() { log "bench: $*"; exit 1; }
 
@@ -94,7 +115,7 @@ start_switchyard() {
 	[[ -n $token ]] || die "token create printed nothing"
 	# /metrics needs the token on the main listener.
 	SY_TOKEN=$token
-	env "$@" "$bin" serve --addr "$HOST:$port" --data "$data" --log-level warn >"$logf" 2>&1 &
+	"${SRV[@]}" env "$@" "$bin" serve --addr "$HOST:$port" --data "$data" --log-level warn >"$logf" 2>&1 &
 	SY_PID=$!
 	PIDS+=("$SY_PID")
 	wait_ready "http://$HOST:$port/readyz" "$SY_PID" switchyard "$logf" || exit 1
@@ -105,7 +126,7 @@ start_switchyard() {
 
 # start_barehook BIN PORT LOG sets BARE_PID.
 start_barehook() {
-	"$1" --addr "$HOST:$2" >"$3" 2>&1 &
+	"${SRV[@]}" "$1" --addr "$HOST:$2" >"$3" 2>&1 &
 	BARE_PID=$!
 	PIDS+=("$BARE_PID")
 	wait_ready "http://$HOST:$2/hooks/ping" "$BARE_PID" barehook "$3" || exit 1
@@ -138,17 +159,17 @@ measure_header() {
 # threads), wrk's, and the whole machine's, which also holds the kernel's
 # work for loopback TCP and disk syncs that is charged to no process.
 measure() {
-	local name=$1 pid=$2 url=$3 conns=${4:-$CONNS} out=$TMP/wrk-$1-${4:-$CONNS}.txt s0 s1 b0 t0 b1 t1 w rss
+	local name=$1 pid=$2 url=$3 conns=${4:-$CONNS} out=$TMP/wrk-${1// /_}-${4:-$CONNS}.txt s0 s1 b0 t0 b1 t1 w rss
 	probe "$url"
-	wrk -t2 -c"$conns" -d2s -s "$LUA" "$url" >/dev/null
+	"${LOAD[@]}" wrk -t2 -c"$conns" -d2s -s "$LUA" "$url" >/dev/null
 	s0=$(cpu_ticks "$pid")
 	read -r b0 t0 < <(machine_ticks)
-	w=$( { /usr/bin/time -f '%U %S' wrk -t2 -c"$conns" -d"$DURATION" --latency -s "$LUA" "$url" >"$out"; } 2>&1 | tail -1)
+	w=$( { /usr/bin/time -f '%U %S' "${LOAD[@]}" wrk -t2 -c"$conns" -d"$DURATION" --latency -s "$LUA" "$url" >"$out"; } 2>&1 | tail -1)
 	read -r b1 t1 < <(machine_ticks)
 	s1=$(cpu_ticks "$pid")
 	rss=$(awk '/^VmHWM:/ { printf "%.0f MB", $2 / 1024 }' "/proc/$pid/status")
 	awk -v name="$name" -v s=$((s1 - s0)) -v w="$w" -v busy=$((b1 - b0)) -v total=$((t1 - t0)) \
-		-v hz="$(getconf CLK_TCK)" -v rss="$rss" '
+		-v hz="$(getconf CLK_TCK)" -v rss="$rss" -v rpsfile="$TMP/rps-${name// /_}-$conns" '
 		/^Requests\/sec:/ { rps = $2 }
 		/ requests in / { n = $1 }
 		$1 == "50%" && !p50 { p50 = $2 }
@@ -159,5 +180,14 @@ measure() {
 			ok = (n > 0) ? n - bad : 0
 			printf "| %s | %.0f | %d | %s / %s | %.1f | %.1f | %.1f | %s | %.0f %% |\n", name, rps * ok / (n > 0 ? n : 1), bad, \
 				p50, p99, s / hz, wu[1] + wu[2], (ok > 0 ? s / hz / ok * 1e6 : 0), rss, 100 * busy / total
+			printf "%.0f\n", rps * ok / (n > 0 ? n : 1) > rpsfile
 		}' "$out"
+}
+
+# measured_rps NAME CONNS prints the 2xx rate measure recorded for NAME at
+# CONNS connections (empty when it was not measured).
+measured_rps() {
+	local f="$TMP/rps-${1// /_}-$2"
+	[[ -f $f ]] && cat "$f"
+	return 0
 }

@@ -15,8 +15,15 @@
 #               saved in its SQLite database afterwards (default single
 #               process, SQLite with the pool n8n recommends: WAL mode)
 #
+# Two workloads, as issue 16 names them:
+#   W0  the bench flow above, answered 202 (Switchyard: once durable)
+#   W1  webhook -> condition -> template -> HTTP out to a target -> reply,
+#       answered after the outgoing call (Switchyard: a sync webhook; the
+#       target is cmd/barehook, run beside wrk). n8n is measured on W0 only.
+#
 # Env knobs: BENCH_DURATION (default 10s), BENCH_CONNS (default "16 64"),
-# BENCH_PEERS (default "node-red n8n").
+# BENCH_PEERS (default "node-red n8n"), BENCH_PIN=1 (servers on one CPU,
+# wrk and the W1 target on the other; see bench/lib.sh).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -66,7 +73,7 @@ start_node_red() {
 	local user=$TMP/node-red
 	mkdir -p "$user"
 	cp bench/peers/node-red-flows.json "$user/flows.json"
-	"$1/node_modules/.bin/node-red" -u "$user" -s bench/peers/node-red-settings.js -p "$2" >"$TMP/node-red.log" 2>&1 &
+	"${SRV[@]}" "$1/node_modules/.bin/node-red" -u "$user" -s bench/peers/node-red-settings.js -p "$2" >"$TMP/node-red.log" 2>&1 &
 	PEER_PID=$!
 	PIDS+=("$PEER_PID")
 	wait_ready "http://$HOST:$2/hooks/bench" "$PEER_PID" node-red "$TMP/node-red.log" 300 "${POST_ARGS[@]}"
@@ -85,7 +92,7 @@ start_n8n() {
 	{ "$dir/node_modules/.bin/n8n" import:workflow --input=bench/peers/n8n-workflow.json &&
 		"$dir/node_modules/.bin/n8n" update:workflow --id=benchflow000001 --active=true; } >"$TMP/n8n-import.log" 2>&1 ||
 		{ cat "$TMP/n8n-import.log" >&2; return 1; }
-	"$dir/node_modules/.bin/n8n" start >"$TMP/n8n.log" 2>&1 &
+	"${SRV[@]}" "$dir/node_modules/.bin/n8n" start >"$TMP/n8n.log" 2>&1 &
 	PEER_PID=$!
 	PIDS+=("$PEER_PID")
 	wait_ready "http://$HOST:$port/webhook/bench" "$PEER_PID" n8n "$TMP/n8n.log" 600 "${POST_ARGS[@]}"
@@ -105,7 +112,20 @@ NR_DIR= N8N_DIR=
 [[ " $PEERS " == *" n8n "* ]] && N8N_DIR=$(install_peer n8n n8n "$N8N_VERSION" '{"xlsx":"0.18.5","isolated-vm":"4.7.2"}')
 
 echo
-echo "## Peers: the bench flow under wrk, ${DURATION} per server ($(date -u '+%Y-%m-%d %H:%M UTC'), nproc $(nproc), node $(node --version))"
+# The W1 target: a barehook beside wrk, so that its CPU is the load's, not
+# the server's, when BENCH_PIN=1.
+TARGET_PORT=$(free_port)
+"${LOAD[@]}" bin/barehook --addr "$HOST:$TARGET_PORT" >"$TMP/target.log" 2>&1 &
+TARGET_PID=$!
+PIDS+=("$TARGET_PID")
+wait_ready "http://$HOST:$TARGET_PORT/hooks/ping" "$TARGET_PID" target "$TMP/target.log" || exit 1
+export BENCH_TARGET_URL=http://$HOST:$TARGET_PORT/hooks/target
+W1_FLOW='{"id":"w1","name":"W1","enabled":true,"trigger":{"type":"webhook","path":"w1","respond":"sync"},"steps":[
+{"id":"shape","if":"trigger.body.total > 0","use":"data.set","with":{"order":"{{ trigger.body.id }}","total":"{{ trigger.body.total }}"}},
+{"id":"send","use":"http.request","retry":{"attempts":1},"with":{"method":"POST","url":"'$BENCH_TARGET_URL'","body":{"order":"{{ steps.shape.output.order }}","total":"{{ steps.shape.output.total }}"}}},
+{"id":"reply","use":"webhook.respond","with":{"status":200,"body":{"ok":true,"target_status":"{{ steps.send.output.status }}"}}}]}'
+
+echo "## Peers: the bench flows under wrk, ${DURATION} per server ($(date -u '+%Y-%m-%d %H:%M UTC'), nproc $(nproc), node $(node --version); $(pin_mode))"
 for CONNS in $CONN_LEVELS; do
 	echo
 	echo "c=$CONNS"
@@ -118,14 +138,20 @@ for CONNS in $CONN_LEVELS; do
 
 	PORT=$(free_port)
 	rm -rf "$TMP/data"
-	start_switchyard bin/switchyard "$TMP/data" "$PORT" "$TMP/switchyard.log"
-	measure "switchyard $(bin/switchyard version | awk '{ print $2 }')" "$SY_PID" "http://$HOST:$PORT/hooks/bench"
+	start_switchyard bin/switchyard "$TMP/data" "$PORT" "$TMP/switchyard.log" SWITCHYARD_EGRESS_ALLOW="$HOST:$TARGET_PORT"
+	code=$(curl -sS -o "$TMP/w1.json" -w '%{http_code}' -X POST "http://$HOST:$PORT/api/flows" \
+		-H "Authorization: Bearer $SY_TOKEN" -H 'Content-Type: application/json' --data "$W1_FLOW")
+	[[ $code == 2* ]] || { cat "$TMP/w1.json" >&2; die "create W1 flow: HTTP $code"; }
+	SY_NAME="switchyard $(bin/switchyard version | awk '{ print $2 }')"
+	measure "$SY_NAME W0" "$SY_PID" "http://$HOST:$PORT/hooks/bench"
+	measure "$SY_NAME W1" "$SY_PID" "http://$HOST:$PORT/hooks/w1"
 	stop "$SY_PID"
 
 	if [[ -n $NR_DIR ]]; then
 		PORT=$(free_port)
 		if start_node_red "$NR_DIR" "$PORT"; then
-			measure "node-red $NODE_RED_VERSION" "$PEER_PID" "http://$HOST:$PORT/hooks/bench"
+			measure "node-red $NODE_RED_VERSION W0" "$PEER_PID" "http://$HOST:$PORT/hooks/bench"
+			measure "node-red $NODE_RED_VERSION W1" "$PEER_PID" "http://$HOST:$PORT/hooks/w1"
 		fi
 		stop "$PEER_PID"
 	fi
@@ -137,4 +163,16 @@ for CONNS in $CONN_LEVELS; do
 		fi
 		stop "$PEER_PID"
 	fi
+done
+
+echo
+echo "Ratios (same run; 2xx per second):"
+for CONNS in $CONN_LEVELS; do
+	for w in W0 W1; do
+		sy=$(measured_rps "$SY_NAME $w" "$CONNS")
+		nr=$(measured_rps "node-red $NODE_RED_VERSION $w" "$CONNS")
+		if [[ -n $sy && -n $nr ]]; then
+			awk -v c="$CONNS" -v w="$w" -v a="$sy" -v b="$nr" 'BEGIN { printf "- c=%s %s: switchyard / node-red = %.2f\n", c, w, (b > 0 ? a / b : 0) }'
+		fi
+	done
 done

@@ -65,10 +65,10 @@ to_ms() {
 # measurement into FILE.
 threads_for() { if (($1 < 2)); then echo "$1"; else echo 2; fi; }
 warm() {
-	wrk -t"$(threads_for "$2")" -c"$2" -d"$WARMUP" -s "$LUA" "$1" >/dev/null
+	"${LOAD[@]}" wrk -t"$(threads_for "$2")" -c"$2" -d"$WARMUP" -s "$LUA" "$1" >/dev/null
 }
 run_wrk() {
-	wrk -t"$(threads_for "$2")" -c"$2" -d"$DURATION" --latency -s "$LUA" "$1" >"$3"
+	"${LOAD[@]}" wrk -t"$(threads_for "$2")" -c"$2" -d"$DURATION" --latency -s "$LUA" "$1" >"$3"
 }
 
 # parse FILE prints: ok_rps raw_rps p50 p99 non2xx socket_errors.
@@ -116,7 +116,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 echo
 echo "## Switchyard durable ingest vs bare Fiber ($(date -u '+%Y-%m-%d %H:%M UTC'))"
 echo
-echo "nproc $(nproc), $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM, $(go version | awk '{ print $3 }'), kernel $(uname -r); wrk ${DURATION} per run, 2 threads (1 at c=1), ${WARMUP} warm-up; wrk and the servers share the CPUs."
+echo "nproc $(nproc), $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM, $(go version | awk '{ print $3 }'), kernel $(uname -r); wrk ${DURATION} per run, 2 threads (1 at c=1), ${WARMUP} warm-up; $(pin_mode)."
 echo
 echo "rps counts 2xx answers only; latencies are wrk's percentiles over all answers."
 echo

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard/switchyard/engine/boltstore"
 	"github.com/switchyard/switchyard/internal/apicheck"
 	"github.com/switchyard/switchyard/internal/testlog"
 )
@@ -404,7 +405,13 @@ func assertNoSecrets(t *testing.T, in *instance, answers [][]byte, secrets ...st
 	if err != nil {
 		t.Fatal(err)
 	}
-	places := map[string][]byte{"database file": db, "logs": []byte(in.logs.String())}
+	// History records are stored packed, which hides text from a search
+	// of the raw file: search their unpacked form too.
+	var plain bytes.Buffer
+	if err := boltstore.PlainText(in.data, &plain); err != nil {
+		t.Fatal(err)
+	}
+	places := map[string][]byte{"database file": db, "stored records, unpacked": plain.Bytes(), "logs": []byte(in.logs.String())}
 	// The write-ahead log holds what bbolt does not yet: after a kill -9
 	// it is all of the recent history.
 	segs, _ := filepath.Glob(filepath.Join(in.data, "wal", "*"))

@@ -87,6 +87,7 @@ func cmdServe(args []string, stderr io.Writer) error {
 	}
 	acc := auth.New(store, log)
 	go acc.PurgeLoop(ctx)
+	go releaseMemoryWhenIdle(ctx, eng.Stats)
 	srv := web.New(eng, acc, cfg)
 	errc := make(chan error, 3)
 	if metricsLn != nil {

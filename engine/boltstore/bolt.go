@@ -86,6 +86,8 @@ type Store struct {
 	kick    chan struct{}
 
 	open openRuns
+	// trimStop ends trimLoop (maptrim.go), which closes trimDone.
+	trimStop, trimDone chan struct{}
 	// applyErrors counts failed attempts to apply a logged write alone
 	// (see applyOne); closing makes the applier give up instead of retry,
 	// and gaveUp, once it did, keeps it from applying anything after.
@@ -250,6 +252,8 @@ func openBolt(dir string, o Options, salvage bool) (*Store, error) {
 	}
 	go s.logLoop()
 	go s.applyLoop()
+	s.trimStop, s.trimDone = make(chan struct{}), make(chan struct{})
+	go s.trimLoop(s.trimStop, s.trimDone)
 	return s, nil
 }
 
@@ -320,6 +324,8 @@ func setApplied(tx *bolt.Tx, lsn uint64) error {
 // the log and closes the file.
 func (s *Store) Close() error {
 	s.closing.Store(true)
+	close(s.trimStop)
+	<-s.trimDone
 	close(s.writes)
 	<-s.done
 	err := s.log.Close(s.applied.Load())
@@ -556,7 +562,7 @@ func getJSON(b *bolt.Bucket, key []byte, v any) error {
 	if data == nil {
 		return engine.ErrNotFound
 	}
-	return json.Unmarshal(data, v)
+	return unmarshalRecord(data, v)
 }
 
 // walRecord is a logged write decoded from the log, ready to apply.
@@ -653,7 +659,7 @@ func (s *Store) Accept(ctx context.Context, ev *engine.Event, run *engine.Run, w
 	e, r := *ev, *run
 	e.ID = formatID(eventIDPrefix, seq)
 	r.ID, r.EventID = formatID(runIDPrefix, seq), e.ID
-	evData := appendEventJSON(nil, &e)
+	evData := packRecord(nil, appendEventJSON(nil, &e))
 	sum := r.Summary()
 	idxData, err := encodeIndex(&sum)
 	if err != nil {
@@ -739,6 +745,7 @@ func (s *Store) putNewRun(tx *bolt.Tx, r *engine.Run, linkEvent bool) ([]byte, e
 	if err != nil {
 		return nil, err
 	}
+	record = packRecord(nil, record)
 	sum := r.Summary()
 	idx, err := encodeIndex(&sum)
 	if err != nil {
@@ -812,6 +819,7 @@ func (s *Store) SaveRun(ctx context.Context, run *engine.Run) error {
 	if err != nil {
 		return fmt.Errorf("store: save run %s: %w", run.ID, err)
 	}
+	data = packRecord(nil, data)
 	sum := run.Summary()
 	idxData, err := encodeIndex(&sum)
 	if err != nil {
@@ -849,7 +857,7 @@ func (s *Store) Run(ctx context.Context, id string) (*engine.Run, error) {
 	err = s.viewRuns(func(tx *bolt.Tx) error {
 		if data := appendBucket(tx, bucketRuns).Get(key); data != nil {
 			r = &engine.Run{}
-			return json.Unmarshal(data, r)
+			return unmarshalRecord(data, r)
 		}
 		var sum engine.RunSummary
 		if err := decodeIndex(appendBucket(tx, bucketRunIndex).Get(key), &sum); err != nil {

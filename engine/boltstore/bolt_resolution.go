@@ -38,7 +38,7 @@ func noteFinal(tx *bolt.Tx, key, idx []byte) error {
 		return tx.Bucket(bucketUnresolved).Put(key, nil)
 	case engine.RunSucceeded:
 		// Most runs are neither retries nor replays: skip the decode.
-		if !bytes.Contains(idx, []byte(`"retry_of"`)) && !bytes.Contains(idx, []byte(`"replay_of"`)) {
+		if !indexMayHaveOrigin(idx) {
 			return nil
 		}
 		var sum engine.RunSummary

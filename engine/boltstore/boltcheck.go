@@ -53,6 +53,10 @@ func (e *DatabaseDamageError) Error() string {
 // Is makes errors.Is(err, ErrDatabaseDamaged) hold.
 func (e *DatabaseDamageError) Is(target error) bool { return target == ErrDatabaseDamaged }
 
+// initialMapSize is the address range bbolt maps at open. bbolt never
+// maps less afterwards (it remaps only to grow), which trimMap relies on.
+const initialMapSize = 1 << 30
+
 // openBoltFile opens the bbolt file at path after checking it (see above),
 // holding its lock from before the check until bbolt takes it over.
 func openBoltFile(path string, lockWait time.Duration) (db *bolt.DB, err error) {
@@ -72,7 +76,7 @@ func openBoltFile(path string, lockWait time.Duration) (db *bolt.DB, err error) 
 		FreelistType:   bolt.FreelistMapType,
 		// Map a large address range up front: remapping blocks every
 		// reader and writer while the file grows.
-		InitialMmapSize: 1 << 30,
+		InitialMmapSize: initialMapSize,
 		OpenFile: func(name string, flag int, mode os.FileMode) (*os.File, error) {
 			f, err := os.OpenFile(name, flag, mode)
 			if err != nil {

@@ -130,6 +130,10 @@ type dedupeEntry struct {
 const (
 	indexFinalFlag = 1 << 0
 	indexHeaderV2  = 1 << 1
+	// indexOriginFlag marks a retry or replay (the summary has retry_of or
+	// replay_of), so that finishing a run need not unpack its summary to
+	// learn whether it resolves another.
+	indexOriginFlag = 1 << 2
 
 	indexHeaderV1Len = 9
 	indexHeaderV2Len = 18
@@ -151,11 +155,24 @@ func encodeIndex(sum *engine.RunSummary) ([]byte, error) {
 	if !sum.CreatedAt.IsZero() {
 		binary.BigEndian.PutUint64(v[9:17], uint64(sum.CreatedAt.UnixNano()))
 	}
+	if sum.RetryOf != "" || sum.ReplayOf != "" {
+		v[0] |= indexOriginFlag
+	}
 	v[17] = runStatusCodes[sum.Status]
-	return appendSummaryJSON(v, sum), nil
+	return packRecord(v, appendSummaryJSON(nil, sum)), nil
 }
 
 func indexFinal(v []byte) bool { return len(v) > 0 && v[0]&indexFinalFlag != 0 }
+
+// indexMayHaveOrigin reports whether the run may be a retry or replay.
+// Values written before the flag existed are plain JSON, which shows the
+// field itself; a false positive only costs a decode.
+func indexMayHaveOrigin(v []byte) bool {
+	if len(v) > 0 && v[0]&indexOriginFlag != 0 {
+		return true
+	}
+	return bytes.Contains(v, []byte(`"retry_of"`)) || bytes.Contains(v, []byte(`"replay_of"`))
+}
 
 func indexDue(v []byte) time.Time {
 	if len(v) < indexHeaderV1Len {
@@ -185,7 +202,7 @@ func decodeIndex(v []byte, sum *engine.RunSummary) error {
 		if len(v) < indexHeaderV2Len {
 			return engine.ErrNotFound
 		}
-		return json.Unmarshal(v[indexHeaderV2Len:], sum)
+		return unmarshalRecord(v[indexHeaderV2Len:], sum)
 	}
 	return json.Unmarshal(v[indexHeaderV1Len:], sum)
 }
