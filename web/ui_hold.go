@@ -1,8 +1,13 @@
 package web
 
 import (
+	"strconv"
+	"strings"
+	"time"
+
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/switchyard/switchyard/flows"
 	"github.com/switchyard/switchyard/web/views"
 )
 
@@ -39,4 +44,23 @@ func (s *Server) setPauseUI(c *fiber.Ctx, pause bool) error {
 		return redirect(c, "/flows/"+id+"/edit")
 	}
 	return redirect(c, "/flows")
+}
+
+// formRate reads a connection form's rate limit: nil when no number of
+// requests was given. What is out of bounds is left to the engine's
+// check, which names the field.
+func formRate(c *fiber.Ctx) *flows.RateLimit {
+	reqs := strings.TrimSpace(c.FormValue("rate.requests"))
+	if reqs == "" {
+		return nil
+	}
+	n, err := strconv.Atoi(reqs)
+	if err != nil {
+		n = 0
+	}
+	per, err := time.ParseDuration(c.FormValue("rate.per"))
+	if err != nil {
+		per = 0
+	}
+	return &flows.RateLimit{Requests: n, Per: flows.Duration(per)}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -8,12 +9,12 @@ import (
 	"time"
 )
 
-// TestBrowserPauseResume plays the user's journey: pause a flow from the
-// flows list, see webhooks held (the count on the list and the flow page,
-// "paused" on a run), nothing reaching the service; resume from the flow
-// page, and the service gets every event once, in order (the flow runs
-// one at a time, as a flow feeding a CRM would: without a limit, resumed
-// runs start in order but run side by side).
+// TestBrowserPauseResume plays the user's journey: give the CRM's
+// connection a rate limit and the flow a limit of one run at a time with
+// the forms, pause the flow from the flows list, see webhooks held (the
+// count on the list and the flow page, "paused" on a run) with nothing
+// reaching the service; resume from the flow page, and the service gets
+// every event once, in order, no faster than the rate limit.
 func TestBrowserPauseResume(t *testing.T) {
 	needChromium(t)
 	rec := newRecorder(t, nil)
@@ -21,9 +22,36 @@ func TestBrowserPauseResume(t *testing.T) {
 	in.start()
 	b := newBrowser(t, in)
 	b.setUp(brUser, brPassword)
-	in.mustAPI(201, "POST", "/api/flows", fmt.Sprintf(`{"id": "leads", "name": "Leads to CRM", "enabled": true, "concurrency": 1,
+
+	// The connection's rate limit, set in its form: 2 requests per second.
+	b.open("/connections?type=http_bearer")
+	b.typeInto("#connection-name", "crm")
+	b.typeInto("#connection-token", "crm-token-1")
+	b.typeInto("#connection-rate-requests", "2")
+	b.choose("#connection-rate-per", "1s")
+	b.click("#connection-save")
+	b.visible("#connection-rate-crm")
+	if got := b.text("#connection-rate-crm"); got != "2 requests per second" {
+		t.Fatalf("the connections list says %q", got)
+	}
+
+	in.mustAPI(201, "POST", "/api/flows", fmt.Sprintf(`{"id": "leads", "name": "Leads to CRM", "enabled": true,
 	  "trigger": {"type": "webhook", "path": "leads"},
-	  "steps": [{"id": "crm", "use": "http.request", "with": {"url": "%s/contacts", "method": "POST", "body": {"n": "{{ trigger.body.n }}"}}}]}`, rec.url))
+	  "steps": [{"id": "crm", "use": "http.request", "with": {"url": "%s/contacts", "method": "POST", "connection": "crm", "auth": "bearer", "body": {"n": "{{ trigger.body.n }}"}}}]}`, rec.url))
+	// One run at a time, set in the builder's flow settings.
+	b.open("/flows/leads/edit")
+	b.typeInto("#concurrency", "1")
+	b.click("#save-flow")
+	b.visible("#flash")
+	var saved struct {
+		Flow struct {
+			Concurrency int `json:"concurrency"`
+		} `json:"flow"`
+	}
+	json.Unmarshal(in.mustAPI(200, "GET", "/api/flows/leads", nil), &saved)
+	if saved.Flow.Concurrency != 1 {
+		t.Fatalf("the builder saved concurrency %d", saved.Flow.Concurrency)
+	}
 
 	b.open("/flows")
 	b.click("#pause-leads")
@@ -66,6 +94,12 @@ func TestBrowserPauseResume(t *testing.T) {
 	}
 	if ns := rec.ns(); !slices.Equal(ns, []int{0, 1, 2}) {
 		t.Fatalf("the service got %v, want each lead once in order", ns)
+	}
+	// The third request waited for the connection's rate limit (a burst
+	// of 2, then one each 500 ms).
+	got := rec.all()
+	if d := got[2].At.Sub(got[0].At); d < 450*time.Millisecond {
+		t.Fatalf("the third request came %v after the first: the rate limit was not kept", d)
 	}
 	b.open("/flows")
 	b.gone("#paused-leads")

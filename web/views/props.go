@@ -316,6 +316,9 @@ type ConnectionsProps struct {
 	Tested *ConnectionTested
 	// UsedBy maps a connection's name to the ids of the flows using it.
 	UsedBy map[string][]string
+	// RateRequests and RatePer are the rate limit typed into the form,
+	// shown again with the errors.
+	RateRequests, RatePer string
 }
 
 // DeleteConnectionProps asks before a connection that flows use is
