@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -48,7 +49,8 @@ func startEngineB(b *testing.B) *testEngine {
 		b.Fatal(err)
 	}
 	// As serve runs it: with the step journal.
-	e, err := New(context.Background(), Config{Store: s, QueueLimit: 1 << 20, StepJournal: filepath.Join(dir, StepJournalFile)})
+	e, err := New(context.Background(), Config{Store: s, QueueLimit: 1 << 20, StepJournal: filepath.Join(dir, StepJournalFile),
+		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
 	}
