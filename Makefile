@@ -53,6 +53,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./engine/...
 	$(GO) test -run '^$$' -bench RunHistory -benchtime 200x ./web
 	bash bench/run.sh
+	bash bench/flood.sh
 	bash bench/peers.sh
 
 # bench-peers: only the comparison with Node-RED and n8n.

@@ -107,6 +107,7 @@ func (e *Engine) PutConnectionRate(ctx context.Context, name, typ string, values
 	if err := e.store.PutConnection(ctx, rec); err != nil {
 		return ConnectionInfo{}, err
 	}
+	e.Audit(ctx, AuditEntry{Action: AuditConnectionSave, Target: name, Detail: typ})
 	return connInfo(rec, values), nil
 }
 

@@ -62,7 +62,15 @@ func (e *Engine) DeleteConnection(ctx context.Context, name string, force bool) 
 			return &ConnectionInUseError{Name: name, Flows: users}
 		}
 	}
-	return e.store.DeleteConnection(ctx, name)
+	if err := e.store.DeleteConnection(ctx, name); err != nil {
+		return err
+	}
+	detail := ""
+	if force {
+		detail = "forced"
+	}
+	e.Audit(ctx, AuditEntry{Action: AuditConnectionDelete, Target: name, Detail: detail})
+	return nil
 }
 
 // CheckConnections reports every connection f names that is not among

@@ -119,6 +119,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		bus:   newBus(),
 		wait:  newWaiters(),
 	}
+	e.refusals.init()
 	e.sched = newScheduler(e, cfg.Clock)
 	e.queue.admit = e.admitQueued
 	e.exec = &executor{http: cfg.HTTP, dial: cfg.Dial, secrets: e, now: time.Now, log: cfg.Logger, limits: &e.rates}

@@ -81,6 +81,10 @@ type runState struct {
 	// hold, when set, is asked before a step that has not finished yet
 	// starts; a reason (the flow was paused) parks the run there.
 	hold func() string
+	// iter is the loop item being run (loop.go), nil outside loops; at
+	// maps the loop items' checkpoints to their place in run.Steps.
+	iter *iteration
+	at   map[iterKey]int
 }
 
 // outcome of a walk.
@@ -99,7 +103,8 @@ func newRunState(run *Run, cf *flows.Compiled, ev *Event) (*runState, error) {
 	}
 	st := &runState{run: run, flow: cf, trig: trig, steps: map[string]flows.StepState{}, red: newRedactor()}
 	for _, r := range run.Steps {
-		if r.Status.done() {
+		// An inner step's outputs are read inside its item only.
+		if r.Status.done() && !r.InLoop() {
 			st.steps[r.ID] = flows.StepState{Output: r.Output, Status: string(r.Status)}
 		}
 	}
@@ -107,7 +112,7 @@ func newRunState(run *Run, cf *flows.Compiled, ev *Event) (*runState, error) {
 }
 
 func (st *runState) env(attempt int, secrets map[string]map[string]string) flows.Env {
-	return flows.NewEnv(flows.EnvInput{
+	env := flows.NewEnv(flows.EnvInput{
 		Flow:    st.flow.Flow,
 		Trigger: st.trig,
 		RunID:   st.run.ID,
@@ -115,6 +120,11 @@ func (st *runState) env(attempt int, secrets map[string]map[string]string) flows
 		Steps:   st.steps,
 		Secrets: secrets,
 	})
+	if st.iter != nil {
+		env[flows.VarItem] = st.iter.item
+		env[flows.VarIndex] = st.iter.index
+	}
+	return env
 }
 
 // advance runs the run's remaining steps. It returns when the run is final
@@ -198,10 +208,16 @@ func (x *executor) walk(ctx context.Context, st *runState, list []*flows.Compile
 // stepResult returns the step's checkpoint, adding a fresh one when the
 // step has not started yet.
 func (x *executor) stepResult(st *runState, cs *flows.CompiledStep) *StepResult {
-	if res := st.run.result(cs.Step.ID); res != nil {
+	if res := st.result(cs.Step.ID); res != nil {
 		return res
 	}
-	st.run.Steps = append(st.run.Steps, StepResult{ID: cs.Step.ID, Use: cs.Step.Use, Status: StepRunning, StartedAt: x.now()})
+	r := StepResult{ID: cs.Step.ID, Use: cs.Step.Use, Status: StepRunning, StartedAt: x.now()}
+	if st.iter != nil {
+		i := st.iter.index
+		r.Loop, r.Iteration = st.iter.loop, &i
+	}
+	st.run.Steps = append(st.run.Steps, r)
+	st.noteResult(len(st.run.Steps) - 1)
 	return &st.run.Steps[len(st.run.Steps)-1]
 }
 
@@ -222,10 +238,14 @@ func (x *executor) step(ctx context.Context, st *runState, cs *flows.CompiledSte
 
 func (x *executor) runStep(ctx context.Context, st *runState, cs *flows.CompiledStep) (walkResult, error) {
 	id := cs.Step.ID
-	if prev := st.run.result(id); prev != nil && prev.Status.done() {
+	if prev := st.result(id); prev != nil && prev.Status.done() {
+		if st.iter != nil {
+			// An item's earlier steps are read from their checkpoints.
+			st.steps[id] = flows.StepState{Output: prev.Output, Status: string(prev.Status)}
+		}
 		// Done before a restart or a retry: follow the branch it took.
 		if cs.Step.IsSwitch() && prev.Branch != nil && *prev.Branch >= 0 && *prev.Branch < len(cs.Cases) {
-			return x.walk(ctx, st, cs.Cases[*prev.Branch].Steps)
+			return x.followBranch(ctx, st, cs, *prev.Branch)
 		}
 		return walkContinue, nil
 	}
@@ -238,7 +258,7 @@ func (x *executor) runStep(ctx context.Context, st *runState, cs *flows.Compiled
 		}
 	}
 	if st.enter != nil {
-		st.enter(id)
+		st.enter(st.stepKey(id))
 	}
 	res := x.stepResult(st, cs)
 	if cs.If != nil && res.Attempts == 0 && len(res.Conditions) == 0 {
@@ -257,6 +277,9 @@ func (x *executor) runStep(ctx context.Context, st *runState, cs *flows.Compiled
 	}
 	if cs.Step.IsSwitch() {
 		return x.route(ctx, st, cs, res)
+	}
+	if cs.Step.IsLoop() {
+		return x.loop(ctx, st, cs, res)
 	}
 	return x.call(ctx, st, cs, res)
 }
@@ -285,14 +308,14 @@ func (x *executor) route(ctx context.Context, st *runState, cs *flows.CompiledSt
 		}
 	}
 	res.Branch = &branch
-	out := map[string]any{"case": branch}
+	out := switchOutput(branch, nil)
 	if r, err := x.finishStep(ctx, st, cs, res, StepSucceeded, out, out); err != nil || r != walkContinue {
 		return r, err
 	}
 	if branch < 0 {
 		return walkContinue, nil
 	}
-	return x.walk(ctx, st, cs.Cases[branch].Steps)
+	return x.followBranch(ctx, st, cs, branch)
 }
 
 // call runs one attempt of a connector step.
@@ -372,7 +395,7 @@ func (x *executor) call(ctx context.Context, st *runState, cs *flows.CompiledSte
 		Connection:     connVals,
 		RunID:          st.run.ID,
 		StepID:         cs.Step.ID,
-		IdempotencyKey: st.run.idempotencyKey(cs.Step.ID),
+		IdempotencyKey: st.run.idempotencyKey(st.stepKey(cs.Step.ID)),
 		Attempt:        attempt,
 		Resumed:        resumed,
 		DryRun:         st.dry,
@@ -541,7 +564,7 @@ func (x *executor) failStep(ctx context.Context, st *runState, cs *flows.Compile
 		return walkContinue, x.checkpoint(ctx, st, res)
 	}
 	st.steps[res.ID] = flows.StepState{Status: string(StepFailed)}
-	st.run.Error = fmt.Sprintf("step %q failed: %s", cs.Step.ID, res.Error)
+	st.run.Error = fmt.Sprintf("step %q failed: %s", st.stepKey(cs.Step.ID), res.Error)
 	st.run.ErrorStep = cs.Step.ID
 	if st.onUpdate != nil {
 		st.onUpdate(st.run, res)

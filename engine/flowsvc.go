@@ -105,6 +105,7 @@ func (e *Engine) saveFlow(ctx context.Context, raw []byte, o saveOpts) (*ActiveF
 	a := &ActiveFlow{Compiled: cf, Record: rec}
 	e.flows.set(a)
 	e.flowChanged(f.ID, false)
+	e.auditFlowSave(ctx, prev, a, o.restoredFrom)
 	if e.Ready() {
 		e.sched.update(ctx, f.ID, a)
 	}
@@ -172,6 +173,7 @@ func (e *Engine) DeleteFlow(ctx context.Context, id string) error {
 	e.forgetPause(ctx, id)
 	e.flowChanged(id, true)
 	e.sched.update(ctx, id, nil)
+	e.Audit(ctx, AuditEntry{Action: AuditFlowDelete, Target: id})
 	return nil
 }
 

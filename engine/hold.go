@@ -350,13 +350,15 @@ func (e *Engine) setPause(ctx context.Context, id string, paused bool) (FlowHold
 		ps = &st
 	}
 	e.requeue(id, e.gate.setPause(id, ps, e.concurrency(id)))
-	verb := "flow resumed"
+	verb, action := "flow resumed", AuditFlowResume
 	if paused {
-		verb = "flow paused"
+		verb, action = "flow paused", AuditFlowPause
 	}
 	e.log.InfoContext(ctx, verb, "flow_id", id, "by", st.By.Name)
+	h := e.FlowHold(id)
+	e.Audit(ctx, AuditEntry{Action: action, Target: id, Detail: fmt.Sprintf("%d runs held", h.Held)})
 	e.bus.publish(Update{Type: "flow", FlowID: id, Status: map[bool]string{true: "paused", false: "resumed"}[paused]})
-	return e.FlowHold(id), nil
+	return h, nil
 }
 
 // forgetPause clears a deleted flow's pause state, so that a flow made

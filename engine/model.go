@@ -120,7 +120,15 @@ type StepResult struct {
 	// Conditions records how each `if` / `when` evaluated.
 	Conditions []Condition `json:"conditions,omitempty"`
 	// Branch is the index of the switch case taken (-1: none matched).
-	Branch     *int       `json:"branch,omitempty"`
+	Branch *int `json:"branch,omitempty"`
+	// Loop and Iteration place the checkpoint of a loop's inner step: the
+	// loop's id and the item's index (from 0). Both are empty for steps
+	// outside loops.
+	Loop      string `json:"loop,omitempty"`
+	Iteration *int   `json:"iteration,omitempty"`
+	// ItemCount is, on a loop's own checkpoint, how many items its list
+	// held.
+	ItemCount  *int       `json:"item_count,omitempty"`
 	StartedAt  time.Time  `json:"started_at"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
 	DurationMS float64    `json:"duration_ms"`
@@ -186,10 +194,17 @@ func (r *Run) idempotencyKey(stepID string) string {
 	return run + ":" + stepID
 }
 
-// result returns the checkpoint of step id, or nil.
+// InLoop reports whether the checkpoint is one item's run of a loop's
+// inner step.
+func (s *StepResult) InLoop() bool { return s.Iteration != nil }
+
+// IsLoop reports whether the checkpoint is a loop's own.
+func (s *StepResult) IsLoop() bool { return s.ItemCount != nil }
+
+// result returns the checkpoint of step id outside any loop, or nil.
 func (r *Run) result(id string) *StepResult {
 	for i := range r.Steps {
-		if r.Steps[i].ID == id {
+		if r.Steps[i].ID == id && r.Steps[i].Iteration == nil {
 			return &r.Steps[i]
 		}
 	}

@@ -96,6 +96,11 @@ type CompiledStep struct {
 	Spec connectors.Spec
 	// Cases are a switch step's branches, in order.
 	Cases []*CompiledCase
+	// ForEach, Body and Collect are a loop's list expression, inner steps
+	// and optional collect template.
+	ForEach *Expr
+	Body    []*CompiledStep
+	Collect *Template
 }
 
 // CompiledCase is one compiled switch branch.
@@ -150,6 +155,9 @@ type Template struct {
 	root tnode
 	// usesEnv is true when any expression names $env.
 	usesEnv bool
+	// shape is the set of variables the template was compiled against
+	// (item and index inside a loop).
+	shape envShape
 }
 
 // Env is the data an expression sees: trigger, steps, run, flow, secrets.

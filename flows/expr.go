@@ -31,6 +31,8 @@ const (
 	VarSecrets  = "secrets"
 	VarResponse = "response"
 	VarItem     = "item"
+	// VarIndex is a loop item's position in its list, from 0.
+	VarIndex = "index"
 )
 
 // envShape selects the set of top-level variables an expression is compiled
@@ -41,6 +43,7 @@ const (
 	shapeBase     envShape = iota // trigger, steps, run, flow, secrets
 	shapeResponse                 // base + response (a poll's items)
 	shapeItem                     // base + item (a poll's key)
+	shapeLoop                     // base + item and index (a loop's inner steps)
 )
 
 // compileEnvs are the type environments expressions are checked against.
@@ -57,10 +60,12 @@ var compileEnvs = func() map[envShape]map[string]any {
 			VarSecrets: map[string]any{},
 		}
 	}
-	resp, item := base(), base()
+	resp, item, loop := base(), base(), base()
 	resp[VarResponse] = map[string]any{}
 	item[VarItem] = map[string]any{}
-	return map[envShape]map[string]any{shapeBase: base(), shapeResponse: resp, shapeItem: item}
+	loop[VarItem] = map[string]any{}
+	loop[VarIndex] = 0
+	return map[envShape]map[string]any{shapeBase: base(), shapeResponse: resp, shapeItem: item, shapeLoop: loop}
 }()
 
 // exprOptions are the compile options for one environment shape. now() is
@@ -421,6 +426,8 @@ func (s envShape) vars() []string {
 		return []string{VarTrigger, VarSteps, VarRun, VarFlow, VarSecrets, VarResponse}
 	case shapeItem:
 		return []string{VarTrigger, VarSteps, VarRun, VarFlow, VarSecrets, VarItem}
+	case shapeLoop:
+		return []string{VarTrigger, VarSteps, VarRun, VarFlow, VarSecrets, VarItem, VarIndex}
 	default:
 		return []string{VarTrigger, VarSteps, VarRun, VarFlow, VarSecrets}
 	}

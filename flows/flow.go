@@ -269,8 +269,8 @@ type PollRequest struct {
 	Connection string            `json:"connection,omitempty"`
 }
 
-// Step is one node of a flow: either a connector step (Use/With) or a
-// switch (Switch).
+// Step is one node of a flow: a connector step (Use/With), a switch
+// (Switch) or a loop (ForEach with Steps).
 type Step struct {
 	ID      string         `json:"id"`
 	Name    string         `json:"name,omitempty"`
@@ -280,10 +280,50 @@ type Step struct {
 	Retry   *Retry         `json:"retry,omitempty"`
 	OnError string         `json:"on_error,omitempty"`
 	Switch  []Case         `json:"switch,omitempty"`
+
+	// ForEach is an expression giving a list; the loop runs Steps once per
+	// element, with `item` and `index` in scope. Its output is the list of
+	// the per-item outputs of the last inner step, or of Collect.
+	ForEach string `json:"for_each,omitempty"`
+	Steps   []Step `json:"steps,omitempty"`
+	// Concurrency is how many items run at once (default and, for now,
+	// only 1: items run in order, which is what makes a resumed loop start
+	// at the first unfinished item).
+	Concurrency int `json:"concurrency,omitempty"`
+	// MaxItems fails the loop when the list is longer (default
+	// DefaultMaxItems).
+	MaxItems int `json:"max_items,omitempty"`
+	// Collect, when set, is a template (like a `with` value) rendered once
+	// per item after its steps; its values make the loop's output.
+	Collect any `json:"collect,omitempty"`
 }
 
 // IsSwitch reports whether the step routes instead of calling a connector.
 func (s *Step) IsSwitch() bool { return len(s.Switch) > 0 }
+
+// IsLoop reports whether the step repeats its inner steps for each item
+// of a list.
+func (s *Step) IsLoop() bool { return s.ForEach != "" || s.Steps != nil }
+
+// Loop limits.
+const (
+	// DefaultMaxItems is a loop's max_items when left out.
+	DefaultMaxItems = 1000
+	// MaxMaxItems bounds max_items: every item's steps are kept in the
+	// run's history, which is written whole at each checkpoint.
+	MaxMaxItems = 10000
+	// IterationsPerPage is how many items one page of a loop's history
+	// shows (API and UI).
+	IterationsPerPage = 50
+)
+
+// EffectiveMaxItems is the loop's item limit.
+func (s *Step) EffectiveMaxItems() int {
+	if s.MaxItems > 0 {
+		return s.MaxItems
+	}
+	return DefaultMaxItems
+}
 
 // Case is one branch of a switch: the first case whose When holds (or the
 // Default case) runs its steps.
@@ -355,8 +395,8 @@ func (t *Trigger) EffectiveDedupeWindow() time.Duration {
 }
 
 // Walk calls fn for every step in order, depth first, including the steps
-// inside switch cases; path is the step's field path (e.g.
-// "steps[1].switch[0].steps[0]").
+// inside switch cases and loops; path is the step's field path (e.g.
+// "steps[1].switch[0].steps[0]", "steps[2].steps[0]").
 func Walk(steps []Step, fn func(path string, s *Step)) {
 	walk("steps", steps, fn)
 }
@@ -367,6 +407,9 @@ func walk(prefix string, steps []Step, fn func(string, *Step)) {
 		fn(p, &steps[i])
 		for j := range steps[i].Switch {
 			walk(fmt.Sprintf("%s.switch[%d].steps", p, j), steps[i].Switch[j].Steps, fn)
+		}
+		if len(steps[i].Steps) > 0 {
+			walk(p+".steps", steps[i].Steps, fn)
 		}
 	}
 }

@@ -292,11 +292,19 @@ func stepSchema(specs []connectors.Spec) obj {
 			"with":     ref("config"),
 			"retry":    ref("retry"),
 			"on_error": obj{"enum": []string{OnErrorFail, OnErrorContinue}},
-			"switch":   obj{"type": "array", "minItems": 1, "items": ref("case"), "description": "Runs the steps of the first case whose when holds."},
+			"switch":   obj{"type": "array", "minItems": 1, "items": ref("case"), "description": "Runs the steps of the first case whose when holds; later steps read steps.<id>.output.branch (the case's index, -1 when none held) and .output.result (the last output of its steps)."},
+			"for_each": obj{"$ref": "#/$defs/expression", "description": "A list; the loop runs its steps once per element with item and index in scope. Its output is the list of the per-item outputs of the last inner step (or of collect)."},
+			"steps":    obj{"type": "array", "minItems": 1, "items": ref("step"), "description": "A loop's inner steps (no loop inside a loop)."},
+			"concurrency": obj{"type": "integer", "minimum": 1, "maximum": 1, "default": 1,
+				"description": "Items running at once; only 1 for now (items run in order)."},
+			"max_items": obj{"type": "integer", "minimum": 1, "maximum": MaxMaxItems, "default": DefaultMaxItems,
+				"description": "A longer list fails the loop."},
+			"collect": obj{"description": "A template rendered once per item after its steps (item, index and the inner steps' outputs in scope); its values make the loop's output."},
 		},
 		"oneOf": []any{
-			obj{"required": []string{"use"}, "properties": obj{"switch": false}},
-			obj{"required": []string{"switch"}, "properties": obj{"use": false, "with": false, "retry": false}},
+			obj{"required": []string{"use"}, "properties": obj{"switch": false, "for_each": false, "steps": false, "concurrency": false, "max_items": false, "collect": false}},
+			obj{"required": []string{"switch"}, "properties": obj{"use": false, "with": false, "retry": false, "for_each": false, "steps": false, "concurrency": false, "max_items": false, "collect": false}},
+			obj{"required": []string{"for_each", "steps"}, "properties": obj{"use": false, "with": false, "retry": false, "switch": false}},
 		},
 	}
 	if len(perConnector) > 0 {

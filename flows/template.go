@@ -239,9 +239,7 @@ func (t *Template) Render(env Env) (map[string]any, error) {
 	if t == nil || t.root == nil {
 		return map[string]any{}, nil
 	}
-	ev := newEvaluation(env, shapeBase.vars(), !t.usesEnv)
-	defer ev.release()
-	v, err := t.root.render(ev)
+	v, err := t.RenderValue(env)
 	if err != nil {
 		return nil, err
 	}
@@ -250,6 +248,17 @@ func (t *Template) Render(env Env) (map[string]any, error) {
 		m = map[string]any{}
 	}
 	return m, nil
+}
+
+// RenderValue is Render for a template whose root need not be an object
+// (a loop's collect).
+func (t *Template) RenderValue(env Env) (any, error) {
+	if t == nil || t.root == nil {
+		return nil, nil
+	}
+	ev := newEvaluation(env, t.shape.vars(), !t.usesEnv)
+	defer ev.release()
+	return t.root.render(ev)
 }
 
 // templateCompiler compiles a `with` tree, collecting problems.
@@ -265,8 +274,13 @@ type templateCompiler struct {
 
 // compileTemplate compiles a `with` object rooted at field path path.
 func (tc *templateCompiler) compileTemplate(path string, with map[string]any) *Template {
-	n := tc.value(path, with)
-	return &Template{UsesSecrets: tc.usesSecrets, root: n, usesEnv: tc.usesEnv}
+	return tc.compileValue(path, with)
+}
+
+// compileValue compiles any JSON value as a template rooted at path.
+func (tc *templateCompiler) compileValue(path string, v any) *Template {
+	n := tc.value(path, v)
+	return &Template{UsesSecrets: tc.usesSecrets, root: n, usesEnv: tc.usesEnv, shape: tc.shape}
 }
 
 // value compiles v, returning a litNode when nothing below v is a template.

@@ -90,6 +90,9 @@ type validator struct {
 	// appears.
 	ids  map[string]string
 	byID map[string]*CompiledStep
+	// shape is what step expressions are compiled against: shapeLoop
+	// inside a loop's steps (item, index), else shapeBase.
+	shape envShape
 }
 
 func (v *validator) flowFields(f *Flow) {
@@ -540,13 +543,23 @@ func (v *validator) steps(prefix string, steps []Step, visible map[string]bool) 
 	for i := range steps {
 		s := &steps[i]
 		out = append(out, v.step(fmt.Sprintf("%s[%d]", prefix, i), s, seen))
-		Walk([]Step{*s}, func(_ string, in *Step) {
-			if in.ID != "" {
-				seen[in.ID] = true
-			}
-		})
+		markRun(s, seen)
 	}
 	return out
+}
+
+// markRun adds the ids of s and the steps it runs to seen: a switch's
+// steps, whose outputs later steps may read, but not a loop's inner steps,
+// which have one output per item (later steps read the loop's list).
+func markRun(s *Step, seen map[string]bool) {
+	if s.ID != "" {
+		seen[s.ID] = true
+	}
+	for j := range s.Switch {
+		for k := range s.Switch[j].Steps {
+			markRun(&s.Switch[j].Steps[k], seen)
+		}
+	}
 }
 
 func (v *validator) step(p string, s *Step, visible map[string]bool) *CompiledStep {
@@ -555,7 +568,7 @@ func (v *validator) step(p string, s *Step, visible map[string]bool) *CompiledSt
 		v.byID[s.ID] = cs
 	}
 	if s.If != "" {
-		cs.If = v.expr(p+".if", s.If, shapeBase, visible, true)
+		cs.If = v.expr(p+".if", s.If, v.shape, visible, true)
 	}
 	switch s.OnError {
 	case "", OnErrorFail, OnErrorContinue:
@@ -563,13 +576,18 @@ func (v *validator) step(p string, s *Step, visible map[string]bool) *CompiledSt
 		v.errs.add(p+".on_error", fmt.Sprintf("must be %q or %q, got %q", OnErrorFail, OnErrorContinue, s.OnError))
 	}
 
+	if s.IsLoop() {
+		v.loop(p, s, cs, visible)
+		return cs
+	}
 	hasSwitch := s.Switch != nil
 	switch {
 	case s.Use != "" && hasSwitch:
 		v.errs.add(p+".switch", "not allowed together with use: a step either calls a connector or routes")
 	case s.Use == "" && !hasSwitch:
-		v.errs.add(p+".use", "required (or switch)")
+		v.errs.add(p+".use", "required (or switch or for_each)")
 	}
+	v.notLoopFields(p, s)
 	if s.Use != "" {
 		if s.Retry != nil {
 			v.retry(p+".retry", s.Retry)
@@ -621,7 +639,7 @@ func (v *validator) cases(p string, cases []Case, visible map[string]bool) []*Co
 		case !c.Default && c.When == "":
 			v.errs.add(cp+".when", `required (or "default": true)`)
 		case c.When != "":
-			cc.When = v.expr(cp+".when", c.When, shapeBase, visible, true)
+			cc.When = v.expr(cp+".when", c.When, v.shape, visible, true)
 		}
 		if c.Default {
 			switch {
@@ -694,12 +712,17 @@ func (v *validator) config(p string, s *Step, visible map[string]bool) (connecto
 	if len(s.With) == 0 {
 		return spec, nil
 	}
-	tc := &templateCompiler{
+	return spec, v.template(visible).compileTemplate(p+".with", s.With)
+}
+
+// template returns a compiler for the templates of a step that sees the
+// steps in visible.
+func (v *validator) template(visible map[string]bool) *templateCompiler {
+	return &templateCompiler{
 		errs:  v.errs,
-		shape: shapeBase,
+		shape: v.shape,
 		check: func(field string, refs exprRefs) { v.checkSteps(field, refs, visible) },
 	}
-	return spec, tc.compileTemplate(p+".with", s.With)
 }
 
 // checkConfig compares `with` with the spec's fields: unknown keys,

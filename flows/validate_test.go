@@ -122,7 +122,7 @@ func TestCompileErrors(t *testing.T) {
 		{"use and switch", func(f *Flow) {
 			f.Steps[1].Switch = []Case{{Default: true, Steps: []Step{use("inner", "flow.delay", map[string]any{"duration": "1s"})}}}
 		}, []wantErr{{"steps[1].switch", "not allowed together with use"}}},
-		{"neither use nor switch", func(f *Flow) { f.Steps[1] = Step{ID: "second"} }, []wantErr{{"steps[1].use", "required (or switch)"}}},
+		{"neither use nor switch", func(f *Flow) { f.Steps[1] = Step{ID: "second"} }, []wantErr{{"steps[1].use", "required (or switch or for_each)"}}},
 		{"on_error unknown", func(f *Flow) { f.Steps[0].OnError = "ignore" }, []wantErr{{"steps[0].on_error", `must be "fail" or "continue", got "ignore"`}}},
 		{"retry attempts zero", func(f *Flow) { f.Steps[0].Retry = &Retry{} }, []wantErr{{"steps[0].retry.attempts", "must be between 1 and 20, got 0"}}},
 		{"retry attempts too many", func(f *Flow) { f.Steps[0].Retry = &Retry{Attempts: 21} }, []wantErr{{"steps[0].retry.attempts", "must be between 1 and 20, got 21"}}},

@@ -36,7 +36,7 @@ func (s *Server) requireToken(c *fiber.Ctx) error {
 		return errStatus(fiber.StatusUnauthorized, "invalid or revoked token")
 	}
 	// What the call changes is recorded under the token's name.
-	c.SetUserContext(engine.WithActor(c.UserContext(), engine.Actor{Kind: "token", Name: rec.Name}))
+	withActor(c, engine.Actor{Kind: "token", Name: rec.Name})
 	return c.Next()
 }
 
@@ -110,6 +110,9 @@ type flowView struct {
 	Version    int64     `json:"version"`
 	CreatedAt  time.Time `json:"created_at"`
 	UpdatedAt  time.Time `json:"updated_at"`
+	// Refused24h counts the flow's refused webhook requests of the last
+	// 24 hours (at most the 200 kept).
+	Refused24h int `json:"refused_24h"`
 }
 
 func (s *Server) flowView(c *fiber.Ctx, a *engine.ActiveFlow) flowView {
@@ -121,6 +124,8 @@ func (s *Server) flowView(c *fiber.Ctx, a *engine.ActiveFlow) flowView {
 	if f.Trigger.Type == flows.TriggerWebhook {
 		v.WebhookURL = s.hooksBaseURL(c) + "/hooks/" + strings.Trim(f.Trigger.Path, "/")
 	}
+	// A count that cannot be read is left at 0: the flow itself was read.
+	v.Refused24h, _, _ = s.eng.CountRefusals(c.UserContext(), f.ID, time.Now().Add(-24*time.Hour), engine.RefusalsPerFlow)
 	return v
 }
 
@@ -347,7 +352,8 @@ func (s *Server) getRun(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	v := runView{Run: run, RunLinks: links, WaitingFor: s.eng.WaitingFor(run)}
+	// A loop's items past its first page are read with getLoopPage.
+	v := runView{Run: run.WithFirstLoopPages(), RunLinks: links, WaitingFor: s.eng.WaitingFor(run)}
 	if ev, err := s.eng.Event(c.UserContext(), run.EventID); err == nil {
 		body, perr := engine.ParseBody(ev.ContentType, ev.Body)
 		if perr != nil {
@@ -430,17 +436,4 @@ func (s *Server) deleteConnection(c *fiber.Ctx) error {
 func (s *Server) flowSchema(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderContentType, "application/schema+json")
 	return c.Send(flows.JSONSchema())
-}
-
-// listRefusals shows a flow's recently refused webhook requests.
-func (s *Server) listRefusals(c *fiber.Ctx) error {
-	a, err := s.eng.Flow(c.Params("id"))
-	if err != nil {
-		return err
-	}
-	rs, err := s.eng.Refusals(c.UserContext(), a.Flow().ID, 100)
-	if err != nil {
-		return err
-	}
-	return c.JSON(fiber.Map{"refusals": rs})
 }

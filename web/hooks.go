@@ -102,9 +102,14 @@ func (s *Server) hook(c *fiber.Ctx) error {
 	path := strings.Trim(c.Params("*"), "/")
 	a, ok := s.eng.WebhookFlow(path)
 	if !ok {
+		if owner := s.eng.WebhookPathOwner(path); owner != "" {
+			c.Locals(localRefusalFlow, owner)
+			noteRefusal(c, "flow_disabled", "flow "+owner+" is disabled")
+		}
 		return errStatus(fiber.StatusNotFound, "no enabled flow listens on /hooks/%s", path)
 	}
 	f := a.Flow()
+	c.Locals(localRefusalFlow, f.ID)
 	trig := f.Trigger
 	if len(trig.Methods) > 0 && !slices.ContainsFunc(trig.Methods, func(m string) bool { return strings.EqualFold(m, c.Method()) }) {
 		c.Set(fiber.HeaderAllow, strings.Join(trig.Methods, ", "))
@@ -160,6 +165,7 @@ func (s *Server) hook(c *fiber.Ctx) error {
 	if err != nil {
 		var de *engine.DedupeError
 		if errors.As(err, &de) {
+			noteRefusal(c, "bad_request", "")
 			return errStatus(fiber.StatusBadRequest, "%s", de.Error())
 		}
 		if errors.Is(err, engine.ErrSaturated) {
@@ -197,6 +203,9 @@ func (s *Server) hook(c *fiber.Ctx) error {
 // a JSON body checked for depth. It returns the body and its Content-Type.
 func readHookBody(c *fiber.Ctx, limit int64) ([]byte, string, error) {
 	raw, err := readBody(c, limit)
+	if err == nil {
+		c.Locals(localHookBody, raw)
+	}
 	if errors.Is(err, errBodyTooLarge) {
 		return nil, "", errStatus(fiber.StatusRequestEntityTooLarge, "body exceeds this flow's limit of %d bytes", limit)
 	}
@@ -212,6 +221,7 @@ func readHookBody(c *fiber.Ctx, limit int64) ([]byte, string, error) {
 		return nil, "", err
 	}
 	if engine.IsJSONType(contentType) && jsonDepth(body, MaxJSONDepth) {
+		noteRefusal(c, "too_deep", "")
 		return nil, "", errStatus(fiber.StatusBadRequest, "JSON body nests deeper than %d levels", MaxJSONDepth)
 	}
 	return body, contentType, nil
@@ -262,10 +272,14 @@ func (s *Server) verifyRequest(c *fiber.Ctx, f *flows.Flow, v *flows.Verify, bod
 	return errStatus(status, "signature verification failed")
 }
 
-// refuse records a refused request for the flow (never its body).
+// refuse notes why the flow refused a request, for its refusal log
+// (recordRefusal) and the log, where the answer only says "refused".
 func (s *Server) refuse(c *fiber.Ctx, f *flows.Flow, scheme, reason string, status int) {
-	s.eng.RecordRefusal(engine.Refusal{FlowID: f.ID, Remote: c.IP(), Scheme: scheme, Reason: reason, Status: status})
 	c.Locals(localRefusal, refusalKind(status))
+	noteRefusal(c, refusalKind(status), reason)
+	if scheme != "" {
+		c.Locals(localRefusalScheme, scheme)
+	}
 	s.log.Warn("webhook refused", "request_id", requestIDOf(c), "flow_id", f.ID, "remote", c.IP(), "scheme", scheme, "reason", reason, "status", status)
 }
 

@@ -86,7 +86,6 @@ var (
 	flowList    = closed([]string{"flows"}, obj{"flows": arrayOf(reflected(flowView{}))})
 	resetAnswer = closed([]string{"reset", "at"}, obj{"reset": obj{"const": true},
 		"at": obj{"type": "string", "format": "date-time"}})
-	refusalList   = closed([]string{"refusals"}, obj{"refusals": arrayOf(reflected(engine.Refusal{}))})
 	connectorList = closed([]string{"connectors", "connection_types"}, obj{
 		"connectors":       arrayOf(reflected(connectors.Spec{})),
 		"connection_types": arrayOf(reflected(connectors.ConnectionType{})),
@@ -94,6 +93,12 @@ var (
 	connectionList = closed([]string{"connections"}, obj{"connections": arrayOf(reflected(engine.ConnectionInfo{}))})
 	statusAnswer   = obj{"type": "object", "required": []string{"status"}, "properties": obj{"status": str("")}}
 )
+
+// pageParams are the query parameters of a listing paged by cursor.
+var pageParams = []apiParam{
+	{"limit", "Page size (default 50, at most 500).", obj{"type": "integer", "minimum": 1, "maximum": 500}},
+	{"cursor", "The next_cursor of the previous page.", obj{"type": "string"}},
+}
 
 // pathParamDesc describes the path parameters of the routes.
 var pathParamDesc = map[string]string{
@@ -138,8 +143,16 @@ var apiDocs = []apiDoc{
 		answers: []apiAnswer{{status: 200, body: holdView{}}}},
 	{method: "POST", path: "/api/flows/:id/resume", tag: "flows", summary: "Resume a paused flow: the runs it held start in order of arrival, within its concurrency limit.",
 		answers: []apiAnswer{{status: 200, body: holdView{}}}},
-	{method: "GET", path: "/api/flows/:id/refusals", tag: "flows", summary: "The flow's recently refused webhook requests.",
-		answers: []apiAnswer{{status: 200, body: refusalList}}},
+	{method: "GET", path: "/api/flows/:id/refusals", tag: "refusals", summary: "The flow's refused webhook requests (answered 4xx or 5xx without a run), newest first, a page at a time; the newest 200 per flow are kept.",
+		query: pageParams, answers: []apiAnswer{{status: 200, body: engine.RefusalPage{}}}},
+	{method: "GET", path: "/api/refusals", tag: "refusals", summary: "Every refused webhook request, those to paths no flow listens on included, newest first, a page at a time; the newest 5,000 are kept.",
+		query: pageParams, answers: []apiAnswer{{status: 200, body: engine.RefusalPage{}}}},
+	{method: "GET", path: "/api/audit", tag: "audit", summary: "The audit trail: who saved, turned on or off, paused, deleted or restored flows, changed connections, created tokens, ran bulk actions, signed in; newest first.",
+		query: append([]apiParam{
+			{"action", "Only this action (flow.save), or every action under a group (flow, connection, token, login).", obj{"type": "string"}},
+			{"target", "Only entries about this flow, connection or token.", obj{"type": "string"}},
+		}, pageParams...),
+		answers: []apiAnswer{{status: 200, body: engine.AuditPage{}}}},
 
 	{method: "GET", path: "/api/runs", tag: "runs", summary: "Runs, newest first, a page at a time.",
 		query: []apiParam{
@@ -155,6 +168,9 @@ var apiDocs = []apiDoc{
 	{method: "GET", path: "/api/runs/:id", tag: "runs", summary: "A run with each step's result, the request that started it (secrets redacted), the runs that retried or replayed it and whether that resolved it; waiting_for says what holds an unfinished run back. With wait, answers once the run is final or the wait is over (with the run as it stands).",
 		query:   []apiParam{{"wait", "Wait up to this long (a duration such as 30s; at most 60s) for the run to finish.", obj{"type": "string", "pattern": "^[0-9.]+(ms|s|m)$"}}},
 		answers: []apiAnswer{{status: 200, body: runView{}}}},
+	{method: "GET", path: "/api/runs/:id/loops/:step", tag: "runs", summary: "One page of a loop step's items (50 a page), each with its status and its inner steps' results; the run detail holds only the first page. 404 if the step is no loop of this run.",
+		query:   []apiParam{{"page", "The page, from 1 (default 1); a page past the last is empty.", obj{"type": "integer", "minimum": 1}}},
+		answers: []apiAnswer{{status: 200, body: engine.LoopPage{}}}},
 	{method: "POST", path: "/api/runs/:id/retry", tag: "runs", summary: "Retry a failed run from its failed step; 409 if it did not fail or a retry or replay of it succeeded already.",
 		answers: []apiAnswer{{status: 201, body: engine.Run{}}}},
 	{method: "POST", path: "/api/runs/:id/replay", tag: "runs", summary: "Run the same event again from the first step; 409 while the run is queued, running or waiting.",
@@ -241,7 +257,7 @@ func buildOpenAPI() []byte {
 			"license":     obj{"name": "Apache-2.0", "identifier": "Apache-2.0"},
 		},
 		"tags": []obj{
-			{"name": "flows"}, {"name": "runs"}, {"name": "connectors"}, {"name": "events"}, {"name": "operations"},
+			{"name": "flows"}, {"name": "runs"}, {"name": "refusals"}, {"name": "connectors"}, {"name": "events"}, {"name": "audit"}, {"name": "operations"},
 		},
 		"paths": paths,
 		"components": obj{

@@ -107,7 +107,20 @@ func (s *Server) framingGuard(c *fiber.Ctx) error {
 		return c.Next()
 	}
 	c.Context().SetConnectionClose()
-	return errStatus(fiber.StatusBadRequest, "malformed request: both Content-Length and Transfer-Encoding are set")
+	err := errStatus(fiber.StatusBadRequest, "malformed request: both Content-Length and Transfer-Encoding are set")
+	if !strings.HasPrefix(c.Path(), "/hooks/") {
+		return err
+	}
+	// No route runs for it, so it is recorded as a refusal here.
+	if herr := s.handleError(c, err); herr != nil {
+		return herr
+	}
+	if owner := s.eng.WebhookPathOwner(strings.Trim(strings.TrimPrefix(c.Path(), "/hooks/"), "/")); owner != "" {
+		c.Locals(localRefusalFlow, owner)
+	}
+	noteRefusal(c, "bad_request", "")
+	s.recordRefusal(c, err)
+	return nil
 }
 
 // hasRawHeader reports whether raw, a request's header lines as received,

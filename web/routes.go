@@ -37,6 +37,8 @@ func (s *Server) routes() {
 	api.Post("/flows/:id/poll", s.pollNow)
 	api.Post("/flows/:id/seen/reset", s.resetSeen)
 	api.Get("/flows/:id/refusals", s.listRefusals)
+	api.Get("/refusals", s.listRefusals)
+	api.Get("/audit", s.listAudit)
 	api.Get("/flows/:id/versions", s.listVersions)
 	api.Get("/flows/:id/versions/:n", s.getVersion)
 	api.Post("/flows/:id/versions/:n/restore", s.restoreVersion)
@@ -45,6 +47,7 @@ func (s *Server) routes() {
 
 	api.Get("/runs", s.listRuns)
 	api.Get("/runs/:id", s.getRun)
+	api.Get("/runs/:id/loops/:step", s.getLoopPage)
 	api.Post("/runs/:id/retry", s.retryRun)
 	api.Post("/runs/:id/replay", s.replayRun)
 
@@ -105,6 +108,8 @@ func (s *Server) routes() {
 	ui(fiber.MethodPost, "/connections", s.createConnectionUI)
 	ui(fiber.MethodPost, "/connections/:name/delete", s.deleteConnectionUI)
 	ui(fiber.MethodPost, "/connections/:name/test", s.testConnectionUI)
+	ui(fiber.MethodGet, "/refused", s.refusedPage)
+	ui(fiber.MethodGet, "/settings/audit", s.auditPage)
 	ui(fiber.MethodGet, "/tokens", s.tokensPage)
 	ui(fiber.MethodPost, "/tokens", s.createTokenUI)
 	ui(fiber.MethodPost, "/tokens/:id/revoke", s.revokeTokenUI)

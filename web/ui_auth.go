@@ -189,7 +189,7 @@ func (s *Server) requireSession(c *fiber.Ctx) error {
 		return redirect(c, "/login?next="+url.QueryEscape(string(c.Request().URI().RequestURI())))
 	}
 	c.Locals(localSession, sess)
-	c.SetUserContext(engine.WithActor(c.UserContext(), engine.Actor{Kind: "user", Name: sess.User}))
+	withActor(c, engine.Actor{Kind: "user", Name: sess.User})
 	if !safeMethod(c.Method()) {
 		tok := c.Get(csrfHeader)
 		if tok == "" {
@@ -324,6 +324,7 @@ func (s *Server) setupSubmit(c *fiber.Ctx) error {
 	if err != nil {
 		return redirect(c, "/login")
 	}
+	s.auditLogin(c, name, true, "owner account created")
 	s.setCookie(c, sessionCookie, sess.Token, sess.ExpiresAt)
 	s.clearCookie(c, preSessionCookie)
 	return redirect(c, "/flows")
@@ -404,10 +405,12 @@ func (s *Server) loginSubmit(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderRetryAfter, "300")
 		return fail(fiber.StatusTooManyRequests, "Too many attempts. Wait a few minutes, then try again.")
 	case errors.Is(err, auth.ErrBadLogin):
+		s.auditLogin(c, name, false, "")
 		return fail(fiber.StatusUnauthorized, "Wrong user name or password.")
 	case err != nil:
 		return s.uiError(c, err)
 	}
+	s.auditLogin(c, name, true, "")
 	s.setCookie(c, sessionCookie, sess.Token, sess.ExpiresAt)
 	return redirect(c, next)
 }
@@ -432,6 +435,6 @@ func (s *Server) sessionAPI(c *fiber.Ctx, cookie string) error {
 		return errStatus(fiber.StatusForbidden, "a session cookie needs the X-CSRF-Token header")
 	}
 	c.Locals(localSession, sess)
-	c.SetUserContext(engine.WithActor(c.UserContext(), engine.Actor{Kind: "user", Name: sess.User}))
+	withActor(c, engine.Actor{Kind: "user", Name: sess.User})
 	return c.Next()
 }

@@ -50,7 +50,12 @@ func (s *Server) flowRow(c *fiber.Ctx, a *engine.ActiveFlow) (views.FlowRow, err
 		r := last.Runs[0]
 		row.LastRunID, row.LastStatus, row.LastRunAt = r.ID, string(r.Status), r.CreatedAt
 	}
-	row.Runs24h, row.RunsCapped, err = s.countRuns(ctx, f.ID, time.Now().Add(-24*time.Hour))
+	since := time.Now().Add(-24 * time.Hour)
+	row.Runs24h, row.RunsCapped, err = s.countRuns(ctx, f.ID, since)
+	if err != nil {
+		return row, err
+	}
+	row.Refused24h, row.RefusedCapped, err = s.eng.CountRefusals(ctx, f.ID, since, engine.RefusalsPerFlow)
 	return row, err
 }
 

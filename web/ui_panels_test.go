@@ -35,7 +35,8 @@ func TestUIRefusalsPanelAndVerifyOptions(t *testing.T) {
 	}
 	f.eng.RecordRefusal(engine.Refusal{FlowID: "guarded", Remote: "203.0.113.9", Scheme: "hmac", Reason: `<img src=x onerror=alert(1)>`, Status: 403})
 	_, page = b.do("GET", "/flows/guarded/edit", nil)
-	for _, want := range []string{`id="refusals-table"`, "203.0.113.9", "&lt;img src=x onerror=alert(1)&gt;", "<td>token</td>", "<td>401</td>", "<td>403</td>"} {
+	for _, want := range []string{`id="refusals-table"`, "203.0.113.9", "&lt;img src=x onerror=alert(1)&gt;", "<dd>token</dd>", "<td>401</td>", "<td>403</td>",
+		"Signature or token failed", "missing X-Token header", "POST /hooks/guarded", engine.Redacted} {
 		if !strings.Contains(page, want) {
 			t.Errorf("refusals panel lacks %q", want)
 		}
@@ -43,9 +44,10 @@ func TestUIRefusalsPanelAndVerifyOptions(t *testing.T) {
 	if i := strings.Index(page, "<img src=x"); i >= 0 {
 		t.Errorf("the refusals panel shows markup unescaped: %s", page[max(0, i-200):i+50])
 	}
+	// The body's excerpt is kept, but a credential-like field's value is not.
 	if strings.Contains(page, "xyzzy-body-marker") {
 		i := strings.Index(page, "xyzzy-body-marker")
-		t.Errorf("the page shows a refused body: %s", page[max(0, i-300):i+50])
+		t.Errorf("the page shows a secret of a refused body: %s", page[max(0, i-300):i+50])
 	}
 	if n := strings.Count(page, `class="refusal-row"`); n != 2 {
 		t.Errorf("%d refusal rows, want 2", n)

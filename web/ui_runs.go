@@ -141,7 +141,10 @@ func (s *Server) runPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	p := views.RunDetailProps{Page: s.pageProps(c, "Run "+run.ID, "runs"), Run: run, Links: links, WaitingFor: s.eng.WaitingFor(run)}
+	p := views.RunDetailProps{Page: s.pageProps(c, "Run "+run.ID, "runs"), Run: run, Links: links}
+	if p.Loops, err = runLoopPages(c, run); err != nil {
+		return err
+	}
 	if f, err := s.eng.FlowVersion(c.UserContext(), run.FlowID, run.FlowVersion); err == nil {
 		p.Flow = f
 	}
@@ -216,4 +219,32 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// runLoopPages picks the page of items shown for each loop of a run: the
+// one ?loop=ID&page=N asks for, else the first.
+func runLoopPages(c *fiber.Ctx, run *engine.Run) (map[string]*engine.LoopPage, error) {
+	var out map[string]*engine.LoopPage
+	for _, s := range run.Steps {
+		if !s.IsLoop() {
+			continue
+		}
+		page := 1
+		if c.Query("loop") == s.ID {
+			n, err := pageParam(c.Query("page"))
+			if err != nil {
+				return nil, err
+			}
+			page = n
+		}
+		lp, err := run.LoopPage(s.ID, page)
+		if err != nil {
+			return nil, err
+		}
+		if out == nil {
+			out = map[string]*engine.LoopPage{}
+		}
+		out[s.ID] = lp
+	}
+	return out, nil
 }

@@ -3,6 +3,7 @@ package web
 import (
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/switchyard/switchyard/engine"
 	"github.com/switchyard/switchyard/flows"
 	"github.com/switchyard/switchyard/web/views"
 )
@@ -32,11 +33,11 @@ func (s *Server) flowPanels(c *fiber.Ctx, id string) *views.FlowPanelsProps {
 			p.Schedule = &info
 		}
 	}
-	refusals, err := s.eng.Refusals(ctx, id, refusalsShown)
+	refusals, err := s.eng.ListRefusals(ctx, engine.RefusalFilter{FlowID: id, Limit: refusalsShown})
 	if err == nil {
-		p.Refusals = refusals
+		p.Refusals = refusals.Refusals
 	}
-	p.ShowRefusals = a.Flow().Trigger.Type == flows.TriggerWebhook || len(refusals) > 0
+	p.ShowRefusals = a.Flow().Trigger.Type == flows.TriggerWebhook || len(p.Refusals) > 0
 	if h, err := s.eng.FlowHistory(ctx, id, historyShown); err == nil {
 		p.Versions = h.Versions
 	}

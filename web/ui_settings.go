@@ -129,6 +129,7 @@ func (s *Server) createTokenUI(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	s.audit(c, engine.AuditTokenCreate, rec.Name, "")
 	p, err := s.tokensProps(c)
 	if err != nil {
 		return err
@@ -141,5 +142,6 @@ func (s *Server) revokeTokenUI(c *fiber.Ctx) error {
 	if err := s.auth.RevokeToken(c.UserContext(), c.Params("id")); err != nil {
 		return err
 	}
+	s.audit(c, engine.AuditTokenRevoke, c.Params("id"), "")
 	return redirect(c, "/tokens?flash=token-revoked")
 }

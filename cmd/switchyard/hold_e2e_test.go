@@ -131,6 +131,26 @@ func TestPauseResumeE2E(t *testing.T) {
 	if err != nil || resp.StatusCode != 200 || !strings.Contains(string(body), `"status":200`) {
 		t.Fatalf("?wait=10s webhook: %v %v %s", err, resp, body)
 	}
+	// Who paused and resumed, in the audit trail.
+	var audit struct {
+		Entries []struct {
+			Action string `json:"action"`
+			Target string `json:"target"`
+			Actor  struct {
+				Name string `json:"name"`
+			} `json:"actor"`
+		} `json:"entries"`
+	}
+	json.Unmarshal(in.mustAPI(200, "GET", "/api/audit?target=held", nil), &audit)
+	var actions []string
+	for _, a := range audit.Entries {
+		if a.Actor.Name == "e2e" {
+			actions = append(actions, a.Action)
+		}
+	}
+	if !slices.Contains(actions, "flow.pause") || !slices.Contains(actions, "flow.resume") {
+		t.Errorf("audit trail of the flow: %v, want flow.pause and flow.resume by e2e", actions)
+	}
 	if code, body := in.api("GET", "/api/runs/"+ids[0]+"?wait=soon", nil); code != http.StatusBadRequest || !strings.Contains(string(body), "wait: must be a duration") {
 		t.Fatalf("bad wait: %d %s", code, body)
 	}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/switchyard/switchyard/auth"
+	"github.com/switchyard/switchyard/engine"
 )
 
 // cmdTokenCreate prints a new API token. It works on the data dir directly,
@@ -28,10 +30,17 @@ func cmdTokenCreate(args []string, stdout io.Writer) error {
 		return err
 	}
 	defer store.Close()
-	tok, _, err := auth.New(store, nil).CreateToken(context.Background(), name)
+	ctx := context.Background()
+	tok, rec, err := auth.New(store, nil).CreateToken(ctx, name)
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintln(stdout, tok)
-	return err
+	if _, err := fmt.Fprintln(stdout, tok); err != nil {
+		return err
+	}
+	entry := engine.AuditEntry{At: time.Now().UTC(), Action: engine.AuditTokenCreate, Actor: engine.Actor{Kind: "cli", Name: "token create"}, Target: rec.Name}
+	if err := store.AddAudit(ctx, []engine.AuditEntry{entry}, engine.AuditKept); err != nil {
+		return fmt.Errorf("token create: the token above works but is not in the audit trail: %w", err)
+	}
+	return nil
 }

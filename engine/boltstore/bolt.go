@@ -274,7 +274,7 @@ func (s *Store) load(path, walDir string, salvage bool) (next uint64, err error)
 				return fmt.Errorf("bucket %q: %w", b, err)
 			}
 		}
-		return nil
+		return moveOldRefusals(tx)
 	})
 	if errors.Is(err, berrors.ErrIncompatibleValue) {
 		return 0, &DatabaseDamageError{Path: path, Reason: err.Error()}

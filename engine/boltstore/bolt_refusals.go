@@ -3,62 +3,218 @@ package boltstore
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/switchyard/switchyard/engine"
 )
 
-// AddRefusals implements engine.Store: it keeps the newest `keep` per flow.
-func (s *Store) AddRefusals(ctx context.Context, rs []engine.Refusal, keep int) error {
-	vals := make([][]byte, len(rs))
-	for i := range rs {
-		v, err := json.Marshal(rs[i])
-		if err != nil {
-			return err
-		}
-		vals[i] = v
-	}
+// Refusals are one log numbered by the bucket's sequence (newest last)
+// with a per-flow index beside it whose values hold the time, so counting
+// a flow's recent refusals reads no record.
+
+// AddRefusals implements engine.RefusalStore: one transaction for the
+// batch, then the oldest beyond the bounds go, per flow first.
+func (s *Store) AddRefusals(ctx context.Context, rs []engine.Refusal, b engine.RefusalBounds) error {
 	return s.write(ctx, func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketRefusals)
+		log, byFlow := tx.Bucket(bucketRefusalLog), tx.Bucket(bucketRefusalFlows)
 		flows := map[string]bool{}
-		for i, r := range rs {
-			if err := b.Put(refusalKey(r), vals[i]); err != nil {
+		for _, r := range rs {
+			if err := putRefusal(log, byFlow, r); err != nil {
 				return err
 			}
-			flows[r.FlowID] = true
+			if r.FlowID != "" {
+				flows[r.FlowID] = true
+			}
 		}
 		for f := range flows {
-			prefix := compositeKey(f, nil)
-			var keys [][]byte
-			c := b.Cursor()
-			for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-				keys = append(keys, bytes.Clone(k))
+			if err := trimFlowRefusals(log, byFlow, f, b.PerFlow); err != nil {
+				return err
 			}
-			for i := 0; i < len(keys)-keep; i++ {
-				if err := b.Delete(keys[i]); err != nil {
+		}
+		return trimRefusalLog(log, byFlow, b.Total)
+	})
+}
+
+func putRefusal(log, byFlow *bolt.Bucket, r engine.Refusal) error {
+	seq, err := log.NextSequence()
+	if err != nil {
+		return err
+	}
+	r.ID = ""
+	v, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	if err := log.Put(seqKey(seq), v); err != nil {
+		return err
+	}
+	if r.FlowID == "" {
+		return nil
+	}
+	return byFlow.Put(keyAt(r.FlowID, seq), binary.BigEndian.AppendUint64(nil, uint64(r.At.UnixNano())))
+}
+
+// trimFlowRefusals keeps a flow's newest keep refusals.
+func trimFlowRefusals(log, byFlow *bolt.Bucket, flowID string, keep int) error {
+	prefix := compositeKey(flowID, nil)
+	var old [][]byte
+	c := byFlow.Cursor()
+	n := 0
+	for k, _ := lastUnder(c, prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Prev() {
+		if n++; n > keep {
+			old = append(old, bytes.Clone(k))
+		}
+	}
+	for _, k := range old {
+		if err := byFlow.Delete(k); err != nil {
+			return err
+		}
+		if err := log.Delete(k[len(prefix):]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// trimRefusalLog keeps the newest keep refusals in all, and their index
+// entries with them.
+func trimRefusalLog(log, byFlow *bolt.Bucket, keep int) error {
+	var old [][]byte
+	c := log.Cursor()
+	n := 0
+	for k, _ := c.Last(); k != nil; k, _ = c.Prev() {
+		if n++; n > keep {
+			old = append(old, bytes.Clone(k))
+		}
+	}
+	for _, k := range old {
+		if v := log.Get(k); v != nil {
+			var r engine.Refusal
+			if json.Unmarshal(v, &r) == nil && r.FlowID != "" {
+				if err := byFlow.Delete(compositeKey(r.FlowID, k)); err != nil {
 					return err
 				}
 			}
 		}
-		return nil
-	})
+		if err := log.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// Refusals implements engine.Store: newest first.
-func (s *Store) Refusals(ctx context.Context, flowID string, limit int) ([]engine.Refusal, error) {
-	var out []engine.Refusal
+// ListRefusals implements engine.RefusalStore.
+func (s *Store) ListRefusals(ctx context.Context, f engine.RefusalFilter) (engine.RefusalPage, error) {
+	var before uint64 // 0: from the newest
+	if f.Cursor != "" {
+		n, err := strconv.ParseUint(f.Cursor, 10, 64)
+		if err != nil || n == 0 {
+			return engine.RefusalPage{}, fmt.Errorf("store: refusals cursor %q: %w", f.Cursor, engine.ErrBadID)
+		}
+		before = n
+	}
+	page := engine.RefusalPage{Refusals: []engine.Refusal{}}
 	err := s.view(func(tx *bolt.Tx) error {
-		prefix := compositeKey(flowID, nil)
-		c := tx.Bucket(bucketRefusals).Cursor()
-		for k, v := lastUnder(c, prefix); k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, v = c.Prev() {
+		log := tx.Bucket(bucketRefusalLog)
+		add := func(k, v []byte) bool {
 			var r engine.Refusal
-			if json.Unmarshal(v, &r) == nil {
-				out = append(out, r)
+			if v == nil || json.Unmarshal(v, &r) != nil {
+				return true
+			}
+			r.ID = strconv.FormatUint(binary.BigEndian.Uint64(k), 10)
+			if len(page.Refusals) == f.Limit {
+				page.NextCursor = page.Refusals[len(page.Refusals)-1].ID
+				return false
+			}
+			page.Refusals = append(page.Refusals, r)
+			return true
+		}
+		if f.FlowID == "" {
+			c := log.Cursor()
+			k, v := c.Last()
+			if before != 0 {
+				k, v = seekBefore(c, seqKey(before))
+			}
+			for ; k != nil && add(k, v); k, v = c.Prev() {
+			}
+			return nil
+		}
+		prefix := compositeKey(f.FlowID, nil)
+		c := tx.Bucket(bucketRefusalFlows).Cursor()
+		k, _ := lastUnder(c, prefix)
+		if before != 0 {
+			k, _ = seekBefore(c, keyAt(f.FlowID, before))
+		}
+		for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Prev() {
+			seq := k[len(prefix):]
+			if !add(seq, log.Get(seq)) {
+				break
 			}
 		}
 		return nil
 	})
-	return out, err
+	return page, err
 }
+
+// seekBefore positions c on the greatest key below k.
+func seekBefore(c *bolt.Cursor, k []byte) ([]byte, []byte) {
+	if got, _ := c.Seek(k); got == nil {
+		return c.Last()
+	}
+	return c.Prev()
+}
+
+// CountRefusals implements engine.RefusalStore: it walks the flow's index
+// from the newest and stops at the first older than since.
+func (s *Store) CountRefusals(ctx context.Context, flowID string, since time.Time, max int) (int, error) {
+	n := 0
+	err := s.view(func(tx *bolt.Tx) error {
+		prefix := compositeKey(flowID, nil)
+		c := tx.Bucket(bucketRefusalFlows).Cursor()
+		for k, v := lastUnder(c, prefix); k != nil && bytes.HasPrefix(k, prefix) && n < max; k, v = c.Prev() {
+			if len(v) == 8 && int64(binary.BigEndian.Uint64(v)) < since.UnixNano() {
+				break
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
+// moveOldRefusals moves the refusals of the bucket they were kept in
+// before (per flow, keyed by time) into the log, oldest first, and drops
+// that bucket.
+func moveOldRefusals(tx *bolt.Tx) error {
+	old := tx.Bucket(oldRefusals)
+	if old == nil {
+		return nil
+	}
+	var rs []engine.Refusal
+	if err := old.ForEach(func(_, v []byte) error {
+		var r engine.Refusal
+		if json.Unmarshal(v, &r) == nil {
+			rs = append(rs, r)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	slices.SortStableFunc(rs, func(a, b engine.Refusal) int { return a.At.Compare(b.At) })
+	log, byFlow := tx.Bucket(bucketRefusalLog), tx.Bucket(bucketRefusalFlows)
+	for _, r := range rs {
+		if err := putRefusal(log, byFlow, r); err != nil {
+			return err
+		}
+	}
+	return tx.DeleteBucket(oldRefusals)
+}
+
+var _ engine.RefusalStore = (*Store)(nil)

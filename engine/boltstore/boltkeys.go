@@ -35,7 +35,9 @@ var (
 	bucketSeen         = []byte("seen")              // flow 0x00 item key → BE(seq)
 	bucketSeenOrder    = []byte("seen_order")        // flow 0x00 BE(seq) → item key
 	bucketPollState    = []byte("poll_state")        // flow → PollState
-	bucketRefusals     = []byte("refusals")          // flow 0x00 BE(at) → Refusal
+	bucketRefusalLog   = []byte("refusal_log")       // BE(seq) → Refusal (bolt_refusals.go)
+	bucketRefusalFlows = []byte("refusal_flows")     // flow 0x00 BE(seq) → BE(at unix nano)
+	bucketAudit        = []byte("audit")             // BE(seq) → AuditEntry (bolt_audit.go)
 	bucketVersionMeta  = []byte("flow_version_meta") // id 0x00 BE(version) → VersionMeta (bolt_versions.go)
 	bucketFlowStates   = []byte("flow_states")       // id 0x00 BE(at unix nano) → StateChange
 	bucketUnresolved   = []byte("unresolved")        // BE(seq of a failed run) → nil (bolt_resolution.go)
@@ -44,7 +46,7 @@ var (
 	allBuckets = [][]byte{bucketFlows, bucketFlowVersions, bucketEvents, bucketRuns,
 		bucketRunIndex, bucketRunsByFlow, bucketEventRuns, bucketQueue, bucketDedupe, bucketConnections,
 		bucketTokens, bucketMeta, bucketUsers, bucketSessions, bucketTicks, bucketSeen,
-		bucketSeenOrder, bucketPollState, bucketRefusals, bucketUnresolved, bucketResolved,
+		bucketSeenOrder, bucketPollState, bucketRefusalLog, bucketRefusalFlows, bucketAudit, bucketUnresolved, bucketResolved,
 		bucketVersionMeta, bucketFlowStates}
 )
 
@@ -217,7 +219,9 @@ func keyAt(prefix string, n uint64) []byte {
 
 func tickKey(flowID string, tick time.Time) []byte { return keyAt(flowID, uint64(tick.UnixNano())) }
 
-func refusalKey(r engine.Refusal) []byte { return keyAt(r.FlowID, uint64(r.At.UnixNano())) }
+// oldRefusals is the bucket refusals were kept in before the global log
+// (flow 0x00 BE(at) → Refusal); openings move what it holds.
+var oldRefusals = []byte("refusals")
 
 func versionKey(id string, v int64) []byte { return keyAt(id, uint64(v)) }
 

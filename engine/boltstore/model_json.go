@@ -259,6 +259,18 @@ func appendStepResultJSON(dst []byte, s *engine.StepResult) ([]byte, error) {
 		dst = append(dst, `,"branch":`...)
 		dst = strconv.AppendInt(dst, int64(*s.Branch), 10)
 	}
+	if s.Loop != "" {
+		dst = append(dst, `,"loop":`...)
+		dst = appendJSONString(dst, s.Loop)
+	}
+	if s.Iteration != nil {
+		dst = append(dst, `,"iteration":`...)
+		dst = strconv.AppendInt(dst, int64(*s.Iteration), 10)
+	}
+	if s.ItemCount != nil {
+		dst = append(dst, `,"item_count":`...)
+		dst = strconv.AppendInt(dst, int64(*s.ItemCount), 10)
+	}
 	dst = append(dst, `,"started_at":`...)
 	if dst, err = appendTimeJSON(dst, s.StartedAt); err != nil {
 		return dst, fmt.Errorf("started_at: %w", err)

@@ -197,7 +197,7 @@ func fullStep() engine.StepResult {
 			{Field: "if", Expr: `input.x > 1 && y < 2`, Result: true, Error: "e", Why: []string{"x"}},
 			{Field: "when", Expr: "z", Result: false, Why: []string{"score is missing", "a \"b\" <c>"}},
 		},
-		Branch: ptr(-1), StartedAt: tZoneSec, FinishedAt: ptr(tNow), DurationMS: 123456.789,
+		Branch: ptr(-1), Loop: "each", Iteration: ptr(7), ItemCount: ptr(12), StartedAt: tZoneSec, FinishedAt: ptr(tNow), DurationMS: 123456.789,
 		NextAttemptAt: ptr(tZone2359), ResumeAt: ptr(tYear9999), StatusCode: 503,
 	}
 }
@@ -767,6 +767,12 @@ func (g jsonGen) step() engine.StepResult {
 	}
 	if g.maybe() {
 		s.Branch = ptr(g.r.IntN(5) - 1)
+	}
+	if g.maybe() {
+		s.Loop, s.Iteration = g.string(), ptr(g.r.IntN(1000))
+	}
+	if g.maybe() {
+		s.ItemCount = ptr(g.r.IntN(1000))
 	}
 	if g.maybe() {
 		s.StatusCode = 100 + g.r.IntN(500)

@@ -55,6 +55,7 @@ func Run(t *testing.T, fresh Fresh) {
 		{"Ticks", testTicks},
 		{"SeenSets", testSeenSets},
 		{"Refusals", testRefusals},
+		{"Audit", testAudit},
 		{"Auth", testAuth},
 		{"Resolutions", testResolutions},
 		{"VersionMeta", testVersionMeta},
@@ -168,7 +169,7 @@ func testDurability(t *testing.T, h *harness) {
 	if err := h.s.PutPollState(ctx, "f", engine.PollState{FlowVersion: 1, Seeded: true, LastItems: 3}); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.s.AddRefusals(ctx, []engine.Refusal{{At: time.Now().UTC(), FlowID: "f", Remote: "192.0.2.1", Reason: "bad signature", Status: 401}}, 10); err != nil {
+	if err := h.s.AddRefusals(ctx, []engine.Refusal{{At: time.Now().UTC(), FlowID: "f", Remote: "192.0.2.1", Reason: "bad signature", Status: 401}}, engine.RefusalBounds{PerFlow: 10, Total: 10}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -217,7 +218,7 @@ func testDurability(t *testing.T, h *harness) {
 	if st, err := h.s.PollStateOf(ctx, "f"); err != nil || !st.Seeded || st.LastItems != 3 {
 		t.Fatalf("poll state after reopen: %+v %v", st, err)
 	}
-	if rs, err := h.s.Refusals(ctx, "f", 10); err != nil || len(rs) != 1 || rs[0].Reason != "bad signature" {
+	if rs, err := h.s.ListRefusals(ctx, engine.RefusalFilter{FlowID: "f", Limit: 10}); err != nil || len(rs.Refusals) != 1 || rs.Refusals[0].Reason != "bad signature" {
 		t.Fatalf("refusals after reopen: %+v %v", rs, err)
 	}
 	// Ids given after reopening sort after the old ones: listings are
@@ -630,29 +631,6 @@ func testSeenSets(t *testing.T, h *harness) {
 	}
 	if st, err := h.s.PollStateOf(ctx, "p"); err == nil && st.Seeded {
 		t.Fatalf("poll state after reset: %+v", st)
-	}
-}
-
-// Refusals keep the newest per flow, newest first.
-func testRefusals(t *testing.T, h *harness) {
-	at := time.Now().UTC()
-	var rs []engine.Refusal
-	for i := 0; i < 5; i++ {
-		rs = append(rs, engine.Refusal{At: at.Add(time.Duration(i) * time.Second), FlowID: "f", Remote: "192.0.2.1", Reason: fmt.Sprint(i), Status: 401})
-	}
-	rs = append(rs, engine.Refusal{At: at, FlowID: "g", Reason: "other", Status: 413})
-	if err := h.s.AddRefusals(ctx, rs, 3); err != nil {
-		t.Fatal(err)
-	}
-	got, err := h.s.Refusals(ctx, "f", 10)
-	if err != nil || len(got) != 3 || got[0].Reason != "4" || got[2].Reason != "2" {
-		t.Fatalf("refusals of f: %+v %v, want 4, 3, 2", got, err)
-	}
-	if got, _ := h.s.Refusals(ctx, "f", 1); len(got) != 1 || got[0].Reason != "4" {
-		t.Fatalf("limit 1: %+v", got)
-	}
-	if got, _ := h.s.Refusals(ctx, "g", 10); len(got) != 1 || got[0].Status != 413 {
-		t.Fatalf("refusals of g: %+v", got)
 	}
 }
 

@@ -52,6 +52,13 @@ func diagramOf(f *flows.Flow, specs map[string]connectors.Spec, run *engine.Run,
 	if run != nil {
 		b.results = make(map[string]engine.StepResult, len(run.Steps))
 		for _, s := range run.Steps {
+			if s.InLoop() {
+				// A loop's inner step has one result per item: its box
+				// shows the worst of them.
+				if prev, ok := b.results[s.ID]; ok && statusRank(prev.Status) >= statusRank(s.Status) {
+					continue
+				}
+			}
 			b.results[s.ID] = s
 		}
 	}
@@ -124,10 +131,24 @@ func (b *diagramBuilder) steps(prefix string, steps []flows.Step) []diagram.Node
 				res = &r
 				n.Status = stepStatus(r.Status)
 				n.Href = "#" + b.resultPrefix + ID(s.ID)
+				if r.InLoop() {
+					n.Href = "#" + b.resultPrefix + ID(r.Loop) + "-items"
+				}
 			}
 		}
 		if s.IsSwitch() {
 			n.Branches = b.branches(sp, s, res)
+		}
+		if s.IsLoop() {
+			// A loop is drawn as one branch holding its inner steps, the
+			// edge saying what it repeats over.
+			br := diagram.Branch{Label: "↻ each item", Hint: "for each item of " + s.ForEach,
+				Steps: b.steps(sp+".steps", s.Steps)}
+			if res != nil && res.ItemCount != nil {
+				br.Label = "↻ " + strconv.Itoa(*res.ItemCount) + " items"
+				br.Taken, br.NotTaken = *res.ItemCount > 0, *res.ItemCount == 0
+			}
+			n.Branches = []diagram.Branch{br}
 		}
 		out = append(out, n)
 	}
@@ -136,6 +157,13 @@ func (b *diagramBuilder) steps(prefix string, steps []flows.Step) []diagram.Node
 
 // describe is a step's two lines: its label and what it does.
 func (b *diagramBuilder) describe(s *flows.Step) (string, string) {
+	if s.IsLoop() {
+		detail := "over " + ListWords(s.ForEach)
+		if s.Name != "" {
+			return s.Name, "Repeat for each item · " + detail
+		}
+		return "Repeat for each item", detail
+	}
 	if s.IsSwitch() || s.Use == "" {
 		detail := strconv.Itoa(len(s.Switch)) + " branches"
 		if len(s.Switch) == 1 {
@@ -182,6 +210,21 @@ func (b *diagramBuilder) branches(sp string, s *flows.Step, res *engine.StepResu
 	return out
 }
 
+// statusRank orders step statuses from best to worst, for the box of a
+// loop's inner step.
+func statusRank(s engine.StepStatus) int {
+	switch s {
+	case engine.StepSkipped:
+		return 0
+	case engine.StepSucceeded:
+		return 1
+	case engine.StepFailed:
+		return 3
+	default:
+		return 2
+	}
+}
+
 func stepStatus(s engine.StepStatus) diagram.Status {
 	switch s {
 	case engine.StepSucceeded:
@@ -193,4 +236,19 @@ func stepStatus(s engine.StepStatus) diagram.Status {
 	default:
 		return diagram.Running
 	}
+}
+
+// ListWords names a for_each list for people: trigger.body.line_items
+// reads "line_items", anything not a plain path stays as written.
+func ListWords(expr string) string {
+	e := strings.TrimSpace(expr)
+	for _, c := range e {
+		if !(c == '.' || c == '_' || c == '?' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return e
+		}
+	}
+	if i := strings.LastIndex(e, "."); i >= 0 {
+		return e[i+1:]
+	}
+	return e
 }

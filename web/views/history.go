@@ -48,15 +48,7 @@ func versionLabel(v engine.VersionInfo) string {
 }
 
 func savedBy(v engine.VersionInfo) string {
-	switch {
-	case v.SavedBy == "":
-		return "—"
-	case v.SavedByKind == "token":
-		return v.SavedBy + " (API token)"
-	case v.SavedByKind == "cli":
-		return v.SavedBy + " (command line)"
-	}
-	return v.SavedBy
+	return actorWords(engine.Actor{Kind: v.SavedByKind, Name: v.SavedBy})
 }
 
 func versionWhen(v engine.VersionInfo) string {

@@ -75,8 +75,11 @@ type FlowRow struct {
 	// stopped at its cap.
 	Runs24h    int
 	RunsCapped bool
-	Version    int64
-	CSRF       string
+	// Refused24h counts requests refused in the last 24 hours (capped).
+	Refused24h    int
+	RefusedCapped bool
+	Version       int64
+	CSRF          string
 }
 
 // FlowsProps is the flows list.
@@ -289,6 +292,8 @@ type RunDetailProps struct {
 	Links engine.RunLinks
 	// WaitingFor says what holds the run back (engine.Engine.WaitingFor).
 	WaitingFor string
+	// Loops holds the page of items shown for each loop step, by its id.
+	Loops map[string]*engine.LoopPage
 }
 
 // ReplayProps asks before a run is replayed from the start, listing the

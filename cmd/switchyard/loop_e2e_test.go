@@ -1,0 +1,105 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestLoopCrashResume kills the real binary with SIGKILL while a loop's
+// fifth item is being sent, restarts it, and checks what the fake ERP
+// received: every item whose request was answered before the kill exactly
+// once, the item in flight again with the same idempotency key
+// (at-least-once), and the rest once each; the run finishes with every
+// item's output.
+func TestLoopCrashResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	const items, inFlight = 10, 4
+	hold := make(chan struct{})
+	arrived := make(chan struct{}, 1)
+	erp := newRecorder(t, func(n int, r *http.Request) (int, string) {
+		if n == inFlight+1 {
+			arrived <- struct{}{}
+			<-hold
+		}
+		return 200, fmt.Sprintf(`{"id": "erp-%d"}`, n)
+	})
+	defer close(hold)
+
+	in := newInstance(t)
+	in.start()
+	in.mustAPI(201, "POST", "/api/flows", fmt.Sprintf(`{"id": "order-lines", "name": "Order lines", "enabled": true,
+	  "trigger": {"type": "webhook", "path": "order-lines"},
+	  "steps": [{"id": "lines", "for_each": "trigger.body.line_items", "steps": [
+	    {"id": "book", "use": "http.request", "with": {"method": "POST", "url": "%s/lines", "idempotency_key": true,
+	      "body": {"order": "{{ trigger.body.id }}", "sku": "{{ item.sku }}", "line": "{{ index }}"}}}]}]}`, erp.url))
+	var lines []string
+	for i := range items {
+		lines = append(lines, fmt.Sprintf(`{"sku": "SKU-%d"}`, i))
+	}
+	resp, body, err := in.hook("order-lines", "application/json", []byte(`{"id": "o-1", "line_items": [`+strings.Join(lines, ",")+`]}`))
+	if err != nil || resp.StatusCode != 202 {
+		t.Fatalf("webhook: %v %v %s", err, resp, body)
+	}
+	var acc struct {
+		RunID string `json:"run_id"`
+	}
+	json.Unmarshal(body, &acc)
+	select {
+	case <-arrived:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("item %d never reached the ERP; got %d requests", inFlight, len(erp.all()))
+	}
+	in.kill()
+	in.start()
+	deadline := time.Now().Add(30 * time.Second)
+	var rd runDetail
+	for time.Now().Before(deadline) {
+		if rd, _ = in.run(acc.RunID); rd.Status == "succeeded" || rd.Status == "failed" {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if rd.Status != "succeeded" {
+		t.Fatalf("run after restart: %s %s", rd.Status, rd.Error)
+	}
+	count := map[string]int{}
+	keys := map[string][]string{}
+	for _, r := range erp.all() {
+		var b map[string]any
+		json.Unmarshal(r.Body, &b)
+		sku := fmt.Sprint(b["sku"])
+		count[sku]++
+		keys[sku] = append(keys[sku], r.IdemKey)
+	}
+	for i := range items {
+		sku := fmt.Sprintf("SKU-%d", i)
+		want := 1
+		if i == inFlight {
+			want = 2
+		}
+		if count[sku] != want {
+			t.Errorf("%s sent %d times, want %d (all: %v)", sku, count[sku], want, count)
+		}
+		wantKey := fmt.Sprintf("%s:lines[%d].book", acc.RunID, i)
+		for _, k := range keys[sku] {
+			if k != wantKey {
+				t.Errorf("%s idempotency key %q, want %q", sku, k, wantKey)
+			}
+		}
+	}
+	var loop map[string]any
+	for _, s := range rd.Steps {
+		if s.ID == "lines" {
+			loop = map[string]any{"output": s.Output}
+		}
+	}
+	if outs, _ := loop["output"].([]any); len(outs) != items {
+		t.Fatalf("loop output after resume: %v", loop)
+	}
+}
