@@ -440,6 +440,7 @@ func nullablePointers(t reflect.Type, schema obj) {
 var (
 	rawMessageType = reflect.TypeFor[json.RawMessage]()
 	timeType       = reflect.TypeFor[time.Time]()
+	durationType   = reflect.TypeFor[flows.Duration]()
 )
 
 // mapType gives the types the reflector cannot see through their schema.
@@ -450,6 +451,9 @@ func mapType(t reflect.Type) *jsonschema.Schema {
 		return &jsonschema.Schema{Ref: "#/components/schemas/Flow"}
 	case timeType:
 		return &jsonschema.Schema{Type: "string", Format: "date-time"}
+	case durationType:
+		// Written as Go prints a duration ("1s", "1m0s").
+		return &jsonschema.Schema{Type: "string", Description: "A duration such as 1s, 5m or 1h."}
 	}
 	return nil
 }

@@ -131,6 +131,16 @@ func TestPauseResumeE2E(t *testing.T) {
 	if err != nil || resp.StatusCode != 200 || !strings.Contains(string(body), `"status":200`) {
 		t.Fatalf("?wait=10s webhook: %v %v %s", err, resp, body)
 	}
+	// A connection's rate limit is checked with field paths.
+	code, body := in.api("POST", "/api/connections", `{"name": "crm", "type": "http_bearer", "values": {"token": "t"}, "rate": {"requests": 0, "per": "1s"}}`)
+	if code != http.StatusBadRequest || !strings.Contains(string(body), `"field":"rate.requests"`) {
+		t.Errorf("bad rate: %d %s", code, body)
+	}
+	in.mustAPI(201, "POST", "/api/connections", `{"name": "crm", "type": "http_bearer", "values": {"token": "t"}, "rate": {"requests": 10, "per": "1s"}}`)
+	if body := in.mustAPI(200, "GET", "/api/connections", nil); !strings.Contains(string(body), `"rate":{"requests":10,"per":"1s"}`) {
+		t.Errorf("the connection's rate is not listed: %s", body)
+	}
+
 	// Who paused and resumed, in the audit trail.
 	var audit struct {
 		Entries []struct {
