@@ -278,3 +278,29 @@ func TestConnectionRateValidated(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// TestRaisedLimitReleasesHeldRuns: saving a flow with a higher limit lets
+// the runs it held start at once, side by side.
+func TestRaisedLimitReleasesHeldRuns(t *testing.T) {
+	block := make(chan struct{})
+	var entered atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entered.Add(1)
+		<-block
+		io.WriteString(w, `{}`)
+	}))
+	defer srv.Close()
+	defer close(block)
+	te := startEngine(t, "", Config{Workers: 8})
+	a := te.saveFlow(t, postFlow("grow", srv.URL, `, "concurrency": 1`, ""))
+	te.acceptN(t, a, 4)
+	testwait.For(t, "one run in, three held", func() bool {
+		h := te.FlowHold("grow")
+		return entered.Load() == 1 && h.Held == 3 && h.InProgress == 1
+	})
+	te.saveFlow(t, postFlow("grow", srv.URL, `, "concurrency": 4`, ""))
+	testwait.For(t, "all four in at once", func() bool { return entered.Load() == 4 })
+	if h := te.FlowHold("grow"); h.Held != 0 || h.InProgress != 4 || h.Concurrency != 4 {
+		t.Fatalf("after raising the limit: %+v", h)
+	}
+}
