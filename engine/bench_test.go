@@ -42,15 +42,21 @@ func BenchmarkAccept(b *testing.B) {
 	}
 }
 
-func startEngineB(b *testing.B) *testEngine {
+func startEngineB(b *testing.B) *testEngine { return startEngineBWith(b, Config{}) }
+
+// startEngineBWith is startEngineB with more settings (HTTP, ...).
+func startEngineBWith(b *testing.B, cfg Config) *testEngine {
 	dir := b.TempDir()
 	s, err := openTestStore(b, dir)
 	if err != nil {
 		b.Fatal(err)
 	}
 	// As serve runs it: with the step journal.
-	e, err := New(context.Background(), Config{Store: s, QueueLimit: 1 << 20, StepJournal: filepath.Join(dir, StepJournalFile),
-		Logger: slog.New(slog.DiscardHandler)})
+	cfg.Store, cfg.QueueLimit, cfg.StepJournal = s, 1<<20, filepath.Join(dir, StepJournalFile)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	e, err := New(context.Background(), cfg)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -73,6 +73,7 @@ type Engine struct {
 	// concurrency limit (hold.go); rates are connections' rate limits.
 	gate  gate
 	rates RateBuckets
+	bulk  *bulkRunner
 	// journalFailed is set once a journal write failed (and was logged).
 	journalFailed atomic.Bool
 
@@ -118,6 +119,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		queue: newDueQueue(),
 		bus:   newBus(),
 		wait:  newWaiters(),
+		bulk:  newBulkRunner(),
 	}
 	e.refusals.init()
 	e.sched = newScheduler(e, cfg.Clock)
@@ -212,6 +214,11 @@ func (e *Engine) Start(ctx context.Context) error {
 	go func() {
 		defer e.wg.Done()
 		e.refusalLoop(dctx)
+	}()
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		e.bulkLoop(dctx)
 	}()
 	for _, a := range e.flows.all() {
 		e.sched.update(ctx, a.Record.ID, a)
@@ -400,6 +407,7 @@ func (e *Engine) runDone(run *Run) {
 	}
 	e.observeRun(run)
 	e.wait.deliver(run)
+	e.bulk.done(run.ID)
 	e.bus.publish(Update{Type: "run", RunID: run.ID, FlowID: run.FlowID, Status: string(run.Status)})
 }
 

@@ -185,7 +185,12 @@ func (e *Engine) Event(ctx context.Context, id string) (*Event, error) {
 	return e.store.Event(ctx, id)
 }
 
-// ListRuns lists runs newest first.
+// ListRuns lists runs newest first; with f.Search it searches them
+// (ErrNoSearch when the store cannot), with f.Resolved it keeps failed runs
+// by their resolution.
 func (e *Engine) ListRuns(ctx context.Context, f RunFilter) (RunPage, error) {
-	return e.store.ListRuns(ctx, f)
+	if f.Resolved != nil {
+		return e.listResolved(ctx, f)
+	}
+	return e.listRuns(ctx, f)
 }

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"reflect"
 	"strconv"
+	"strings"
 
 	"github.com/switchyard/switchyard/flows"
 )
@@ -217,4 +218,35 @@ func describeValue(v any) string {
 	default:
 		return fmt.Sprintf("%T", v)
 	}
+}
+
+// parseStepKey splits a stepKey of a loop item's step, "lines[3].book",
+// into the loop, the index and the step; ok is false for any other key.
+func parseStepKey(key string) (loop string, index int, step string, ok bool) {
+	open := strings.IndexByte(key, '[')
+	end := strings.Index(key, "].")
+	if open <= 0 || end < open {
+		return "", 0, "", false
+	}
+	n, err := strconv.Atoi(key[open+1 : end])
+	if err != nil || n < 0 {
+		return "", 0, "", false
+	}
+	return key[:open], n, key[end+2:], key[end+2:] != ""
+}
+
+// resultKey is result for a stepKey: a loop item's step, or a step
+// outside loops.
+func (r *Run) resultKey(key string) *StepResult {
+	loop, index, id, ok := parseStepKey(key)
+	if !ok {
+		return r.result(key)
+	}
+	for i := range r.Steps {
+		s := &r.Steps[i]
+		if s.ID == id && s.Loop == loop && s.Iteration != nil && *s.Iteration == index {
+			return s
+		}
+	}
+	return nil
 }

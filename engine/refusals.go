@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -91,6 +92,9 @@ const (
 	RefusalRate        = 512
 	RefusalRateNoFlow  = 10
 	RefusalBurstNoFlow = 20
+	// RefusalRatePerFlow is one flow's share (burst: what a flow keeps),
+	// so that a flood at one flow leaves room for the refusals of others.
+	RefusalRatePerFlow = 64
 	// RefusalBodyMax and RefusalHeadersMax cap what is kept of a request.
 	RefusalBodyMax    = 1024
 	RefusalHeadersMax = 32
@@ -129,18 +133,42 @@ type refusalLog struct {
 	pending []Refusal
 	all     tokenBucket
 	noFlow  tokenBucket
+	perFlow map[string]*tokenBucket
 	dropped atomic.Int64
 }
+
+// refusalFlowsTracked bounds perFlow: beyond it the map starts afresh
+// (flows that were deleted leave their buckets behind).
+const refusalFlowsTracked = 4096
 
 func (l *refusalLog) init() {
 	l.all = tokenBucket{rate: RefusalRate, burst: RefusalRate}
 	l.noFlow = tokenBucket{rate: RefusalRateNoFlow, burst: RefusalBurstNoFlow}
+	l.perFlow = map[string]*tokenBucket{}
+}
+
+// flowBucket is the bucket of a flow's refusals (of no flow: noFlow);
+// callers hold l.mu.
+func (l *refusalLog) flowBucket(flowID string) *tokenBucket {
+	if flowID == "" {
+		return &l.noFlow
+	}
+	b := l.perFlow[flowID]
+	if b == nil {
+		if len(l.perFlow) >= refusalFlowsTracked {
+			l.perFlow = map[string]*tokenBucket{}
+		}
+		b = &tokenBucket{rate: RefusalRatePerFlow, burst: RefusalsPerFlow}
+		l.perFlow[flowID] = b
+	}
+	return b
 }
 
 // AdmitRefusal counts a refused webhook request and says whether it is
 // to be recorded (then the caller builds the Refusal and passes it to
-// RecordRefusal): false beyond the rates and the backlog, in which case
-// it is counted as unrecorded. flowID is empty for a path no flow
+// RecordRefusal): false beyond the rates (the flow's own, or that of no
+// flow, then the overall one) and the backlog, in which case it is counted
+// as unrecorded. flowID is empty for a path no flow
 // listens on. It takes one lock and no allocation, so a flood of
 // refusals costs ingest next to nothing.
 func (e *Engine) AdmitRefusal(flowID string) bool {
@@ -148,7 +176,7 @@ func (e *Engine) AdmitRefusal(flowID string) bool {
 	l := &e.refusals
 	now := time.Now()
 	l.mu.Lock()
-	ok := len(l.pending) < refusalBacklog && (flowID != "" || l.noFlow.take(now)) && l.all.take(now)
+	ok := len(l.pending) < refusalBacklog && l.flowBucket(flowID).take(now) && l.all.take(now)
 	l.mu.Unlock()
 	if !ok {
 		l.dropped.Add(1)
@@ -196,7 +224,22 @@ func (e *Engine) flushRefusals(ctx context.Context) {
 	if len(batch) == 0 {
 		return
 	}
-	if err := e.store.AddRefusals(ctx, batch, RefusalBounds{PerFlow: RefusalsPerFlow, Total: RefusalsTotal}); err != nil {
+	err := e.store.AddRefusals(ctx, batch, RefusalBounds{PerFlow: RefusalsPerFlow, Total: RefusalsTotal})
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrStoreUnavailable):
+		// The store says why itself. The batch waits for the next flush
+		// ahead of what came since, within the backlog: the 503s of a
+		// stuck store show once it is back.
+		l.mu.Lock()
+		l.pending = append(batch, l.pending...)
+		if over := len(l.pending) - refusalBacklog; over > 0 {
+			l.pending = l.pending[over:]
+			l.dropped.Add(int64(over))
+		}
+		l.mu.Unlock()
+	default:
+		l.dropped.Add(int64(len(batch)))
 		e.log.Error("record refusals", "err", err, "refusals", len(batch))
 	}
 }

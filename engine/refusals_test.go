@@ -12,6 +12,7 @@ import (
 // admitted is listed newest first once written.
 func TestRefusalAdmission(t *testing.T) {
 	te := startEngine(t, t.TempDir(), Config{})
+	begin := time.Now() // the overall bucket refills from here
 	admitted := 0
 	for range 30 {
 		if te.AdmitRefusal("") {
@@ -22,18 +23,23 @@ func TestRefusalAdmission(t *testing.T) {
 	if admitted != RefusalBurstNoFlow {
 		t.Errorf("%d of 30 refusals of no flow admitted at once, want %d", admitted, RefusalBurstNoFlow)
 	}
-	for range RefusalRate {
-		if te.AdmitRefusal("f") {
-			admitted++
-			te.RecordRefusal(Refusal{FlowID: "f", Reason: "bad", Kind: "malformed_body", Status: 400})
+	// One flow takes its burst (what it keeps), another too: a flood at
+	// one flow leaves room for the others.
+	for _, flow := range []string{"f", "g"} {
+		n := 0
+		for range RefusalRate {
+			if te.AdmitRefusal(flow) {
+				n++
+				te.RecordRefusal(Refusal{FlowID: flow, Reason: "bad", Kind: "malformed_body", Status: 400})
+			}
 		}
-	}
-	// The flow's refusals share the one bucket with those of no flow.
-	if want := RefusalRate; admitted != want {
-		t.Errorf("%d refusals admitted in all, want %d", admitted, want)
+		if n != RefusalsPerFlow {
+			t.Errorf("flow %s: %d of %d admitted at once, want %d", flow, n, RefusalRate, RefusalsPerFlow)
+		}
+		admitted += n
 	}
 	st := te.Stats()
-	if st.Refused != 30+RefusalRate || st.RefusalsDropped != int64(30+RefusalRate-admitted) {
+	if st.Refused != 30+2*RefusalRate || st.RefusalsDropped != int64(30+2*RefusalRate-admitted) {
 		t.Errorf("stats: refused %d, unrecorded %d", st.Refused, st.RefusalsDropped)
 	}
 	p, err := te.ListRefusals(context.Background(), RefusalFilter{FlowID: "f", Limit: 500})
@@ -41,13 +47,25 @@ func TestRefusalAdmission(t *testing.T) {
 		t.Fatalf("flow f lists %d refusals (%v), want the %d kept", len(p.Refusals), err, RefusalsPerFlow)
 	}
 	all, _ := te.ListRefusals(context.Background(), RefusalFilter{Limit: 500})
-	if len(all.Refusals) != RefusalsPerFlow+RefusalBurstNoFlow {
-		t.Errorf("%d refusals in all, want %d", len(all.Refusals), RefusalsPerFlow+RefusalBurstNoFlow)
+	if len(all.Refusals) != 2*RefusalsPerFlow+RefusalBurstNoFlow {
+		t.Errorf("%d refusals in all, want %d", len(all.Refusals), 2*RefusalsPerFlow+RefusalBurstNoFlow)
 	}
-	// A second later the bucket holds tokens again.
-	time.Sleep(50 * time.Millisecond)
+	// The overall bucket holds 512 - 420 = 92 tokens, and what refilled
+	// meanwhile (512 a second): a third flow takes them and no more.
+	n := 0
+	for range RefusalRate {
+		if te.AdmitRefusal("h") {
+			n++
+		}
+	}
+	refill := int(time.Since(begin).Seconds()*RefusalRate) + 1
+	if want := RefusalRate - 2*RefusalsPerFlow - RefusalBurstNoFlow; n < want || n > want+refill {
+		t.Errorf("flow h: %d admitted, want the %d left of the overall rate", n, want)
+	}
+	// Later the flow's bucket holds tokens again.
+	time.Sleep(100 * time.Millisecond)
 	if !te.AdmitRefusal("f") {
-		t.Error("no refusal admitted 50ms later (25 tokens due)")
+		t.Error("no refusal admitted 100ms later (6 of the flow's tokens due)")
 	}
 }
 

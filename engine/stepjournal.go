@@ -191,7 +191,7 @@ func (e *Engine) countCrashes(ctx context.Context, entries []journalEntry) error
 		if err != nil {
 			return fmt.Errorf("engine: count crashed steps: %w", err)
 		}
-		if prev := run.result(en.step); run.Status.Final() || prev != nil && prev.Status.done() {
+		if prev := run.resultKey(en.step); run.Status.Final() || prev != nil && prev.Status.done() {
 			continue // the step got past the crash after all
 		}
 		if run.Crash != nil && run.Crash.Step == en.step {
@@ -221,15 +221,30 @@ func (e *Engine) countCrashes(ctx context.Context, entries []journalEntry) error
 // ErrStepCrashed.
 func (e *Engine) failCrashedStep(ctx context.Context, run *Run, step string) {
 	now := time.Now()
-	res := run.result(step)
+	// A loop item's step is journalled as "<loop>[<index>].<step>".
+	loop, index, id, inLoop := parseStepKey(step)
+	if !inLoop {
+		id = step
+	} else if run.result(loop) == nil {
+		// No checkpoint held the loop yet (its items' steps so far were
+		// pure). Its list was not recorded: the items known to have
+		// started stand for its length, so its items can be paged.
+		n := index + 1
+		run.Steps = append(run.Steps, StepResult{ID: loop, StartedAt: now, ItemCount: &n})
+	}
+	res := run.resultKey(step)
 	if res == nil {
 		use := ""
 		if cf, err := e.flows.version(ctx, e.store, run.FlowID, run.FlowVersion); err == nil {
-			if cs := cf.Step(step); cs != nil {
+			if cs := cf.Step(id); cs != nil {
 				use = cs.Step.Use
 			}
 		}
-		run.Steps = append(run.Steps, StepResult{ID: step, Use: use, StartedAt: now})
+		sr := StepResult{ID: id, Use: use, StartedAt: now}
+		if inLoop {
+			sr.Loop, sr.Iteration = loop, &index
+		}
+		run.Steps = append(run.Steps, sr)
 		res = &run.Steps[len(run.Steps)-1]
 	}
 	res.Status, res.Error, res.FinishedAt = StepFailed, ErrStepCrashed.Error(), &now
@@ -237,4 +252,11 @@ func (e *Engine) failCrashedStep(ctx context.Context, run *Run, step string) {
 	run.Status, run.FinishedAt, run.DueAt = RunFailed, &now, nil
 	run.Error = fmt.Sprintf("step %q failed: %s", step, res.Error)
 	run.ErrorStep = step
+	if lr := run.result(loop); inLoop && lr != nil {
+		// The item's failure is its loop's, as when a step fails.
+		lr.Status, lr.FinishedAt = StepFailed, &now
+		lr.Error = fmt.Sprintf("item %d: step %q failed: %s", index, id, res.Error)
+		run.Error = fmt.Sprintf("step %q failed: %s", loop, lr.Error)
+		run.ErrorStep = loop
+	}
 }

@@ -45,6 +45,14 @@ type RunFilter struct {
 	Limit int
 	// Cursor is the NextCursor of the previous page.
 	Cursor string
+	// Search keeps the runs whose payload, headers or step outputs hold
+	// every term of the query (ParseSearch); stores that offer it
+	// implement RunSearcher.
+	Search string
+	// Resolved, when set, keeps the failed runs whose failure a retry or
+	// replay resolved (true) or not (false). The engine applies it
+	// (Engine.ListRuns); stores ignore it.
+	Resolved *bool
 }
 
 // RunPage is one page of runs.

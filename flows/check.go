@@ -30,15 +30,32 @@ const (
 // a flow is saved, without the checks that need the whole flow (which step
 // ids exist). The error keeps expr's line:column.
 func CheckExpr(src, kind string) error {
-	_, err := compileSample(src, kind)
+	_, err := compileSample(src, kind, false)
 	return err
+}
+
+// CheckExprInLoop is CheckExpr for a field of a loop's inner step, which
+// sees `item` and `index`.
+func CheckExprInLoop(src, kind string) error {
+	_, err := compileSample(src, kind, true)
+	return err
+}
+
+// EvalSampleInLoop is EvalSample for a field of a loop's inner step; env
+// should hold `item` and `index` (Env.With).
+func EvalSampleInLoop(src, kind string, env Env) (any, error) {
+	n, err := compileSample(src, kind, true)
+	if err != nil {
+		return nil, err
+	}
+	return n.render(newEvaluation(env, shapeLoop.vars(), false))
 }
 
 // EvalSample compiles src as CheckExpr does and evaluates it against env,
 // such as the environment of a flow's latest run, returning what the field
 // would yield. Templates render as they would in a step's `with`.
 func EvalSample(src, kind string, env Env) (any, error) {
-	n, err := compileSample(src, kind)
+	n, err := compileSample(src, kind, false)
 	if err != nil {
 		return nil, err
 	}
@@ -77,10 +94,14 @@ func (n bareNode) render(ev *evaluation) (any, error) {
 	return out, nil
 }
 
-func compileSample(src, kind string) (sampleNode, error) {
+func compileSample(src, kind string, inLoop bool) (sampleNode, error) {
+	base := shapeBase
+	if inLoop {
+		base = shapeLoop
+	}
 	switch kind {
 	case KindExpr, KindCondition, KindItems, KindKey:
-		shape := shapeBase
+		shape := base
 		switch kind {
 		case KindItems:
 			shape = shapeResponse
@@ -109,7 +130,7 @@ func compileSample(src, kind string) (sampleNode, error) {
 			}
 		}
 		errs := &ValidationError{}
-		tc := &templateCompiler{errs: errs, shape: shapeBase}
+		tc := &templateCompiler{errs: errs, shape: base}
 		n := tc.value("", v)
 		if len(errs.Details) > 0 {
 			return nil, fmt.Errorf("%s", errs.Details[0].Message)

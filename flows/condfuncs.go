@@ -938,11 +938,18 @@ type CondRowResult struct {
 // made. It compiles src as a saved condition is compiled, under the same
 // limits.
 func ExplainCondition(src string, env Env) (bool, []string, error) {
-	n, err := compileSample(src, KindCondition)
+	// An env holding item is a loop's inner step's: item and index are
+	// in scope there.
+	_, inLoop := env[VarItem]
+	n, err := compileSample(src, KindCondition, inLoop)
 	if err != nil {
 		return false, nil, err
 	}
-	ev := newEvaluation(env, sampleVars(KindCondition), false)
+	vars := sampleVars(KindCondition)
+	if inLoop {
+		vars = shapeLoop.vars()
+	}
+	ev := newEvaluation(env, vars, false)
 	v, err := n.render(ev)
 	if err != nil {
 		return false, ev.m.notes, err

@@ -220,10 +220,13 @@ func (s *Server) testFlow(c *fiber.Ctx) error {
 }
 
 func (s *Server) listRuns(c *fiber.Ctx) error {
-	f := engine.RunFilter{FlowID: c.Query("flow"), Status: engine.RunStatus(c.Query("status")), Cursor: c.Query("cursor")}
-	if f.Status != "" && !f.Status.Valid() {
-		return errStatus(fiber.StatusBadRequest, "status: must be one of queued, running, waiting, succeeded, failed")
+	q := runQuery{Flow: c.Query("flow"), Status: c.Query("status"), Resolved: c.Query("resolved"),
+		Since: c.Query("since"), Until: c.Query("until"), Q: c.Query("q")}
+	f, err := q.filter()
+	if err != nil {
+		return err
 	}
+	f.Cursor = c.Query("cursor")
 	if l := c.Query("limit"); l != "" {
 		n, err := parsePositive(l)
 		if err != nil {
@@ -231,19 +234,7 @@ func (s *Server) listRuns(c *fiber.Ctx) error {
 		}
 		f.Limit = n
 	}
-	for _, b := range []struct {
-		key string
-		dst *time.Time
-	}{{"since", &f.Since}, {"until", &f.Until}} {
-		if v := c.Query(b.key); v != "" {
-			t, err := time.Parse(time.RFC3339, v)
-			if err != nil {
-				return errStatus(fiber.StatusBadRequest, "%s: must be an RFC 3339 time", b.key)
-			}
-			*b.dst = t
-		}
-	}
-	page, err := s.listRunsResolved(c, f, c.Query("resolved"))
+	page, err := s.eng.ListRuns(c.UserContext(), f)
 	if err != nil {
 		if errors.Is(err, engine.ErrBadID) {
 			return errStatus(fiber.StatusBadRequest, "cursor: malformed")
@@ -251,46 +242,6 @@ func (s *Server) listRuns(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(page)
-}
-
-// listRunsResolved lists runs, or with resolved=false the failed runs no
-// retry or replay resolved yet (from the store's index of them), or with
-// resolved=true the failed runs that were resolved (a page may then hold
-// fewer runs than the limit; follow next_cursor).
-func (s *Server) listRunsResolved(c *fiber.Ctx, f engine.RunFilter, resolved string) (engine.RunPage, error) {
-	if resolved == "" {
-		return s.eng.ListRuns(c.UserContext(), f)
-	}
-	if resolved != "true" && resolved != "false" {
-		return engine.RunPage{}, errStatus(fiber.StatusBadRequest, "resolved: must be true or false")
-	}
-	if f.Status != "" && f.Status != engine.RunFailed {
-		return engine.RunPage{}, errStatus(fiber.StatusBadRequest, "resolved: only failed runs are resolved or not (status=failed)")
-	}
-	if resolved == "false" {
-		return s.eng.ListUnresolved(c.UserContext(), f)
-	}
-	f.Status = engine.RunFailed
-	page, err := s.eng.ListRuns(c.UserContext(), f)
-	if err != nil {
-		return page, err
-	}
-	ids := make([]string, len(page.Runs))
-	for i, r := range page.Runs {
-		ids[i] = r.ID
-	}
-	done, err := s.eng.ResolvedAmong(c.UserContext(), ids)
-	if err != nil {
-		return page, err
-	}
-	kept := page.Runs[:0]
-	for _, r := range page.Runs {
-		if done[r.ID] {
-			kept = append(kept, r)
-		}
-	}
-	page.Runs = kept
-	return page, nil
 }
 
 // queryBool reads an optional true/false query parameter.

@@ -114,6 +114,10 @@ func (s *Server) classify(c *fiber.Ctx, err error) (int, errorBody) {
 	case errors.Is(err, engine.ErrFlowExists), errors.Is(err, engine.ErrNotFailed), errors.Is(err, engine.ErrRunFinal),
 		errors.Is(err, engine.ErrResolved), errors.Is(err, engine.ErrNotFinal):
 		return fiber.StatusConflict, errorBody{Error: err.Error()}
+	case errors.Is(err, engine.ErrBadFilter), errors.Is(err, engine.ErrNoSearch):
+		return fiber.StatusBadRequest, errorBody{Error: err.Error()}
+	case errors.Is(err, engine.ErrBulkBusy):
+		return fiber.StatusTooManyRequests, errorBody{Error: err.Error() + ", try again later"}
 	case errors.Is(err, engine.ErrSaturated):
 		return fiber.StatusTooManyRequests, errorBody{Error: "engine saturated, try again later"}
 	case errors.Is(err, engine.ErrStoreUnavailable):

@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
-
 )
 
 // Ingress limits that hold for every webhook, whatever its flow says.

@@ -162,7 +162,7 @@ var (
 		stat("switchyard_events_duplicate_total", "Deliveries answered as duplicates.", counter, func(s engine.Stats) float64 { return float64(s.Duplicates) }),
 		stat("switchyard_events_refused_saturated_total", "Deliveries refused with 429 because the queue was full.", counter, func(s engine.Stats) float64 { return float64(s.Saturated) }),
 		stat("switchyard_webhooks_refused_total", "Webhook requests answered 4xx or 5xx without a run (recorded in the refusal log, or counted as unrecorded).", counter, func(s engine.Stats) float64 { return float64(s.Refused) }),
-		stat("switchyard_refusals_unrecorded_total", "Refused webhook requests not kept in the refusal log because a flood outran its rates (512/s, 10/s for unknown paths).", counter, func(s engine.Stats) float64 { return float64(s.RefusalsDropped) }),
+		stat("switchyard_refusals_unrecorded_total", "Refused webhook requests not kept in the refusal log because a flood outran its rates (512/s, 64/s a flow, 10/s for unknown paths).", counter, func(s engine.Stats) float64 { return float64(s.RefusalsDropped) }),
 		stat("switchyard_store_apply_errors_total", "Failed attempts to move acknowledged writes from the write-ahead log into the database (the disk needs attention).", counter, func(s engine.Stats) float64 { return float64(s.StoreApplyErrors) }),
 		stat("switchyard_store_stuck", "1 while the database refuses writes that were acknowledged (they wait in the write-ahead log).", gauge, func(s engine.Stats) float64 { return float64(s.StoreStuck) }),
 		stat("switchyard_store_backlog", "Acknowledged writes waiting in the write-ahead log for the database (the log lag).", gauge, func(s engine.Stats) float64 { return float64(s.StoreBacklog) }),

@@ -46,6 +46,7 @@ func (s *Server) routes() {
 	api.Post("/flows/:id/resume", s.resumeFlow)
 
 	api.Get("/runs", s.listRuns)
+	api.Post("/runs/bulk", s.bulkRuns)
 	api.Get("/runs/:id", s.getRun)
 	api.Get("/runs/:id/loops/:step", s.getLoopPage)
 	api.Post("/runs/:id/retry", s.retryRun)
@@ -100,6 +101,7 @@ func (s *Server) routes() {
 	ui(fiber.MethodPost, "/flows/:id/run", s.runNowUI)
 	ui(fiber.MethodGet, "/runs", s.runsPage)
 	ui(fiber.MethodGet, "/runs/rows", s.runRows)
+	ui(fiber.MethodPost, "/runs/bulk", s.bulkUI)
 	ui(fiber.MethodGet, "/runs/:id", s.runPage)
 	ui(fiber.MethodPost, "/runs/:id/retry", s.retryRunUI)
 	ui(fiber.MethodGet, "/runs/:id/replay", s.replayPage)

@@ -411,20 +411,27 @@ func stepListAt(f *flows.Flow, prefix string) *[]flows.Step {
 		return nil
 	}
 	list := &f.Steps
-	for i := 1; i < len(parts); i += 4 {
-		if i+3 >= len(parts) || parts[i+1] != "switch" || parts[i+3] != "steps" {
-			return nil
-		}
-		n, err1 := strconv.Atoi(parts[i])
-		m, err2 := strconv.Atoi(parts[i+2])
-		if err1 != nil || err2 != nil || n < 0 || n >= len(*list) {
+	for i := 1; i < len(parts); {
+		n, err := strconv.Atoi(parts[i])
+		if err != nil || n < 0 || n >= len(*list) || i+1 >= len(parts) {
 			return nil
 		}
 		st := &(*list)[n]
-		if m < 0 || m >= len(st.Switch) {
+		switch {
+		case parts[i+1] == "steps" && st.IsLoop():
+			// A loop's inner steps: steps.1.steps.
+			list = &st.Steps
+			i += 2
+		case parts[i+1] == "switch" && i+3 < len(parts) && parts[i+3] == "steps":
+			m, err := strconv.Atoi(parts[i+2])
+			if err != nil || m < 0 || m >= len(st.Switch) {
+				return nil
+			}
+			list = &st.Switch[m].Steps
+			i += 4
+		default:
 			return nil
 		}
-		list = &st.Switch[m].Steps
 	}
 	return list
 }
@@ -451,8 +458,11 @@ func newStep(f *flows.Flow, use string) flows.Step {
 	if i := strings.LastIndex(base, "."); i >= 0 {
 		base = base[i+1:]
 	}
-	if use == "switch" {
+	switch use {
+	case "switch":
 		base = "route"
+	case stepKindLoop:
+		base = "each"
 	}
 	base = strings.Trim(regexp.MustCompile(`[^A-Za-z0-9_]+`).ReplaceAllString(base, "_"), "_")
 	if base == "" || (base[0] >= '0' && base[0] <= '9') {
@@ -467,8 +477,11 @@ func newStep(f *flows.Flow, use string) flows.Step {
 			break
 		}
 	}
-	if use == "switch" {
+	switch use {
+	case "switch":
 		return flows.Step{ID: id, Switch: []flows.Case{{Steps: []flows.Step{}}}}
+	case stepKindLoop:
+		return flows.Step{ID: id, Steps: []flows.Step{}}
 	}
 	return flows.Step{ID: id, Use: use}
 }
@@ -552,6 +565,9 @@ func (s *Server) sampleEnv(flowID string, run *engine.Run, td flows.TriggerData)
 	if run != nil {
 		runID = run.ID
 		for _, st := range run.Steps {
+			if laterItem(st) {
+				continue
+			}
 			steps[st.ID] = flows.StepState{Output: st.Output, Status: string(st.Status)}
 		}
 	}
@@ -592,7 +608,7 @@ func sampleRefs(body any, meta sampleMeta, run *engine.Run) []views.Ref {
 	}
 	if run != nil {
 		for _, st := range run.Steps {
-			if st.Output != nil {
+			if st.Output != nil && !laterItem(st) {
 				refs.walk("steps."+st.ID+".output", st.Output, 1)
 			}
 		}
@@ -668,7 +684,12 @@ func (s *Server) checkExpr(c *fiber.Ctx) error {
 		props.Fix = "{{ " + strings.TrimSpace(src) + " }}"
 	case (kind == flows.KindTemplate || kind == flows.KindJSON) && !strings.Contains(src, "{{"):
 	default:
-		if err := flows.CheckExpr(src, kind); err != nil {
+		list := c.Query("list")
+		check, eval := flows.CheckExpr, flows.EvalSample
+		if list != "" {
+			check, eval = flows.CheckExprInLoop, flows.EvalSampleInLoop
+		}
+		if err := check(src, kind); err != nil {
 			props.Error = err.Error()
 			break
 		}
@@ -691,7 +712,11 @@ func (s *Server) checkExpr(c *fiber.Ctx) error {
 			}
 			env["item"] = sm.body
 		}
-		v, err := flows.EvalSample(src, kind, env)
+		if list != "" {
+			// Inside a loop: tried on the first element of its list.
+			env = firstItemEnv(env, list)
+		}
+		v, err := eval(src, kind, env)
 		if err != nil {
 			props.Error = "with the latest event: " + strings.TrimPrefix(err.Error(), kind+": ")
 			break

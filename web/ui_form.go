@@ -221,6 +221,10 @@ func (r *flowForm) steps(prefix string) []flows.Step {
 
 func (r *flowForm) step(sp string) flows.Step {
 	s := flows.Step{ID: r.trim(sp + ".id"), Name: r.trim(sp + ".name"), If: r.condition(sp + ".if"), OnError: r.trim(sp + ".on_error")}
+	if r.str(sp+".kind") == "loop" {
+		r.loop(sp, &s)
+		return s
+	}
 	if r.str(sp+".kind") == "switch" {
 		s.Switch = []flows.Case{}
 		for _, j := range r.indices(sp+".switch", "case") {
@@ -395,6 +399,13 @@ func fieldAnchors(f *flows.Flow) (map[string]bool, map[string]bool) {
 			sp := prefix + "." + strconv.Itoa(i)
 			for _, k := range []string{"", ".id", ".name", ".if", ".use"} {
 				a[sp+k] = true
+			}
+			if s.IsLoop() {
+				for _, k := range []string{".for_each", ".max_items", ".concurrency", ".collect", ".steps", ".on_error"} {
+					a[sp+k] = true
+				}
+				walk(sp+".steps", s.Steps)
+				continue
 			}
 			if s.IsSwitch() || s.Use == "" {
 				a[sp+".switch"] = true

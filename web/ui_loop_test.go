@@ -2,6 +2,8 @@ package web
 
 import (
 	"fmt"
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -50,4 +52,103 @@ func TestUIRunPageLoopItems(t *testing.T) {
 	if r, _ := b.do("GET", "/runs/"+id+"?loop=each&page=zero", nil); r.StatusCode != 400 {
 		t.Errorf("bad page: %d", r.StatusCode)
 	}
+}
+
+// TestBuilderBuildsLoop adds a "Repeat for each item" step through the
+// form, picks its list from the sample's lists (no expression typed), adds
+// an inner step that reads item fields from Insert data, saves, and runs
+// it: the flow holds the loop and each item reached the inner step.
+func TestBuilderBuildsLoop(t *testing.T) {
+	f := newFixture(t, engine.Config{})
+	b := signIn(t, f.srv)
+	_, page := b.do("GET", "/flows/new", nil)
+	if !strings.Contains(page, `id="add-steps-loop"`) {
+		t.Fatal("the palette lacks Repeat for each item")
+	}
+	v := formValues(t, page)
+	v.Set("name", "Order lines")
+	v.Set("trigger.path", "lines")
+	v.Set("_test_payload", `{"order": "o-1", "line_items": [{"sku": "A-1", "qty": 2}, {"sku": "B-2", "qty": 1}], "note": "x"}`)
+	_, page = b.builder("/flows/new", v, "add:steps:loop")
+	v = formValues(t, page)
+	if v.Get("steps.0.kind") != "loop" || v.Get("steps.0.id") != "each_1" {
+		t.Fatalf("loop not added: %v", v)
+	}
+	// The picker offers the sample's list, and only lists.
+	if !strings.Contains(page, `<option value="trigger.body.line_items">trigger.body.line_items (2 items)</option>`) ||
+		strings.Contains(page, `<option value="trigger.body.note"`) {
+		t.Fatalf("list picker: %s", between(page, `id="steps-0-for_each"`, "</select>"))
+	}
+	if strings.Contains(page, `id="add-steps-0-steps-loop"`) {
+		t.Fatal("a loop's palette offers a loop inside it")
+	}
+	v.Set("steps.0.for_each", "trigger.body.line_items")
+	_, page = b.builder("/flows/new", v, "add:steps.0.steps:data.set")
+	v = formValues(t, page)
+	if v.Get("steps.0.steps.0.kind") != "step" || v.Get("steps.0.for_each") != "trigger.body.line_items" {
+		t.Fatalf("inner step not added: %v", v)
+	}
+	// Insert data shows the first line's fields as item.*, index, the
+	// loop's output.
+	for _, want := range []string{`data-ref="item.sku"`, `data-ref="item.qty"`, `data-ref="index"`, `data-ref="steps.each_1.output"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("Insert data lacks %s", want)
+		}
+	}
+	// An inner field's live check tries it on the first item.
+	if !strings.Contains(page, "list=trigger.body.line_items") {
+		t.Error("inner fields' checks do not name the loop's list")
+	}
+	_, ans := b.post("/flows/check?kind=template&field=steps.0.steps.0.with.x&list=trigger.body.line_items",
+		url.Values{"steps.0.steps.0.with.x": {"{{ item.sku }} x{{ item.qty }} #{{ index }}"}, "_test_payload": {v.Get("_test_payload")}}, "HX-Request", "true")
+	if !strings.Contains(ans, "A-1 x2 #0") {
+		t.Errorf("live check inside the loop: %s", ans)
+	}
+	_, ans = b.post("/flows/check?kind=template&field=steps.1.with.x",
+		url.Values{"steps.1.with.x": {"{{ item.sku }}"}, "_test_payload": {v.Get("_test_payload")}}, "HX-Request", "true")
+	if !strings.Contains(ans, "unknown name item") {
+		t.Errorf("live check outside the loop accepts item: %s", ans)
+	}
+	v["steps.0.steps.0.with._any.k"] = []string{"sku", "line", ""}
+	v["steps.0.steps.0.with._any.v"] = []string{"{{ item.sku }}", "{{ index + 1 }}", ""}
+	_, page = b.builder("/flows/new", v, "add:steps:data.set")
+	v = formValues(t, page)
+	v["steps.1.with._any.k"] = []string{"lines", ""}
+	v["steps.1.with._any.v"] = []string{"{{ steps.each_1.output }}", ""}
+	r, page := b.builder("/flows/new", v, "save")
+	if r.StatusCode != 204 {
+		t.Fatalf("save: %d %s", r.StatusCode, errorSummary(page))
+	}
+	a, err := f.eng.Flow("order-lines")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl := a.Flow()
+	if fl.Steps[0].ForEach != "trigger.body.line_items" || len(fl.Steps[0].Steps) != 1 || fl.Steps[0].Steps[0].Use != "data.set" {
+		t.Fatalf("saved %+v", fl.Steps[0])
+	}
+	id := hook(t, f, "lines", `{"line_items": [{"sku": "A-1"}, {"sku": "B-2"}, {"sku": "C-3"}]}`)
+	run := waitRun(t, f.eng, id)
+	got := fmt.Sprint(run.Steps[len(run.Steps)-1].Output)
+	if run.Status != engine.RunSucceeded || got != "map[lines:[map[line:1 sku:A-1] map[line:2 sku:B-2] map[line:3 sku:C-3]]]" {
+		t.Fatalf("run %s: %s", run.Status, got)
+	}
+	// The builder opens the saved loop again with its list picked.
+	_, page = b.do("GET", "/flows/order-lines/edit", nil)
+	if v := formValues(t, page); v.Get("steps.0.for_each") != "trigger.body.line_items" || !slices.Contains(v["steps.0.steps.0.with._any.v"], "{{ item.sku }}") {
+		t.Fatalf("reopened: for_each %q, inner %v", v.Get("steps.0.for_each"), v["steps.0.steps.0.with._any.v"])
+	}
+}
+
+// between returns the text of s from the first start to the next end.
+func between(s, start, end string) string {
+	i := strings.Index(s, start)
+	if i < 0 {
+		return ""
+	}
+	j := strings.Index(s[i:], end)
+	if j < 0 {
+		return s[i:]
+	}
+	return s[i : i+j]
 }

@@ -79,6 +79,9 @@ func dropMark(list *[]flows.Step) bool {
 				return true
 			}
 		}
+		if dropMark(&(*list)[k].Steps) {
+			return true
+		}
 	}
 	return false
 }

@@ -24,7 +24,7 @@ var periods = map[string]time.Duration{
 // runsProps reads the filter from the query string and loads one page.
 func (s *Server) runsProps(c *fiber.Ctx) (views.RunsProps, error) {
 	p := views.RunsProps{
-		Filter: views.RunsFilter{Flow: c.Query("flow"), Status: c.Query("status"), Period: c.Query("period")},
+		Filter: views.RunsFilter{Flow: c.Query("flow"), Status: c.Query("status"), Period: c.Query("period"), Q: c.Query("q")},
 	}
 	attention := c.Query("resolved") == "false"
 	if attention {
@@ -44,25 +44,26 @@ func (s *Server) runsProps(c *fiber.Ctx) (views.RunsProps, error) {
 		p.FlowIDs = append(p.FlowIDs, p.Filter.Flow)
 		sort.Strings(p.FlowIDs)
 	}
-	f := engine.RunFilter{FlowID: p.Filter.Flow, Status: engine.RunStatus(p.Filter.Status), Cursor: c.Query("cursor"), Limit: runsPageSize}
-	if f.Status != "" && !f.Status.Valid() {
+	if st := engine.RunStatus(p.Filter.Status); st != "" && !st.Valid() {
 		p.Error = "Unknown status " + p.Filter.Status + "."
-		f.Status, p.Filter.Status = "", ""
+		p.Filter.Status = ""
 	}
-	if d, ok := periods[p.Filter.Period]; ok {
-		f.Since = time.Now().Add(-d)
-	} else {
+	if _, ok := periods[p.Filter.Period]; !ok {
 		p.Filter.Period = ""
 	}
-	list := s.eng.ListRuns
-	if attention {
-		list = s.eng.ListUnresolved
+	if p.Filter.Q != "" {
+		if _, err := engine.ParseSearch(p.Filter.Q); err != nil {
+			p.Error = "Search: " + err.Error() + "."
+			p.Filter.Q = ""
+		}
 	}
-	page, err := list(c.UserContext(), f)
+	f := runsFilter(p.Filter)
+	f.Cursor, f.Limit = c.Query("cursor"), runsPageSize
+	page, err := s.eng.ListRuns(c.UserContext(), f)
 	if errors.Is(err, engine.ErrBadID) {
 		p.Error = "That page link is broken; showing the newest runs."
 		f.Cursor = ""
-		page, err = list(c.UserContext(), f)
+		page, err = s.eng.ListRuns(c.UserContext(), f)
 	}
 	if err != nil {
 		return p, err
@@ -77,12 +78,7 @@ func (s *Server) runsProps(c *fiber.Ctx) (views.RunsProps, error) {
 	if p.Resolved, err = s.eng.ResolvedAmong(c.UserContext(), failed); err != nil {
 		return p, err
 	}
-	q := url.Values{}
-	for k, v := range map[string]string{"flow": p.Filter.Flow, "status": p.Filter.Status, "period": p.Filter.Period, "resolved": p.Filter.Resolved} {
-		if v != "" {
-			q.Set(k, v)
-		}
-	}
+	q := runsQuery(p.Filter)
 	base := "/runs"
 	if enc := q.Encode(); enc != "" {
 		base += "?" + enc

@@ -87,8 +87,7 @@ func (s *Server) fillSample(c *fiber.Ctx, p *views.BuilderProps, form url.Values
 	if !haveRun {
 		run = nil
 	}
-	sm := s.sampleOf(flowID, body, meta, run)
-	p.Refs, p.SampleEnv = sm.refs, sm.env
+	setRefs(p, s.sampleOf(flowID, body, meta, run))
 }
 
 // sampleMeta is what a sample carries besides its body, when it is a
@@ -260,8 +259,7 @@ func (s *Server) setSample(c *fiber.Ctx, p *views.BuilderProps, body any, note s
 	if !ok {
 		run = nil
 	}
-	sm := s.sampleOf(flowID, body, meta, run)
-	p.Refs, p.SampleEnv = sm.refs, sm.env
+	setRefs(p, s.sampleOf(flowID, body, meta, run))
 }
 
 // sampleListen starts a "Listen for test event" on the form's webhook

@@ -139,9 +139,17 @@ func (s *Server) createTokenUI(c *fiber.Ctx) error {
 }
 
 func (s *Server) revokeTokenUI(c *fiber.Ctx) error {
-	if err := s.auth.RevokeToken(c.UserContext(), c.Params("id")); err != nil {
+	id, name := c.Params("id"), c.Params("id")
+	if toks, err := s.auth.Tokens(c.UserContext()); err == nil {
+		for _, t := range toks {
+			if t.ID == id {
+				name = t.Name
+			}
+		}
+	}
+	if err := s.auth.RevokeToken(c.UserContext(), id); err != nil {
 		return err
 	}
-	s.audit(c, engine.AuditTokenRevoke, c.Params("id"), "")
+	s.audit(c, engine.AuditTokenRevoke, name, "id "+id)
 	return redirect(c, "/tokens?flash=token-revoked")
 }

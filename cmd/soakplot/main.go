@@ -140,7 +140,8 @@ func niceCeil(v float64) float64 {
 func thousands(v float64) string {
 	switch {
 	case v >= 1e6:
-		return strconv.FormatFloat(v/1e6, 'f', -1, 64) + "M"
+		m := strings.TrimRight(strings.TrimRight(strconv.FormatFloat(v/1e6, 'f', 2, 64), "0"), ".")
+		return m + "M"
 	case v >= 1e3:
 		return strconv.FormatFloat(math.Round(v/1e3), 'f', -1, 64) + "k"
 	}

@@ -103,3 +103,57 @@ func TestLoopCrashResume(t *testing.T) {
 		t.Fatalf("loop output after resume: %v", loop)
 	}
 }
+
+// TestLoopItemCrashLoopStops: an item whose step takes the process down
+// (test.crash, built into this test's binary only) crashes it once, and
+// again when the restarted server resumes at that item; the start after
+// that fails the run at that item, with the earlier item's step done and
+// the crashed step recorded as that item's.
+func TestLoopItemCrashLoopStops(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test skipped in -short mode")
+	}
+	in := newInstance(t)
+	in.bin = binaryWithTags(t, "switchyard_crashtest")
+	in.start()
+	in.mustAPI(201, "POST", "/api/flows", `{"id": "crashy-loop", "name": "Crashy loop", "enabled": true,
+	  "trigger": {"type": "webhook", "path": "crashy-loop"},
+	  "steps": [{"id": "each", "for_each": "trigger.body.items", "steps": [
+	    {"id": "shape", "use": "data.set", "with": {"n": "{{ item.n }}"}},
+	    {"id": "boom", "use": "test.crash", "if": "item.crash == true", "with": {"after": "1s"}}]}]}`)
+	id := in.hookJSON("crashy-loop", `{"items": [{"n": 1}, {"n": 2, "crash": true}, {"n": 3}]}`)
+	in.waitExit(30 * time.Second)
+	in.start()
+	in.waitExit(30 * time.Second)
+	in.start()
+	rd := in.waitRun(id)
+	const msg = `step "each" failed: item 1: step "boom" failed: stopped: this step crashed the engine twice`
+	if rd.Status != "failed" || rd.Error != msg {
+		t.Fatalf("run: %s %q, want %q", rd.Status, rd.Error, msg)
+	}
+	data := in.mustAPI(200, "GET", "/api/runs/"+id+"/loops/each", nil)
+	var page struct {
+		Items []struct {
+			Index  int    `json:"index"`
+			Status string `json:"status"`
+			Steps  []struct {
+				ID     string `json:"id"`
+				Status string `json:"status"`
+			} `json:"steps"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal(data, &page); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, it := range page.Items {
+		for _, s := range it.Steps {
+			got = append(got, fmt.Sprintf("%d.%s:%s", it.Index, s.ID, s.Status))
+		}
+	}
+	// Item 0's steps change nothing outside, so no checkpoint held them
+	// yet: only the crashed step is recorded.
+	if want := "1.boom:failed"; strings.Join(got, " ") != want {
+		t.Fatalf("items: %s, want %s", strings.Join(got, " "), want)
+	}
+}

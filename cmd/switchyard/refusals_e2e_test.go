@@ -325,13 +325,16 @@ func TestAuditTrailE2E(t *testing.T) {
 	in.mustAPI(201, "POST", "/api/flows", flow)
 	in.mustAPI(200, "PUT", "/api/flows/a", strings.Replace(flow, `"one"`, `"two"`, 1))
 	in.mustAPI(200, "PUT", "/api/flows/a", strings.NewReplacer(`"one"`, `"two"`, `"enabled": true`, `"enabled": false`).Replace(flow))
+	in.mustAPI(200, "PUT", "/api/flows/a", strings.Replace(flow, `"one"`, `"two"`, 1))
+	// Saved unchanged: nothing happened, nothing is recorded.
+	in.mustAPI(200, "PUT", "/api/flows/a", strings.Replace(flow, `"one"`, `"two"`, 1))
 	in.mustAPI(201, "POST", "/api/flows/a/versions/1/restore", nil)
 	in.mustAPI(201, "POST", "/api/connections", map[string]any{"name": "crm", "type": "secret", "values": map[string]string{"value": "connection-secret-value"}})
 	in.mustAPI(204, "DELETE", "/api/connections/crm", nil)
 	in.mustAPI(204, "DELETE", "/api/flows/a", nil)
 
 	all, _ := in.audit("")
-	want := "flow.delete a, connection.delete crm, connection.save crm, flow.restore a, flow.disable a, flow.save a, flow.create a, token.create e2e"
+	want := "flow.delete a, connection.delete crm, connection.save crm, flow.restore a, flow.enable a, flow.disable a, flow.save a, flow.create a, token.create e2e"
 	if got := auditActions(all); got != want {
 		t.Fatalf("audit trail:\n got %s\nwant %s", got, want)
 	}
@@ -343,10 +346,10 @@ func TestAuditTrailE2E(t *testing.T) {
 	if cli := all[len(all)-1]; cli.Actor.Kind != "cli" || cli.Address != "" {
 		t.Errorf("token created on the command line: %+v", cli)
 	}
-	if all[5].Detail != "version 2" || all[3].Detail != "restored version 1 as version 3" {
-		t.Errorf("details: %q, %q", all[5].Detail, all[3].Detail)
+	if all[6].Detail != "version 2" || all[3].Detail != "restored version 1 as version 3" {
+		t.Errorf("details: %q, %q", all[6].Detail, all[3].Detail)
 	}
-	if got, _ := in.audit("?action=flow&target=a"); len(got) != 5 {
+	if got, _ := in.audit("?action=flow&target=a"); len(got) != 6 {
 		t.Errorf("flow entries of a: %s", auditActions(got))
 	}
 	if got, _ := in.audit("?action=connection.save"); auditActions(got) != "connection.save crm" {

@@ -292,6 +292,23 @@ func TestStuckStoreE2E(t *testing.T) {
 	if resp, _, err := in.hook("stuck", "application/json", []byte(`{"n":-1}`)); err != nil || resp.StatusCode != 202 {
 		t.Fatalf("webhook after recovery: %v %v", resp, err)
 	}
+	// The 503s were refusals: held while the database refused writes,
+	// written once it took them again.
+	var rp struct {
+		Refusals []struct {
+			Kind   string `json:"kind"`
+			Status int    `json:"status"`
+		} `json:"refusals"`
+	}
+	json.Unmarshal(in.mustAPI(200, "GET", "/api/flows/stuck/refusals", nil), &rp)
+	if len(rp.Refusals) != refused {
+		t.Errorf("%d refusals recorded for %d 503s: %+v", len(rp.Refusals), refused, rp.Refusals)
+	}
+	for _, r := range rp.Refusals {
+		if r.Kind != "storage_unavailable" || r.Status != 503 {
+			t.Errorf("refusal %+v, want storage_unavailable 503", r)
+		}
+	}
 }
 
 // TestDiskFullE2E: the data dir on a small tmpfs (a mount namespace of its

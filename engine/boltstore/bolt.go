@@ -121,6 +121,8 @@ type Store struct {
 	holdApply chan struct{}
 
 	logger *slog.Logger
+	// idx is the background search indexer (bolt_search.go).
+	idx *indexer
 	// recovery is what the replay at open did (Recover reports it).
 	recovery *RecoveryReport
 }
@@ -252,6 +254,7 @@ func openBolt(dir string, o Options, salvage bool) (*Store, error) {
 	}
 	go s.logLoop()
 	go s.applyLoop()
+	s.startIndexer()
 	s.trimStop, s.trimDone = make(chan struct{}), make(chan struct{})
 	go s.trimLoop(s.trimStop, s.trimDone)
 	return s, nil
@@ -290,6 +293,9 @@ func (s *Store) load(path, walDir string, salvage bool) (next uint64, err error)
 	if err := s.db.Update(buildResolutions); err != nil {
 		return 0, fmt.Errorf("store: build the index of unresolved runs: %w", err)
 	}
+	if err := s.db.Update(buildSearch); err != nil {
+		return 0, fmt.Errorf("store: mark runs for the search index: %w", err)
+	}
 	err = s.db.View(func(tx *bolt.Tx) error {
 		// Start after every key in use: older data dirs numbered events
 		// and runs with bucket sequences.
@@ -323,6 +329,7 @@ func setApplied(tx *bolt.Tx, lsn uint64) error {
 // Close stops taking writes, applies everything logged to bbolt, deletes
 // the log and closes the file.
 func (s *Store) Close() error {
+	s.stopIndexer()
 	s.closing.Store(true)
 	close(s.trimStop)
 	<-s.trimDone
@@ -582,6 +589,9 @@ func (a *acceptRecord) apply(_ *Store, tx *bolt.Tx) error {
 	if err := putIndexed(tx, a.key, string(a.flowID), a.index, due, nil); err != nil {
 		return err
 	}
+	if err := noteSearch(tx, a.key, a.index); err != nil {
+		return err
+	}
 	return appendBucket(tx, bucketEvents).Put(a.key, a.event)
 }
 
@@ -601,6 +611,9 @@ func (r *saveRecord) applyFolded(tx *bolt.Tx) error {
 		return err
 	}
 	if err := appendBucket(tx, bucketRunIndex).Put(r.key, r.index); err != nil {
+		return err
+	}
+	if err := noteSearch(tx, r.key, r.index); err != nil {
 		return err
 	}
 	return noteFinal(tx, r.key, r.index)
@@ -635,6 +648,9 @@ func (r *saveRecord) apply(_ *Store, tx *bolt.Tx) error {
 		return err
 	}
 	if indexFinal(r.index) {
+		if err := noteSearch(tx, r.key, r.index); err != nil {
+			return err
+		}
 		return noteFinal(tx, r.key, r.index)
 	}
 	return nil
@@ -752,6 +768,9 @@ func (s *Store) putNewRun(tx *bolt.Tx, r *engine.Run, linkEvent bool) ([]byte, e
 		return nil, err
 	}
 	if err := putIndexed(tx, key, r.FlowID, idx, dueOf(r), record); err != nil {
+		return nil, err
+	}
+	if err := noteSearch(tx, key, idx); err != nil {
 		return nil, err
 	}
 	if linkEvent {
@@ -917,15 +936,7 @@ func (s *Store) ListRuns(ctx context.Context, f engine.RunFilter) (engine.RunPag
 			next = func() ([]byte, []byte) {
 				if first {
 					first = false
-					if start != nil {
-						if k, _ = c.Seek(compositeKey(f.FlowID, start)); k == nil {
-							k, _ = c.Last()
-						} else {
-							k, _ = c.Prev()
-						}
-					} else {
-						k, _ = lastUnder(c, prefix)
-					}
+					k = newestBefore(c, prefix, start)
 				} else {
 					k, _ = c.Prev()
 				}
@@ -980,14 +991,7 @@ func (s *Store) ListRuns(ctx context.Context, f engine.RunFilter) (engine.RunPag
 					continue
 				}
 			}
-			var sum engine.RunSummary
-			if err := decodeIndex(v, &sum); err != nil {
-				continue // a damaged entry: skip rather than fail a listing
-			}
-			if f.Status != "" && sum.Status != f.Status {
-				continue
-			}
-			if !addToPage(&page, f, sum, limit) {
+			if !addIndexed(&page, f, v, limit) {
 				break
 			}
 		}
@@ -1097,6 +1101,9 @@ func (s *Store) DeleteRunsBefore(ctx context.Context, t time.Time, limit int) (i
 				return err
 			}
 			if err := forgetResolution(tx, v.key); err != nil {
+				return err
+			}
+			if err := forgetSearch(tx, v.key); err != nil {
 				return err
 			}
 			// The event goes with the last run that needs it: its first run

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"fmt"
 	"strconv"
 
 	bolt "go.etcd.io/bbolt"
@@ -58,32 +57,24 @@ func (s *Store) AddAudit(ctx context.Context, entries []engine.AuditEntry, keep 
 // most AuditKept entries).
 func (s *Store) ListAudit(ctx context.Context, f engine.AuditFilter) (engine.AuditPage, error) {
 	page := engine.AuditPage{Entries: []engine.AuditEntry{}}
-	var before uint64
-	if f.Cursor != "" {
-		n, err := strconv.ParseUint(f.Cursor, 10, 64)
-		if err != nil || n == 0 {
-			return page, fmt.Errorf("store: audit cursor %q: %w", f.Cursor, engine.ErrBadID)
-		}
-		before = n
+	before, err := seqCursor("audit", f.Cursor)
+	if err != nil {
+		return page, err
 	}
-	err := s.view(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketAudit).Cursor()
-		k, v := c.Last()
-		if before != 0 {
-			k, v = seekBefore(c, seqKey(before))
-		}
-		for ; k != nil; k, v = c.Prev() {
+	err = s.view(func(tx *bolt.Tx) error {
+		walkNewest(tx.Bucket(bucketAudit), before, func(k, v []byte) bool {
 			var a engine.AuditEntry
 			if json.Unmarshal(v, &a) != nil || !f.Matches(a) {
-				continue
+				return true
 			}
 			a.ID = strconv.FormatUint(binary.BigEndian.Uint64(k), 10)
 			if len(page.Entries) == f.Limit {
 				page.NextCursor = page.Entries[len(page.Entries)-1].ID
-				return nil
+				return false
 			}
 			page.Entries = append(page.Entries, a)
-		}
+			return true
+		})
 		return nil
 	})
 	return page, err

@@ -112,16 +112,12 @@ func trimRefusalLog(log, byFlow *bolt.Bucket, keep int) error {
 
 // ListRefusals implements engine.RefusalStore.
 func (s *Store) ListRefusals(ctx context.Context, f engine.RefusalFilter) (engine.RefusalPage, error) {
-	var before uint64 // 0: from the newest
-	if f.Cursor != "" {
-		n, err := strconv.ParseUint(f.Cursor, 10, 64)
-		if err != nil || n == 0 {
-			return engine.RefusalPage{}, fmt.Errorf("store: refusals cursor %q: %w", f.Cursor, engine.ErrBadID)
-		}
-		before = n
+	before, err := seqCursor("refusals", f.Cursor)
+	if err != nil {
+		return engine.RefusalPage{}, err
 	}
 	page := engine.RefusalPage{Refusals: []engine.Refusal{}}
-	err := s.view(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *bolt.Tx) error {
 		log := tx.Bucket(bucketRefusalLog)
 		add := func(k, v []byte) bool {
 			var r engine.Refusal
@@ -137,13 +133,7 @@ func (s *Store) ListRefusals(ctx context.Context, f engine.RefusalFilter) (engin
 			return true
 		}
 		if f.FlowID == "" {
-			c := log.Cursor()
-			k, v := c.Last()
-			if before != 0 {
-				k, v = seekBefore(c, seqKey(before))
-			}
-			for ; k != nil && add(k, v); k, v = c.Prev() {
-			}
+			walkNewest(log, before, add)
 			return nil
 		}
 		prefix := compositeKey(f.FlowID, nil)
@@ -161,6 +151,31 @@ func (s *Store) ListRefusals(ctx context.Context, f engine.RefusalFilter) (engin
 		return nil
 	})
 	return page, err
+}
+
+// seqCursor parses the cursor of a listing keyed by sequence number (the
+// refusal log, the audit trail): 0 for none, from the newest.
+func seqCursor(what, cursor string) (uint64, error) {
+	if cursor == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(cursor, 10, 64)
+	if err != nil || n == 0 {
+		return 0, fmt.Errorf("store: %s cursor %q: %w", what, cursor, engine.ErrBadID)
+	}
+	return n, nil
+}
+
+// walkNewest walks a bucket keyed by BE(seq) newest first, starting below
+// before (0: at the newest), until fn returns false.
+func walkNewest(b *bolt.Bucket, before uint64, fn func(k, v []byte) bool) {
+	c := b.Cursor()
+	k, v := c.Last()
+	if before != 0 {
+		k, v = seekBefore(c, seqKey(before))
+	}
+	for ; k != nil && fn(k, v); k, v = c.Prev() {
+	}
 }
 
 // seekBefore positions c on the greatest key below k.

@@ -151,17 +151,7 @@ func (s *Store) ListUnresolved(ctx context.Context, f engine.RunFilter) (engine.
 	err := s.viewRuns(func(tx *bolt.Tx) error {
 		idx := tx.Bucket(bucketRunIndex)
 		c := tx.Bucket(bucketUnresolved).Cursor()
-		var k []byte
-		if start != nil {
-			if k, _ = c.Seek(start); k == nil {
-				k, _ = c.Last()
-			} else {
-				k, _ = c.Prev()
-			}
-		} else {
-			k, _ = c.Last()
-		}
-		for ; k != nil; k, _ = c.Prev() {
+		for k := newestBefore(c, nil, start); k != nil; k, _ = c.Prev() {
 			var sum engine.RunSummary
 			if decodeIndex(idx.Get(k), &sum) != nil {
 				continue

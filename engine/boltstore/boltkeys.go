@@ -17,37 +17,40 @@ import (
 // Bucket names and key encoders: the one place that knows the bbolt layout.
 // Sequence keys are big-endian so that cursor order is time order.
 var (
-	bucketFlows        = []byte("flows")             // id → FlowRecord
-	bucketFlowVersions = []byte("flow_versions")     // id 0x00 BE(version) → flow JSON
-	bucketEvents       = []byte("events")            // BE(seq of the run it started) → Event
-	bucketRuns         = []byte("runs")              // BE(seq) → Run
-	bucketRunIndex     = []byte("run_index")         // BE(seq) → index value (see encodeIndex)
-	bucketRunsByFlow   = []byte("runs_by_flow")      // flow 0x00 BE(seq) → nil
-	bucketEventRuns    = []byte("event_runs")        // BE(event) BE(retry or replay run) → nil
-	bucketQueue        = []byte("queue")             // BE(due unix nano) BE(seq) → nil
-	bucketDedupe       = []byte("dedupe")            // flow 0x00 key → dedupeEntry
-	bucketConnections  = []byte("connections")       // name → ConnectionRecord
-	bucketTokens       = []byte("tokens")            // hash → TokenRecord
-	bucketMeta         = []byte("meta")              // key → value
-	bucketUsers        = []byte("users")             // name → UserRecord
-	bucketSessions     = []byte("sessions")          // SHA-256(token) → SessionRecord
-	bucketTicks        = []byte("ticks")             // flow 0x00 BE(tick unix nano) → run id
-	bucketSeen         = []byte("seen")              // flow 0x00 item key → BE(seq)
-	bucketSeenOrder    = []byte("seen_order")        // flow 0x00 BE(seq) → item key
-	bucketPollState    = []byte("poll_state")        // flow → PollState
-	bucketRefusalLog   = []byte("refusal_log")       // BE(seq) → Refusal (bolt_refusals.go)
-	bucketRefusalFlows = []byte("refusal_flows")     // flow 0x00 BE(seq) → BE(at unix nano)
-	bucketAudit        = []byte("audit")             // BE(seq) → AuditEntry (bolt_audit.go)
-	bucketVersionMeta  = []byte("flow_version_meta") // id 0x00 BE(version) → VersionMeta (bolt_versions.go)
-	bucketFlowStates   = []byte("flow_states")       // id 0x00 BE(at unix nano) → StateChange
-	bucketUnresolved   = []byte("unresolved")        // BE(seq of a failed run) → nil (bolt_resolution.go)
-	bucketResolved     = []byte("resolved")          // BE(seq of a failed run) → BE(seq of the run that resolved it)
+	bucketFlows         = []byte("flows")             // id → FlowRecord
+	bucketFlowVersions  = []byte("flow_versions")     // id 0x00 BE(version) → flow JSON
+	bucketEvents        = []byte("events")            // BE(seq of the run it started) → Event
+	bucketRuns          = []byte("runs")              // BE(seq) → Run
+	bucketRunIndex      = []byte("run_index")         // BE(seq) → index value (see encodeIndex)
+	bucketRunsByFlow    = []byte("runs_by_flow")      // flow 0x00 BE(seq) → nil
+	bucketEventRuns     = []byte("event_runs")        // BE(event) BE(retry or replay run) → nil
+	bucketQueue         = []byte("queue")             // BE(due unix nano) BE(seq) → nil
+	bucketDedupe        = []byte("dedupe")            // flow 0x00 key → dedupeEntry
+	bucketConnections   = []byte("connections")       // name → ConnectionRecord
+	bucketTokens        = []byte("tokens")            // hash → TokenRecord
+	bucketMeta          = []byte("meta")              // key → value
+	bucketUsers         = []byte("users")             // name → UserRecord
+	bucketSessions      = []byte("sessions")          // SHA-256(token) → SessionRecord
+	bucketTicks         = []byte("ticks")             // flow 0x00 BE(tick unix nano) → run id
+	bucketSeen          = []byte("seen")              // flow 0x00 item key → BE(seq)
+	bucketSeenOrder     = []byte("seen_order")        // flow 0x00 BE(seq) → item key
+	bucketPollState     = []byte("poll_state")        // flow → PollState
+	bucketRefusalLog    = []byte("refusal_log")       // BE(seq) → Refusal (bolt_refusals.go)
+	bucketRefusalFlows  = []byte("refusal_flows")     // flow 0x00 BE(seq) → BE(at unix nano)
+	bucketAudit         = []byte("audit")             // BE(seq) → AuditEntry (bolt_audit.go)
+	bucketVersionMeta   = []byte("flow_version_meta") // id 0x00 BE(version) → VersionMeta (bolt_versions.go)
+	bucketFlowStates    = []byte("flow_states")       // id 0x00 BE(at unix nano) → StateChange
+	bucketUnresolved    = []byte("unresolved")        // BE(seq of a failed run) → nil (bolt_resolution.go)
+	bucketResolved      = []byte("resolved")          // BE(seq of a failed run) → BE(seq of the run that resolved it)
+	bucketSearch        = []byte("search")            // term 0x00 BE(seq) → nil (bolt_search.go)
+	bucketSearchDocs    = []byte("search_docs")       // BE(seq) → the run's terms, 0x00-separated
+	bucketSearchPending = []byte("search_pending")    // BE(seq) → 0 open / 1 final: runs to index
 
 	allBuckets = [][]byte{bucketFlows, bucketFlowVersions, bucketEvents, bucketRuns,
 		bucketRunIndex, bucketRunsByFlow, bucketEventRuns, bucketQueue, bucketDedupe, bucketConnections,
 		bucketTokens, bucketMeta, bucketUsers, bucketSessions, bucketTicks, bucketSeen,
 		bucketSeenOrder, bucketPollState, bucketRefusalLog, bucketRefusalFlows, bucketAudit, bucketUnresolved, bucketResolved,
-		bucketVersionMeta, bucketFlowStates}
+		bucketVersionMeta, bucketFlowStates, bucketSearch, bucketSearchDocs, bucketSearchPending}
 )
 
 const (

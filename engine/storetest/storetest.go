@@ -59,6 +59,7 @@ func Run(t *testing.T, fresh Fresh) {
 		{"Auth", testAuth},
 		{"Resolutions", testResolutions},
 		{"VersionMeta", testVersionMeta},
+		{"Search", testSearch},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -154,6 +154,8 @@
       setTimeout(function () {
         pending = false;
         var target = document.querySelector(el.getAttribute("data-live-target"));
+        // A refresh would drop the runs the user ticked for a bulk action.
+        if (target && target.querySelector("input.run-select:checked")) return;
         if (target && window.htmx) window.htmx.trigger(target, "live-refresh");
       }, 300);
     };

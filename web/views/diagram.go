@@ -160,9 +160,9 @@ func (b *diagramBuilder) describe(s *flows.Step) (string, string) {
 	if s.IsLoop() {
 		detail := "over " + ListWords(s.ForEach)
 		if s.Name != "" {
-			return s.Name, "Repeat for each item · " + detail
+			return s.Name, LoopLabel + " · " + detail
 		}
-		return "Repeat for each item", detail
+		return LoopLabel, detail
 	}
 	if s.IsSwitch() || s.Use == "" {
 		detail := strconv.Itoa(len(s.Switch)) + " branches"

@@ -191,7 +191,13 @@ func checkURL(p *BuilderProps, kind, name string) string {
 	if strings.Contains(p.CheckURL, "?") {
 		sep = "&"
 	}
-	return p.CheckURL + sep + "kind=" + url.QueryEscape(kind) + "&field=" + url.QueryEscape(name)
+	u := p.CheckURL + sep + "kind=" + url.QueryEscape(kind) + "&field=" + url.QueryEscape(name)
+	if list, ok := loopListOf(p.Flow, name); ok {
+		// A field inside a loop sees item and index: the check tries it
+		// on the first element of the loop's list.
+		u += "&list=" + url.QueryEscape(list)
+	}
+	return u
 }
 
 func (p *BuilderProps) errs(name string) []string { return p.Errors[name] }
@@ -266,6 +272,9 @@ func extraWith(s flows.Step, spec connectors.Spec, known bool) string {
 }
 
 func stepTitle(p *BuilderProps, s flows.Step) string {
+	if s.IsLoop() {
+		return LoopLabel
+	}
 	if s.IsSwitch() || s.Use == "" {
 		return "Choose a branch"
 	}

@@ -1,10 +1,14 @@
 package views
 
 import (
+	"encoding/json"
 	"net/url"
+	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/switchyard/switchyard/engine"
+	"github.com/switchyard/switchyard/flows"
 )
 
 // loopPageWords says which items a page of a loop shows: "items 51–100
@@ -28,4 +32,127 @@ func loopPageWords(lp *engine.LoopPage) string {
 func loopPageURL(runID, loop string, n int) string {
 	q := url.Values{"loop": {loop}, "page": {strconv.Itoa(n)}}
 	return "/runs/" + url.PathEscape(runID) + "?" + q.Encode() + "#step-" + ID(loop) + "-items"
+}
+
+// ListExpression is the list picker's choice for a list written as an
+// expression.
+const ListExpression = "__expression"
+
+// loopBodyRE finds a loop's inner steps in a form name: steps.1.steps.0
+// (a switch's are steps.1.switch.0.steps.0).
+var loopBodyRE = regexp.MustCompile(`(^|\.)steps\.(\d+)\.steps(\.|$)`)
+
+// InLoopBody reports whether a form name lies inside a loop's steps.
+func InLoopBody(name string) bool { return loopBodyRE.MatchString(name) }
+
+// loopListOf returns the for_each of the loop whose inner steps hold the
+// field name, if any.
+func loopListOf(f *flows.Flow, name string) (string, bool) {
+	if f == nil {
+		return "", false
+	}
+	loc := loopBodyRE.FindStringSubmatchIndex(name)
+	if loc == nil {
+		return "", false
+	}
+	// The loop is the step named by everything before ".steps".
+	stepName := name[:loc[5]]
+	stepName = strings.TrimPrefix(stepName, ".")
+	s := stepByFormName(f, stepName)
+	if s == nil || !s.IsLoop() || s.ForEach == "" {
+		return "", false
+	}
+	return s.ForEach, true
+}
+
+// stepByFormName finds the step a form name such as steps.1 or
+// steps.1.switch.0.steps.2 names.
+func stepByFormName(f *flows.Flow, name string) *flows.Step {
+	parts := strings.Split(name, ".")
+	list := f.Steps
+	var s *flows.Step
+	for i := 0; i < len(parts); {
+		switch {
+		case parts[i] == "steps" && i+1 < len(parts):
+			n, err := strconv.Atoi(parts[i+1])
+			if err != nil || n < 0 || n >= len(list) {
+				return nil
+			}
+			s = &list[n]
+			list = s.Steps
+			i += 2
+		case parts[i] == "switch" && s != nil && i+1 < len(parts):
+			m, err := strconv.Atoi(parts[i+1])
+			if err != nil || m < 0 || m >= len(s.Switch) {
+				return nil
+			}
+			list = s.Switch[m].Steps
+			i += 2
+		default:
+			return nil
+		}
+	}
+	return s
+}
+
+// ListOption is a list of the sample a loop can repeat over.
+type ListOption struct{ Path, Label string }
+
+// ListOptions are the lists of the sample (Insert data's fields that
+// hold lists, not those inside another list's first element), and the
+// loop's current list when it is a plain path the sample lacks.
+func ListOptions(refs []Ref, current string) []ListOption {
+	var out []ListOption
+	seen := map[string]bool{}
+	for _, r := range refs {
+		n, ok := strings.CutPrefix(r.Preview, "list of ")
+		if !ok || strings.Contains(r.Path, "[") || seen[r.Path] {
+			continue
+		}
+		seen[r.Path] = true
+		label := r.Path + " (" + n + " items)"
+		if n == "1" {
+			label = r.Path + " (1 item)"
+		}
+		out = append(out, ListOption{Path: r.Path, Label: label})
+	}
+	return out
+}
+
+// listChoice is what the list picker shows as chosen: the loop's list
+// when the picker offers it, else ListExpression for a list written as
+// an expression, else nothing.
+func listChoice(opts []ListOption, current string) string {
+	current = strings.TrimSpace(current)
+	if current == "" {
+		return ""
+	}
+	for _, o := range opts {
+		if o.Path == current {
+			return current
+		}
+	}
+	return ListExpression
+}
+
+// collectJSON carries a loop's collect template through the form, which
+// does not edit it.
+func collectJSON(s flows.Step) string {
+	if s.Collect == nil {
+		return ""
+	}
+	b, err := json.Marshal(s.Collect)
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+// exprValue is what the list expression field holds: the loop's list
+// when the picker does not offer it.
+func exprValue(choice, current string) string {
+	if choice == ListExpression {
+		return current
+	}
+	return ""
 }

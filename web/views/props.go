@@ -233,6 +233,8 @@ type CheckProps struct {
 // RunsFilter is the run history's filter, as the query string holds it.
 type RunsFilter struct {
 	Flow, Status, Period string
+	// Q searches the runs' payloads (engine.ParseSearch).
+	Q string
 	// Resolved "false" is the Needs attention view: failed runs no retry
 	// or replay resolved.
 	Resolved string

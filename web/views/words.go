@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/switchyard/switchyard/connectors"
+	"github.com/switchyard/switchyard/engine"
 	"github.com/switchyard/switchyard/flows"
 )
 
@@ -39,6 +40,7 @@ var stepWords = map[string]string{
 	"if": "Run only if", "id": "Step id", "name": "Label", "use": "Connector", "on_error": "When the step fails",
 	"retry": "Retries", "retry.attempts": "Attempts", "retry.backoff": "Backoff", "retry.max_backoff": "Max backoff",
 	"with": "Settings", "switch": "Branches",
+	"for_each": "List to repeat over", "max_items": "At most this many items", "concurrency": "Items at once", "collect": "Output per item",
 }
 
 // topWords are the flow's own fields.
@@ -138,6 +140,16 @@ func stepsWords(list []flows.Step, specs map[string]connectors.Spec, parts []str
 			return branch + " › " + stepsWords(c.Steps, specs, tail[1:])
 		}
 		return branch + " › " + strings.Join(tail, " › ")
+	case "steps":
+		// A loop's inner steps.
+		var inner []flows.Step
+		if s != nil {
+			inner = s.Steps
+		}
+		if len(rest) == 1 {
+			return words + " › Steps for each item"
+		}
+		return words + " › " + stepsWords(inner, specs, rest[1:])
 	case "with":
 		if len(rest) == 1 {
 			return words + " › Settings"
@@ -171,6 +183,9 @@ func stepLabel(s *flows.Step, specs map[string]connectors.Spec) string {
 	if s.Name != "" {
 		return s.Name
 	}
+	if s.IsLoop() {
+		return LoopLabel
+	}
 	if s.IsSwitch() || s.Use == "" {
 		return "Choose a branch"
 	}
@@ -178,6 +193,18 @@ func stepLabel(s *flows.Step, specs map[string]connectors.Spec) string {
 		return sp.Label
 	}
 	return s.Use
+}
+
+// LoopLabel is what the builder, diagrams and runs call a loop step.
+const LoopLabel = "Repeat for each item"
+
+// resultLabel is what a run's step result is called: its connector's
+// name, or what kind of step it is.
+func resultLabel(s engine.StepResult) string {
+	if s.IsLoop() {
+		return LoopLabel
+	}
+	return connectorName(s.Use)
 }
 
 // connectorName is a connector's name as the palette shows it, for a

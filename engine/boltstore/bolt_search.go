@@ -1,0 +1,399 @@
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/switchyard/switchyard/engine"
+)
+
+// Search of runs (engine.RunSearcher) over an inverted index in three
+// buckets:
+//
+//	search:         term 0x00 BE(seq) → nil   (a posting: run seq holds term)
+//	search_docs:    BE(seq) → its terms joined by 0x00 (to delete its postings)
+//	search_pending: BE(seq) → 0 (accepted) or 1 (final): runs to (re)index
+//
+// The applier marks a run pending in the transaction that stores its
+// ingest and the one that makes it final (so a replayed log marks it
+// again); it never tokenizes, so ingest pays one small put. A background
+// indexer (indexLoop) turns pending runs into postings, newest first, in
+// batches, and sleeps three times as long as each batch took: it spends at
+// most a quarter of the time, and ingest keeps its pace. A search first
+// indexes what is pending itself when that is little (searchCatchUp), so a
+// run is found as soon as it is stored unless the indexer lags far behind.
+// Retention deletes a run's postings with the run (forgetSearch).
+//
+// A query is a conjunction of terms (engine.ParseSearch). The search walks
+// the postings of one term newest first from the cursor (the term with the
+// fewest postings, estimated by counting up to searchProbe of each) and
+// checks the others, the flow, status and period with one lookup each:
+// O(terms × (log N + P)), where P is how many postings of that term it
+// walks to fill a page. A rare value costs a few lookups at any history
+// size; a common word with a narrow filter walks its postings until the
+// page fills.
+
+var searchMeta = []byte("search_index_v1")
+
+const (
+	// searchBatch is how many runs the indexer takes per transaction.
+	searchBatch = 256
+	// searchCatchUp is the most pending runs a search indexes itself.
+	searchCatchUp = 1000
+	// searchProbe is how many postings of each term are counted to pick
+	// the one to walk.
+	searchProbe = 64
+	// searchIdle is how often an idle indexer looks for work.
+	searchIdle = 200 * time.Millisecond
+)
+
+// pending marks: what state of the run the mark is for.
+var (
+	searchOpen  = []byte{0}
+	searchFinal = []byte{1}
+)
+
+// indexer is the state of the background indexer.
+type indexer struct {
+	mu     sync.Mutex // one batch at a time (loop or a search's catch-up)
+	stop   context.CancelFunc
+	done   chan struct{}
+	ctx    context.Context
+	failed time.Time // when a failure was last logged
+}
+
+// noteSearch marks a run for (re)indexing, in the applier's transaction.
+func noteSearch(tx *bolt.Tx, key, idx []byte) error {
+	mark := searchOpen
+	if indexFinal(idx) {
+		mark = searchFinal
+	}
+	return appendBucket(tx, bucketSearchPending).Put(key, mark)
+}
+
+// buildSearch marks every run of a data dir from before the index, once.
+func buildSearch(tx *bolt.Tx) error {
+	meta := tx.Bucket(bucketMeta)
+	if meta.Get(searchMeta) != nil {
+		return nil
+	}
+	pending := appendBucket(tx, bucketSearchPending)
+	c := tx.Bucket(bucketRunIndex).Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		mark := searchOpen
+		if indexFinal(v) {
+			mark = searchFinal
+		}
+		if err := pending.Put(bytes.Clone(k), mark); err != nil {
+			return err
+		}
+	}
+	return meta.Put(searchMeta, []byte{1})
+}
+
+// startIndexer starts the background indexer; Close stops it.
+func (s *Store) startIndexer() {
+	ctx, cancel := context.WithCancel(context.Background())
+	s.idx = &indexer{stop: cancel, done: make(chan struct{}), ctx: ctx}
+	go s.indexLoop()
+}
+
+func (s *Store) stopIndexer() {
+	if s.idx == nil {
+		return
+	}
+	s.idx.stop()
+	<-s.idx.done
+}
+
+func (s *Store) indexLoop() {
+	defer close(s.idx.done)
+	ctx := s.idx.ctx
+	for {
+		start := time.Now()
+		n, _, err := s.indexPending(ctx, searchBatch)
+		wait := 3 * time.Since(start)
+		if n == 0 {
+			wait = max(wait, searchIdle)
+		}
+		if err != nil && ctx.Err() == nil {
+			if time.Since(s.idx.failed) > 30*time.Second {
+				s.idx.failed = time.Now()
+				s.logger.Error("search index: indexing runs failed; retrying", "err", err)
+			}
+			wait = max(wait, 5*time.Second)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+// searchDoc is one pending run's terms, read for indexing.
+type searchDoc struct {
+	key, mark []byte
+	terms     []string
+}
+
+// indexPending indexes up to max pending runs, newest first, and reports
+// how many, and whether more were pending.
+func (s *Store) indexPending(ctx context.Context, max int) (int, bool, error) {
+	s.idx.mu.Lock()
+	defer s.idx.mu.Unlock()
+	var docs []searchDoc
+	more := false
+	err := s.view(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketSearchPending).Cursor()
+		for k, mark := c.Last(); k != nil; k, mark = c.Prev() {
+			if len(docs) == max {
+				more = true
+				break
+			}
+			docs = append(docs, searchDoc{key: bytes.Clone(k), mark: bytes.Clone(mark), terms: termsOf(tx, k)})
+		}
+		return nil
+	})
+	if err != nil || len(docs) == 0 {
+		return 0, false, err
+	}
+	err = s.write(ctx, func(tx *bolt.Tx) error {
+		pending, postings, forward := tx.Bucket(bucketSearchPending), tx.Bucket(bucketSearch), tx.Bucket(bucketSearchDocs)
+		idx := tx.Bucket(bucketRunIndex)
+		for _, d := range docs {
+			mark := pending.Get(d.key)
+			if mark == nil {
+				continue // deleted with its run meanwhile
+			}
+			if idx.Get(d.key) == nil {
+				if err := pending.Delete(d.key); err != nil {
+					return err
+				}
+				continue
+			}
+			// Keep the terms indexed before (the event's, while the run
+			// was open): retention deletes every posting it made.
+			terms := d.terms
+			if old := forward.Get(d.key); old != nil {
+				terms = mergeTerms(strings.Split(string(old), "\x00"), terms)
+			}
+			for _, t := range terms {
+				if err := postings.Put(compositeKey(t, d.key), nil); err != nil {
+					return err
+				}
+			}
+			if err := appendBucket(tx, bucketSearchDocs).Put(d.key, []byte(strings.Join(terms, "\x00"))); err != nil {
+				return err
+			}
+			// A run that became final since it was read stays pending
+			// for its outputs.
+			if bytes.Equal(mark, d.mark) {
+				if err := pending.Delete(d.key); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, more, fmt.Errorf("store: index runs for search: %w", err)
+	}
+	return len(docs), more, nil
+}
+
+// termsOf reads run key and its event and derives their search terms.
+func termsOf(tx *bolt.Tx, key []byte) []string {
+	var run *engine.Run
+	if data := tx.Bucket(bucketRuns).Get(key); data != nil {
+		run = &engine.Run{}
+		if unmarshalRecord(data, run) != nil {
+			run = nil
+		}
+	}
+	if run == nil {
+		var sum engine.RunSummary
+		if decodeIndex(tx.Bucket(bucketRunIndex).Get(key), &sum) != nil {
+			return nil
+		}
+		run = sum.AsRun()
+	}
+	var ev *engine.Event
+	if data := tx.Bucket(bucketEvents).Get(mustKey(eventIDPrefix, run.EventID)); data != nil {
+		ev = &engine.Event{}
+		if unmarshalRecord(data, ev) != nil {
+			ev = nil
+		}
+	}
+	return engine.SearchTerms(ev, run)
+}
+
+func mergeTerms(a, b []string) []string {
+	seen := make(map[string]struct{}, len(a)+len(b))
+	out := make([]string, 0, len(a)+len(b))
+	for _, list := range [][]string{a, b} {
+		for _, t := range list {
+			if _, ok := seen[t]; !ok && t != "" {
+				seen[t] = struct{}{}
+				out = append(out, t)
+			}
+		}
+	}
+	return out
+}
+
+// forgetSearch deletes a run's postings, in retention's transaction.
+func forgetSearch(tx *bolt.Tx, key []byte) error {
+	forward := tx.Bucket(bucketSearchDocs)
+	if doc := forward.Get(key); doc != nil {
+		postings := tx.Bucket(bucketSearch)
+		for _, t := range strings.Split(string(doc), "\x00") {
+			if err := postings.Delete(compositeKey(t, key)); err != nil {
+				return err
+			}
+		}
+		if err := forward.Delete(key); err != nil {
+			return err
+		}
+	}
+	return tx.Bucket(bucketSearchPending).Delete(key)
+}
+
+// searchCatchUp indexes what is pending when that is little, so that a
+// search finds runs stored a moment ago.
+func (s *Store) searchCatchUp(ctx context.Context) error {
+	few := false
+	err := s.viewRuns(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketSearchPending).Cursor()
+		n := 0
+		for k, _ := c.First(); k != nil && n <= searchCatchUp; k, _ = c.Next() {
+			n++
+		}
+		few = n > 0 && n <= searchCatchUp
+		return nil
+	})
+	if err != nil || !few {
+		return err
+	}
+	for {
+		n, more, err := s.indexPending(ctx, searchBatch)
+		if err != nil || !more || n == 0 {
+			return err
+		}
+	}
+}
+
+// SearchRuns implements engine.RunSearcher.
+func (s *Store) SearchRuns(ctx context.Context, f engine.RunFilter) (engine.RunPage, error) {
+	terms, err := engine.ParseSearch(f.Search)
+	if err != nil {
+		return engine.RunPage{}, err
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	limit = min(limit, 500)
+	var start []byte
+	if f.Cursor != "" {
+		if start, err = parseID(runIDPrefix, f.Cursor); err != nil {
+			return engine.RunPage{}, fmt.Errorf("store: search runs: cursor: %w", err)
+		}
+	}
+	if err := s.searchCatchUp(ctx); err != nil {
+		return engine.RunPage{}, fmt.Errorf("store: search runs: %w", err)
+	}
+	page := engine.RunPage{Runs: []engine.RunSummary{}}
+	err = s.viewRuns(func(tx *bolt.Tx) error {
+		postings := tx.Bucket(bucketSearch)
+		drive := rarestTerm(postings, terms)
+		others := make([]string, 0, len(terms)-1)
+		for _, t := range terms {
+			if t != drive {
+				others = append(others, t)
+			}
+		}
+		idx, byFlow := tx.Bucket(bucketRunIndex), tx.Bucket(bucketRunsByFlow)
+		prefix := compositeKey(drive, nil)
+		c := postings.Cursor()
+	walk:
+		for k := newestBefore(c, prefix, start); k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8; k, _ = c.Prev() {
+			key := k[len(prefix):]
+			for _, t := range others {
+				if postings.Get(compositeKey(t, key)) == nil {
+					continue walk
+				}
+			}
+			if f.FlowID != "" && byFlow.Get(compositeKey(f.FlowID, key)) == nil {
+				continue
+			}
+			if v := idx.Get(key); v != nil && !addIndexed(&page, f, v, limit) {
+				break
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return engine.RunPage{}, fmt.Errorf("store: search runs: %w", err)
+	}
+	return page, nil
+}
+
+// rarestTerm picks the term with the fewest postings, counting at most
+// searchProbe of each.
+func rarestTerm(postings *bolt.Bucket, terms []string) string {
+	best, bestN := terms[0], searchProbe+1
+	for _, t := range terms {
+		prefix := compositeKey(t, nil)
+		c := postings.Cursor()
+		n := 0
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && n <= searchProbe; k, _ = c.Next() {
+			n++
+		}
+		if n < bestN {
+			best, bestN = t, n
+		}
+	}
+	return best
+}
+
+var _ engine.RunSearcher = (*Store)(nil)
+
+// newestBefore positions c on the newest key under prefix that sorts
+// before prefix+start (start nil: the newest under prefix) and returns
+// it; the caller checks the prefix and walks on with c.Prev().
+func newestBefore(c *bolt.Cursor, prefix, start []byte) []byte {
+	if start == nil {
+		k, _ := lastUnder(c, prefix)
+		return k
+	}
+	k, _ := c.Seek(append(bytes.Clone(prefix), start...))
+	if k == nil {
+		k, _ = c.Last()
+	} else {
+		k, _ = c.Prev()
+	}
+	return k
+}
+
+// addIndexed adds the run with index value v to the page when its status
+// is f's, like addToPage; it reports whether the walk should go on.
+func addIndexed(p *engine.RunPage, f engine.RunFilter, v []byte, limit int) bool {
+	if _, status, ok := indexHeader(v); ok && f.Status != "" && status != 0 && status != runStatusCodes[f.Status] {
+		return true
+	}
+	var sum engine.RunSummary
+	if decodeIndex(v, &sum) != nil {
+		return true // a damaged entry: skip rather than fail a listing
+	}
+	if f.Status != "" && sum.Status != f.Status {
+		return true
+	}
+	return addToPage(p, f, sum, limit)
+}

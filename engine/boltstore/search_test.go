@@ -1,0 +1,113 @@
+package boltstore
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/switchyard/switchyard/engine"
+)
+
+// searchKeys counts the keys of the search buckets.
+func searchKeys(t *testing.T, s *Store) (postings, docs, pending int) {
+	t.Helper()
+	err := s.view(func(tx *bolt.Tx) error {
+		postings = tx.Bucket(bucketSearch).Stats().KeyN
+		docs = tx.Bucket(bucketSearchDocs).Stats().KeyN
+		pending = tx.Bucket(bucketSearchPending).Stats().KeyN
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return
+}
+
+// TestSearchIndexBounded: the indexer empties the pending bucket by itself,
+// and retention leaves no posting of the runs it deleted.
+func TestSearchIndexBounded(t *testing.T) {
+	ctx := context.Background()
+	s := openTestStore(t)
+	old := time.Now().Add(-48 * time.Hour).UTC()
+	for i := range 40 {
+		r := newRun("f")
+		r.CreatedAt = old
+		if _, err := s.Accept(ctx, newEvent("f", fmt.Sprintf(`{"email":"user%d@example.com","n":%d}`, i, i)), r, 0); err != nil {
+			t.Fatal(err)
+		}
+		r.Status = engine.RunSucceeded
+		r.Steps = []engine.StepResult{{ID: "s", Status: engine.StepSucceeded, Output: map[string]any{"id": fmt.Sprintf("out-%d", i)}}}
+		if err := s.SaveRun(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, _, pending := searchKeys(t, s); pending == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the background indexer left runs pending for 10 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	postings, docs, _ := searchKeys(t, s)
+	if postings < 40*5 || docs != 40 {
+		t.Fatalf("after indexing: %d postings, %d docs; want at least 200 and 40", postings, docs)
+	}
+	if page, err := s.SearchRuns(ctx, engine.RunFilter{Search: "out-17"}); err != nil || len(page.Runs) != 1 {
+		t.Fatalf("search out-17: %+v %v", page.Runs, err)
+	}
+	if n, err := s.DeleteRunsBefore(ctx, time.Now().Add(-time.Hour), 100); err != nil || n != 40 {
+		t.Fatalf("retention: %d %v", n, err)
+	}
+	if postings, docs, pending := searchKeys(t, s); postings+docs+pending != 0 {
+		t.Fatalf("after retention: %d postings, %d docs, %d pending; want none", postings, docs, pending)
+	}
+}
+
+// TestSearchBuiltForOlderDataDirs: a data dir from before the search index
+// gets every run marked on open and indexed.
+func TestSearchBuiltForOlderDataDirs(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(dir, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRun("f")
+	if _, err := s.Accept(ctx, newEvent("f", `{"email":"ada@example.com"}`), r, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := bolt.Open(filepath.Join(dir, DBFileName), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketSearch, bucketSearchDocs, bucketSearchPending} {
+			if err := tx.DeleteBucket(b); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketMeta).Delete(searchMeta)
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err = Open(dir, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	page, err := s.SearchRuns(ctx, engine.RunFilter{Search: "trigger.body.email:ada@example.com"})
+	if err != nil || len(page.Runs) != 1 || page.Runs[0].ID != r.ID {
+		t.Fatalf("search after rebuild: %+v %v", page.Runs, err)
+	}
+}

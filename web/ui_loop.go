@@ -1,0 +1,83 @@
+package web
+
+import (
+	"encoding/json"
+
+	"github.com/switchyard/switchyard/engine"
+	"github.com/switchyard/switchyard/flows"
+	"github.com/switchyard/switchyard/web/views"
+)
+
+// stepKindLoop is the palette's and the form's name for a loop step.
+const stepKindLoop = "loop"
+
+// loop reads a loop step's fields: the list picked (or, for "another
+// list", the expression typed), the item limit, the collect template the
+// form carries unchanged, and the inner steps.
+func (r *flowForm) loop(sp string, s *flows.Step) {
+	s.ForEach = r.trim(sp + ".for_each")
+	if s.ForEach == views.ListExpression || s.ForEach == "" {
+		s.ForEach = r.trim(sp + ".for_each_expr")
+	}
+	s.MaxItems = int(r.integer(sp + ".max_items"))
+	if raw := r.str(sp + ".collect_json"); raw != "" {
+		if err := json.Unmarshal([]byte(raw), &s.Collect); err != nil {
+			r.errs.add(sp+".collect", "the hidden collect setting is damaged: "+err.Error())
+		}
+	}
+	s.Steps = r.steps(sp + ".steps")
+}
+
+// laterItem reports whether a step result is a loop item's other than the
+// first: a sample shows (and checks expressions against) the first item's
+// steps only.
+func laterItem(st engine.StepResult) bool {
+	return st.InLoop() && *st.Iteration != 0
+}
+
+// setRefs gives the builder a sample's fields to insert, and after them
+// the data the flow's own steps make: each loop's item fields (from the
+// first element of its list in the sample), index and output, and each
+// switch's branch and result.
+func setRefs(p *views.BuilderProps, sm sample) {
+	p.Refs, p.SampleEnv = append(sm.refs, flowRefs(p.Flow, sm.env)...), sm.env
+}
+
+// flowRefs lists the data a flow's loops and switches add, tried on env.
+func flowRefs(f *flows.Flow, env flows.Env) []views.Ref {
+	if f == nil {
+		return nil
+	}
+	refs := &refCollector{}
+	flows.Walk(f.Steps, func(_ string, s *flows.Step) {
+		switch {
+		case s.IsLoop():
+			if s.ForEach != "" {
+				if v, err := flows.EvalSample(s.ForEach, flows.KindExpr, env); err == nil {
+					if l, ok := v.([]any); ok && len(l) > 0 {
+						refs.walk(flows.VarItem, l[0], 1)
+						refs.add(flows.VarIndex, 0)
+					}
+				}
+			}
+			refs.add("steps."+s.ID+".output", "each item's last output, as a list")
+		case s.IsSwitch():
+			refs.add("steps."+s.ID+".output.branch", "which branch ran: 0 is Branch 1, -1 none")
+			refs.add("steps."+s.ID+".output.result", "the last output of the branch that ran")
+		}
+	})
+	return refs.out
+}
+
+// firstItemEnv is env as a loop's inner steps see it for the first
+// element of the list the for_each expression gives (item is null when
+// the sample has none).
+func firstItemEnv(env flows.Env, list string) flows.Env {
+	var first any
+	if v, err := flows.EvalSample(list, flows.KindExpr, env); err == nil {
+		if l, ok := v.([]any); ok && len(l) > 0 {
+			first = l[0]
+		}
+	}
+	return env.With(flows.VarItem, first).With(flows.VarIndex, 0)
+}
