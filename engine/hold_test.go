@@ -304,3 +304,48 @@ func TestRaisedLimitReleasesHeldRuns(t *testing.T) {
 		t.Fatalf("after raising the limit: %+v", h)
 	}
 }
+
+// TestSlotKeptAcrossRestart: a run of a flow capped at 1 that waits for
+// a retry keeps its slot over a restart: the run queued behind it does
+// not start first.
+func TestSlotKeptAcrossRestart(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	failed := false
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		data, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, string(data))
+		if !failed {
+			failed = true
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, `{}`)
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	te := startEngine(t, dir, Config{Workers: 4})
+	a := te.saveFlow(t, fmt.Sprintf(`{"id": "one", "name": "one", "enabled": true, "concurrency": 1,
+	  "trigger": {"type": "webhook", "path": "one"},
+	  "steps": [{"id": "post", "use": "http.request", "retry": {"attempts": 3, "backoff": "1s"},
+	             "with": {"url": %q, "method": "POST", "body": {"n": "{{ trigger.body.n }}"}}}]}`, srv.URL))
+	ids := te.acceptN(t, a, 2)
+	testwait.For(t, "the first run to wait for its retry", func() bool {
+		r, err := te.Run(context.Background(), ids[0])
+		return err == nil && r.Status == RunWaiting && te.FlowHold("one").Held == 1
+	})
+	te.close()
+	te = startEngine(t, dir, Config{Workers: 4})
+	for _, id := range ids {
+		if r := te.waitFinal(t, id); r.Status != RunSucceeded {
+			t.Fatalf("run %s: %s", id, r.Error)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{`{"n":0}`, `{"n":0}`, `{"n":1}`}; !slices.Equal(seen, want) {
+		t.Fatalf("requests %v, want %v (the first run's retry before the second run)", seen, want)
+	}
+}
