@@ -419,8 +419,10 @@ func (e *Engine) WaitingFor(r *Run) string {
 }
 
 // primeSlots gives back their concurrency slots, at start-up, to runs that
-// had started and wait for a later due time (a retry, a delay, a rate
-// limit): otherwise a new run could take the slot before they come back.
+// had started (running at the crash, or waiting for a retry, a delay or a
+// rate limit): otherwise a run queued after them could take the slot
+// first. It reads every unfinished run, but only when some flow has a
+// limit.
 func (e *Engine) primeSlots(ctx context.Context, items []QueueItem) {
 	limited := false
 	for _, a := range e.flows.all() {
@@ -432,13 +434,9 @@ func (e *Engine) primeSlots(ctx context.Context, items []QueueItem) {
 	if !limited {
 		return
 	}
-	now := time.Now()
 	for _, it := range items {
-		if !it.Due.After(now) {
-			continue // due now: it comes through a worker, which checks it
-		}
 		r, err := e.store.Run(ctx, it.RunID)
-		if err != nil || r.StartedAt == nil || e.concurrency(r.FlowID) == 0 {
+		if err != nil || r.StartedAt == nil || r.Status.Final() || e.concurrency(r.FlowID) == 0 {
 			continue
 		}
 		e.gate.claim(r.FlowID, r.ID)

@@ -306,9 +306,16 @@ func TestRaisedLimitReleasesHeldRuns(t *testing.T) {
 }
 
 // TestSlotKeptAcrossRestart: a run of a flow capped at 1 that waits for
-// a retry keeps its slot over a restart: the run queued behind it does
-// not start first.
+// a retry keeps its slot over a restart, whether its retry is due after
+// the start or was due while the engine was down: the run queued behind
+// it does not start first.
 func TestSlotKeptAcrossRestart(t *testing.T) {
+	for _, down := range []time.Duration{0, 1200 * time.Millisecond} {
+		t.Run(fmt.Sprintf("down %v", down), func(t *testing.T) { slotKeptAcrossRestart(t, down) })
+	}
+}
+
+func slotKeptAcrossRestart(t *testing.T, down time.Duration) {
 	var mu sync.Mutex
 	var seen []string
 	failed := false
@@ -337,6 +344,7 @@ func TestSlotKeptAcrossRestart(t *testing.T) {
 		return err == nil && r.Status == RunWaiting && te.FlowHold("one").Held == 1
 	})
 	te.close()
+	time.Sleep(down)
 	te = startEngine(t, dir, Config{Workers: 4})
 	for _, id := range ids {
 		if r := te.waitFinal(t, id); r.Status != RunSucceeded {
