@@ -501,7 +501,7 @@ func backoff(p *flows.Retry, attempt int, retryAfter time.Duration) time.Duratio
 // waiting for it in place when it is due soon (or the run cannot park),
 // else parking the run until it is due, with the reason recorded.
 func (x *executor) awaitRate(ctx context.Context, st *runState, res *StepResult, name string, lim flows.RateLimit) (walkResult, error) {
-	holder := st.run.ID + ":" + res.ID
+	holder := st.run.ID + ":" + st.stepKey(res.ID)
 	now := x.now()
 	at := x.limits.Reserve("connection\x00"+name, lim, holder, now)
 	wait := at.Sub(now)
