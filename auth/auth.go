@@ -107,3 +107,20 @@ func (s *Service) PurgeLoop(ctx context.Context) {
 		}
 	}
 }
+
+// MarkNotFound returns err, which a store made for a record it does not
+// have, so that errors.Is(err, ErrNotFound) holds as well; other errors
+// are returned as they are. notFound is the store's own sentinel.
+func MarkNotFound(err, notFound error) error {
+	if errors.Is(err, notFound) {
+		return markedNotFound{err}
+	}
+	return err
+}
+
+// markedNotFound is a store's not-found error and ErrNotFound at once.
+type markedNotFound struct{ error }
+
+func (e markedNotFound) Unwrap() error { return e.error }
+
+func (markedNotFound) Is(target error) bool { return target == ErrNotFound }

@@ -157,6 +157,14 @@ func (w *waiters) remove(runID string) {
 	w.mu.Unlock()
 }
 
+// has reports whether someone waits for the run.
+func (w *waiters) has(runID string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_, ok := w.m[runID]
+	return ok
+}
+
 // deliver hands a snapshot of the run to its waiter, once.
 func (w *waiters) deliver(r *Run) {
 	w.mu.Lock()

@@ -56,12 +56,15 @@ type Config struct {
 
 // Engine runs flows.
 type Engine struct {
-	cfg      Config
-	store    Store
-	keys     *Keyring
-	log      *slog.Logger
-	flows    *flowCache
-	queue    *dueQueue
+	cfg   Config
+	store Store
+	keys  *Keyring
+	log   *slog.Logger
+	flows *flowCache
+	queue *dueQueue
+	// runQueue is the store's own queue when it has one (RunQueue): then
+	// queue stays empty and the store's workers run the runs.
+	runQueue RunQueue
 	exec     *executor
 	bus      *bus
 	wait     *waiters
@@ -121,6 +124,9 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		wait:  newWaiters(),
 		bulk:  newBulkRunner(),
 	}
+	if rq, ok := cfg.Store.(RunQueue); ok {
+		e.runQueue = rq
+	}
 	e.refusals.init()
 	e.sched = newScheduler(e, cfg.Clock)
 	e.queue.admit = e.admitQueued
@@ -174,36 +180,13 @@ func (e *Engine) Start(ctx context.Context) error {
 		}
 		e.journal = j
 	}
-	items, err := e.store.Pending(ctx)
-	if err != nil {
-		return fmt.Errorf("engine: recover: %w", err)
-	}
-	e.primeSlots(ctx, items)
-	for _, it := range items {
-		e.queue.push(queued{runID: it.RunID, due: it.Due})
-	}
-	e.pending.Store(int64(len(items)))
-	if len(items) > 0 {
-		e.log.Info("recovered unfinished runs", "count", len(items))
-	}
 	dctx, cancelDispatch := context.WithCancel(context.WithoutCancel(ctx))
 	sctx, cancelSteps := context.WithCancel(context.WithoutCancel(ctx))
 	e.stopDispatch, e.stopSteps = cancelDispatch, cancelSteps
-	work := make(chan queued)
-	e.wg.Add(1)
-	go func() {
-		defer e.wg.Done()
-		defer close(work)
-		e.queue.dispatch(dctx, work)
-	}()
-	for i := 0; i < e.cfg.Workers; i++ {
-		e.wg.Add(1)
-		go func(slot int) {
-			defer e.wg.Done()
-			for q := range work {
-				e.processSafely(sctx, q, slot)
-			}
-		}(i)
+	if err := e.startWorkers(ctx, dctx, sctx); err != nil {
+		cancelDispatch()
+		cancelSteps()
+		return err
 	}
 	e.wg.Add(1)
 	go func() {
@@ -243,6 +226,15 @@ func (e *Engine) Stop() {
 	e.started = false
 	e.mu.Unlock()
 	e.stopDispatch()
+	if e.runQueue != nil {
+		// The queue's workers have the grace period to finish what they
+		// hold; what they do not finish any node takes again.
+		gctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		if err := e.runQueue.StopRuns(gctx); err != nil {
+			e.log.Warn("stop run workers", "err", err)
+		}
+		cancel()
+	}
 	done := make(chan struct{})
 	go func() { e.wg.Wait(); close(done) }()
 	select {
@@ -263,17 +255,18 @@ func (e *Engine) Stop() {
 //
 // slot is the worker's slot in the step journal, cleared once the worker
 // is done with the run.
-func (e *Engine) processSafely(ctx context.Context, q queued, slot int) {
+func (e *Engine) processSafely(ctx context.Context, q queued, slot int) (again time.Time, ok bool) {
 	defer func() {
 		if r := recover(); r != nil {
 			ierr := internalError(e.log, r, nil, "run_id", q.runID)
 			e.failRun(ctx, q.runID, ierr)
+			again, ok = time.Time{}, false
 		}
 		if e.journal != nil {
 			e.journalDone(e.journal.leave(slot))
 		}
 	}()
-	e.process(ctx, q, slot)
+	return e.process(ctx, q, slot)
 }
 
 // journalDone logs the first failed write of the step journal: the engine
@@ -305,27 +298,26 @@ func (e *Engine) failRun(ctx context.Context, id string, cause error) {
 }
 
 // process advances one run taken from the queue, for the worker of the
-// given journal slot.
-func (e *Engine) process(ctx context.Context, q queued, slot int) {
+// given journal slot. When the run must be taken again later (it parked,
+// or the store refused it for now) it returns when, and ok.
+func (e *Engine) process(ctx context.Context, q queued, slot int) (again time.Time, ok bool) {
 	run, ev := q.run, q.event
 	var err error
 	if run == nil {
 		if run, err = e.store.Run(ctx, q.runID); err != nil {
-			e.loadFailed(q, "load queued run", err)
-			return
+			return e.loadFailed(q, "load queued run", err)
 		}
 	}
 	if run.Status.Final() {
 		e.leaveRun(run.FlowID, run.ID)
-		return
+		return time.Time{}, false
 	}
 	if !e.admitRun(run.FlowID, run.ID, run.CreatedAt, run.StartedAt != nil) {
-		return // held back; released into the queue again by the gate
+		return e.heldBack(run)
 	}
 	if ev == nil {
 		if ev, err = e.store.Event(ctx, run.EventID); err != nil {
-			e.loadFailed(q, "load event of run", err)
-			return
+			return e.loadFailed(q, "load event of run", err)
 		}
 	}
 	// Built only when something goes wrong: With costs allocations that
@@ -343,10 +335,10 @@ func (e *Engine) process(ctx context.Context, q queued, slot int) {
 		run.Status, run.Error, run.FinishedAt, run.DueAt = RunFailed, err.Error(), &now, nil
 		if serr := e.store.SaveRun(ctx, run); serr != nil {
 			log().Error("save unrunnable run", "err", serr)
-			return
+			return time.Time{}, false
 		}
 		e.runDone(run)
-		return
+		return time.Time{}, false
 	}
 	e.observer().RunsInProgress(1)
 	defer e.observer().RunsInProgress(-1)
@@ -360,10 +352,10 @@ func (e *Engine) process(ctx context.Context, q queued, slot int) {
 
 	if err := e.exec.advance(ctx, st); err != nil {
 		if errors.Is(err, ErrRunFinal) {
-			return
+			return time.Time{}, false
 		}
 		if ctx.Err() != nil {
-			return // shutting down; recovery resumes it
+			return time.Time{}, false // shutting down; recovery resumes it
 		}
 		// The store refused a checkpoint: try the run again shortly from
 		// what was last saved. A store that cannot take writes at all
@@ -373,27 +365,26 @@ func (e *Engine) process(ctx context.Context, q queued, slot int) {
 		} else {
 			log().Error("checkpoint failed; run will be retried", "err", err)
 		}
-		e.queue.push(queued{runID: run.ID, due: time.Now().Add(5 * time.Second), flowID: run.FlowID, created: run.CreatedAt})
-		return
+		return time.Now().Add(5 * time.Second), true
 	}
 	if run.Status.Final() {
 		e.runDone(run)
-		return
+		return time.Time{}, false
 	}
 	e.bus.publish(Update{Type: "run", RunID: run.ID, FlowID: run.FlowID, Status: string(run.Status)})
-	e.queue.push(queued{runID: run.ID, due: *run.DueAt, flowID: run.FlowID, created: run.CreatedAt})
+	return *run.DueAt, true
 }
 
 // loadFailed handles a run that could not be loaded to advance it. When
 // the store only cannot serve reads right now (it logs why itself), the
 // run is queued again; otherwise it would wait for the next start.
-func (e *Engine) loadFailed(q queued, what string, err error) {
+func (e *Engine) loadFailed(q queued, what string, err error) (again time.Time, ok bool) {
 	if errors.Is(err, ErrStoreUnavailable) {
 		e.log.Debug(what, "run_id", q.runID, "err", err)
-		e.queue.push(queued{runID: q.runID, due: time.Now().Add(5 * time.Second)})
-		return
+		return time.Now().Add(5 * time.Second), true
 	}
 	e.log.Error(what, "run_id", q.runID, "err", err)
+	return time.Time{}, false
 }
 
 // runDone accounts for a run that reached a final status.

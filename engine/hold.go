@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -186,6 +187,32 @@ func (g *gate) claim(flowID, runID string) {
 	g.flow(flowID).active[runID] = struct{}{}
 }
 
+// release frees whatever slot run runID holds, in whichever flow: a store
+// that queues runs itself may offer the run's next turn to another node,
+// so this node counts only the runs it is executing.
+func (g *gate) release(runID string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, fg := range g.flows {
+		delete(fg.active, runID)
+	}
+}
+
+// forget drops a run from the held list (the store's queue keeps it).
+func (g *gate) forget(flowID, runID string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	fg := g.flows[flowID]
+	if fg == nil {
+		return
+	}
+	if _, ok := fg.heldIDs[runID]; !ok {
+		return
+	}
+	delete(fg.heldIDs, runID)
+	fg.held = slices.DeleteFunc(fg.held, func(h heldRun) bool { return h.runID == runID })
+}
+
 // leave frees the slot of a run that ended (or was found final).
 func (g *gate) leave(flowID, runID string, limit int) []heldRun {
 	g.mu.Lock()
@@ -295,7 +322,43 @@ func (e *Engine) leaveRun(flowID, runID string) {
 
 func (e *Engine) requeue(flowID string, rs []heldRun) {
 	for _, h := range rs {
-		e.queue.push(queued{runID: h.runID, flowID: flowID, created: h.created})
+		e.enqueue(queued{runID: h.runID, flowID: flowID, created: h.created})
+	}
+}
+
+// heldRecheck is how soon a store that queues runs itself (RunQueue)
+// offers a held run again: its queue, not the gate, keeps the run.
+const heldRecheck = time.Second
+
+// heldBack is what a worker answers for a run the gate held back. With
+// the engine's own queue the gate keeps it and releases it in order; with
+// a store's queue (PostgreSQL), which would drop a run its worker
+// returned, the run is handed back to be offered again shortly (the gate
+// forgets it, so its order is the queue's).
+func (e *Engine) heldBack(r *Run) (again time.Time, ok bool) {
+	if e.runQueue == nil {
+		return time.Time{}, false
+	}
+	e.gate.forget(r.FlowID, r.ID)
+	return time.Now().Add(heldRecheck), true
+}
+
+// pauseLoop keeps the pause states in step with the store when other
+// nodes share it: a flow paused on one node holds on all within a second.
+func (e *Engine) pauseLoop(ctx context.Context) {
+	t := time.NewTicker(heldRecheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, a := range e.flows.all() {
+			if err := e.loadPause(ctx, a.Record.ID); err != nil {
+				e.log.Warn("reload pause state", "flow_id", a.Record.ID, "err", err)
+			}
+		}
 	}
 }
 
@@ -373,7 +436,8 @@ func (e *Engine) forgetPause(ctx context.Context, id string) {
 	}
 }
 
-// loadPause restores a flow's pause state at start-up.
+// loadPause takes a flow's pause state from the store: at start-up, and
+// (pauseLoop) as other nodes change it.
 func (e *Engine) loadPause(ctx context.Context, id string) error {
 	raw, err := e.store.Meta(ctx, pauseMetaPrefix+id)
 	if errors.Is(err, ErrNotFound) {
@@ -386,9 +450,14 @@ func (e *Engine) loadPause(ctx context.Context, id string) error {
 	if err := json.Unmarshal(raw, &st); err != nil {
 		return fmt.Errorf("decode pause state of flow %q: %w", id, err)
 	}
-	if st.Paused {
-		e.gate.setPause(id, &st, 0)
+	if st.Paused == e.gate.isPaused(id) {
+		return nil
 	}
+	var ps *PauseState
+	if st.Paused {
+		ps = &st
+	}
+	e.requeue(id, e.gate.setPause(id, ps, e.concurrency(id)))
 	return nil
 }
 

@@ -116,7 +116,7 @@ func (e *Engine) Accept(ctx context.Context, a *ActiveFlow, ev *Event, wait bool
 		// Registered before the run can start, so no answer is missed.
 		out.Done = e.wait.add(run.ID)
 	}
-	e.queue.push(queued{runID: run.ID, run: run, event: ev, flowID: run.FlowID, created: run.CreatedAt})
+	e.enqueue(queued{runID: run.ID, run: run, event: ev, flowID: run.FlowID, created: run.CreatedAt})
 	e.bus.publish(Update{Type: "run", RunID: run.ID, FlowID: run.FlowID, Status: string(RunQueued)})
 	return out, nil
 }
@@ -221,7 +221,7 @@ func (e *Engine) startFrom(ctx context.Context, old, nr *Run) (*Run, error) {
 		e.pending.Add(-1)
 		return nil, err
 	}
-	e.queue.push(queued{runID: nr.ID, run: nr, flowID: nr.FlowID, created: nr.CreatedAt})
+	e.enqueue(queued{runID: nr.ID, run: nr, flowID: nr.FlowID, created: nr.CreatedAt})
 	e.bus.publish(Update{Type: "run", RunID: nr.ID, FlowID: nr.FlowID, Status: string(RunQueued)})
 	return nr, nil
 }

@@ -107,7 +107,7 @@ func (e *Engine) poll(ctx context.Context, a *ActiveFlow, opts PollOptions) (Pol
 	}
 	for i, run := range res.Runs {
 		e.counts.accepted.Add(1)
-		e.queue.push(queued{runID: run.ID, run: run, event: res.Events[i]})
+		e.enqueue(queued{runID: run.ID, run: run, event: res.Events[i]})
 		e.bus.publish(Update{Type: "run", RunID: run.ID, FlowID: run.FlowID, Status: string(RunQueued)})
 	}
 	return res, nil

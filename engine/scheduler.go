@@ -384,6 +384,9 @@ func (s *scheduler) fire(ctx context.Context, a *ActiveFlow, tick time.Time) {
 		go func() {
 			defer s.polls.Done()
 			defer l.Unlock()
+			if !s.e.mayPoll(ctx, id) {
+				return // another node polls this flow
+			}
 			if _, err := s.e.poll(ctx, a, PollOptions{}); err != nil && !errors.Is(err, ErrStaleVersion) && ctx.Err() == nil {
 				s.e.log.Warn("poll", "flow_id", id, "err", err)
 			}
@@ -463,7 +466,7 @@ func (e *Engine) FireTick(ctx context.Context, a *ActiveFlow, tick time.Time) (A
 		return res, err
 	}
 	e.counts.accepted.Add(1)
-	e.queue.push(queued{runID: run.ID, run: run, event: ev})
+	e.enqueue(queued{runID: run.ID, run: run, event: ev})
 	e.bus.publish(Update{Type: "run", RunID: run.ID, FlowID: run.FlowID, Status: string(RunQueued)})
 	return res, nil
 }

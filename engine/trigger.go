@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"mime"
 	"net/url"
 	"strings"
@@ -160,4 +161,38 @@ func triggerData(ev *Event) (flows.TriggerData, error) {
 		Path:       ev.Path,
 		ReceivedAt: ev.ReceivedAt,
 	}, nil
+}
+
+// Decide applies the poll rules to the items a store found unseen and
+// updates st (the state being committed): the first poll (or a seed)
+// records what is there and runs only a backfill; more unseen items than
+// the flood limit pause the flow and record nothing (flooded); otherwise
+// every unseen item fires. The store then records fire's runs, adds every
+// unseen key to the seen set and sets st.Cursor, unless flooded.
+func (pc *PollCommit) Decide(st *PollState, unseen []PollItem) (fire []PollItem, flooded bool) {
+	st.LastNew = len(unseen)
+	fire = unseen
+	switch {
+	case !st.Seeded || pc.Seed:
+		// A seed asked for runs nothing.
+		fire = nil
+		if !pc.Seed && pc.Backfill > 0 && len(unseen) > 0 {
+			fire = unseen[max(0, len(unseen)-pc.Backfill):]
+		}
+		st.Seeded = true
+		st.LastStatus = "seeded"
+	case pc.FloodLimit > 0 && len(unseen) > pc.FloodLimit && !pc.Force:
+		// Nothing is recorded and the cursor stays, so that confirming
+		// fetches and runs the same items.
+		st.Paused = true
+		st.PauseReason = fmt.Sprintf("%d new items in one poll (limit %d); confirm to run them or seed to skip them", len(unseen), pc.FloodLimit)
+		st.LastStatus = "flood"
+		st.LastRuns = 0
+		return nil, true
+	default:
+		st.LastStatus = "ok"
+	}
+	st.Cursor = pc.Cursor
+	st.LastRuns = len(fire)
+	return fire, false
 }

@@ -275,3 +275,7 @@ func (s *Server) MetricsHandler() http.Handler {
 }
 
 var _ engine.Observer = (*Metrics)(nil)
+
+// Register adds a collector of what only the caller knows (the store's
+// connection pool and queue, in the cluster mode).
+func (m *Metrics) Register(c prometheus.Collector) { m.reg.MustRegister(c) }

@@ -205,7 +205,7 @@ var apiDocs = []apiDoc{
 		answers: []apiAnswer{{status: 200, body: obj{"type": "object", "required": []string{"openapi", "paths"}}}}},
 	{method: "GET", path: "/healthz", tag: "operations", public: true, summary: "Liveness.",
 		answers: []apiAnswer{{status: 200, body: closed([]string{"status"}, obj{"status": obj{"const": "ok"}})}}},
-	{method: "GET", path: "/readyz", tag: "operations", public: true, summary: "200 once recovery is done; 503 while starting or while the database refuses writes.",
+	{method: "GET", path: "/readyz", tag: "operations", public: true, summary: "200 once recovery is done; 503 while starting, while the database refuses writes, or (with --database) while PostgreSQL does not answer.",
 		answers: []apiAnswer{{status: 200, body: statusAnswer}, {status: 503, body: statusAnswer}}},
 	{method: "GET", path: "/metrics", tag: "operations", public: true, summary: "Prometheus metrics (see docs/operations.md for where they are served and who may read them).",
 		answers: []apiAnswer{{status: 200, contentType: "text/plain", body: obj{"type": "string"}}}},

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"runtime/debug"
@@ -17,6 +18,11 @@ func (s *Server) healthz(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"status": "ok"})
 }
 
+// pinger is a store on a database server, which readiness checks.
+type pinger interface {
+	Ping(ctx context.Context) error
+}
+
 // readyz is 200 once recovery is done and the engine takes work, and 503
 // while the database refuses writes (the cause is in the log, not here).
 func (s *Server) readyz(c *fiber.Ctx) error {
@@ -26,6 +32,16 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 	if s.eng.StoreHealth().Stuck {
 		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "degraded",
 			"reason": "the database refuses writes; see the server log"})
+	}
+	if p, ok := s.eng.Store().(pinger); ok {
+		ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
+		defer cancel()
+		if err := p.Ping(ctx); err != nil {
+			s.log.Warn("readiness: the database does not answer", "err", err)
+			return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "degraded", "database": "unreachable",
+				"reason": "the database does not answer; see the server log"})
+		}
+		return c.JSON(fiber.Map{"status": "ready", "database": "ok"})
 	}
 	return c.JSON(fiber.Map{"status": "ready"})
 }

@@ -73,10 +73,13 @@ func cmdBackup(args []string, stdout io.Writer) error {
 // Opening the store takes the dir's lock (failing fast while a server
 // holds it) and applies whatever the write-ahead log still holds.
 func backupOffline(ctx context.Context, o *options, out string) (int64, error) {
+	if err := dataDirOnly(o, "backup without --server"); err != nil {
+		return 0, err
+	}
 	if _, err := os.Stat(filepath.Join(o.data, boltstore.DBFileName)); err != nil {
 		return 0, fmt.Errorf("no database in %s: %w", o.data, err)
 	}
-	store, err := openStore(o, nil)
+	store, err := boltstore.OpenWith(o.data, boltstore.Options{LockWait: lockWait})
 	if err != nil {
 		return 0, err
 	}
@@ -152,6 +155,9 @@ func cmdRestore(args []string, stdout io.Writer) error {
 	}
 	if len(pos) != 1 {
 		return usageError{"usage: switchyard restore FILE --data DIR [--force]"}
+	}
+	if err := dataDirOnly(&o, "restore"); err != nil {
+		return err
 	}
 	if err := boltstore.Restore(pos[0], o.data, force); err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 	"github.com/switchyard/switchyard/connectors/egress"
 	"github.com/switchyard/switchyard/engine"
 	"github.com/switchyard/switchyard/engine/boltstore"
+	"github.com/switchyard/switchyard/engine/pgstore"
 	"github.com/switchyard/switchyard/web"
 )
 
@@ -33,6 +34,11 @@ type options struct {
 	// engine's Observer and what /metrics serves.
 	metricsAddr string
 	metrics     *web.Metrics
+	// database is --database: a PostgreSQL URL instead of the data dir
+	// (database.go); dbPool and jobTimeout are serve's settings for it.
+	database   string
+	dbPool     int
+	jobTimeout time.Duration
 }
 
 func env(key, def string) string {
@@ -47,6 +53,8 @@ func newFlagSet(name string, o *options, serve bool) *flag.FlagSet {
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&o.data, "data", "./switchyard-data", "data directory (switchyard.db and the key file)")
 	bindEnv(fs, "data", "SWITCHYARD_DATA")
+	fs.StringVar(&o.database, "database", "", "PostgreSQL URL (postgres://…) to use instead of the data dir: the cluster mode, docs/cluster.md")
+	bindEnv(fs, "database", envDatabase)
 	fs.StringVar(&o.egressAllow, "egress-allow", "", "CIDRs or host:port that steps may reach although private or loopback")
 	bindEnv(fs, "egress-allow", "SWITCHYARD_EGRESS_ALLOW")
 	if serve {
@@ -69,6 +77,10 @@ func newFlagSet(name string, o *options, serve bool) *flag.FlagSet {
 		bindEnv(fs, "retention", "SWITCHYARD_RETENTION")
 		fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve /metrics on this address of its own, without a token (else on --addr, with an API token)")
 		bindEnv(fs, "metrics-addr", "SWITCHYARD_METRICS_ADDR")
+		fs.IntVar(&o.dbPool, "db-pool", pgstore.DefaultPoolSize, "with --database: connections this node opens")
+		bindEnv(fs, "db-pool", "SWITCHYARD_DB_POOL")
+		fs.DurationVar(&o.jobTimeout, "job-timeout", pgstore.DefaultJobTimeout, "with --database: how long one turn of a run may take; a dead node's runs move to another after it and 15 s more")
+		bindEnv(fs, "job-timeout", "SWITCHYARD_JOB_TIMEOUT")
 	}
 	return fs
 }
@@ -125,9 +137,13 @@ func newLogger(level string, w io.Writer) *slog.Logger {
 	return slog.New(web.RequestIDLogs(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})))
 }
 
-// openStore opens the data dir's store for a command. A damaged log stops
-// it with the command that salvages it.
-func openStore(o *options, log *slog.Logger) (*boltstore.Store, error) {
+// openStore opens the store for a command: the database with --database,
+// else the data dir's. A damaged log stops it with the command that
+// salvages it.
+func openStore(o *options, log *slog.Logger) (appStore, error) {
+	if o.database != "" {
+		return openDatabase(o, log)
+	}
 	store, err := boltstore.OpenWith(o.data, boltstore.Options{LockWait: lockWait, Logger: log})
 	if errors.Is(err, boltstore.ErrLogDamaged) {
 		return nil, fmt.Errorf("%w. Run `switchyard recover --data %s` to apply the intact records after the damage "+
@@ -138,18 +154,28 @@ func openStore(o *options, log *slog.Logger) (*boltstore.Store, error) {
 
 // openEngine opens the data dir's store and key and builds an engine
 // without starting it. The caller closes the returned store.
-func openEngine(ctx context.Context, o *options, log *slog.Logger) (*engine.Engine, *boltstore.Store, error) {
+func openEngine(ctx context.Context, o *options, log *slog.Logger) (*engine.Engine, appStore, error) {
+	if err := needSharedKey(o); err != nil {
+		return nil, nil, err
+	}
 	store, err := openStore(o, log)
 	if err != nil {
 		return nil, nil, err
 	}
-	// A `keys rotate` cut short between its commit and its rename leaves
-	// the new key beside the old one; finish it before reading the key.
-	if _, err := engine.RecoverKeyRotation(ctx, store, o.data); err != nil {
-		store.Close()
-		return nil, nil, err
+	var key []byte
+	if o.database != "" {
+		key, err = engine.ParseKey(os.Getenv(envSecretKey))
+		if err != nil {
+			err = fmt.Errorf("%s: %w", envSecretKey, err)
+		}
+	} else {
+		// A `keys rotate` cut short between its commit and its rename
+		// leaves the new key beside the old one; finish it before
+		// reading the key.
+		if _, err = engine.RecoverKeyRotation(ctx, store, o.data); err == nil {
+			key, err = engine.LoadOrCreateKey(o.data, os.Getenv(envSecretKey))
+		}
 	}
-	key, err := engine.LoadOrCreateKey(o.data, os.Getenv("SWITCHYARD_SECRET_KEY"))
 	if err != nil {
 		store.Close()
 		return nil, nil, err
@@ -175,6 +201,11 @@ func openEngine(ctx context.Context, o *options, log *slog.Logger) (*engine.Engi
 		Logger:     log,
 		// Only serve starts the engine; the journal is opened then.
 		StepJournal: filepath.Join(o.data, engine.StepJournalFile),
+	}
+	if o.database != "" {
+		// The journal is a file of one node's; River's attempts bound a
+		// run that keeps taking nodes down instead.
+		cfg.StepJournal = ""
 	}
 	if o.metrics != nil {
 		cfg.Observer = o.metrics

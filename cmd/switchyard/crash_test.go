@@ -13,6 +13,20 @@ import (
 	"time"
 )
 
+// crashFlow is the flow of the crash tests: it sends each event's id to
+// the recorder at url, with retries.
+func crashFlow(url string) string {
+	return fmt.Sprintf(`{
+	  "id": "crash", "name": "Crash", "enabled": true,
+	  "trigger": {"type": "webhook", "path": "crash"},
+	  "steps": [
+	    {"id": "shape", "use": "data.set", "with": {"id": "{{ trigger.body.id }}"}},
+	    {"id": "send", "use": "http.request", "retry": {"attempts": 5, "backoff": "100ms"},
+	     "with": {"method": "POST", "url": "%s/sink", "body": {"id": "{{ steps.shape.output.id }}"}}},
+	    {"id": "done", "use": "data.set", "with": {"ok": true}}
+	  ]}`, url)
+}
+
 // TestCrashKill9 posts from 32 concurrent clients, kills the server with
 // SIGKILL at a random point, restarts it on the same data dir and checks the
 // durability promise: every acknowledged event has exactly one finished run,
@@ -25,15 +39,7 @@ func TestCrashKill9(t *testing.T) {
 	rec := newRecorder(t, func(n int, _ *http.Request) (int, string) { return 200, `{"ok":true}` })
 	in := newInstance(t)
 	in.start()
-	in.mustAPI(201, "POST", "/api/flows", fmt.Sprintf(`{
-	  "id": "crash", "name": "Crash", "enabled": true,
-	  "trigger": {"type": "webhook", "path": "crash"},
-	  "steps": [
-	    {"id": "shape", "use": "data.set", "with": {"id": "{{ trigger.body.id }}"}},
-	    {"id": "send", "use": "http.request", "retry": {"attempts": 5, "backoff": "100ms"},
-	     "with": {"method": "POST", "url": "%s/sink", "body": {"id": "{{ steps.shape.output.id }}"}}},
-	    {"id": "done", "use": "data.set", "with": {"ok": true}}
-	  ]}`, rec.url))
+	in.mustAPI(201, "POST", "/api/flows", crashFlow(rec.url))
 
 	acked := map[string]string{}    // event id → run id from the 202
 	finished := map[string]string{} // run id → detail JSON once final
@@ -51,23 +57,12 @@ func TestCrashKill9(t *testing.T) {
 				defer wg.Done()
 				for !stop.Load() {
 					id := fmt.Sprintf("r%d-c%d-%d", round, c, seq.Add(1))
-					resp, data, err := in.hook("crash", "application/json", []byte(`{"id":"`+id+`"}`))
-					if err != nil {
-						continue // not acknowledged: the server died under it
-					}
-					if resp.StatusCode != 202 {
-						t.Errorf("event %s: status %d: %s", id, resp.StatusCode, data)
-						continue
-					}
-					var out struct {
-						RunID string `json:"run_id"`
-					}
-					if json.Unmarshal(data, &out) != nil || out.RunID == "" {
-						t.Errorf("event %s: bad answer %s", id, data)
+					runID := in.postEvent(t, "crash", id)
+					if runID == "" {
 						continue
 					}
 					mu.Lock()
-					acked[id] = out.RunID
+					acked[id] = runID
 					mu.Unlock()
 				}
 			}(c)
@@ -85,44 +80,8 @@ func TestCrashKill9(t *testing.T) {
 
 		// Check every run the store holds.
 		runs := in.allRuns("&flow=crash")
-		byEvent := map[string][]string{}
-		var dmu sync.Mutex
-		details := map[string]string{}
-		work := make(chan string)
-		var fw sync.WaitGroup
-		for w := 0; w < 8; w++ {
-			fw.Add(1)
-			go func() {
-				defer fw.Done()
-				for id := range work {
-					rd, raw := in.run(id)
-					evID, _ := rd.Trigger.Body["id"].(string)
-					dmu.Lock()
-					byEvent[evID] = append(byEvent[evID], id)
-					details[id] = string(raw)
-					dmu.Unlock()
-					if rd.Status != "succeeded" {
-						t.Errorf("round %d: run %s is %s: %s", round, id, rd.Status, rd.Error)
-					}
-				}
-			}()
-		}
-		for _, r := range runs {
-			work <- r.ID
-		}
-		close(work)
-		fw.Wait()
-		for ev, ids := range byEvent {
-			if len(ids) != 1 {
-				t.Errorf("round %d: event %s has %d runs: %v", round, ev, len(ids), ids)
-			}
-		}
-		for ev, runID := range acked {
-			ids := byEvent[ev]
-			if len(ids) != 1 || ids[0] != runID {
-				t.Errorf("round %d: acknowledged event %s (run %s) has runs %v", round, ev, runID, ids)
-			}
-		}
+		byEvent, details := runsByEvent(t, runs, func(_ int, id string) (runDetail, []byte) { return in.run(id) })
+		checkOnce(t, byEvent, acked)
 		for id, before := range finished {
 			if details[id] != before {
 				t.Errorf("round %d: finished run %s changed:\nbefore %s\nafter  %s", round, id, before, details[id])

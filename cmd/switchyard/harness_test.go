@@ -433,3 +433,76 @@ func assertNoSecrets(t *testing.T, in *instance, answers [][]byte, secrets ...st
 		}
 	}
 }
+
+// postEvent posts {"id": id} to /hooks/{path} and returns the run id of
+// the 202, or "" when the event was not acknowledged (the server died
+// under it; any other answer is an error of the test).
+func (in *instance) postEvent(t *testing.T, path, id string) string {
+	resp, data, err := in.hook(path, "application/json", []byte(`{"id":"`+id+`"}`))
+	if err != nil {
+		return ""
+	}
+	if resp.StatusCode != 202 {
+		t.Errorf("event %s: status %d: %s", id, resp.StatusCode, data)
+		return ""
+	}
+	var out struct {
+		RunID string `json:"run_id"`
+	}
+	if json.Unmarshal(data, &out) != nil || out.RunID == "" {
+		t.Errorf("event %s: bad answer %s", id, data)
+		return ""
+	}
+	return out.RunID
+}
+
+// runsByEvent loads the given runs (8 at a time, through read, which a
+// caller may spread over several servers) and groups them by the id in
+// their trigger body; every run must have succeeded. It returns the
+// groups and each run's detail JSON.
+func runsByEvent(t *testing.T, runs []runSummary, read func(i int, id string) (runDetail, []byte)) (map[string][]string, map[string]string) {
+	byEvent := map[string][]string{}
+	details := map[string]string{}
+	var mu sync.Mutex
+	work := make(chan string)
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range work {
+				rd, raw := read(w, id)
+				evID, _ := rd.Trigger.Body["id"].(string)
+				mu.Lock()
+				byEvent[evID] = append(byEvent[evID], id)
+				details[id] = string(raw)
+				mu.Unlock()
+				if rd.Status != "succeeded" {
+					t.Errorf("run %s is %s: %s", id, rd.Status, rd.Error)
+				}
+			}
+		}()
+	}
+	for _, r := range runs {
+		work <- r.ID
+	}
+	close(work)
+	wg.Wait()
+	return byEvent, details
+}
+
+// checkOnce fails the test for an event with other than one run, and for
+// an acknowledged event (event id → run id from its 202) whose one run is
+// not the run it was answered with.
+func checkOnce(t *testing.T, byEvent map[string][]string, acked map[string]string) {
+	for ev, ids := range byEvent {
+		if len(ids) != 1 {
+			t.Errorf("event %s has %d runs: %v", ev, len(ids), ids)
+		}
+	}
+	for ev, runID := range acked {
+		if ids := byEvent[ev]; len(ids) != 1 || ids[0] != runID {
+			t.Errorf("acknowledged event %s (run %s) has runs %v", ev, runID, ids)
+		}
+	}
+}

@@ -165,3 +165,36 @@ func TestPauseResumeE2E(t *testing.T) {
 		t.Fatalf("bad wait: %d %s", code, body)
 	}
 }
+
+// TestClusterPauseE2E: on two nodes sharing PostgreSQL, a flow paused on
+// one node holds its runs on the other too, and resuming it on the other
+// runs each event once.
+func TestClusterPauseE2E(t *testing.T) {
+	rec := newRecorder(t, nil)
+	c := newCluster(t, 2)
+	c.start()
+	a, b := c.nodes[0], c.nodes[1]
+	a.mustAPI(201, "POST", "/api/flows", fmt.Sprintf(`{"id": "held", "name": "Held", "enabled": true,
+	  "trigger": {"type": "webhook", "path": "held"},
+	  "steps": [{"id": "post", "use": "http.request", "with": {"url": "%s/lead", "method": "POST", "body": {"n": "{{ trigger.body.n }}"}}}]}`, rec.url))
+	testwait.For(t, "the second node to take the flow", func() bool {
+		code, _ := b.api("GET", "/api/flows/held", nil)
+		return code == 200
+	})
+	a.mustAPI(200, "POST", "/api/flows/held/pause", nil)
+	time.Sleep(1500 * time.Millisecond) // the other node reloads pause states every second
+	for i := range 4 {
+		b.hookJSON("held", fmt.Sprintf(`{"n": %d}`, i))
+	}
+	time.Sleep(2 * time.Second)
+	if n := len(rec.all()); n != 0 {
+		t.Fatalf("a flow paused on the other node sent %d requests", n)
+	}
+	b.mustAPI(200, "POST", "/api/flows/held/resume", nil)
+	c.waitIdle(1, 20*time.Second)
+	ns := rec.ns()
+	slices.Sort(ns)
+	if !slices.Equal(ns, []int{0, 1, 2, 3}) {
+		t.Fatalf("after resume the service got %v, want each event once", ns)
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 
 	"github.com/switchyard/switchyard/engine"
-	"github.com/switchyard/switchyard/engine/boltstore"
 )
 
 // envSecretKey is the variable that holds the secret key instead of the
@@ -37,6 +36,9 @@ func cmdKeysRotate(args []string, stdout, stderr io.Writer) error {
 	if env := os.Getenv(envSecretKey); env != "" {
 		return rotateEnvKey(ctx, store, env, stdout, stderr)
 	}
+	if o.database != "" {
+		return fmt.Errorf("keys rotate: %w", errNeedSharedKey)
+	}
 	finished, err := engine.RecoverKeyRotation(ctx, store, o.data)
 	if err != nil {
 		return fmt.Errorf("keys rotate: %w", err)
@@ -58,7 +60,7 @@ func cmdKeysRotate(args []string, stdout, stderr io.Writer) error {
 // after the commit, the printed line must already be out, since it is then
 // the only copy. Until the commit the old key stays valid, and the key
 // check tells which of the two the data is under.
-func rotateEnvKey(ctx context.Context, store *boltstore.Store, env string, stdout, stderr io.Writer) error {
+func rotateEnvKey(ctx context.Context, store engine.KeyStore, env string, stdout, stderr io.Writer) error {
 	oldRaw, err := engine.ParseKey(env)
 	if err != nil {
 		return fmt.Errorf("keys rotate: %s: %w", envSecretKey, err)

@@ -21,6 +21,9 @@ func cmdRecover(args []string, stdout io.Writer) error {
 	} else if len(pos) > 0 {
 		return usageError{"recover takes no arguments besides --data"}
 	}
+	if err := dataDirOnly(&o, "recover"); err != nil {
+		return err
+	}
 	report, err := boltstore.Recover(o.data, lockWait)
 	if err != nil {
 		return fmt.Errorf("recover: %w", err)

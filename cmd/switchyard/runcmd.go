@@ -74,7 +74,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	opts := engine.RunOnceOptions{Dry: dry, HTTP: egress.NewClient(pol), Dial: pol.Dialer().DialContext}
 	// Connections are optional here: a flow without any runs even when no
 	// data dir exists or a server holds it.
-	if _, statErr := os.Stat(o.data); statErr == nil {
+	if _, statErr := os.Stat(o.data); statErr == nil || o.database != "" {
 		if eng, store, err := openEngine(ctx, &o, newLogger("error", stderr)); err == nil {
 			defer store.Close()
 			opts.Secrets = eng

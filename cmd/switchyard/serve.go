@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/auth"
+	"github.com/switchyard/switchyard/engine/pgstore"
 	"github.com/switchyard/switchyard/web"
 )
 
@@ -68,7 +69,13 @@ func cmdServe(args []string, stderr io.Writer) error {
 		return err
 	}
 	cfg := web.Config{PublicURL: o.publicURL, HooksPublicURL: o.hooksPublicURL, Version: version, Logger: log,
-		Metrics: o.metrics, MetricsElsewhere: o.metricsAddr != "", Backup: store}
+		Metrics: o.metrics, MetricsElsewhere: o.metricsAddr != ""}
+	if b, ok := store.(web.Backuper); ok {
+		cfg.Backup = b
+	}
+	if pg, ok := store.(*pgstore.Store); ok {
+		o.metrics.Register(newDBCollector(pg))
+	}
 	var metricsLn net.Listener
 	if o.metricsAddr != "" {
 		if metricsLn, err = net.Listen("tcp", o.metricsAddr); err != nil {
@@ -100,7 +107,7 @@ func cmdServe(args []string, stderr io.Writer) error {
 		log.Info("switchyard listening for webhooks", "addr", cfg.HooksAddr)
 		go func() { errc <- srv.HooksApp().Listener(hooksLn) }()
 	}
-	log.Info("switchyard listening", "addr", ln.Addr().String(), "data", o.data, "version", version)
+	log.Info("switchyard listening", "addr", ln.Addr().String(), storeKey(&o), storeWhere(&o), "version", version)
 	go func() { errc <- srv.App().Listener(ln) }()
 	select {
 	case err := <-errc:

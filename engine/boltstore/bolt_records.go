@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -300,19 +299,7 @@ func (s *Store) PurgeSessions(ctx context.Context, now time.Time) (int, error) {
 
 // authErr makes the store's not-found error auth's as well, for the
 // records auth keeps here.
-func authErr(err error) error {
-	if errors.Is(err, engine.ErrNotFound) {
-		return authNotFound{err}
-	}
-	return err
-}
-
-// authNotFound is ErrNotFound and auth.ErrNotFound at once.
-type authNotFound struct{ error }
-
-func (e authNotFound) Unwrap() error { return e.error }
-
-func (authNotFound) Is(target error) bool { return target == auth.ErrNotFound }
+func authErr(err error) error { return auth.MarkNotFound(err, engine.ErrNotFound) }
 
 var (
 	_ engine.Store = (*Store)(nil)

@@ -165,32 +165,11 @@ func (s *Store) AcceptPoll(ctx context.Context, pc engine.PollCommit) (engine.Po
 			}
 		}
 		out.Unseen = len(unseen)
-		st.LastNew = len(unseen)
-		fire := unseen
-		switch {
-		case !st.Seeded || pc.Seed:
-			// The first poll records what is there; only a backfill runs
-			// the newest few. A seed asked for runs nothing.
-			fire = nil
-			if !pc.Seed && pc.Backfill > 0 && len(unseen) > 0 {
-				fire = unseen[max(0, len(unseen)-pc.Backfill):]
-			}
-			st.Seeded = true
-			st.LastStatus = "seeded"
-		case pc.FloodLimit > 0 && len(unseen) > pc.FloodLimit && !pc.Force:
-			// Nothing is recorded and the cursor stays, so that
-			// confirming fetches and runs the same items.
-			st.Paused = true
-			st.PauseReason = fmt.Sprintf("%d new items in one poll (limit %d); confirm to run them or seed to skip them", len(unseen), pc.FloodLimit)
-			st.LastStatus = "flood"
-			st.LastRuns = 0
+		fire, flooded := pc.Decide(st, unseen)
+		if flooded {
 			out.Flooded = true
 			return putJSON(tx.Bucket(bucketPollState), []byte(pc.FlowID), st)
-		default:
-			st.LastStatus = "ok"
 		}
-		st.Cursor = pc.Cursor
-		st.LastRuns = len(fire)
 		for _, it := range fire {
 			ev, run := *it.Event, *it.Run
 			if _, _, err := s.putEventAndRun(tx, &ev, &run); err != nil {
