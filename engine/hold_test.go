@@ -261,8 +261,9 @@ func TestConnectionRateSharedAcrossFlows(t *testing.T) {
 			t.Fatalf("request %d came %v after the first, want ≥ %v (the limit was not kept)", i, got, min)
 		}
 	}
-	// Nor is the limit slower than it need be: 12 requests in about 2 s.
-	if total := times[11].Sub(times[0]); total > 3500*time.Millisecond {
+	// Nor is the limit much slower than it need be: 12 requests in about
+	// 2 s (with room for a loaded machine).
+	if total := times[11].Sub(times[0]); total > 8*time.Second {
 		t.Fatalf("12 requests took %v", total)
 	}
 }
