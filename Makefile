@@ -7,7 +7,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 RACE_PKGS := ./engine/... ./auth/... ./web/... ./connectors/... ./flows/...
 FUZZTIME  ?= 10s
 
-.PHONY: all build run generate generate-check lint test test-race test-e2e fuzz bench bench-ladder bench-peers bench-soak release release-docker clean
+.PHONY: all build run generate generate-check lint test test-race test-e2e fuzz bench bench-ladder bench-peers bench-soak bench-cluster release release-docker clean
 
 all: build
 
@@ -28,7 +28,12 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
+# The PostgreSQL tests (engine/pgstore's conformance suite, the cluster
+# end-to-end tests) read SWITCHYARD_TEST_DATABASE_URL from the environment
+# (.ci/run sets it); without it they skip with a message, under CI=true
+# they fail.
 test: generate-check lint
+	@if [ -z "$$SWITCHYARD_TEST_DATABASE_URL" ]; then echo "note: SWITCHYARD_TEST_DATABASE_URL is not set: the PostgreSQL tests skip"; fi
 	$(GO) test -count=1 ./...
 	$(GO) test -count=1 -race $(RACE_PKGS)
 	# A count, not a duration: Go 1.26's fuzz coordinator can report a
@@ -53,6 +58,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./engine/...
 	$(GO) test -run '^$$' -bench RunHistory -benchtime 200x ./web
 	bash bench/run.sh
+	bash bench/bulk.sh
 	bash bench/flood.sh
 	bash bench/peers.sh
 
@@ -64,6 +70,12 @@ bench-peers:
 # sampled every 50,000, charted in docs/soak.svg (bench/soak.sh).
 bench-soak:
 	bash bench/soak.sh
+
+# bench-cluster: ingest into PostgreSQL with one and two nodes against one
+# bbolt node, same run, CPU per event (bench/cluster.sh; needs a PostgreSQL
+# server: BENCH_DATABASE_URL, default the local one).
+bench-cluster:
+	bash bench/cluster.sh
 
 # bench-ladder: where the distance to the bare handler goes, level by level
 # (docs/benchmarks.md).

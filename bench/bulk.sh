@@ -47,7 +47,18 @@ parse() { # FILE -> p50 p99 rps
 
 api POST /api/flows "$(crm_flow "http://$HOST:$DOWN_PORT/contacts")" >/dev/null
 log "bench: $RUNS leads fail while the CRM is down"
-BULK_PER_THREAD=$((RUNS / 2)) "${LOAD[@]}" wrk -t2 -c2 -d600s -s bench/bulk.lua "$SY/hooks/crm" >/dev/null
+# wrk waits out its duration even when its threads stopped: stop it once
+# every lead was accepted.
+BULK_PER_THREAD=$((RUNS / 2)) "${LOAD[@]}" wrk -t2 -c2 -d600s -s bench/bulk.lua "$SY/hooks/crm" >/dev/null &
+WRK=$!
+prev=-1 now=0
+while ((now < RUNS && (now == 0 || now != prev))); do
+	prev=$now
+	sleep 1
+	now=$(metric switchyard_events_accepted_total)
+done
+kill "$WRK" 2>/dev/null || true
+wait "$WRK" 2>/dev/null || true
 idle
 api PUT /api/flows/crm "$(crm_flow "http://$HOST:$BARE_PORT/hooks/crm")" >/dev/null
 plan=$(api POST /api/runs/bulk '{"action":"retry","filter":{"flow":"crm"},"dry_run":true}')

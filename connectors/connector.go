@@ -58,6 +58,9 @@ type Input struct {
 	// secrets themselves, should a remote echo it back. Call it from
 	// Execute's goroutine.
 	Conceal func(value string)
+	// KV is the data store that lasts across runs (the store.* steps);
+	// nil where there is none, such as `switchyard run`.
+	KV KV
 }
 
 // Result is what a step produced.

@@ -19,6 +19,8 @@ const (
 	TypeConnection FieldType = "connection"
 	// TypeDuration is a Go duration string such as "30s" or "5m".
 	TypeDuration FieldType = "duration"
+	// TypeFlow names another flow by its id (the UI offers a picker).
+	TypeFlow FieldType = "flow"
 )
 
 // Field describes one key of a step's `with`.

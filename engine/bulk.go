@@ -110,7 +110,11 @@ func (e *Engine) PlanBulk(ctx context.Context, req BulkRequest) (*BulkPlan, erro
 			key = target.EventID
 		}
 		if taken[key] {
-			plan.skip(id, "the same event is "+req.Action+"ed already in this action")
+			reason := "its newest retry is retried in this action"
+			if req.Action == BulkReplay {
+				reason = "another run of its event is replayed in this action"
+			}
+			plan.skip(id, reason)
 			continue
 		}
 		taken[key] = true

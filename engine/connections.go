@@ -220,3 +220,23 @@ func (e *Engine) AllConnections(ctx context.Context) (map[string]ConnectionValue
 }
 
 var _ SecretSource = (*Engine)(nil)
+
+// KeyCheckMeta is the meta key of the value sealed under the secret key
+// (a copy of a store's connections takes it along).
+const KeyCheckMeta = keyCheckMeta
+
+// VerifyKey reports ErrWrongKey unless k opens the store's key check; a
+// store without one passes. Unlike New it writes nothing.
+func VerifyKey(ctx context.Context, s MetaStore, k *Keyring) error {
+	sealed, err := s.Meta(ctx, keyCheckMeta)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("engine: check secret key: %w", err)
+	}
+	if _, err := k.Open(sealed, []byte(keyCheckMeta)); err != nil {
+		return fmt.Errorf("engine: check secret key: %w", ErrWrongKey)
+	}
+	return nil
+}

@@ -68,6 +68,8 @@ type Engine struct {
 	exec     *executor
 	bus      *bus
 	wait     *waiters
+	wakes    callWakes
+	settings settingsBox
 	counts   counters
 	refusals refusalLog
 	sched    *scheduler
@@ -130,11 +132,15 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	e.refusals.init()
 	e.sched = newScheduler(e, cfg.Clock)
 	e.queue.admit = e.admitQueued
-	e.exec = &executor{http: cfg.HTTP, dial: cfg.Dial, secrets: e, now: time.Now, log: cfg.Logger, limits: &e.rates}
+	e.exec = &executor{http: cfg.HTTP, dial: cfg.Dial, secrets: e, now: time.Now, log: cfg.Logger, limits: &e.rates, calls: e}
+	e.exec.kv, _ = cfg.Store.(KVStore)
 	if e.keys != nil {
 		if err := checkKey(ctx, e.store, e.keys); err != nil {
 			return nil, err
 		}
+	}
+	if err := e.loadSettings(ctx); err != nil {
+		return nil, err
 	}
 	recs, err := e.store.Flows(ctx)
 	if err != nil {
@@ -398,6 +404,8 @@ func (e *Engine) runDone(run *Run) {
 	}
 	e.observeRun(run)
 	e.wait.deliver(run)
+	e.forgetWake(run.ID)
+	e.wakeCaller(run)
 	e.bulk.done(run.ID)
 	e.bus.publish(Update{Type: "run", RunID: run.ID, FlowID: run.FlowID, Status: string(run.Status)})
 }
@@ -488,6 +496,7 @@ func (e *Engine) enforceRetention(ctx context.Context) {
 	} else if n > 0 {
 		e.log.Info("purged expired dedupe keys", "count", n)
 	}
+	e.purgeKV(ctx)
 	if e.cfg.Retention < 0 {
 		return
 	}

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/switchyard/switchyard/connectors"
@@ -33,12 +34,17 @@ type executor struct {
 	http    *http.Client
 	dial    func(ctx context.Context, network, address string) (net.Conn, error)
 	secrets SecretSource
-	now     func() time.Time
+	// kv is the data store of the store.* steps; nil: none.
+	kv  KVStore
+	now func() time.Time
 	// log receives the detail of a step's internal error; nil logs to
 	// slog's default.
 	log *slog.Logger
 	// limits holds connections' rate limits; nil: none are enforced.
 	limits *RateBuckets
+	// calls starts the runs of flow.call steps and error flows (calls.go);
+	// nil where no engine runs.
+	calls flowCaller
 }
 
 // rateSleep is the longest wait for a connection's rate limit that a
@@ -85,6 +91,9 @@ type runState struct {
 	// maps the loop items' checkpoints to their place in run.Steps.
 	iter *iteration
 	at   map[iterKey]int
+	// mu is the run's lock while the items of a concurrent loop run
+	// (loopconc.go); nil otherwise.
+	mu *sync.Mutex
 }
 
 // outcome of a walk.
@@ -160,6 +169,14 @@ func (x *executor) advance(ctx context.Context, st *runState) error {
 			r.Status = RunFailed
 		default:
 			r.Status = RunSucceeded
+		}
+		if x.calls != nil {
+			// Before the final checkpoint: after a crash here the run
+			// ends again on resume, and the dedupe keys of the error
+			// flow's run and the notifications find those queued.
+			if err := x.calls.ended(ctx, st); err != nil {
+				return err
+			}
 		}
 		fin := x.now()
 		r.FinishedAt = &fin
@@ -320,6 +337,9 @@ func (x *executor) route(ctx context.Context, st *runState, cs *flows.CompiledSt
 
 // call runs one attempt of a connector step.
 func (x *executor) call(ctx context.Context, st *runState, cs *flows.CompiledStep, res *StepResult) (walkResult, error) {
+	if cs.Step.Use == flows.UseFlowCall && res.Status == StepWaiting && res.Calls != "" {
+		return x.followCall(ctx, st, cs, res)
+	}
 	conn, err := connectors.Lookup(cs.Step.Use)
 	if err != nil {
 		return x.failStep(ctx, st, cs, res, err)
@@ -390,7 +410,14 @@ func (x *executor) call(ctx context.Context, st *runState, cs *flows.CompiledSte
 	res.ResumeAt = nil
 
 	start := x.now()
-	out, err := conn.Execute(ctx, connectors.Input{
+	execute := conn.Execute
+	if cs.Step.Use == flows.UseFlowCall {
+		execute = x.callExecute(st, res)
+	}
+	// Items of a concurrent loop share the run: they change it only
+	// under its lock, which they let go while a connector works.
+	st.unlock()
+	out, err := execute(ctx, connectors.Input{
 		Config:         cfg,
 		Connection:     connVals,
 		RunID:          st.run.ID,
@@ -401,8 +428,10 @@ func (x *executor) call(ctx context.Context, st *runState, cs *flows.CompiledSte
 		DryRun:         st.dry,
 		HTTP:           x.http,
 		Dial:           x.dial,
-		Conceal:        red.addValue,
+		KV:             x.kvFor(st),
+		Conceal:        st.conceal,
 	})
+	st.lock()
 	res.DurationMS += float64(x.now().Sub(start).Microseconds()) / 1000
 	if err != nil {
 		if ctx.Err() != nil {
@@ -521,6 +550,10 @@ func (x *executor) awaitRate(ctx context.Context, st *runState, res *StepResult,
 }
 
 func (x *executor) parkRun(ctx context.Context, st *runState, res *StepResult, due time.Time) (walkResult, error) {
+	if st.mu != nil && st.run.Status == RunWaiting && st.run.DueAt != nil && st.run.DueAt.Before(due) {
+		// Another item of a concurrent loop is due sooner.
+		due = *st.run.DueAt
+	}
 	st.run.Status = RunWaiting
 	st.run.DueAt = &due
 	if err := x.checkpoint(ctx, st, res); err != nil {

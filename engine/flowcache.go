@@ -124,6 +124,13 @@ func (c *flowCache) all() []*ActiveFlow {
 // version returns a compiled flow version, loading and compiling it from
 // the store the first time it is needed.
 func (c *flowCache) version(ctx context.Context, s Store, id string, v int64) (*flows.Compiled, error) {
+	if id == NotifyFlowID {
+		a, err := notifyFlow()
+		if err != nil {
+			return nil, err
+		}
+		return a.Compiled, nil
+	}
 	c.mu.RLock()
 	cf := c.versions[versionRef{id, v}]
 	c.mu.RUnlock()

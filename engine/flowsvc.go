@@ -80,6 +80,18 @@ func (e *Engine) saveFlow(ctx context.Context, raw []byte, o saveOpts) (*ActiveF
 		}
 		ve.Details = append(ve.Details, missing...)
 	}
+	if unknown, cycles := e.checkFlowRefs(f); len(cycles) > 0 || (len(unknown) > 0 && !o.missingOK) {
+		if ve == nil {
+			ve = &flows.ValidationError{}
+		}
+		if !o.missingOK {
+			ve.Details = append(ve.Details, unknown...)
+		}
+		ve.Details = append(ve.Details, cycles...)
+	} else if o.missingOK {
+		// Imported flows may name flows imported after them.
+		missing = append(missing, unknown...)
+	}
 	if ve != nil {
 		return nil, nil, ve
 	}
@@ -163,6 +175,9 @@ func (e *Engine) Flows() []*ActiveFlow { return e.flows.all() }
 
 // DeleteFlow removes a flow. Its runs and their history stay.
 func (e *Engine) DeleteFlow(ctx context.Context, id string) error {
+	if users := e.FlowCallers(id); len(users) > 0 {
+		return &FlowInUseError{ID: id, By: users}
+	}
 	if err := e.store.DeleteFlow(ctx, id); err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return fmt.Errorf("engine: delete flow %q: %w", id, ErrFlowNotFound)

@@ -302,7 +302,7 @@ func (e *Engine) concurrency(flowID string) int {
 // in-memory turn waits.
 func (e *Engine) admitRun(flowID, runID string, created time.Time, started bool) bool {
 	ok, release := e.gate.admit(flowID, heldRun{runID: runID, created: created}, started, e.concurrency(flowID))
-	e.requeue(flowID, release)
+	e.releaseHeld(flowID, release)
 	return ok
 }
 
@@ -317,10 +317,10 @@ func (e *Engine) admitQueued(q queued) bool {
 
 // leaveRun frees the concurrency slot of a run that is final.
 func (e *Engine) leaveRun(flowID, runID string) {
-	e.requeue(flowID, e.gate.leave(flowID, runID, e.concurrency(flowID)))
+	e.releaseHeld(flowID, e.gate.leave(flowID, runID, e.concurrency(flowID)))
 }
 
-func (e *Engine) requeue(flowID string, rs []heldRun) {
+func (e *Engine) releaseHeld(flowID string, rs []heldRun) {
 	for _, h := range rs {
 		e.enqueue(queued{runID: h.runID, flowID: flowID, created: h.created})
 	}
@@ -378,7 +378,7 @@ func (e *Engine) flowChanged(flowID string, deleted bool) {
 	if deleted {
 		limit = -1
 	}
-	e.requeue(flowID, e.gate.changed(flowID, limit))
+	e.releaseHeld(flowID, e.gate.changed(flowID, limit))
 }
 
 // PauseFlow pauses flow id: its webhooks are still acknowledged and its
@@ -412,7 +412,7 @@ func (e *Engine) setPause(ctx context.Context, id string, paused bool) (FlowHold
 	if paused {
 		ps = &st
 	}
-	e.requeue(id, e.gate.setPause(id, ps, e.concurrency(id)))
+	e.releaseHeld(id, e.gate.setPause(id, ps, e.concurrency(id)))
 	verb, action := "flow resumed", AuditFlowResume
 	if paused {
 		verb, action = "flow paused", AuditFlowPause
@@ -457,7 +457,7 @@ func (e *Engine) loadPause(ctx context.Context, id string) error {
 	if st.Paused {
 		ps = &st
 	}
-	e.requeue(id, e.gate.setPause(id, ps, e.concurrency(id)))
+	e.releaseHeld(id, e.gate.setPause(id, ps, e.concurrency(id)))
 	return nil
 }
 

@@ -17,9 +17,9 @@ import (
 	"github.com/switchyard/switchyard/internal/testwait"
 )
 
-// recorder is a fake downstream that notes, per request, the body's "n"
+// holdRecorder is a fake downstream that notes, per request, the body's "n"
 // and when it came, and how many requests it served at once at most.
-type recorder struct {
+type holdRecorder struct {
 	srv      *httptest.Server
 	mu       sync.Mutex
 	ns       []int
@@ -30,8 +30,8 @@ type recorder struct {
 	delay    time.Duration
 }
 
-func newRecorder(t *testing.T, delay time.Duration) *recorder {
-	rec := &recorder{delay: delay}
+func newHoldRecorder(t *testing.T, delay time.Duration) *holdRecorder {
+	rec := &holdRecorder{delay: delay}
 	rec.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := rec.inflight.Add(1)
 		defer rec.inflight.Add(-1)
@@ -59,7 +59,7 @@ func newRecorder(t *testing.T, delay time.Duration) *recorder {
 	return rec
 }
 
-func (rec *recorder) got() ([]int, []time.Time, []string) {
+func (rec *holdRecorder) got() ([]int, []time.Time, []string) {
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	return slices.Clone(rec.ns), slices.Clone(rec.times), slices.Clone(rec.flows)
@@ -92,7 +92,7 @@ func (te *testEngine) acceptN(t *testing.T, a *ActiveFlow, n int) []string {
 // stored, nothing runs, the pause outlives a restart, and after Resume the
 // runs execute in order of arrival.
 func TestPauseHoldsThenRunsInOrder(t *testing.T) {
-	rec := newRecorder(t, 0)
+	rec := newHoldRecorder(t, 0)
 	dir := t.TempDir()
 	te := startEngine(t, dir, Config{Workers: 8})
 	te.saveFlow(t, postFlow("held", rec.srv.URL, `, "concurrency": 1`, ""))
@@ -187,8 +187,8 @@ func TestPauseStopsARunBeforeItsNextStep(t *testing.T) {
 // its backlog one at a time, in order, while another flow runs its own
 // concurrently.
 func TestConcurrencyOneSerialises(t *testing.T) {
-	capped := newRecorder(t, 20*time.Millisecond)
-	free := newRecorder(t, 20*time.Millisecond)
+	capped := newHoldRecorder(t, 20*time.Millisecond)
+	free := newHoldRecorder(t, 20*time.Millisecond)
 	te := startEngine(t, "", Config{Workers: 16})
 	a := te.saveFlow(t, postFlow("capped", capped.srv.URL, `, "concurrency": 1`, ""))
 	b := te.saveFlow(t, postFlow("free", free.srv.URL, "", ""))
@@ -225,7 +225,7 @@ func TestConcurrencyOneSerialises(t *testing.T) {
 // connection share its rate limit: the fake service receives requests no
 // faster than the limit allows, and a run waiting for it says so.
 func TestConnectionRateSharedAcrossFlows(t *testing.T) {
-	rec := newRecorder(t, 0)
+	rec := newHoldRecorder(t, 0)
 	te := startEngine(t, "", Config{Workers: 16})
 	rate := &flows.RateLimit{Requests: 4, Per: flows.Duration(time.Second)}
 	if _, err := te.PutConnectionRate(context.Background(), "crm", "http_bearer", map[string]string{"token": "tok"}, rate); err != nil {

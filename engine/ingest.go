@@ -71,6 +71,13 @@ func (e *Engine) WebhookFlow(path string) (*ActiveFlow, bool) {
 // wait, Accepted.Done yields the run when it responds or ends; the caller
 // must call Forget if it stops waiting.
 func (e *Engine) Accept(ctx context.Context, a *ActiveFlow, ev *Event, wait bool) (Accepted, error) {
+	return e.accept(ctx, a, ev, wait, nil)
+}
+
+// accept is Accept; link, when set, holds what a run started by another
+// run keeps of it (CalledBy, FailureOf), and its dedupe key is kept for
+// internalDedupeWindow.
+func (e *Engine) accept(ctx context.Context, a *ActiveFlow, ev *Event, wait bool, link *Run) (Accepted, error) {
 	if n := e.pending.Add(1); n > int64(e.cfg.QueueLimit) {
 		e.pending.Add(-1)
 		e.counts.saturated.Add(1)
@@ -101,7 +108,12 @@ func (e *Engine) Accept(ctx context.Context, a *ActiveFlow, ev *Event, wait bool
 		CreatedAt:   ev.ReceivedAt,
 		Steps:       []StepResult{},
 	}
-	res, err := e.store.Accept(ctx, ev, run, cf.Flow.Trigger.EffectiveDedupeWindow())
+	window := cf.Flow.Trigger.EffectiveDedupeWindow()
+	if link != nil {
+		run.CalledBy, run.FailureOf = link.CalledBy, link.FailureOf
+		window = internalDedupeWindow
+	}
+	res, err := e.store.Accept(ctx, ev, run, window)
 	if err != nil {
 		return Accepted{}, err
 	}
@@ -230,7 +242,7 @@ func (e *Engine) startFrom(ctx context.Context, old, nr *Run) (*Run, error) {
 // run with every step's result; nothing is stored. With dry, connectors
 // send nothing out. Retries and delays wait in place (bounded by ctx).
 func (e *Engine) TestRun(ctx context.Context, cf *flows.Compiled, ev *Event, dry bool) (*Run, error) {
-	return RunOnce(ctx, cf, ev, RunOnceOptions{Dry: dry, HTTP: e.cfg.HTTP, Dial: e.cfg.Dial, Secrets: e, Limits: &e.rates})
+	return RunOnce(ctx, cf, ev, RunOnceOptions{Dry: dry, HTTP: e.cfg.HTTP, Dial: e.cfg.Dial, Secrets: e, KV: e.exec.kv, Limits: &e.rates})
 }
 
 // RunOnceOptions configure RunOnce.
@@ -244,6 +256,8 @@ type RunOnceOptions struct {
 	// Limits, when set, holds the rate limits of connections: steps wait
 	// their turn in place.
 	Limits *RateBuckets
+	// KV is the data store the store.* steps use; nil: they fail.
+	KV KVStore
 }
 
 // RunOnce executes a flow in-process without a store, as `switchyard run`
@@ -268,7 +282,7 @@ func RunOnce(ctx context.Context, cf *flows.Compiled, ev *Event, opts RunOnceOpt
 	if dial == nil {
 		dial = (&net.Dialer{Timeout: 10 * time.Second}).DialContext
 	}
-	x := &executor{http: client, dial: dial, secrets: opts.Secrets, now: time.Now, limits: opts.Limits}
+	x := &executor{http: client, dial: dial, secrets: opts.Secrets, kv: opts.KV, now: time.Now, limits: opts.Limits}
 	if err := x.advance(ctx, st); err != nil {
 		return run, err
 	}

@@ -101,6 +101,9 @@ func (x *executor) loop(ctx context.Context, st *runState, cs *flows.CompiledSte
 	}
 	n := len(list)
 	res.ItemCount = &n
+	if cs.Step.Concurrency > 1 {
+		return x.loopConcurrent(ctx, st, cs, list)
+	}
 
 	outer := st.steps
 	defer func() { st.steps, st.iter = outer, nil }()

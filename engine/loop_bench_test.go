@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchyard/switchyard/connectors/egress"
 )
@@ -18,6 +19,8 @@ import (
 // only shape data (folded into the loop's end, no checkpoint per item).
 // items=10 beside items=100 shows how the cost per item grows with the
 // list (the run's record, rewritten at each checkpoint, grows with it).
+// "slow20ms" items call a remote that answers in 20 ms, one at a time and
+// eight at a time.
 func BenchmarkLoop100Items(b *testing.B) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
@@ -27,13 +30,25 @@ func BenchmarkLoop100Items(b *testing.B) {
 	for _, kind := range []string{"http", "pure"} {
 		for _, n := range []int{10, 100} {
 			b.Run(fmt.Sprintf("%s/items=%d", kind, n), func(b *testing.B) {
-				benchLoop(b, srv.URL, kind == "http", n)
+				benchLoop(b, srv.URL, kind == "http", n, 1)
 			})
 		}
 	}
+	// A remote that takes 20 ms per call: what concurrency buys.
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		time.Sleep(20 * time.Millisecond)
+		io.WriteString(w, `{"id":"erp-1"}`)
+	}))
+	defer slow.Close()
+	for _, c := range []int{1, 8} {
+		b.Run(fmt.Sprintf("slow20ms/items=100/concurrency=%d", c), func(b *testing.B) {
+			benchLoop(b, slow.URL, true, 100, c)
+		})
+	}
 }
 
-func benchLoop(b *testing.B, url string, http bool, items int) {
+func benchLoop(b *testing.B, url string, http bool, items, concurrency int) {
 	te := startEngineBWith(b, Config{HTTP: egress.NewClient(egress.MustParseAllow("127.0.0.1/32"))})
 	inner := `{"id": "shape", "use": "data.set", "with": {"sku": "{{ item.sku }}", "line": "{{ index + 1 }}", "order": "{{ trigger.body.id }}"}}`
 	if http {
@@ -42,7 +57,7 @@ func benchLoop(b *testing.B, url string, http bool, items int) {
 	}
 	a, err := te.SaveFlow(context.Background(), []byte(`{"id": "loop", "name": "loop", "enabled": true,
 	  "trigger": {"type": "webhook", "path": "loop"},
-	  "steps": [{"id": "lines", "for_each": "trigger.body.line_items", "steps": [`+inner+`]}]}`), false, "")
+	  "steps": [{"id": "lines", "for_each": "trigger.body.line_items", "concurrency": `+fmt.Sprint(concurrency)+`, "steps": [`+inner+`]}]}`), false, "")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // erpFake stands in for an ERP that books order lines: it records each
@@ -291,5 +292,141 @@ func TestSwitchOutputBranchResult(t *testing.T) {
 		if !strings.Contains(string(sw), `"branch":`) || !strings.Contains(string(sw), `"result":{`) {
 			t.Errorf("switch recorded %s", sw)
 		}
+	}
+}
+
+// TestLoopConcurrency: with concurrency 4, up to four items wait on the
+// remote at once (never more), every item is sent once with its own key,
+// and the output keeps the list's order.
+func TestLoopConcurrency(t *testing.T) {
+	var mu sync.Mutex
+	inFlight, most := 0, 0
+	seen := map[string]string{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var b map[string]any
+		json.NewDecoder(r.Body).Decode(&b)
+		mu.Lock()
+		inFlight++
+		most = max(most, inFlight)
+		seen[fmt.Sprint(b["sku"])] = r.Header.Get("Idempotency-Key")
+		mu.Unlock()
+		time.Sleep(30 * time.Millisecond)
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"sku": %q}`, b["sku"])
+	}))
+	defer srv.Close()
+	te := startEngine(t, "", Config{})
+	var lines []string
+	for i := range 12 {
+		lines = append(lines, fmt.Sprintf(`{"sku": "s%d"}`, i))
+	}
+	start := time.Now()
+	r := runLoop(t, te, loopFlowJSON(srv.URL, `"concurrency": 4,`, ""), `{"lines": [`+strings.Join(lines, ",")+`]}`)
+	took := time.Since(start)
+	if r.Status != RunSucceeded {
+		t.Fatalf("run %s: %s", r.Status, r.Error)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if most != 4 || len(seen) != 12 {
+		t.Fatalf("at most %d in flight (want 4), %d items sent (want 12)", most, len(seen))
+	}
+	for i := range 12 {
+		if want := fmt.Sprintf("%s:each[%d].post", r.ID, i); seen[fmt.Sprintf("S%d", i)] != want {
+			t.Errorf("item %d key %q, want %q", i, seen[fmt.Sprintf("S%d", i)], want)
+		}
+	}
+	outs := r.result("each").Output.([]any)
+	for i, o := range outs {
+		if got := o.(map[string]any)["body"].(map[string]any)["sku"]; got != fmt.Sprintf("S%d", i) {
+			t.Fatalf("output %d is %v: the order of the list is lost", i, got)
+		}
+	}
+	// 12 items of 30 ms, 4 at a time: about 90 ms, not 360.
+	if took > 300*time.Millisecond {
+		t.Logf("took %s (a loaded machine?)", took)
+	}
+}
+
+// TestLoopConcurrencyFailureStops: a failed item stops new items; the run
+// fails naming it.
+func TestLoopConcurrencyFailureStops(t *testing.T) {
+	erp := newERPFake(t)
+	erp.reject["S1"] = true
+	te := startEngine(t, "", Config{})
+	var lines []string
+	for i := range 20 {
+		lines = append(lines, fmt.Sprintf(`{"sku": "s%d"}`, i))
+	}
+	r := runLoop(t, te, loopFlowJSON(erp.srv.URL, `"concurrency": 2,`, ""), `{"lines": [`+strings.Join(lines, ",")+`]}`)
+	if r.Status != RunFailed || !strings.Contains(r.Error, `item 1: step "post" failed`) {
+		t.Fatalf("run %s: %s", r.Status, r.Error)
+	}
+	if n := len(erp.skus()); n >= 20 {
+		t.Fatalf("%d items sent: the failure did not stop the loop", n)
+	}
+}
+
+// TestLoopConcurrencyRetryParks: items that must be retried park the run
+// once every started item settled; it resumes and finishes, each item's
+// remote call made once more at most.
+func TestLoopConcurrencyRetryParks(t *testing.T) {
+	var mu sync.Mutex
+	calls := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var b map[string]any
+		json.NewDecoder(r.Body).Decode(&b)
+		sku := fmt.Sprint(b["sku"])
+		mu.Lock()
+		calls[sku]++
+		n := calls[sku]
+		mu.Unlock()
+		if (sku == "S1" || sku == "S4") && n == 1 {
+			w.WriteHeader(503)
+			return
+		}
+		io.WriteString(w, `{}`)
+	}))
+	defer srv.Close()
+	te := startEngine(t, "", Config{})
+	var lines []string
+	for i := range 6 {
+		lines = append(lines, fmt.Sprintf(`{"sku": "s%d"}`, i))
+	}
+	r := runLoop(t, te, loopFlowJSON(srv.URL, `"concurrency": 3,`, `"retry": {"attempts": 3, "backoff": "20ms"},`), `{"lines": [`+strings.Join(lines, ",")+`]}`)
+	if r.Status != RunSucceeded {
+		t.Fatalf("run %s: %s", r.Status, r.Error)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i := range 6 {
+		sku, want := fmt.Sprintf("S%d", i), 1
+		if i == 1 || i == 4 {
+			want = 2
+		}
+		if calls[sku] != want {
+			t.Errorf("%s called %d times, want %d (all %v)", sku, calls[sku], want, calls)
+		}
+	}
+	if n := len(r.result("each").Output.([]any)); n != 6 {
+		t.Fatalf("%d outputs", n)
+	}
+}
+
+// TestReplayPlanListsLoopSteps: replaying a run warns about the steps
+// inside loops that call services, too.
+func TestReplayPlanListsLoopSteps(t *testing.T) {
+	erp := newERPFake(t)
+	te := startEngine(t, "", Config{})
+	r := runLoop(t, te, loopFlowJSON(erp.srv.URL, "", ""), `{"lines": [{"sku": "a"}]}`)
+	ext, err := te.ReplayPlan(context.Background(), r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ext) != 1 || ext[0].ID != "post" || ext[0].Path != "steps[0].steps[1]" {
+		t.Fatalf("replay plan %+v", ext)
 	}
 }

@@ -99,6 +99,22 @@ type Run struct {
 	// keys when it is not this run: a retry keeps the keys of the run it
 	// retries, so a remote can recognise a step sent again.
 	IdempotencyRun string `json:"idempotency_run,omitempty"`
+	// CalledBy links a run started by a flow.call step to the run and
+	// step that called it (calls.go).
+	CalledBy *CallLink `json:"called_by,omitempty"`
+	// FailureOf is, on a run of an error flow, the failed run that
+	// started it; FailureRun is, on a failed run, that error flow's run.
+	FailureOf  string `json:"failure_of,omitempty"`
+	FailureRun string `json:"failure_run,omitempty"`
+}
+
+// CallLink names the run and step whose flow.call started a run, and how
+// deep in nested calls that run is (1: called by a run nobody called).
+type CallLink struct {
+	RunID  string `json:"run_id"`
+	FlowID string `json:"flow_id"`
+	StepID string `json:"step_id"`
+	Depth  int    `json:"depth"`
 }
 
 // CrashCount is how often the engine stopped during one step of a run.
@@ -138,6 +154,8 @@ type StepResult struct {
 	ResumeAt      *time.Time `json:"resume_at,omitempty"`
 	// StatusCode is the remote HTTP status of the last failure, if any.
 	StatusCode int `json:"status_code,omitempty"`
+	// Calls is the run a flow.call step started.
+	Calls string `json:"calls,omitempty"`
 }
 
 // Condition is how one expression evaluated.
@@ -168,20 +186,24 @@ type RunSummary struct {
 	ReplayOf    string     `json:"replay_of,omitempty"`
 	// DueAt mirrors Run.DueAt.
 	DueAt *time.Time `json:"due_at,omitempty"`
+	// CalledBy and FailureOf mirror the Run's: a run recovered before its
+	// first checkpoint is rebuilt from this record and must keep them.
+	CalledBy  *CallLink `json:"called_by,omitempty"`
+	FailureOf string    `json:"failure_of,omitempty"`
 }
 
 // Summary derives the listing record of a run.
 func (r *Run) Summary() RunSummary {
 	return RunSummary{ID: r.ID, FlowID: r.FlowID, FlowVersion: r.FlowVersion, EventID: r.EventID,
 		Status: r.Status, CreatedAt: r.CreatedAt, FinishedAt: r.FinishedAt, Error: r.Error,
-		Steps: len(r.Steps), RetryOf: r.RetryOf, ReplayOf: r.ReplayOf, DueAt: r.DueAt}
+		Steps: len(r.Steps), RetryOf: r.RetryOf, ReplayOf: r.ReplayOf, DueAt: r.DueAt, CalledBy: r.CalledBy, FailureOf: r.FailureOf}
 }
 
 // AsRun rebuilds a run that was accepted but has no checkpoint yet.
 func (s RunSummary) AsRun() *Run {
 	return &Run{ID: s.ID, FlowID: s.FlowID, FlowVersion: s.FlowVersion, EventID: s.EventID,
 		Status: s.Status, CreatedAt: s.CreatedAt, FinishedAt: s.FinishedAt, DueAt: s.DueAt,
-		Error: s.Error, RetryOf: s.RetryOf, ReplayOf: s.ReplayOf, Steps: []StepResult{}}
+		Error: s.Error, RetryOf: s.RetryOf, ReplayOf: s.ReplayOf, CalledBy: s.CalledBy, FailureOf: s.FailureOf, Steps: []StepResult{}}
 }
 
 // idempotencyKey is the key a step sends so a remote can recognise it sent

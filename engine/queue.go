@@ -48,6 +48,29 @@ func (q *dueQueue) push(it queued) {
 	}
 }
 
+// makeDue moves a run waiting in memory to now; false when it is not
+// there (a worker holds it).
+func (q *dueQueue) makeDue(runID string) bool {
+	q.mu.Lock()
+	found := false
+	for i := range q.h {
+		if q.h[i].runID == runID {
+			q.h[i].due = time.Time{}
+			heap.Fix(&q.h, i)
+			found = true
+			break
+		}
+	}
+	q.mu.Unlock()
+	if found {
+		select {
+		case q.wake <- struct{}{}:
+		default:
+		}
+	}
+	return found
+}
+
 // Len is the number of runs waiting in memory.
 func (q *dueQueue) Len() int {
 	q.mu.Lock()

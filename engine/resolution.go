@@ -155,6 +155,8 @@ func (e *Engine) ReplayPlan(ctx context.Context, id string) ([]ExternalStep, err
 			for _, c := range s.Cases {
 				walk(c.Steps)
 			}
+			// A loop's steps call out once per item.
+			walk(s.Body)
 		}
 	}
 	walk(cf.Steps)

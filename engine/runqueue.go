@@ -33,7 +33,9 @@ type RunWork func(ctx context.Context, runID string) (due *time.Time, err error)
 // onRun with every run checkpoint and onFlow with every flow saved or
 // deleted by another node, until ctx ends, so that live updates, sync
 // webhook answers and each node's compiled flows follow what the others
-// did.
+// did. Whenever it starts listening (again), changes made meanwhile went
+// unheard: it calls onFlow with "" then, and the engine reloads every
+// flow.
 type ChangeFeed interface {
 	WatchChanges(ctx context.Context, onRun func(RunChange), onFlow func(flowID string))
 }
@@ -173,7 +175,7 @@ func (e *Engine) startWorkers(ctx, dctx, sctx context.Context) error {
 			defer e.wg.Done()
 			for q := range work {
 				if due, ok := e.processSafely(sctx, q, slot); ok {
-					e.queue.push(queued{runID: q.runID, due: due})
+					e.requeue(q.runID, due)
 				}
 			}
 		}(i)
@@ -213,6 +215,10 @@ func (e *Engine) mayPoll(ctx context.Context, flowID string) bool {
 // reloadFlow takes a flow another node saved or deleted into this node's
 // cache and schedule.
 func (e *Engine) reloadFlow(ctx context.Context, id string) {
+	if id == "" {
+		e.reloadFlows(ctx)
+		return
+	}
 	rec, err := e.store.Flow(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		e.flows.remove(id)
@@ -234,4 +240,23 @@ func (e *Engine) reloadFlow(ctx context.Context, id string) {
 	a := &ActiveFlow{Compiled: cf, Record: rec}
 	e.flows.set(a)
 	e.sched.update(ctx, id, a)
+}
+
+// reloadFlows brings every flow of this node's cache up to the store's.
+func (e *Engine) reloadFlows(ctx context.Context) {
+	recs, err := e.store.Flows(ctx)
+	if err != nil {
+		e.log.Error("reload flows", "err", err)
+		return
+	}
+	stored := map[string]bool{}
+	for _, rec := range recs {
+		stored[rec.ID] = true
+		e.reloadFlow(ctx, rec.ID)
+	}
+	for _, a := range e.flows.all() {
+		if !stored[a.Record.ID] {
+			e.reloadFlow(ctx, a.Record.ID)
+		}
+	}
 }

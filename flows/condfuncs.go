@@ -281,7 +281,7 @@ func printPath(n ast.Node) (string, bool) {
 		return printPath(x.Node)
 	case *ast.IdentifierNode:
 		switch x.Value {
-		case VarTrigger, VarSteps, VarRun, VarFlow:
+		case VarTrigger, VarSteps, VarRun, VarFlow, VarItem, VarIndex:
 			return x.Value, true
 		}
 		return "", false

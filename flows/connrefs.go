@@ -34,6 +34,9 @@ func ConnectionRefs(f *Flow) []ConnectionRef {
 			}
 		}
 	}
+	if n := f.Notify; n != nil && n.Secret != "" {
+		out = append(out, ConnectionRef{Field: "notify.secret", Name: n.Secret, Types: []string{"secret"}})
+	}
 	if r := f.Trigger.Request; r != nil && r.Connection != "" && !isTemplate(r.Connection) {
 		out = append(out, ConnectionRef{Field: "trigger.request.connection", Name: r.Connection})
 	}
@@ -47,6 +50,7 @@ func stepConnectionRefs(out []ConnectionRef, prefix string, steps []Step) []Conn
 		for j, c := range s.Switch {
 			out = stepConnectionRefs(out, fmt.Sprintf("%s.switch[%d].steps", p, j), c.Steps)
 		}
+		out = stepConnectionRefs(out, p+".steps", s.Steps)
 		if s.Use == "" || len(s.With) == 0 {
 			continue
 		}

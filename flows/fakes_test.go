@@ -35,6 +35,13 @@ var fakeSpecs = []connectors.Spec{
 		},
 	},
 	{
+		ID: UseFlowCall, Category: "Core", Label: "Call another flow", SideEffects: true,
+		Fields: []connectors.Field{
+			{Name: CallFlow, Label: "Flow", Type: connectors.TypeFlow, Required: true},
+			{Name: CallPayload, Label: "Payload", Type: connectors.TypeJSON, Shape: connectors.ShapeObject},
+		},
+	},
+	{
 		ID: "data.set", Category: "Core", Label: "Set data", Help: "Builds an object from expressions.",
 		Fields: []connectors.Field{{Name: WildcardField, Label: "Any key", Type: connectors.TypeJSON}},
 	},

@@ -16,6 +16,9 @@ const (
 	TriggerManual   = "manual"
 	TriggerSchedule = "schedule"
 	TriggerPoll     = "poll"
+	// TriggerCall flows are started only by other flows' flow.call steps
+	// (and Run now): they listen on no webhook.
+	TriggerCall = "call"
 )
 
 // Webhook respond modes.
@@ -61,6 +64,11 @@ type Flow struct {
 	// once (0: no cap beyond the engine's workers); the others wait, in
 	// order of arrival, durably queued.
 	Concurrency int `json:"concurrency,omitempty"`
+	// OnFailure names the flow started when a run of this one fails for
+	// good (calls.go).
+	OnFailure *FailureHandler `json:"on_failure,omitempty"`
+	// Notify names the endpoint this flow's run outcomes are POSTed to.
+	Notify *Notify `json:"notify,omitempty"`
 }
 
 // Trigger says what starts a run. Which fields apply depends on Type.
@@ -286,9 +294,8 @@ type Step struct {
 	// the per-item outputs of the last inner step, or of Collect.
 	ForEach string `json:"for_each,omitempty"`
 	Steps   []Step `json:"steps,omitempty"`
-	// Concurrency is how many items run at once (default and, for now,
-	// only 1: items run in order, which is what makes a resumed loop start
-	// at the first unfinished item).
+	// Concurrency is how many items run at once (default 1: one after
+	// another, in order; at most MaxLoopConcurrency).
 	Concurrency int `json:"concurrency,omitempty"`
 	// MaxItems fails the loop when the list is longer (default
 	// DefaultMaxItems).
@@ -312,6 +319,9 @@ const (
 	// MaxMaxItems bounds max_items: every item's steps are kept in the
 	// run's history, which is written whole at each checkpoint.
 	MaxMaxItems = 10000
+	// MaxLoopConcurrency bounds a loop's concurrency: the items share one
+	// run and its checkpoints; more would mostly queue on them.
+	MaxLoopConcurrency = 16
 	// IterationsPerPage is how many items one page of a loop's history
 	// shows (API and UI).
 	IterationsPerPage = 50

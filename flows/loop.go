@@ -35,11 +35,8 @@ func (v *validator) loop(p string, s *Step, cs *CompiledStep, visible map[string
 			v.errs.add(p+".for_each", fmt.Sprintf("must yield a list, but yields %s", t))
 		}
 	}
-	switch {
-	case s.Concurrency < 0:
-		v.errs.add(p+".concurrency", fmt.Sprintf("must be 1 or more, got %d", s.Concurrency))
-	case s.Concurrency > 1:
-		v.errs.add(p+".concurrency", fmt.Sprintf("only 1 is supported for now (items run one after another, in order), got %d", s.Concurrency))
+	if s.Concurrency < 0 || s.Concurrency > MaxLoopConcurrency {
+		v.errs.add(p+".concurrency", fmt.Sprintf("must be between 1 and %d, got %d", MaxLoopConcurrency, s.Concurrency))
 	}
 	if s.MaxItems < 0 || s.MaxItems > MaxMaxItems {
 		v.errs.add(p+".max_items", fmt.Sprintf("must be between 1 and %d, got %d", MaxMaxItems, s.MaxItems))

@@ -70,7 +70,8 @@ func TestCompileLoopErrors(t *testing.T) {
 		{"retry on a loop", func(f *Flow) { f.Steps[1].Retry = &Retry{Attempts: 2} }, []wantErr{{"steps[1].retry", "not allowed on a loop step"}}},
 		{"max_items too large", func(f *Flow) { f.Steps[1].MaxItems = MaxMaxItems + 1 }, []wantErr{{"steps[1].max_items", "must be between 1 and 10000"}}},
 		{"max_items negative", func(f *Flow) { f.Steps[1].MaxItems = -1 }, []wantErr{{"steps[1].max_items", "must be between 1 and 10000"}}},
-		{"concurrency above 1", func(f *Flow) { f.Steps[1].Concurrency = 4 }, []wantErr{{"steps[1].concurrency", "only 1 is supported for now"}}},
+		{"concurrency too high", func(f *Flow) { f.Steps[1].Concurrency = 17 }, []wantErr{{"steps[1].concurrency", "must be between 1 and 16, got 17"}}},
+		{"concurrency negative", func(f *Flow) { f.Steps[1].Concurrency = -1 }, []wantErr{{"steps[1].concurrency", "must be between 1 and 16, got -1"}}},
 		{"max_items without for_each", func(f *Flow) { f.Steps[0].MaxItems = 3 }, []wantErr{{"steps[0].max_items", "only allowed with for_each"}}},
 		{"collect without for_each", func(f *Flow) { f.Steps[0].Collect = "x" }, []wantErr{{"steps[0].collect", "only allowed with for_each"}}},
 		{"bad collect template", func(f *Flow) { f.Steps[1].Collect = map[string]any{"x": "{{ item. }}"} }, []wantErr{{"steps[1].collect.x", "expression"}}},
@@ -104,5 +105,18 @@ func TestSchemaDescribesLoops(t *testing.T) {
 		if !strings.Contains(s, want) {
 			t.Errorf("schema lacks %s", want)
 		}
+	}
+}
+
+func TestConnectionRefsInsideLoops(t *testing.T) {
+	f := loopFlow(t)
+	f.Steps[1].Steps[1].With["connection"] = "erp"
+	f.Steps[1].Steps[1].With["auth"] = "bearer"
+	var got []string
+	for _, r := range ConnectionRefs(f) {
+		got = append(got, r.Field+"="+r.Name)
+	}
+	if strings.Join(got, " ") != "steps[1].steps[1].with.connection=erp" {
+		t.Fatalf("refs %v", got)
 	}
 }

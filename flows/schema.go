@@ -89,6 +89,17 @@ func buildSchema(specs []connectors.Spec) obj {
 				"max_backoff": ref("duration"),
 			},
 		},
+		"notify": obj{
+			"type":                 "object",
+			"additionalProperties": false,
+			"required":             []string{"url", "secret"},
+			"description":          "An endpoint run outcomes are POSTed to as Standard Webhooks.",
+			"properties": obj{
+				"url":    obj{"type": "string", "pattern": "^https?://", "description": "An absolute http or https URL."},
+				"secret": obj{"type": "string", "minLength": 1, "description": "The connection of type secret holding the whsec_ signing secret."},
+				"events": obj{"type": "array", "items": obj{"enum": NotifyEvents}, "uniqueItems": true, "description": "Events sent (default run.succeeded and run.failed)."},
+			},
+		},
 		"step":   stepSchema(specs),
 		"case":   caseSchema(),
 		"config": obj{"type": "object", "description": "The connector's settings; strings may hold {{ expr }} templates."},
@@ -113,6 +124,10 @@ func buildSchema(specs []connectors.Spec) obj {
 			"trigger":     ref("trigger"),
 			"steps":       obj{"type": "array", "minItems": 1, "items": ref("step")},
 			"concurrency": obj{"type": "integer", "minimum": 1, "maximum": MaxConcurrency, "description": "At most this many runs of the flow in progress at once; the others wait, durably, in order of arrival."},
+			"on_failure": obj{"type": "object", "additionalProperties": false, "required": []string{"flow"},
+				"description": "The flow started when a run of this one fails for good; its trigger body names the failed run, step and error.",
+				"properties":  obj{"flow": obj{"type": "string", "pattern": flowIDPattern.String()}}},
+			"notify": ref("notify"),
 		},
 		"$defs": defs,
 	}
@@ -295,8 +310,8 @@ func stepSchema(specs []connectors.Spec) obj {
 			"switch":   obj{"type": "array", "minItems": 1, "items": ref("case"), "description": "Runs the steps of the first case whose when holds; later steps read steps.<id>.output.branch (the case's index, -1 when none held) and .output.result (the last output of its steps)."},
 			"for_each": obj{"$ref": "#/$defs/expression", "description": "A list; the loop runs its steps once per element with item and index in scope. Its output is the list of the per-item outputs of the last inner step (or of collect)."},
 			"steps":    obj{"type": "array", "minItems": 1, "items": ref("step"), "description": "A loop's inner steps (no loop inside a loop)."},
-			"concurrency": obj{"type": "integer", "minimum": 1, "maximum": 1, "default": 1,
-				"description": "Items running at once; only 1 for now (items run in order)."},
+			"concurrency": obj{"type": "integer", "minimum": 1, "maximum": MaxLoopConcurrency, "default": 1,
+				"description": "Items running at once (default 1: one after another, in order)."},
 			"max_items": obj{"type": "integer", "minimum": 1, "maximum": MaxMaxItems, "default": DefaultMaxItems,
 				"description": "A longer list fails the loop."},
 			"collect": obj{"description": "A template rendered once per item after its steps (item, index and the inner steps' outputs in scope); its values make the loop's output."},
@@ -370,6 +385,9 @@ func fieldSchema(f connectors.Field) obj {
 		out = obj{"type": "string"}
 	case connectors.TypeConnection:
 		out = obj{"type": "string", "minLength": 1}
+	case connectors.TypeFlow:
+		// A flow id, never a template (calls.go).
+		out = obj{"type": "string", "pattern": flowIDPattern.String()}
 	case connectors.TypeNumber:
 		out = orTemplate(obj{"type": "number"})
 	case connectors.TypeBool:

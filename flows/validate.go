@@ -44,13 +44,14 @@ var (
 var HTTPMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
 // TriggerTypes lists the trigger types in the order messages name them.
-var TriggerTypes = []string{TriggerWebhook, TriggerManual, TriggerSchedule, TriggerPoll}
+var TriggerTypes = []string{TriggerWebhook, TriggerManual, TriggerSchedule, TriggerPoll, TriggerCall}
 
 // triggerFields says which trigger fields (besides type) each trigger type
 // accepts.
 var triggerFields = map[string][]string{
 	TriggerWebhook:  {"path", "methods", "verify", "dedupe", "dedupe_window", "respond", "timeout", "max_body", "rate_limit"},
 	TriggerManual:   {},
+	TriggerCall:     {},
 	TriggerSchedule: {"cron", "timezone", "misfire", "catch_up_limit"},
 	TriggerPoll:     {"cron", "timezone", "request", "items", "key", "cursor", "backfill", "flood_limit", "seen_limit"},
 }
@@ -68,6 +69,7 @@ func Compile(f *Flow) (*Compiled, error) {
 	c := &Compiled{Flow: f, byID: map[string]*CompiledStep{}}
 	v.byID = c.byID
 	v.flowFields(f)
+	v.flowLinks(f)
 	// Step ids are needed to check trigger expressions, but their problems
 	// are reported after the trigger's, in document order.
 	idErrs := v.collectIDs(f.Steps)
@@ -593,6 +595,9 @@ func (v *validator) step(p string, s *Step, visible map[string]bool) *CompiledSt
 			v.retry(p+".retry", s.Retry)
 		}
 		cs.Spec, cs.With = v.config(p, s, visible)
+		if s.Use == UseFlowCall {
+			v.callStep(p, s)
+		}
 		return cs
 	}
 	if len(s.With) > 0 {
@@ -701,13 +706,19 @@ func (v *validator) checkSteps(field string, refs exprRefs, visible map[string]b
 func (v *validator) config(p string, s *Step, visible map[string]bool) (connectors.Spec, *Template) {
 	var spec connectors.Spec
 	known := false
-	if conn, err := connectors.Lookup(s.Use); err != nil {
+	conn, err := connectors.Lookup(s.Use)
+	if err != nil {
 		v.errs.add(p+".use", fmt.Sprintf("unknown connector %q", s.Use))
 	} else {
 		spec, known = conn.Spec(), true
 	}
 	if known {
 		v.checkConfig(p+".with", spec, s.With)
+		if cc, ok := conn.(connectors.ConfigChecker); ok {
+			for _, e := range cc.CheckConfig(s.With) {
+				v.errs.add(keyPath(p+".with", e.Field), e.Msg)
+			}
+		}
 	}
 	if len(s.With) == 0 {
 		return spec, nil
@@ -820,6 +831,10 @@ func (v *validator) checkValue(p string, f connectors.Field, val any) {
 			if _, ok := m[k].(string); !ok {
 				v.errs.add(keyPath(p, k), "must be a string, got "+describe(m[k]))
 			}
+		}
+	case connectors.TypeFlow:
+		if _, ok := val.(string); !ok {
+			v.errs.add(p, "must be the id of a flow, got "+describe(val))
 		}
 	case connectors.TypeConnection:
 		if s, ok := val.(string); !ok || s == "" {

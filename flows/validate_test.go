@@ -62,7 +62,7 @@ func TestCompileErrors(t *testing.T) {
 		}, []wantErr{{"trigger.rate_limit.requests", "must be between 1 and 1000000, got 0"}, {"trigger.rate_limit.per", "must be between 1s and 24h"}}},
 
 		// Trigger type and fields that do not belong.
-		{"trigger type missing", func(f *Flow) { f.Trigger.Type = "" }, []wantErr{{"trigger.type", "required (one of webhook, manual, schedule, poll)"}}},
+		{"trigger type missing", func(f *Flow) { f.Trigger.Type = "" }, []wantErr{{"trigger.type", "required (one of webhook, manual, schedule, poll, call)"}}},
 		{"trigger type unknown", func(f *Flow) { f.Trigger.Type = "email" }, []wantErr{{"trigger.type", `unknown trigger type "email"`}}},
 		{"cron on webhook", func(f *Flow) { f.Trigger.Cron = "@daily" }, []wantErr{{"trigger.cron", "not allowed for webhook triggers"}}},
 		{"items on webhook", func(f *Flow) { f.Trigger.Items = "x" }, []wantErr{{"trigger.items", "not allowed for webhook triggers"}}},

@@ -99,3 +99,16 @@ func TestLoopPagesAPI(t *testing.T) {
 		t.Errorf("page past the last: %d %s", r.StatusCode, b)
 	}
 }
+
+// TestSyncAnswerOfALoop: a sync webhook whose flow ends with a loop
+// answers with the loop's output, the list of its items' outputs.
+func TestSyncAnswerOfALoop(t *testing.T) {
+	f := newFixture(t, engine.Config{})
+	createFlow(t, f, `{"id": "sl", "name": "sl", "enabled": true, "trigger": {"type": "webhook", "path": "sl", "respond": "sync"},
+	  "steps": [{"id": "each", "for_each": "trigger.body.xs", "steps": [
+	    {"id": "sq", "use": "data.set", "with": {"n": "{{ item.n * item.n }}"}}]}]}`)
+	r, b := f.do(t, "POST", "/hooks/sl", "application/json", `{"xs": [{"n": 2}, {"n": 3}]}`)
+	if r.StatusCode != 200 || b != `[{"n":4},{"n":9}]` {
+		t.Fatalf("sync answer: %d %s", r.StatusCode, b)
+	}
+}

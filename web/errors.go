@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/utils"
@@ -94,6 +95,10 @@ func (s *Server) classify(c *fiber.Ctx, err error) (int, errorBody) {
 	var ve *flows.ValidationError
 	var fe *fiber.Error
 	var inUse *engine.ConnectionInUseError
+	if status, body, ok := kvProblem(err); ok && !panicked(c) {
+		return status, body
+	}
+	var flowInUse *engine.FlowInUseError
 	switch {
 	case panicked(c):
 		// A panic is our bug whatever value it carries; recoverPanics has
@@ -104,6 +109,8 @@ func (s *Server) classify(c *fiber.Ctx, err error) (int, errorBody) {
 		return fiber.StatusBadRequest, errorBody{Error: "invalid: " + summarize(ve), Details: ve.Details}
 	case errors.As(err, &inUse):
 		return fiber.StatusConflict, errorBody{Error: fmt.Sprintf("connection %q is used by %d flow(s); delete it with ?force=true to remove it anyway", inUse.Name, len(inUse.Flows)), Flows: inUse.Flows}
+	case errors.As(err, &flowInUse):
+		return fiber.StatusConflict, errorBody{Error: fmt.Sprintf("flow %q is still used by %s; change those first", flowInUse.ID, strings.Join(flowInUse.By, ", ")), Flows: flowInUse.By}
 	case errors.As(err, &fe):
 		if fe.Code == fiber.StatusRequestEntityTooLarge {
 			return fe.Code, errorBody{Error: "request body too large"}

@@ -216,6 +216,7 @@ func readHookBody(c *fiber.Ctx, limit int64) ([]byte, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
+	c.Locals(localHookBody, body) // a refusal keeps the decoded start
 	contentType := c.Get(fiber.HeaderContentType)
 	if err := checkBody(contentType, body); err != nil {
 		return nil, "", err
@@ -337,8 +338,11 @@ func (s *Server) syncAnswer(c *fiber.Ctx, run *engine.Run) error {
 	}
 	var out any
 	for i := len(run.Steps) - 1; i >= 0; i-- {
-		if run.Steps[i].Status == engine.StepSucceeded && run.Steps[i].Use != "" {
-			out = run.Steps[i].Output
+		// A loop's items are part of the loop, whose output is the list
+		// of theirs.
+		s := &run.Steps[i]
+		if s.Status == engine.StepSucceeded && !s.InLoop() && (s.Use != "" || s.IsLoop()) {
+			out = s.Output
 			break
 		}
 	}

@@ -102,9 +102,11 @@ var pageParams = []apiParam{
 
 // pathParamDesc describes the path parameters of the routes.
 var pathParamDesc = map[string]string{
-	"id":   "The flow's or run's id.",
-	"name": "The connection's name.",
-	"n":    "A version number of the flow (1, 2, …).",
+	"id":        "The flow's or run's id.",
+	"name":      "The connection's name.",
+	"n":         "A version number of the flow (1, 2, …).",
+	"namespace": "A data store namespace: a flow's id, or a shared name.",
+	"key":       "A data store key, percent-encoded (a%2Fb is the key a/b).",
 }
 
 // apiDocs describes every route under /api (and the operational routes
@@ -119,7 +121,7 @@ var apiDocs = []apiDoc{
 		answers: []apiAnswer{{status: 200, body: flowView{}}}},
 	{method: "PUT", path: "/api/flows/:id", tag: "flows", summary: "Save a new version of a flow (the body's id must match).",
 		body: schemaRef("Flow"), answers: []apiAnswer{{status: 200, body: flowView{}}}},
-	{method: "DELETE", path: "/api/flows/:id", tag: "flows", summary: "Delete a flow; its runs stay readable.",
+	{method: "DELETE", path: "/api/flows/:id", tag: "flows", summary: "Delete a flow; its runs stay readable. 409 naming them while other flows call it or name it as their error flow, or the settings make it the default error flow.",
 		answers: []apiAnswer{{status: 204}}},
 	{method: "POST", path: "/api/flows/:id/test", tag: "flows", summary: "Run the flow on a payload without storing anything; dry sends nothing out.",
 		body: testRequest{}, answers: []apiAnswer{{status: 200, body: engine.Run{}}}},
@@ -191,6 +193,21 @@ var apiDocs = []apiDoc{
 		query:   []apiParam{{"force", "Delete it although flows name it.", obj{"type": "boolean"}}},
 		answers: []apiAnswer{{status: 204}}},
 
+	{method: "GET", path: "/api/store", tag: "store", summary: "The data store's namespaces that hold values, with their keys and bytes.",
+		answers: []apiAnswer{{status: 200, body: kvNamespaceList{}}}},
+	{method: "GET", path: "/api/store/:namespace", tag: "store", summary: "A namespace's values in key order, a page at a time.",
+		query: []apiParam{
+			{"after", "The next_cursor of the previous page.", obj{"type": "string"}},
+			{"limit", "Page size (default 100, at most 1000).", obj{"type": "integer", "minimum": 1}},
+		},
+		answers: []apiAnswer{{status: 200, body: engine.KVPage{}}}},
+	{method: "GET", path: "/api/store/:namespace/:key", tag: "store", summary: "One value; 404 when the key holds none (or it expired).",
+		answers: []apiAnswer{{status: 200, body: engine.KVEntry{}}}},
+	{method: "PUT", path: "/api/store/:namespace/:key", tag: "store", summary: "Store a value (any JSON), optionally expiring; 413 past a limit (64 KiB a value, 8 MiB and 10,000 keys a namespace).",
+		body: kvPutRequest{}, answers: []apiAnswer{{status: 200, body: engine.KVEntry{}}}},
+	{method: "DELETE", path: "/api/store/:namespace/:key", tag: "store", summary: "Delete a value; 404 when the key held none.",
+		answers: []apiAnswer{{status: 204}}},
+
 	{method: "GET", path: "/api/events", tag: "events", summary: "Server-Sent Events of run and step updates; send Last-Event-ID to resume.",
 		query: []apiParam{
 			{"flow", "Only this flow's updates.", obj{"type": "string"}},
@@ -199,6 +216,12 @@ var apiDocs = []apiDoc{
 		answers: []apiAnswer{{status: 200, contentType: "text/event-stream", body: obj{"type": "string"}}}},
 	{method: "GET", path: "/api/backup", tag: "operations", summary: "A consistent copy of the database (a bbolt file, exact Content-Length), with every webhook acknowledged before the call; ingest goes on meanwhile. Never holds the key file (docs/operations.md, Backups).",
 		answers: []apiAnswer{{status: 200, contentType: "application/octet-stream", body: obj{"type": "string", "contentMediaType": "application/octet-stream"}}}},
+	{method: "GET", path: "/api/settings", tag: "settings", summary: "The instance-wide settings: the default error flow (on_failure) and the default notification endpoint (notify).",
+		answers: []apiAnswer{{status: 200, body: engine.Settings{}}}},
+	{method: "PUT", path: "/api/settings", tag: "settings", summary: "Replace the settings; 400 with field paths for an unknown flow, a bad URL or a signing secret that is no connection of type secret.",
+		body: engine.Settings{}, answers: []apiAnswer{{status: 200, body: engine.Settings{}}}},
+	{method: "POST", path: "/api/signing-secrets", tag: "settings", summary: "Make a whsec_ signing secret for run notifications, stored encrypted as a connection of type secret (name, or name_2, … when taken); the answer is the only time the secret is shown.",
+		body: signingSecretRequest{}, answers: []apiAnswer{{status: 201, body: signingSecretAnswer{}}}},
 	{method: "GET", path: "/api/schema/flow", tag: "flows", public: true, summary: "The JSON Schema of flow files.",
 		answers: []apiAnswer{{status: 200, contentType: "application/schema+json", body: obj{"$ref": flows.SchemaDialect}}}},
 	{method: "GET", path: "/api/openapi.json", tag: "operations", public: true, summary: "This document.",
@@ -260,7 +283,8 @@ func buildOpenAPI() []byte {
 			"license":     obj{"name": "Apache-2.0", "identifier": "Apache-2.0"},
 		},
 		"tags": []obj{
-			{"name": "flows"}, {"name": "runs"}, {"name": "refusals"}, {"name": "connectors"}, {"name": "events"}, {"name": "audit"}, {"name": "operations"},
+			{"name": "flows"}, {"name": "runs"}, {"name": "refusals"}, {"name": "connectors"}, {"name": "store"}, {"name": "events"}, {"name": "audit"}, {"name": "operations"},
+			{"name": "flows"}, {"name": "runs"}, {"name": "refusals"}, {"name": "connectors"}, {"name": "events"}, {"name": "audit"}, {"name": "settings"}, {"name": "operations"},
 		},
 		"paths": paths,
 		"components": obj{
@@ -442,6 +466,7 @@ func nullablePointers(t reflect.Type, schema obj) {
 
 var (
 	rawMessageType = reflect.TypeFor[json.RawMessage]()
+	kvValueType    = reflect.TypeFor[engine.KVValue]()
 	timeType       = reflect.TypeFor[time.Time]()
 	durationType   = reflect.TypeFor[flows.Duration]()
 )
@@ -452,6 +477,8 @@ func mapType(t reflect.Type) *jsonschema.Schema {
 	case rawMessageType:
 		// The only raw JSON in answers is a flow's stored definition.
 		return &jsonschema.Schema{Ref: "#/components/schemas/Flow"}
+	case kvValueType:
+		return &jsonschema.Schema{Description: "Any JSON value."}
 	case timeType:
 		return &jsonschema.Schema{Type: "string", Format: "date-time"}
 	case durationType:

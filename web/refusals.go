@@ -31,8 +31,22 @@ const (
 	localHookBody      = "switchyard.hook_body"
 )
 
-// refusalHeaderValueMax caps each header value kept with a refusal.
-const refusalHeaderValueMax = 256
+// refusalHeaderValueMax caps each header value kept with a refusal (and
+// its content type); refusalPathMax its path.
+const (
+	refusalHeaderValueMax = 256
+	refusalPathMax        = 1024
+)
+
+// capped is s cut to at most max bytes at a character boundary, with "…"
+// when it was cut.
+func capped(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	out, _ := bodyExcerpt([]byte(s), max)
+	return out + "…"
+}
 
 // noteRefusal leaves what the handler knows about a refusal for
 // recordRefusal; empty values are not set.
@@ -70,8 +84,9 @@ func (s *Server) recordRefusal(c *fiber.Ctx, err error) {
 	scheme, _ := c.Locals(localRefusalScheme).(string)
 	r := engine.Refusal{
 		At: time.Now().UTC(), FlowID: flowID, Status: status, Kind: kind, Reason: reason, Scheme: scheme,
-		Method: c.Method(), Path: c.Path(), Remote: c.IP(), ContentType: c.Get(fiber.HeaderContentType),
-		Headers: s.refusalHeaders(c, flowID),
+		Method: c.Method(), Path: capped(c.Path(), refusalPathMax), Remote: c.IP(),
+		ContentType: capped(c.Get(fiber.HeaderContentType), refusalHeaderValueMax),
+		Headers:     s.refusalHeaders(c, flowID),
 	}
 	if body, ok := c.Locals(localHookBody).([]byte); ok {
 		r.Size = int64(len(body))
@@ -146,9 +161,8 @@ func (s *Server) refusalHeaders(c *fiber.Ctx, flowID string) map[string]string {
 		value := string(val)
 		if credentialHeader(name) || name == tokenHeader {
 			value = engine.Redacted
-		} else if len(value) > refusalHeaderValueMax {
-			value, _ = bodyExcerpt(val, refusalHeaderValueMax)
-			value += "…"
+		} else {
+			value = capped(value, refusalHeaderValueMax)
 		}
 		if prev, ok := h[name]; ok {
 			h[name] = prev + ", " + value
@@ -231,17 +245,26 @@ func (s *Server) listRefusals(c *fiber.Ctx) error {
 	return c.JSON(p)
 }
 
-// refusedPage is the UI's list of every refused request.
+// refusedPage is the UI's list of every refused request, or (?flow=)
+// of one flow's.
 func (s *Server) refusedPage(c *fiber.Ctx) error {
 	_, cursor, err := pageQuery(c)
 	if err != nil {
 		return err
 	}
-	p, err := s.eng.ListRefusals(c.UserContext(), engine.RefusalFilter{Limit: 100, Cursor: cursor})
+	f := engine.RefusalFilter{Limit: 100, Cursor: cursor}
+	if id := c.Query("flow"); id != "" {
+		a, err := s.eng.Flow(id)
+		if err != nil {
+			return err
+		}
+		f.FlowID = a.Flow().ID
+	}
+	p, err := s.eng.ListRefusals(c.UserContext(), f)
 	if err != nil {
 		return err
 	}
-	props := views.RefusedProps{Page: s.pageProps(c, "Refused requests", "refused"), Refusals: p.Refusals, NextCursor: p.NextCursor,
-		Unrecorded: s.eng.Stats().RefusalsDropped}
+	props := views.RefusedProps{Page: s.pageProps(c, "Refused requests", "refused"), FlowID: f.FlowID, Refusals: p.Refusals,
+		NextCursor: p.NextCursor, Unrecorded: s.eng.Stats().RefusalsDropped}
 	return render(c, fiber.StatusOK, views.Refused(props))
 }

@@ -1,9 +1,15 @@
 package web
 
 import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/switchyard/switchyard/engine"
 )
 
 func TestBodyExcerpt(t *testing.T) {
@@ -45,5 +51,60 @@ func TestCredentialHeader(t *testing.T) {
 		if got := credentialHeader(name); got != want {
 			t.Errorf("credentialHeader(%q) = %v, want %v", name, got, want)
 		}
+	}
+}
+
+// A refused compressed body keeps its decoded start, and a long path and
+// header are cut.
+func TestRefusalKeepsDecodedBody(t *testing.T) {
+	f := newFixture(t, engine.Config{})
+	createFlow(t, f, `{"id": "gz", "name": "gz", "enabled": true, "trigger": {"type": "webhook", "path": "gz"}, "steps": [{"id": "a", "use": "data.set", "with": {"x": 1}}]}`)
+	var zb bytes.Buffer
+	zw := gzip.NewWriter(&zb)
+	zw.Write([]byte(`{"email": "ada@example.com", `))
+	zw.Close()
+	r, body := f.do(t, "POST", "/hooks/gz", "application/json", zb.String(), "Content-Encoding", "gzip", "X-Long", strings.Repeat("é", 300))
+	if r.StatusCode != 400 {
+		t.Fatalf("malformed gzip'd JSON: %d %s", r.StatusCode, body)
+	}
+	p, err := f.eng.ListRefusals(context.Background(), engine.RefusalFilter{FlowID: "gz"})
+	if err != nil || len(p.Refusals) != 1 {
+		t.Fatalf("refusals: %+v %v", p, err)
+	}
+	got := p.Refusals[0]
+	if got.Body != `{"email": "ada@example.com", ` || got.Size != int64(len(got.Body)) || got.Kind != "malformed_body" {
+		t.Errorf("refusal: %+v", got)
+	}
+	if h := got.Headers["x-long"]; len(h) > refusalHeaderValueMax+len("…") || !utf8.ValidString(h) || !strings.HasSuffix(h, "…") {
+		t.Errorf("long header kept as %d bytes: %q", len(h), h)
+	}
+}
+
+// The flow page lists a flow's newest 50 refused requests and links to
+// the Refused page of that flow, which lists them all without the flow
+// column.
+func TestRefusedPageOfOneFlow(t *testing.T) {
+	f := newFixture(t, engine.Config{})
+	b := signIn(t, f.srv)
+	createFlow(t, f, `{"id": "busy", "name": "busy", "enabled": true, "trigger": {"type": "webhook", "path": "busy"}, "steps": [{"id": "a", "use": "data.set", "with": {"x": 1}}]}`)
+	for i := range 60 {
+		if !f.eng.AdmitRefusal("busy") {
+			t.Fatalf("refusal %d not admitted", i)
+		}
+		f.eng.RecordRefusal(engine.Refusal{FlowID: "busy", Status: 400, Kind: "malformed_body", Reason: fmt.Sprint("bad ", i), Method: "POST", Path: "/hooks/busy"})
+	}
+	_, page := b.do("GET", "/flows/busy/edit", nil)
+	if n := strings.Count(page, `class="refusal-row"`); n != refusalsShown {
+		t.Errorf("the flow page lists %d, want %d", n, refusalsShown)
+	}
+	if !strings.Contains(page, `href="/refused?flow=busy" id="refusals-all"`) {
+		t.Errorf("no link to all of the flow's refused requests")
+	}
+	r, page := b.do("GET", "/refused?flow=busy", nil)
+	if r.StatusCode != 200 || strings.Count(page, `class="refusal-row"`) != 60 || strings.Contains(page, `class="refusal-flow"`) || !strings.Contains(page, "Refused requests of busy") {
+		t.Errorf("the Refused page of the flow: %d, %d rows", r.StatusCode, strings.Count(page, `class="refusal-row"`))
+	}
+	if r, _ := b.do("GET", "/refused?flow=nope", nil); r.StatusCode != 404 {
+		t.Errorf("the Refused page of a flow that does not exist: %d", r.StatusCode)
 	}
 }

@@ -58,8 +58,17 @@ func (s *Server) routes() {
 	api.Delete("/connections/:name", s.deleteConnection)
 	api.Post("/connections/:name/test", s.testConnection)
 
+	api.Get("/store", s.listKVNamespaces)
+	api.Get("/store/:namespace", s.listKV)
+	api.Get("/store/:namespace/:key", s.getKV)
+	api.Put("/store/:namespace/:key", s.putKV)
+	api.Delete("/store/:namespace/:key", s.deleteKV)
+
 	api.Get("/events", s.events)
 	api.Get("/backup", s.backup)
+	api.Get("/settings", s.getSettings)
+	api.Put("/settings", s.putSettings)
+	api.Post("/signing-secrets", s.createSigningSecret)
 	// Every route above needs its entry in apiDocs (web/openapi.go).
 	api.All("/*", s.apiNotFound)
 
@@ -106,6 +115,13 @@ func (s *Server) routes() {
 	ui(fiber.MethodPost, "/runs/:id/retry", s.retryRunUI)
 	ui(fiber.MethodGet, "/runs/:id/replay", s.replayPage)
 	ui(fiber.MethodPost, "/runs/:id/replay", s.replayRunUI)
+	ui(fiber.MethodGet, "/store", s.storePage)
+	ui(fiber.MethodPost, "/store", s.storeSaveUI)
+	ui(fiber.MethodGet, "/store/:namespace", s.storeNamespacePage)
+	ui(fiber.MethodGet, "/store/:namespace/:key/edit", s.storeEditPage)
+	ui(fiber.MethodPost, "/store/:namespace/:key/edit", s.storeSaveUI)
+	ui(fiber.MethodGet, "/store/:namespace/:key/delete", s.storeDeletePage)
+	ui(fiber.MethodPost, "/store/:namespace/:key/delete", s.storeDeleteUI)
 	ui(fiber.MethodGet, "/connections", s.connectionsPage)
 	ui(fiber.MethodPost, "/connections", s.createConnectionUI)
 	ui(fiber.MethodPost, "/connections/:name/delete", s.deleteConnectionUI)
@@ -115,6 +131,8 @@ func (s *Server) routes() {
 	ui(fiber.MethodGet, "/tokens", s.tokensPage)
 	ui(fiber.MethodPost, "/tokens", s.createTokenUI)
 	ui(fiber.MethodPost, "/tokens/:id/revoke", s.revokeTokenUI)
+	ui(fiber.MethodGet, "/settings", s.settingsPage)
+	ui(fiber.MethodPost, "/settings", s.saveSettingsUI)
 	// The UI's event stream: the same updates as /api/events, behind the
 	// session (EventSource cannot send an Authorization header).
 	app.Get("/ui/events", s.requireSession, s.events)

@@ -76,6 +76,8 @@ var flashes = map[string]string{
 	"replayed":           "Replay started: this is the new run.",
 	"connection-saved":   "Connection saved.",
 	"connection-deleted": "Connection deleted.",
+	"value-saved":        "Value saved.",
+	"value-deleted":      "Value deleted.",
 	"token-revoked":      "Token revoked.",
 	"polled":             "Polled: the result is below.",
 	"poll-forced":        "The new items are running.",

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"html"
+	"os"
 	"regexp"
 	"runtime"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -23,14 +25,26 @@ import (
 // (issue 3). historyRuns runs of historyFlows flows are written straight
 // into the store; one in failedEvery fails, so ?status=failed is a rare
 // filter that must not decode every run it passes.
+//
+// SWITCHYARD_BENCH_RUNS changes how many runs BenchmarkRunHistory fills
+// (issue 16 measures the pages at 1,000,000).
+var historyRuns = benchRuns()
+
 const (
-	historyRuns  = 100_000
 	historyFlows = 10
 	failedEvery  = 100
 	// historyWriters write concurrently so that the store's group commit
 	// folds them into few transactions.
 	historyWriters = 256
 )
+
+// benchRuns reads SWITCHYARD_BENCH_RUNS (default 100,000).
+func benchRuns() int {
+	if n, err := strconv.Atoi(os.Getenv("SWITCHYARD_BENCH_RUNS")); err == nil && n >= 10_000 {
+		return n
+	}
+	return 100_000
+}
 
 // historyFixture is a UI over a store holding historyRuns runs, and a
 // signed-in session to read it with.
@@ -83,7 +97,7 @@ func fillHistory(tb testing.TB, st *boltstore.Store) {
 	tb.Helper()
 	ctx := context.Background()
 	start := time.Now().UTC().Add(-14 * 24 * time.Hour)
-	step := 14 * 24 * time.Hour / historyRuns
+	step := 14 * 24 * time.Hour / time.Duration(historyRuns)
 	// Seed the sequence in creation order, so that keys are time ordered
 	// as they are in a live store: writer w takes runs w, w+W, w+2W, ...
 	// and all writers advance together.

@@ -100,6 +100,7 @@ func (s *Server) builderProps(c *fiber.Ctx, f *flows.Flow, isNew bool) *views.Bu
 	if conns, err := s.eng.Connections(c.UserContext()); err == nil {
 		p.Connections = conns
 	}
+	p.Flows = s.flowChoices()
 	setFragmentURLs(p, flowIDOf(p))
 	if t := f.Trigger; t.Type == flows.TriggerSchedule || t.Type == flows.TriggerPoll {
 		p.SchedPreview = schedPreview(t.Cron, t.Timezone, "", nil)
@@ -197,6 +198,10 @@ func (s *Server) builderPost(c *fiber.Ctx) error {
 		if list := stepListAt(f, listPrefix); list != nil {
 			*list = append(*list, newStep(f, use))
 			p.Focus = views.ID(listPrefix + "." + strconv.Itoa(len(*list)-1))
+		}
+	case "signingsecret":
+		if err := s.createFlowSigningSecret(c, p); err != nil {
+			return err
 		}
 	case "jsonmode":
 		// The field's value was read in its old mode; it is shown in the
@@ -714,7 +719,7 @@ func (s *Server) checkExpr(c *fiber.Ctx) error {
 		}
 		if list != "" {
 			// Inside a loop: tried on the first element of its list.
-			env = firstItemEnv(env, list)
+			env = views.FirstItemEnv(env, list)
 		}
 		v, err := eval(src, kind, env)
 		if err != nil {

@@ -105,6 +105,7 @@ func parseFlowForm(v url.Values) (*flows.Flow, formErrors) {
 	}
 	r.trigger(&f.Trigger)
 	f.Steps = r.steps("steps")
+	r.flowLinks(f)
 	return f, r.errs
 }
 
@@ -373,7 +374,8 @@ func formName(path string) string { return views.FormName(path) }
 // fieldAnchors lists the names under which the builder shows problems for
 // flow f, and the `with` prefixes of steps whose connector takes any key.
 func fieldAnchors(f *flows.Flow) (map[string]bool, map[string]bool) {
-	a := map[string]bool{"id": true, "name": true, "description": true, "enabled": true, "concurrency": true, "trigger.type": true, "steps": true}
+	a := map[string]bool{"id": true, "name": true, "description": true, "enabled": true, "concurrency": true, "trigger.type": true, "steps": true,
+		"on_failure.flow": true, "notify.url": true, "notify.secret": true}
 	open := map[string]bool{}
 	switch f.Trigger.Type {
 	case flows.TriggerWebhook:

@@ -20,6 +20,7 @@ func (r *flowForm) loop(sp string, s *flows.Step) {
 		s.ForEach = r.trim(sp + ".for_each_expr")
 	}
 	s.MaxItems = int(r.integer(sp + ".max_items"))
+	s.Concurrency = int(r.integer(sp + ".concurrency"))
 	if raw := r.str(sp + ".collect_json"); raw != "" {
 		if err := json.Unmarshal([]byte(raw), &s.Collect); err != nil {
 			r.errs.add(sp+".collect", "the hidden collect setting is damaged: "+err.Error())
@@ -52,13 +53,9 @@ func flowRefs(f *flows.Flow, env flows.Env) []views.Ref {
 	flows.Walk(f.Steps, func(_ string, s *flows.Step) {
 		switch {
 		case s.IsLoop():
-			if s.ForEach != "" {
-				if v, err := flows.EvalSample(s.ForEach, flows.KindExpr, env); err == nil {
-					if l, ok := v.([]any); ok && len(l) > 0 {
-						refs.walk(flows.VarItem, l[0], 1)
-						refs.add(flows.VarIndex, 0)
-					}
-				}
+			if first, ok := views.FirstItem(env, s.ForEach); s.ForEach != "" && ok {
+				refs.walk(flows.VarItem, first, 1)
+				refs.add(flows.VarIndex, 0)
 			}
 			refs.add("steps."+s.ID+".output", "each item's last output, as a list")
 		case s.IsSwitch():
@@ -67,17 +64,4 @@ func flowRefs(f *flows.Flow, env flows.Env) []views.Ref {
 		}
 	})
 	return refs.out
-}
-
-// firstItemEnv is env as a loop's inner steps see it for the first
-// element of the list the for_each expression gives (item is null when
-// the sample has none).
-func firstItemEnv(env flows.Env, list string) flows.Env {
-	var first any
-	if v, err := flows.EvalSample(list, flows.KindExpr, env); err == nil {
-		if l, ok := v.([]any); ok && len(l) > 0 {
-			first = l[0]
-		}
-	}
-	return env.With(flows.VarItem, first).With(flows.VarIndex, 0)
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/switchyard/switchyard/engine"
+	"github.com/switchyard/switchyard/flows"
 )
 
 // TestUIRunPageLoopItems: a run page shows a loop's items 50 a page, each
@@ -115,6 +116,12 @@ func TestBuilderBuildsLoop(t *testing.T) {
 	v = formValues(t, page)
 	v["steps.1.with._any.k"] = []string{"lines", ""}
 	v["steps.1.with._any.v"] = []string{"{{ steps.each_1.output }}", ""}
+	// Test shows each item of the dry run under the loop.
+	_, page = b.builder("/flows/new", v, "test")
+	if !strings.Contains(page, `id="test-status"`) || !strings.Contains(page, `id="test-step-each_1-items-1-set_1"`) || strings.Contains(page, `id="test-step-set_1"`) {
+		t.Errorf("test panel: %s", between(page, `id="test-result"`, "</section>"))
+	}
+	v = formValues(t, page)
 	r, page := b.builder("/flows/new", v, "save")
 	if r.StatusCode != 204 {
 		t.Fatalf("save: %d %s", r.StatusCode, errorSummary(page))
@@ -151,4 +158,76 @@ func between(s, start, end string) string {
 		return s[i:]
 	}
 	return s[i : i+j]
+}
+
+// TestBuilderLoopConditionAndSwitchRefs: a built condition of a loop's
+// inner step picks item fields and is tried on the first item; a step
+// outside the loop is not offered item fields; Insert data lists a
+// switch's branch and result for the steps after it.
+func TestBuilderLoopConditionAndSwitchRefs(t *testing.T) {
+	f := newFixture(t, engine.Config{})
+	b := signIn(t, f.srv)
+	createFlow(t, f, `{"id": "lc", "name": "lc", "enabled": true, "trigger": {"type": "webhook", "path": "lc"},
+	  "steps": [
+	    {"id": "each", "for_each": "trigger.body.lines", "steps": [
+	      {"id": "big", "if": "check(item.qty, \">\", 1)", "use": "data.set", "with": {"sku": "{{ item.sku }}"}}]},
+	    {"id": "route", "switch": [{"when": "trigger.body.vip == true", "steps": [{"id": "vip", "use": "data.set", "with": {"v": 1}}]}]},
+	    {"id": "merge", "if": "check(trigger.body.id, \"exists\")", "use": "data.set", "with": {"b": "{{ steps.route.output.branch }}"}}]}`)
+	id := hook(t, f, "lc", `{"id": "o-1", "vip": true, "lines": [{"sku": "A", "qty": 2}, {"sku": "B", "qty": 1}]}`)
+	if r := waitRun(t, f.eng, id); r.Status != engine.RunSucceeded {
+		t.Fatalf("run: %s", r.Error)
+	}
+	_, page := b.do("GET", "/flows/lc/edit", nil)
+	inner := between(page, `id="steps-0-steps-0-if-r-0"`, "</li>")
+	if !strings.Contains(inner, `<option value="item.qty" selected`) || !strings.Contains(inner, "✓") {
+		t.Errorf("the inner condition row: %s", inner)
+	}
+	outer := between(page, `id="steps-2-if-r-0"`, "</li>")
+	if outer == "" || strings.Contains(outer, `value="item.qty"`) || strings.Contains(outer, `value="index"`) {
+		t.Errorf("the outer condition row offers item fields: %s", outer)
+	}
+	for _, want := range []string{`data-ref="steps.route.output.branch"`, `data-ref="steps.route.output.result"`, `data-ref="steps.each.output"`, `data-ref="item.sku"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("Insert data lacks %s", want)
+		}
+	}
+	// The latest run's later items do not repeat under Insert data.
+	if n := strings.Count(page, `data-ref="steps.big.output.sku"`); n != 1 {
+		t.Errorf("steps.big.output.sku listed %d times", n)
+	}
+}
+
+// TestMoveStepIntoAndOutOfLoop: steps move into a loop's steps and out of
+// them like into and out of a branch.
+func TestMoveStepIntoAndOutOfLoop(t *testing.T) {
+	base := func() *flows.Flow {
+		return &flows.Flow{Steps: []flows.Step{{ID: "a"}, {ID: "each", ForEach: "trigger.body.xs", Steps: []flows.Step{{ID: "x"}}}, {ID: "c"}}}
+	}
+	loopShape := func(f *flows.Flow) string {
+		var parts []string
+		for _, s := range f.Steps {
+			p := s.ID
+			if s.IsLoop() {
+				var in []string
+				for _, x := range s.Steps {
+					in = append(in, x.ID)
+				}
+				p += "{" + strings.Join(in, " ") + "}"
+			}
+			parts = append(parts, p)
+		}
+		return strings.Join(parts, " ")
+	}
+	for _, tc := range []struct{ op, want string }{
+		{"steps.0:steps.1.steps", "each{x a} c"},
+		{"steps.2:before:steps.1.steps.0", "a each{c x}"},
+		{"steps.1.steps.0:after:steps.2", "a each{} c x"},
+		{"steps.1:steps.1.steps", "a each{x} c"},
+	} {
+		f := base()
+		moveStep(f, tc.op)
+		if got := loopShape(f); got != tc.want {
+			t.Errorf("move %s: %s, want %s", tc.op, got, tc.want)
+		}
+	}
 }

@@ -23,7 +23,7 @@ func (s *Server) runNowUI(c *fiber.Ctx) error {
 	}
 	var req testRequest
 	switch a.Flow().Trigger.Type {
-	case flows.TriggerManual, flows.TriggerWebhook:
+	case flows.TriggerManual, flows.TriggerWebhook, flows.TriggerCall:
 		if c.Request().PostArgs().Has("_test_payload") {
 			text := strings.TrimSpace(c.FormValue("_test_payload"))
 			if text != "" && !json.Valid([]byte(text)) {

@@ -8,9 +8,9 @@ import (
 	"github.com/switchyard/switchyard/web/views"
 )
 
-// refusalsShown is how many refused requests the flow page lists: all the
-// engine keeps.
-const refusalsShown = 200
+// refusalsShown is how many refused requests the flow page lists; the
+// Refused page (?flow=) pages through the rest.
+const refusalsShown = 50
 
 // flowPanels reads what a stored flow's trigger has been doing, for the
 // panels under its builder: next fire times and the poll state of timed
@@ -35,7 +35,7 @@ func (s *Server) flowPanels(c *fiber.Ctx, id string) *views.FlowPanelsProps {
 	}
 	refusals, err := s.eng.ListRefusals(ctx, engine.RefusalFilter{FlowID: id, Limit: refusalsShown})
 	if err == nil {
-		p.Refusals = refusals.Refusals
+		p.Refusals, p.MoreRefusals = refusals.Refusals, refusals.NextCursor != ""
 	}
 	p.ShowRefusals = a.Flow().Trigger.Type == flows.TriggerWebhook || len(p.Refusals) > 0
 	if h, err := s.eng.FlowHistory(ctx, id, historyShown); err == nil {

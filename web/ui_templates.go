@@ -116,6 +116,8 @@ func triggerWords(t *flows.Trigger) string {
 		return "Runs " + lowerFirst(views.ScheduleWords(t.Cron, t.Timezone))
 	case flows.TriggerPoll:
 		return "Checks an API for new items, " + lowerFirst(views.ScheduleWords(t.Cron, t.Timezone))
+	case flows.TriggerCall:
+		return "Called by other flows"
 	}
 	return "Started by hand"
 }

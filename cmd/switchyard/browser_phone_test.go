@@ -96,6 +96,9 @@ func TestBrowserPhoneNoSideScroll(t *testing.T) {
 		t.Fatalf("run %s: %s", run, rd.Status)
 	}
 
+	// A long key and value in the flow's data store namespace.
+	in.mustAPI(200, "PUT", "/api/store/"+id+"/conversation%3A"+strings.Repeat("0123456789", 8), map[string]any{
+		"value": map[string]any{"last_message": strings.Repeat("a long message without spaces ", 3) + strings.Repeat("x", 120), "count": 3}})
 	b := newBrowser(t, in)
 	b.setUp(brUser, brPassword)
 
@@ -129,6 +132,8 @@ func TestBrowserPhoneNoSideScroll(t *testing.T) {
 		{"/flows/" + id + "/delete", "#confirm-delete"},
 		{"/runs", "#runs-table"},
 		{"/runs/" + run, "#run-diagram"},
+		{"/store", "#store-namespaces"},
+		{"/store/" + id, "#store-entries"},
 	}
 	for _, pg := range pages {
 		b.open(pg.path)

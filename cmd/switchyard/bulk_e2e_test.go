@@ -257,6 +257,7 @@ func TestBrowserSearchAndBulkRetry(t *testing.T) {
 	b.typeInto("#filter-q", "ADA@example.com")
 	b.click("#filter-apply")
 	b.visible("#run-" + noteRun)
+	b.screenshot("runs-search.png")
 	rows := brEval[[]string](b, `[...document.querySelectorAll("#run-rows tr.run-row")].map(r => r.id)`)
 	if strings.Join(rows, ",") != "run-"+noteRun+",run-"+adaRun {
 		t.Fatalf("search rows: %v, want the note's and the lead's run", rows)
@@ -293,6 +294,7 @@ func TestBrowserSearchAndBulkRetry(t *testing.T) {
 	if len(crm.rec.all()) != sent {
 		t.Fatal("the confirmation page sent requests")
 	}
+	b.screenshot("bulk-retry-confirm.png")
 	crm.down.Store(false)
 	b.click("#confirm-bulk")
 	b.visible("#bulk-result")

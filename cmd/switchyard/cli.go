@@ -68,6 +68,7 @@ var commands = []struct {
 	{"token create", commandHelp{"--name NAME", "Print a new API token."}},
 	{"keys rotate", commandHelp{"", "Re-encrypt every stored credential under a new key (SWITCHYARD_SECRET_KEY: print the new key instead of writing the key file)."}},
 	{"recover", commandHelp{"", "Apply every intact record of a damaged write-ahead log and print what was lost."}},
+	{"migrate", commandHelp{"--database URL", "Copy a data dir (flows and their versions, connections, accounts, tokens, trigger state; the run history with --runs) into a PostgreSQL database; safe to run again."}},
 	{"backup", commandHelp{"--out FILE", "Write a consistent copy of the database to FILE: from a running server (--server, --token) or offline from the data dir. Never the key file."}},
 	{"restore", commandHelp{"FILE", "Make a backup the data dir's database (refuses a dir holding anything but the key file without --force)."}},
 	{"docs", commandHelp{"connectors|openapi", "Print the connector reference or the OpenAPI description."}},

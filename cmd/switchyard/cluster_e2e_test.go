@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/switchyard/switchyard/engine"
 	"github.com/switchyard/switchyard/engine/pgstore/pgtest"
 )
 
@@ -342,4 +345,166 @@ func TestClusterPollFailover(t *testing.T) {
 		t.Errorf("%d items ran of %d listed", len(byItem), last)
 	}
 	t.Logf("polling moved from %s to %s %s after the kill; %d items ran once each", holder, next, moved.Round(time.Millisecond), len(byItem))
+}
+
+// TestMigrateDataDir copies a data dir into PostgreSQL twice (the second
+// time adds nothing) and serves it from there: the flow with both its
+// versions, the connection (still opened by the data dir's key), the API
+// token, and the run history with its ids; a new run's id follows theirs.
+func TestMigrateDataDir(t *testing.T) {
+	var keyMu sync.Mutex
+	var lastKey string
+	rec := newRecorder(t, func(_ int, r *http.Request) (int, string) {
+		keyMu.Lock()
+		lastKey = r.Header.Get("X-Key")
+		keyMu.Unlock()
+		return 200, `{"ok":true}`
+	})
+	in := newInstance(t)
+	in.start()
+	flow := func(name string) string {
+		return fmt.Sprintf(`{"id": "orders", "name": %q, "enabled": true, "trigger": {"type": "webhook", "path": "orders"},
+		  "steps": [{"id": "send", "use": "http.request", "with": {"method": "POST", "url": "%s/orders", "body": {"id": "{{ trigger.body.id }}"},
+		    "headers": {"X-Key": "{{ secrets.crm.value }}"}}}]}`, name, rec.url)
+	}
+	in.mustAPI(201, "POST", "/api/connections", map[string]any{"name": "crm", "type": "secret", "values": map[string]string{"value": "s3cret-token"}})
+	in.mustAPI(201, "POST", "/api/flows", flow("Orders"))
+	in.mustAPI(200, "PUT", "/api/flows/orders", flow("Orders v2"))
+	var before []string
+	for i := range 3 {
+		before = append(before, in.postEvent(t, "orders", fmt.Sprint("old-", i)))
+	}
+	in.waitIdle(30 * time.Second)
+	in.stop()
+
+	url := pgtest.Database(t)
+	keyFile, err := os.ReadFile(filepath.Join(in.data, engine.KeyFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	migrate := func() string {
+		cmd := exec.Command(in.bin, "migrate", "--data", in.data, "--database", url, "--runs")
+		cmd.Env = append(os.Environ(), "SWITCHYARD_SECRET_KEY="+strings.TrimSpace(string(keyFile)))
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("migrate: %v\n%s", err, out)
+		}
+		return string(out)
+	}
+	if out := migrate(); !strings.Contains(out, "1 flow(s) (2 version(s)), 1 connection(s), 0 account(s), 1 token(s), 3 run(s) added") {
+		t.Fatalf("first migrate: %s", out)
+	}
+	if out := migrate(); !strings.Contains(out, "0 flow(s) (0 version(s)), 0 connection(s), 0 account(s), 0 token(s), 0 run(s) added") {
+		t.Fatalf("second migrate: %s", out)
+	}
+	// Without the key the copy is refused: the cluster could not open it.
+	cmd := exec.Command(in.bin, "migrate", "--data", in.data, "--database", url)
+	cmd.Env = append(os.Environ(), "SWITCHYARD_SECRET_KEY=")
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "SWITCHYARD_SECRET_KEY is not set") {
+		t.Fatalf("migrate without the key: %v %s", err, out)
+	}
+
+	node := &instance{t: t, bin: in.bin, data: t.TempDir(), addr: freeAddr(t), token: in.token,
+		extra: []string{"--database", url}, env: []string{"SWITCHYARD_SECRET_KEY=" + strings.TrimSpace(string(keyFile))}}
+	node.start()
+	var versions struct {
+		Versions []struct {
+			Version int `json:"version"`
+		} `json:"versions"`
+	}
+	json.Unmarshal(node.mustAPI(200, "GET", "/api/flows/orders/versions", nil), &versions)
+	if len(versions.Versions) != 2 {
+		t.Errorf("versions after migrate: %+v", versions)
+	}
+	runs := node.allRuns("&flow=orders")
+	if len(runs) != 3 || runs[2].ID != before[0] || runs[0].ID != before[2] {
+		t.Errorf("runs after migrate: %+v, want %v", runs, before)
+	}
+	after := node.postEvent(t, "orders", "new-1")
+	if after <= before[2] {
+		t.Errorf("new run %s does not follow the migrated ones (%s)", after, before[2])
+	}
+	waitUntil(t, 30*time.Second, "the new run to reach the target", func() bool {
+		for _, r := range rec.all() {
+			if strings.Contains(string(r.Body), "new-1") {
+				return true
+			}
+		}
+		return false
+	})
+	keyMu.Lock()
+	got := lastKey
+	keyMu.Unlock()
+	if got != "s3cret-token" {
+		t.Errorf("the migrated connection sent %q", got)
+	}
+	waitUntil(t, 30*time.Second, "the new run to succeed", func() bool {
+		rd, _ := node.run(after)
+		return rd.Status == "succeeded"
+	})
+}
+
+// TestClusterRetryDelaySync keeps the run semantics on two nodes: a step
+// answered 503 with Retry-After is retried with the same idempotency key,
+// a flow.delay parks the run (its job snoozes) and any node resumes it,
+// and sync webhooks are answered by the node holding the request whichever
+// node executed the run.
+func TestClusterRetryDelaySync(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cluster test skipped in -short mode")
+	}
+	var mu sync.Mutex
+	calls := map[string]int{} // idempotency key → calls; the first is refused
+	rec := newRecorder(t, func(_ int, r *http.Request) (int, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		key := r.Header.Get("Idempotency-Key")
+		if calls[key]++; calls[key] == 1 {
+			return 503, `{"error":"busy"}`
+		}
+		return 200, `{"ok":true}`
+	})
+	c := newCluster(t, 2)
+	c.start()
+	c.nodes[0].mustAPI(201, "POST", "/api/flows", fmt.Sprintf(`{
+	  "id": "slow", "name": "Slow", "enabled": true,
+	  "trigger": {"type": "webhook", "path": "slow"},
+	  "steps": [
+	    {"id": "send", "use": "http.request", "retry": {"attempts": 3, "backoff": "500ms"},
+	     "with": {"method": "POST", "url": "%s/x", "body": {"id": "{{ trigger.body.id }}"}}},
+	    {"id": "wait", "use": "flow.delay", "with": {"duration": "2s"}},
+	    {"id": "done", "use": "data.set", "with": {"ok": true}}
+	  ]}`, rec.url))
+	c.nodes[1].mustAPI(201, "POST", "/api/flows", `{
+	  "id": "echo", "name": "Echo", "enabled": true,
+	  "trigger": {"type": "webhook", "path": "echo", "respond": "sync"},
+	  "steps": [{"id": "shape", "use": "data.set", "with": {"got": "{{ trigger.body.id }}"}}]}`)
+	time.Sleep(time.Second) // the other node hears of the flows
+	var runs []string
+	for i := range 6 {
+		runs = append(runs, c.nodes[i%2].postEvent(t, "slow", fmt.Sprint("s", i)))
+	}
+	t0 := time.Now()
+	for i := range 20 {
+		resp, body, err := c.nodes[i%2].hook("echo", "application/json", []byte(fmt.Sprintf(`{"id":"q%d"}`, i)))
+		if err != nil || resp.StatusCode != 200 || !strings.Contains(string(body), fmt.Sprintf(`"got":"q%d"`, i)) {
+			t.Errorf("sync webhook %d: %v %v %s", i, err, resp, body)
+		}
+	}
+	t.Logf("20 sync webhooks answered in %s", time.Since(t0).Round(time.Millisecond))
+	t0 = time.Now()
+	c.waitIdle(0, 60*time.Second)
+	t.Logf("the delayed runs finished %s later", time.Since(t0).Round(time.Millisecond))
+	for i, id := range runs {
+		rd, _ := c.nodes[(i+1)%2].run(id)
+		if rd.Status != "succeeded" || len(rd.Steps) != 3 || rd.Steps[0].Attempts != 2 {
+			t.Errorf("run %s: %s, steps %+v", id, rd.Status, rd.Steps)
+		}
+		mu.Lock()
+		n := calls[id+":send"]
+		mu.Unlock()
+		if n != 2 {
+			t.Errorf("step of run %s sent %d times with its key %s:send, want 2", id, n, id)
+		}
+	}
 }

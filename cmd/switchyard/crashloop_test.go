@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -40,33 +39,8 @@ func TestCrashLoopStops(t *testing.T) {
 	    {"id": "boom", "use": "test.crash", "if": "steps.shape.output.crash == true", "with": {"after": "1s"}},
 	    {"id": "done", "use": "data.set", "with": {"ok": true}}
 	  ]}`)
-	hook := func(body string) string {
-		t.Helper()
-		resp, data, err := in.hook("crashy", "application/json", []byte(body))
-		if err != nil || resp.StatusCode != 202 {
-			t.Fatalf("webhook: %v %v %s", resp, err, data)
-		}
-		var out struct {
-			RunID string `json:"run_id"`
-		}
-		if err := json.Unmarshal(data, &out); err != nil {
-			t.Fatal(err)
-		}
-		return out.RunID
-	}
-	waitRun := func(id string) runDetail {
-		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for time.Now().Before(deadline) {
-			rd, _ := in.run(id)
-			if rd.Status == "succeeded" || rd.Status == "failed" {
-				return rd
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		t.Fatalf("run %s did not finish:\n%s", id, in.logs.String())
-		return runDetail{}
-	}
+	hook := func(body string) string { return in.hookJSON("crashy", body) }
+	waitRun := in.waitRun
 	if rd := waitRun(hook(`{"crash": false}`)); rd.Status != "succeeded" {
 		t.Fatalf("harmless run: %s %s", rd.Status, rd.Error)
 	}

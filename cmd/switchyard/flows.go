@@ -58,15 +58,21 @@ func cmdFlowsValidate(args []string, stdin io.Reader, stdout, stderr io.Writer) 
 		files = append(files, fl...)
 	}
 	bad := 0
-	for _, path := range files {
-		var data []byte
+	datas := make([][]byte, len(files))
+	var errs []error
+	for i, path := range files {
 		var err error
 		if path == "-" {
-			data, err = io.ReadAll(stdin)
+			datas[i], err = io.ReadAll(stdin)
 		} else {
-			data, err = os.ReadFile(path)
+			datas[i], err = os.ReadFile(path)
 		}
-		problems := validateFlow(path, data, err, known)
+		errs = append(errs, err)
+	}
+	// Calls and error flows may name any flow among the files given.
+	refs := crossFlowRefs(files, datas)
+	for i, path := range files {
+		problems := append(validateFlow(path, datas[i], errs[i], known), refs[path]...)
 		for _, p := range problems {
 			fmt.Fprintln(stdout, p)
 		}
@@ -80,6 +86,31 @@ func cmdFlowsValidate(args []string, stdin io.Reader, stdout, stderr io.Writer) 
 	}
 	fmt.Fprintf(stderr, "%d files valid\n", len(files))
 	return 0
+}
+
+// crossFlowRefs checks, for each file that decodes, the flows it calls or
+// names as on_failure against the flows of all the files: unknown ones and
+// call cycles, as `name:field: message` lines by file.
+func crossFlowRefs(files []string, datas [][]byte) map[string][]string {
+	byID := map[string]*flows.Flow{}
+	parsed := make([]*flows.Flow, len(files))
+	for i := range files {
+		if f, err := flows.Decode(datas[i]); err == nil && f.ID != "" {
+			parsed[i] = f
+			byID[f.ID] = f
+		}
+	}
+	out := map[string][]string{}
+	for i, f := range parsed {
+		if f == nil {
+			continue
+		}
+		unknown, cycles := flows.CheckFlowRefs(f, func(id string) *flows.Flow { return byID[id] })
+		for _, d := range append(unknown, cycles...) {
+			out[files[i]] = append(out[files[i]], fmt.Sprintf("%s:%s: %s", files[i], d.Field, d.Message))
+		}
+	}
+	return out
 }
 
 // storedConnections reads the names and types of a data dir's

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -155,5 +156,77 @@ func TestLoopItemCrashLoopStops(t *testing.T) {
 	// yet: only the crashed step is recorded.
 	if want := "1.boom:failed"; strings.Join(got, " ") != want {
 		t.Fatalf("items: %s, want %s", strings.Join(got, " "), want)
+	}
+}
+
+// TestLoopCrashResumeConcurrent is TestLoopCrashResume with three items
+// at a time: the ERP holds every request from the fifth on until the kill,
+// so up to three are in flight. After the restart every item is sent, each
+// with its own key every time, and at most three items (those in flight)
+// are sent twice.
+func TestLoopCrashResumeConcurrent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	const items, held, conc = 12, 4, 3
+	var killed atomic.Bool
+	hold := make(chan struct{})
+	arrived := make(chan struct{}, items)
+	erp := newRecorder(t, func(n int, r *http.Request) (int, string) {
+		if n > held && !killed.Load() {
+			arrived <- struct{}{}
+			<-hold
+		}
+		return 200, fmt.Sprintf(`{"id": "erp-%d"}`, n)
+	})
+	defer close(hold)
+	in := newInstance(t)
+	in.start()
+	in.mustAPI(201, "POST", "/api/flows", fmt.Sprintf(`{"id": "order-lines", "name": "Order lines", "enabled": true,
+	  "trigger": {"type": "webhook", "path": "order-lines"},
+	  "steps": [{"id": "lines", "for_each": "trigger.body.line_items", "concurrency": %d, "steps": [
+	    {"id": "book", "use": "http.request", "with": {"method": "POST", "url": "%s/lines", "idempotency_key": true,
+	      "body": {"sku": "{{ item.sku }}"}}}]}]}`, conc, erp.url))
+	var lines []string
+	for i := range items {
+		lines = append(lines, fmt.Sprintf(`{"sku": "SKU-%d"}`, i))
+	}
+	id := in.hookJSON("order-lines", `{"line_items": [`+strings.Join(lines, ",")+`]}`)
+	select {
+	case <-arrived:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the held requests never came; got %d", len(erp.all()))
+	}
+	time.Sleep(200 * time.Millisecond) // let the other slots reach the ERP too
+	killed.Store(true)
+	in.kill()
+	in.start()
+	if rd := in.waitRun(id); rd.Status != "succeeded" {
+		t.Fatalf("run after restart: %s %s", rd.Status, rd.Error)
+	}
+	count := map[string]int{}
+	twice := 0
+	for _, r := range erp.all() {
+		var b map[string]any
+		json.Unmarshal(r.Body, &b)
+		sku := fmt.Sprint(b["sku"])
+		count[sku]++
+		var idx int
+		fmt.Sscanf(sku, "SKU-%d", &idx)
+		if want := fmt.Sprintf("%s:lines[%d].book", id, idx); r.IdemKey != want {
+			t.Errorf("%s sent with key %q, want %q", sku, r.IdemKey, want)
+		}
+	}
+	for i := range items {
+		switch n := count[fmt.Sprintf("SKU-%d", i)]; n {
+		case 1:
+		case 2:
+			twice++
+		default:
+			t.Errorf("SKU-%d sent %d times", i, n)
+		}
+	}
+	if twice == 0 || twice > conc {
+		t.Errorf("%d items sent twice, want 1 to %d (those in flight at the kill): %v", twice, conc, count)
 	}
 }

@@ -19,7 +19,7 @@ var version = "dev"
 const usage = `switchyard: a single-binary automation engine
 
 Usage:
-  switchyard serve [--addr ADDR] [--data DIR] [--egress-allow LIST]
+  switchyard serve [--addr ADDR] [--data DIR | --database URL] [--egress-allow LIST]
   switchyard flows validate FILE|DIR|-... [--data DIR]
   switchyard flows schema
   switchyard flows import FILE|DIR [--data DIR]
@@ -28,6 +28,7 @@ Usage:
   switchyard token create --name NAME [--data DIR]
   switchyard keys rotate [--data DIR]
   switchyard recover [--data DIR]
+  switchyard migrate --data DIR --database URL [--runs]
   switchyard backup --out FILE [--data DIR | --server URL --token TOKEN]
   switchyard restore FILE [--data DIR] [--force]
   switchyard docs connectors|openapi
@@ -86,6 +87,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdRun(args[1:], stdout, stderr)
 	case "recover":
 		err = cmdRecover(args[1:], stdout)
+	case "migrate":
+		err = cmdMigrate(args[1:], stdout)
 	case "backup":
 		err = cmdBackup(args[1:], stdout)
 	case "restore":

@@ -329,12 +329,16 @@ func TestAuditTrailE2E(t *testing.T) {
 	// Saved unchanged: nothing happened, nothing is recorded.
 	in.mustAPI(200, "PUT", "/api/flows/a", strings.Replace(flow, `"one"`, `"two"`, 1))
 	in.mustAPI(201, "POST", "/api/flows/a/versions/1/restore", nil)
+	// A bulk replay of the flow's one run.
+	runID := in.hookJSON("a", `{"n": 1}`)
+	in.waitIdle(10 * time.Second)
+	in.mustAPI(202, "POST", "/api/runs/bulk", map[string]any{"action": "replay", "run_ids": []string{runID}})
 	in.mustAPI(201, "POST", "/api/connections", map[string]any{"name": "crm", "type": "secret", "values": map[string]string{"value": "connection-secret-value"}})
 	in.mustAPI(204, "DELETE", "/api/connections/crm", nil)
 	in.mustAPI(204, "DELETE", "/api/flows/a", nil)
 
 	all, _ := in.audit("")
-	want := "flow.delete a, connection.delete crm, connection.save crm, flow.restore a, flow.enable a, flow.disable a, flow.save a, flow.create a, token.create e2e"
+	want := "flow.delete a, connection.delete crm, connection.save crm, runs.bulk a (1), flow.restore a, flow.enable a, flow.disable a, flow.save a, flow.create a, token.create e2e"
 	if got := auditActions(all); got != want {
 		t.Fatalf("audit trail:\n got %s\nwant %s", got, want)
 	}
@@ -346,8 +350,8 @@ func TestAuditTrailE2E(t *testing.T) {
 	if cli := all[len(all)-1]; cli.Actor.Kind != "cli" || cli.Address != "" {
 		t.Errorf("token created on the command line: %+v", cli)
 	}
-	if all[6].Detail != "version 2" || all[3].Detail != "restored version 1 as version 3" {
-		t.Errorf("details: %q, %q", all[6].Detail, all[3].Detail)
+	if all[7].Detail != "version 2" || all[4].Detail != "restored version 1 as version 3" || all[3].Detail != "replay 1 runs" {
+		t.Errorf("details: %q, %q, %q", all[7].Detail, all[4].Detail, all[3].Detail)
 	}
 	if got, _ := in.audit("?action=flow&target=a"); len(got) != 6 {
 		t.Errorf("flow entries of a: %s", auditActions(got))
@@ -355,11 +359,11 @@ func TestAuditTrailE2E(t *testing.T) {
 	if got, _ := in.audit("?action=connection.save"); auditActions(got) != "connection.save crm" {
 		t.Errorf("connection.save: %s", auditActions(got))
 	}
-	page1, next := in.audit("?limit=3")
-	page2, next2 := in.audit("?limit=3&cursor=" + next)
-	page3, next3 := in.audit("?limit=3&cursor=" + next2)
-	if auditActions(append(append(page1, page2...), page3...)) != want || next3 != "" {
-		t.Errorf("pages of 3: %s / %s / %s (next %q)", auditActions(page1), auditActions(page2), auditActions(page3), next3)
+	page1, next := in.audit("?limit=4")
+	page2, next2 := in.audit("?limit=4&cursor=" + next)
+	page3, next3 := in.audit("?limit=4&cursor=" + next2)
+	if auditActions(append(append(page1, page2...), page3...)) != want || next3 != "" || len(page3) != 2 {
+		t.Errorf("pages of 4: %s / %s / %s (next %q)", auditActions(page1), auditActions(page2), auditActions(page3), next3)
 	}
 	if code, _ := in.api("GET", "/api/audit?cursor=x", nil); code != 400 {
 		t.Errorf("bad cursor: %d", code)

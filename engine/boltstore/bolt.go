@@ -119,6 +119,9 @@ type Store struct {
 	// transaction of the applier: writes then stay in the log only, as
 	// after a crash.
 	holdApply chan struct{}
+	// afterKVWrite, when a test sets it, runs after each named data store
+	// write committed (faults_testhooks.go).
+	afterKVWrite func()
 
 	logger *slog.Logger
 	// idx is the background search indexer (bolt_search.go).

@@ -305,3 +305,8 @@ var (
 	_ engine.Store = (*Store)(nil)
 	_ auth.Store   = (*Store)(nil)
 )
+
+// Users lists every account (for `switchyard migrate`).
+func (s *Store) Users(ctx context.Context) ([]auth.UserRecord, error) {
+	return listRecords[auth.UserRecord](s, bucketUsers, "users")
+}

@@ -307,7 +307,8 @@ func (s *Store) SearchRuns(ctx context.Context, f engine.RunFilter) (engine.RunP
 		}
 	}
 	if err := s.searchCatchUp(ctx); err != nil {
-		return engine.RunPage{}, fmt.Errorf("store: search runs: %w", err)
+		// What is indexed can still be searched; the indexer retries.
+		s.logger.Debug("search index: catching up before a search failed", "err", err)
 	}
 	page := engine.RunPage{Runs: []engine.RunSummary{}}
 	err = s.viewRuns(func(tx *bolt.Tx) error {

@@ -45,12 +45,19 @@ var (
 	bucketSearch        = []byte("search")            // term 0x00 BE(seq) → nil (bolt_search.go)
 	bucketSearchDocs    = []byte("search_docs")       // BE(seq) → the run's terms, 0x00-separated
 	bucketSearchPending = []byte("search_pending")    // BE(seq) → 0 open / 1 final: runs to index
+	// The data store (bolt_kv.go).
+	bucketKV       = []byte("kv")         // namespace 0x00 key → kvValue
+	bucketKVUsage  = []byte("kv_usage")   // namespace → BE(keys) BE(bytes)
+	bucketKVExpiry = []byte("kv_expiry")  // BE(expires unix nano) namespace 0x00 key → nil
+	bucketKVOnce   = []byte("kv_once")    // write name → BE(at unix nano) KVResult JSON
+	bucketKVOnceAt = []byte("kv_once_at") // BE(at unix nano) write name → nil
 
 	allBuckets = [][]byte{bucketFlows, bucketFlowVersions, bucketEvents, bucketRuns,
 		bucketRunIndex, bucketRunsByFlow, bucketEventRuns, bucketQueue, bucketDedupe, bucketConnections,
 		bucketTokens, bucketMeta, bucketUsers, bucketSessions, bucketTicks, bucketSeen,
 		bucketSeenOrder, bucketPollState, bucketRefusalLog, bucketRefusalFlows, bucketAudit, bucketUnresolved, bucketResolved,
-		bucketVersionMeta, bucketFlowStates, bucketSearch, bucketSearchDocs, bucketSearchPending}
+		bucketVersionMeta, bucketFlowStates, bucketSearch, bucketSearchDocs, bucketSearchPending,
+		bucketKV, bucketKVUsage, bucketKVExpiry, bucketKVOnce, bucketKVOnceAt}
 )
 
 const (
@@ -246,3 +253,58 @@ func lastUnder(c *bolt.Cursor, prefix []byte) ([]byte, []byte) {
 	}
 	return k, v
 }
+
+// A kv value is BE(updated unix nano) BE(expires unix nano, 0: never)
+// then the JSON value as written.
+const kvHeaderLen = 16
+
+func encodeKV(v *engine.KVStored) []byte {
+	b := make([]byte, kvHeaderLen, kvHeaderLen+len(v.Value))
+	binary.BigEndian.PutUint64(b[0:8], uint64(v.Updated))
+	binary.BigEndian.PutUint64(b[8:16], uint64(v.Expires))
+	return append(b, v.Value...)
+}
+
+// decodeKV copies what it reads: bolt's slices die with the transaction.
+func decodeKV(b []byte) *engine.KVStored {
+	if len(b) < kvHeaderLen {
+		return nil
+	}
+	return &engine.KVStored{
+		Updated: int64(binary.BigEndian.Uint64(b[0:8])),
+		Expires: int64(binary.BigEndian.Uint64(b[8:16])),
+		Value:   bytes.Clone(b[kvHeaderLen:]),
+	}
+}
+
+func kvKey(namespace, key string) []byte { return compositeKey(namespace, []byte(key)) }
+
+// kvExpiryKey is BE(expires) then the value's key: the expiry index in
+// time order.
+func kvExpiryKey(expires int64, valueKey []byte) []byte {
+	return append(kvTime(expires), valueKey...)
+}
+
+// kvTime is BE(unix nano), the prefix of the time-ordered kv keys.
+func kvTime(n int64) []byte {
+	b := make([]byte, 8, 64)
+	binary.BigEndian.PutUint64(b, uint64(n))
+	return b
+}
+
+func encodeKVUsage(u engine.KVUsage) []byte {
+	b := make([]byte, 16)
+	binary.BigEndian.PutUint64(b[0:8], uint64(u.Keys))
+	binary.BigEndian.PutUint64(b[8:16], uint64(u.Bytes))
+	return b
+}
+
+func decodeKVUsage(b []byte) engine.KVUsage {
+	if len(b) != 16 {
+		return engine.KVUsage{}
+	}
+	return engine.KVUsage{Keys: int(binary.BigEndian.Uint64(b[0:8])), Bytes: int64(binary.BigEndian.Uint64(b[8:16]))}
+}
+
+// kvOnceAtKey is BE(at) name: the write names in the order they age.
+func kvOnceAtKey(at int64, name string) []byte { return append(kvTime(at), name...) }

@@ -18,6 +18,10 @@ import (
 //	                        switchyard.db would) while PATH exists
 //	backlog=N               at most N acknowledged writes wait for bbolt
 //	                        while it refuses them
+//	kill-after-kv-write=PATH  the first named data store write (a step's)
+//	                        that commits kills the process (SIGKILL) before
+//	                        the step's checkpoint, unless PATH exists;
+//	                        PATH is created first, so the next start runs on
 func init() {
 	spec := os.Getenv("SWITCHYARD_TEST_FAULTS")
 	if spec == "" {
@@ -40,6 +44,17 @@ func init() {
 					panic("SWITCHYARD_TEST_FAULTS: backlog=" + arg)
 				}
 				s.backlogMax = int64(n)
+			case "kill-after-kv-write":
+				s.afterKVWrite = func() {
+					f, err := os.OpenFile(arg, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+					if err != nil {
+						return // killed once already
+					}
+					f.Sync()
+					f.Close()
+					syscall.Kill(os.Getpid(), syscall.SIGKILL)
+					select {} // the signal is on its way
+				}
 			default:
 				panic("SWITCHYARD_TEST_FAULTS: unknown fault " + name)
 			}

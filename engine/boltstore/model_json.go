@@ -169,6 +169,17 @@ func appendRunJSON(dst []byte, r *engine.Run) ([]byte, error) {
 		dst = append(dst, `,"idempotency_run":`...)
 		dst = appendJSONString(dst, r.IdempotencyRun)
 	}
+	if c := r.CalledBy; c != nil {
+		dst = appendCallLinkJSON(dst, c)
+	}
+	if r.FailureOf != "" {
+		dst = append(dst, `,"failure_of":`...)
+		dst = appendJSONString(dst, r.FailureOf)
+	}
+	if r.FailureRun != "" {
+		dst = append(dst, `,"failure_run":`...)
+		dst = appendJSONString(dst, r.FailureRun)
+	}
 	return append(dst, '}'), nil
 }
 
@@ -205,6 +216,26 @@ func appendSummaryJSON(dst []byte, s *engine.RunSummary) []byte {
 		dst = appendJSONString(dst, s.ReplayOf)
 	}
 	dst, _ = appendOptTimeJSON(dst, `,"due_at":`, s.DueAt)
+	if c := s.CalledBy; c != nil {
+		dst = appendCallLinkJSON(dst, c)
+	}
+	if s.FailureOf != "" {
+		dst = append(dst, `,"failure_of":`...)
+		dst = appendJSONString(dst, s.FailureOf)
+	}
+	return append(dst, '}')
+}
+
+// appendCallLinkJSON appends `,"called_by":` and json.Marshal(c)'s bytes.
+func appendCallLinkJSON(dst []byte, c *engine.CallLink) []byte {
+	dst = append(dst, `,"called_by":{"run_id":`...)
+	dst = appendJSONString(dst, c.RunID)
+	dst = append(dst, `,"flow_id":`...)
+	dst = appendJSONString(dst, c.FlowID)
+	dst = append(dst, `,"step_id":`...)
+	dst = appendJSONString(dst, c.StepID)
+	dst = append(dst, `,"depth":`...)
+	dst = strconv.AppendInt(dst, int64(c.Depth), 10)
 	return append(dst, '}')
 }
 
@@ -291,6 +322,10 @@ func appendStepResultJSON(dst []byte, s *engine.StepResult) ([]byte, error) {
 	if s.StatusCode != 0 {
 		dst = append(dst, `,"status_code":`...)
 		dst = strconv.AppendInt(dst, int64(s.StatusCode), 10)
+	}
+	if s.Calls != "" {
+		dst = append(dst, `,"calls":`...)
+		dst = appendJSONString(dst, s.Calls)
 	}
 	return append(dst, '}'), nil
 }

@@ -184,6 +184,8 @@ func fullRun() *engine.Run {
 			Body: map[string]any{"ok": true, "n": 1.5}},
 		RetryOf: "run-0", ReplayOf: "run-00",
 		Crash: &engine.CrashCount{Step: "b<", Count: 2}, IdempotencyRun: "run-<0>",
+		CalledBy:  &engine.CallLink{RunID: "run-<c>", FlowID: "caller", StepID: "call\"1", Depth: 3},
+		FailureOf: "run-<f>", FailureRun: "run-<e>",
 	}
 }
 
@@ -198,7 +200,7 @@ func fullStep() engine.StepResult {
 			{Field: "when", Expr: "z", Result: false, Why: []string{"score is missing", "a \"b\" <c>"}},
 		},
 		Branch: ptr(-1), Loop: "each", Iteration: ptr(7), ItemCount: ptr(12), StartedAt: tZoneSec, FinishedAt: ptr(tNow), DurationMS: 123456.789,
-		NextAttemptAt: ptr(tZone2359), ResumeAt: ptr(tYear9999), StatusCode: 503,
+		NextAttemptAt: ptr(tZone2359), ResumeAt: ptr(tYear9999), StatusCode: 503, Calls: "run-<callee>",
 	}
 }
 
@@ -216,6 +218,7 @@ func TestAppendJSONCasesSetEveryField(t *testing.T) {
 	requireAllFieldsSet(t, &st.Conditions[0])
 	requireAllFieldsSet(t, fullRun().Response)
 	requireAllFieldsSet(t, fullRun().Crash)
+	requireAllFieldsSet(t, fullRun().CalledBy)
 }
 
 func TestAppendEventJSONMatchesMarshal(t *testing.T) {
@@ -777,6 +780,9 @@ func (g jsonGen) step() engine.StepResult {
 	if g.maybe() {
 		s.StatusCode = 100 + g.r.IntN(500)
 	}
+	if g.maybe() {
+		s.Calls = g.string()
+	}
 	return s
 }
 
@@ -815,6 +821,15 @@ func (g jsonGen) run() *engine.Run {
 	}
 	if g.maybe() {
 		r.IdempotencyRun = g.string()
+	}
+	if g.maybe() {
+		r.CalledBy = &engine.CallLink{RunID: g.string(), FlowID: g.string(), StepID: g.string(), Depth: g.r.IntN(9)}
+	}
+	if g.maybe() {
+		r.FailureOf = g.string()
+	}
+	if g.maybe() {
+		r.FailureRun = g.string()
 	}
 	return r
 }

@@ -84,6 +84,8 @@ func (s *Store) listen(ctx context.Context, onRun func(engine.RunChange), onFlow
 			return err
 		}
 	}
+	// Flows saved before this LISTEN went unheard.
+	onFlow("")
 	for {
 		n, err := conn.Conn().WaitForNotification(ctx)
 		if err != nil {

@@ -21,6 +21,21 @@ func newID(ctx context.Context, tx pgx.Tx) (int64, error) {
 
 // insertRun writes a new run with seq as its id, and its queue job.
 func (s *Store) insertRun(ctx context.Context, tx pgx.Tx, seq, eventSeq int64, r *engine.Run) error {
+	return s.insertRunTerms(ctx, tx, seq, eventSeq, r, nil)
+}
+
+// searchTerms are the search terms of a run and its event (nil: unknown),
+// never nil.
+func searchTerms(ev *engine.Event, r *engine.Run) []string {
+	if t := engine.SearchTerms(ev, r); t != nil {
+		return t
+	}
+	return []string{}
+}
+
+// insertRunTerms is insertRun with the event the run's search terms come
+// from.
+func (s *Store) insertRunTerms(ctx context.Context, tx pgx.Tx, seq, eventSeq int64, r *engine.Run, ev *engine.Event) error {
 	r.ID = formatID(runIDPrefix, seq)
 	data, err := json.Marshal(r)
 	if err != nil {
@@ -32,9 +47,9 @@ func (s *Store) insertRun(ctx context.Context, tx pgx.Tx, seq, eventSeq int64, r
 		return err
 	}
 	retryOf, replayOf := optSeq(r.RetryOf), optSeq(r.ReplayOf)
-	_, err = tx.Exec(ctx, `INSERT INTO sy_runs (seq, flow_id, event_seq, status, final, created_ns, due_ns, retry_of, replay_of, summary, data)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		seq, r.FlowID, eventSeq, string(r.Status), r.Status.Final(), nanos(r.CreatedAt), dueNanos(r), retryOf, replayOf, sumData, data)
+	_, err = tx.Exec(ctx, `INSERT INTO sy_runs (seq, flow_id, event_seq, status, final, created_ns, due_ns, retry_of, replay_of, summary, data, terms)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		seq, r.FlowID, eventSeq, string(r.Status), r.Status.Final(), nanos(r.CreatedAt), dueNanos(r), retryOf, replayOf, sumData, data, searchTerms(ev, r))
 	if err != nil {
 		return err
 	}
@@ -56,7 +71,7 @@ func (s *Store) insertEventAndRun(ctx context.Context, tx pgx.Tx, seq int64, ev 
 	if _, err := tx.Exec(ctx, `INSERT INTO sy_events (seq, flow_id, data) VALUES ($1, $2, $3)`, seq, ev.FlowID, data); err != nil {
 		return err
 	}
-	return s.insertRun(ctx, tx, seq, seq, r)
+	return s.insertRunTerms(ctx, tx, seq, seq, r, ev)
 }
 
 func optSeq(id string) *int64 {
@@ -132,18 +147,24 @@ func (s *Store) AddRun(ctx context.Context, run *engine.Run) error {
 		if err != nil {
 			return err
 		}
-		var ok bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM sy_events WHERE seq = $1)`, evSeq).Scan(&ok); err != nil {
+		var evData []byte
+		err = tx.QueryRow(ctx, `SELECT data FROM sy_events WHERE seq = $1`, evSeq).Scan(&evData)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("event %s: %w", r.EventID, engine.ErrNotFound)
+		}
+		if err != nil {
 			return err
 		}
-		if !ok {
-			return fmt.Errorf("event %s: %w", r.EventID, engine.ErrNotFound)
+		// The new run is found by its event's words, like the first.
+		ev := &engine.Event{}
+		if json.Unmarshal(evData, ev) != nil {
+			ev = nil
 		}
 		seq, err := newID(ctx, tx)
 		if err != nil {
 			return err
 		}
-		return s.insertRun(ctx, tx, seq, evSeq, &r)
+		return s.insertRunTerms(ctx, tx, seq, evSeq, &r, ev)
 	})
 	if err != nil {
 		return fmt.Errorf("store: add run for event %s: %w", run.EventID, unavailable(err))
@@ -172,14 +193,19 @@ func (s *Store) SaveRun(ctx context.Context, run *engine.Run) error {
 		return fmt.Errorf("store: save run %s: %w", run.ID, err)
 	}
 	final := run.Status.Final()
+	outputs := []string{}
+	if final {
+		outputs = searchTerms(nil, run) // the steps' outputs join the event's terms
+	}
 	err = s.tx(ctx, func(tx pgx.Tx) error {
 		// The NOTIFY rides on the update: sent only when a row changed,
 		// delivered only once the transaction commits.
 		var origin *int64
-		err := tx.QueryRow(ctx, `WITH u AS (UPDATE sy_runs SET status = $2, final = $3, due_ns = $4, summary = $5, data = $6
+		err := tx.QueryRow(ctx, `WITH u AS (UPDATE sy_runs SET status = $2, final = $3, due_ns = $4, summary = $5, data = $6,
+				terms = CASE WHEN cardinality($9::text[]) = 0 THEN terms ELSE ARRAY(SELECT DISTINCT t FROM unnest(terms || $9::text[]) t) END
 				WHERE seq = $1 AND NOT final RETURNING COALESCE(retry_of, replay_of) AS origin)
 			SELECT origin FROM u, pg_notify($7, $8)`,
-			seq, string(run.Status), final, dueNanos(run), sumData, data, notifyChannel, s.noticeOf(run)).Scan(&origin)
+			seq, string(run.Status), final, dueNanos(run), sumData, data, notifyChannel, s.noticeOf(run), outputs).Scan(&origin)
 		if errors.Is(err, pgx.ErrNoRows) {
 			var exists bool
 			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM sy_runs WHERE seq = $1)`, seq).Scan(&exists); err != nil {
@@ -302,6 +328,21 @@ func (s *Store) ListRuns(ctx context.Context, f engine.RunFilter) (engine.RunPag
 	return page, nil
 }
 
+// SearchRuns implements engine.RunSearcher: the runs whose terms hold
+// every term of the query, through the GIN index on terms, with the
+// listing's filters and cursor.
+func (s *Store) SearchRuns(ctx context.Context, f engine.RunFilter) (engine.RunPage, error) {
+	terms, err := engine.ParseSearch(f.Search)
+	if err != nil {
+		return engine.RunPage{}, err
+	}
+	page, err := s.listSummaries(ctx, f, `($1::text = '' OR status = $1) AND terms @> $2::text[]`, string(f.Status), terms)
+	if err != nil {
+		return engine.RunPage{}, fmt.Errorf("store: search runs: %w", err)
+	}
+	return page, nil
+}
+
 // CountRuns implements engine.RunCounter.
 func (s *Store) CountRuns(ctx context.Context, flowID string, since time.Time, max int) (int, error) {
 	var n int
@@ -369,6 +410,7 @@ func (s *Store) DeleteRunsBefore(ctx context.Context, t time.Time, limit int) (i
 }
 
 var (
-	_ engine.RunStore   = (*Store)(nil)
-	_ engine.RunCounter = (*Store)(nil)
+	_ engine.RunStore    = (*Store)(nil)
+	_ engine.RunCounter  = (*Store)(nil)
+	_ engine.RunSearcher = (*Store)(nil)
 )

@@ -4,7 +4,7 @@
 // retention removes only final runs, a final run is never rewritten, poll
 // seen sets start each item once, ticks fire once, refusals keep the
 // newest, and, for a store that keeps them, flow versions, unresolved
-// failures and auth's records. A store package runs it from its own tests:
+// failures, auth's records and the data store (kv.go). A store package runs it from its own tests:
 //
 //	func TestConformance(t *testing.T) {
 //		storetest.Run(t, func(t *testing.T) storetest.Opener {
@@ -60,6 +60,10 @@ func Run(t *testing.T, fresh Fresh) {
 		{"Auth", testAuth},
 		{"Resolutions", testResolutions},
 		{"VersionMeta", testVersionMeta},
+		{"KVValues", testKVValues},
+		{"KVTTL", testKVTTL},
+		{"KVIncrement", testKVIncrement},
+		{"KVLimits", testKVLimits},
 		{"Search", testSearch},
 	}
 	for _, tc := range tests {

@@ -128,7 +128,9 @@ func (ck *Checker) Check(method, target string, status int, contentType string, 
 	if err != nil {
 		return fmt.Errorf("apicheck: %w", err)
 	}
-	tmpl, ok := ck.match(u.Path)
+	// Segments as sent: a parameter may hold an escaped slash
+	// (/api/store/ns/a%2Fb is the key "a/b").
+	tmpl, ok := ck.match(u.EscapedPath())
 	if !ok {
 		if status == 404 || status == 401 {
 			// No such route: the problem answer applies.

@@ -76,14 +76,21 @@ func (p *BuilderProps) Cond(name, value string) CondField {
 		st = CondStateOf(value, optional)
 	}
 	f.State = st
-	if st.Mode == CondModeBuilder && p.SampleEnv != nil {
-		f.Results = flows.ExplainRows(st.Group, p.SampleEnv)
+	env := p.SampleEnv
+	if list, ok := loopListOf(p.Flow, name); ok && env != nil {
+		// Inside a loop the rows are tried on its list's first item.
+		env = FirstItemEnv(env, list)
+	} else {
+		f.Fields = outsideLoops(p.Refs)
+	}
+	if st.Mode == CondModeBuilder && env != nil {
+		f.Results = flows.ExplainRows(st.Group, env)
 		for i, r := range st.Group.Rows {
 			if r.Group != nil {
 				if f.GroupResults == nil {
 					f.GroupResults = map[int][]flows.CondRowResult{}
 				}
-				f.GroupResults[i] = flows.ExplainRows(*r.Group, p.SampleEnv)
+				f.GroupResults[i] = flows.ExplainRows(*r.Group, env)
 			}
 		}
 	}

@@ -16,6 +16,8 @@ type FlowPanelsProps struct {
 	// Refusals are the newest refused requests, newest first.
 	ShowRefusals bool
 	Refusals     []engine.Refusal
+	// MoreRefusals says the flow has more than those listed.
+	MoreRefusals bool
 	// Schedule describes a schedule or poll flow (nil for others);
 	// ScheduleError says why it could not be read.
 	Schedule      *engine.PollInfo

@@ -156,3 +156,50 @@ func exprValue(choice, current string) string {
 	}
 	return ""
 }
+
+// FirstItemEnv is env as a loop's inner steps see it for the first
+// element of the list the for_each expression gives (item is null when
+// the sample has none).
+func FirstItemEnv(env flows.Env, list string) flows.Env {
+	first, _ := FirstItem(env, list)
+	return env.With(flows.VarItem, first).With(flows.VarIndex, 0)
+}
+
+// FirstItem is the first element of the list a for_each expression gives
+// against env; false when it gives no list or an empty one.
+func FirstItem(env flows.Env, list string) (any, bool) {
+	v, err := flows.EvalSample(list, flows.KindExpr, env)
+	if err != nil {
+		return nil, false
+	}
+	if l, ok := v.([]any); ok && len(l) > 0 {
+		return l[0], true
+	}
+	return nil, false
+}
+
+// outsideLoops drops the fields only a loop's inner steps can read (item,
+// index) from a list of sample fields.
+func outsideLoops(refs []Ref) []Ref {
+	var out []Ref
+	for _, r := range refs {
+		if r.Path == flows.VarIndex || r.Path == flows.VarItem || strings.HasPrefix(r.Path, flows.VarItem+".") || strings.HasPrefix(r.Path, flows.VarItem+"[") {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// firstLoopPage is the first page of a loop's items in a run (nil for a
+// step that is no loop).
+func firstLoopPage(run *engine.Run, s engine.StepResult) *engine.LoopPage {
+	if !s.IsLoop() {
+		return nil
+	}
+	lp, err := run.LoopPage(s.ID, 1)
+	if err != nil {
+		return nil
+	}
+	return lp
+}

@@ -198,6 +198,11 @@ type BuilderProps struct {
 	// Focus is the element id of a step just added: the page scrolls to
 	// it and focuses its first field.
 	Focus string
+	// Flows are the stored flows the flow pickers offer (flow.call,
+	// on_failure); SigningSecret is a notification signing secret just
+	// created, shown this once.
+	Flows         []FlowChoice
+	SigningSecret string
 }
 
 // TemplateCard is one ready flow of the gallery.

@@ -1,15 +1,18 @@
 package views
 
 import (
+	"net/url"
 	"sort"
 	"strconv"
 
 	"github.com/switchyard/switchyard/engine"
 )
 
-// RefusedProps is the global list of refused webhook requests.
+// RefusedProps is the list of refused webhook requests: every one, or
+// one flow's (FlowID).
 type RefusedProps struct {
 	Page     PageProps
+	FlowID   string
 	Refusals []engine.Refusal
 	// NextCursor continues the list (empty: this is its end).
 	NextCursor string
@@ -55,7 +58,17 @@ func headerLines(h map[string]string) []string {
 	return out
 }
 
-func refusedNext(cursor string) string { return "/refused?cursor=" + cursor }
+// refusedNext is the Refused page from cursor on, of one flow or all.
+func refusedNext(cursor, flowID string) string {
+	q := url.Values{}
+	if cursor != "" {
+		q.Set("cursor", cursor)
+	}
+	if flowID != "" {
+		q.Set("flow", flowID)
+	}
+	return "/refused?" + q.Encode()
+}
 
 // refusedCount is a flow's refused requests of the last 24 hours, as the
 // flows list shows them beside its runs.

@@ -262,6 +262,7 @@ type Place struct{ List, Label string }
 // branches.
 func movePlaces(p *BuilderProps, sp string) []Place {
 	own := sp[:strings.LastIndex(sp, ".")]
+	moved := stepByFormName(p.Flow, sp)
 	var out []Place
 	if own != "steps" {
 		out = append(out, Place{List: "steps", Label: "Main steps (at the end)"})
@@ -279,6 +280,14 @@ func movePlaces(p *BuilderProps, sp string) []Place {
 					out = append(out, Place{List: list, Label: FieldWords(p.Flow, p.Specs, branch)})
 				}
 				walk(branch+".steps", s.Switch[j].Steps)
+			}
+			// A loop's steps, unless the step moved is a loop (no loop
+			// inside a loop).
+			if s.IsLoop() && (moved == nil || !moved.IsLoop()) {
+				if list := step + ".steps"; list != own {
+					out = append(out, Place{List: list, Label: FieldWords(p.Flow, p.Specs, list)})
+				}
+				walk(step+".steps", s.Steps)
 			}
 		}
 	}
@@ -338,6 +347,8 @@ func TriggerWords(typ string) string {
 		return "Polling"
 	case flows.TriggerManual:
 		return "By hand"
+	case flows.TriggerCall:
+		return "Called by flows"
 	}
 	return typ
 }
