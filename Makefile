@@ -34,8 +34,8 @@ lint:
 # they fail.
 test: generate-check lint
 	@if [ -z "$$SWITCHYARD_TEST_DATABASE_URL" ]; then echo "note: SWITCHYARD_TEST_DATABASE_URL is not set: the PostgreSQL tests skip"; fi
-	$(GO) test -count=1 ./...
-	$(GO) test -count=1 -race $(RACE_PKGS)
+	$(GO) test -count=1 -timeout 45m ./...
+	$(GO) test -count=1 -timeout 30m -race $(RACE_PKGS)
 	# A count, not a duration: Go 1.26's fuzz coordinator can report a
 	# spurious "context deadline exceeded" when a wall-clock -fuzztime ends
 	# (go.dev/issue/75804, fixed in Go 1.27).

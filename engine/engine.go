@@ -42,7 +42,16 @@ type Config struct {
 	QueueLimit int
 	// Retention is how long finished runs are kept (negative: forever).
 	Retention time.Duration
-	Logger    *slog.Logger
+	// RetentionRuns keeps at most this many runs per flow (0: no limit)
+	// and RetentionBytes at most this many bytes of history (0: no
+	// limit); see retention.go.
+	RetentionRuns  int
+	RetentionBytes int64
+	// CompactFree is the free space in the database file past which it is
+	// compacted, when that is also a quarter of the file (0: the default,
+	// DefaultCompactFree; negative: never on its own).
+	CompactFree int64
+	Logger      *slog.Logger
 	// Clock drives schedule and poll triggers; tests replace it.
 	Clock Clock
 	// StepJournal is the file where workers note the step they execute,
@@ -56,12 +65,14 @@ type Config struct {
 
 // Engine runs flows.
 type Engine struct {
-	cfg   Config
-	store Store
-	keys  *Keyring
-	log   *slog.Logger
-	flows *flowCache
-	queue *dueQueue
+	// compactMu keeps compactions one at a time (retention.go).
+	compactMu sync.Mutex
+	cfg       Config
+	store     Store
+	keys      *Keyring
+	log       *slog.Logger
+	flows     *flowCache
+	queue     *dueQueue
 	// runQueue is the store's own queue when it has one (RunQueue): then
 	// queue stays empty and the store's workers run the runs.
 	runQueue RunQueue
@@ -105,6 +116,9 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	if cfg.Retention == 0 {
 		cfg.Retention = DefaultRetention
+	}
+	if cfg.CompactFree == 0 {
+		cfg.CompactFree = DefaultCompactFree
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -487,9 +501,10 @@ func (e *Engine) retentionLoop(ctx context.Context) {
 	}
 }
 
-// enforceRetention deletes finished runs older than the retention period
-// and forgets expired dedupe keys, in chunks so no single transaction grows
-// large.
+// enforceRetention deletes the finished runs the retention limits say go
+// (retention.go) and forgets expired dedupe keys, in chunks so no single
+// transaction grows large; then it compacts the database when enough of
+// it is free.
 func (e *Engine) enforceRetention(ctx context.Context) {
 	if n, err := e.store.PurgeDedupe(ctx, time.Now()); err != nil {
 		e.log.Error("purge dedupe keys", "err", err)
@@ -497,18 +512,10 @@ func (e *Engine) enforceRetention(ctx context.Context) {
 		e.log.Info("purged expired dedupe keys", "count", n)
 	}
 	e.purgeKV(ctx)
-	if e.cfg.Retention < 0 {
-		return
+	if n, err := e.trimHistory(ctx); err != nil {
+		e.log.Error("retention", "err", err)
+	} else if n > 0 {
+		e.log.Info("retention deleted finished runs", "count", n)
 	}
-	cutoff := time.Now().Add(-e.cfg.Retention)
-	for ctx.Err() == nil {
-		n, err := e.store.DeleteRunsBefore(ctx, cutoff, 1000)
-		if err != nil {
-			e.log.Error("retention", "err", err)
-			return
-		}
-		if n < 1000 {
-			return
-		}
-	}
+	e.maybeCompact(ctx)
 }

@@ -34,8 +34,27 @@ func (e *Engine) SaveFlow(ctx context.Context, raw []byte, create bool, wantID s
 // names that do not exist yet are returned as warnings instead of refusing
 // it: flows move between data dirs as files, connections (sealed under each
 // data dir's key) do not, and are added once the flows are in.
-func (e *Engine) ImportFlow(ctx context.Context, raw []byte) (*ActiveFlow, []flows.FieldError, error) {
-	return e.saveFlow(ctx, raw, saveOpts{missingOK: true})
+// Importing a flow whose content is the current version's stores nothing
+// (Changed false), so an import run twice makes no new version.
+func (e *Engine) ImportFlow(ctx context.Context, raw []byte) (ImportResult, error) {
+	var prev *ActiveFlow
+	if f, err := flows.Decode(raw); err == nil {
+		prev = e.flows.get(f.ID)
+	}
+	a, warnings, err := e.saveFlow(ctx, raw, saveOpts{missingOK: true})
+	if err != nil {
+		return ImportResult{}, err
+	}
+	return ImportResult{Flow: a, Changed: a != prev, Warnings: warnings}, nil
+}
+
+// ImportResult is what ImportFlow did.
+type ImportResult struct {
+	Flow *ActiveFlow
+	// Changed is false when the flow was already current as given.
+	Changed bool
+	// Warnings name the connections the flow uses that do not exist yet.
+	Warnings []flows.FieldError
 }
 
 // saveOpts say how saveFlow saves.

@@ -95,10 +95,10 @@ func (s *Server) classify(c *fiber.Ctx, err error) (int, errorBody) {
 	var ve *flows.ValidationError
 	var fe *fiber.Error
 	var inUse *engine.ConnectionInUseError
+	var flowInUse *engine.FlowInUseError
 	if status, body, ok := kvProblem(err); ok && !panicked(c) {
 		return status, body
 	}
-	var flowInUse *engine.FlowInUseError
 	switch {
 	case panicked(c):
 		// A panic is our bug whatever value it carries; recoverPanics has

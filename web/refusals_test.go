@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/switchyard/switchyard/engine"
@@ -107,4 +108,31 @@ func TestRefusedPageOfOneFlow(t *testing.T) {
 	if r, _ := b.do("GET", "/refused?flow=nope", nil); r.StatusCode != 404 {
 		t.Errorf("the Refused page of a flow that does not exist: %d", r.StatusCode)
 	}
+}
+
+// FuzzBodyExcerpt: any body gives valid UTF-8 of bounded length, and the
+// value of a credential field planted in it never shows.
+func FuzzBodyExcerpt(f *testing.F) {
+	f.Add([]byte(`{"a": 1}`), "k3yVALUE")
+	f.Add([]byte("x=1&y=\xff\xfe"), "s3cr3t")
+	f.Add([]byte(`{"token": "\"`), "zzzz")
+	f.Fuzz(func(t *testing.T, body []byte, secret string) {
+		got, _ := bodyExcerpt(body, engine.RefusalBodyMax)
+		// Each invalid byte becomes U+FFFD (3 bytes); a marker replaces a
+		// value of a field whose name alone is longer.
+		if !utf8.ValidString(got) || len(got) > 4*engine.RefusalBodyMax {
+			t.Fatalf("excerpt of %d bytes, valid UTF-8 %v", len(got), utf8.ValidString(got))
+		}
+		if len(secret) < 8 || strings.IndexFunc(secret, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) >= 0 {
+			return
+		}
+		for _, planted := range []string{`{"api_key": "` + secret + `"}`, "a=1&password=" + secret} {
+			if strings.Contains(strings.Replace(planted, secret, "", 1)+engine.Redacted, secret) {
+				continue // the secret is a word of the field's name or the marker
+			}
+			if got, _ := bodyExcerpt([]byte(planted), engine.RefusalBodyMax); strings.Contains(got, secret) {
+				t.Fatalf("%q shows its secret: %q", planted, got)
+			}
+		}
+	})
 }

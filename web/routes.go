@@ -28,6 +28,8 @@ func (s *Server) routes() {
 	api := app.Group("/api", s.requireToken)
 	api.Get("/flows", s.listFlows)
 	api.Post("/flows", s.createFlow)
+	api.Post("/flows/import", s.importFlow)
+	api.Post("/flows/test", s.testFlowFile)
 	api.Get("/flows/:id", s.getFlow)
 	api.Put("/flows/:id", s.updateFlow)
 	api.Delete("/flows/:id", s.deleteFlow)
@@ -69,6 +71,9 @@ func (s *Server) routes() {
 	api.Get("/settings", s.getSettings)
 	api.Put("/settings", s.putSettings)
 	api.Post("/signing-secrets", s.createSigningSecret)
+	api.Post("/tokens", s.createToken)
+	api.Get("/history", s.history)
+	api.Post("/compact", s.compact)
 	// Every route above needs its entry in apiDocs (web/openapi.go).
 	api.All("/*", s.apiNotFound)
 

@@ -75,6 +75,8 @@ type Server struct {
 	metrics   *Metrics
 	// stopSampling ends the metrics' sampling loop.
 	stopSampling context.CancelFunc
+	// history caches the run history's usage for the flows list.
+	historyUsage historyCache
 }
 
 // New builds the server and its routes over the engine and the accounts,

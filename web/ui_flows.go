@@ -21,6 +21,9 @@ func (s *Server) home(c *fiber.Ctx) error { return redirect(c, "/flows") }
 
 func (s *Server) flowsPage(c *fiber.Ctx) error {
 	p := views.FlowsProps{Page: s.pageProps(c, "Flows", "flows")}
+	if h, err := s.cachedHistory(c.UserContext()); err == nil {
+		p.History = historyNote(h)
+	}
 	for _, a := range s.eng.Flows() {
 		row, err := s.flowRow(c, a)
 		if err != nil {
@@ -56,7 +59,16 @@ func (s *Server) flowRow(c *fiber.Ctx, a *engine.ActiveFlow) (views.FlowRow, err
 		return row, err
 	}
 	row.Refused24h, row.RefusedCapped, err = s.eng.CountRefusals(ctx, f.ID, since, engine.RefusalsPerFlow)
-	return row, err
+	if err != nil {
+		return row, err
+	}
+	// The share is an estimate anyway: a history that cannot be measured
+	// right now leaves the cell empty rather than the page failing.
+	if h, err := s.cachedHistory(ctx); err == nil && h.Space != nil {
+		u := flowHistory(h, f.ID)
+		row.HistoryBytes, row.HistoryShare, row.HasHistory = u.Bytes, u.Share, true
+	}
+	return row, nil
 }
 
 // countRuns counts a flow's runs since a time, up to runCountCap; the

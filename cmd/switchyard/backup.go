@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,8 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"slices"
-	"strings"
 	"syscall"
 
 	"github.com/switchyard/switchyard/engine"
@@ -27,11 +24,9 @@ import (
 func cmdBackup(args []string, stdout io.Writer) error {
 	var o options
 	fs := newFlagSet("backup", &o, false)
-	var server, token, out string
-	fs.StringVar(&server, "server", "", "base URL of a running server to back up over its API (else the data dir, offline)")
-	bindEnv(fs, "server", "SWITCHYARD_SERVER")
-	fs.StringVar(&token, "token", "", "API token for --server")
-	bindEnv(fs, "token", "SWITCHYARD_TOKEN")
+	var rf remoteFlags
+	addRemoteFlags(fs, &rf)
+	var out string
 	fs.StringVar(&out, "out", "", "file to write the backup to (written whole or not at all)")
 	if pos, err := parse(fs, args); err != nil {
 		return err
@@ -41,24 +36,16 @@ func cmdBackup(args []string, stdout io.Writer) error {
 	if out == "" {
 		return usageError{"backup: --out FILE is required"}
 	}
-	// Only a --data on the command line conflicts with --server: a
-	// SWITCHYARD_DATA in the environment (a service's) does not.
-	dataGiven := slices.ContainsFunc(args, func(a string) bool {
-		return a == "--data" || a == "-data" || strings.HasPrefix(a, "--data=") || strings.HasPrefix(a, "-data=")
-	})
+	srv, err := rf.pick("backup", args)
+	if err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	var n int64
-	var err error
-	switch {
-	case server != "" && dataGiven:
-		return usageError{"backup: give either --server (a running server) or --data (offline), not both"}
-	case server != "":
-		if token == "" {
-			return usageError{"backup: --server needs --token (or SWITCHYARD_TOKEN)"}
-		}
-		n, err = backupFromServer(ctx, server, token, out)
-	default:
+	if srv != nil {
+		n, err = backupFromServer(ctx, srv, out)
+	} else {
 		n, err = backupOffline(ctx, &o, out)
 	}
 	if err != nil {
@@ -94,27 +81,12 @@ func backupOffline(ctx context.Context, o *options, out string) (int64, error) {
 }
 
 // backupFromServer fetches GET /api/backup into out.
-func backupFromServer(ctx context.Context, server, token, out string) (int64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(server, "/")+"/api/backup", nil)
-	if err != nil {
-		return 0, fmt.Errorf("--server: %w", err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
+func backupFromServer(ctx context.Context, srv *remote, out string) (int64, error) {
+	resp, err := srv.send(ctx, http.MethodGet, "/api/backup", nil)
 	if err != nil {
 		return 0, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Error string `json:"error"`
-		}
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		if json.Unmarshal(body, &e) != nil || e.Error == "" {
-			e.Error = strings.TrimSpace(string(body))
-		}
-		return 0, fmt.Errorf("%s answered %s: %s", server, resp.Status, e.Error)
-	}
 	var n int64
 	err = boltstore.WriteFileAtomic(out, func(w io.Writer) error {
 		var err error

@@ -50,7 +50,8 @@ func TestHelpOnEveryCommand(t *testing.T) {
 	// Every serve setting names its variable.
 	_, out, _ := runBin(t, nil, "serve", "--help")
 	for _, v := range []string{"SWITCHYARD_ADDR", "SWITCHYARD_DATA", "SWITCHYARD_WORKERS", "SWITCHYARD_QUEUE_LIMIT", "SWITCHYARD_RETENTION",
-		"SWITCHYARD_LOG_LEVEL", "SWITCHYARD_METRICS_ADDR", "SWITCHYARD_PUBLIC_URL", "SWITCHYARD_HOOKS_ADDR", "SWITCHYARD_EGRESS_ALLOW"} {
+		"SWITCHYARD_LOG_LEVEL", "SWITCHYARD_METRICS_ADDR", "SWITCHYARD_PUBLIC_URL", "SWITCHYARD_HOOKS_ADDR", "SWITCHYARD_EGRESS_ALLOW",
+		"SWITCHYARD_RETENTION_RUNS", "SWITCHYARD_RETENTION_SIZE", "SWITCHYARD_COMPACT_FREE"} {
 		if !strings.Contains(out, "env "+v) {
 			t.Errorf("serve --help does not name %s", v)
 		}
@@ -84,6 +85,8 @@ func TestBadFlagsAndEnvRefusedAlike(t *testing.T) {
 		{"bad queue limit", []string{"SWITCHYARD_QUEUE_LIMIT=lots"}, []string{"serve"}, "SWITCHYARD_QUEUE_LIMIT"},
 		{"bad retention", []string{"SWITCHYARD_RETENTION=forever"}, []string{"serve"}, "SWITCHYARD_RETENTION"},
 		{"bad log level", []string{"SWITCHYARD_LOG_LEVEL=loud"}, []string{"serve"}, "SWITCHYARD_LOG_LEVEL"},
+		{"bad retention size", []string{"SWITCHYARD_RETENTION_SIZE=lots"}, []string{"serve"}, "SWITCHYARD_RETENTION_SIZE"},
+		{"bad compact threshold", nil, []string{"serve", "--compact-free", "-1MiB"}, "compact-free"},
 		{"bad log level flag", nil, []string{"serve", "--log-level", "loud"}, "loud"},
 		{"bad healthcheck timeout", nil, []string{"healthcheck", "--timeout", "soon"}, "soon"},
 		{"unknown completion shell", nil, []string{"completion", "tcsh"}, "tcsh"},

@@ -30,6 +30,8 @@ type options struct {
 	hooksAddr, hooksPublicURL                    string
 	workers, queueLimit                          int
 	retention                                    time.Duration
+	retentionRuns                                int
+	retentionBytes, compactFree                  int64
 	// metricsAddr is --metrics-addr; metrics, set by serve, are the
 	// engine's Observer and what /metrics serves.
 	metricsAddr string
@@ -75,6 +77,13 @@ func newFlagSet(name string, o *options, serve bool) *flag.FlagSet {
 		bindEnv(fs, "queue-limit", "SWITCHYARD_QUEUE_LIMIT")
 		fs.DurationVar(&o.retention, "retention", engine.DefaultRetention, "how long finished runs are kept")
 		bindEnv(fs, "retention", "SWITCHYARD_RETENTION")
+		fs.IntVar(&o.retentionRuns, "retention-runs", 0, "keep at most this many runs per flow, the oldest finished ones go first (0: no limit)")
+		bindEnv(fs, "retention-runs", "SWITCHYARD_RETENTION_RUNS")
+		fs.Var(byteSize{&o.retentionBytes}, "retention-size", "keep at most `SIZE` of run history, e.g. 2GiB; the oldest finished runs go first (0: no limit)")
+		bindEnv(fs, "retention-size", "SWITCHYARD_RETENTION_SIZE")
+		o.compactFree = engine.DefaultCompactFree
+		fs.Var(byteSize{&o.compactFree}, "compact-free", "compact the database file once `SIZE` of it is free and that is a quarter of it (0: never on its own)")
+		bindEnv(fs, "compact-free", "SWITCHYARD_COMPACT_FREE")
 		fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve /metrics on this address of its own, without a token (else on --addr, with an API token)")
 		bindEnv(fs, "metrics-addr", "SWITCHYARD_METRICS_ADDR")
 		fs.IntVar(&o.dbPool, "db-pool", pgstore.DefaultPoolSize, "with --database: connections this node opens")
@@ -198,7 +207,11 @@ func openEngine(ctx context.Context, o *options, log *slog.Logger) (*engine.Engi
 		Workers:    o.workers,
 		QueueLimit: o.queueLimit,
 		Retention:  o.retention,
-		Logger:     log,
+		// Retention by count and size, compaction: serve's settings.
+		RetentionRuns:  o.retentionRuns,
+		RetentionBytes: o.retentionBytes,
+		CompactFree:    compactSetting(o.compactFree),
+		Logger:         log,
 		// Only serve starts the engine; the journal is opened then.
 		StepJournal: filepath.Join(o.data, engine.StepJournalFile),
 	}
@@ -216,4 +229,13 @@ func openEngine(ctx context.Context, o *options, log *slog.Logger) (*engine.Engi
 		return nil, nil, err
 	}
 	return eng, store, nil
+}
+
+// compactSetting turns --compact-free into engine.Config.CompactFree,
+// where 0 means the default: --compact-free 0 means never.
+func compactSetting(v int64) int64 {
+	if v == 0 {
+		return -1
+	}
+	return v
 }

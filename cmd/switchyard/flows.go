@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -190,15 +191,24 @@ func cmdFlowsSchema(args []string, stdout io.Writer) error {
 	return err
 }
 
+// cmdFlowsImport saves flow files: through a running server's API
+// (--server) or into the data dir. A file whose flow is current as given
+// makes no new version.
 func cmdFlowsImport(args []string, stdout io.Writer) error {
 	var o options
 	fs := newFlagSet("flows import", &o, false)
+	var rf remoteFlags
+	addRemoteFlags(fs, &rf)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) == 0 {
 		return usageError{"flows import: name a file or a directory"}
+	}
+	srv, err := rf.pick("flows import", args)
+	if err != nil {
+		return err
 	}
 	var files []string
 	for _, p := range pos {
@@ -209,37 +219,63 @@ func cmdFlowsImport(args []string, stdout io.Writer) error {
 		files = append(files, fl...)
 	}
 	ctx := engine.WithActor(context.Background(), engine.Actor{Kind: "cli", Name: "flows import"})
-	eng, store, err := openEngine(ctx, &o, newLogger("warn", io.Discard))
-	if err != nil {
-		return err
+	// importOne saves one file's flow; a refusal of the file itself is
+	// refused true (the next file is tried), anything else stops.
+	var importOne func(data []byte) (res importResult, refused bool, err error)
+	if srv != nil {
+		importOne = func(data []byte) (importResult, bool, error) {
+			var ans struct {
+				Flow struct {
+					ID      string `json:"id"`
+					Version int64  `json:"version"`
+				} `json:"flow"`
+				Changed  bool               `json:"changed"`
+				Warnings []flows.FieldError `json:"warnings"`
+			}
+			_, err := srv.call(ctx, "POST", "/api/flows/import", data, &ans)
+			var re *remoteError
+			if errors.As(err, &re) && re.status/100 == 4 && re.status != 401 && re.status != 403 {
+				return importResult{}, true, err
+			}
+			return importResult{ans.Flow.ID, ans.Flow.Version, ans.Changed, ans.Warnings}, false, err
+		}
+	} else {
+		eng, store, err := openEngine(ctx, &o, newLogger("warn", io.Discard))
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+		importOne = func(data []byte) (importResult, bool, error) {
+			r, err := eng.ImportFlow(ctx, data)
+			if err != nil {
+				return importResult{}, true, err
+			}
+			return importResult{r.Flow.Flow().ID, r.Flow.Record.Version, r.Changed, r.Warnings}, false, nil
+		}
 	}
-	defer store.Close()
 	failed := 0
 	for _, file := range files {
 		data, err := os.ReadFile(file)
 		if err != nil {
 			return err
 		}
-		var before int64
-		if f, err := flows.Decode(data); err == nil {
-			if cur, err := eng.Flow(f.ID); err == nil {
-				before = cur.Record.Version
-			}
-		}
-		a, warnings, err := eng.ImportFlow(ctx, data)
-		if err != nil {
+		r, refused, err := importOne(data)
+		if refused {
 			failed++
 			fmt.Fprintf(stdout, "%s: %v\n", file, err)
 			continue
 		}
-		for _, w := range warnings {
+		if err != nil {
+			return fmt.Errorf("flows import: %s: %w", file, err)
+		}
+		for _, w := range r.warnings {
 			fmt.Fprintf(stdout, "%s:%s: warning: %s; its runs fail until it is added\n", file, w.Field, w.Message)
 		}
-		if a.Record.Version == before {
-			fmt.Fprintf(stdout, "%s: flow %q: content unchanged (version %d)\n", file, a.Flow().ID, a.Record.Version)
+		if !r.changed {
+			fmt.Fprintf(stdout, "%s: flow %q: content unchanged (version %d)\n", file, r.id, r.version)
 			continue
 		}
-		fmt.Fprintf(stdout, "%s: imported flow %q (version %d)\n", file, a.Flow().ID, a.Record.Version)
+		fmt.Fprintf(stdout, "%s: imported flow %q (version %d)\n", file, r.id, r.version)
 	}
 	if failed > 0 {
 		return fmt.Errorf("flows import: %d of %d files failed", failed, len(files))
@@ -247,33 +283,56 @@ func cmdFlowsImport(args []string, stdout io.Writer) error {
 	return nil
 }
 
+// importResult is what importing one flow file did.
+type importResult struct {
+	id       string
+	version  int64
+	changed  bool
+	warnings []flows.FieldError
+}
+
+// cmdFlowsExport prints flows (or writes one file per flow): from a
+// running server's API (--server) or from the data dir.
 func cmdFlowsExport(args []string, stdout io.Writer) error {
 	var o options
 	fs := newFlagSet("flows export", &o, false)
 	var out string
 	fs.StringVar(&out, "out", "", "directory to write one <id>.json file per flow (default: print)")
+	var rf remoteFlags
+	addRemoteFlags(fs, &rf)
 	ids, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	ctx := context.Background()
-	eng, store, err := openEngine(ctx, &o, newLogger("warn", io.Discard))
+	srv, err := rf.pick("flows export", args)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	ctx := context.Background()
 	var list []*flows.Flow
-	if len(ids) == 0 {
-		for _, a := range eng.Flows() {
-			list = append(list, a.Flow())
+	if srv != nil {
+		list, err = remoteFlows(ctx, srv, ids)
+		if err != nil {
+			return fmt.Errorf("flows export: %w", err)
 		}
-	}
-	for _, id := range ids {
-		a, err := eng.Flow(id)
+	} else {
+		eng, store, err := openEngine(ctx, &o, newLogger("warn", io.Discard))
 		if err != nil {
 			return err
 		}
-		list = append(list, a.Flow())
+		defer store.Close()
+		if len(ids) == 0 {
+			for _, a := range eng.Flows() {
+				list = append(list, a.Flow())
+			}
+		}
+		for _, id := range ids {
+			a, err := eng.Flow(id)
+			if err != nil {
+				return err
+			}
+			list = append(list, a.Flow())
+		}
 	}
 	if out != "" {
 		if err := os.MkdirAll(out, 0o755); err != nil {
@@ -313,4 +372,39 @@ func cmdFlowsExport(args []string, stdout io.Writer) error {
 	}
 	_, err = fmt.Fprintf(stdout, "%s\n", strings.TrimSpace(string(data)))
 	return err
+}
+
+// remoteFlows reads the flows ids names (every flow when none) from a
+// server, decoded as the data dir's would be, so an export reads the same
+// from either.
+func remoteFlows(ctx context.Context, srv *remote, ids []string) ([]*flows.Flow, error) {
+	type view struct {
+		Flow json.RawMessage `json:"flow"`
+	}
+	var views []view
+	if len(ids) == 0 {
+		var all struct {
+			Flows []view `json:"flows"`
+		}
+		if _, err := srv.call(ctx, "GET", "/api/flows", nil, &all); err != nil {
+			return nil, err
+		}
+		views = all.Flows
+	}
+	for _, id := range ids {
+		var v view
+		if _, err := srv.call(ctx, "GET", "/api/flows/"+url.PathEscape(id), nil, &v); err != nil {
+			return nil, err
+		}
+		views = append(views, v)
+	}
+	list := make([]*flows.Flow, 0, len(views))
+	for _, v := range views {
+		f, err := flows.Decode(v.Flow)
+		if err != nil {
+			return nil, fmt.Errorf("a flow the server sent: %w", err)
+		}
+		list = append(list, f)
+	}
+	return list, nil
 }

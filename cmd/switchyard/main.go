@@ -1,5 +1,5 @@
 // Command switchyard is the single binary: it serves webhooks, the engine,
-// the API and the UI, and offers the CLI around them (flows, run, token, keys, recover, backup, restore, docs).
+// the API and the UI, and offers the CLI around them (flows, run, token, keys, recover, backup, restore, compact, docs).
 package main
 
 import (
@@ -22,15 +22,16 @@ Usage:
   switchyard serve [--addr ADDR] [--data DIR | --database URL] [--egress-allow LIST]
   switchyard flows validate FILE|DIR|-... [--data DIR]
   switchyard flows schema
-  switchyard flows import FILE|DIR [--data DIR]
-  switchyard flows export [ID...] [--data DIR] [--out DIR]
-  switchyard run FILE --payload FILE [--dry] [--data DIR]
-  switchyard token create --name NAME [--data DIR]
+  switchyard flows import FILE|DIR [--data DIR | --server URL --token TOKEN]
+  switchyard flows export [ID...] [--out DIR] [--data DIR | --server URL --token TOKEN]
+  switchyard run FILE --payload FILE [--dry] [--data DIR | --server URL --token TOKEN]
+  switchyard token create --name NAME [--data DIR | --server URL --token TOKEN]
   switchyard keys rotate [--data DIR]
   switchyard recover [--data DIR]
   switchyard migrate --data DIR --database URL [--runs]
   switchyard backup --out FILE [--data DIR | --server URL --token TOKEN]
   switchyard restore FILE [--data DIR] [--force]
+  switchyard compact [--data DIR]
   switchyard docs connectors|openapi
   switchyard healthcheck [--addr ADDR] [--path /readyz]
   switchyard completion bash|zsh|fish
@@ -39,6 +40,9 @@ Usage:
 switchyard COMMAND --help (or switchyard help COMMAND) lists a command's
 flags, the environment variable of each and its default.
 SWITCHYARD_SECRET_KEY holds the credentials key instead of the key file.
+--server URL and --token (SWITCHYARD_SERVER, SWITCHYARD_TOKEN) make flows
+import/export, run, token create and backup work through a running
+server's API; with --data (or neither) they work on the data dir, offline.
 `
 
 func main() {
@@ -93,6 +97,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdBackup(args[1:], stdout)
 	case "restore":
 		err = cmdRestore(args[1:], stdout)
+	case "compact":
+		err = cmdCompact(args[1:], stdout)
 	case "docs":
 		err = cmdDocs(args[1:], stdout)
 	case "healthcheck":

@@ -16,9 +16,11 @@ import (
 	"github.com/switchyard/switchyard/flows"
 )
 
-// cmdRun executes a flow once in-process against a payload and prints each
-// step's input and output. Connections come from the data dir when it is
-// there and free; with --dry nothing is sent out.
+// cmdRun executes a flow once against a payload and prints each step's
+// input and output: in-process, with connections from the data dir when it
+// is there and free, or on a running server with its connections
+// (--server: POST /api/flows/test). Nothing is stored either way; with
+// --dry nothing is sent out.
 func cmdRun(args []string, stdout, stderr io.Writer) int {
 	var o options
 	fs := newFlagSet("run", &o, false)
@@ -26,6 +28,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	var dry bool
 	fs.StringVar(&payloadFile, "payload", "", "JSON file with the trigger body")
 	fs.BoolVar(&dry, "dry", false, "send nothing out")
+	var rf remoteFlags
+	addRemoteFlags(fs, &rf)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return exitCode(err, stdout, stderr)
@@ -33,6 +37,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if len(pos) != 1 {
 		fmt.Fprintln(stderr, "switchyard: usage: switchyard run FILE --payload FILE [--dry] (switchyard run --help)")
 		return 2
+	}
+	srv, err := rf.pick("run", args)
+	if err != nil {
+		return exitCode(err, stdout, stderr)
 	}
 	data, err := os.ReadFile(pos[0])
 	if err != nil {
@@ -64,53 +72,46 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		}
 		ev.Body, ev.ContentType = body, "application/json"
 	}
-	pol, err := egress.ParseAllow(o.egressAllow)
-	if err != nil {
-		fmt.Fprintf(stderr, "switchyard: --egress-allow: %v\n", err)
-		return 2
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	opts := engine.RunOnceOptions{Dry: dry, HTTP: egress.NewClient(pol), Dial: pol.Dialer().DialContext}
-	// Connections are optional here: a flow without any runs even when no
-	// data dir exists or a server holds it.
-	if _, statErr := os.Stat(o.data); statErr == nil || o.database != "" {
-		if eng, store, err := openEngine(ctx, &o, newLogger("error", stderr)); err == nil {
-			defer store.Close()
-			opts.Secrets = eng
-		} else {
-			fmt.Fprintf(stderr, "switchyard: note: connections unavailable: %v\n", err)
-		}
-	}
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
-	opts.OnStep = func(r *engine.Run, s *engine.StepResult) {
-		if s == nil || (s.Status != engine.StepSucceeded && s.Status != engine.StepFailed && s.Status != engine.StepSkipped && s.Status != engine.StepRetrying) {
-			return
+	var run *engine.Run
+	if srv != nil {
+		req := map[string]any{"flow": json.RawMessage(data), "dry": dry}
+		if ev.Body != nil {
+			req["payload"] = json.RawMessage(ev.Body)
 		}
-		fmt.Fprintf(stdout, "== step %s (%s): %s, attempt %d, %.1f ms\n", s.ID, s.Use, s.Status, s.Attempts, s.DurationMS)
-		for _, c := range s.Conditions {
-			fmt.Fprintf(stdout, "   %s: %s → %v %s\n", c.Field, c.Expr, c.Result, c.Error)
-			for _, w := range c.Why {
-				fmt.Fprintf(stdout, "     (%s)\n", w)
+		run = &engine.Run{}
+		if _, err := srv.call(ctx, "POST", "/api/flows/test", req, run); err != nil {
+			fmt.Fprintf(stderr, "switchyard: run: %v\n", err)
+			return 1
+		}
+		for i := range run.Steps {
+			printStep(stdout, enc, &run.Steps[i])
+		}
+	} else {
+		pol, err := egress.ParseAllow(o.egressAllow)
+		if err != nil {
+			fmt.Fprintf(stderr, "switchyard: --egress-allow: %v\n", err)
+			return 2
+		}
+		opts := engine.RunOnceOptions{Dry: dry, HTTP: egress.NewClient(pol), Dial: pol.Dialer().DialContext}
+		// Connections are optional here: a flow without any runs even when no
+		// data dir exists or a server holds it.
+		if _, statErr := os.Stat(o.data); statErr == nil || o.database != "" {
+			if eng, store, err := openEngine(ctx, &o, newLogger("error", stderr)); err == nil {
+				defer store.Close()
+				opts.Secrets = eng
+			} else {
+				fmt.Fprintf(stderr, "switchyard: note: connections unavailable: %v\n", err)
 			}
 		}
-		if s.Input != nil {
-			fmt.Fprintln(stdout, "-- input:")
-			enc.Encode(s.Input)
+		opts.OnStep = func(_ *engine.Run, s *engine.StepResult) { printStep(stdout, enc, s) }
+		if run, err = engine.RunOnce(ctx, cf, ev, opts); err != nil {
+			fmt.Fprintf(stderr, "switchyard: run: %v\n", err)
+			return 1
 		}
-		if s.Output != nil {
-			fmt.Fprintln(stdout, "-- output:")
-			enc.Encode(s.Output)
-		}
-		if s.Error != "" {
-			fmt.Fprintf(stdout, "-- error: %s\n", s.Error)
-		}
-	}
-	run, err := engine.RunOnce(ctx, cf, ev, opts)
-	if err != nil {
-		fmt.Fprintf(stderr, "switchyard: run: %v\n", err)
-		return 1
 	}
 	fmt.Fprintf(stdout, "== run %s\n", run.Status)
 	if run.Status != engine.RunSucceeded {
@@ -118,4 +119,30 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// printStep prints a step's outcome, conditions, input, output and error
+// (a step still in flight prints nothing).
+func printStep(stdout io.Writer, enc *json.Encoder, s *engine.StepResult) {
+	if s == nil || (s.Status != engine.StepSucceeded && s.Status != engine.StepFailed && s.Status != engine.StepSkipped && s.Status != engine.StepRetrying) {
+		return
+	}
+	fmt.Fprintf(stdout, "== step %s (%s): %s, attempt %d, %.1f ms\n", s.ID, s.Use, s.Status, s.Attempts, s.DurationMS)
+	for _, c := range s.Conditions {
+		fmt.Fprintf(stdout, "   %s: %s → %v %s\n", c.Field, c.Expr, c.Result, c.Error)
+		for _, w := range c.Why {
+			fmt.Fprintf(stdout, "     (%s)\n", w)
+		}
+	}
+	if s.Input != nil {
+		fmt.Fprintln(stdout, "-- input:")
+		enc.Encode(s.Input)
+	}
+	if s.Output != nil {
+		fmt.Fprintln(stdout, "-- output:")
+		enc.Encode(s.Output)
+	}
+	if s.Error != "" {
+		fmt.Fprintf(stdout, "-- error: %s\n", s.Error)
+	}
 }

@@ -14,6 +14,6 @@ import (
 	_ "github.com/switchyard/switchyard/connectors/respond"
 	_ "github.com/switchyard/switchyard/connectors/salesforce"
 	_ "github.com/switchyard/switchyard/connectors/slack"
-	_ "github.com/switchyard/switchyard/connectors/store"
 	_ "github.com/switchyard/switchyard/connectors/stdwebhook"
+	_ "github.com/switchyard/switchyard/connectors/store"
 )

@@ -12,9 +12,8 @@ import (
 func TestAllRegistered(t *testing.T) {
 	for _, id := range []string{"http.request", "data.set", "webhook.respond", "flow.delay",
 		"slack.post_message", "slack.incoming_webhook", "hubspot.upsert_contact", "hubspot.create_deal", "hubspot.update_object",
-		"salesforce.upsert", "salesforce.create", "pipedrive.create_person", "pipedrive.create_deal", "email.send",
+		"salesforce.upsert", "salesforce.create", "pipedrive.create_person", "pipedrive.create_deal", "email.send", "flow.call", "webhook.send",
 		"store.set", "store.get", "store.delete", "store.increment"} {
-		"salesforce.upsert", "salesforce.create", "pipedrive.create_person", "pipedrive.create_deal", "email.send", "flow.call", "webhook.send"} {
 		if _, err := connectors.Lookup(id); err != nil {
 			t.Errorf("%s: %v", id, err)
 		}

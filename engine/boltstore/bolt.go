@@ -68,8 +68,12 @@ var walAppliedMeta = []byte("\x00wal_applied")
 type Store struct {
 	// seq hands out run (and event) keys without a transaction, so that
 	// records are encoded before they join a group.
-	seq    atomic.Uint64
+	seq atomic.Uint64
+	// db is replaced by a compaction (compact.go), under dbMu, on the
+	// applier: readers take it under dbMu's read lock.
 	db     *bolt.DB
+	dbMu   sync.RWMutex
+	dir    string
 	log    *wal.Log
 	writes chan *writeOp
 	applyq chan []*writeOp
@@ -143,6 +147,9 @@ type writeOp struct {
 	// the applier can fold a run's ingest and final checkpoint together.
 	accept *acceptRecord
 	save   *saveRecord
+	// exclusive, when set, runs on the applier between two transactions
+	// while the logger goes on (runExclusive): a compaction.
+	exclusive func() error
 }
 
 // openRuns are the runs that are not final, by sequence: SaveRun checks
@@ -237,7 +244,7 @@ func openBolt(dir string, o Options, salvage bool) (*Store, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Store{db: db, writes: make(chan *writeOp, maxGroup),
+	s := &Store{db: db, dir: dir, writes: make(chan *writeOp, maxGroup),
 		applyq: make(chan []*writeOp, applyBacklog), done: make(chan struct{}),
 		open: openRuns{m: map[uint64]struct{}{}}, kick: make(chan struct{}, 1), logger: log,
 		backlogMax: backlogMax, backlogMaxBytes: backlogMaxBytes, readWait: readWait}
@@ -538,7 +545,17 @@ func (s *Store) dbView(fn func(tx *bolt.Tx) error) (err error) {
 			err = fmt.Errorf("store: reading %s: %w: %v", DBFileName, ErrDatabaseDamaged, r)
 		}
 	}()
-	return s.db.View(fn)
+	// The transaction is begun under dbMu, so that a compaction cannot
+	// swap the file in between; once begun, it keeps the file it read
+	// open until it ends (the old file's Close waits for it).
+	s.dbMu.RLock()
+	tx, err := s.db.Begin(false)
+	s.dbMu.RUnlock()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	return fn(tx)
 }
 
 // write runs fn in the next bbolt transaction and returns once that
@@ -1067,11 +1084,6 @@ func (s *Store) purgeExpired(ctx context.Context, bucket []byte, expired func(v 
 
 // DeleteRunsBefore implements engine.Store.
 func (s *Store) DeleteRunsBefore(ctx context.Context, t time.Time, limit int) (int, error) {
-	type victim struct {
-		key    []byte
-		flowID string
-		event  []byte
-	}
 	var victims []victim
 	err := s.viewRuns(func(tx *bolt.Tx) error {
 		c := appendBucket(tx, bucketRunIndex).Cursor()
@@ -1090,10 +1102,26 @@ func (s *Store) DeleteRunsBefore(ctx context.Context, t time.Time, limit int) (i
 		}
 		return nil
 	})
-	if err != nil || len(victims) == 0 {
+	if err != nil {
 		return 0, err
 	}
-	err = s.write(ctx, func(tx *bolt.Tx) error {
+	return s.deleteRuns(ctx, victims)
+}
+
+// victim is a finished run retention deletes.
+type victim struct {
+	key    []byte
+	flowID string
+	event  []byte
+}
+
+// deleteRuns deletes finished runs with their index entries, and each
+// event once no run needs it any more, in one transaction.
+func (s *Store) deleteRuns(ctx context.Context, victims []victim) (int, error) {
+	if len(victims) == 0 {
+		return 0, nil
+	}
+	err := s.write(ctx, func(tx *bolt.Tx) error {
 		for _, v := range victims {
 			for _, b := range [][]byte{bucketRuns, bucketRunIndex} {
 				if err := tx.Bucket(b).Delete(v.key); err != nil {

@@ -171,6 +171,25 @@ func hasBarrier(group []*writeOp) bool {
 }
 
 func (s *Store) apply(ops []*writeOp) {
+	// A write that must run alone (a compaction) splits the batch: what
+	// came before it is applied first, what came after it next.
+	for i, op := range ops {
+		if op == nil || op.exclusive == nil {
+			continue
+		}
+		if i > 0 {
+			s.apply(ops[:i])
+		}
+		if s.gaveUp || s.stuck.Load() != nil {
+			op.errc <- errStoreStuck
+		} else {
+			op.errc <- s.runExclusive(op.exclusive)
+		}
+		if rest := ops[i+1:]; len(rest) > 0 {
+			s.apply(rest)
+		}
+		return
+	}
 	if s.gaveUp {
 		for _, op := range ops {
 			if op.rec == nil {

@@ -21,6 +21,9 @@ func (s *Store) Reseal(ctx context.Context, metaKey string, fn func(sealed, ad [
 		return 0, err
 	}
 	n := 0
+	// Not on the applier: hold the file a compaction would swap.
+	s.dbMu.RLock()
+	defer s.dbMu.RUnlock()
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		var metaValue []byte

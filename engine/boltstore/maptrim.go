@@ -42,8 +42,10 @@ func (s *Store) trimLoop(stop <-chan struct{}, done chan<- struct{}) {
 // are in the page cache (fault-around), pages bbolt has allocated but not
 // yet filled among them.
 func (s *Store) trimMap() {
-	_ = s.db.View(func(tx *bolt.Tx) error {
-		dropMappedPages(s.db.Info().Data, uintptr(max(tx.Size(), initialMapSize)))
+	// Through dbView: a compaction may swap the file (compact.go); the
+	// transaction's own DB is the map it holds.
+	_ = s.dbView(func(tx *bolt.Tx) error {
+		dropMappedPages(tx.DB().Info().Data, uintptr(max(tx.Size(), initialMapSize)))
 		return nil
 	})
 }

@@ -80,12 +80,20 @@ type FlowRow struct {
 	RefusedCapped bool
 	Version       int64
 	CSRF          string
+	// HistoryBytes is what the flow's runs take and HistoryShare its part
+	// of the whole run history (0 to 1); HasHistory is false when the
+	// store cannot tell.
+	HistoryBytes int64
+	HistoryShare float64
+	HasHistory   bool
 }
 
 // FlowsProps is the flows list.
 type FlowsProps struct {
 	Page PageProps
 	Rows []FlowRow
+	// History sums up the run history under the table ("" for none).
+	History string
 }
 
 // DeleteFlowProps is the confirmation step before a flow is deleted.
