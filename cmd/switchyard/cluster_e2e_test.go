@@ -48,7 +48,10 @@ func newCluster(t *testing.T, n int, extra ...string) *cluster {
 	c := &cluster{t: t, url: url}
 	for i := 0; i < n; i++ {
 		c.nodes = append(c.nodes, &instance{t: t, bin: bin, data: t.TempDir(), addr: freeAddr(t), token: token,
-			extra: append([]string{"--database", url}, extra...),
+			// 8 connections a node, not 16: three nodes, the store tests
+			// running beside them and the test's own checks must stay
+			// under PostgreSQL's default 100 clients.
+			extra: append([]string{"--database", url, "--db-pool", "8"}, extra...),
 			env:   []string{"SWITCHYARD_SECRET_KEY=" + key, fmt.Sprintf("SWITCHYARD_NODE=node-%d", i)}})
 	}
 	return c
@@ -184,7 +187,10 @@ func TestClusterKill9(t *testing.T) {
 		}
 	}
 	t.Logf("%d events reached the target more than once (steps are at-least-once: the killed node's steps in flight)", again)
-	if len(acked) < total*9/10 {
+	// Deliveries to the killed node fail while it is down (a third of
+	// them for some seconds: more, the faster ingest is), so this only
+	// checks the test did real work; what matters is checked above.
+	if len(acked) < total*2/3 {
 		t.Errorf("only %d of %d webhooks acknowledged", len(acked), total)
 	}
 	if t.Failed() {
@@ -217,7 +223,7 @@ func TestClusterScheduleOnce(t *testing.T) {
 			t.Errorf("node %d /readyz: %d %s", i, resp.StatusCode, body)
 		}
 		metrics := string(in.mustAPI(200, "GET", "/metrics", nil))
-		for _, m := range []string{`switchyard_db_pool_connections{state="in_use"}`, "switchyard_db_pool_max_connections 16", `switchyard_queue_jobs{state="available"}`} {
+		for _, m := range []string{`switchyard_db_pool_connections{state="in_use"}`, "switchyard_db_pool_max_connections 8", `switchyard_queue_jobs{state="available"}`} {
 			if !strings.Contains(metrics, m) {
 				t.Errorf("node %d /metrics lacks %s", i, m)
 			}
