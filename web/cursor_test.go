@@ -28,7 +28,6 @@ func TestListCursorMalformed(t *testing.T) {
 		{"/api/refusals", "cursor"},
 		{"/api/flows/f/refusals", "cursor"},
 		{"/api/audit", "cursor"},
-		
 	}
 	cursors := []string{"garbage", "xyz", "run_zz", "run_0000000000000001x", "0", "-1", "18446744073709551616", "%00", "%E2%82%AC", "9223372036854775808", strings.Repeat("a", 5000)}
 	for _, rt := range routes {
