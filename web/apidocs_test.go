@@ -61,3 +61,21 @@ func TestEveryAPIRouteAnswers405(t *testing.T) {
 		}
 	}
 }
+
+// TestOperationsRoutes405: the health checks and /metrics take GET and
+// HEAD; any other method is 405 with Allow and a problem body, not the
+// UI's 404 page.
+func TestOperationsRoutes405(t *testing.T) {
+	f := newFixture(t, engine.Config{})
+	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
+		for _, method := range []string{"POST", "PUT", "DELETE", "PATCH"} {
+			resp, body := f.do(t, method, path, "", "")
+			if resp.StatusCode != 405 || resp.Header.Get("Allow") != "GET, HEAD" || resp.Header.Get("Content-Type") != ProblemContentType {
+				t.Errorf("%s %s: %d Allow %q %s %.200s", method, path, resp.StatusCode, resp.Header.Get("Allow"), resp.Header.Get("Content-Type"), body)
+			}
+		}
+		if resp, body := f.do(t, "GET", path, "", "", "Authorization", "Bearer "+f.token); resp.StatusCode != 200 {
+			t.Errorf("GET %s: %d %.200s", path, resp.StatusCode, body)
+		}
+	}
+}
