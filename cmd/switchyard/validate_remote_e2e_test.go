@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -19,13 +17,7 @@ func TestFlowsValidateServer(t *testing.T) {
 	in.mustAPI(201, "POST", "/api/connections", map[string]any{"name": "crm", "type": "http_bearer", "values": map[string]string{"token": "tok-1"}})
 
 	dir := t.TempDir()
-	write := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name, body string) string { return writeTestFile(t, dir, name, body) }
 	good := write("good.json", `{"id": "good", "name": "Good", "enabled": true, "trigger": {"type": "manual"},
 	  "steps": [{"id": "c", "use": "flow.call", "with": {"flow": "notify"}},
 	            {"id": "h", "use": "http.request", "with": {"method": "GET", "url": "https://example.com", "connection": "crm"}}]}`)

@@ -17,13 +17,7 @@ import (
 // dir's as well as the files given; without it, only the files.
 func TestFlowsValidateStoredRefs(t *testing.T) {
 	dir, data := t.TempDir(), t.TempDir()
-	write := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name, body string) string { return writeTestFile(t, dir, name, body) }
 	// Stored: flow "notify" (called) and "loop", which calls "caller".
 	notify := write("notify.json", `{"id": "notify", "name": "Notify", "enabled": true, "trigger": {"type": "call"},
 	  "steps": [{"id": "n", "use": "data.set", "with": {"x": 1}}]}`)
@@ -81,4 +75,14 @@ func TestFlowsValidateStoredRefs(t *testing.T) {
 	if code, _, errOut := runCLI(t, "flows", "validate", "--data", data, "--server", "http://127.0.0.1:1", caller); code != 2 || !strings.Contains(errOut, "not several") {
 		t.Fatalf("--data with --server: exit %d %s", code, errOut)
 	}
+}
+
+// writeTestFile writes body to dir/name and returns its path.
+func writeTestFile(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
