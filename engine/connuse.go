@@ -19,10 +19,20 @@ var ErrConnectionInUse = errors.New("connection is used by flows")
 type ConnectionInUseError struct {
 	Name  string
 	Flows []string
+	// Settings: the run notifications of the settings sign with it.
+	Settings bool
 }
 
 func (e *ConnectionInUseError) Error() string {
-	return fmt.Sprintf("engine: delete connection %q: used by flows %s (delete with force to remove it anyway)", e.Name, strings.Join(e.Flows, ", "))
+	var by []string
+	if len(e.Flows) > 0 {
+		by = append(by, "flows "+strings.Join(e.Flows, ", "))
+	}
+	if e.Settings {
+		by = append(by, "the settings' run notifications")
+	}
+	users := strings.Join(by, " and ")
+	return fmt.Sprintf("engine: delete connection %q: used by %s (delete with force to remove it anyway)", e.Name, users)
 }
 
 // Is makes errors.Is(err, ErrConnectionInUse) hold.
@@ -55,11 +65,15 @@ func (e *Engine) ConnectionUsers() map[string][]string {
 // and a *ConnectionInUseError lists them, unless force is set.
 func (e *Engine) DeleteConnection(ctx context.Context, name string, force bool) error {
 	if !force {
-		if users := e.FlowsUsing(name); len(users) > 0 {
+		// The settings' notifications sign with a secret connection as a
+		// flow's do: deleting it would break every notification.
+		n := e.Settings().Notify
+		inSettings := n != nil && n.Secret == name
+		if users := e.FlowsUsing(name); len(users) > 0 || inSettings {
 			if _, err := e.store.Connection(ctx, name); err != nil {
 				return err
 			}
-			return &ConnectionInUseError{Name: name, Flows: users}
+			return &ConnectionInUseError{Name: name, Flows: users, Settings: inSettings}
 		}
 	}
 	if err := e.store.DeleteConnection(ctx, name); err != nil {

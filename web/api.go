@@ -230,16 +230,13 @@ func (s *Server) listRuns(c *fiber.Ctx) error {
 	if l := c.Query("limit"); l != "" {
 		n, err := parsePositive(l)
 		if err != nil {
-			return errStatus(fiber.StatusBadRequest, "limit: %v", err)
+			return fieldError("limit", err.Error())
 		}
 		f.Limit = n
 	}
 	page, err := s.eng.ListRuns(c.UserContext(), f)
 	if err != nil {
-		if errors.Is(err, engine.ErrBadID) {
-			return errStatus(fiber.StatusBadRequest, "cursor: malformed")
-		}
-		return err
+		return cursorError(err)
 	}
 	return c.JSON(page)
 }

@@ -48,7 +48,7 @@ func kvParams(c *fiber.Ctx) (namespace, key string, err error) {
 }
 
 func kvFieldError(field, msg string) error {
-	return &apiError{status: fiber.StatusBadRequest, msg: field + ": " + msg, details: []flows.FieldError{{Field: field, Message: msg}}}
+	return fieldError(field, msg)
 }
 
 // kvProblem is how a data store refusal answers: 400 naming the field,

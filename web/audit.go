@@ -47,7 +47,7 @@ func (s *Server) listAudit(c *fiber.Ctx) error {
 	}
 	p, err := s.eng.ListAudit(c.UserContext(), f)
 	if err != nil {
-		return err
+		return cursorError(err)
 	}
 	return c.JSON(p)
 }

@@ -42,6 +42,8 @@ type errorBody struct {
 	RunID   string             `json:"run_id,omitempty"`
 	// Flows names the flows that use a connection that was not deleted.
 	Flows []string `json:"flows,omitempty"`
+	// Settings: the settings' run notifications use that connection too.
+	Settings bool `json:"settings,omitempty"`
 	// RequestID names the log lines of a failure on our side.
 	RequestID string `json:"request_id,omitempty"`
 }
@@ -108,7 +110,11 @@ func (s *Server) classify(c *fiber.Ctx, err error) (int, errorBody) {
 	case errors.As(err, &ve):
 		return fiber.StatusBadRequest, errorBody{Error: "invalid: " + summarize(ve), Details: ve.Details}
 	case errors.As(err, &inUse):
-		return fiber.StatusConflict, errorBody{Error: fmt.Sprintf("connection %q is used by %d flow(s); delete it with ?force=true to remove it anyway", inUse.Name, len(inUse.Flows)), Flows: inUse.Flows}
+		users := fmt.Sprintf("%d flow(s)", len(inUse.Flows))
+		if inUse.Settings {
+			users += " and the settings' run notifications"
+		}
+		return fiber.StatusConflict, errorBody{Error: fmt.Sprintf("connection %q is used by %s; delete it with ?force=true to remove it anyway", inUse.Name, users), Flows: inUse.Flows, Settings: inUse.Settings}
 	case errors.As(err, &flowInUse):
 		return fiber.StatusConflict, errorBody{Error: fmt.Sprintf("flow %q is still used by %s; change those first", flowInUse.ID, strings.Join(flowInUse.By, ", ")), Flows: flowInUse.By}
 	case errors.As(err, &fe):

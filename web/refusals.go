@@ -210,13 +210,14 @@ func pageQuery(c *fiber.Ctx) (limit int, cursor string, err error) {
 	if v := c.Query("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 500 {
-			return 0, "", errStatus(fiber.StatusBadRequest, "limit must be a number from 1 to 500")
+			return 0, "", fieldError("limit", "must be a number from 1 to 500")
 		}
 		limit = n
 	}
 	if cursor != "" {
-		if n, err := strconv.ParseUint(cursor, 10, 64); err != nil || n == 0 {
-			return 0, "", errStatus(fiber.StatusBadRequest, "malformed cursor %q (use next_cursor of the previous page)", cursor)
+		// Sequence numbers are positive int64s in either store.
+		if n, err := strconv.ParseInt(cursor, 10, 64); err != nil || n <= 0 {
+			return 0, "", fieldError("cursor", cursorMalformed)
 		}
 	}
 	return limit, cursor, nil
@@ -240,7 +241,7 @@ func (s *Server) listRefusals(c *fiber.Ctx) error {
 	}
 	p, err := s.eng.ListRefusals(c.UserContext(), f)
 	if err != nil {
-		return err
+		return cursorError(err)
 	}
 	return c.JSON(p)
 }

@@ -22,6 +22,9 @@ func (s *Server) routes() {
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
 	app.Get("/metrics", s.requireToken, s.serveMetrics())
+	app.All("/healthz", getOnly)
+	app.All("/readyz", getOnly)
+	app.All("/metrics", getOnly)
 	app.Get("/api/schema/flow", s.flowSchema)
 	app.Get("/api/openapi.json", s.serveOpenAPI)
 
@@ -153,6 +156,8 @@ func (s *Server) hooksRoutes() {
 	app.All("/hooks-test/*", s.hookTest)
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
+	app.All("/healthz", getOnly)
+	app.All("/readyz", getOnly)
 	app.Use(s.hooksNotFound)
 }
 

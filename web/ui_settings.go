@@ -91,7 +91,7 @@ func (s *Server) deleteConnectionUI(c *fiber.Ctx) error {
 	var inUse *engine.ConnectionInUseError
 	if errors.As(err, &inUse) {
 		return render(c, fiber.StatusConflict, views.DeleteConnection(views.DeleteConnectionProps{
-			Page: s.pageProps(c, "Delete connection", "connections"), Name: name, Flows: inUse.Flows}))
+			Page: s.pageProps(c, "Delete connection", "connections"), Name: name, Flows: inUse.Flows, Settings: inUse.Settings}))
 	}
 	if err != nil {
 		return err

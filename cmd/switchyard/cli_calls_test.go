@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -12,13 +10,7 @@ import (
 // cycles are errors at their field.
 func TestFlowsValidateCalls(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name, body string) string { return writeTestFile(t, dir, name, body) }
 	a := write("a.json", `{"id": "a", "name": "A", "enabled": true, "trigger": {"type": "manual"}, "on_failure": {"flow": "alert"},
 	  "steps": [{"id": "c", "use": "flow.call", "with": {"flow": "b", "payload": {"x": "{{ trigger.body.x }}"}}}]}`)
 	b := write("b.json", `{"id": "b", "name": "B", "enabled": true, "trigger": {"type": "call"},

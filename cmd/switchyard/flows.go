@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -18,13 +20,20 @@ import (
 
 // cmdFlowsValidate checks flow files, the JSON files of directories, or
 // standard input ("-"), and prints `file:field: message` for every
-// problem; exit 1 when any is invalid. With --data it also checks that the
-// connections the flows name exist in that data dir.
+// problem; exit 1 when any is invalid. With --data, --database or
+// --server it also checks the connections the flows name, and the flows
+// they call, against what is stored there.
 func cmdFlowsValidate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := bareFlagSet("flows validate")
 	var o options
-	// Not bound to SWITCHYARD_DATA: checking connections is asked for.
-	fs.StringVar(&o.data, "data", "", "data directory whose connections the flows must name")
+	var rf remoteFlags
+	// Not bound to SWITCHYARD_DATA, _DATABASE or _SERVER: checking
+	// against stored flows and connections is asked for.
+	fs.StringVar(&o.data, "data", "", "data directory whose flows and connections the files may name")
+	fs.StringVar(&o.database, "database", "", "PostgreSQL URL whose flows and connections the files may name")
+	fs.StringVar(&rf.server, "server", "", "base URL of a running server whose flows and connections the files may name")
+	fs.StringVar(&rf.token, "token", "", "API token for --server")
+	bindEnv(fs, "token", "SWITCHYARD_TOKEN")
 	args, err := parse(fs, args)
 	if err != nil {
 		return exitCode(err, stdout, stderr)
@@ -33,9 +42,17 @@ func cmdFlowsValidate(args []string, stdin io.Reader, stdout, stderr io.Writer) 
 		fmt.Fprintln(stderr, "switchyard: flows validate: name at least one file, directory, or - for standard input")
 		return 2
 	}
-	var known map[string]string
-	if o.data != "" {
-		if known, err = storedConnections(&o); err != nil {
+	var stored *storedRefs
+	if sources := slices.DeleteFunc([]string{o.data, o.database, rf.server}, func(s string) bool { return s == "" }); len(sources) > 0 {
+		if len(sources) > 1 {
+			fmt.Fprintln(stderr, "switchyard: flows validate: give one of --data, --database or --server, not several")
+			return 2
+		}
+		srv, err := rf.pick("flows validate", nil)
+		if err != nil {
+			return exitCode(err, stdout, stderr)
+		}
+		if stored, err = loadStoredRefs(context.Background(), &o, srv); err != nil {
 			fmt.Fprintf(stderr, "switchyard: flows validate: %v\n", err)
 			return 1
 		}
@@ -71,7 +88,11 @@ func cmdFlowsValidate(args []string, stdin io.Reader, stdout, stderr io.Writer) 
 		errs = append(errs, err)
 	}
 	// Calls and error flows may name any flow among the files given.
-	refs := crossFlowRefs(files, datas)
+	var known map[string]string
+	if stored != nil {
+		known = stored.conns
+	}
+	refs := crossFlowRefs(files, datas, stored)
 	for i, path := range files {
 		problems := append(validateFlow(path, datas[i], errs[i], known), refs[path]...)
 		for _, p := range problems {
@@ -90,10 +111,14 @@ func cmdFlowsValidate(args []string, stdin io.Reader, stdout, stderr io.Writer) 
 }
 
 // crossFlowRefs checks, for each file that decodes, the flows it calls or
-// names as on_failure against the flows of all the files: unknown ones and
-// call cycles, as `name:field: message` lines by file.
-func crossFlowRefs(files []string, datas [][]byte) map[string][]string {
+// names as on_failure against the flows of all the files and, when not
+// nil, the stored ones (a file replaces the stored flow of its id):
+// unknown ones and call cycles, as `name:field: message` lines by file.
+func crossFlowRefs(files []string, datas [][]byte, stored *storedRefs) map[string][]string {
 	byID := map[string]*flows.Flow{}
+	if stored != nil {
+		maps.Copy(byID, stored.flows)
+	}
 	parsed := make([]*flows.Flow, len(files))
 	for i := range files {
 		if f, err := flows.Decode(datas[i]); err == nil && f.ID != "" {
@@ -112,17 +137,6 @@ func crossFlowRefs(files []string, datas [][]byte) map[string][]string {
 		}
 	}
 	return out
-}
-
-// storedConnections reads the names and types of a data dir's
-// connections (never their values).
-func storedConnections(o *options) (map[string]string, error) {
-	store, err := openStore(o, newLogger("warn", io.Discard))
-	if err != nil {
-		return nil, err
-	}
-	defer store.Close()
-	return engine.ConnectionTypesOf(context.Background(), store)
 }
 
 // validateFlow lists the problems of one flow file read as data (or that

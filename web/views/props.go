@@ -347,6 +347,8 @@ type DeleteConnectionProps struct {
 	Page  PageProps
 	Name  string
 	Flows []string
+	// Settings: the settings' run notifications sign with it too.
+	Settings bool
 }
 
 // TokensProps is the API tokens page. NewToken is shown once, right after
