@@ -164,7 +164,7 @@ func TestAcceptBatchBadRow(t *testing.T) {
 	for i := range evs {
 		evs[i] = &engine.Event{FlowID: "f", Source: "webhook", DedupeKey: fmt.Sprintf("k%d", i), ReceivedAt: now}
 	}
-	bad := len(evs) - 1 // in the shared transaction (the first two go alone)
+	bad := len(evs) - 1       // in the shared transaction (the first two go alone)
 	evs[bad].FlowID = "f\x00" // text cannot hold NUL
 	before := pgstore.AcceptTxs(s)
 	res, errs := acceptAll(t, s, evs)
