@@ -73,9 +73,11 @@ bench-soak:
 
 # bench-cluster: ingest into PostgreSQL with one and two nodes against one
 # bbolt node, same run, CPU per event (bench/cluster.sh; needs a PostgreSQL
-# server: BENCH_DATABASE_URL, default the local one).
+# server: BENCH_DATABASE_URL, default the local one); then the W0/W1
+# comparison of bench/peers.sh with Switchyard on bbolt and on PostgreSQL.
 bench-cluster:
 	bash bench/cluster.sh
+	BENCH_STORES="bolt pg" BENCH_PEERS=node-red bash bench/peers.sh
 
 # bench-ladder: where the distance to the bare handler goes, level by level
 # (docs/benchmarks.md).

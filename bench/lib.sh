@@ -103,19 +103,22 @@ wait_ready() {
 	return 1
 }
 
-# start_switchyard BIN DATA PORT LOG [ENV=VALUE...]: creates an API token in
-# DATA (before the server holds the data dir's lock), starts BIN serve on
+# start_switchyard BIN DATA PORT LOG [ENV=VALUE...]: DATA is a data dir or
+# a PostgreSQL URL. Creates an API token in DATA (before the server holds the data dir's lock), starts BIN serve on
 # PORT, waits for /readyz and creates the bench flow. It sets SY_PID and
 # SY_TOKEN.
 start_switchyard() {
 	local bin=$1 data=$2 port=$3 logf=$4
 	shift 4
-	local token code
-	token=$("$bin" token create --name bench --data "$data")
+	local token code store=(--data "$data")
+	# A postgres:// URL instead of a dir runs the node on PostgreSQL
+	# (SWITCHYARD_SECRET_KEY must be set, as for any cluster node).
+	[[ $data == postgres://* ]] && store=(--database "$data")
+	token=$("$bin" token create --name bench "${store[@]}")
 	[[ -n $token ]] || die "token create printed nothing"
 	# /metrics needs the token on the main listener.
 	SY_TOKEN=$token
-	"${SRV[@]}" env "$@" "$bin" serve --addr "$HOST:$port" --data "$data" --log-level warn >"$logf" 2>&1 &
+	"${SRV[@]}" env "$@" "$bin" serve --addr "$HOST:$port" "${store[@]}" --log-level warn >"$logf" 2>&1 &
 	SY_PID=$!
 	PIDS+=("$SY_PID")
 	wait_ready "http://$HOST:$port/readyz" "$SY_PID" switchyard "$logf" || exit 1

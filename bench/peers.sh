@@ -21,6 +21,10 @@
 #       answered after the outgoing call (Switchyard: a sync webhook; the
 #       target is cmd/barehook, run beside wrk). n8n is measured on W0 only.
 #
+# BENCH_STORES="bolt pg" measures Switchyard on PostgreSQL too (one node,
+# a fresh database on BENCH_DATABASE_URL; the table's CPU is the node's
+# alone, PostgreSQL's own is not in it: bench/cluster.sh counts both).
+#
 # Env knobs: BENCH_DURATION (default 10s), BENCH_CONNS (default "16 64"),
 # BENCH_PEERS (default "node-red n8n"), BENCH_PIN=1 (servers on one CPU,
 # wrk and the W1 target on the other; see bench/lib.sh).
@@ -30,6 +34,12 @@ cd "$(dirname "$0")/.."
 DURATION=${BENCH_DURATION:-10s}
 CONN_LEVELS=${BENCH_CONNS:-"16 64"}
 PEERS=${BENCH_PEERS:-"node-red n8n"}
+STORES=${BENCH_STORES:-bolt}
+PG_URL=${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
+if [[ " $STORES " == *" pg "* ]]; then
+	export SWITCHYARD_SECRET_KEY
+	SWITCHYARD_SECRET_KEY=${SWITCHYARD_SECRET_KEY:-$(head -c 32 /dev/urandom | base64)}
+fi
 CACHE=${BENCH_PEERS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/switchyard-bench-peers}
 # Node-RED 4.1 is the newest line that runs on Node.js 20 (5.x needs 22.9).
 NODE_RED_VERSION=4.1.15
@@ -136,16 +146,25 @@ for CONNS in $CONN_LEVELS; do
 	measure barehook "$BARE_PID" "http://$HOST:$PORT/hooks/bench"
 	stop "$BARE_PID"
 
-	PORT=$(free_port)
-	rm -rf "$TMP/data"
-	start_switchyard bin/switchyard "$TMP/data" "$PORT" "$TMP/switchyard.log" SWITCHYARD_EGRESS_ALLOW="$HOST:$TARGET_PORT"
-	code=$(curl -sS -o "$TMP/w1.json" -w '%{http_code}' -X POST "http://$HOST:$PORT/api/flows" \
-		-H "Authorization: Bearer $SY_TOKEN" -H 'Content-Type: application/json' --data "$W1_FLOW")
-	[[ $code == 2* ]] || { cat "$TMP/w1.json" >&2; die "create W1 flow: HTTP $code"; }
-	SY_NAME="switchyard $(bin/switchyard version | awk '{ print $2 }')"
-	measure "$SY_NAME W0" "$SY_PID" "http://$HOST:$PORT/hooks/bench"
-	measure "$SY_NAME W1" "$SY_PID" "http://$HOST:$PORT/hooks/w1"
-	stop "$SY_PID"
+	for store in $STORES; do
+		PORT=$(free_port)
+		rm -rf "$TMP/data"
+		DATA=$TMP/data
+		if [[ $store == pg ]]; then
+			psql -q "$PG_URL" -c "DROP DATABASE IF EXISTS sybenchpeers WITH (FORCE)" -c "CREATE DATABASE sybenchpeers" >/dev/null
+			DATA=${PG_URL%%\?*}
+			DATA="${DATA%/*}/sybenchpeers$([[ $PG_URL == *\?* ]] && echo "?${PG_URL#*\?}")"
+		fi
+		start_switchyard bin/switchyard "$DATA" "$PORT" "$TMP/switchyard.log" SWITCHYARD_EGRESS_ALLOW="$HOST:$TARGET_PORT"
+		code=$(curl -sS -o "$TMP/w1.json" -w '%{http_code}' -X POST "http://$HOST:$PORT/api/flows" \
+			-H "Authorization: Bearer $SY_TOKEN" -H 'Content-Type: application/json' --data "$W1_FLOW")
+		[[ $code == 2* ]] || { cat "$TMP/w1.json" >&2; die "create W1 flow: HTTP $code"; }
+		SY_NAME="switchyard $(bin/switchyard version | awk '{ print $2 }')"
+		[[ $store == pg ]] && SY_NAME="$SY_NAME on PostgreSQL"
+		measure "$SY_NAME W0" "$SY_PID" "http://$HOST:$PORT/hooks/bench"
+		measure "$SY_NAME W1" "$SY_PID" "http://$HOST:$PORT/hooks/w1"
+		stop "$SY_PID"
+	done
 
 	if [[ -n $NR_DIR ]]; then
 		PORT=$(free_port)
@@ -169,8 +188,12 @@ echo
 echo "Ratios (same run; 2xx per second):"
 for CONNS in $CONN_LEVELS; do
 	for w in W0 W1; do
-		sy=$(measured_rps "$SY_NAME $w" "$CONNS")
+		sy=$(measured_rps "switchyard $(bin/switchyard version | awk '{ print $2 }') $w" "$CONNS")
 		nr=$(measured_rps "node-red $NODE_RED_VERSION $w" "$CONNS")
+		pg=$(measured_rps "switchyard $(bin/switchyard version | awk '{ print $2 }') on PostgreSQL $w" "$CONNS")
+		if [[ -n $pg && -n $nr ]]; then
+			awk -v c="$CONNS" -v w="$w" -v a="$pg" -v b="$nr" 'BEGIN { printf "- c=%s %s: switchyard on PostgreSQL / node-red = %.2f\n", c, w, (b > 0 ? a / b : 0) }'
+		fi
 		if [[ -n $sy && -n $nr ]]; then
 			awk -v c="$CONNS" -v w="$w" -v a="$sy" -v b="$nr" 'BEGIN { printf "- c=%s %s: switchyard / node-red = %.2f\n", c, w, (b > 0 ? a / b : 0) }'
 		fi

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -52,6 +53,9 @@ func startEngineBWith(b *testing.B, cfg Config) *testEngine {
 	}
 	// As serve runs it: with the step journal.
 	cfg.Store, cfg.QueueLimit, cfg.StepJournal = s, 1<<20, filepath.Join(dir, StepJournalFile)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 	e, err := New(context.Background(), cfg)
 	if err != nil {
 		b.Fatal(err)

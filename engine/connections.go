@@ -46,11 +46,13 @@ func checkKey(ctx context.Context, s Store, k *Keyring) error {
 
 // ConnectionInfo is what anyone may see of a connection: never its values.
 type ConnectionInfo struct {
-	Name      string    `json:"name"`
-	Type      string    `json:"type"`
-	Fields    []string  `json:"fields"` // the names of the values it holds
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Name   string   `json:"name"`
+	Type   string   `json:"type"`
+	Fields []string `json:"fields"` // the names of the values it holds
+	// Rate is the connection's rate limit, shared by every step using it.
+	Rate      *flows.RateLimit `json:"rate,omitempty"`
+	CreatedAt time.Time        `json:"created_at"`
+	UpdatedAt time.Time        `json:"updated_at"`
 }
 
 var connNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]{0,63}$`)
@@ -58,6 +60,12 @@ var connNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]{0,63}$`)
 // PutConnection validates and stores a connection, its values sealed
 // under the secret key. A *flows.ValidationError reports bad input.
 func (e *Engine) PutConnection(ctx context.Context, name, typ string, values map[string]string) (ConnectionInfo, error) {
+	return e.PutConnectionRate(ctx, name, typ, values, nil)
+}
+
+// PutConnectionRate is PutConnection with a rate limit (nil: none) that
+// every step using the connection shares, in whichever flow.
+func (e *Engine) PutConnectionRate(ctx context.Context, name, typ string, values map[string]string, rate *flows.RateLimit) (ConnectionInfo, error) {
 	if e.keys == nil {
 		return ConnectionInfo{}, errors.New("engine: put connection: no secret key configured")
 	}
@@ -80,6 +88,9 @@ func (e *Engine) PutConnection(ctx context.Context, name, typ string, values map
 			}
 		}
 	}
+	if rate != nil {
+		problems = append(problems, rate.Check("rate")...)
+	}
 	if len(problems) > 0 {
 		sort.Slice(problems, func(i, j int) bool { return problems[i].Field < problems[j].Field })
 		return ConnectionInfo{}, &flows.ValidationError{Details: problems}
@@ -89,7 +100,7 @@ func (e *Engine) PutConnection(ctx context.Context, name, typ string, values map
 		return ConnectionInfo{}, err
 	}
 	now := time.Now().UTC()
-	rec := ConnectionRecord{Name: name, Type: typ, Sealed: e.keys.Seal(plain, []byte(name)), CreatedAt: now, UpdatedAt: now}
+	rec := ConnectionRecord{Name: name, Type: typ, Sealed: e.keys.Seal(plain, []byte(name)), Rate: rate, CreatedAt: now, UpdatedAt: now}
 	if old, err := e.store.Connection(ctx, name); err == nil {
 		rec.CreatedAt = old.CreatedAt
 	}
@@ -115,7 +126,7 @@ func connInfo(rec ConnectionRecord, values map[string]string) ConnectionInfo {
 		names = append(names, k)
 	}
 	sort.Strings(names)
-	return ConnectionInfo{Name: rec.Name, Type: rec.Type, Fields: names, CreatedAt: rec.CreatedAt, UpdatedAt: rec.UpdatedAt}
+	return ConnectionInfo{Name: rec.Name, Type: rec.Type, Fields: names, Rate: rec.Rate, CreatedAt: rec.CreatedAt, UpdatedAt: rec.UpdatedAt}
 }
 
 // Connections lists connections without their values.
@@ -154,6 +165,8 @@ func (e *Engine) open(rec ConnectionRecord) (map[string]string, error) {
 type ConnectionValues struct {
 	Type   string
 	Values map[string]string
+	// Rate is the connection's rate limit (nil: none).
+	Rate *flows.RateLimit
 }
 
 // Secret returns the values to hide from run history: those its type
@@ -186,7 +199,7 @@ func (e *Engine) Connection(ctx context.Context, name string) (ConnectionValues,
 	if err != nil {
 		return ConnectionValues{}, err
 	}
-	return ConnectionValues{Type: rec.Type, Values: vals}, nil
+	return ConnectionValues{Type: rec.Type, Values: vals, Rate: rec.Rate}, nil
 }
 
 // AllConnections implements SecretSource.
@@ -201,7 +214,7 @@ func (e *Engine) AllConnections(ctx context.Context) (map[string]ConnectionValue
 		if err != nil {
 			return nil, fmt.Errorf("connection %q: %w", rec.Name, err)
 		}
-		out[rec.Name] = ConnectionValues{Type: rec.Type, Values: vals}
+		out[rec.Name] = ConnectionValues{Type: rec.Type, Values: vals, Rate: rec.Rate}
 	}
 	return out, nil
 }

@@ -85,7 +85,11 @@ type Engine struct {
 	refusals refusalLog
 	sched    *scheduler
 	journal  *stepJournal
-	bulk     *bulkRunner
+	// gate holds back the runs of paused flows and of flows at their
+	// concurrency limit (hold.go); rates are connections' rate limits.
+	gate  gate
+	rates RateBuckets
+	bulk  *bulkRunner
 	// journalFailed is set once a journal write failed (and was logged).
 	journalFailed atomic.Bool
 
@@ -141,7 +145,8 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	e.refusals.init()
 	e.sched = newScheduler(e, cfg.Clock)
-	e.exec = &executor{http: cfg.HTTP, dial: cfg.Dial, secrets: e, now: time.Now, log: cfg.Logger, calls: e}
+	e.queue.admit = e.admitQueued
+	e.exec = &executor{http: cfg.HTTP, dial: cfg.Dial, secrets: e, now: time.Now, log: cfg.Logger, limits: &e.rates, calls: e}
 	e.exec.kv, _ = cfg.Store.(KVStore)
 	if e.keys != nil {
 		if err := checkKey(ctx, e.store, e.keys); err != nil {
@@ -165,6 +170,9 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 			continue
 		}
 		e.flows.set(&ActiveFlow{Compiled: cf, Record: rec})
+		if err := e.loadPause(ctx, rec.ID); err != nil {
+			return nil, fmt.Errorf("engine: load flows: %w", err)
+		}
 	}
 	return e, nil
 }
@@ -321,7 +329,11 @@ func (e *Engine) process(ctx context.Context, q queued, slot int) (again time.Ti
 		}
 	}
 	if run.Status.Final() {
+		e.leaveRun(run.FlowID, run.ID)
 		return time.Time{}, false
+	}
+	if !e.admitRun(run.FlowID, run.ID, run.CreatedAt, run.StartedAt != nil) {
+		return e.heldBack(run)
 	}
 	if ev == nil {
 		if ev, err = e.store.Event(ctx, run.EventID); err != nil {
@@ -353,6 +365,7 @@ func (e *Engine) process(ctx context.Context, q queued, slot int) (again time.Ti
 	st.park = true
 	st.save = e.store.SaveRun
 	st.onUpdate = e.publishStep
+	st.hold = func() string { return e.pausedReason(run.FlowID) }
 	if j := e.journal; j != nil {
 		st.enter = func(stepID string) { e.journalDone(j.enter(slot, run.ID, stepID)) }
 	}
@@ -362,7 +375,7 @@ func (e *Engine) process(ctx context.Context, q queued, slot int) (again time.Ti
 			return time.Time{}, false
 		}
 		if ctx.Err() != nil {
-			return // shutting down; recovery resumes it
+			return time.Time{}, false // shutting down; recovery resumes it
 		}
 		// The store refused a checkpoint: try the run again shortly from
 		// what was last saved. A store that cannot take writes at all
@@ -397,6 +410,7 @@ func (e *Engine) loadFailed(q queued, what string, err error) (again time.Time, 
 // runDone accounts for a run that reached a final status.
 func (e *Engine) runDone(run *Run) {
 	e.pending.Add(-1)
+	e.leaveRun(run.FlowID, run.ID)
 	if run.Status == RunSucceeded {
 		e.counts.succeeded.Add(1)
 	} else {

@@ -40,10 +40,17 @@ type executor struct {
 	// log receives the detail of a step's internal error; nil logs to
 	// slog's default.
 	log *slog.Logger
+	// limits holds connections' rate limits; nil: none are enforced.
+	limits *RateBuckets
 	// calls starts the runs of flow.call steps and error flows (calls.go);
 	// nil where no engine runs.
 	calls flowCaller
 }
+
+// rateSleep is the longest wait for a connection's rate limit that a
+// worker sleeps through; a longer one parks the run (a checkpoint), so
+// that a slow CRM does not tie up the workers other flows need.
+const rateSleep = 50 * time.Millisecond
 
 func (x *executor) logger() *slog.Logger {
 	if x.log == nil {
@@ -77,6 +84,9 @@ type runState struct {
 	// enter, when set, is told before a step that has not finished yet
 	// starts (the step journal).
 	enter func(stepID string)
+	// hold, when set, is asked before a step that has not finished yet
+	// starts; a reason (the flow was paused) parks the run there.
+	hold func() string
 	// iter is the loop item being run (loop.go), nil outside loops; at
 	// maps the loop items' checkpoints to their place in run.Steps.
 	iter *iteration
@@ -137,6 +147,7 @@ func (x *executor) advance(ctx context.Context, st *runState) error {
 	}
 	r.Status = RunRunning
 	r.DueAt = nil
+	r.WaitingFor = ""
 	for {
 		res, err := x.walk(ctx, st, st.flow.Steps)
 		if err != nil {
@@ -254,6 +265,14 @@ func (x *executor) runStep(ctx context.Context, st *runState, cs *flows.Compiled
 			return x.followBranch(ctx, st, cs, *prev.Branch)
 		}
 		return walkContinue, nil
+	}
+	if st.hold != nil {
+		if why := st.hold(); why != "" {
+			// Parked before the step, due at once: the gate holds the
+			// run until the flow is resumed.
+			st.run.WaitingFor = why
+			return x.parkRun(ctx, st, nil, x.now())
+		}
 	}
 	if st.enter != nil {
 		st.enter(st.stepKey(id))
@@ -378,6 +397,11 @@ func (x *executor) call(ctx context.Context, st *runState, cs *flows.CompiledSte
 		}
 		connVals = conn.Values
 		red.add(conn.Secret())
+		if conn.Rate != nil && x.limits != nil && !st.dry {
+			if r, err := x.awaitRate(ctx, st, res, name, *conn.Rate); r != walkContinue || err != nil {
+				return r, err
+			}
+		}
 	}
 	res.Attempts = attempt
 	res.Input = red.config(cs.Spec, recorded)
@@ -507,6 +531,29 @@ func backoff(p *flows.Retry, attempt int, retryAfter time.Duration) time.Duratio
 		d = retryAfter
 	}
 	return d
+}
+
+// awaitRate takes a token of connection name's rate limit for the step,
+// waiting for it in place when it is due soon (or the run cannot park),
+// else parking the run until it is due, with the reason recorded.
+func (x *executor) awaitRate(ctx context.Context, st *runState, res *StepResult, name string, lim flows.RateLimit) (walkResult, error) {
+	holder := st.run.ID + ":" + st.stepKey(res.ID)
+	now := x.now()
+	at := x.limits.Reserve("connection\x00"+name, lim, holder, now)
+	wait := at.Sub(now)
+	if wait <= 0 {
+		return walkContinue, nil
+	}
+	if !st.park || wait <= rateSleep {
+		if err := sleepUntil(ctx, at, x.now); err != nil {
+			return walkParked, err
+		}
+		return walkContinue, nil
+	}
+	x.limits.Keep(holder, at)
+	st.run.WaitingFor = fmt.Sprintf("waiting for %s rate limit", name)
+	res.NextAttemptAt = &at
+	return x.parkRun(ctx, st, res, at)
 }
 
 func (x *executor) parkRun(ctx context.Context, st *runState, res *StepResult, due time.Time) (walkResult, error) {

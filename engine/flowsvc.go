@@ -135,6 +135,7 @@ func (e *Engine) saveFlow(ctx context.Context, raw []byte, o saveOpts) (*ActiveF
 	}
 	a := &ActiveFlow{Compiled: cf, Record: rec}
 	e.flows.set(a)
+	e.flowChanged(f.ID, false)
 	e.auditFlowSave(ctx, prev, a, o.restoredFrom)
 	if e.Ready() {
 		e.sched.update(ctx, f.ID, a)
@@ -203,6 +204,8 @@ func (e *Engine) DeleteFlow(ctx context.Context, id string) error {
 		return err
 	}
 	e.flows.remove(id)
+	e.forgetPause(ctx, id)
+	e.flowChanged(id, true)
 	e.sched.update(ctx, id, nil)
 	e.Audit(ctx, AuditEntry{Action: AuditFlowDelete, Target: id})
 	return nil

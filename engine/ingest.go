@@ -128,7 +128,7 @@ func (e *Engine) accept(ctx context.Context, a *ActiveFlow, ev *Event, wait bool
 		// Registered before the run can start, so no answer is missed.
 		out.Done = e.wait.add(run.ID)
 	}
-	e.enqueue(queued{runID: run.ID, run: run, event: ev})
+	e.enqueue(queued{runID: run.ID, run: run, event: ev, flowID: run.FlowID, created: run.CreatedAt})
 	e.bus.publish(Update{Type: "run", RunID: run.ID, FlowID: run.FlowID, Status: string(RunQueued)})
 	return out, nil
 }
@@ -233,7 +233,7 @@ func (e *Engine) startFrom(ctx context.Context, old, nr *Run) (*Run, error) {
 		e.pending.Add(-1)
 		return nil, err
 	}
-	e.enqueue(queued{runID: nr.ID, run: nr})
+	e.enqueue(queued{runID: nr.ID, run: nr, flowID: nr.FlowID, created: nr.CreatedAt})
 	e.bus.publish(Update{Type: "run", RunID: nr.ID, FlowID: nr.FlowID, Status: string(RunQueued)})
 	return nr, nil
 }
@@ -242,7 +242,7 @@ func (e *Engine) startFrom(ctx context.Context, old, nr *Run) (*Run, error) {
 // run with every step's result; nothing is stored. With dry, connectors
 // send nothing out. Retries and delays wait in place (bounded by ctx).
 func (e *Engine) TestRun(ctx context.Context, cf *flows.Compiled, ev *Event, dry bool) (*Run, error) {
-	return RunOnce(ctx, cf, ev, RunOnceOptions{Dry: dry, HTTP: e.cfg.HTTP, Dial: e.cfg.Dial, Secrets: e, KV: e.exec.kv})
+	return RunOnce(ctx, cf, ev, RunOnceOptions{Dry: dry, HTTP: e.cfg.HTTP, Dial: e.cfg.Dial, Secrets: e, KV: e.exec.kv, Limits: &e.rates})
 }
 
 // RunOnceOptions configure RunOnce.
@@ -253,6 +253,9 @@ type RunOnceOptions struct {
 	Secrets SecretSource
 	// OnStep is told about each step checkpoint (e.g. to print progress).
 	OnStep func(r *Run, step *StepResult)
+	// Limits, when set, holds the rate limits of connections: steps wait
+	// their turn in place.
+	Limits *RateBuckets
 	// KV is the data store the store.* steps use; nil: they fail.
 	KV KVStore
 }
@@ -279,7 +282,7 @@ func RunOnce(ctx context.Context, cf *flows.Compiled, ev *Event, opts RunOnceOpt
 	if dial == nil {
 		dial = (&net.Dialer{Timeout: 10 * time.Second}).DialContext
 	}
-	x := &executor{http: client, dial: dial, secrets: opts.Secrets, kv: opts.KV, now: time.Now}
+	x := &executor{http: client, dial: dial, secrets: opts.Secrets, kv: opts.KV, now: time.Now, limits: opts.Limits}
 	if err := x.advance(ctx, st); err != nil {
 		return run, err
 	}

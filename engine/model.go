@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/connectors"
+	"github.com/switchyard/switchyard/flows"
 )
 
 // RunStatus is where a run stands.
@@ -70,18 +71,21 @@ type Event struct {
 
 // Run is one execution of a flow for one event.
 type Run struct {
-	ID          string       `json:"id"`
-	FlowID      string       `json:"flow_id"`
-	FlowVersion int64        `json:"flow_version"`
-	EventID     string       `json:"event_id"`
-	Status      RunStatus    `json:"status"`
-	CreatedAt   time.Time    `json:"created_at"`
-	StartedAt   *time.Time   `json:"started_at,omitempty"`
-	FinishedAt  *time.Time   `json:"finished_at,omitempty"`
-	DueAt       *time.Time   `json:"due_at,omitempty"`
-	Error       string       `json:"error,omitempty"`
-	ErrorStep   string       `json:"error_step,omitempty"`
-	Steps       []StepResult `json:"steps"`
+	ID          string     `json:"id"`
+	FlowID      string     `json:"flow_id"`
+	FlowVersion int64      `json:"flow_version"`
+	EventID     string     `json:"event_id"`
+	Status      RunStatus  `json:"status"`
+	CreatedAt   time.Time  `json:"created_at"`
+	StartedAt   *time.Time `json:"started_at,omitempty"`
+	FinishedAt  *time.Time `json:"finished_at,omitempty"`
+	DueAt       *time.Time `json:"due_at,omitempty"`
+	Error       string     `json:"error,omitempty"`
+	ErrorStep   string     `json:"error_step,omitempty"`
+	// WaitingFor says what a waiting run waits for besides a retry or a
+	// delay ("waiting for hubspot rate limit", "paused"); empty otherwise.
+	WaitingFor string       `json:"waiting_for,omitempty"`
+	Steps      []StepResult `json:"steps"`
 	// Response is what a webhook.respond step set for a sync webhook.
 	Response *connectors.Response `json:"response,omitempty"`
 	// RetryOf and ReplayOf link a run to the run it was started from.
@@ -241,9 +245,12 @@ type FlowRecord struct {
 // ConnectionRecord is a stored connection; Sealed holds its values
 // encrypted, and is never shown to anyone.
 type ConnectionRecord struct {
-	Name      string    `json:"name"`
-	Type      string    `json:"type"`
-	Sealed    []byte    `json:"sealed"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Name   string `json:"name"`
+	Type   string `json:"type"`
+	Sealed []byte `json:"sealed"`
+	// Rate limits the requests every step using the connection sends,
+	// across flows (nil: no limit).
+	Rate      *flows.RateLimit `json:"rate,omitempty"`
+	CreatedAt time.Time        `json:"created_at"`
+	UpdatedAt time.Time        `json:"updated_at"`
 }

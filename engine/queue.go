@@ -15,6 +15,10 @@ type queued struct {
 	seq   uint64
 	run   *Run
 	event *Event
+	// flowID and created, when known, let the dispatcher ask the gate
+	// (hold.go) without loading the run.
+	flowID  string
+	created time.Time
 }
 
 // dueQueue orders runs by due time (zero = now), then by arrival. The store's
@@ -25,6 +29,9 @@ type dueQueue struct {
 	h    dueHeap
 	seq  uint64
 	wake chan struct{}
+	// admit, when set, is asked before a due run is handed to a worker;
+	// false means it took the run (held back, see hold.go).
+	admit func(queued) bool
 }
 
 func newDueQueue() *dueQueue { return &dueQueue{wake: make(chan struct{}, 1)} }
@@ -89,6 +96,9 @@ func (q *dueQueue) dispatch(ctx context.Context, work chan<- queued) {
 		}
 		q.mu.Unlock()
 		if next.runID != "" {
+			if q.admit != nil && !q.admit(next) {
+				continue
+			}
 			select {
 			case work <- next:
 			case <-ctx.Done():

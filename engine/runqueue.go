@@ -72,6 +72,7 @@ func (e *Engine) enqueue(q queued) {
 // workRun is RunWork for a RunQueue's workers.
 func (e *Engine) workRun(ctx context.Context, runID string) (*time.Time, error) {
 	again, ok := e.processSafely(ctx, queued{runID: runID}, 0)
+	e.gate.release(runID) // the run's next turn may be another node's
 	if !ok {
 		if err := ctx.Err(); err != nil {
 			// Stopped (or out of time) mid-run: the queue must offer the
@@ -126,6 +127,11 @@ func (e *Engine) startWorkers(ctx, dctx, sctx context.Context) error {
 			return fmt.Errorf("engine: count pending runs: %w", err)
 		}
 		e.pending.Store(n)
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			e.pauseLoop(dctx)
+		}()
 		if err := e.runQueue.StartRuns(sctx, e.workRun); err != nil {
 			return fmt.Errorf("engine: start run workers: %w", err)
 		}
@@ -148,6 +154,7 @@ func (e *Engine) startWorkers(ctx, dctx, sctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("engine: recover: %w", err)
 	}
+	e.primeSlots(ctx, items)
 	for _, it := range items {
 		e.queue.push(queued{runID: it.RunID, due: it.Due})
 	}

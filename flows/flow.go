@@ -60,6 +60,10 @@ type Flow struct {
 	Enabled     bool    `json:"enabled"`
 	Trigger     Trigger `json:"trigger"`
 	Steps       []Step  `json:"steps"`
+	// Concurrency caps how many of the flow's runs are in progress at
+	// once (0: no cap beyond the engine's workers); the others wait, in
+	// order of arrival, durably queued.
+	Concurrency int `json:"concurrency,omitempty"`
 	// OnFailure names the flow started when a run of this one fails for
 	// good (calls.go).
 	OnFailure *FailureHandler `json:"on_failure,omitempty"`
@@ -239,6 +243,19 @@ func (v *Verify) UnmarshalJSON(b []byte) error {
 type RateLimit struct {
 	Requests int      `json:"requests"`
 	Per      Duration `json:"per"`
+}
+
+// Check reports what is wrong with a rate limit found at path (a webhook
+// trigger's rate_limit, a connection's rate): the same bounds serve both.
+func (r RateLimit) Check(path string) []FieldError {
+	var out []FieldError
+	if r.Requests < 1 || r.Requests > 1_000_000 {
+		out = append(out, FieldError{Field: path + ".requests", Message: fmt.Sprintf("must be between 1 and 1000000, got %d", r.Requests)})
+	}
+	if r.Per.Std() < time.Second || r.Per.Std() > 24*time.Hour {
+		out = append(out, FieldError{Field: path + ".per", Message: fmt.Sprintf("must be between 1s and 24h, got %s", r.Per.Std())})
+	}
+	return out
 }
 
 // DedupePresets give the dedupe expression used when a webhook verifies a

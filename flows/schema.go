@@ -123,6 +123,7 @@ func buildSchema(specs []connectors.Spec) obj {
 			"enabled":     obj{"type": "boolean"},
 			"trigger":     ref("trigger"),
 			"steps":       obj{"type": "array", "minItems": 1, "items": ref("step")},
+			"concurrency": obj{"type": "integer", "minimum": 1, "maximum": MaxConcurrency, "description": "At most this many runs of the flow in progress at once; the others wait, durably, in order of arrival."},
 			"on_failure": obj{"type": "object", "additionalProperties": false, "required": []string{"flow"},
 				"description": "The flow started when a run of this one fails for good; its trigger body names the failed run, step and error.",
 				"properties":  obj{"flow": obj{"type": "string", "pattern": flowIDPattern.String()}}},

@@ -22,6 +22,8 @@ const (
 	MaxBackoff     = time.Hour
 	MaxMaxBackoff  = 24 * time.Hour
 	MaxNameLen     = 200
+	// MaxConcurrency bounds a flow's concurrency.
+	MaxConcurrency = 1000
 	// MaxVerifyTolerance bounds verify.tolerance: a longer window would let
 	// a captured request be replayed for longer than is useful.
 	MaxVerifyTolerance = time.Hour
@@ -107,6 +109,9 @@ func (v *validator) flowFields(f *Flow) {
 		v.errs.add("name", "required")
 	case len(f.Name) > MaxNameLen:
 		v.errs.add("name", fmt.Sprintf("at most %d characters", MaxNameLen))
+	}
+	if f.Concurrency < 0 || f.Concurrency > MaxConcurrency {
+		v.errs.add("concurrency", fmt.Sprintf("must be between 1 and %d, got %d", MaxConcurrency, f.Concurrency))
 	}
 }
 
@@ -217,12 +222,7 @@ func (v *validator) webhook(t *Trigger, c *Compiled) {
 		v.errs.add("trigger.dedupe_window", "only allowed with dedupe")
 	}
 	if r := t.RateLimit; r != nil {
-		if r.Requests < 1 || r.Requests > 1_000_000 {
-			v.errs.add("trigger.rate_limit.requests", fmt.Sprintf("must be between 1 and 1000000, got %d", r.Requests))
-		}
-		if r.Per.Std() < time.Second || r.Per.Std() > 24*time.Hour {
-			v.errs.add("trigger.rate_limit.per", fmt.Sprintf("must be between 1s and 24h, got %s", r.Per.Std()))
-		}
+		v.errs.Details = append(v.errs.Details, r.Check("trigger.rate_limit")...)
 	}
 	if t.Verify != nil {
 		v.verify("trigger.verify", t.Verify)

@@ -55,6 +55,11 @@ func TestCompileErrors(t *testing.T) {
 		{"id starts with dash", func(f *Flow) { f.ID = "-a" }, []wantErr{{"id", "is not a valid flow id"}}},
 		{"name missing", func(f *Flow) { f.Name = "  " }, []wantErr{{"name", "required"}}},
 		{"name too long", func(f *Flow) { f.Name = strings.Repeat("n", 201) }, []wantErr{{"name", "at most 200 characters"}}},
+		{"concurrency negative", func(f *Flow) { f.Concurrency = -1 }, []wantErr{{"concurrency", "must be between 1 and 1000, got -1"}}},
+		{"concurrency too high", func(f *Flow) { f.Concurrency = 1001 }, []wantErr{{"concurrency", "must be between 1 and 1000"}}},
+		{"rate limit out of bounds", func(f *Flow) {
+			f.Trigger.RateLimit = &RateLimit{Requests: 0, Per: Duration(time.Millisecond)}
+		}, []wantErr{{"trigger.rate_limit.requests", "must be between 1 and 1000000, got 0"}, {"trigger.rate_limit.per", "must be between 1s and 24h"}}},
 
 		// Trigger type and fields that do not belong.
 		{"trigger type missing", func(f *Flow) { f.Trigger.Type = "" }, []wantErr{{"trigger.type", "required (one of webhook, manual, schedule, poll, call)"}}},

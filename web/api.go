@@ -97,15 +97,19 @@ func decodeStrict(c *fiber.Ctx, v any) error {
 
 // flowView is a flow as the API shows it.
 type flowView struct {
-	Flow       json.RawMessage `json:"flow"`
-	ID         string          `json:"id"`
-	Name       string          `json:"name"`
-	Enabled    bool            `json:"enabled"`
-	Trigger    string          `json:"trigger"`
-	WebhookURL string          `json:"webhook_url,omitempty"`
-	Version    int64           `json:"version"`
-	CreatedAt  time.Time       `json:"created_at"`
-	UpdatedAt  time.Time       `json:"updated_at"`
+	Flow    json.RawMessage `json:"flow"`
+	ID      string          `json:"id"`
+	Name    string          `json:"name"`
+	Enabled bool            `json:"enabled"`
+	// Paused is set while the flow holds its runs (POST …/pause); Held
+	// counts the runs it holds.
+	Paused     bool      `json:"paused"`
+	Held       int       `json:"held"`
+	Trigger    string    `json:"trigger"`
+	WebhookURL string    `json:"webhook_url,omitempty"`
+	Version    int64     `json:"version"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 	// Refused24h counts the flow's refused webhook requests of the last
 	// 24 hours (at most the 200 kept).
 	Refused24h int `json:"refused_24h"`
@@ -115,6 +119,8 @@ func (s *Server) flowView(c *fiber.Ctx, a *engine.ActiveFlow) flowView {
 	f := a.Flow()
 	v := flowView{Flow: a.Record.Flow, ID: f.ID, Name: f.Name, Enabled: f.Enabled, Trigger: f.Trigger.Type,
 		Version: a.Record.Version, CreatedAt: a.Record.CreatedAt, UpdatedAt: a.Record.UpdatedAt}
+	h := s.eng.FlowHold(f.ID)
+	v.Paused, v.Held = h.Paused, h.Held
 	if f.Trigger.Type == flows.TriggerWebhook {
 		v.WebhookURL = s.hooksBaseURL(c) + "/hooks/" + strings.Trim(f.Trigger.Path, "/")
 	}
@@ -263,6 +269,9 @@ type runView struct {
 	*engine.Run
 	engine.RunLinks
 	Trigger *triggerView `json:"trigger,omitempty"`
+	// WaitingFor says what holds an unfinished run back (the flow paused,
+	// its concurrency limit, a connection's rate limit).
+	WaitingFor string `json:"waiting_for,omitempty"`
 }
 
 type triggerView struct {
@@ -279,8 +288,14 @@ type triggerView struct {
 var sensitiveHeaders = map[string]bool{"authorization": true, "proxy-authorization": true,
 	"cookie": true, "set-cookie": true, "x-api-key": true, "x-auth-token": true}
 
+// getRun shows a run; with ?wait=30s it answers once the run is final or
+// the wait is over, whichever comes first.
 func (s *Server) getRun(c *fiber.Ctx) error {
-	run, err := s.eng.Run(c.UserContext(), c.Params("id"))
+	wait, err := queryWait(c)
+	if err != nil {
+		return err
+	}
+	run, err := s.eng.WaitRun(c.UserContext(), c.Params("id"), wait)
 	if err != nil {
 		return err
 	}
@@ -289,7 +304,7 @@ func (s *Server) getRun(c *fiber.Ctx) error {
 		return err
 	}
 	// A loop's items past its first page are read with getLoopPage.
-	v := runView{Run: run.WithFirstLoopPages(), RunLinks: links}
+	v := runView{Run: run.WithFirstLoopPages(), RunLinks: links, WaitingFor: s.eng.WaitingFor(run)}
 	if ev, err := s.eng.Event(c.UserContext(), run.EventID); err == nil {
 		body, perr := engine.ParseBody(ev.ContentType, ev.Body)
 		if perr != nil {
@@ -340,6 +355,8 @@ type connectionRequest struct {
 	Name   string            `json:"name"`
 	Type   string            `json:"type"`
 	Values map[string]string `json:"values"`
+	// Rate limits the requests of every step that uses the connection.
+	Rate *flows.RateLimit `json:"rate,omitempty"`
 }
 
 func (s *Server) putConnection(c *fiber.Ctx) error {
@@ -347,7 +364,7 @@ func (s *Server) putConnection(c *fiber.Ctx) error {
 	if err := decodeStrict(c, &req); err != nil {
 		return err
 	}
-	info, err := s.eng.PutConnection(c.UserContext(), req.Name, req.Type, req.Values)
+	info, err := s.eng.PutConnectionRate(c.UserContext(), req.Name, req.Type, req.Values, req.Rate)
 	if err != nil {
 		return err
 	}

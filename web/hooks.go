@@ -116,11 +116,15 @@ func (s *Server) hook(c *fiber.Ctx) error {
 		return errStatus(fiber.StatusMethodNotAllowed, "method %s not allowed on /hooks/%s", c.Method(), path)
 	}
 	if rl := trig.RateLimit; rl != nil {
-		if ok, wait := s.limiter.allow(f.ID, *rl, time.Now()); !ok {
+		if ok, wait := s.limiter.Allow(f.ID, *rl, time.Now()); !ok {
 			s.refuse(c, f, "", fmt.Sprintf("rate limit of %d per %s", rl.Requests, rl.Per.Std()), fiber.StatusTooManyRequests)
 			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 			return errStatus(fiber.StatusTooManyRequests, "rate limit exceeded, retry later")
 		}
+	}
+	wait, err := queryWait(c)
+	if err != nil {
+		return err
 	}
 	body, contentType, err := readHookBody(c, trig.EffectiveMaxBody())
 	if err != nil {
@@ -150,7 +154,13 @@ func (s *Server) hook(c *fiber.Ctx) error {
 		Body:        body,
 		ReceivedAt:  time.Now().UTC(),
 	}
-	sync := trig.Respond == flows.RespondSync
+	// ?wait= makes an async flow answer like a sync one when its run
+	// finishes in time.
+	sync := trig.Respond == flows.RespondSync || wait > 0
+	timeout := trig.EffectiveTimeout()
+	if trig.Respond != flows.RespondSync && wait > 0 {
+		timeout = wait
+	}
 	acc, err := s.eng.Accept(c.UserContext(), a, ev, sync)
 	if err != nil {
 		var de *engine.DedupeError
@@ -176,7 +186,7 @@ func (s *Server) hook(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 		return c.SendString(`{"run_id":"` + acc.RunID + `"}`)
 	}
-	timer := time.NewTimer(trig.EffectiveTimeout())
+	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	select {
 	case run := <-acc.Done:

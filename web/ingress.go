@@ -10,12 +10,8 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
-
-	"github.com/switchyard/switchyard/flows"
 )
 
 // Ingress limits that hold for every webhook, whatever its flow says.
@@ -154,40 +150,6 @@ func limitBody(max int64) fiber.Handler {
 		c.Request().SetBodyRaw(body)
 		return c.Next()
 	}
-}
-
-// rateLimiter is a token bucket per flow.
-type rateLimiter struct {
-	mu      sync.Mutex
-	buckets map[string]*bucket
-}
-
-type bucket struct {
-	tokens float64
-	last   time.Time
-	limit  flows.RateLimit
-}
-
-// allow takes a token for flow id, or says how long until one is free.
-func (rl *rateLimiter) allow(id string, lim flows.RateLimit, now time.Time) (bool, time.Duration) {
-	rl.mu.Lock()
-	defer rl.mu.Unlock()
-	if rl.buckets == nil {
-		rl.buckets = map[string]*bucket{}
-	}
-	b := rl.buckets[id]
-	if b == nil || b.limit != lim {
-		b = &bucket{tokens: float64(lim.Requests), last: now, limit: lim}
-		rl.buckets[id] = b
-	}
-	rate := float64(lim.Requests) / lim.Per.Std().Seconds()
-	b.tokens = min(float64(lim.Requests), b.tokens+now.Sub(b.last).Seconds()*rate)
-	b.last = now
-	if b.tokens >= 1 {
-		b.tokens--
-		return true, 0
-	}
-	return false, time.Duration((1 - b.tokens) / rate * float64(time.Second))
 }
 
 // canonicalHeaders copies the request headers into an http.Header, as

@@ -145,6 +145,10 @@ var apiDocs = []apiDoc{
 		answers: []apiAnswer{{status: 200, body: versionView{}}}},
 	{method: "POST", path: "/api/flows/:id/versions/:n/restore", tag: "flows", summary: "Make an old version current again (201 when that saved a new version, 200 when it was current already).",
 		answers: []apiAnswer{{status: 200, body: flowView{}}, {status: 201, body: flowView{}}}},
+	{method: "POST", path: "/api/flows/:id/pause", tag: "flows", summary: "Pause a flow: its webhooks are still acknowledged (202) and stored, its runs wait (runs in progress stop before their next step) until it is resumed. Answers the flow's hold: paused, held (the queue depth), in_progress.",
+		answers: []apiAnswer{{status: 200, body: holdView{}}}},
+	{method: "POST", path: "/api/flows/:id/resume", tag: "flows", summary: "Resume a paused flow: the runs it held start in order of arrival, within its concurrency limit.",
+		answers: []apiAnswer{{status: 200, body: holdView{}}}},
 	{method: "GET", path: "/api/flows/:id/refusals", tag: "refusals", summary: "The flow's refused webhook requests (answered 4xx or 5xx without a run), newest first, a page at a time; the newest 200 per flow are kept.",
 		query: pageParams, answers: []apiAnswer{{status: 200, body: engine.RefusalPage{}}}},
 	{method: "GET", path: "/api/refusals", tag: "refusals", summary: "Every refused webhook request, those to paths no flow listens on included, newest first, a page at a time; the newest 5,000 are kept.",
@@ -170,7 +174,8 @@ var apiDocs = []apiDoc{
 		answers: []apiAnswer{{status: 200, body: engine.RunPage{}}}},
 	{method: "POST", path: "/api/runs/bulk", tag: "runs", summary: "Retry (failed, unresolved runs, from their failed step) or replay the runs a filter or a list of ids selects, at most 10,000; dry_run only counts them. The runs start in the background at a bounded pace.",
 		body: bulkRequest{}, answers: []apiAnswer{{status: 200, body: bulkResult{}}, {status: 202, body: bulkResult{}}}},
-	{method: "GET", path: "/api/runs/:id", tag: "runs", summary: "A run with each step's result, the request that started it (secrets redacted), the runs that retried or replayed it and whether that resolved it.",
+	{method: "GET", path: "/api/runs/:id", tag: "runs", summary: "A run with each step's result, the request that started it (secrets redacted), the runs that retried or replayed it and whether that resolved it; waiting_for says what holds an unfinished run back. With wait, answers once the run is final or the wait is over (with the run as it stands).",
+		query:   []apiParam{{"wait", "Wait up to this long (a duration such as 30s; at most 60s) for the run to finish.", obj{"type": "string", "pattern": "^[0-9.]+(ms|s|m)$"}}},
 		answers: []apiAnswer{{status: 200, body: runView{}}}},
 	{method: "GET", path: "/api/runs/:id/loops/:step", tag: "runs", summary: "One page of a loop step's items (50 a page), each with its status and its inner steps' results; the run detail holds only the first page. 404 if the step is no loop of this run.",
 		query:   []apiParam{{"page", "The page, from 1 (default 1); a page past the last is empty.", obj{"type": "integer", "minimum": 1}}},
@@ -472,6 +477,7 @@ var (
 	rawMessageType = reflect.TypeFor[json.RawMessage]()
 	kvValueType    = reflect.TypeFor[engine.KVValue]()
 	timeType       = reflect.TypeFor[time.Time]()
+	durationType   = reflect.TypeFor[flows.Duration]()
 )
 
 // mapType gives the types the reflector cannot see through their schema.
@@ -484,6 +490,9 @@ func mapType(t reflect.Type) *jsonschema.Schema {
 		return &jsonschema.Schema{Description: "Any JSON value."}
 	case timeType:
 		return &jsonschema.Schema{Type: "string", Format: "date-time"}
+	case durationType:
+		// Written as Go prints a duration ("1s", "1m0s").
+		return &jsonschema.Schema{Type: "string", Description: "A duration such as 1s, 5m or 1h."}
 	}
 	return nil
 }

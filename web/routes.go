@@ -44,6 +44,8 @@ func (s *Server) routes() {
 	api.Get("/flows/:id/versions", s.listVersions)
 	api.Get("/flows/:id/versions/:n", s.getVersion)
 	api.Post("/flows/:id/versions/:n/restore", s.restoreVersion)
+	api.Post("/flows/:id/pause", s.pauseFlow)
+	api.Post("/flows/:id/resume", s.resumeFlow)
 
 	api.Get("/runs", s.listRuns)
 	api.Post("/runs/bulk", s.bulkRuns)
@@ -101,6 +103,8 @@ func (s *Server) routes() {
 	ui(fiber.MethodGet, "/flows/:id/edit", s.builderEdit)
 	ui(fiber.MethodPost, "/flows/:id/edit", s.builderPost)
 	ui(fiber.MethodPost, "/flows/:id/toggle", s.toggleFlow)
+	ui(fiber.MethodPost, "/flows/:id/pause", s.pauseFlowUI)
+	ui(fiber.MethodPost, "/flows/:id/resume", s.resumeFlowUI)
 	ui(fiber.MethodPost, "/flows/:id/duplicate", s.duplicateFlow)
 	ui(fiber.MethodGet, "/flows/:id/delete", s.deleteFlowPage)
 	ui(fiber.MethodPost, "/flows/:id/delete", s.deleteFlowSubmit)

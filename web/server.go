@@ -62,7 +62,7 @@ type Server struct {
 	// hooksApp serves the hooks listener (nil without Config.HooksAddr).
 	hooksApp *fiber.App
 	// limiter enforces webhook triggers' rate limits.
-	limiter rateLimiter
+	limiter engine.RateBuckets
 	// captures are the builder's "Listen for test event" waits.
 	captures captureHub
 	// samples are builder samples kept across a save (ui_sample.go).

@@ -150,3 +150,17 @@ func TestTestRunDiagram(t *testing.T) {
 		t.Errorf("warm branch step in the test diagram: %s", box)
 	}
 }
+
+// A flow only other flows call says so in its diagram, not "Started by
+// hand".
+func TestDiagramOfACalledFlow(t *testing.T) {
+	f := newFixture(t, engine.Config{})
+	b := signIn(t, f.srv)
+	createFlow(t, f, `{"id": "enrich", "name": "Enrich", "enabled": true, "trigger": {"type": "call"},
+	  "steps": [{"id": "s", "use": "data.set", "with": {"x": 1}}]}`)
+	_, page := b.do("GET", "/flows/enrich/edit", nil)
+	box := boxOf(t, page, "flow-diagram-t")
+	if !strings.Contains(box, `aria-label="When another flow calls it`) {
+		t.Fatalf("the diagram of a called flow does not say it is called: %s", box)
+	}
+}

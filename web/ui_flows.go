@@ -42,6 +42,8 @@ func (s *Server) flowRow(c *fiber.Ctx, a *engine.ActiveFlow) (views.FlowRow, err
 	if f.Trigger.Type == flows.TriggerWebhook {
 		row.WebhookURL = s.hooksBaseURL(c) + "/hooks/" + strings.Trim(f.Trigger.Path, "/")
 	}
+	h := s.eng.FlowHold(f.ID)
+	row.Paused, row.Held = h.Paused, h.Held
 	ctx := c.UserContext()
 	last, err := s.eng.ListRuns(ctx, engine.RunFilter{FlowID: f.ID, Limit: 1})
 	if err != nil {

@@ -101,6 +101,7 @@ func parseFlowForm(v url.Values) (*flows.Flow, formErrors) {
 		Name:        r.trim("name"),
 		Description: strings.TrimSpace(r.str("description")),
 		Enabled:     r.str("enabled") == "true",
+		Concurrency: int(r.integer("concurrency")),
 	}
 	r.trigger(&f.Trigger)
 	f.Steps = r.steps("steps")
@@ -373,7 +374,7 @@ func formName(path string) string { return views.FormName(path) }
 // fieldAnchors lists the names under which the builder shows problems for
 // flow f, and the `with` prefixes of steps whose connector takes any key.
 func fieldAnchors(f *flows.Flow) (map[string]bool, map[string]bool) {
-	a := map[string]bool{"id": true, "name": true, "description": true, "enabled": true, "trigger.type": true, "steps": true,
+	a := map[string]bool{"id": true, "name": true, "description": true, "enabled": true, "concurrency": true, "trigger.type": true, "steps": true,
 		"on_failure.flow": true, "notify.url": true, "notify.secret": true}
 	open := map[string]bool{}
 	switch f.Trigger.Type {

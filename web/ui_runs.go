@@ -137,7 +137,7 @@ func (s *Server) runPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	p := views.RunDetailProps{Page: s.pageProps(c, "Run "+run.ID, "runs"), Run: run, Links: links}
+	p := views.RunDetailProps{Page: s.pageProps(c, "Run "+run.ID, "runs"), Run: run, Links: links, WaitingFor: s.eng.WaitingFor(run)}
 	if p.Loops, err = runLoopPages(c, run); err != nil {
 		return err
 	}

@@ -22,7 +22,8 @@ func (s *Server) flowPanels(c *fiber.Ctx, id string) *views.FlowPanelsProps {
 		return nil
 	}
 	ctx := c.UserContext()
-	p := &views.FlowPanelsProps{FlowID: id, CSRF: session(c).CSRF}
+	hold := s.eng.FlowHold(id)
+	p := &views.FlowPanelsProps{FlowID: id, CSRF: session(c).CSRF, Hold: &hold}
 	switch a.Flow().Trigger.Type {
 	case flows.TriggerSchedule, flows.TriggerPoll:
 		info, err := s.eng.ScheduleInfo(ctx, id)

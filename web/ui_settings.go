@@ -54,7 +54,8 @@ func (s *Server) createConnectionUI(c *fiber.Ctx) error {
 			}
 		}
 	}
-	_, err = s.eng.PutConnection(c.UserContext(), name, typ, values)
+	rate := formRate(c)
+	_, err = s.eng.PutConnectionRate(c.UserContext(), name, typ, values, rate)
 	if err == nil {
 		return redirect(c, "/connections?flash=connection-saved")
 	}
@@ -67,6 +68,7 @@ func (s *Server) createConnectionUI(c *fiber.Ctx) error {
 		return perr
 	}
 	p.Name = label
+	p.RateRequests, p.RatePer = c.FormValue("rate.requests"), c.FormValue("rate.per")
 	p.Values = map[string]string{}
 	if ct, err := connectors.LookupConnectionType(typ); err == nil {
 		for _, f := range ct.Fields {

@@ -30,7 +30,7 @@ func TestFlowsValidateExamples(t *testing.T) {
 func TestFlowsValidateReportsFieldPaths(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.json")
-	os.WriteFile(bad, []byte(`{"id": "Bad Id", "name": "x", "enabled": true,
+	os.WriteFile(bad, []byte(`{"id": "Bad Id", "name": "x", "enabled": true, "concurrency": 5000,
 	  "trigger": {"type": "webhook", "path": "x"},
 	  "steps": [{"id": "a", "use": "http.request", "with": {"method": "POST"}},
 	            {"id": "b", "if": "trigger.body.(", "use": "data.set", "with": {"v": "{{ 1 + }}"}}]}`), 0o644)
@@ -38,7 +38,7 @@ func TestFlowsValidateReportsFieldPaths(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("exit %d, want 1", code)
 	}
-	for _, want := range []string{bad + ":id:", bad + ":steps[0].with.url:", bad + ":steps[1].if:", bad + ":steps[1].with.v:"} {
+	for _, want := range []string{bad + ":id:", bad + ":concurrency:", bad + ":steps[0].with.url:", bad + ":steps[1].if:", bad + ":steps[1].with.v:"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/switchyard/switchyard/engine"
 	"github.com/switchyard/switchyard/internal/testlog"
+	"github.com/switchyard/switchyard/internal/testwait"
 )
 
 // openFaultyStore opens a store whose applier transactions fail with fault
@@ -28,17 +29,6 @@ func openFaultyStore(t *testing.T, fault func() error) (*Store, *testlog.Buffer)
 	s.applyFault = fault
 	t.Cleanup(func() { s.Close() })
 	return s, logs
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // TestStuckApplier: with bbolt refusing every write (fdatasync failing on
@@ -75,7 +65,7 @@ func TestStuckApplier(t *testing.T) {
 		}
 		acked = append(acked, res.RunID)
 		if i == 0 {
-			waitFor(t, "the applier to get stuck", func() bool { return s.Health().Stuck })
+			testwait.For(t, "the applier to get stuck", func() bool { return s.Health().Stuck })
 		}
 		if i > 100 {
 			t.Fatal("more than 100 writes acknowledged over a backlog bound of 10")
@@ -101,7 +91,7 @@ func TestStuckApplier(t *testing.T) {
 	}
 
 	failing.Store(false)
-	waitFor(t, "the applier to catch up", func() bool { return !s.Health().Stuck && s.Health().Backlog == 0 })
+	testwait.For(t, "the applier to catch up", func() bool { return !s.Health().Stuck && s.Health().Backlog == 0 })
 	for _, id := range acked {
 		if _, err := s.Run(ctx, id); err != nil {
 			t.Fatalf("acknowledged run %s: %v", id, err)
@@ -131,7 +121,7 @@ func TestApplierRecoversPanic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the write to go in", func() bool { return s.applied.Load() >= 1 })
+	testwait.For(t, "the write to go in", func() bool { return s.applied.Load() >= 1 })
 	if _, err := s.Run(ctx, res.RunID); err != nil {
 		t.Fatal(err)
 	}

@@ -124,6 +124,10 @@ func appendRunJSON(dst []byte, r *engine.Run) ([]byte, error) {
 		dst = append(dst, `,"error_step":`...)
 		dst = appendJSONString(dst, r.ErrorStep)
 	}
+	if r.WaitingFor != "" {
+		dst = append(dst, `,"waiting_for":`...)
+		dst = appendJSONString(dst, r.WaitingFor)
+	}
 	// Steps has no omitempty: a nil slice is null, an empty one [].
 	dst = append(dst, `,"steps":`...)
 	if r.Steps == nil {

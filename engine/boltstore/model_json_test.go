@@ -178,7 +178,7 @@ func fullRun() *engine.Run {
 	return &engine.Run{
 		ID: "run-1", FlowID: "flow-1", FlowVersion: 42, EventID: "ev-1", Status: engine.RunFailed,
 		CreatedAt: tNano, StartedAt: ptr(tUTC), FinishedAt: ptr(tZoneNeg), DueAt: ptr(tMilli),
-		Error: "step <b> failed: \"boom\"\n", ErrorStep: "b",
+		Error: "step <b> failed: \"boom\"\n", ErrorStep: "b", WaitingFor: "waiting for <crm> rate limit",
 		Steps: []engine.StepResult{fullStep(), {ID: "minimal", Status: engine.StepSkipped}},
 		Response: &connectors.Response{Status: 201, Headers: map[string]string{"X-A": "<1>"},
 			Body: map[string]any{"ok": true, "n": 1.5}},
@@ -275,7 +275,7 @@ func TestAppendRunJSONMatchesMarshal(t *testing.T) {
 	}
 	for i, s := range trickyStrings {
 		cases["tricky "+string(rune('a'+i))] = &engine.Run{ID: s, FlowID: s, EventID: s, Status: engine.RunStatus(s),
-			Error: s, ErrorStep: s, RetryOf: s, ReplayOf: s, Crash: &engine.CrashCount{Step: s, Count: -i}, IdempotencyRun: s,
+			Error: s, ErrorStep: s, WaitingFor: s, RetryOf: s, ReplayOf: s, Crash: &engine.CrashCount{Step: s, Count: -i}, IdempotencyRun: s,
 			Steps: []engine.StepResult{{ID: s, Use: s, Status: engine.StepStatus(s), Error: s,
 				Input:      map[string]any{s: s},
 				Output:     s,
@@ -795,6 +795,7 @@ func (g jsonGen) run() *engine.Run {
 	}
 	if g.maybe() {
 		r.ErrorStep = g.string()
+		r.WaitingFor = g.string()
 	}
 	switch g.r.IntN(4) {
 	case 0: // nil Steps

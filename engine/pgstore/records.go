@@ -277,20 +277,20 @@ func getJSON(ctx context.Context, s *Store, v any, sql string, args ...any) erro
 
 // PutConnection implements engine.ConnectionStore.
 func (s *Store) PutConnection(ctx context.Context, c engine.ConnectionRecord) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO sy_connections (name, type, sealed, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (name) DO UPDATE SET type = EXCLUDED.type, sealed = EXCLUDED.sealed, created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at`,
-		c.Name, c.Type, c.Sealed, c.CreatedAt, c.UpdatedAt)
+	_, err := s.pool.Exec(ctx, `INSERT INTO sy_connections (name, type, sealed, created_at, updated_at, rate) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (name) DO UPDATE SET type = EXCLUDED.type, sealed = EXCLUDED.sealed, created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at, rate = EXCLUDED.rate`,
+		c.Name, c.Type, c.Sealed, c.CreatedAt, c.UpdatedAt, c.Rate)
 	if err != nil {
 		return fmt.Errorf("store: put connection %s: %w", c.Name, unavailable(err))
 	}
 	return nil
 }
 
-const connectionCols = `SELECT name, type, sealed, created_at, updated_at FROM sy_connections`
+const connectionCols = `SELECT name, type, sealed, created_at, updated_at, rate FROM sy_connections`
 
 func scanConnection(row pgx.Row) (engine.ConnectionRecord, error) {
 	var c engine.ConnectionRecord
-	err := row.Scan(&c.Name, &c.Type, &c.Sealed, &c.CreatedAt, &c.UpdatedAt)
+	err := row.Scan(&c.Name, &c.Type, &c.Sealed, &c.CreatedAt, &c.UpdatedAt, &c.Rate)
 	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
 	return c, err
 }

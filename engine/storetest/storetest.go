@@ -29,6 +29,7 @@ import (
 
 	"github.com/switchyard/switchyard/auth"
 	"github.com/switchyard/switchyard/engine"
+	"github.com/switchyard/switchyard/flows"
 )
 
 // Opener opens a store over one place (a directory, a database). Called
@@ -161,7 +162,8 @@ func testDurability(t *testing.T, h *harness) {
 	if err := h.s.AddRun(ctx, retry); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.s.PutConnection(ctx, engine.ConnectionRecord{Name: "c", Type: "slack", Sealed: []byte("sealed")}); err != nil {
+	rate := &flows.RateLimit{Requests: 10, Per: flows.Duration(time.Second)}
+	if err := h.s.PutConnection(ctx, engine.ConnectionRecord{Name: "c", Type: "slack", Sealed: []byte("sealed"), Rate: rate}); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.s.PutMeta(ctx, "m", []byte("v")); err != nil {
@@ -211,7 +213,7 @@ func testDurability(t *testing.T, h *harness) {
 	if f, err := h.s.Flow(ctx, "f"); err != nil || f.Version != flow.Version {
 		t.Fatalf("flow after reopen: %+v %v", f, err)
 	}
-	if c, err := h.s.Connection(ctx, "c"); err != nil || string(c.Sealed) != "sealed" {
+	if c, err := h.s.Connection(ctx, "c"); err != nil || string(c.Sealed) != "sealed" || c.Rate == nil || *c.Rate != (flows.RateLimit{Requests: 10, Per: flows.Duration(time.Second)}) {
 		t.Fatalf("connection after reopen: %+v %v", c, err)
 	}
 	if v, err := h.s.Meta(ctx, "m"); err != nil || string(v) != "v" {

@@ -95,6 +95,8 @@ func (b *diagramBuilder) trigger(t *flows.Trigger) diagram.Node {
 				n.Detail = "from " + u.Host
 			}
 		}
+	case flows.TriggerCall:
+		n.Title, n.Detail = "When another flow calls it", "a Call another flow step"
 	default:
 		n.Title, n.Detail = "Started by hand", "Run now, or the API"
 	}

@@ -63,6 +63,9 @@ type MessageProps struct {
 type FlowRow struct {
 	ID, Name, Trigger string
 	Enabled           bool
+	// Paused is set while the flow holds its runs; Held counts them.
+	Paused bool
+	Held   int
 	// WebhookURL is the full URL of a webhook trigger.
 	WebhookURL string
 	// LastStatus and LastRunID describe the latest run (empty: none).
@@ -302,6 +305,8 @@ type RunDetailProps struct {
 	LiveURL string
 	// Links are the run's retries and replays and its resolution.
 	Links engine.RunLinks
+	// WaitingFor says what holds the run back (engine.Engine.WaitingFor).
+	WaitingFor string
 	// Loops holds the page of items shown for each loop step, by its id.
 	Loops map[string]*engine.LoopPage
 }
@@ -331,6 +336,9 @@ type ConnectionsProps struct {
 	Tested *ConnectionTested
 	// UsedBy maps a connection's name to the ids of the flows using it.
 	UsedBy map[string][]string
+	// RateRequests and RatePer are the rate limit typed into the form,
+	// shown again with the errors.
+	RateRequests, RatePer string
 }
 
 // DeleteConnectionProps asks before a connection that flows use is
