@@ -98,14 +98,25 @@ func (j *stepJournal) reset(size int) ([]journalEntry, error) {
 	if err := j.f.Truncate(0); err != nil {
 		return nil, err
 	}
-	if err := j.f.Truncate(int64(size)); err != nil {
-		return nil, err
+	// Zeros written, not a sparse file made by truncating: a store into
+	// a mapped page that has no block behind it raises SIGBUS when the
+	// disk is full, which would bring the process down. With the blocks
+	// allocated now, a full disk later cannot touch the journal. When they
+	// cannot be allocated, the journal stays unmapped and its writes are
+	// pwrites, whose failures are errors.
+	_, werr := j.f.WriteAt(make([]byte, size), 0)
+	if werr != nil {
+		if err := j.f.Truncate(int64(size)); err != nil {
+			return nil, err
+		}
 	}
 	if err := j.f.Sync(); err != nil {
 		return nil, err
 	}
-	if mem, err := mapJournal(j.f, size); err == nil {
-		j.mem = mem
+	if werr == nil {
+		if mem, err := mapJournal(j.f, size); err == nil {
+			j.mem = mem
+		}
 	}
 	return entries, nil
 }
