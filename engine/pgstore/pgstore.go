@@ -61,6 +61,9 @@ type Store struct {
 	// queue inserts a River job with every run that becomes due, in the
 	// transaction that stores it, and works them once started.
 	queue *runQueue
+	// accepts gathers concurrent Accepts into shared transactions
+	// (ingest.go).
+	accepts acceptGroup
 }
 
 // Open connects to the database at url, applies the embedded migrations

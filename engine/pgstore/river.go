@@ -108,12 +108,18 @@ func (s *Store) newRunQueue(o Options) error {
 
 // enqueue inserts the job that works run id, due at due, in tx.
 func (s *Store) enqueue(ctx context.Context, tx pgx.Tx, id string, due time.Time) error {
+	job := runJobParams(id, due)
+	_, err := s.queue.client.InsertTx(ctx, tx, job.Args, job.InsertOpts)
+	return err
+}
+
+// runJobParams is the job that works run id, due at due.
+func runJobParams(id string, due time.Time) river.InsertManyParams {
 	var opts *river.InsertOpts
 	if !due.IsZero() && due.After(time.Now()) {
 		opts = &river.InsertOpts{ScheduledAt: due}
 	}
-	_, err := s.queue.client.InsertTx(ctx, tx, runJob{RunID: id}, opts)
-	return err
+	return river.InsertManyParams{Args: runJob{RunID: id}, InsertOpts: opts}
 }
 
 // RescueAfter is how long after a node died its runs are taken up by

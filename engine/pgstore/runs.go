@@ -36,21 +36,11 @@ func searchTerms(ev *engine.Event, r *engine.Run) []string {
 // insertRunTerms is insertRun with the event the run's search terms come
 // from.
 func (s *Store) insertRunTerms(ctx context.Context, tx pgx.Tx, seq, eventSeq int64, r *engine.Run, ev *engine.Event) error {
-	r.ID = formatID(runIDPrefix, seq)
-	data, err := json.Marshal(r)
+	args, err := runRowArgs(seq, eventSeq, r, ev)
 	if err != nil {
 		return err
 	}
-	sum := r.Summary()
-	sumData, err := json.Marshal(&sum)
-	if err != nil {
-		return err
-	}
-	retryOf, replayOf := optSeq(r.RetryOf), optSeq(r.ReplayOf)
-	_, err = tx.Exec(ctx, `INSERT INTO sy_runs (seq, flow_id, event_seq, status, final, created_ns, due_ns, retry_of, replay_of, summary, data, terms)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		seq, r.FlowID, eventSeq, string(r.Status), r.Status.Final(), nanos(r.CreatedAt), dueNanos(r), retryOf, replayOf, sumData, data, searchTerms(ev, r))
-	if err != nil {
+	if _, err = tx.Exec(ctx, insertRunSQL, args...); err != nil {
 		return err
 	}
 	if r.Status.Final() {
@@ -58,6 +48,28 @@ func (s *Store) insertRunTerms(ctx context.Context, tx pgx.Tx, seq, eventSeq int
 	}
 	return s.enqueue(ctx, tx, r.ID, dueOf(r))
 }
+
+const insertRunSQL = `INSERT INTO sy_runs (seq, flow_id, event_seq, status, final, created_ns, due_ns, retry_of, replay_of, summary, data, terms)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
+
+// runRowArgs names r by seq and returns the arguments of insertRunSQL,
+// the search terms taken from ev.
+func runRowArgs(seq, eventSeq int64, r *engine.Run, ev *engine.Event) ([]any, error) {
+	r.ID = formatID(runIDPrefix, seq)
+	data, err := json.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	sum := r.Summary()
+	sumData, err := json.Marshal(&sum)
+	if err != nil {
+		return nil, err
+	}
+	retryOf, replayOf := optSeq(r.RetryOf), optSeq(r.ReplayOf)
+	return []any{seq, r.FlowID, eventSeq, string(r.Status), r.Status.Final(), nanos(r.CreatedAt), dueNanos(r), retryOf, replayOf, sumData, data, searchTerms(ev, r)}, nil
+}
+
+const insertEventSQL = `INSERT INTO sy_events (seq, flow_id, data) VALUES ($1, $2, $3)`
 
 // insertEventAndRun writes a new event and its first run, which share a
 // sequence number.
@@ -68,7 +80,7 @@ func (s *Store) insertEventAndRun(ctx context.Context, tx pgx.Tx, seq int64, ev 
 	if err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO sy_events (seq, flow_id, data) VALUES ($1, $2, $3)`, seq, ev.FlowID, data); err != nil {
+	if _, err := tx.Exec(ctx, insertEventSQL, seq, ev.FlowID, data); err != nil {
 		return err
 	}
 	return s.insertRunTerms(ctx, tx, seq, seq, r, ev)
@@ -94,11 +106,24 @@ func dueOf(r *engine.Run) time.Time {
 
 func dueNanos(r *engine.Run) int64 { return nanos(dueOf(r)) }
 
-// Accept implements engine.RunStore: the event, its run and the run's job
-// in one transaction, committed before it returns. A dedupe key is claimed
+// claimSQL claims an event's dedupe key for the run numbered $3 unless a
+// run claimed it within its window; no row: a duplicate, named by dupSQL.
+const claimSQL = `INSERT INTO sy_dedupe (flow_id, key, run_seq, expires_ns) VALUES ($1, $2, $3, $4)
+	ON CONFLICT (flow_id, key) DO UPDATE SET run_seq = EXCLUDED.run_seq, expires_ns = EXCLUDED.expires_ns
+	WHERE sy_dedupe.expires_ns <= $5
+	RETURNING run_seq`
+
+const dupSQL = `SELECT run_seq FROM sy_dedupe WHERE flow_id = $1 AND key = $2`
+
+func claimArgs(e *engine.Event, seq int64, window time.Duration) []any {
+	return []any{e.FlowID, e.DedupeKey, seq, nanos(e.ReceivedAt.Add(window)), nanos(e.ReceivedAt)}
+}
+
+// acceptOne is Accept in a transaction of its own: the event, its run and
+// the run's job, committed before it returns. A dedupe key is claimed
 // first, through the key's primary key, so two nodes taking the same
 // delivery at once make one run.
-func (s *Store) Accept(ctx context.Context, ev *engine.Event, run *engine.Run, window time.Duration) (engine.AcceptResult, error) {
+func (s *Store) acceptOne(ctx context.Context, ev *engine.Event, run *engine.Run, window time.Duration) (engine.AcceptResult, error) {
 	e, r := *ev, *run
 	var res engine.AcceptResult
 	err := s.tx(ctx, func(tx pgx.Tx) error {
@@ -108,13 +133,10 @@ func (s *Store) Accept(ctx context.Context, ev *engine.Event, run *engine.Run, w
 		}
 		if e.DedupeKey != "" {
 			var first int64
-			err := tx.QueryRow(ctx, `INSERT INTO sy_dedupe (flow_id, key, run_seq, expires_ns) VALUES ($1, $2, $3, $4)
-				ON CONFLICT (flow_id, key) DO UPDATE SET run_seq = EXCLUDED.run_seq, expires_ns = EXCLUDED.expires_ns
-				WHERE sy_dedupe.expires_ns <= $5
-				RETURNING run_seq`, e.FlowID, e.DedupeKey, seq, nanos(e.ReceivedAt.Add(window)), nanos(e.ReceivedAt)).Scan(&first)
+			err := tx.QueryRow(ctx, claimSQL, claimArgs(&e, seq, window)...).Scan(&first)
 			if errors.Is(err, pgx.ErrNoRows) {
 				// Seen within its window: name the first run, store nothing.
-				if err := tx.QueryRow(ctx, `SELECT run_seq FROM sy_dedupe WHERE flow_id = $1 AND key = $2`, e.FlowID, e.DedupeKey).Scan(&first); err != nil {
+				if err := tx.QueryRow(ctx, dupSQL, e.FlowID, e.DedupeKey).Scan(&first); err != nil {
 					return err
 				}
 				res = engine.AcceptResult{RunID: formatID(runIDPrefix, first), Duplicate: true}
@@ -130,13 +152,7 @@ func (s *Store) Accept(ctx context.Context, ev *engine.Event, run *engine.Run, w
 		res = engine.AcceptResult{RunID: r.ID, EventID: e.ID}
 		return nil
 	})
-	if err != nil {
-		return engine.AcceptResult{}, fmt.Errorf("store: accept event for flow %q: %w", ev.FlowID, unavailable(err))
-	}
-	if !res.Duplicate {
-		ev.ID, run.ID, run.EventID = e.ID, r.ID, e.ID
-	}
-	return res, nil
+	return res, err
 }
 
 // AddRun implements engine.RunStore.
