@@ -280,7 +280,10 @@ func TestRunHistoryMemoryFlat(t *testing.T) {
 		growth := int64(last) - int64(first)
 		t.Logf("%s: %d pages, heap after first %.1f MB, after last %.1f MB, slowest page %v",
 			start, pages, float64(first)/(1<<20), float64(last)/(1<<20), slowest.Round(time.Microsecond))
-		if growth > 4<<20 {
+		// The search indexer works through the fixture's runs in the
+		// background meanwhile and holds a batch at a time; a leak per
+		// page would be tens of megabytes over these pages.
+		if growth > 8<<20 {
 			t.Errorf("%s: heap grew by %.1f MB while paging", start, float64(growth)/(1<<20))
 		}
 	}
