@@ -113,7 +113,7 @@ run_config() {
 	p1=$(pg_ticks)
 	local ok=0 rps=0 p99="" f
 	for f in "$TMP/$name"-*.txt; do
-		read -r o r _ q _ _ < <(parse "$f")
+		read -r o r _ q _ _ < <(parse_wrk "$f")
 		ok=$(awk -v a="$ok" -v b="$o" 'BEGIN { print a + b }')
 		p99="$p99${p99:+ / }$q"
 	done
@@ -125,22 +125,6 @@ run_config() {
 			printf "| %s | %d | %.0f | %s | %.0f | %.0f | %.0f | %d s |\n", name, nodes, ok, p99, s * us, pg * us, (s + pg) * us, waited
 		}'
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-}
-
-# parse FILE prints: ok_rps raw_rps p50 p99 non2xx socket_errors (run.sh's).
-parse() {
-	awk '
-		/^Requests\/sec:/ { rps = $2 }
-		/ requests in / { total = $1 }
-		$1 == "50%" && !p50 { p50 = $2 }
-		$1 == "99%" && !p99 { p99 = $2 }
-		/Non-2xx or 3xx responses:/ { bad = $NF }
-		/Socket errors:/ { gsub(/,/, ""); sock = $4 + $6 + $8 + $10 }
-		END {
-			ok = (total > 0) ? rps * (total - bad) / total : 0
-			printf "%.2f %s %s %s %d %d\n", ok, rps, p50, p99, bad, sock
-		}
-	' "$1"
 }
 
 ROWS=()

@@ -194,3 +194,21 @@ measured_rps() {
 	[[ -f $f ]] && cat "$f"
 	return 0
 }
+
+# parse_wrk FILE prints: ok_rps raw_rps p50 p99 non2xx socket_errors.
+# ok_rps counts only 2xx answers: a 429 from a saturated engine is cheap to
+# send and must not count as ingest throughput.
+parse_wrk() {
+	awk '
+		/^Requests\/sec:/ { rps = $2 }
+		/ requests in / { total = $1 }
+		$1 == "50%" && !p50 { p50 = $2 }
+		$1 == "99%" && !p99 { p99 = $2 }
+		/Non-2xx or 3xx responses:/ { bad = $NF }
+		/Socket errors:/ { gsub(/,/, ""); sock = $4 + $6 + $8 + $10 }
+		END {
+			ok = (total > 0) ? rps * (total - bad) / total : 0
+			printf "%.2f %s %s %s %d %d\n", ok, rps, p50, p99, bad, sock
+		}
+	' "$1"
+}

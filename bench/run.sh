@@ -71,37 +71,19 @@ run_wrk() {
 	"${LOAD[@]}" wrk -t"$(threads_for "$2")" -c"$2" -d"$DURATION" --latency -s "$LUA" "$1" >"$3"
 }
 
-# parse FILE prints: ok_rps raw_rps p50 p99 non2xx socket_errors.
-# ok_rps counts only 2xx answers: a 429 from a saturated engine is cheap to
-# send and must not count as ingest throughput.
-parse() {
-	awk '
-		/^Requests\/sec:/ { rps = $2 }
-		/ requests in / { total = $1 }
-		$1 == "50%" && !p50 { p50 = $2 }
-		$1 == "99%" && !p99 { p99 = $2 }
-		/Non-2xx or 3xx responses:/ { bad = $NF }
-		/Socket errors:/ { gsub(/,/, ""); sock = $4 + $6 + $8 + $10 }
-		END {
-			ok = (total > 0) ? rps * (total - bad) / total : 0
-			printf "%.2f %s %s %s %d %d\n", ok, rps, p50, p99, bad, sock
-		}
-	' "$1"
-}
-
 declare -A RAW_B RAW_S RPS_B RPS_S P50_B P99_B P50_S P99_S BAD_B BAD_S SAT_S SOCK DRAINED
 log "bench: ${DURATION} per run after a ${WARMUP} warm-up; concurrency levels: $CONNS"
 for c in $CONNS; do
 	log "bench: c=$c barehook"
 	warm "$BARE/hooks/bench" "$c"
 	run_wrk "$BARE/hooks/bench" "$c" "$TMP/bare-$c.txt"
-	read -r RPS_B[$c] RAW_B[$c] P50_B[$c] P99_B[$c] BAD_B[$c] sb < <(parse "$TMP/bare-$c.txt")
+	read -r RPS_B[$c] RAW_B[$c] P50_B[$c] P99_B[$c] BAD_B[$c] sb < <(parse_wrk "$TMP/bare-$c.txt")
 
 	log "bench: c=$c switchyard"
 	warm "$SY/hooks/bench" "$c"
 	sat0=$(metric switchyard_events_refused_saturated_total)
 	run_wrk "$SY/hooks/bench" "$c" "$TMP/sy-$c.txt"
-	read -r RPS_S[$c] RAW_S[$c] P50_S[$c] P99_S[$c] BAD_S[$c] ss < <(parse "$TMP/sy-$c.txt")
+	read -r RPS_S[$c] RAW_S[$c] P50_S[$c] P99_S[$c] BAD_S[$c] ss < <(parse_wrk "$TMP/sy-$c.txt")
 	SAT_S[$c]=$(($(metric switchyard_events_refused_saturated_total) - sat0))
 	SOCK[$c]=$((sb + ss))
 	[[ -n ${RAW_B[$c]} && -n ${RAW_S[$c]} ]] || { cat "$TMP/bare-$c.txt" "$TMP/sy-$c.txt" >&2; die "could not parse wrk output"; }

@@ -56,14 +56,7 @@ func TestPackRecordRoundTrip(t *testing.T) {
 // A two-field webhook's history (event, run, index entry) takes a fraction
 // of its JSON: the point of packing.
 func TestPackedHistoryIsSmall(t *testing.T) {
-	ev := newEvent("bench", `{"id":"o-123","total":42}`)
-	ev.ID, ev.Method, ev.Path, ev.RemoteAddr = "evt_00000000000000a1", "POST", "bench", "127.0.0.1"
-	ev.Headers = map[string]string{"content-length": "25", "content-type": "application/json", "host": "127.0.0.1:8080"}
-	fin := ev.ReceivedAt.Add(time.Millisecond)
-	run := &engine.Run{ID: "run_00000000000000a1", FlowID: "bench", FlowVersion: 1, EventID: ev.ID, Status: engine.RunSucceeded,
-		CreatedAt: ev.ReceivedAt, StartedAt: &ev.ReceivedAt, FinishedAt: &fin,
-		Steps: []engine.StepResult{{ID: "shape", Use: "data.set", Status: engine.StepSucceeded, Attempts: 1,
-			Input: map[string]any{"order": "o-123", "total": "42"}, Output: map[string]any{"order": "o-123", "total": "42"}, StartedAt: ev.ReceivedAt, FinishedAt: &fin, DurationMS: 0.01}}}
+	ev, run := w0History()
 	evJS := appendEventJSON(nil, ev)
 	runJS, err := appendRunJSON(nil, run)
 	if err != nil {
@@ -84,6 +77,20 @@ func TestPackedHistoryIsSmall(t *testing.T) {
 	if err := decodeIndex(idx, &back); err != nil || back.ID != sum.ID || back.Status != sum.Status {
 		t.Fatalf("index round trip: %+v, %v", back, err)
 	}
+}
+
+// w0History is the event and finished run of one W0 webhook (the bench
+// flow: two fields, one data.set step).
+func w0History() (*engine.Event, *engine.Run) {
+	ev := newEvent("bench", `{"id":"o-123","total":42}`)
+	ev.ID, ev.Method, ev.Path, ev.RemoteAddr = "evt_00000000000000a1", "POST", "bench", "127.0.0.1"
+	ev.Headers = map[string]string{"content-length": "25", "content-type": "application/json", "host": "127.0.0.1:8080"}
+	fin := ev.ReceivedAt.Add(time.Millisecond)
+	run := &engine.Run{ID: "run_00000000000000a1", FlowID: "bench", FlowVersion: 1, EventID: ev.ID, Status: engine.RunSucceeded,
+		CreatedAt: ev.ReceivedAt, StartedAt: &ev.ReceivedAt, FinishedAt: &fin,
+		Steps: []engine.StepResult{{ID: "shape", Use: "data.set", Status: engine.StepSucceeded, Attempts: 1,
+			Input: map[string]any{"order": "o-123", "total": "42"}, Output: map[string]any{"order": "o-123", "total": "42"}, StartedAt: ev.ReceivedAt, FinishedAt: &fin, DurationMS: 0.01}}}
+	return ev, run
 }
 
 // A damaged packed record is an error, never a crash or a huge allocation.
