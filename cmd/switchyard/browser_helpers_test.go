@@ -336,21 +336,35 @@ func (b *browser) cookie(name string) string {
 // screenshot saves what the viewport shows as PNG into brShotDir.
 func (b *browser) screenshot(name string) string {
 	b.t.Helper()
-	png := brRun(b, "screenshot "+name, chromedp.CaptureScreenshot())
-	if err := os.MkdirAll(brShotDir, 0o755); err != nil {
-		b.t.Fatal(err)
-	}
-	path := filepath.Join(brShotDir, name)
-	if err := os.WriteFile(path, png, 0o644); err != nil {
-		b.t.Fatal(err)
-	}
-	return path
+	return b.saveShot(name, chromedp.CaptureScreenshot())
 }
 
 // fullScreenshot saves the whole page, 1280 wide and as tall as it is.
 func (b *browser) fullScreenshot(name string) string {
 	b.t.Helper()
-	png := brRun(b, "screenshot "+name, chromedp.FullScreenshot(100))
+	return b.saveShot(name, chromedp.FullScreenshot(100))
+}
+
+// saveShot captures with shot and writes the picture under brShotDir.
+// Chromium answers a capture only once its compositor has drawn a frame;
+// on a CI machine busy with other test packages that once took longer
+// than brWait on a page that was already shown (the runs search), so a
+// capture gets three tries of twice brWait before the test fails.
+func (b *browser) saveShot(name string, shot chromedp.Action[[]byte]) string {
+	b.t.Helper()
+	var png []byte
+	var err error
+	for try := 0; try < 3; try++ {
+		ctx, cancel := context.WithTimeout(b.ctx, 2*brWait)
+		png, err = chromedp.Run(ctx, shot)
+		cancel()
+		if err == nil || b.ctx.Err() != nil {
+			break
+		}
+	}
+	if err != nil {
+		b.t.Fatalf("browser: screenshot %s: %v", name, err)
+	}
 	if err := os.MkdirAll(brShotDir, 0o755); err != nil {
 		b.t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // mappedRSSKiB reads how much of the file at path the process's maps hold
@@ -56,16 +57,38 @@ func TestTrimMapDropsResidentPages(t *testing.T) {
 			}
 		}
 	}
+	// The background search indexer touches the map while it works (under
+	// -race it was still at it once and faulted pages back in between the
+	// trim and the measurement): let it finish first.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, _, pending := searchKeys(t, s); pending == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the background indexer left runs pending for 30 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	readAll()
 	path := s.db.Path()
 	before := mappedRSSKiB(t, path)
 	if before < 256 {
 		t.Fatalf("only %d KiB of the map resident after reading %d runs: nothing to measure", before, n)
 	}
-	s.trimMap()
-	after := mappedRSSKiB(t, path)
+	// Other background work (the applier's last group, a retention tick)
+	// may still touch a page or two right after a trim; a trim that works
+	// drops the map within a few tries, one that does not never does.
+	var after int
+	for try := 0; try < 5; try++ {
+		s.trimMap()
+		if after = mappedRSSKiB(t, path); after*4 <= before {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	if after*4 > before {
-		t.Fatalf("resident map %d KiB before the trim, %d KiB after: want it mostly dropped", before, after)
+		t.Fatalf("resident map %d KiB before the trim, %d KiB after five trims: want it mostly dropped", before, after)
 	}
 	readAll()
 }
