@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
@@ -34,6 +35,12 @@ func cmdServe(args []string, stderr io.Writer) error {
 	// the CPU at load (docs/benchmarks.md). GOGC still overrides it.
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
+	}
+	// The data-dir store waits on the disk in calls that hold a Go
+	// processor (procs.go); PostgreSQL's waits go through the network
+	// poller and need no more than the runtime's choice.
+	if o.database == "" {
+		log.Debug("serve: Go processors", "gomaxprocs", raiseProcs(), "cpus", runtime.NumCPU())
 	}
 	// SWITCHYARD_CPUPROFILE names a file for a CPU profile of the whole
 	// serve (written at shutdown): how docs/benchmarks.md was profiled.
