@@ -31,12 +31,16 @@ NEW_PORT=$(free_port)
 while [[ $NEW_PORT == "$OLD_PORT" ]]; do NEW_PORT=$(free_port); done
 start_switchyard "$OLD_BIN" "$TMP/old" "$OLD_PORT" "$TMP/old.log"
 OLD_PID=$SY_PID
+declare -A TOKENS
+TOKENS[$OLD_PORT]=$SY_TOKEN
 start_switchyard "$NEW_BIN" "$TMP/new" "$NEW_PORT" "$TMP/new.log"
 NEW_PID=$SY_PID
+TOKENS[$NEW_PORT]=$SY_TOKEN
 
-# pending PORT prints how many runs the server on PORT has not finished.
+# pending PORT prints how many runs the server on PORT has not finished
+# (/metrics takes the server's token on the main listener).
 pending() {
-	curl -fsS "http://$HOST:$1/metrics" | awk '$1 == "switchyard_runs_pending" { print $2; found = 1 } END { if (!found) print 0 }'
+	curl -fsS -H "Authorization: Bearer ${TOKENS[$1]}" "http://$HOST:$1/metrics" | awk '$1 == "switchyard_runs_pending" { print $2; found = 1 } END { if (!found) print 0 }'
 }
 
 # drain_both waits until neither server has unfinished runs, so that no

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/klauspost/compress/s2"
 )
@@ -52,18 +53,18 @@ var errPackedRecord = errors.New("packed record")
 // incompressible records).
 func packRecord(dst, js []byte) []byte {
 	if len(js) >= minPackLen {
-		need := 1 + s2.MaxEncodedLen(len(js))
-		if cap(dst)-len(dst) < need {
-			grown := make([]byte, len(dst), len(dst)+need)
-			copy(grown, dst)
-			dst = grown
+		start := len(dst)
+		dst = slices.Grow(dst, 1+s2.MaxEncodedLen(len(js)))
+		dst = append(dst, packV1)
+		if len(js) <= smallRecordMax {
+			dst = encodeSmallRecord(dst, js, recordDictV1Text)
+		} else {
+			dst = dst[:len(dst)+len(recordDictV1.Encode(dst[len(dst):cap(dst)], js))]
 		}
-		block := recordDictV1.Encode(dst[len(dst)+1:cap(dst)], js)
-		if 1+len(block) < len(js) {
-			dst = dst[:len(dst)+1+len(block)]
-			dst[len(dst)-len(block)-1] = packV1
+		if len(dst)-start < len(js) {
 			return dst
 		}
+		dst = dst[:start]
 	}
 	return append(dst, js...)
 }

@@ -34,3 +34,27 @@ func BenchmarkPackRecord(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPackEncoders compares the small-record encoder with the S2
+// library's dictionary encoder on the same records, output buffers reused.
+func BenchmarkPackEncoders(b *testing.B) {
+	ev, run := w0History()
+	evJS := appendEventJSON(nil, ev)
+	runJS, _ := appendRunJSON(nil, run)
+	for _, c := range []struct {
+		name string
+		js   []byte
+	}{{"event", evJS}, {"run", runJS}} {
+		dst := make([]byte, 0, 4096)
+		b.Run("small/"+c.name, func(b *testing.B) {
+			for b.Loop() {
+				dst = encodeSmallRecord(dst[:0], c.js, recordDictV1Text)
+			}
+		})
+		b.Run("s2lib/"+c.name, func(b *testing.B) {
+			for b.Loop() {
+				dst = recordDictV1.Encode(dst[:cap(dst)], c.js)
+			}
+		})
+	}
+}
