@@ -25,8 +25,8 @@ import (
 // bytes decoded so far reads from the end of the dictionary, as if the
 // dictionary preceded the record; such a copy must end within the
 // dictionary, and may only start while at most maxDictSrcOffset bytes are
-// decoded. Copies use the one- and two-byte offset forms; repeat codes
-// (S2's extension) are never written.
+// decoded. Copies use the one- and two-byte offset forms and S2's repeat
+// of the last offset.
 
 const (
 	// smallRecordMax is the largest record packed by encodeSmallRecord:
@@ -97,14 +97,23 @@ func encodeSmallRecord(dst, src, dict []byte) []byte {
 	clear(table)
 	nextEmit, p := 0, 0
 	last := len(src) - minMatch // the last position four bytes can be read at
+	// lastOff is the offset of the last copy written, which a repeat
+	// reuses in two bytes; none before the first copy.
+	lastOff := 0
 	for p <= last {
 		cv := load32(src, p)
 		h := hash4(cv, tableBits)
 		cand := int(table[h]) - 1
 		table[h] = uint16(p + 1)
 		bestLen, bestOff := 0, 0
+		if lastOff > 0 {
+			bestLen, bestOff = copyLen(dict, src, p, lastOff), lastOff
+		}
 		if cand >= 0 && load32(src, cand) == cv {
-			bestLen, bestOff = minMatch+matchLen(src[p+minMatch:], src[cand+minMatch:]), p-cand
+			// A repeat of the last offset as long costs a byte less.
+			if n := minMatch + matchLen(src[p+minMatch:], src[cand+minMatch:]); n > bestLen {
+				bestLen, bestOff = n, p-cand
+			}
 		}
 		if p <= maxDictSrcOffset {
 			if dc := int(dictTable[hash4(cv, dictTableBits)]) - 1; dc >= 0 && load32(dict, dc) == cv {
@@ -115,13 +124,26 @@ func encodeSmallRecord(dst, src, dict []byte) []byte {
 			}
 		}
 		if bestLen < minMatch {
-			// Step faster through a stretch that finds nothing: it is
-			// likely incompressible (random ids, signatures).
-			p += 1 + (p-nextEmit)>>5
+			// No skipping ahead through stretches that find nothing, as
+			// general-purpose encoders do: records are small, and the
+			// few bytes it lost per event (7 of 258) count on disk.
+			p++
 			continue
 		}
+		// Extend the copy backwards over bytes not yet written. In the
+		// dictionary followed by the record, the copy's source starts at m;
+		// one from the record must not reach into the dictionary (the
+		// decoder takes a copy as wholly from one or the other).
+		m, floor := len(dict)+p-bestOff, 0
+		if m >= len(dict) {
+			floor = len(dict)
+		}
+		for p > nextEmit && m > floor && virtualAt(dict, src, m-1) == src[p-1] {
+			p, m, bestLen = p-1, m-1, bestLen+1
+		}
 		dst = appendLiteral(dst, src[nextEmit:p])
-		dst = appendCopy(dst, bestOff, bestLen)
+		dst = appendCopy(dst, bestOff, bestLen, lastOff)
+		lastOff = bestOff
 		// Remember a position inside the copy too, so that what repeats
 		// it can find it.
 		if q := p + bestLen - 2; q <= last && q > p {
@@ -131,6 +153,30 @@ func encodeSmallRecord(dst, src, dict []byte) []byte {
 		nextEmit = p
 	}
 	return appendLiteral(dst, src[nextEmit:])
+}
+
+// copyLen is how long a copy from offset back can be at p of src: from
+// the record, or from the dictionary (ending within it, and only while p
+// allows a copy from the dictionary); zero under minMatch.
+func copyLen(dict, src []byte, p, offset int) int {
+	var n int
+	if m := p - offset; m >= 0 {
+		n = matchLen(src[p:], src[m:])
+	} else if m += len(dict); m >= 0 && p <= maxDictSrcOffset {
+		n = matchLen(src[p:], dict[m:])
+	}
+	if n < minMatch {
+		return 0
+	}
+	return n
+}
+
+// virtualAt is the byte at i of the dictionary followed by the record.
+func virtualAt(dict, src []byte, i int) byte {
+	if i < len(dict) {
+		return dict[i]
+	}
+	return src[i-len(dict)]
 }
 
 // appendLiteral appends lit as literal elements.
@@ -151,20 +197,39 @@ func appendLiteral(dst, lit []byte) []byte {
 	return dst
 }
 
-// appendCopy appends a copy of length bytes from offset back (offset <
-// 65536): the one-byte-offset form where it fits, else two-byte-offset
-// copies of at most 64 bytes each.
-func appendCopy(dst []byte, offset, length int) []byte {
-	for length > 0 {
-		if offset < 1<<11 && length >= 4 && length <= 11 {
-			return append(dst, byte(1|(length-4)<<2|(offset>>8)<<5), byte(offset))
-		}
-		n := min(length, 64)
-		if rest := length - n; rest > 0 && rest < 4 && offset < 1<<11 {
-			n = length - 4 // leave a tail the short form takes
-		}
-		dst = append(dst, byte(2|(n-1)<<2), byte(offset), byte(offset>>8))
-		length -= n
+// appendCopy appends a copy of length bytes (at least minMatch) from
+// offset back (offset < 65536): a repeat when the offset is lastOff's,
+// else the one-byte-offset form where it fits, else a two-byte-offset
+// copy of at most 64 bytes with the rest as a repeat.
+func appendCopy(dst []byte, offset, length, lastOff int) []byte {
+	if offset == lastOff {
+		return appendRepeat(dst, length)
+	}
+	if offset < 1<<11 && length <= 11 {
+		return append(dst, byte(1|(length-4)<<2|(offset>>8)<<5), byte(offset))
+	}
+	n := min(length, 64)
+	if rest := length - n; rest > 0 && rest < minMatch {
+		n = length - minMatch // a repeat takes at least minMatch bytes
+	}
+	dst = append(dst, byte(2|(n-1)<<2), byte(offset), byte(offset>>8))
+	if length > n {
+		dst = appendRepeat(dst, length-n)
 	}
 	return dst
+}
+
+// appendRepeat appends S2's repeat of the last offset for length bytes
+// (minMatch up to 65,795): a one-byte-offset copy tag whose offset is zero,
+// its length code saying how many bytes of length follow.
+func appendRepeat(dst []byte, length int) []byte {
+	switch {
+	case length <= 8:
+		return append(dst, byte(1|(length-4)<<2), 0)
+	case length <= 263:
+		return append(dst, 1|5<<2, 0, byte(length-8))
+	default:
+		l := length - 260
+		return append(dst, 1|6<<2, 0, byte(l), byte(l>>8))
+	}
 }
