@@ -31,26 +31,10 @@ NEW_PORT=$(free_port)
 while [[ $NEW_PORT == "$OLD_PORT" ]]; do NEW_PORT=$(free_port); done
 start_switchyard "$OLD_BIN" "$TMP/old" "$OLD_PORT" "$TMP/old.log"
 OLD_PID=$SY_PID
-declare -A TOKENS
-TOKENS[$OLD_PORT]=$SY_TOKEN
+OLD_TOKEN=$SY_TOKEN
 start_switchyard "$NEW_BIN" "$TMP/new" "$NEW_PORT" "$TMP/new.log"
 NEW_PID=$SY_PID
-TOKENS[$NEW_PORT]=$SY_TOKEN
-
-# pending PORT prints how many runs the server on PORT has not finished
-# (/metrics takes the server's token on the main listener).
-pending() {
-	curl -fsS -H "Authorization: Bearer ${TOKENS[$1]}" "http://$HOST:$1/metrics" | awk '$1 == "switchyard_runs_pending" { print $2; found = 1 } END { if (!found) print 0 }'
-}
-
-# drain_both waits until neither server has unfinished runs, so that no
-# measurement shares the CPU with the other build's backlog.
-drain_both() {
-	local start=$SECONDS
-	while (($(pending "$OLD_PORT") + $(pending "$NEW_PORT") > 0)) && ((SECONDS - start < DRAIN)); do
-		sleep 0.2
-	done
-}
+NEW_TOKEN=$SY_TOKEN
 
 log "bench: A/B at c=$CONNS, $ROUNDS rounds of $DURATION each (after a 2 s warm-up)"
 echo "## A/B at the webhook level ($(date -u '+%Y-%m-%d %H:%M UTC'))"
@@ -62,7 +46,8 @@ for r in $(seq 1 "$ROUNDS"); do
 	order=(old new)
 	((r % 2 == 0)) && order=(new old)
 	for which in "${order[@]}"; do
-		drain_both
+		# Neither build's backlog of runs may share the CPU with the next.
+		wait_drained "$DRAIN" "$OLD_PORT" "$OLD_TOKEN" "$NEW_PORT" "$NEW_TOKEN" >/dev/null
 		if [[ $which == old ]]; then
 			measure old "$OLD_PID" "http://$HOST:$OLD_PORT/hooks/bench" "$CONNS"
 		else

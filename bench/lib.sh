@@ -144,6 +144,32 @@ probe() {
 	[[ $code == 2* ]] || { cat "$TMP/probe.json" >&2; die "probe $1: HTTP $code, want 2xx"; }
 }
 
+# sy_metric PORT TOKEN NAME prints the value of one metric of the
+# Switchyard on PORT (0 when absent); /metrics takes the server's token on
+# the main listener.
+sy_metric() {
+	curl -fsS -H "Authorization: Bearer $2" "http://$HOST:$1/metrics" | awk -v n="$3" '$1 == n { print $2; found = 1 } END { if (!found) print 0 }'
+}
+
+# wait_drained LIMIT PORT TOKEN [PORT TOKEN ...] waits until none of the
+# Switchyard servers has unfinished runs, at most LIMIT seconds, so that
+# the next measurement does not share the CPU with runs accepted in the
+# last one. It prints the seconds it waited.
+wait_drained() {
+	local limit=$1 start=$SECONDS left i
+	shift
+	local servers=("$@")
+	while ((SECONDS - start < limit)); do
+		left=0
+		for ((i = 0; i < ${#servers[@]}; i += 2)); do
+			left=$((left + $(sy_metric "${servers[i]}" "${servers[i + 1]}" switchyard_runs_pending)))
+		done
+		((left > 0)) || break
+		sleep 0.2
+	done
+	echo $((SECONDS - start))
+}
+
 # cpu_ticks PID prints the user+system CPU time of PID in clock ticks.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 

@@ -162,6 +162,8 @@ for CONNS in $CONN_LEVELS; do
 		SY_NAME="switchyard $(bin/switchyard version | awk '{ print $2 }')"
 		[[ $store == pg ]] && SY_NAME="$SY_NAME on PostgreSQL"
 		measure "$SY_NAME W0" "$SY_PID" "http://$HOST:$PORT/hooks/bench"
+		# W0's runs still queued would run during W1's measurement.
+		wait_drained 60 "$PORT" "$SY_TOKEN" >/dev/null
 		measure "$SY_NAME W1" "$SY_PID" "http://$HOST:$PORT/hooks/w1"
 		stop "$SY_PID"
 	done

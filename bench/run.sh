@@ -38,20 +38,7 @@ probe "$SY/hooks/bench"
 
 # --- measuring ---------------------------------------------------------------
 # metric NAME prints the value of one switchyard metric (0 when absent).
-metric() {
-	curl -fsS -H "Authorization: Bearer $SY_TOKEN" "$SY/metrics" | awk -v n="$1" '$1 == n { print $2; found = 1 } END { if (!found) print 0 }'
-}
-
-# drain waits until the engine has no unfinished runs (or DRAIN seconds
-# passed) so the next measurement does not share the CPU with leftover runs.
-# It prints the seconds it waited.
-drain() {
-	local start=$SECONDS
-	while (($(metric switchyard_runs_pending) > 0)) && ((SECONDS - start < DRAIN)); do
-		sleep 0.2
-	done
-	echo $((SECONDS - start))
-}
+metric() { sy_metric "$SY_PORT" "$SY_TOKEN" "$1"; }
 
 # to_ms converts a wrk duration (123.45us, 1.2ms, 1.00s, 2.00m) to milliseconds.
 to_ms() {
@@ -87,7 +74,7 @@ for c in $CONNS; do
 	SAT_S[$c]=$(($(metric switchyard_events_refused_saturated_total) - sat0))
 	SOCK[$c]=$((sb + ss))
 	[[ -n ${RAW_B[$c]} && -n ${RAW_S[$c]} ]] || { cat "$TMP/bare-$c.txt" "$TMP/sy-$c.txt" >&2; die "could not parse wrk output"; }
-	DRAINED[$c]=$(drain)
+	DRAINED[$c]=$(wait_drained "$DRAIN" "$SY_PORT" "$SY_TOKEN")
 	log "bench: c=$c done (engine drained its queue in ${DRAINED[$c]}s)"
 done
 
