@@ -53,7 +53,7 @@ while :; do
 	PEAK=$(awk -v a="$PEAK" -v b="$r" 'BEGIN { print (b > a) ? b : a }')
 	if ((n >= next)); then
 		printf '%d\t%s\t%s\n' "$n" "$r" "$(disk_mib)" >>"$TSV"
-		log "soak: $n events, RSS $r MiB, data dir $(disk_mib) MiB ($((SECONDS - start)) s)"
+		log "soak: $n events, RSS $r MiB (Go heap in use $(metric go_memstats_heap_inuse_bytes | awk '{ printf "%.1f", $1 / 1048576 }') MiB), runs pending $(metric switchyard_runs_pending), data dir $(disk_mib) MiB ($((SECONDS - start)) s)"
 		while ((next <= n)); do next=$((next + STEP)); done
 	fi
 	((n >= EVENTS)) && break
@@ -61,9 +61,23 @@ done
 LOADED=$(rss_mib)
 log "soak: waiting for the engine to finish its runs"
 while (($(metric switchyard_runs_pending | awk '{ printf "%d", $1 }') > 0)); do sleep 1; done
+# The search indexer works through what the load left behind after the
+# runs finished: idle is when the server used under 2 % of a CPU for 5 s.
+log "soak: waiting for background work (the search index) to finish"
+while :; do
+	c0=$(cpu_ticks "$SY_PID")
+	sleep 5
+	(($(cpu_ticks "$SY_PID") - c0 < $(getconf CLK_TCK) / 10)) && break
+done
 sleep "$IDLE"
 IDLE_RSS=$(rss_mib)
 DISK=$(disk_mib)
+# Where the disk goes: the write-ahead log, the database file, and how
+# much of the file is free pages bbolt will reuse (GET /api/history).
+WAL_MIB=$(du -sk "$DATA/wal" | awk '{ printf "%.1f", $1 / 1024 }')
+SPACE=$(curl -fsS -H "Authorization: Bearer $SY_TOKEN" "$SY/api/history")
+FILE_MIB=$(grep -o '"file_bytes":[0-9]*' <<<"$SPACE" | awk -F: '{ printf "%.1f", $2 / 1048576 }')
+FREE_MIB=$(grep -o '"free_bytes":[0-9]*' <<<"$SPACE" | awk -F: '{ printf "%.1f", $2 / 1048576 }')
 N=$(accepted)
 bin/soakplot -title "Switchyard soak: $N W0 events, $(pin_mode)" <"$TSV" >"$SVG"
 
@@ -75,8 +89,10 @@ echo "| --- | ---: | ---: |"
 echo "| RSS idle, fresh start | $FRESH MiB | ≤ 30 MiB |"
 echo "| RSS under load, peak of the samples | $PEAK MiB | ≤ 128 MiB |"
 echo "| RSS at the end of the load | $LOADED MiB | |"
-echo "| RSS idle afterwards (${IDLE} s after the last run finished) | $IDLE_RSS MiB | ≤ 48 MiB |"
+echo "| RSS idle afterwards (${IDLE} s after the runs and the search index finished) | $IDLE_RSS MiB | ≤ 48 MiB |"
 echo "| data dir | $DISK MiB | |"
+echo "| of which the write-ahead log | $WAL_MIB MiB | |"
+echo "| of which the database file (free pages in it) | $FILE_MIB MiB ($FREE_MIB MiB) | |"
 awk -v d="$DISK" -v n="$N" 'BEGIN { printf "| bytes on disk per event, history included | %.0f | ≤ 500 |\n", d * 1048576 / n }'
 echo
 echo "Samples: $TSV; chart: $SVG."

@@ -1,0 +1,31 @@
+package engine
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+// A webhook's terms are its payload and outputs and the headers that say
+// something about the delivery; transport and credential headers are
+// never terms.
+func TestSearchTermsSkipTransportAndCredentialHeaders(t *testing.T) {
+	ev := &Event{Body: []byte(`{"email":"ada@example.com"}`), Headers: map[string]string{
+		"content-type": "application/json", "content-length": "27", "host": "hooks.example.com",
+		"x-forwarded-for": "203.0.113.9", "accept-encoding": "gzip", "user-agent": "Stripe/1.0",
+		"x-github-event": "push", "x-hub-signature-256": "sha256=abc", "authorization": "Bearer s3cr3t",
+	}}
+	terms := SearchTerms(ev, nil)
+	for _, want := range []string{"ftrigger.body.email=ada@example.com", "wada", "ftrigger.headers.user-agent=stripe/1.0", "ftrigger.headers.x-github-event=push"} {
+		if !slices.Contains(terms, want) {
+			t.Errorf("missing term %q in %q", want, terms)
+		}
+	}
+	for _, term := range terms {
+		for _, banned := range []string{"content-type", "content-length", "host", "x-forwarded-for", "accept-encoding", "signature", "authorization", "s3cr3t", "json", "gzip"} {
+			if strings.Contains(term, banned) {
+				t.Errorf("term %q holds %q", term, banned)
+			}
+		}
+	}
+}
