@@ -303,6 +303,9 @@ func (s *Store) load(path, walDir string, salvage bool) (next uint64, err error)
 	if err := s.db.Update(buildResolutions); err != nil {
 		return 0, fmt.Errorf("store: build the index of unresolved runs: %w", err)
 	}
+	if err := s.db.Update(buildFailedByFlow); err != nil {
+		return 0, fmt.Errorf("store: build the index of failed runs by flow: %w", err)
+	}
 	if err := s.db.Update(buildSearch); err != nil {
 		return 0, fmt.Errorf("store: mark runs for the search index: %w", err)
 	}
@@ -950,7 +953,13 @@ func (s *Store) ListRuns(ctx context.Context, f engine.RunFilter) (engine.RunPag
 		if f.FlowID != "" {
 			walk := newIndexWalker(tx)
 			prefix := compositeKey(f.FlowID, nil)
-			c := appendBucket(tx, bucketRunsByFlow).Cursor()
+			// A flow's failed runs have their own index: a flow that
+			// rarely fails is not walked whole to fill a page.
+			byFlow := bucketRunsByFlow
+			if f.Status == engine.RunFailed {
+				byFlow = bucketFailedByFlow
+			}
+			c := appendBucket(tx, byFlow).Cursor()
 			var k []byte
 			first := true
 			next = func() ([]byte, []byte) {
@@ -1129,6 +1138,9 @@ func (s *Store) deleteRuns(ctx context.Context, victims []victim) (int, error) {
 				}
 			}
 			if err := appendBucket(tx, bucketRunsByFlow).Delete(compositeKey(v.flowID, v.key)); err != nil {
+				return err
+			}
+			if err := appendBucket(tx, bucketFailedByFlow).Delete(compositeKey(v.flowID, v.key)); err != nil {
 				return err
 			}
 			if err := forgetResolution(tx, v.key); err != nil {

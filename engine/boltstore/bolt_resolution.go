@@ -32,6 +32,9 @@ func noteFinal(tx *bolt.Tx, key, idx []byte) error {
 	status := indexStatus(idx)
 	switch status {
 	case engine.RunFailed:
+		if err := noteFailed(tx, key, idx); err != nil {
+			return err
+		}
 		if tx.Bucket(bucketResolved).Get(key) != nil {
 			return nil
 		}
@@ -48,6 +51,42 @@ func noteFinal(tx *bolt.Tx, key, idx []byte) error {
 		return resolveChain(tx, originOf(&sum), key)
 	}
 	return nil
+}
+
+// noteFailed files a failed run under its flow in failed_by_flow: the
+// failed runs of one flow are listed by walking them, not the flow's whole
+// history. A flow with 100,000 runs and none failed took 59 ms (p50) and
+// 105 ms (p99) per page at 1,000,000 runs in all (issue 16); the walk
+// costs what the page holds.
+func noteFailed(tx *bolt.Tx, key, idx []byte) error {
+	var sum engine.RunSummary
+	if decodeIndex(idx, &sum) != nil {
+		return nil // a damaged entry: listed, if at all, by the full walk
+	}
+	return appendBucket(tx, bucketFailedByFlow).Put(compositeKey(sum.FlowID, key), nil)
+}
+
+// failedMeta records that failed_by_flow was filled from the run index
+// (buildFailedByFlow): data dirs from before it hold none.
+var failedMeta = []byte("failed_by_flow_v1")
+
+// buildFailedByFlow files the failed runs of a data dir from before
+// failed_by_flow, once.
+func buildFailedByFlow(tx *bolt.Tx) error {
+	meta := tx.Bucket(bucketMeta)
+	if meta.Get(failedMeta) != nil {
+		return nil
+	}
+	c := tx.Bucket(bucketRunIndex).Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if indexStatus(v) != engine.RunFailed {
+			continue
+		}
+		if err := noteFailed(tx, bytes.Clone(k), v); err != nil {
+			return err
+		}
+	}
+	return meta.Put(failedMeta, []byte{1})
 }
 
 // indexStatus reads a run's status from its index value.

@@ -23,6 +23,7 @@ var (
 	bucketRuns          = []byte("runs")              // BE(seq) → Run
 	bucketRunIndex      = []byte("run_index")         // BE(seq) → index value (see encodeIndex)
 	bucketRunsByFlow    = []byte("runs_by_flow")      // flow 0x00 BE(seq) → nil
+	bucketFailedByFlow  = []byte("failed_by_flow")    // flow 0x00 BE(seq of a failed run) → nil (bolt_resolution.go)
 	bucketEventRuns     = []byte("event_runs")        // BE(event) BE(retry or replay run) → nil
 	bucketQueue         = []byte("queue")             // BE(due unix nano) BE(seq) → nil
 	bucketDedupe        = []byte("dedupe")            // flow 0x00 key → dedupeEntry
@@ -53,7 +54,7 @@ var (
 	bucketKVOnceAt = []byte("kv_once_at") // BE(at unix nano) write name → nil
 
 	allBuckets = [][]byte{bucketFlows, bucketFlowVersions, bucketEvents, bucketRuns,
-		bucketRunIndex, bucketRunsByFlow, bucketEventRuns, bucketQueue, bucketDedupe, bucketConnections,
+		bucketRunIndex, bucketRunsByFlow, bucketFailedByFlow, bucketEventRuns, bucketQueue, bucketDedupe, bucketConnections,
 		bucketTokens, bucketMeta, bucketUsers, bucketSessions, bucketTicks, bucketSeen,
 		bucketSeenOrder, bucketPollState, bucketRefusalLog, bucketRefusalFlows, bucketAudit, bucketUnresolved, bucketResolved,
 		bucketVersionMeta, bucketFlowStates, bucketSearch, bucketSearchDocs, bucketSearchPending,

@@ -80,3 +80,100 @@ func TestResolutionsBuiltForOlderDataDirs(t *testing.T) {
 		t.Fatalf("rebuilt links of a: %+v", links)
 	}
 }
+
+// TestFailedByFlow: a flow's failed runs are listed from failed_by_flow,
+// which a data dir from before it gets built on open, and retention empties
+// it with the runs.
+func TestFailedByFlow(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(dir, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-48 * time.Hour).UTC()
+	var failedF []string
+	for i := range 30 {
+		flow := []string{"f", "g", "h"}[i%3]
+		r := newRun(flow)
+		r.CreatedAt = old.Add(time.Duration(i) * time.Second)
+		if _, err := s.Accept(ctx, newEvent(flow, `{}`), r, 0); err != nil {
+			t.Fatal(err)
+		}
+		r.Status = engine.RunSucceeded
+		if i%4 == 0 {
+			r.Status = engine.RunFailed
+			if flow == "f" {
+				failedF = append([]string{r.ID}, failedF...) // newest first
+			}
+		}
+		fin := r.CreatedAt
+		r.FinishedAt = &fin
+		if err := s.SaveRun(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	listFailed := func(s *Store) string {
+		t.Helper()
+		var ids []string
+		for cursor := ""; ; {
+			page, err := s.ListRuns(ctx, engine.RunFilter{FlowID: "f", Status: engine.RunFailed, Limit: 2, Cursor: cursor})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range page.Runs {
+				if r.FlowID != "f" || r.Status != engine.RunFailed {
+					t.Fatalf("listed %+v", r)
+				}
+				ids = append(ids, r.ID)
+			}
+			if cursor = page.NextCursor; cursor == "" {
+				return strings.Join(ids, ",")
+			}
+		}
+	}
+	if got, want := listFailed(s), strings.Join(failedF, ","); got != want || len(failedF) != 3 {
+		t.Fatalf("failed runs of f: %s, want %s", got, want)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// As a data dir from before the index: no bucket content, no marker.
+	db, err := bolt.Open(filepath.Join(dir, DBFileName), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket(bucketFailedByFlow); err != nil {
+			return err
+		}
+		if _, err := tx.CreateBucket(bucketFailedByFlow); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Delete(failedMeta)
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err = Open(dir, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got, want := listFailed(s), strings.Join(failedF, ","); got != want {
+		t.Fatalf("failed runs of f after the rebuild: %s, want %s", got, want)
+	}
+
+	if n, err := s.DeleteRunsBefore(ctx, time.Now().Add(-time.Hour), 100); err != nil || n != 30 {
+		t.Fatalf("retention: %d %v", n, err)
+	}
+	if err := s.view(func(tx *bolt.Tx) error {
+		if k, _ := tx.Bucket(bucketFailedByFlow).Cursor().First(); k != nil {
+			t.Errorf("failed_by_flow keeps %q after retention", k)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
