@@ -51,22 +51,7 @@ func TestResolutionsBuiltForOlderDataDirs(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	db, err := bolt.Open(filepath.Join(dir, DBFileName), 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketUnresolved, bucketResolved} {
-			if err := tx.DeleteBucket(b); err != nil {
-				return err
-			}
-		}
-		return tx.Bucket(bucketMeta).Delete(resolutionMeta)
-	})
-	db.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	dropIndex(t, dir, resolutionMeta, bucketUnresolved, bucketResolved)
 
 	if s, err = Open(dir, time.Second); err != nil {
 		t.Fatal(err)
@@ -140,23 +125,7 @@ func TestFailedByFlow(t *testing.T) {
 	}
 
 	// As a data dir from before the index: no bucket content, no marker.
-	db, err := bolt.Open(filepath.Join(dir, DBFileName), 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		if err := tx.DeleteBucket(bucketFailedByFlow); err != nil {
-			return err
-		}
-		if _, err := tx.CreateBucket(bucketFailedByFlow); err != nil {
-			return err
-		}
-		return tx.Bucket(bucketMeta).Delete(failedMeta)
-	})
-	db.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	dropIndex(t, dir, failedMeta, bucketFailedByFlow)
 	if s, err = Open(dir, time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -174,6 +143,30 @@ func TestFailedByFlow(t *testing.T) {
 		}
 		return nil
 	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// dropIndex makes the closed store in dir look like a data dir from before
+// an index: its buckets and the marker that it was built are gone.
+func dropIndex(t *testing.T, dir string, marker []byte, buckets ...[]byte) {
+	t.Helper()
+	db, err := bolt.Open(filepath.Join(dir, DBFileName), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range buckets {
+			if err := tx.DeleteBucket(b); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketMeta).Delete(marker)
+	})
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 }

@@ -3,7 +3,6 @@ package boltstore
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -86,22 +85,7 @@ func TestSearchBuiltForOlderDataDirs(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	db, err := bolt.Open(filepath.Join(dir, DBFileName), 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketSearch, bucketSearchDocs, bucketSearchPending} {
-			if err := tx.DeleteBucket(b); err != nil {
-				return err
-			}
-		}
-		return tx.Bucket(bucketMeta).Delete(searchMeta)
-	})
-	db.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	dropIndex(t, dir, searchMeta, bucketSearch, bucketSearchDocs, bucketSearchPending)
 	if s, err = Open(dir, time.Second); err != nil {
 		t.Fatal(err)
 	}
