@@ -1132,6 +1132,11 @@ func (s *Store) deleteRuns(ctx context.Context, victims []victim) (int, error) {
 	}
 	err := s.write(ctx, func(tx *bolt.Tx) error {
 		for _, v := range victims {
+			// First: the run's search terms may be derived from the run
+			// and its event (bolt_search.go).
+			if err := forgetSearch(tx, v.key); err != nil {
+				return err
+			}
 			for _, b := range [][]byte{bucketRuns, bucketRunIndex} {
 				if err := tx.Bucket(b).Delete(v.key); err != nil {
 					return err
@@ -1144,9 +1149,6 @@ func (s *Store) deleteRuns(ctx context.Context, victims []victim) (int, error) {
 				return err
 			}
 			if err := forgetResolution(tx, v.key); err != nil {
-				return err
-			}
-			if err := forgetSearch(tx, v.key); err != nil {
 				return err
 			}
 			// The event goes with the last run that needs it: its first run

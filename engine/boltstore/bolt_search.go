@@ -17,7 +17,8 @@ import (
 // buckets:
 //
 //	search:         term 0x00 BE(seq) → nil   (a posting: run seq holds term)
-//	search_docs:    BE(seq) → its terms joined by 0x00 (to delete its postings)
+//	search_docs:    BE(seq) → its terms joined by 0x00, only while they are
+//	                not what the run and its event give again (see below)
 //	search_pending: BE(seq) → 0 (accepted) or 1 (final): runs to (re)index
 //
 // The applier marks a run pending in the transaction that stores its
@@ -28,7 +29,14 @@ import (
 // most a quarter of the time, and ingest keeps its pace. A search first
 // indexes what is pending itself when that is little (searchCatchUp), so a
 // run is found as soon as it is stored unless the indexer lags far behind.
-// Retention deletes a run's postings with the run (forgetSearch).
+// Retention deletes a run's postings with the run (forgetSearch): the terms
+// are derived again from the run and its event, which it reads before it
+// deletes them. A run indexed while open may have had terms the final run
+// no longer gives; only such a run keeps a document of the terms it was
+// indexed with. (Every run kept one before: 185 bytes per W0 run, a fifth
+// of the data dir; issue 16.) A change to engine.SearchTerms must
+// therefore rebuild the index (a new searchMeta), or postings of runs
+// indexed before would outlive them.
 //
 // A query is a conjunction of terms (engine.ParseSearch). The search walks
 // the postings of one term newest first from the cursor (the term with the
@@ -196,7 +204,13 @@ func (s *Store) indexPending(ctx context.Context, max int) (int, bool, error) {
 					return err
 				}
 			}
-			if err := forward.Put(d.key, []byte(strings.Join(terms, "\x00"))); err != nil {
+			// A final run's terms are derived again at deletion unless
+			// some indexed while it was open are gone from it.
+			if bytes.Equal(d.mark, searchFinal) && len(terms) == len(d.terms) {
+				if err := forward.Delete(d.key); err != nil {
+					return err
+				}
+			} else if err := forward.Put(d.key, []byte(strings.Join(terms, "\x00"))); err != nil {
 				return err
 			}
 			// A run that became final since it was read stays pending
@@ -255,17 +269,23 @@ func mergeTerms(a, b []string) []string {
 	return out
 }
 
-// forgetSearch deletes a run's postings, in retention's transaction.
+// forgetSearch deletes a run's postings, in retention's transaction and
+// before the run, its index entry and its event are deleted: without a
+// document, the terms are derived from them again.
 func forgetSearch(tx *bolt.Tx, key []byte) error {
 	forward := tx.Bucket(bucketSearchDocs)
+	var terms []string
 	if doc := forward.Get(key); doc != nil {
-		postings := tx.Bucket(bucketSearch)
-		for _, t := range strings.Split(string(doc), "\x00") {
-			if err := postings.Delete(compositeKey(t, key)); err != nil {
-				return err
-			}
-		}
+		terms = strings.Split(string(doc), "\x00")
 		if err := forward.Delete(key); err != nil {
+			return err
+		}
+	} else {
+		terms = termsOf(tx, key)
+	}
+	postings := tx.Bucket(bucketSearch)
+	for _, t := range terms {
+		if err := postings.Delete(compositeKey(t, key)); err != nil {
 			return err
 		}
 	}
