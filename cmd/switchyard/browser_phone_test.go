@@ -167,6 +167,17 @@ func TestBrowserPhoneNoSideScroll(t *testing.T) {
 	b.open("/runs")
 	b.visible("#runs-table")
 	b.screenshot("phone-runs.png")
+	// On a phone a row is a card whose cells carry their column's name:
+	// every named column's, and the right one (the runs' labels once sat
+	// one cell off after the checkbox column came first).
+	for _, table := range []string{"/runs #runs-table", "/flows #flows-table"} {
+		path, sel, _ := strings.Cut(table, " ")
+		b.open(path)
+		b.visible(sel)
+		if bad := brEval[[]string](b, fmt.Sprintf(phoneLabelsJS, sel)); len(bad) > 0 {
+			t.Errorf("%s at 390 px: cells labelled wrong: %v", table, bad)
+		}
+	}
 
 	// Times read in the browser's zone, with the zone written and UTC on
 	// hover.
@@ -333,3 +344,18 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 	}
 }
+
+// phoneLabelsJS lists the cells of the first row of table %q whose label
+// (their ::before) is not their column's header; the first column is the
+// card's title and hidden headers need none.
+const phoneLabelsJS = `(() => {
+	const t = document.querySelector(%q);
+	const heads = [...t.querySelectorAll("thead th")].map(th => th.querySelector(".visually-hidden") ? "" : th.textContent.trim());
+	const bad = [];
+	[...t.querySelector("tbody tr").children].forEach((td, i) => {
+		const c = getComputedStyle(td, "::before").content;
+		const label = (c === "none" || c === "normal") ? "" : c.replace(/^"|"$/g, "");
+		if (i > 0 && heads[i] && label !== heads[i]) bad.push(i + 1 + ": " + heads[i] + " labelled " + JSON.stringify(label));
+	});
+	return bad;
+})()`
