@@ -31,9 +31,7 @@ DATA=$TMP/data
 start_switchyard bin/switchyard "$DATA" "$PORT" "$TMP/switchyard.log"
 probe "$SY/hooks/bench"
 
-metric() {
-	curl -fsS -H "Authorization: Bearer $SY_TOKEN" "$SY/metrics" | awk -v n="$1" '$1 == n { print $2; found = 1 } END { if (!found) print 0 }'
-}
+metric() { sy_metric "$PORT" "$SY_TOKEN" "$1"; }
 rss_mib() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$SY_PID/status"; }
 disk_mib() { du -sk "$DATA" | awk '{ printf "%.1f", $1 / 1024 }'; }
 accepted() { metric switchyard_events_accepted_total | awk '{ printf "%d", $1 }'; }

@@ -60,16 +60,7 @@ func TestTrimMapDropsResidentPages(t *testing.T) {
 	// The background search indexer touches the map while it works (under
 	// -race it was still at it once and faulted pages back in between the
 	// trim and the measurement): let it finish first.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if _, _, pending := searchKeys(t, s); pending == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the background indexer left runs pending for 30 s")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitIndexed(t, s, 30*time.Second)
 	readAll()
 	path := s.db.Path()
 	before := mappedRSSKiB(t, path)

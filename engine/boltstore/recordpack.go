@@ -57,7 +57,7 @@ func packRecord(dst, js []byte) []byte {
 		dst = slices.Grow(dst, 1+s2.MaxEncodedLen(len(js)))
 		dst = append(dst, packV1)
 		if len(js) <= smallRecordMax {
-			dst = encodeSmallRecord(dst, js, recordDictV1Text)
+			dst = encodeSmallRecord(dst, js)
 		} else {
 			dst = dst[:len(dst)+len(recordDictV1.Encode(dst[len(dst):cap(dst)], js))]
 		}

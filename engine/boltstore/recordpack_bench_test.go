@@ -48,7 +48,7 @@ func BenchmarkPackEncoders(b *testing.B) {
 		dst := make([]byte, 0, 4096)
 		b.Run("small/"+c.name, func(b *testing.B) {
 			for b.Loop() {
-				dst = encodeSmallRecord(dst[:0], c.js, recordDictV1Text)
+				dst = encodeSmallRecord(dst[:0], c.js)
 			}
 		})
 		b.Run("s2lib/"+c.name, func(b *testing.B) {

@@ -83,9 +83,9 @@ func matchLen(a, b []byte) int {
 }
 
 // encodeSmallRecord appends to dst the S2 block of src (at most
-// smallRecordMax bytes) against dict, the dictionary dictTable was built
-// from.
-func encodeSmallRecord(dst, src, dict []byte) []byte {
+// smallRecordMax bytes) against the records' dictionary (recordDictV1).
+func encodeSmallRecord(dst, src []byte) []byte {
+	dict := recordDictV1Text
 	dst = binary.AppendUvarint(dst, uint64(len(src)))
 	if len(src) < minMatch+1 {
 		return appendLiteral(dst, src)

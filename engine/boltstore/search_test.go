@@ -26,6 +26,21 @@ func searchKeys(t *testing.T, s *Store) (postings, docs, pending int) {
 	return
 }
 
+// waitIndexed waits until the background indexer has nothing pending.
+func waitIndexed(t *testing.T, s *Store, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		if _, _, pending := searchKeys(t, s); pending == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the background indexer left runs pending for %s", limit)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // TestSearchIndexBounded: the indexer empties the pending bucket by itself,
 // and retention leaves no posting of the runs it deleted.
 func TestSearchIndexBounded(t *testing.T) {
@@ -44,16 +59,7 @@ func TestSearchIndexBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, _, pending := searchKeys(t, s); pending == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the background indexer left runs pending for 10 s")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitIndexed(t, s, 10*time.Second)
 	// Final runs keep no document: retention derives their terms again.
 	postings, docs, _ := searchKeys(t, s)
 	if postings < 40*5 || docs != 0 {
