@@ -89,7 +89,7 @@ func trimRefusalLog(log, byFlow *bolt.Bucket, keep int) error {
 	var old [][]byte
 	c := log.Cursor()
 	n := 0
-	for k, _ := c.Last(); k != nil; k, _ = c.Prev() {
+	for k, _ := lastOf(c); k != nil; k, _ = c.Prev() {
 		if n++; n > keep {
 			old = append(old, bytes.Clone(k))
 		}
@@ -170,7 +170,7 @@ func seqCursor(what, cursor string) (uint64, error) {
 // before (0: at the newest), until fn returns false.
 func walkNewest(b *bolt.Bucket, before uint64, fn func(k, v []byte) bool) {
 	c := b.Cursor()
-	k, v := c.Last()
+	k, v := lastOf(c)
 	if before != 0 {
 		k, v = seekBefore(c, seqKey(before))
 	}
@@ -181,7 +181,7 @@ func walkNewest(b *bolt.Bucket, before uint64, fn func(k, v []byte) bool) {
 // seekBefore positions c on the greatest key below k.
 func seekBefore(c *bolt.Cursor, k []byte) ([]byte, []byte) {
 	if got, _ := c.Seek(k); got == nil {
-		return c.Last()
+		return lastOf(c)
 	}
 	return c.Prev()
 }

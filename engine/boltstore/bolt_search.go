@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -16,38 +17,48 @@ import (
 // Search of runs (engine.RunSearcher) over an inverted index in three
 // buckets:
 //
-//	search:         term 0x00 BE(seq) → nil   (a posting: run seq holds term)
-//	search_docs:    BE(seq) → its terms joined by 0x00, only while they are
-//	                not what the run and its event give again (see below)
-//	search_pending: BE(seq) → 0 (accepted) or 1 (final): runs to (re)index
+//	search_postings: term 0x00 BE(start) → the seqs of runs holding term,
+//	                 in blocks of deltas (search_postings.go)
+//	search_docs:     BE(seq) → its terms joined by 0x00, only while they are
+//	                 not what the run and its event give again (see below)
+//	search_pending:  BE(seq) → 0 (accepted) or 1 (final): runs to (re)index
 //
 // The applier marks a run pending in the transaction that stores its
 // ingest and the one that makes it final (so a replayed log marks it
 // again); it never tokenizes, so ingest pays one small put. A background
 // indexer (indexLoop) turns pending runs into postings, oldest first, in
-// batches, and sleeps three times as long as each batch took: it spends at
+// batches (each term's postings of a batch added at once), and sleeps three times as long as each batch took: it spends at
 // most a quarter of the time, and ingest keeps its pace. A search first
 // indexes what is pending itself when that is little (searchCatchUp), so a
 // run is found as soon as it is stored unless the indexer lags far behind.
 // Retention deletes a run's postings with the run (forgetSearch): the terms
-// are derived again from the run and its event, which it reads before it
-// deletes them. A run indexed while open may have had terms the final run
+// are derived again from the run and its event, read in a read-only
+// transaction before the one that deletes them. A run indexed while open may have had terms the final run
 // no longer gives; only such a run keeps a document of the terms it was
 // indexed with. (Every run kept one before: 185 bytes per W0 run, a fifth
 // of the data dir; issue 16.) A change to engine.SearchTerms must
 // therefore rebuild the index (a new searchMeta), or postings of runs
-// indexed before would outlive them.
+// indexed before would outlive them; so does a new posting format (v1 kept
+// one key per posting, in bucket "search": buildSearch drops it).
 //
 // A query is a conjunction of terms (engine.ParseSearch). The search walks
 // the postings of one term newest first from the cursor (the term with the
 // fewest postings, estimated by counting up to searchProbe of each) and
-// checks the others, the flow, status and period with one lookup each:
+// checks the others (in the block each read last: the walk descends), the
+// flow, status and period with one lookup each:
 // O(terms × (log N + P)), where P is how many postings of that term it
 // walks to fill a page. A rare value costs a few lookups at any history
 // size; a common word with a narrow filter walks its postings until the
 // page fills.
 
-var searchMeta = []byte("search_index_v1")
+var searchMeta = []byte("search_index_v2")
+
+// Of the index before posting blocks: its meta key and its bucket of one
+// key per posting, dropped when a data dir is opened.
+var (
+	searchMetaV1   = []byte("search_index_v1")
+	bucketSearchV1 = []byte("search")
+)
 
 const (
 	// searchBatch is how many runs the indexer takes per transaction.
@@ -85,11 +96,27 @@ func noteSearch(tx *bolt.Tx, key, idx []byte) error {
 	return appendBucket(tx, bucketSearchPending).Put(key, mark)
 }
 
-// buildSearch marks every run of a data dir from before the index, once.
+// buildSearch marks every run of a data dir for indexing once: one from
+// before the index, or with an index of an older format, which it drops.
 func buildSearch(tx *bolt.Tx) error {
 	meta := tx.Bucket(bucketMeta)
 	if meta.Get(searchMeta) != nil {
 		return nil
+	}
+	if tx.Bucket(bucketSearchV1) != nil {
+		if err := tx.DeleteBucket(bucketSearchV1); err != nil {
+			return err
+		}
+	}
+	// Documents list terms postings were made for; with the postings
+	// gone, they would only keep a rebuilt run's stale terms.
+	for _, name := range [][]byte{bucketSearch, bucketSearchDocs} {
+		if err := tx.DeleteBucket(name); err != nil {
+			return err
+		}
+		if _, err := tx.CreateBucket(name); err != nil {
+			return err
+		}
 	}
 	pending := appendBucket(tx, bucketSearchPending)
 	c := tx.Bucket(bucketRunIndex).Cursor()
@@ -101,6 +128,9 @@ func buildSearch(tx *bolt.Tx) error {
 		if err := pending.Put(bytes.Clone(k), mark); err != nil {
 			return err
 		}
+	}
+	if err := meta.Delete(searchMetaV1); err != nil {
+		return err
 	}
 	return meta.Put(searchMeta, []byte{1})
 }
@@ -182,6 +212,7 @@ func (s *Store) indexPending(ctx context.Context, max int) (int, bool, error) {
 		// at one half the index took 80 % more pages than its keys).
 		pending, postings, forward := tx.Bucket(bucketSearchPending), appendBucket(tx, bucketSearch), appendBucket(tx, bucketSearchDocs)
 		idx := tx.Bucket(bucketRunIndex)
+		add := termSeqs{}
 		for _, d := range docs {
 			mark := pending.Get(d.key)
 			if mark == nil {
@@ -199,11 +230,7 @@ func (s *Store) indexPending(ctx context.Context, max int) (int, bool, error) {
 			if old := forward.Get(d.key); old != nil {
 				terms = mergeTerms(strings.Split(string(old), "\x00"), terms)
 			}
-			for _, t := range terms {
-				if err := postings.Put(compositeKey(t, d.key), nil); err != nil {
-					return err
-				}
-			}
+			add.note(terms, d.key)
 			// A final run's terms are derived again at deletion unless
 			// some indexed while it was open are gone from it.
 			if bytes.Equal(d.mark, searchFinal) && len(terms) == len(d.terms) {
@@ -221,7 +248,7 @@ func (s *Store) indexPending(ctx context.Context, max int) (int, bool, error) {
 				}
 			}
 		}
-		return nil
+		return add.apply(postings, addPostings)
 	})
 	if err != nil {
 		return 0, more, fmt.Errorf("store: index runs for search: %w", err)
@@ -269,27 +296,68 @@ func mergeTerms(a, b []string) []string {
 	return out
 }
 
-// forgetSearch deletes a run's postings, in retention's transaction and
-// before the run, its index entry and its event are deleted: without a
-// document, the terms are derived from them again.
-func forgetSearch(tx *bolt.Tx, key []byte) error {
-	forward := tx.Bucket(bucketSearchDocs)
-	var terms []string
-	if doc := forward.Get(key); doc != nil {
-		terms = strings.Split(string(doc), "\x00")
-		if err := forward.Delete(key); err != nil {
-			return err
-		}
-	} else {
-		terms = termsOf(tx, key)
-	}
-	postings := tx.Bucket(bucketSearch)
+// termSeqs gathers a batch's postings by term, to add or remove each
+// term's at once.
+type termSeqs map[string][]uint64
+
+// note records that run key holds terms.
+func (ts termSeqs) note(terms []string, key []byte) {
+	seq := seqOf(key)
 	for _, t := range terms {
-		if err := postings.Delete(compositeKey(t, key)); err != nil {
+		ts[t] = append(ts[t], seq)
+	}
+}
+
+// apply calls do with each term's seqs, sorted and distinct, terms in
+// order (the same writes whatever the map's order).
+func (ts termSeqs) apply(b *bolt.Bucket, do func(*bolt.Bucket, string, []uint64) error) error {
+	terms := make([]string, 0, len(ts))
+	for t := range ts {
+		terms = append(terms, t)
+	}
+	slices.Sort(terms)
+	for _, t := range terms {
+		seqs := ts[t]
+		slices.Sort(seqs)
+		if err := do(b, t, slices.Compact(seqs)); err != nil {
 			return err
 		}
 	}
-	return tx.Bucket(bucketSearchPending).Delete(key)
+	return nil
+}
+
+// victimTerms derives the search terms of runs retention is about to
+// delete, from the runs and their events, in a read-only transaction:
+// the write that deletes them then spends no time decoding.
+func (s *Store) victimTerms(victims []victim) error {
+	return s.view(func(tx *bolt.Tx) error {
+		for i := range victims {
+			victims[i].terms = termsOf(tx, victims[i].key)
+		}
+		return nil
+	})
+}
+
+// forgetSearch deletes the postings of runs retention deletes, in its
+// transaction: each run's terms are its document's when it kept one, else
+// those victimTerms derived.
+func forgetSearch(tx *bolt.Tx, victims []victim) error {
+	forward, pending := tx.Bucket(bucketSearchDocs), tx.Bucket(bucketSearchPending)
+	drop := termSeqs{}
+	for _, v := range victims {
+		terms := v.terms
+		if doc := forward.Get(v.key); doc != nil {
+			terms = strings.Split(string(doc), "\x00")
+			if err := forward.Delete(v.key); err != nil {
+				return err
+			}
+		}
+		drop.note(terms, v.key)
+		if err := pending.Delete(v.key); err != nil {
+			return err
+		}
+	}
+	return drop.apply(tx.Bucket(bucketSearch), removePostings)
 }
 
 // searchCatchUp indexes what is pending when that is little, so that a
@@ -348,23 +416,23 @@ func (s *Store) SearchRuns(ctx context.Context, f engine.RunFilter) (engine.RunP
 			}
 		}
 		idx, byFlow := tx.Bucket(bucketRunIndex), tx.Bucket(bucketRunsByFlow)
-		prefix := compositeKey(drive, nil)
-		c := postings.Cursor()
-	walk:
-		for k := newestBefore(c, prefix, start); k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8; k, _ = c.Prev() {
-			key := k[len(prefix):]
-			for _, t := range others {
-				if postings.Get(compositeKey(t, key)) == nil {
-					continue walk
+		probes := make([]*postingProbe, len(others))
+		for i, t := range others {
+			probes[i] = newPostingProbe(postings, t)
+		}
+		walkPostingsDesc(postings, drive, seqOf(start), func(seq uint64) bool {
+			for _, p := range probes {
+				if !p.holds(seq) {
+					return true
 				}
 			}
+			key := seqKey(seq)
 			if f.FlowID != "" && byFlow.Get(compositeKey(f.FlowID, key)) == nil {
-				continue
+				return true
 			}
-			if v := idx.Get(key); v != nil && !addIndexed(&page, f, v, limit) {
-				break
-			}
-		}
+			v := idx.Get(key)
+			return v == nil || addIndexed(&page, f, v, limit)
+		})
 		return nil
 	})
 	if err != nil {
@@ -378,13 +446,7 @@ func (s *Store) SearchRuns(ctx context.Context, f engine.RunFilter) (engine.RunP
 func rarestTerm(postings *bolt.Bucket, terms []string) string {
 	best, bestN := terms[0], searchProbe+1
 	for _, t := range terms {
-		prefix := compositeKey(t, nil)
-		c := postings.Cursor()
-		n := 0
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && n <= searchProbe; k, _ = c.Next() {
-			n++
-		}
-		if n < bestN {
+		if n := countPostings(postings, t, searchProbe); n < bestN {
 			best, bestN = t, n
 		}
 	}
@@ -403,7 +465,7 @@ func newestBefore(c *bolt.Cursor, prefix, start []byte) []byte {
 	}
 	k, _ := c.Seek(append(bytes.Clone(prefix), start...))
 	if k == nil {
-		k, _ = c.Last()
+		k, _ = lastOf(c)
 	} else {
 		k, _ = c.Prev()
 	}

@@ -43,7 +43,7 @@ var (
 	bucketFlowStates    = []byte("flow_states")       // id 0x00 BE(at unix nano) → StateChange
 	bucketUnresolved    = []byte("unresolved")        // BE(seq of a failed run) → nil (bolt_resolution.go)
 	bucketResolved      = []byte("resolved")          // BE(seq of a failed run) → BE(seq of the run that resolved it)
-	bucketSearch        = []byte("search")            // term 0x00 BE(seq) → nil (bolt_search.go)
+	bucketSearch        = []byte("search_postings")   // term 0x00 BE(start) → seq deltas (search_postings.go)
 	bucketSearchDocs    = []byte("search_docs")       // BE(seq) → the run's terms, 0x00-separated
 	bucketSearchPending = []byte("search_pending")    // BE(seq) → 0 open / 1 final: runs to index
 	// The data store (bolt_kv.go).
@@ -245,7 +245,7 @@ func lastUnder(c *bolt.Cursor, prefix []byte) ([]byte, []byte) {
 	var v []byte
 	k, _ := c.Seek(end)
 	if k == nil {
-		k, v = c.Last()
+		k, v = lastOf(c)
 	} else {
 		k, v = c.Prev()
 	}
@@ -309,3 +309,15 @@ func decodeKVUsage(b []byte) engine.KVUsage {
 
 // kvOnceAtKey is BE(at) name: the write names in the order they age.
 func kvOnceAtKey(at int64, name string) []byte { return append(kvTime(at), name...) }
+
+// lastOf is c.Last(), safe in a write transaction that has deleted every
+// key of the bucket: the pages those deletes left empty stay until the
+// commit, and bbolt's Last steps back over empty pages and, finding no
+// key, starts again from the end for ever. First skips empty pages and
+// stops; with no key there is nothing to find.
+func lastOf(c *bolt.Cursor) ([]byte, []byte) {
+	if k, _ := c.First(); k == nil {
+		return nil, nil
+	}
+	return c.Last()
+}

@@ -2,6 +2,7 @@ package boltstore
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"testing"
 	"time"
@@ -11,11 +12,21 @@ import (
 	"github.com/switchyard/switchyard/engine"
 )
 
-// searchKeys counts the keys of the search buckets.
+// searchKeys counts the postings, documents and pending marks of the
+// search index.
 func searchKeys(t *testing.T, s *Store) (postings, docs, pending int) {
 	t.Helper()
 	err := s.view(func(tx *bolt.Tx) error {
-		postings = tx.Bucket(bucketSearch).Stats().KeyN
+		var seqs []uint64
+		err := tx.Bucket(bucketSearch).ForEach(func(k, v []byte) error {
+			var err error
+			seqs, err = decodePostings(seqs[:0], binary.BigEndian.Uint64(k[len(k)-8:]), v)
+			postings += len(seqs)
+			return err
+		})
+		if err != nil {
+			return err
+		}
 		docs = tx.Bucket(bucketSearchDocs).Stats().KeyN
 		pending = tx.Bucket(bucketSearchPending).Stats().KeyN
 		return nil
