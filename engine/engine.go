@@ -365,6 +365,7 @@ func (e *Engine) process(ctx context.Context, q queued, slot int) (again time.Ti
 	st.park = true
 	st.save = e.store.SaveRun
 	st.onUpdate = e.publishStep
+	st.answer = e.wait.deliver
 	st.hold = func() string { return e.pausedReason(run.FlowID) }
 	if j := e.journal; j != nil {
 		st.enter = func(stepID string) { e.journalDone(j.enter(slot, run.ID, stepID)) }
@@ -430,9 +431,6 @@ func (e *Engine) publishStep(r *Run, step *StepResult) {
 	}
 	e.counts.steps.Add(1)
 	e.observeStep(step)
-	if r.Response != nil {
-		e.wait.deliver(r)
-	}
 	e.bus.publish(Update{Type: "step", RunID: r.ID, FlowID: r.FlowID, Status: string(step.Status), StepID: step.ID})
 }
 

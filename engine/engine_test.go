@@ -27,12 +27,22 @@ type testEngine struct {
 
 func startEngine(t *testing.T, dir string, cfg Config) *testEngine {
 	t.Helper()
+	return startEngineOver(t, dir, cfg, nil)
+}
+
+// startEngineOver is startEngine with the engine over wrap(store) when
+// wrap is set (a test watching what the engine asks of its store).
+func startEngineOver(t *testing.T, dir string, cfg Config, wrap func(Store) Store) *testEngine {
+	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
 	s, err := openTestStore(t, dir)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if wrap != nil {
+		s = wrap(s)
 	}
 	key, _ := LoadOrCreateKey(dir, "")
 	keys, _ := NewKeyring(key)

@@ -73,6 +73,13 @@ type runState struct {
 	park bool
 	// onUpdate is told about each step checkpoint.
 	onUpdate func(r *Run, step *StepResult)
+	// answer, when set, gets the run once a webhook.respond step has set
+	// its answer and every step before it that acted outside is saved
+	// (the sync webhook's caller is waiting for it).
+	answer func(r *Run)
+	// unsaved is set while a step that acted outside has finished but is
+	// not checkpointed yet (deferSave).
+	unsaved bool
 	// red hides, in what the run records, every secret its steps have
 	// met so far (redact.go); a panic's message is redacted with it before
 	// it is logged.
@@ -206,10 +213,41 @@ func (x *executor) checkpoint(ctx context.Context, st *runState, step *StepResul
 			return err
 		}
 	}
+	st.unsaved = false
+	st.stepDone(step)
+	return nil
+}
+
+// stepDone tells onUpdate about a finished step (nil: the run), and hands
+// the run's answer to the caller once nothing before it is left unsaved.
+func (st *runState) stepDone(step *StepResult) {
 	if st.onUpdate != nil {
 		st.onUpdate(st.run, step)
 	}
-	return nil
+	if st.answer != nil && st.run.Response != nil && !st.unsaved {
+		st.answer(st.run)
+	}
+}
+
+// deferSave reports whether the checkpoint of a step that acted outside
+// may wait: until the next step that acts outside starts (saveUnsaved),
+// the run parks or ends. Only pure steps run in between, and they are
+// computed again after a crash; the step's effect is then repeated after
+// a crash in that stretch, as it is after one between the effect and its
+// own checkpoint. Waiting saves a checkpoint for a flow whose call is
+// followed by pure steps to the end (the HTTP call then the answer of
+// W1: 3 log writes became 2; issue 16). Items of a concurrent loop
+// checkpoint at once: they share the run.
+func (st *runState) deferSave() bool {
+	return st.save != nil && st.mu == nil
+}
+
+// saveUnsaved writes the checkpoint deferSave let wait.
+func (x *executor) saveUnsaved(ctx context.Context, st *runState) error {
+	if !st.unsaved {
+		return nil
+	}
+	return x.checkpoint(ctx, st, nil)
 }
 
 func (x *executor) walk(ctx context.Context, st *runState, list []*flows.CompiledStep) (walkResult, error) {
@@ -272,6 +310,13 @@ func (x *executor) runStep(ctx context.Context, st *runState, cs *flows.Compiled
 			// run until the flow is resumed.
 			st.run.WaitingFor = why
 			return x.parkRun(ctx, st, nil, x.now())
+		}
+	}
+	if cs.Step.IsLoop() || cs.Spec.SideEffects {
+		// A step that may act outside starts only once those before
+		// it that did are saved (deferSave).
+		if err := x.saveUnsaved(ctx, st); err != nil {
+			return walkParked, err
 		}
 	}
 	if st.enter != nil {
@@ -579,14 +624,15 @@ func (x *executor) finishStep(ctx context.Context, st *runState, cs *flows.Compi
 	res.Output = recorded
 	st.steps[res.ID] = flows.StepState{Output: out, Status: string(status)}
 	if status == StepSucceeded && cs.Spec.SideEffects {
-		return walkContinue, x.checkpoint(ctx, st, res)
+		if !st.deferSave() {
+			return walkContinue, x.checkpoint(ctx, st, res)
+		}
+		st.unsaved = true
 	}
 	// A step that changed nothing outside (a skipped step, a switch, a
 	// data.set) is folded into the next checkpoint: after a crash it is
 	// simply computed again, which saves a disk write per pure step.
-	if st.onUpdate != nil {
-		st.onUpdate(st.run, res)
-	}
+	st.stepDone(res)
 	return walkContinue, nil
 }
 
