@@ -12,7 +12,9 @@
 #   bash bench/ab.sh /tmp/sy-old /tmp/sy-new
 #
 # Env knobs: AB_ROUNDS (default 5), BENCH_DURATION (default 10s),
-# BENCH_CONNS (default 64), BENCH_DRAIN (default 60 s).
+# BENCH_CONNS (default 64), BENCH_DRAIN (default 60 s), AB_WORKLOAD (W0,
+# the default: the bench flow; W1: the flow of bench/peers.sh answered after
+# its HTTP call, against a barehook target).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -29,15 +31,28 @@ need_tools
 OLD_PORT=$(free_port)
 NEW_PORT=$(free_port)
 while [[ $NEW_PORT == "$OLD_PORT" ]]; do NEW_PORT=$(free_port); done
-start_switchyard "$OLD_BIN" "$TMP/old" "$OLD_PORT" "$TMP/old.log"
+WORKLOAD=${AB_WORKLOAD:-W0}
+HOOK=bench
+EXTRA_ENV=()
+if [[ $WORKLOAD == W1 ]]; then
+	mkdir -p bin && go build -o bin/barehook ./cmd/barehook
+	start_w1_target
+	HOOK=w1
+	EXTRA_ENV=(SWITCHYARD_EGRESS_ALLOW="$HOST:$TARGET_PORT")
+fi
+start_switchyard "$OLD_BIN" "$TMP/old" "$OLD_PORT" "$TMP/old.log" "${EXTRA_ENV[@]}"
 OLD_PID=$SY_PID
 OLD_TOKEN=$SY_TOKEN
-start_switchyard "$NEW_BIN" "$TMP/new" "$NEW_PORT" "$TMP/new.log"
+start_switchyard "$NEW_BIN" "$TMP/new" "$NEW_PORT" "$TMP/new.log" "${EXTRA_ENV[@]}"
 NEW_PID=$SY_PID
 NEW_TOKEN=$SY_TOKEN
+if [[ $WORKLOAD == W1 ]]; then
+	create_w1_flow "$OLD_PORT" "$OLD_TOKEN"
+	create_w1_flow "$NEW_PORT" "$NEW_TOKEN"
+fi
 
-log "bench: A/B at c=$CONNS, $ROUNDS rounds of $DURATION each (after a 2 s warm-up)"
-echo "## A/B at the webhook level ($(date -u '+%Y-%m-%d %H:%M UTC'))"
+log "bench: A/B of $WORKLOAD at c=$CONNS, $ROUNDS rounds of $DURATION each (after a 2 s warm-up)"
+echo "## A/B of $WORKLOAD at the webhook level ($(date -u '+%Y-%m-%d %H:%M UTC'))"
 echo
 echo "old: $OLD_BIN, new: $NEW_BIN; nproc $(nproc), load average $(cut -d' ' -f1-3 /proc/loadavg) at the start; wrk -t2 -c$CONNS, $DURATION per measurement."
 echo
@@ -49,9 +64,9 @@ for r in $(seq 1 "$ROUNDS"); do
 		# Neither build's backlog of runs may share the CPU with the next.
 		wait_drained "$DRAIN" "$OLD_PORT" "$OLD_TOKEN" "$NEW_PORT" "$NEW_TOKEN" >/dev/null
 		if [[ $which == old ]]; then
-			measure old "$OLD_PID" "http://$HOST:$OLD_PORT/hooks/bench" "$CONNS"
+			measure old "$OLD_PID" "http://$HOST:$OLD_PORT/hooks/$HOOK" "$CONNS"
 		else
-			measure new "$NEW_PID" "http://$HOST:$NEW_PORT/hooks/bench" "$CONNS"
+			measure new "$NEW_PID" "http://$HOST:$NEW_PORT/hooks/$HOOK" "$CONNS"
 		fi | tee -a "$TMP/rows.md"
 	done
 done

@@ -127,6 +127,33 @@ start_switchyard() {
 	[[ $code == 2* ]] || { cat "$TMP/flow.json" >&2; die "create flow: HTTP $code"; }
 }
 
+# start_w1_target starts the target of W1's HTTP call (webhook -> condition
+# -> template -> HTTP out -> reply): a barehook beside wrk, so that its CPU
+# is the load's, not the server's, when BENCH_PIN=1. It sets TARGET_PORT
+# and exports BENCH_TARGET_URL (the peers' W1 flows read it too).
+start_w1_target() {
+	TARGET_PORT=$(free_port)
+	"${LOAD[@]}" bin/barehook --addr "$HOST:$TARGET_PORT" >"$TMP/target.log" 2>&1 &
+	TARGET_PID=$!
+	PIDS+=("$TARGET_PID")
+	wait_ready "http://$HOST:$TARGET_PORT/hooks/ping" "$TARGET_PID" target "$TMP/target.log" || exit 1
+	export BENCH_TARGET_URL=http://$HOST:$TARGET_PORT/hooks/target
+}
+
+# create_w1_flow PORT TOKEN creates the W1 flow (path w1, answered after the
+# call) on the Switchyard at PORT, which must allow egress to the target
+# (SWITCHYARD_EGRESS_ALLOW="$HOST:$TARGET_PORT").
+create_w1_flow() {
+	local flow code
+	flow='{"id":"w1","name":"W1","enabled":true,"trigger":{"type":"webhook","path":"w1","respond":"sync"},"steps":[
+{"id":"shape","if":"trigger.body.total > 0","use":"data.set","with":{"order":"{{ trigger.body.id }}","total":"{{ trigger.body.total }}"}},
+{"id":"send","use":"http.request","retry":{"attempts":1},"with":{"method":"POST","url":"'$BENCH_TARGET_URL'","body":{"order":"{{ steps.shape.output.order }}","total":"{{ steps.shape.output.total }}"}}},
+{"id":"reply","use":"webhook.respond","with":{"status":200,"body":{"ok":true,"target_status":"{{ steps.send.output.status }}"}}}]}'
+	code=$(curl -sS -o "$TMP/w1.json" -w '%{http_code}' -X POST "http://$HOST:$1/api/flows" \
+		-H "Authorization: Bearer $2" -H 'Content-Type: application/json' --data "$flow")
+	[[ $code == 2* ]] || { cat "$TMP/w1.json" >&2; die "create W1 flow: HTTP $code"; }
+}
+
 # start_barehook BIN PORT LOG sets BARE_PID.
 start_barehook() {
 	"${SRV[@]}" "$1" --addr "$HOST:$2" >"$3" 2>&1 &

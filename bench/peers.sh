@@ -122,18 +122,7 @@ NR_DIR= N8N_DIR=
 [[ " $PEERS " == *" n8n "* ]] && N8N_DIR=$(install_peer n8n n8n "$N8N_VERSION" '{"xlsx":"0.18.5","isolated-vm":"4.7.2"}')
 
 echo
-# The W1 target: a barehook beside wrk, so that its CPU is the load's, not
-# the server's, when BENCH_PIN=1.
-TARGET_PORT=$(free_port)
-"${LOAD[@]}" bin/barehook --addr "$HOST:$TARGET_PORT" >"$TMP/target.log" 2>&1 &
-TARGET_PID=$!
-PIDS+=("$TARGET_PID")
-wait_ready "http://$HOST:$TARGET_PORT/hooks/ping" "$TARGET_PID" target "$TMP/target.log" || exit 1
-export BENCH_TARGET_URL=http://$HOST:$TARGET_PORT/hooks/target
-W1_FLOW='{"id":"w1","name":"W1","enabled":true,"trigger":{"type":"webhook","path":"w1","respond":"sync"},"steps":[
-{"id":"shape","if":"trigger.body.total > 0","use":"data.set","with":{"order":"{{ trigger.body.id }}","total":"{{ trigger.body.total }}"}},
-{"id":"send","use":"http.request","retry":{"attempts":1},"with":{"method":"POST","url":"'$BENCH_TARGET_URL'","body":{"order":"{{ steps.shape.output.order }}","total":"{{ steps.shape.output.total }}"}}},
-{"id":"reply","use":"webhook.respond","with":{"status":200,"body":{"ok":true,"target_status":"{{ steps.send.output.status }}"}}}]}'
+start_w1_target
 
 echo "## Peers: the bench flows under wrk, ${DURATION} per server ($(date -u '+%Y-%m-%d %H:%M UTC'), nproc $(nproc), node $(node --version); $(pin_mode))"
 for CONNS in $CONN_LEVELS; do
@@ -156,9 +145,7 @@ for CONNS in $CONN_LEVELS; do
 			DATA="${DATA%/*}/sybenchpeers$([[ $PG_URL == *\?* ]] && echo "?${PG_URL#*\?}")"
 		fi
 		start_switchyard bin/switchyard "$DATA" "$PORT" "$TMP/switchyard.log" SWITCHYARD_EGRESS_ALLOW="$HOST:$TARGET_PORT"
-		code=$(curl -sS -o "$TMP/w1.json" -w '%{http_code}' -X POST "http://$HOST:$PORT/api/flows" \
-			-H "Authorization: Bearer $SY_TOKEN" -H 'Content-Type: application/json' --data "$W1_FLOW")
-		[[ $code == 2* ]] || { cat "$TMP/w1.json" >&2; die "create W1 flow: HTTP $code"; }
+		create_w1_flow "$PORT" "$SY_TOKEN"
 		SY_NAME="switchyard $(bin/switchyard version | awk '{ print $2 }')"
 		[[ $store == pg ]] && SY_NAME="$SY_NAME on PostgreSQL"
 		measure "$SY_NAME W0" "$SY_PID" "http://$HOST:$PORT/hooks/bench"

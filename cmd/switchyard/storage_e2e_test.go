@@ -130,7 +130,8 @@ func TestDamagedDatabaseE2E(t *testing.T) {
 	src := newInstance(t)
 	src.start()
 	src.mustAPI(201, "POST", "/api/flows", fmt.Sprintf(simpleFlow, "db", "db"))
-	for i := range 150 {
+	// Enough runs for 40 pages in use: history packs small (issue 16).
+	for i := range 400 {
 		if resp, _, err := src.hook("db", "application/json", fmt.Appendf(nil, `{"n":%d,"pad":"%s"}`, i, strings.Repeat("x", 300))); err != nil || resp.StatusCode != 202 {
 			t.Fatalf("webhook: %v %v", resp, err)
 		}
