@@ -25,8 +25,9 @@ import (
 // letters and digits inside such a word ("ada", "example", "com"). A field
 // term is "f" + path + "=" + the whole value of a payload field
 // ("ftrigger.body.email=ada@example.com"); list elements share their
-// list's path. Credential and transport headers (see searchSkipsHeader) and redacted
-// values are never terms, so the index holds no secret.
+// list's path. Credential and transport headers (see searchSkipsHeader), of the
+// request and of what a step's call got back, and redacted values are never
+// terms, so the index holds no secret.
 
 // Limits of what is indexed per run: they bound the index, and a run
 // whose payload exceeds them is still found by its first terms.
@@ -200,6 +201,9 @@ var transportHeaders = map[string]struct{}{
 	"content-length": {}, "content-type": {}, "expect": {}, "forwarded": {}, "host": {}, "keep-alive": {},
 	"pragma": {}, "te": {}, "traceparent": {}, "tracestate": {}, "transfer-encoding": {}, "upgrade": {},
 	"via": {}, "x-real-ip": {},
+	// Answers' (a step's call's response headers).
+	"age": {}, "alt-svc": {}, "date": {}, "etag": {}, "expires": {}, "last-modified": {}, "server": {},
+	"strict-transport-security": {}, "vary": {}, "x-content-type-options": {}, "x-frame-options": {},
 }
 
 // redactedValue is what run history records in place of a secret.
@@ -244,8 +248,15 @@ func (t *termSet) value(path string, s string) {
 func (t *termSet) walk(path string, v any) {
 	switch x := v.(type) {
 	case map[string]any:
+		// The headers a step's call got back: the transport's and the
+		// credentials' are no terms, as for a request's (an HTTP call's
+		// date alone gave every W1 run eight terms).
+		replyHeaders := strings.HasPrefix(path, "steps.") && strings.HasSuffix(path, ".output.headers")
 		keys := make([]string, 0, len(x))
 		for k := range x {
+			if replyHeaders && searchSkipsHeader(k) {
+				continue
+			}
 			keys = append(keys, k)
 		}
 		sort.Strings(keys) // the same terms win under MaxSearchTerms every time

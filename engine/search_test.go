@@ -28,4 +28,25 @@ func TestSearchTermsSkipTransportAndCredentialHeaders(t *testing.T) {
 			}
 		}
 	}
+	// What a step's call got back: the same headers are skipped there,
+	// and the answer's own (its date) too; the body stays.
+	run := &Run{Steps: []StepResult{{ID: "send", Output: map[string]any{
+		"status": 200,
+		"headers": map[string]any{"content-type": "application/json", "date": "Thu, 03 Dec 2026 09:47:12 GMT",
+			"server": "nginx", "set-cookie": "sid=s3cr3t", "x-request-id": "req-77"},
+		"body": map[string]any{"deal": "d-9"},
+	}}}}
+	terms = SearchTerms(nil, run)
+	for _, want := range []string{"fsteps.send.output.headers.x-request-id=req-77", "fsteps.send.output.body.deal=d-9"} {
+		if !slices.Contains(terms, want) {
+			t.Errorf("missing term %q in %q", want, terms)
+		}
+	}
+	for _, term := range terms {
+		for _, banned := range []string{"content-type", "date", "2026", "nginx", "cookie", "s3cr3t", "json"} {
+			if strings.Contains(term, banned) {
+				t.Errorf("step output term %q holds %q", term, banned)
+			}
+		}
+	}
 }

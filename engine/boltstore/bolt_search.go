@@ -51,12 +51,13 @@ import (
 // size; a common word with a narrow filter walks its postings until the
 // page fills.
 
-var searchMeta = []byte("search_index_v2")
+var searchMeta = []byte("search_index_v3")
 
-// Of the index before posting blocks: its meta key and its bucket of one
-// key per posting, dropped when a data dir is opened.
+// Of the indexes before: their meta keys (v2 indexed the transport headers
+// of what steps' calls got back), and the bucket of one key per posting
+// (v1), dropped when a data dir is opened.
 var (
-	searchMetaV1   = []byte("search_index_v1")
+	searchMetaOld  = [][]byte{[]byte("search_index_v1"), []byte("search_index_v2")}
 	bucketSearchV1 = []byte("search")
 )
 
@@ -129,8 +130,10 @@ func buildSearch(tx *bolt.Tx) error {
 			return err
 		}
 	}
-	if err := meta.Delete(searchMetaV1); err != nil {
-		return err
+	for _, k := range searchMetaOld {
+		if err := meta.Delete(k); err != nil {
+			return err
+		}
 	}
 	return meta.Put(searchMeta, []byte{1})
 }

@@ -277,7 +277,7 @@ func TestSearchReadsV1DataDir(t *testing.T) {
 	}
 	defer s.Close()
 	err = s.view(func(tx *bolt.Tx) error {
-		if tx.Bucket(bucketSearchV1) != nil || tx.Bucket(bucketMeta).Get(searchMetaV1) != nil {
+		if tx.Bucket(bucketSearchV1) != nil || tx.Bucket(bucketMeta).Get(searchMetaOld[0]) != nil {
 			t.Error("the index of one key per posting is still there")
 		}
 		return nil
