@@ -61,11 +61,13 @@ func (x *executor) logger() *slog.Logger {
 
 // runState is one run being advanced.
 type runState struct {
-	run   *Run
-	flow  *flows.Compiled
-	trig  flows.TriggerData
-	steps map[string]flows.StepState
-	dry   bool
+	run  *Run
+	flow *flows.Compiled
+	trig flows.TriggerData
+	// envBase is what every step's expression environment shares (env).
+	envBase *flows.EnvBase
+	steps   map[string]flows.StepState
+	dry     bool
 	// save checkpoints the run; a nil save keeps the run in memory only.
 	save func(ctx context.Context, r *Run) error
 	// park, when true, makes the walk stop at a retry or delay and return;
@@ -117,7 +119,7 @@ func newRunState(run *Run, cf *flows.Compiled, ev *Event) (*runState, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse trigger body: %w", err)
 	}
-	st := &runState{run: run, flow: cf, trig: trig, steps: map[string]flows.StepState{}, red: newRedactor()}
+	st := &runState{run: run, flow: cf, trig: trig, envBase: flows.NewEnvBase(cf.Flow, trig), steps: map[string]flows.StepState{}, red: newRedactor()}
 	for _, r := range run.Steps {
 		// An inner step's outputs are read inside its item only.
 		if r.Status.done() && !r.InLoop() {
@@ -128,14 +130,7 @@ func newRunState(run *Run, cf *flows.Compiled, ev *Event) (*runState, error) {
 }
 
 func (st *runState) env(attempt int, secrets map[string]map[string]string) flows.Env {
-	env := flows.NewEnv(flows.EnvInput{
-		Flow:    st.flow.Flow,
-		Trigger: st.trig,
-		RunID:   st.run.ID,
-		Attempt: attempt,
-		Steps:   st.steps,
-		Secrets: secrets,
-	})
+	env := st.envBase.Env(st.run.ID, attempt, st.steps, secrets)
 	if st.iter != nil {
 		env[flows.VarItem] = st.iter.item
 		env[flows.VarIndex] = st.iter.index

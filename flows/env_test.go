@@ -73,3 +73,28 @@ func TestEnvWith(t *testing.T) {
 		t.Errorf("With = %#v", with)
 	}
 }
+
+// TestEnvBaseSharedAcrossSteps: the Envs a run builds from one base see
+// the steps done when each was built, and building one changes no other.
+func TestEnvBaseSharedAcrossSteps(t *testing.T) {
+	f := &Flow{ID: "f", Name: "F", Steps: []Step{{ID: "a", Use: "data.set"}, {ID: "b", Use: "data.set"}}}
+	base := NewEnvBase(f, TriggerData{Body: map[string]any{"n": 1.0}, Headers: map[string]string{"X-Up": "1"}})
+	first := base.Env("run_1", 1, nil, nil)
+	second := base.Env("run_1", 2, map[string]StepState{"a": {Output: "out", Status: "succeeded"}}, nil)
+	step := func(env Env, id string) map[string]any { return env[VarSteps].(map[string]any)[id].(map[string]any) }
+	if got := step(first, "a")["status"]; got != "" {
+		t.Errorf("first env: steps.a.status %q, want empty", got)
+	}
+	if got := step(second, "a")["output"]; got != "out" {
+		t.Errorf("second env: steps.a.output %v, want out", got)
+	}
+	if got := step(second, "b")["status"]; got != "" {
+		t.Errorf("second env: steps.b.status %q, want empty", got)
+	}
+	if got := first[VarTrigger].(map[string]any)["headers"].(map[string]any)["x-up"]; got != "1" {
+		t.Errorf("trigger.headers.x-up %v, want 1", got)
+	}
+	if got := second[VarRun].(map[string]any)["attempt"]; got != 2 {
+		t.Errorf("run.attempt %v, want 2", got)
+	}
+}
