@@ -259,13 +259,28 @@ func (s *Store) indexPending(ctx context.Context, max int) (int, bool, error) {
 	return len(docs), more, nil
 }
 
+// runTerms is what of a run record its search terms come from
+// (engine.SearchTerms reads the steps' ids and outputs): decoding only
+// that skips every step's input, conditions and timings, which made
+// decoding whole runs most of the indexer's CPU.
+type runTerms struct {
+	EventID string `json:"event_id"`
+	Steps   []struct {
+		ID     string `json:"id"`
+		Output any    `json:"output"`
+	} `json:"steps"`
+}
+
 // termsOf reads run key and its event and derives their search terms.
 func termsOf(tx *bolt.Tx, key []byte) []string {
 	var run *engine.Run
 	if data := tx.Bucket(bucketRuns).Get(key); data != nil {
-		run = &engine.Run{}
-		if unmarshalRecord(data, run) != nil {
-			run = nil
+		var rt runTerms
+		if unmarshalRecord(data, &rt) == nil {
+			run = &engine.Run{EventID: rt.EventID, Steps: make([]engine.StepResult, len(rt.Steps))}
+			for i, st := range rt.Steps {
+				run.Steps[i] = engine.StepResult{ID: st.ID, Output: st.Output}
+			}
 		}
 	}
 	if run == nil {

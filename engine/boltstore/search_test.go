@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -174,5 +175,54 @@ func TestSearchStaleTermsForgotten(t *testing.T) {
 	}
 	if postings, docs, pending := searchKeys(t, s); postings+docs+pending != 0 {
 		t.Fatalf("after retention: %d postings, %d docs, %d pending; want none", postings, docs, pending)
+	}
+}
+
+// TestTermsOfMatchesWholeRun: the indexer decodes only what of a run its
+// terms come from, and derives the same terms as from the whole run.
+func TestTermsOfMatchesWholeRun(t *testing.T) {
+	ctx := context.Background()
+	s := openTestStore(t)
+	ev := newEvent("f", `{"email":"ada@example.com","lines":[{"sku":"A-1"},{"sku":"B-2"}]}`)
+	ev.Headers = map[string]string{"user-agent": "Stripe/1.0", "x-github-event": "push"}
+	ev.Query = map[string]string{"source": "crm"}
+	r := newRun("f")
+	if _, err := s.Accept(ctx, ev, r, 0); err != nil {
+		t.Fatal(err)
+	}
+	r.Status = engine.RunSucceeded
+	r.Steps = []engine.StepResult{
+		{ID: "check", Status: engine.StepSkipped, Conditions: []engine.Condition{{Field: "if", Expr: "trigger.body.vip", Result: false}}},
+		{ID: "send", Status: engine.StepSucceeded, Attempts: 2, Input: map[string]any{"url": "http://crm.example/deals", "body": map[string]any{"name": "input-only"}},
+			Output: map[string]any{"status": 201.0, "body": map[string]any{"deal": "d-9", "tags": []any{"gold", "eu"}}}},
+		{ID: "each", Status: engine.StepSucceeded, Output: map[string]any{"count": 2.0}},
+	}
+	if err := s.SaveRun(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	key, err := parseID(runIDPrefix, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := s.Event(ctx, r.EventID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, err := s.Run(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := engine.SearchTerms(stored, whole)
+	var got []string
+	if err := s.view(func(tx *bolt.Tx) error { got = termsOf(tx, key); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) || len(want) < 10 {
+		t.Errorf("terms of the stored run:\n%q\nwant (from the whole run):\n%q", got, want)
+	}
+	for _, term := range got {
+		if strings.Contains(term, "input-only") {
+			t.Errorf("a step's input became a term: %q", term)
+		}
 	}
 }
