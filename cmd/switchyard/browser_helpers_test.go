@@ -261,6 +261,25 @@ func (b *browser) click(sel string) {
 	brRun(b, "click "+sel, chromedp.Click(chromedp.CSS(sel)))
 }
 
+// clickFor clicks sel until what is visible, up to three clicks: a click
+// that lands while the page swaps a part under it is lost (as a
+// person's would be, and a person clicks again).
+func (b *browser) clickFor(sel, what string) {
+	b.t.Helper()
+	for try := 1; ; try++ {
+		b.click(sel)
+		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+		_, err := chromedp.Run(ctx, chromedp.WaitVisible(chromedp.CSS(what)))
+		cancel()
+		if err == nil {
+			return
+		}
+		if try == 3 {
+			b.t.Fatalf("browser: %s did not show after three clicks on %s: %v", what, sel, err)
+		}
+	}
+}
+
 // choose picks an option of a select by its value.
 func (b *browser) choose(sel, value string) {
 	b.t.Helper()

@@ -520,8 +520,8 @@ func (j *journey) finish() {
 // "+ New connection" dialog and checks the step's field selects it.
 func (j *journey) newConnection(selectID, typ, label, token, base, wantName string) {
 	j.t.Helper()
-	j.click("#" + selectID + "-new-connection")
-	j.b.visible("#connection-dialog")
+	j.actions++
+	j.b.clickFor("#"+selectID+"-new-connection", "#connection-dialog")
 	if got := j.b.value("#cd-type"); got != typ {
 		j.t.Fatalf("the dialog offers type %q, want %q", got, typ)
 	}
