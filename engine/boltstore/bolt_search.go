@@ -17,8 +17,8 @@ import (
 // Search of runs (engine.RunSearcher) over an inverted index in three
 // buckets:
 //
-//	search_postings: term 0x00 BE(start) → the seqs of runs holding term,
-//	                 in blocks of deltas (search_postings.go)
+//	search_postings: term 0x00 BE(bound) → the seqs of runs holding term,
+//	                 in blocks of deltas up to bound (search_postings.go)
 //	search_docs:     BE(seq) → its terms joined by 0x00, only while they are
 //	                 not what the run and its event give again (see below)
 //	search_pending:  BE(seq) → 0 (accepted) or 1 (final): runs to (re)index
@@ -27,15 +27,16 @@ import (
 // ingest and the one that makes it final (so a replayed log marks it
 // again); it never tokenizes, so ingest pays one small put. A background
 // indexer (indexLoop) turns pending runs into postings, oldest first, in
-// batches (each term's postings of a batch added at once), and sleeps three times as long as each batch took: it spends at
-// most a quarter of the time, and ingest keeps its pace. A search first
+// batches (each term's postings of a batch added at once), and sleeps
+// three times as long as each batch took: it spends at most a quarter of
+// the time, and ingest keeps its pace. A search first
 // indexes what is pending itself when that is little (searchCatchUp), so a
 // run is found as soon as it is stored unless the indexer lags far behind.
 // Retention deletes a run's postings with the run (forgetSearch): the terms
 // are derived again from the run and its event, read in a read-only
-// transaction before the one that deletes them. A run indexed while open may have had terms the final run
-// no longer gives; only such a run keeps a document of the terms it was
-// indexed with. (Every run kept one before: 185 bytes per W0 run, a fifth
+// transaction before the one that deletes them. A run indexed while open
+// may have had terms the final run no longer gives; only such a run keeps
+// a document of the terms it was indexed with. (Every run kept one before: 185 bytes per W0 run, a fifth
 // of the data dir; issue 16.) A change to engine.SearchTerms must
 // therefore rebuild the index (a new searchMeta), or postings of runs
 // indexed before would outlive them; so does a new posting format (v1 kept

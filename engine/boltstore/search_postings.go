@@ -104,18 +104,21 @@ func uvarintLen(x uint64) int {
 // postingBlock is one block as read.
 type postingBlock struct {
 	found   bool   // the term has a block for the seq asked
+	atEnd   bool   // no key at all sorts after the seq asked
 	bound   uint64 // its bound
 	seqs    []uint64
 	damaged bool
 }
 
 // findPostingBlock reads the block of the term (prefix) that holds seq:
-// the one with the least bound ≥ seq. It only seeks forward (see above).
-func findPostingBlock(b *bolt.Bucket, prefix []byte, seq uint64, into []uint64) postingBlock {
+// the one with the least bound ≥ seq, leaving c on it. It only seeks
+// forward (see above).
+func findPostingBlock(c *bolt.Cursor, prefix []byte, seq uint64, into []uint64) postingBlock {
 	blk := postingBlock{seqs: into[:0]}
-	k, v := b.Cursor().Seek(binary.BigEndian.AppendUint64(bytes.Clone(prefix), seq))
+	k, v := c.Seek(binary.BigEndian.AppendUint64(bytes.Clone(prefix), seq))
 	bound, ok := postingBound(k, prefix)
 	if !ok {
+		blk.atEnd = k == nil
 		return blk
 	}
 	var err error
@@ -156,7 +159,7 @@ func addPostings(b *bolt.Bucket, term string, seqs []uint64) error {
 	prefix := compositeKey(term, nil)
 	var buf []uint64
 	for len(seqs) > 0 {
-		blk := findPostingBlock(b, prefix, seqs[0], buf)
+		blk := findPostingBlock(b.Cursor(), prefix, seqs[0], buf)
 		if !blk.found {
 			blk.bound = openBound // above every block: a new last one
 		}
@@ -179,7 +182,7 @@ func removePostings(b *bolt.Bucket, term string, seqs []uint64) error {
 	prefix := compositeKey(term, nil)
 	var buf []uint64
 	for len(seqs) > 0 {
-		blk := findPostingBlock(b, prefix, seqs[0], buf)
+		blk := findPostingBlock(b.Cursor(), prefix, seqs[0], buf)
 		if !blk.found {
 			return nil // no block at or above: none of seqs is held
 		}
@@ -251,17 +254,15 @@ func newPostingProbe(b *bolt.Bucket, term string) *postingProbe {
 // holds reports whether the term's postings hold seq.
 func (p *postingProbe) holds(seq uint64) bool {
 	if !p.valid || seq < p.lo || seq > p.hi {
-		p.valid, p.seqs = true, p.seqs[:0]
 		c := p.b.Cursor()
-		k, v := c.Seek(binary.BigEndian.AppendUint64(bytes.Clone(p.prefix), seq))
-		hi, ok := postingBound(k, p.prefix)
-		if !ok {
-			hi = openBound // above the term's last block: nothing
-		} else {
-			p.seqs, _ = decodePostings(p.seqs, hi, v)
+		blk := findPostingBlock(c, p.prefix, seq, p.seqs)
+		p.valid, p.seqs, p.lo, p.hi = true, blk.seqs, 0, blk.bound
+		if !blk.found {
+			p.hi = openBound // above the term's last block: nothing
 		}
-		p.lo, p.hi = 0, hi
-		if k == nil {
+		// The block below, whose bound ends this one's range.
+		var k []byte
+		if blk.atEnd {
 			k, _ = lastOf(c)
 		} else {
 			k, _ = c.Prev()
