@@ -131,3 +131,47 @@ func walBytes(t *testing.T, data string) int64 {
 	}
 	return n
 }
+
+// TestSyncAnswerMeansCallSavedKill9: a sync webhook whose flow calls a
+// service and then answers is killed (SIGKILL) the moment its caller has
+// the answer, five times over. The call's checkpoint may wait for the
+// run's next one (engine deferSave), but the answer never goes out before
+// the call is saved: each restart finds the run done and the service has
+// heard each event exactly once. Every checkpoint is held back 300 ms
+// (fault slow-run-save), so an answer sent before its save is killed with
+// the save still to come.
+func TestSyncAnswerMeansCallSavedKill9(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test skipped in -short mode")
+	}
+	rec := newRecorder(t, nil)
+	in := newFaultInstance(t, "slow-run-save=300ms")
+	in.start()
+	in.mustAPI(201, "POST", "/api/flows", fmt.Sprintf(`{
+	  "id": "ask", "name": "Ask", "enabled": true,
+	  "trigger": {"type": "webhook", "path": "ask", "respond": "sync", "timeout": "5s"},
+	  "steps": [
+	    {"id": "send", "use": "http.request", "with": {"method": "POST", "url": %q, "body": {"n": "{{ trigger.body.n }}"}}},
+	    {"id": "answer", "use": "webhook.respond", "with": {"status": 200, "body": {"sent": "{{ steps.send.output.status }}"}}}
+	  ]}`, rec.url))
+	const rounds = 5
+	var ids []string
+	for i := range rounds {
+		resp, data, err := in.hook("ask", "application/json", fmt.Appendf(nil, `{"n": %d}`, i))
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("round %d: %v %v %s", i, resp, err, data)
+		}
+		ids = append(ids, resp.Header.Get("Switchyard-Run-Id"))
+		in.kill()
+		in.start()
+	}
+	in.waitIdle(30 * time.Second)
+	for _, id := range ids {
+		if rd, _ := in.run(id); rd.Status != "succeeded" {
+			t.Errorf("run %s: %s %s", id, rd.Status, rd.Error)
+		}
+	}
+	if got := len(rec.all()); got != rounds {
+		t.Errorf("the service heard %d calls for %d answered events; a call was sent again after a kill", got, rounds)
+	}
+}

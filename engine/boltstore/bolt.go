@@ -126,6 +126,9 @@ type Store struct {
 	// afterKVWrite, when a test sets it, runs after each named data store
 	// write committed (faults_testhooks.go).
 	afterKVWrite func()
+	// saveRunDelay, when a test sets it, holds every run checkpoint back
+	// that long before it is written.
+	saveRunDelay time.Duration
 
 	logger *slog.Logger
 	// idx is the background search indexer (bolt_search.go).
@@ -864,6 +867,9 @@ func mustKey(prefix, id string) []byte {
 // from the open runs in memory, in the caller; the checkpoint is logged and
 // durable on return.
 func (s *Store) SaveRun(ctx context.Context, run *engine.Run) error {
+	if s.saveRunDelay > 0 {
+		time.Sleep(s.saveRunDelay)
+	}
 	key, err := parseID(runIDPrefix, run.ID)
 	if err != nil {
 		return fmt.Errorf("store: save run: %w", err)

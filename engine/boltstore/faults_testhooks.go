@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // Failure injection for the end-to-end tests, compiled only with the
@@ -18,6 +19,8 @@ import (
 //	                        switchyard.db would) while PATH exists
 //	backlog=N               at most N acknowledged writes wait for bbolt
 //	                        while it refuses them
+//	slow-run-save=DURATION  every run checkpoint waits DURATION before it
+//	                        is written (what a caller may see meanwhile)
 //	kill-after-kv-write=PATH  the first named data store write (a step's)
 //	                        that commits kills the process (SIGKILL) before
 //	                        the step's checkpoint, unless PATH exists;
@@ -55,6 +58,12 @@ func init() {
 					syscall.Kill(os.Getpid(), syscall.SIGKILL)
 					select {} // the signal is on its way
 				}
+			case "slow-run-save":
+				d, err := time.ParseDuration(arg)
+				if err != nil {
+					panic("SWITCHYARD_TEST_FAULTS: slow-run-save=" + arg)
+				}
+				s.saveRunDelay = d
 			default:
 				panic("SWITCHYARD_TEST_FAULTS: unknown fault " + name)
 			}
