@@ -43,14 +43,6 @@ func (b *browser) stepFocused() {
 		chromedp.WithPollingInterval(20*time.Millisecond)))
 }
 
-// settled waits until htmx has no request in flight, as a person waits
-// for the page to answer before going on.
-func (b *browser) settled() {
-	b.t.Helper()
-	brRun(b, "wait for htmx to settle", chromedp.Poll[bool](`document.querySelector(".htmx-request, .htmx-settling, .htmx-swapping") === null`,
-		chromedp.WithPollingInterval(20*time.Millisecond)))
-}
-
 // TestBrowserConditionAndSchedule builds "score ≥ 70" with the condition
 // builder by clicking (fields picked from the latest event), saves it, and
 // runs it: "85" as text passes, a lead without a score is held back with

@@ -255,10 +255,42 @@ func (b *browser) typeInto(sel, text string) {
 	brRun(b, "type into "+sel, chromedp.SendKeys(chromedp.CSS(sel), text))
 }
 
-// click clicks the element, once it is visible.
+// click clicks the element, once it is visible and the page has settled.
 func (b *browser) click(sel string) {
 	b.t.Helper()
+	b.settled()
 	brRun(b, "click "+sel, chromedp.Click(chromedp.CSS(sel)))
+}
+
+// brBusy matches what marks a page still moving under the pointer: an
+// htmx request on its way (except the sample long poll, which waits for a
+// webhook by design), a swap or settle under way, and a step just added
+// that pictures.js has not yet scrolled to.
+const brBusy = `.htmx-request:not([hx-post="/flows/sample/wait"]), .htmx-swapping, .htmx-settling, #builder-focus`
+
+// settled waits until nothing matches brBusy. A click computes where its
+// element is and then presses there; when a swap or a scroll lands in
+// between, the press hits whatever moved there instead, and the click is
+// lost (CI lost one after the builder scrolled to a new step).
+func (b *browser) settled() {
+	b.t.Helper()
+	deadline := time.Now().Add(brWait)
+	js := fmt.Sprintf(`!document.querySelector(%q)`, brBusy)
+	for {
+		// Evaluated afresh each time, not polled in the page: a click
+		// before may have started a navigation, which destroys the
+		// context a poll runs in; asked again, the new page answers.
+		ctx, cancel := context.WithTimeout(b.ctx, time.Second)
+		idle, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js))
+		cancel()
+		if err == nil && idle {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("browser: the page did not settle in %s (%v)", brWait, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // clickFor clicks sel until what is visible, up to three clicks: a click
