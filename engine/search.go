@@ -10,6 +10,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/tidwall/gjson"
 )
 
 // Search of runs by payload. A store that offers it keeps an inverted
@@ -40,6 +42,10 @@ const (
 	maxSearchValue = 200
 	// maxSearchText is how much of a body that is not JSON is read.
 	maxSearchText = 64 << 10
+	// maxSearchDepth is how deep inside a payload or an output values
+	// are indexed: reading deeper costs more (each level of JSON text is
+	// scanned once per level above it) and nobody searches there.
+	maxSearchDepth = 32
 	// maxSearchQueryTerms bounds the terms of one query.
 	maxSearchQueryTerms = 8
 )
@@ -215,6 +221,9 @@ type termSet struct {
 	out []string
 }
 
+// full says no more terms are taken (MaxSearchTerms reached).
+func (t *termSet) full() bool { return len(t.out) >= MaxSearchTerms }
+
 func (t *termSet) add(term string) {
 	if len(t.out) >= MaxSearchTerms || strings.IndexByte(term, 0) >= 0 {
 		return
@@ -245,27 +254,27 @@ func (t *termSet) value(path string, s string) {
 }
 
 // walk indexes a decoded JSON value.
-func (t *termSet) walk(path string, v any) {
+func (t *termSet) walk(path string, v any, depth int) {
+	if t.full() || depth > maxSearchDepth {
+		return
+	}
 	switch x := v.(type) {
 	case map[string]any:
-		// The headers a step's call got back: the transport's and the
-		// credentials' are no terms, as for a request's (an HTTP call's
-		// date alone gave every W1 run eight terms).
-		replyHeaders := strings.HasPrefix(path, "steps.") && strings.HasSuffix(path, ".output.headers")
+		skip := skipsKeys(path)
 		keys := make([]string, 0, len(x))
 		for k := range x {
-			if replyHeaders && searchSkipsHeader(k) {
+			if skip != nil && skip(k) {
 				continue
 			}
 			keys = append(keys, k)
 		}
 		sort.Strings(keys) // the same terms win under MaxSearchTerms every time
 		for _, k := range keys {
-			t.walk(path+"."+k, x[k])
+			t.walk(path+"."+k, x[k], depth+1)
 		}
 	case []any:
 		for _, e := range x {
-			t.walk(path, e)
+			t.walk(path, e, depth+1)
 		}
 	case string:
 		t.value(path, x)
@@ -278,40 +287,180 @@ func (t *termSet) walk(path string, v any) {
 	}
 }
 
+// skipsKeys says which keys of the object at path are no terms: the
+// headers a step's call got back skip the transport's and the
+// credentials', as a request's do (an HTTP call's date alone gave every
+// W1 run eight terms). Nil skips none.
+func skipsKeys(path string) func(string) bool {
+	if strings.HasPrefix(path, "steps.") && strings.HasSuffix(path, ".output.headers") {
+		return searchSkipsHeader
+	}
+	return nil
+}
+
+// walkStored indexes a value as JSON text, the same as walk indexes it
+// decoded with encoding/json into an any (numbers as float64): the
+// indexer reads stored step outputs this way, which costs a fraction of
+// decoding them into maps first (issue 16: decoding was 7 % of W1's CPU).
+func (t *termSet) walkStored(path string, v gjson.Result, depth int) {
+	if t.full() || depth > maxSearchDepth {
+		return
+	}
+	switch v.Type {
+	case gjson.JSON:
+		if v.IsArray() {
+			v.ForEach(func(_, e gjson.Result) bool {
+				t.walkStored(path, e, depth+1)
+				return true
+			})
+			return
+		}
+		skip := skipsKeys(path)
+		type member struct {
+			key string
+			val gjson.Result
+		}
+		var members []member
+		v.ForEach(func(k, e gjson.Result) bool {
+			key := storedText(k)
+			if skip == nil || !skip(key) {
+				members = append(members, member{key, e})
+			}
+			return true
+		})
+		// Sorted as walk sorts a map's keys; of a key given twice the
+		// last value counts, as it does in a decoded map.
+		sort.SliceStable(members, func(i, j int) bool { return members[i].key < members[j].key })
+		for i, m := range members {
+			if i+1 < len(members) && members[i+1].key == m.key {
+				continue
+			}
+			t.walkStored(path+"."+m.key, m.val, depth+1)
+		}
+	case gjson.String:
+		t.value(path, storedText(v))
+	case gjson.Number:
+		// As decoded into float64 and formatted back.
+		if f, err := strconv.ParseFloat(v.Raw, 64); err == nil {
+			t.value(path, strconv.FormatFloat(f, 'f', -1, 64))
+		}
+	case gjson.True:
+		t.value(path, "true")
+	case gjson.False:
+		t.value(path, "false")
+	}
+}
+
+// storedText is the text of a JSON string as encoding/json decodes it.
+// gjson's own reading differs for \u escapes (a \u0000 is dropped), so a
+// string that holds one is decoded by encoding/json; the others are
+// read as gjson reads them.
+func storedText(v gjson.Result) string {
+	if strings.Contains(v.Raw, `\u`) {
+		var s string
+		if json.Unmarshal([]byte(v.Raw), &s) == nil {
+			return s
+		}
+	}
+	return validText(v.Str)
+}
+
+// validText replaces each byte of s that is not UTF-8 with U+FFFD, as
+// encoding/json does when it decodes a string.
+func validText(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		b.WriteRune(r) // RuneError for an invalid byte: U+FFFD
+		i += n
+	}
+	return b.String()
+}
+
 // SearchTerms are the index terms of a run: its event's body, query and
 // headers (ev may be nil) and its steps' recorded outputs. What a run
 // records holds no secret (redacted before it is stored), credential
 // headers are skipped, and so the terms hold none either.
 func SearchTerms(ev *Event, run *Run) []string {
 	t := &termSet{m: map[string]struct{}{}}
-	if ev != nil {
-		if len(ev.Body) > 0 {
-			var body any
-			d := json.NewDecoder(strings.NewReader(string(ev.Body)))
-			d.UseNumber()
-			if d.Decode(&body) == nil {
-				t.walk("trigger.body", body)
-			} else {
-				t.value("trigger.body", string(ev.Body[:min(len(ev.Body), maxSearchText)]))
-			}
-		}
-		for _, k := range sortedKeys(ev.Query) {
-			t.value("trigger.query."+k, ev.Query[k])
-		}
-		for _, k := range sortedKeys(ev.Headers) {
-			if !searchSkipsHeader(k) {
-				t.value("trigger.headers."+strings.ToLower(k), ev.Headers[k])
-			}
-		}
-	}
+	t.event(ev)
 	if run != nil {
 		for _, s := range run.Steps {
 			if s.Output != nil {
-				t.walk("steps."+s.ID+".output", s.Output)
+				t.walk("steps."+s.ID+".output", s.Output, 0)
 			}
 		}
 	}
 	return t.out
+}
+
+// StoredStep is what search reads of a step a store holds as JSON: its
+// id and its output as JSON text.
+type StoredStep struct {
+	ID     string
+	Output gjson.Result
+}
+
+// StoredSteps reads the steps' ids and outputs from a run stored as JSON
+// text; ok is false when that is not valid JSON.
+func StoredSteps(run []byte) (steps []StoredStep, eventID string, ok bool) {
+	// encoding/json's check, not gjson's: it is iterative and refuses
+	// nesting over 10,000 levels, as decoding the record did before.
+	if !json.Valid(run) {
+		return nil, "", false
+	}
+	fields := gjson.GetMany(string(run), "event_id", "steps")
+	fields[1].ForEach(func(_, s gjson.Result) bool {
+		f := s.Get("id")
+		id := f.String()
+		if f.Type == gjson.String {
+			id = storedText(f)
+		}
+		steps = append(steps, StoredStep{ID: id, Output: s.Get("output")})
+		return true
+	})
+	return steps, storedText(fields[0]), true
+}
+
+// SearchTermsStored is SearchTerms of a run read back as JSON text
+// (StoredSteps): the same terms, without decoding its outputs into maps.
+func SearchTermsStored(ev *Event, steps []StoredStep) []string {
+	t := &termSet{m: map[string]struct{}{}}
+	t.event(ev)
+	for _, s := range steps {
+		if s.Output.Exists() && s.Output.Type != gjson.Null {
+			t.walkStored("steps."+s.ID+".output", s.Output, 0)
+		}
+	}
+	return t.out
+}
+
+// event indexes the event's body, query and headers (ev may be nil).
+func (t *termSet) event(ev *Event) {
+	if ev == nil {
+		return
+	}
+	if len(ev.Body) > 0 {
+		var body any
+		d := json.NewDecoder(strings.NewReader(string(ev.Body)))
+		d.UseNumber()
+		if d.Decode(&body) == nil {
+			t.walk("trigger.body", body, 0)
+		} else {
+			t.value("trigger.body", string(ev.Body[:min(len(ev.Body), maxSearchText)]))
+		}
+	}
+	for _, k := range sortedKeys(ev.Query) {
+		t.value("trigger.query."+k, ev.Query[k])
+	}
+	for _, k := range sortedKeys(ev.Headers) {
+		if !searchSkipsHeader(k) {
+			t.value("trigger.headers."+strings.ToLower(k), ev.Headers[k])
+		}
+	}
 }
 
 func sortedKeys(m map[string]string) []string {

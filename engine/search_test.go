@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -49,4 +50,39 @@ func TestSearchTermsSkipTransportAndCredentialHeaders(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzSearchTermsStored: a step output read as JSON text gives the same
+// terms as the same output decoded with encoding/json, whatever it holds:
+// keys given twice, escapes, numbers in any notation, invalid UTF-8, a
+// call's answer headers (some of which are no terms).
+func FuzzSearchTermsStored(f *testing.F) {
+	for _, seed := range []string{
+		`{"status":201,"body":{"deal":"d-9","tags":["gold","eu"]}}`,
+		`{"status":200,"headers":{"date":"Thu","x-request-id":"r-1","Set-Cookie":"a=b"},"body":"ok"}`,
+		`{"a":1,"a":2,"b":{"c":[1e3,1.50,-0.0,12345678901234567890]}}`,
+		`{"k\u00e9y":"caf\u00e9 \ud83d\ude00","e":"\ud800","x":"` + "\xff\xfe" + `"}`,
+		`[true,false,null,{"z":"Z","y":"Y"}]`,
+		`"just text"`, `3.25`, `null`, `{}`, `[]`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var out any
+		if json.Unmarshal(data, &out) != nil {
+			return // no output the old decoding could have indexed
+		}
+		run := &Run{Steps: []StepResult{{ID: "send", Output: out}, {ID: "reply", Output: out}}}
+		want := SearchTerms(nil, run)
+		stored := `{"id":"r","event_id":"e-1","steps":[{"id":"send","output":` + string(data) +
+			`},{"id":"reply","status":"succeeded","output":` + string(data) + `}]}`
+		steps, eventID, ok := StoredSteps([]byte(stored))
+		if !ok || eventID != "e-1" || len(steps) != 2 {
+			t.Fatalf("StoredSteps(%q) = %d steps, event %q, %v", stored, len(steps), eventID, ok)
+		}
+		got := SearchTermsStored(nil, steps)
+		if !slices.Equal(got, want) {
+			t.Fatalf("terms of %q read as text:\n%q\ndecoded:\n%q", data, got, want)
+		}
+	})
 }

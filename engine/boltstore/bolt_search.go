@@ -3,12 +3,15 @@ package boltstore
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/tidwall/gjson"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/switchyard/switchyard/engine"
@@ -260,45 +263,93 @@ func (s *Store) indexPending(ctx context.Context, max int) (int, bool, error) {
 	return len(docs), more, nil
 }
 
-// runTerms is what of a run record its search terms come from
-// (engine.SearchTerms reads the steps' ids and outputs): decoding only
-// that skips every step's input, conditions and timings, which made
-// decoding whole runs most of the indexer's CPU.
-type runTerms struct {
-	EventID string `json:"event_id"`
-	Steps   []struct {
-		ID     string `json:"id"`
-		Output any    `json:"output"`
-	} `json:"steps"`
-}
-
 // termsOf reads run key and its event and derives their search terms.
+// Both records are read as JSON text (engine.SearchTermsStored), not
+// decoded into Go values: decoding them with encoding/json was most of
+// the indexer's CPU, and the indexer 12 % of the server's under W1
+// (issue 16).
 func termsOf(tx *bolt.Tx, key []byte) []string {
-	var run *engine.Run
+	var (
+		steps   []engine.StoredStep
+		eventID string
+		stored  bool
+	)
 	if data := tx.Bucket(bucketRuns).Get(key); data != nil {
-		var rt runTerms
-		if unmarshalRecord(data, &rt) == nil {
-			run = &engine.Run{EventID: rt.EventID, Steps: make([]engine.StepResult, len(rt.Steps))}
-			for i, st := range rt.Steps {
-				run.Steps[i] = engine.StepResult{ID: st.ID, Output: st.Output}
-			}
+		if js, err := unpackRecord(data); err == nil {
+			steps, eventID, stored = engine.StoredSteps(js)
 		}
 	}
-	if run == nil {
+	var run *engine.Run
+	if !stored {
+		// No record, or a damaged one: the index entry's summary.
 		var sum engine.RunSummary
 		if decodeIndex(tx.Bucket(bucketRunIndex).Get(key), &sum) != nil {
 			return nil
 		}
 		run = sum.AsRun()
+		eventID = run.EventID
 	}
 	var ev *engine.Event
-	if data := tx.Bucket(bucketEvents).Get(mustKey(eventIDPrefix, run.EventID)); data != nil {
-		ev = &engine.Event{}
-		if unmarshalRecord(data, ev) != nil {
-			ev = nil
+	if data := tx.Bucket(bucketEvents).Get(mustKey(eventIDPrefix, eventID)); data != nil {
+		if js, err := unpackRecord(data); err == nil {
+			ev = searchedEvent(js)
 		}
 	}
-	return engine.SearchTerms(ev, run)
+	if !stored {
+		return engine.SearchTerms(ev, run)
+	}
+	return engine.SearchTermsStored(ev, steps)
+}
+
+// searchedEvent reads what search indexes of an event record (its
+// headers, query and body) from its JSON text; nil when the record does
+// not decode as an engine.Event would.
+func searchedEvent(js []byte) *engine.Event {
+	if !json.Valid(js) { // see engine.StoredSteps
+		return nil
+	}
+	f := gjson.GetMany(string(js), "headers", "query", "body")
+	ev := &engine.Event{}
+	var ok bool
+	if ev.Headers, ok = storedStringMap(f[0]); !ok {
+		return nil
+	}
+	if ev.Query, ok = storedStringMap(f[1]); !ok {
+		return nil
+	}
+	switch f[2].Type {
+	case gjson.Null:
+	case gjson.String:
+		body, err := base64.StdEncoding.DecodeString(f[2].Str)
+		if err != nil {
+			return nil
+		}
+		ev.Body = body
+	default:
+		return nil
+	}
+	return ev
+}
+
+// storedStringMap reads a JSON object of strings (absent or null is an
+// empty map); ok is false for anything else.
+func storedStringMap(v gjson.Result) (map[string]string, bool) {
+	switch {
+	case v.Type == gjson.Null:
+		return nil, true
+	case !v.IsObject():
+		return nil, false
+	}
+	m := map[string]string{}
+	ok := true
+	v.ForEach(func(k, e gjson.Result) bool {
+		if e.Type != gjson.String {
+			ok = e.Type == gjson.Null // null leaves a map value empty
+		}
+		m[k.Str] = e.Str
+		return ok
+	})
+	return m, ok
 }
 
 func mergeTerms(a, b []string) []string {
