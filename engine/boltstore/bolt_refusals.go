@@ -64,15 +64,7 @@ func putRefusal(log, byFlow *bolt.Bucket, r engine.Refusal) error {
 // trimFlowRefusals keeps a flow's newest keep refusals.
 func trimFlowRefusals(log, byFlow *bolt.Bucket, flowID string, keep int) error {
 	prefix := compositeKey(flowID, nil)
-	var old [][]byte
-	c := byFlow.Cursor()
-	n := 0
-	for k, _ := lastUnder(c, prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Prev() {
-		if n++; n > keep {
-			old = append(old, bytes.Clone(k))
-		}
-	}
-	for _, k := range old {
+	for _, k := range oldestBeyond(byFlow.Cursor(), prefix, keep) {
 		if err := byFlow.Delete(k); err != nil {
 			return err
 		}
@@ -86,15 +78,7 @@ func trimFlowRefusals(log, byFlow *bolt.Bucket, flowID string, keep int) error {
 // trimRefusalLog keeps the newest keep refusals in all, and their index
 // entries with them.
 func trimRefusalLog(log, byFlow *bolt.Bucket, keep int) error {
-	var old [][]byte
-	c := log.Cursor()
-	n := 0
-	for k, _ := lastOf(c); k != nil; k, _ = c.Prev() {
-		if n++; n > keep {
-			old = append(old, bytes.Clone(k))
-		}
-	}
-	for _, k := range old {
+	for _, k := range oldestBeyond(log.Cursor(), nil, keep) {
 		if v := log.Get(k); v != nil {
 			var r engine.Refusal
 			if json.Unmarshal(v, &r) == nil && r.FlowID != "" {
@@ -108,6 +92,23 @@ func trimRefusalLog(log, byFlow *bolt.Bucket, keep int) error {
 		}
 	}
 	return nil
+}
+
+// oldestBeyond returns (copies of) the keys under prefix (all for nil)
+// but the newest keep, oldest first. It walks forward: the trims run in
+// write transactions after deletes, which leave pages empty until the
+// commit, and bbolt's Prev stops at an empty page as if the bucket began
+// there, so counting back from the newest kept far too many
+// (TestRefusalTrimsAfterDeletesInOneTx); Next steps over empty pages.
+func oldestBeyond(c *bolt.Cursor, prefix []byte, keep int) [][]byte {
+	var keys [][]byte
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		keys = append(keys, bytes.Clone(k))
+	}
+	if len(keys) <= keep {
+		return nil
+	}
+	return keys[:len(keys)-keep]
 }
 
 // ListRefusals implements engine.RefusalStore.

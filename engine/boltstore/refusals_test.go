@@ -67,3 +67,49 @@ func TestOldRefusalsMoved(t *testing.T) {
 		return nil
 	})
 }
+
+// TestRefusalTrimsAfterDeletesInOneTx: a batch trims its flow's oldest
+// refusals and then the log as a whole, in one write transaction. The
+// flow's trim empties whole pages near the log's end, and bbolt's Prev
+// stops at an empty page: counting back from the newest, the whole-log
+// trim saw 10 refusals and kept 2,010 where the bound is 1,000 (the
+// pages must hold committed refusals: within one transaction bbolt keeps
+// new keys in one node until the commit splits it).
+func TestRefusalTrimsAfterDeletesInOneTx(t *testing.T) {
+	ctx := context.Background()
+	s := openTestStore(t)
+	at := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
+	batch := func(flow string, n int) []engine.Refusal {
+		rs := make([]engine.Refusal, n)
+		for i := range rs {
+			rs[i] = engine.Refusal{At: at.Add(time.Duration(i) * time.Millisecond), FlowID: flow, Status: 401,
+				Kind: "signature", Reason: "the signature does not match", Method: "POST", Path: "/hooks/" + flow}
+		}
+		return rs
+	}
+	if err := s.AddRefusals(ctx, batch("b", 2000), engine.RefusalBounds{PerFlow: 5000, Total: 5000}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddRefusals(ctx, batch("a", 2000), engine.RefusalBounds{PerFlow: 5000, Total: 5000}); err != nil {
+		t.Fatal(err)
+	}
+	// Committed, a's 2,000 fill pages of their own; the next batch's
+	// flow trim empties them.
+	if err := s.AddRefusals(ctx, batch("a", 10), engine.RefusalBounds{PerFlow: 10, Total: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	count := func(flow string) int {
+		n, err := s.CountRefusals(ctx, flow, time.Time{}, 1<<30)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	page, err := s.ListRefusals(ctx, engine.RefusalFilter{Limit: 5000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b, all := count("a"), count("b"), len(page.Refusals); a != 10 || b != 990 || all != 1000 {
+		t.Errorf("kept %d of a (want 10), %d of b (want 990), %d in all (want 1000)", a, b, all)
+	}
+}
