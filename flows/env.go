@@ -65,9 +65,11 @@ func NewEnvBase(flow *Flow, trig TriggerData) *EnvBase {
 	}
 	if flow != nil {
 		b.flow["id"], b.flow["name"] = flow.ID, flow.Name
+		// One entry serves every step not run yet: nothing writes to it.
+		notRun := map[string]any{"output": nil, "status": ""}
 		Walk(flow.Steps, func(_ string, s *Step) {
 			if s.ID != "" {
-				b.notRun[s.ID] = map[string]any{"output": nil, "status": ""}
+				b.notRun[s.ID] = notRun
 			}
 		})
 	}
@@ -79,7 +81,9 @@ func NewEnvBase(flow *Flow, trig TriggerData) *EnvBase {
 func (b *EnvBase) Env(runID string, attempt int, done map[string]StepState, secretValues map[string]map[string]string) Env {
 	steps := make(map[string]any, len(b.notRun)+len(done))
 	for id, v := range b.notRun {
-		steps[id] = v
+		if _, ok := done[id]; !ok {
+			steps[id] = v
+		}
 	}
 	for id, st := range done {
 		steps[id] = map[string]any{"output": st.Output, "status": st.Status}

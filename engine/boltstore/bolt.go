@@ -701,7 +701,7 @@ func (s *Store) Accept(ctx context.Context, ev *engine.Event, run *engine.Run, w
 	e, r := *ev, *run
 	e.ID = formatID(eventIDPrefix, seq)
 	r.ID, r.EventID = formatID(runIDPrefix, seq), e.ID
-	evData := packRecord(nil, appendEventJSON(nil, &e))
+	evData, _ := packJSON(nil, func(b []byte) ([]byte, error) { return appendEventJSON(b, &e), nil })
 	sum := r.Summary()
 	idxData, err := encodeIndex(&sum)
 	if err != nil {
@@ -794,11 +794,10 @@ func putIndexed(tx *bolt.Tx, key []byte, flowID string, idx []byte, due time.Tim
 func (s *Store) putNewRun(tx *bolt.Tx, r *engine.Run, linkEvent bool) ([]byte, error) {
 	key := seqKey(s.seq.Add(1))
 	r.ID = formatID(runIDPrefix, seqOf(key))
-	record, err := appendRunJSON(nil, r)
+	record, err := packJSON(nil, func(b []byte) ([]byte, error) { return appendRunJSON(b, r) })
 	if err != nil {
 		return nil, err
 	}
-	record = packRecord(nil, record)
 	sum := r.Summary()
 	idx, err := encodeIndex(&sum)
 	if err != nil {
@@ -874,11 +873,10 @@ func (s *Store) SaveRun(ctx context.Context, run *engine.Run) error {
 	if err != nil {
 		return fmt.Errorf("store: save run: %w", err)
 	}
-	data, err := appendRunJSON(nil, run)
+	data, err := packJSON(nil, func(b []byte) ([]byte, error) { return appendRunJSON(b, run) })
 	if err != nil {
 		return fmt.Errorf("store: save run %s: %w", run.ID, err)
 	}
-	data = packRecord(nil, data)
 	sum := run.Summary()
 	idxData, err := encodeIndex(&sum)
 	if err != nil {

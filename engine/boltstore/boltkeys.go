@@ -172,7 +172,7 @@ func encodeIndex(sum *engine.RunSummary) ([]byte, error) {
 		v[0] |= indexOriginFlag
 	}
 	v[17] = runStatusCodes[sum.Status]
-	return packRecord(v, appendSummaryJSON(nil, sum)), nil
+	return packJSON(v, func(b []byte) ([]byte, error) { return appendSummaryJSON(b, sum), nil })
 }
 
 func indexFinal(v []byte) bool { return len(v) > 0 && v[0]&indexFinalFlag != 0 }

@@ -208,3 +208,40 @@ func FuzzPackRecord(f *testing.F) {
 		}
 	})
 }
+
+// TestPackJSONNeverAliasesScratch: what packJSON returns stays as it was
+// when the pooled buffer it was encoded in is used for the next record,
+// whether the record was packed, too small to pack, or incompressible.
+func TestPackJSONNeverAliasesScratch(t *testing.T) {
+	noise := make([]byte, 600)
+	for i := range noise {
+		noise[i] = byte('a' + (i*7919+i*i*31)%26)
+	}
+	records := []string{
+		`{"id":"x"}`, // under minPackLen: stored as it is
+		`{"id":"run_00000001","flow_id":"leads","status":"succeeded","steps":[{"id":"send","status":"succeeded"}]}`,
+		`{"id":"` + string(noise) + `"}`, // incompressible
+	}
+	for _, first := range records {
+		got, err := packJSON(nil, func(b []byte) ([]byte, error) { return append(b, first...), nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept := bytes.Clone(got)
+		for range 3 {
+			for _, next := range records {
+				if _, err := packJSON(nil, func(b []byte) ([]byte, error) {
+					return append(b, bytes.Repeat([]byte("Z"), len(next))...), nil
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if !bytes.Equal(got, kept) {
+			t.Fatalf("record %.30q changed when the buffer was used again", first)
+		}
+		if js, err := unpackRecord(got); err != nil || string(js) != first {
+			t.Fatalf("record %.30q unpacked as %.30q (%v)", first, js, err)
+		}
+	}
+}
