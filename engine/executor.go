@@ -266,6 +266,11 @@ func (x *executor) stepResult(st *runState, cs *flows.CompiledStep) *StepResult 
 		i := st.iter.index
 		r.Loop, r.Iteration = st.iter.loop, &i
 	}
+	if st.run.Steps == nil {
+		// Most runs record each top-level step once: room for them all
+		// at once, not a new array at the 1st, 2nd, 3rd, 5th step.
+		st.run.Steps = make([]StepResult, 0, len(st.flow.Steps))
+	}
 	st.run.Steps = append(st.run.Steps, r)
 	st.noteResult(len(st.run.Steps) - 1)
 	return &st.run.Steps[len(st.run.Steps)-1]
