@@ -179,17 +179,22 @@ sy_metric() {
 }
 
 # wait_drained LIMIT PORT TOKEN [PORT TOKEN ...] waits until none of the
-# Switchyard servers has unfinished runs, at most LIMIT seconds, so that
-# the next measurement does not share the CPU with runs accepted in the
-# last one. It prints the seconds it waited.
+# Switchyard servers has unfinished runs or runs waiting for its search
+# index, at most LIMIT seconds, so that the next measurement does not share
+# the CPU with the work of events accepted in the last one (the indexer
+# takes at most a quarter of the time, so it catches up with a W0 run
+# for several seconds after it). It prints the seconds it waited.
 wait_drained() {
-	local limit=$1 start=$SECONDS left i
+	local limit=$1 start=$SECONDS left i m
 	shift
 	local servers=("$@")
 	while ((SECONDS - start < limit)); do
 		left=0
 		for ((i = 0; i < ${#servers[@]}; i += 2)); do
-			left=$((left + $(sy_metric "${servers[i]}" "${servers[i + 1]}" switchyard_runs_pending)))
+			for m in switchyard_runs_pending switchyard_search_backlog_runs; do
+				# (as an integer: the exposition format writes 1.2e+06)
+				left=$((left + $(sy_metric "${servers[i]}" "${servers[i + 1]}" "$m" | awk '{ printf "%d", $1 }')))
+			done
 		done
 		((left > 0)) || break
 		sleep 0.2

@@ -470,6 +470,17 @@ func (e *Engine) Stats() Stats {
 	return st
 }
 
+// SearchBacklog is how many runs wait for the store's search index; ok is
+// false when the store indexes as it writes (or not at all).
+func (e *Engine) SearchBacklog(ctx context.Context) (n int64, ok bool, err error) {
+	sb, ok := e.store.(SearchBacklogger)
+	if !ok {
+		return 0, false, nil
+	}
+	n, err = sb.SearchBacklog(ctx)
+	return n, true, err
+}
+
 // StoreHealth is the store's report on its database, for stores that keep
 // one (a store without returns the zero value: healthy).
 func (e *Engine) StoreHealth() StoreHealth {

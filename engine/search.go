@@ -59,6 +59,13 @@ var (
 	ErrBadFilter = errors.New("bad run filter")
 )
 
+// SearchBacklogger is a store that builds its search index behind its
+// writes (boltstore): SearchBacklog counts the runs waiting to be indexed,
+// which searches do not find yet.
+type SearchBacklogger interface {
+	SearchBacklog(ctx context.Context) (int64, error)
+}
+
 // RunSearcher is what a store offers to search runs (RunFilter.Search).
 type RunSearcher interface {
 	// SearchRuns lists the runs holding every term of f.Search

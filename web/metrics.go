@@ -172,6 +172,8 @@ var (
 		stat("switchyard_runs_pending", "Runs queued, running or waiting (the queue depth).", gauge, func(s engine.Stats) float64 { return float64(s.Pending) }),
 		stat("switchyard_workers", "Worker pool size.", gauge, func(s engine.Stats) float64 { return float64(s.Workers) }),
 	}
+	searchBacklogDesc = prometheus.NewDesc("switchyard_search_backlog_runs",
+		"Runs waiting for the search index, which searches do not find yet (stores that index behind their writes only).", nil, nil)
 	applyLagDesc = prometheus.NewDesc("switchyard_store_apply_lag_seconds",
 		"How long acknowledged writes have been waiting in the write-ahead log (0 when the database holds them all); sampled every 250ms.", nil, nil)
 )
@@ -182,6 +184,7 @@ func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 		ch <- s.desc
 	}
 	ch <- applyLagDesc
+	ch <- searchBacklogDesc
 }
 
 // Collect implements prometheus.Collector.
@@ -191,6 +194,9 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(s.desc, s.typ, s.value(st))
 	}
 	ch <- prometheus.MustNewConstMetric(applyLagDesc, gauge, c.m.sampleLag(st.StoreBacklog, time.Now()).Seconds())
+	if n, ok, err := c.eng.SearchBacklog(context.Background()); ok && err == nil {
+		ch <- prometheus.MustNewConstMetric(searchBacklogDesc, gauge, float64(n))
+	}
 }
 
 // Request locals of the webhook metrics.

@@ -106,11 +106,16 @@ func TestMetricsListenerAndLogs(t *testing.T) {
 	for _, series := range []string{
 		"go_goroutines", "process_cpu_seconds_total", "process_resident_memory_bytes",
 		"switchyard_runs_in_progress", "switchyard_runs_pending", "switchyard_store_backlog", "switchyard_store_apply_lag_seconds",
+		"switchyard_search_backlog_runs",
 	} {
 		if sample(page, series) < 0 {
 			t.Errorf("%s missing", series)
 		}
 	}
+	waitUntil(t, 20*time.Second, "the search index catches up", func() bool {
+		_, page := scrape(t, "http://"+metricsAddr+"/metrics", "")
+		return sample(page, "switchyard_search_backlog_runs") == 0
+	})
 	want := map[string]float64{
 		`switchyard_webhook_ack_seconds_count`:                                              5,
 		`switchyard_run_duration_seconds_count{outcome="succeeded"}`:                        4,

@@ -142,6 +142,20 @@ func buildSearch(tx *bolt.Tx) error {
 	return meta.Put(searchMeta, []byte{1})
 }
 
+// SearchBacklog implements engine.SearchBacklogger: the runs marked for
+// the indexer (new, changed, or all of them while an upgraded index is
+// rebuilt), once the database holds every write answered so far (the
+// marks are made as runs are applied). It reads the pending bucket's
+// pages, so it is for a scrape, not a hot path.
+func (s *Store) SearchBacklog(ctx context.Context) (int64, error) {
+	var n int
+	err := s.viewRuns(func(tx *bolt.Tx) error {
+		n = tx.Bucket(bucketSearchPending).Stats().KeyN
+		return nil
+	})
+	return int64(n), err
+}
+
 // startIndexer starts the background indexer; Close stops it.
 func (s *Store) startIndexer() {
 	ctx, cancel := context.WithCancel(context.Background())

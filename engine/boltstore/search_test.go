@@ -226,3 +226,29 @@ func TestTermsOfMatchesWholeRun(t *testing.T) {
 		}
 	}
 }
+
+// TestSearchBacklog: the runs the indexer has not reached are counted
+// (switchyard_search_backlog_runs), and none once it has been through.
+func TestSearchBacklog(t *testing.T) {
+	ctx := context.Background()
+	s := openTestStore(t)
+	s.stopIndexer() // indexed by hand below
+	for range 5 {
+		if _, err := s.Accept(ctx, newEvent("f", `{"email":"ada@example.com"}`), newRun("f"), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := s.SearchBacklog(ctx); err != nil || n != 5 {
+		t.Fatalf("backlog after 5 runs: %d, %v; want 5", n, err)
+	}
+	for {
+		if _, more, err := s.indexPending(ctx, 2); err != nil {
+			t.Fatal(err)
+		} else if !more {
+			break
+		}
+	}
+	if n, err := s.SearchBacklog(ctx); err != nil || n != 0 {
+		t.Fatalf("backlog once indexed: %d, %v; want 0", n, err)
+	}
+}
