@@ -97,7 +97,13 @@ type Store struct {
 	// and gaveUp, once it did, keeps it from applying anything after.
 	applyErrors atomic.Int64
 	closing     atomic.Bool
-	gaveUp      bool // owned by the applier
+	// faulted is set once reading the mapped file faulted inside a write
+	// transaction (update): bbolt's rollback then reads the file too,
+	// faults again, and leaves its writer lock held, so no write
+	// transaction may begin (it would wait for ever) and Close must not
+	// close the database (it takes the same lock).
+	faulted atomic.Bool
+	gaveUp  bool // owned by the applier
 	// stuck is set while bbolt refuses a logged write (bolt_apply.go);
 	// backlog and backlogBytes count the logged writes acknowledged and
 	// not yet applied, which may reach backlogMax and backlogMaxBytes
@@ -352,6 +358,11 @@ func (s *Store) Close() error {
 	close(s.writes)
 	<-s.done
 	err := s.log.Close(s.applied.Load())
+	if s.faulted.Load() {
+		// The file stays open and locked until the process ends; what
+		// was acknowledged is in the log for the next start.
+		return errors.Join(err, fmt.Errorf("store: %s left open: %w (a read faulted while writing)", DBFileName, ErrDatabaseDamaged))
+	}
 	return errors.Join(err, s.db.Close())
 }
 

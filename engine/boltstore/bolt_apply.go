@@ -256,8 +256,18 @@ func (s *Store) apply(ops []*writeOp) {
 
 // update is db.Update for the applier: a panic in fn or in bbolt becomes
 // an error (with its stack), and a test may make the transaction fail.
+//
+// A fault reading the mapped file (a file cut short behind the store's
+// back, an I/O error under it) marks the store faulted: bbolt's rollback
+// of that transaction faults as well and leaves its writer lock held, and
+// the next write transaction waited for ever (TestWriteFaultDoesNotHang).
+// From then on every write fails at once with ErrDatabaseDamaged; logged
+// writes stay in the log, the applier stuck, until a restart.
 func (s *Store) update(fn func(tx *bolt.Tx) error) error {
-	return safeApply(func() error {
+	if s.faulted.Load() {
+		return fmt.Errorf("store: write refused: %w (a read faulted while writing; restart once the file is repaired)", ErrDatabaseDamaged)
+	}
+	err := safeApply(func() error {
 		return s.db.Update(func(tx *bolt.Tx) error {
 			if err := fn(tx); err != nil {
 				return err
@@ -268,6 +278,13 @@ func (s *Store) update(fn func(tx *bolt.Tx) error) error {
 			return nil
 		})
 	})
+	if p, ok := err.(*applyPanic); ok {
+		if _, fault := p.value.(interface{ Addr() uintptr }); fault {
+			s.faulted.Store(true)
+			return fmt.Errorf("store: writing %s: %w: %v", DBFileName, ErrDatabaseDamaged, p.value)
+		}
+	}
+	return err
 }
 
 // applyOne applies one write in a transaction of its own. A logged write

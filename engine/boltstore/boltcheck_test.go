@@ -305,12 +305,59 @@ func BenchmarkCheckBoltFile(b *testing.B) {
 // runs (here the file cut short behind its back) fails that read with
 // ErrDatabaseDamaged; it used to be a SIGBUS that ended the process.
 func TestReadFaultIsAnError(t *testing.T) {
+	s := storeCutShort(t)
+	defer s.Close()
+	ctx := context.Background()
+	if _, err := s.ListRuns(ctx, engine.RunFilter{}); !errors.Is(err, ErrDatabaseDamaged) {
+		t.Fatalf("list runs over a file cut short: %v, want ErrDatabaseDamaged", err)
+	}
+	if _, err := s.Flows(ctx); !errors.Is(err, ErrDatabaseDamaged) {
+		t.Fatalf("flows over a file cut short: %v, want ErrDatabaseDamaged", err)
+	}
+}
+
+// TestWriteFaultDoesNotHang: with the file cut short behind the store's
+// back, a write transaction faults reading it, and so does bbolt's
+// rollback, which leaves bbolt's writer lock held. The next write waited
+// for that lock for ever, and Close behind it (the race run of CI hung
+// here for 16 minutes in TestReadFaultIsAnError, when the background
+// indexer wrote after the cut). Writes now fail with ErrDatabaseDamaged,
+// and Close returns.
+func TestWriteFaultDoesNotHang(t *testing.T) {
+	s := storeCutShort(t)
+	ctx := context.Background()
+	done := make(chan error, 1)
+	go func() {
+		for i := range 3 {
+			err := s.AddRefusals(ctx, []engine.Refusal{{At: time.Now(), FlowID: "f", Status: 401, Reason: "signature"}},
+				engine.RefusalBounds{PerFlow: 10, Total: 100})
+			if !errors.Is(err, ErrDatabaseDamaged) {
+				done <- fmt.Errorf("write %d over a file cut short: %v, want ErrDatabaseDamaged", i+1, err)
+				return
+			}
+		}
+		s.Close()
+		done <- nil
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("writes or Close hung after a write faulted")
+	}
+}
+
+// storeCutShort opens a store, writes 200 runs, and cuts its database
+// file to the meta pages behind its back.
+func storeCutShort(t *testing.T) *Store {
+	t.Helper()
 	dir := t.TempDir()
 	s, err := Open(dir, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
 	ctx := context.Background()
 	for i := range 200 {
 		if _, err := s.Accept(ctx, newEvent("f", fmt.Sprintf(`{"i":%d,"pad":%q}`, i, strings.Repeat("x", 500))), newRun("f"), 0); err != nil {
@@ -323,10 +370,5 @@ func TestReadFaultIsAnError(t *testing.T) {
 	if err := os.Truncate(filepath.Join(dir, DBFileName), 8192); err != nil { // the meta pages only
 		t.Fatal(err)
 	}
-	if _, err := s.ListRuns(ctx, engine.RunFilter{}); !errors.Is(err, ErrDatabaseDamaged) {
-		t.Fatalf("list runs over a file cut short: %v, want ErrDatabaseDamaged", err)
-	}
-	if _, err := s.Flows(ctx); !errors.Is(err, ErrDatabaseDamaged) {
-		t.Fatalf("flows over a file cut short: %v, want ErrDatabaseDamaged", err)
-	}
+	return s
 }
