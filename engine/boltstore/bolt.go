@@ -549,6 +549,14 @@ func foldRuns(ops []*writeOp) ([]func(*bolt.Tx) error, int) {
 // webhook's secret lookup and every API token check.)
 func (s *Store) view(fn func(tx *bolt.Tx) error) error { return s.dbView(fn) }
 
+// memoryFault reports whether a recovered panic is a fault reading the
+// mapped file (SetPanicOnFault turns one into a panic whose value has the
+// faulting address).
+func memoryFault(r any) bool {
+	_, ok := r.(interface{ Addr() uintptr })
+	return ok
+}
+
 // dbView is db.View where a fault reading the mapped file (an I/O error
 // under it, a file cut short behind the store's back) fails the read with
 // ErrDatabaseDamaged instead of killing the process. Other panics go on.
@@ -556,7 +564,7 @@ func (s *Store) dbView(fn func(tx *bolt.Tx) error) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
-			if _, fault := r.(interface{ Addr() uintptr }); !fault {
+			if !memoryFault(r) {
 				panic(r)
 			}
 			err = fmt.Errorf("store: reading %s: %w: %v", DBFileName, ErrDatabaseDamaged, r)

@@ -279,7 +279,7 @@ func (s *Store) update(fn func(tx *bolt.Tx) error) error {
 		})
 	})
 	if p, ok := err.(*applyPanic); ok {
-		if _, fault := p.value.(interface{ Addr() uintptr }); fault {
+		if memoryFault(p.value) {
 			s.faulted.Store(true)
 			return fmt.Errorf("store: writing %s: %w: %v", DBFileName, ErrDatabaseDamaged, p.value)
 		}
