@@ -249,10 +249,27 @@ func lastUnder(c *bolt.Cursor, prefix []byte) ([]byte, []byte) {
 	} else {
 		k, v = c.Prev()
 	}
+	if k == nil && c.Bucket().Tx().Writable() {
+		// bbolt's Prev stops at a page this transaction's deletes
+		// emptied, as if the bucket began there
+		// (TestLastUnderAcrossEmptiedPages); Next steps over such pages.
+		return lastUnderForward(c, prefix)
+	}
 	if k == nil || !bytes.HasPrefix(k, prefix) {
 		return nil, nil
 	}
 	return k, v
+}
+
+// lastUnderForward is lastUnder walking every key under prefix forward.
+func lastUnderForward(c *bolt.Cursor, prefix []byte) (last, value []byte) {
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		last, value = k, v
+	}
+	if last != nil {
+		c.Seek(last) // leave c on it, as lastUnder does
+	}
+	return last, value
 }
 
 // A kv value is BE(updated unix nano) BE(expires unix nano, 0: never)

@@ -1,6 +1,8 @@
 package boltstore
 
 import (
+	"bytes"
+	"errors"
 	"testing"
 	"time"
 
@@ -38,6 +40,46 @@ func TestLastUnderAfterEmptyingBucket(t *testing.T) {
 		}
 		if k, _ := lastOf(b.Cursor()); k != nil {
 			t.Errorf("last key of an emptied bucket: %x", k)
+		}
+		return nil
+	})
+}
+
+// TestLastUnderAcrossEmptiedPages: in a write transaction whose deletes
+// emptied the pages between a prefix's last key and the next key, bbolt's
+// Prev stops at the first empty page as if the bucket began there. The
+// tick dedup (lastTick) asks lastUnder in the applier's transaction, which
+// may hold another writer's deletes; lastUnder must still find the key.
+func TestLastUnderAcrossEmptiedPages(t *testing.T) {
+	db := postingsDB(t)
+	put := func(b *bolt.Bucket, flow string, n uint64) error {
+		for i := range n {
+			if err := b.Put(compositeKey(flow, seqKey(i)), []byte("x")); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	err := db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketSearch)
+		return errors.Join(put(b, "a", 3), put(b, "b", 5000), put(b, "c", 3))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	updateWithin(t, db, 20*time.Second, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketSearch)
+		for i := range uint64(5000) {
+			if err := b.Delete(compositeKey("b", seqKey(i))); err != nil {
+				return err
+			}
+		}
+		want := compositeKey("a", seqKey(2))
+		if k, _ := lastUnder(b.Cursor(), compositeKey("a", nil)); !bytes.Equal(k, want) {
+			t.Errorf("last key under a = %x, want %x", k, want)
+		}
+		if k, _ := lastUnder(b.Cursor(), compositeKey("b", nil)); k != nil {
+			t.Errorf("last key under the emptied b = %x, want none", k)
 		}
 		return nil
 	})
