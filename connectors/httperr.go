@@ -27,7 +27,9 @@ const MaxRetryAfter = time.Hour
 const ExcerptLen = 300
 
 // ErrResponseTooLarge is returned by ReadBody when a body exceeds its limit.
-var ErrResponseTooLarge = errors.New("response body too large")
+// It is egress's error, which a plain-HTTP call reading more than any
+// connector's limit returns.
+var ErrResponseTooLarge = egress.ErrResponseTooLarge
 
 // HTTPError is a non-2xx answer from a remote service. FromHTTPResponse
 // wraps it in a StepError.

@@ -2,6 +2,7 @@ package all_test
 
 import (
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
@@ -31,15 +32,23 @@ func TestAllRegistered(t *testing.T) {
 	}
 }
 
+// clientModules are the third-party modules connectors may depend on:
+// golang.org/x/net, and fasthttp with what it needs, which is egress's
+// client for plain HTTP (connectors/egress/direct.go).
+var clientModules = []string{"golang.org/x/net/", "golang.org/x/text/", "github.com/valyala/",
+	"github.com/klauspost/compress/", "github.com/molecule-man/go-brrr/"}
+
 // TestImports keeps connectors free of engine, flows and web, and of
-// third-party modules other than golang.org/x/net.
+// third-party modules other than clientModules.
 func TestImports(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", "github.com/switchyard/switchyard/connectors/...").Output()
 	if err != nil {
 		t.Skipf("go list: %v", err)
 	}
 	for _, pkg := range strings.Fields(string(out)) {
-		if strings.HasPrefix(pkg, "golang.org/x/net/") || strings.HasPrefix(pkg, "github.com/switchyard/switchyard/connectors") {
+		if strings.HasPrefix(pkg, "github.com/switchyard/switchyard/connectors") || slices.ContainsFunc(clientModules, func(m string) bool {
+			return strings.HasPrefix(pkg+"/", m)
+		}) {
 			continue
 		}
 		t.Errorf("connectors depend on %s", pkg)

@@ -53,7 +53,7 @@ func (p *Policy) Dialer() *net.Dialer {
 // are ignored, since a proxy would dial on the client's behalf and bypass
 // the check.
 func NewTransport(p *Policy) http.RoundTripper {
-	return &transport{base: &http.Transport{
+	return &transport{direct: newDirectTransport(p), base: &http.Transport{
 		Proxy:                 nil,
 		DialContext:           p.Dialer().DialContext,
 		ForceAttemptHTTP2:     true,
@@ -83,10 +83,12 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 	return CheckURL(req.URL)
 }
 
-// transport checks each request's URL before handing it to the base
-// transport, whose dialer checks the IP.
+// transport checks each request's URL before handing it on, plain HTTP
+// to direct and HTTPS to base; both dial with the policy's dialer, which
+// checks the IP.
 type transport struct {
-	base *http.Transport
+	direct *directTransport
+	base   *http.Transport
 }
 
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -96,12 +98,18 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, err
 	}
+	if req.URL.Scheme == "http" {
+		return t.direct.RoundTrip(req)
+	}
 	return t.base.RoundTrip(req)
 }
 
 // CloseIdleConnections lets http.Client.CloseIdleConnections reach the
-// pool.
-func (t *transport) CloseIdleConnections() { t.base.CloseIdleConnections() }
+// pools.
+func (t *transport) CloseIdleConnections() {
+	t.direct.client.CloseIdleConnections()
+	t.base.CloseIdleConnections()
+}
 
 // CheckURL refuses URLs that are not http or https, have no host, or whose
 // host is a non-canonical numeric IPv4 form such as "2130706433", "127.1",

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -36,13 +37,14 @@ type listed struct {
 	ImportPath string
 	ForTest    string
 	Deps       []string
+	Imports    []string
 }
 
 // goList runs go list -deps -json over the module, with -test when tests
 // is set, and returns every package and test variant it reports.
 func goList(t *testing.T, tests bool) []listed {
 	t.Helper()
-	args := []string{"list", "-deps", "-json=ImportPath,ForTest,Deps"}
+	args := []string{"list", "-deps", "-json=ImportPath,ForTest,Deps,Imports"}
 	if tests {
 		args = append(args, "-test")
 	}
@@ -128,7 +130,7 @@ var rules = []struct {
 	testsToo bool
 }{
 	{rule{"engine never imports web, Fiber, templ or connectors/all",
-		below(engine), anyOf(web, fiber, fasthttp, templ, connectorsAll)}, true},
+		below(engine), anyOf(web, fiber, templ, connectorsAll)}, true},
 	{rule{"engine never imports a store package or bbolt",
 		func(pkg string, external bool) bool { return pkg == engine && !external },
 		func(dep string) bool { return isStore(dep) || under(dep, bbolt) }}, true},
@@ -140,7 +142,7 @@ var rules = []struct {
 	{rule{"auth imports neither the engine nor HTTP",
 		func(pkg string, external bool) bool { return pkg == auth && !external }, anyOf(engine, web, fiber, fasthttp, templ, bbolt)}, true},
 	{rule{"flows imports neither the engine, web, bbolt nor Fiber",
-		below(flows), anyOf(engine, web, auth, bbolt, fiber, fasthttp)}, true},
+		below(flows), anyOf(engine, web, auth, bbolt, fiber)}, true},
 	{rule{"connectors import neither the engine, flows nor web",
 		below(connectors), anyOf(engine, flows, web, auth)}, true},
 	{rule{"nothing imports cmd",
@@ -180,6 +182,31 @@ func TestImportRules(t *testing.T) {
 		}
 		if seen == 0 {
 			t.Fatal("no package matched any rule: the module path changed?")
+		}
+	}
+}
+
+// fasthttpImporters may import fasthttp themselves: web serves HTTP with it
+// (through Fiber), and connectors/egress sends plain-HTTP requests with it
+// (direct.go). Everything else reaches it only through them, so the engine
+// and flows depend on it only as egress's client.
+var fasthttpImporters = []string{web, mod + "/connectors/egress"}
+
+func TestFasthttpImportedOnlyByItsOwners(t *testing.T) {
+	for _, tests := range []bool{false, true} {
+		for _, p := range goList(t, tests) {
+			if !strings.HasPrefix(p.ImportPath, mod) {
+				continue
+			}
+			pkg, _ := base(p.ImportPath)
+			if slices.Contains(fasthttpImporters, pkg) || under(pkg, mod+"/cmd") {
+				continue
+			}
+			for _, imp := range p.Imports {
+				if imp, _, _ = strings.Cut(imp, " "); under(imp, fasthttp) {
+					t.Errorf("%s imports %s; only %v may", p.ImportPath, imp, fasthttpImporters)
+				}
+			}
 		}
 	}
 }
