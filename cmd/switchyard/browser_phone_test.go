@@ -68,6 +68,14 @@ const overflowJS = `(() => {
   return JSON.stringify({w, sw, out});
 })()`
 
+// phoneNavCurrentInView reports whether the navigation's current link lies
+// wholly inside the navigation's visible box.
+const phoneNavCurrentInView = `(() => {
+  const nav = document.querySelector(".topbar nav"), cur = nav.querySelector('[aria-current="page"]');
+  const n = nav.getBoundingClientRect(), c = cur.getBoundingClientRect();
+  return c.left >= n.left - 1 && c.right <= n.right + 1;
+})()`
+
 // TestBrowserPhoneNoSideScroll: at 390 px wide no page scrolls sideways,
 // with a flow of long names and URLs and a run with a big payload; on the
 // flows list the enabled switch and the actions are on screen. It also
@@ -153,6 +161,26 @@ func TestBrowserPhoneNoSideScroll(t *testing.T) {
 		}
 	}
 	b.screenshot("phone-flows.png")
+
+	// The navigation is one row that scrolls sideways, under the brand and
+	// the user; on a page far along it the current link is in view, and
+	// every link can be reached.
+	for _, path := range []string{"/flows", "/settings"} {
+		b.open(path)
+		b.visible("#main")
+		if h := brEval[float64](b, `document.querySelector(".topbar").getBoundingClientRect().height`); h > 110 {
+			t.Errorf("%s at 390 px: the top bar is %.0f px tall, want one row of links under the brand (≤ 110)", path, h)
+		}
+		if !brEval[bool](b, phoneNavCurrentInView) {
+			t.Errorf("%s at 390 px: the current page's link is scrolled out of the navigation", path)
+		}
+	}
+	b.screenshot("phone-settings.png")
+	b.click(`.topbar nav a[href="/refused"]`)
+	b.visible("#main")
+	if loc := b.location(); !strings.HasSuffix(loc, "/refused") {
+		t.Errorf("the Refused link in the phone navigation went to %s", loc)
+	}
 	b.open("/flows/new")
 	b.visible("#templates")
 	b.screenshot("phone-gallery.png")

@@ -254,7 +254,20 @@
   }
   setInterval(tick, 1000);
 
+  // On a phone the navigation scrolls sideways (app.css): the current
+  // page's link is brought into view, without scrolling the page.
+  function showCurrentNav() {
+    var nav = document.querySelector(".topbar nav");
+    var cur = nav && nav.querySelector('[aria-current="page"]');
+    if (!cur || nav.scrollWidth <= nav.clientWidth) return;
+    var left = cur.offsetLeft - nav.offsetLeft;
+    if (left + cur.offsetWidth > nav.scrollLeft + nav.clientWidth || left < nav.scrollLeft) {
+      nav.scrollLeft = Math.max(0, left - 16);
+    }
+  }
+
   function init() {
+    showCurrentNav();
     document.querySelectorAll("[data-live-src]").forEach(live);
     syncVerify();
     browserZone();
