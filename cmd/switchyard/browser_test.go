@@ -596,6 +596,11 @@ func TestBrowserScreenshots(t *testing.T) {
 
 	b.open("/flows")
 	b.visible("#flow-orders-to-fulfilment")
+	// At 1,280 px the flows table fits: every action, Delete last, on
+	// screen without scrolling the table sideways.
+	if w := brEval[[]float64](b, `(() => { const t = document.querySelector(".table-wrap:has(> #flows-table)"); return [t.scrollWidth, t.clientWidth]; })()`); w[0] > w[1] {
+		t.Errorf("the flows table scrolls sideways at 1,280 px: %.0f px in %.0f", w[0], w[1])
+	}
 	b.screenshot("flows.png")
 
 	b.open("/flows/orders-to-fulfilment/edit")
