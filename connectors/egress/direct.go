@@ -2,7 +2,6 @@ package egress
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -106,7 +105,7 @@ func retryDirect(req *fasthttp.Request, attempts int, err error) (resetTimeout, 
 }
 
 // excludedHeaders are written by the transport itself, as net/http does.
-var excludedHeaders = map[string]bool{"Host": true, "Content-Length": true, "Transfer-Encoding": true, "Trailer": true, "Connection": true}
+var excludedHeaders = map[string]bool{"Host": true, "Content-Length": true, "Transfer-Encoding": true, "Trailer": true}
 
 // RoundTrip implements http.RoundTripper.
 func (t *directTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -118,34 +117,23 @@ func (t *directTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if host == "" {
 		host = req.URL.Host
 	}
-	if !httpguts.ValidHostHeader(host) {
-		return nil, fmt.Errorf("egress: invalid Host header %q", host)
+	if err := checkHeaders(host, req.Header); err != nil {
+		return nil, err
 	}
+	freq := fasthttp.AcquireRequest()
+	freq.Header.DisableNormalizing()
+	freq.Header.SetNoDefaultContentType(true)
 	for k, vs := range req.Header {
-		if !httpguts.ValidHeaderFieldName(k) {
-			return nil, fmt.Errorf("egress: invalid header field name %q", k)
-		}
 		for _, v := range vs {
-			if !httpguts.ValidHeaderFieldValue(v) {
-				return nil, fmt.Errorf("egress: invalid header field value for %q", k)
+			if !excludedHeaders[k] {
+				freq.Header.Add(k, v)
 			}
 		}
 	}
-	freq, fresp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-	freq.Header.DisableNormalizing()
-	freq.Header.SetNoDefaultContentType(true)
 	freq.SetRequestURI("http://" + req.URL.Host + req.URL.RequestURI())
 	freq.Header.SetMethod(req.Method)
 	freq.UseHostHeader = true
 	freq.Header.SetHost(host)
-	for k, vs := range req.Header {
-		if excludedHeaders[k] {
-			continue
-		}
-		for _, v := range vs {
-			freq.Header.Add(k, v)
-		}
-	}
 	if u := req.URL.User; u != nil && req.Header.Get("Authorization") == "" {
 		// As net/http does for credentials in the URL.
 		pass, _ := u.Password()
@@ -165,7 +153,9 @@ func (t *directTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	// fasthttp cannot be interrupted: the call runs on its own goroutine,
 	// so that a cancelled step (a shutdown, a cancelled run) returns at
-	// once; the abandoned call ends by its deadline.
+	// once; the abandoned call ends by its deadline, and its request and
+	// response are left to the collector instead of their pools.
+	fresp := fasthttp.AcquireResponse()
 	done := make(chan error, 1)
 	go func() { done <- t.client.DoDeadline(freq, fresp, deadline) }()
 	select {
@@ -177,17 +167,35 @@ func (t *directTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	defer fasthttp.ReleaseResponse(fresp)
 	if err != nil {
 		if ctxDeadline && errors.Is(err, fasthttp.ErrTimeout) {
-			// The context's own deadline, reached: its timer may not have
-			// fired yet, and callers tell a step's timeout by ctx.Err().
-			select {
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			case <-time.After(time.Until(deadline) + 50*time.Millisecond):
-			}
+			// fasthttp gave up at the context's deadline, perhaps just
+			// before the context's timer fired; callers tell a step's
+			// timeout by ctx.Err().
+			<-ctx.Done()
+			return nil, ctx.Err()
 		}
-		return nil, directError(err, ctx)
+		return nil, directError(err)
 	}
 	return responseOf(req, fresp), nil
+}
+
+// checkHeaders refuses what net/http's Transport refuses before sending:
+// a CR or LF in a header or the Host would end it early, and fasthttp
+// writes what it is given.
+func checkHeaders(host string, h http.Header) error {
+	if !httpguts.ValidHostHeader(host) {
+		return fmt.Errorf("egress: invalid Host header %q", host)
+	}
+	for k, vs := range h {
+		if !httpguts.ValidHeaderFieldName(k) {
+			return fmt.Errorf("egress: invalid header field name %q", k)
+		}
+		for _, v := range vs {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				return fmt.Errorf("egress: invalid header field value for %q", k)
+			}
+		}
+	}
+	return nil
 }
 
 // requestBody reads and closes req's body (nil when it has none).
@@ -207,10 +215,7 @@ func requestBody(req *http.Request) ([]byte, error) {
 // http.Response for req.
 func responseOf(req *http.Request, fresp *fasthttp.Response) *http.Response {
 	code := fresp.StatusCode()
-	body := bytes.Clone(fresp.Body())
-	if body == nil {
-		body = []byte{}
-	}
+	body := bytes.Clone(fresp.Body()) // fresp goes back to its pool
 	resp := &http.Response{
 		Status:     strconv.Itoa(code) + " " + http.StatusText(code),
 		StatusCode: code,
@@ -222,8 +227,7 @@ func responseOf(req *http.Request, fresp *fasthttp.Response) *http.Response {
 		Request:       req,
 	}
 	// The framing reads as net/http gives it: a chunked answer's length
-	// unknown and its Transfer-Encoding out of the headers, a HEAD's the
-	// one announced.
+	// unknown, a HEAD's the one announced.
 	switch n := fresp.Header.ContentLength(); {
 	case n == -1:
 		resp.ContentLength, resp.TransferEncoding = -1, []string{"chunked"}
@@ -233,23 +237,24 @@ func responseOf(req *http.Request, fresp *fasthttp.Response) *http.Response {
 		resp.ContentLength = int64(n)
 	}
 	for k, v := range fresp.Header.All() {
-		if name := string(k); !strings.EqualFold(name, "Transfer-Encoding") {
-			resp.Header.Add(name, string(v))
+		name, value := string(k), string(v)
+		// net/http takes these two out: the framing, and a Connection
+		// that only says close (resp.Close tells it).
+		if strings.EqualFold(name, "Transfer-Encoding") || strings.EqualFold(name, "Connection") && strings.EqualFold(value, "close") {
+			continue
 		}
+		resp.Header.Add(name, value)
 	}
 	return resp
 }
 
 // directError words fasthttp's errors as net/http's would read, so that
 // connectors.FromTransportError classifies them the same way.
-func directError(err error, ctx context.Context) error {
+func directError(err error) error {
 	switch {
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		return fmt.Errorf("read response body: %w: over %d MiB", ErrResponseTooLarge, MaxResponseBody>>20)
 	case errors.Is(err, fasthttp.ErrTimeout), errors.Is(err, fasthttp.ErrDialTimeout):
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
 		return fmt.Errorf("no answer in time: %w", os.ErrDeadlineExceeded)
 	case errors.Is(err, fasthttp.ErrConnectionClosed), errors.Is(err, io.EOF):
 		return fmt.Errorf("the server closed the connection before answering: %w", io.ErrUnexpectedEOF)

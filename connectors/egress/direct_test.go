@@ -79,8 +79,8 @@ func newTestRequest(t *testing.T, ctx context.Context, method, url, body string)
 // TestDirectSendsWhatNetHTTPSends: a plain-HTTP request through the direct
 // transport reaches the server as the same request through net/http's
 // Transport: method, target, Host, headers (several values, credentials
-// from the URL) and body; and the answer reads the same, whether its
-// length is announced, chunked or that of a HEAD.
+// from the URL, Connection: close) and body; and the answer reads the
+// same, whether its length is announced, chunked or that of a HEAD.
 func TestDirectSendsWhatNetHTTPSends(t *testing.T) {
 	srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Answer", "yes")
@@ -107,6 +107,9 @@ func TestDirectSendsWhatNetHTTPSends(t *testing.T) {
 		req.Header.Add("X-Many", "two")
 		req.Header.Set("User-Agent", "switchyard-test")
 		req.Host = "api.example.test"
+		if method == http.MethodHead {
+			req.Header.Set("Connection", "close") // and the connection goes after the answer
+		}
 		return req
 	}
 	direct := &http.Client{Transport: newDirectTransport(loopback)}

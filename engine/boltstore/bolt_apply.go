@@ -278,11 +278,9 @@ func (s *Store) update(fn func(tx *bolt.Tx) error) error {
 			return nil
 		})
 	})
-	if p, ok := err.(*applyPanic); ok {
-		if memoryFault(p.value) {
-			s.faulted.Store(true)
-			return fmt.Errorf("store: writing %s: %w: %v", DBFileName, ErrDatabaseDamaged, p.value)
-		}
+	if p, ok := err.(*applyPanic); ok && memoryFault(p.value) {
+		s.faulted.Store(true)
+		return fmt.Errorf("store: writing %s: %w: %v", DBFileName, ErrDatabaseDamaged, p.value)
 	}
 	return err
 }

@@ -259,11 +259,9 @@
   function showCurrentNav() {
     var nav = document.querySelector(".topbar nav");
     var cur = nav && nav.querySelector('[aria-current="page"]');
-    if (!cur || nav.scrollWidth <= nav.clientWidth) return;
+    if (!cur) return;
     var left = cur.offsetLeft - nav.offsetLeft;
-    if (left + cur.offsetWidth > nav.scrollLeft + nav.clientWidth || left < nav.scrollLeft) {
-      nav.scrollLeft = Math.max(0, left - 16);
-    }
+    if (left + cur.offsetWidth > nav.clientWidth) nav.scrollLeft = left - 16;
   }
 
   function init() {
