@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -16,9 +17,9 @@ import (
 )
 
 // The Data store page: namespaces, their values, and forms to add, edit
-// and delete a value. A value is typed as text, a number, yes/no or (for
-// lists and objects) JSON, so a simple value never has to be written as
-// JSON.
+// and delete a value. A value is typed as text, a number, yes/no, a list
+// of text (a line each) or named values (rows), so that only lists and
+// objects nested inside each other have to be written as JSON.
 
 // storePage answers GET /store: every namespace.
 func (s *Server) storePage(c *fiber.Ctx) error {
@@ -78,49 +79,134 @@ func (s *Server) storeEditPage(c *fiber.Ctx) error {
 		return err
 	}
 	f := views.StoreForm{Page: s.pageProps(c, "Edit "+key, "store"), Namespace: ns, Key: key, Expires: e.ExpiresAt}
-	f.Type, f.Value = formValue(e.Value)
+	f.Type, f.Value, f.Rows = formValue(e.Value)
 	return render(c, fiber.StatusOK, views.StoreEdit(f))
 }
 
-// formValue picks the form's kind for a stored value and its text.
-func formValue(v []byte) (kind, text string) {
+// formValue picks the form's kind for a stored value (the first of
+// StoreTypes it fits) and fills the form's inputs with it.
+func formValue(v []byte) (kind, text string, rows []views.StoreRow) {
+	for _, t := range views.StoreTypes {
+		if text, rows, ok := formValueAs(t[0], v); ok {
+			return t[0], text, rows
+		}
+	}
+	return views.StoreJSON, string(v), nil
+}
+
+// formValueAs fills the form's inputs of kind with a stored value; ok is
+// false when the value does not fit the kind (saving the inputs again
+// would store another value).
+func formValueAs(kind string, v []byte) (text string, rows []views.StoreRow, ok bool) {
+	switch kind {
+	case views.StoreJSON:
+		return prettyJSON(v), nil, true
+	case views.StoreObject:
+		rows, ok = objectRows(v)
+		return "", rows, ok
+	}
 	var x any
-	if err := json.Unmarshal(v, &x); err != nil {
-		return views.StoreJSON, string(v)
+	if json.Unmarshal(v, &x) != nil {
+		return "", nil, false
 	}
 	switch t := x.(type) {
 	case string:
-		return views.StoreText, t
+		return t, nil, kind == views.StoreText
 	case float64:
-		return views.StoreNumber, string(bytes.TrimSpace(v))
+		return string(bytes.TrimSpace(v)), nil, kind == views.StoreNumber
 	case bool:
-		if t {
-			return views.StoreBool, "yes"
+		return yesNo(t), nil, kind == views.StoreBool
+	case []any:
+		if kind != views.StoreList || len(t) == 0 {
+			return "", nil, false
 		}
-		return views.StoreBool, "no"
+		lines := make([]string, len(t))
+		for i, e := range t {
+			s, isText := e.(string)
+			if !isText || !fitsLine(s) {
+				return "", nil, false
+			}
+			lines[i] = s
+		}
+		return strings.Join(lines, "\n"), nil, true
 	}
-	return views.StoreJSON, prettyJSON(v)
+	return "", nil, false
 }
 
-// parseFormValue turns the form's kind and text into the JSON stored.
-func parseFormValue(kind, text string) (engine.KVValue, string) {
+// fitsLine reports whether text survives being a line of its own in a
+// text box and read back (trimmed, with empty lines left out).
+func fitsLine(s string) bool {
+	return s != "" && s == strings.TrimSpace(s) && !strings.ContainsAny(s, "\r\n")
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// objectRows reads an object of text, numbers and yes/no as rows, in its
+// members' order; ok is false for anything else (another kind of value,
+// members nested or null, a name given twice, text on several lines).
+func objectRows(v []byte) (rows []views.StoreRow, ok bool) {
+	d := json.NewDecoder(bytes.NewReader(v))
+	d.UseNumber()
+	if tok, err := d.Token(); err != nil || tok != json.Delim('{') {
+		return nil, false
+	}
+	seen := map[string]bool{}
+	for d.More() {
+		tok, err := d.Token()
+		name, isName := tok.(string)
+		if err != nil || !isName || name == "" || seen[name] || !fitsLine(name) {
+			return nil, false
+		}
+		seen[name] = true
+		if tok, err = d.Token(); err != nil {
+			return nil, false
+		}
+		row := views.StoreRow{Name: name}
+		switch t := tok.(type) {
+		case string:
+			if t != strings.TrimSpace(t) || strings.ContainsAny(t, "\r\n") {
+				return nil, false // an input of one line, trimmed, could not give it back
+			}
+			row.Type, row.Value = views.StoreText, t
+		case json.Number:
+			row.Type, row.Value = views.StoreNumber, t.String()
+		case bool:
+			row.Type, row.Value = views.StoreBool, yesNo(t)
+		default:
+			return nil, false
+		}
+		rows = append(rows, row)
+	}
+	return rows, len(rows) > 0
+}
+
+// parseFormValue turns the form's kind and inputs into the JSON stored;
+// the message says what is wrong with them otherwise.
+func parseFormValue(kind, text string, rows []views.StoreRow) (engine.KVValue, string) {
 	switch kind {
 	case views.StoreText:
 		return jsonText(text), ""
-	case views.StoreNumber:
-		t := strings.TrimSpace(text)
-		if _, err := strconv.ParseFloat(t, 64); err != nil || !json.Valid([]byte(t)) {
-			return nil, "not a number: write digits such as 42, -7 or 3.5"
+	case views.StoreNumber, views.StoreBool:
+		return scalarValue(kind, text)
+	case views.StoreList:
+		var items []string
+		for line := range strings.Lines(text) {
+			if item := strings.TrimSpace(line); item != "" {
+				items = append(items, item)
+			}
 		}
-		return engine.KVValue(t), ""
-	case views.StoreBool:
-		switch strings.ToLower(strings.TrimSpace(text)) {
-		case "yes", "true", "on", "1":
-			return engine.KVValue("true"), ""
-		case "no", "false", "off", "0":
-			return engine.KVValue("false"), ""
+		if len(items) == 0 {
+			return nil, "write at least one item, one per line"
 		}
-		return nil, "write yes or no"
+		b, _ := connectors.EncodeJSON(items) // text always encodes
+		return engine.KVValue(b), ""
+	case views.StoreObject:
+		return objectValue(rows)
 	case views.StoreJSON:
 		var buf bytes.Buffer
 		if err := json.Compact(&buf, []byte(strings.TrimSpace(text))); err != nil {
@@ -129,6 +215,60 @@ func parseFormValue(kind, text string) (engine.KVValue, string) {
 		return engine.KVValue(buf.Bytes()), ""
 	}
 	return nil, "choose a kind of value"
+}
+
+// scalarValue is a number or yes/no as JSON.
+func scalarValue(kind, text string) (engine.KVValue, string) {
+	if kind == views.StoreNumber {
+		t := strings.TrimSpace(text)
+		if _, err := strconv.ParseFloat(t, 64); err != nil || !json.Valid([]byte(t)) {
+			return nil, "not a number: write digits such as 42, -7 or 3.5"
+		}
+		return engine.KVValue(t), ""
+	}
+	switch strings.ToLower(strings.TrimSpace(text)) {
+	case "yes", "true", "on", "1":
+		return engine.KVValue("true"), ""
+	case "no", "false", "off", "0":
+		return engine.KVValue("false"), ""
+	}
+	return nil, "write yes or no"
+}
+
+// objectValue is the rows as a JSON object, its members in the rows'
+// order; rows with neither name nor value are left out.
+func objectValue(rows []views.StoreRow) (engine.KVValue, string) {
+	out := []byte{'{'}
+	seen := map[string]bool{}
+	for i, r := range rows {
+		name := strings.TrimSpace(r.Name)
+		if name == "" && strings.TrimSpace(r.Value) == "" {
+			continue
+		}
+		at := "row " + strconv.Itoa(i+1)
+		switch {
+		case name == "":
+			return nil, at + ": give the value a name"
+		case seen[name]:
+			return nil, at + ": the name " + strconv.Quote(name) + " is given twice"
+		}
+		seen[name] = true
+		value, msg := jsonText(r.Value), ""
+		if r.Type != views.StoreText {
+			value, msg = scalarValue(r.Type, r.Value)
+		}
+		if msg != "" {
+			return nil, at + " (" + name + "): " + msg
+		}
+		if len(out) > 1 {
+			out = append(out, ',')
+		}
+		out = append(append(append(out, jsonText(name)...), ':'), value...)
+	}
+	if len(out) == 1 {
+		return nil, "give at least one name and value"
+	}
+	return engine.KVValue(append(out, '}')), ""
 }
 
 // jsonText is text as a JSON string, with <, > and & as written (not
@@ -140,10 +280,12 @@ func jsonText(text string) engine.KVValue {
 
 // storeSaveUI answers POST /store (a new value, namespace and key from
 // the form) and POST /store/{namespace}/{key}/edit. Errors are shown next
-// to their fields.
+// to their fields. With _op it saves nothing and shows the form again:
+// "kind" in the kind chosen (what was typed carried over where it fits),
+// "rows" with more empty rows.
 func (s *Server) storeSaveUI(c *fiber.Ctx) error {
 	f := views.StoreForm{Page: s.pageProps(c, "Edit value", "store"), Type: c.FormValue("type"), Value: c.FormValue("value"),
-		TTL: c.FormValue("ttl"), Errors: map[string][]string{}}
+		Rows: storeFormRows(c), TTL: c.FormValue("ttl"), Errors: map[string][]string{}}
 	if c.Params("namespace") == "" {
 		f.New = true
 		f.Namespace, f.Key = strings.TrimSpace(c.FormValue("namespace")), c.FormValue("key")
@@ -153,10 +295,21 @@ func (s *Server) storeSaveUI(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	value, msg := parseFormValue(f.Type, f.Value)
+	switch c.FormValue("_op") {
+	case "kind":
+		f.Value, f.Rows = carryOver(c.FormValue("shown"), f)
+		return s.storeForm(c, fiber.StatusOK, f)
+	case "rows":
+		f.Rows = filledRows(f.Rows) // the form adds the blanks
+		for range 3 {
+			f.Rows = append(f.Rows, views.StoreRow{Type: views.StoreText})
+		}
+		return s.storeForm(c, fiber.StatusOK, f)
+	}
+	value, msg := parseFormValue(f.Type, f.Value, f.Rows)
 	if msg != "" {
 		f.Errors["value"] = append(f.Errors["value"], msg)
-		return s.storeFormAgain(c, f)
+		return s.storeForm(c, fiber.StatusUnprocessableEntity, f)
 	}
 	value, ttl, err := kvInput(kvPutRequest{Value: value, TTL: f.TTL})
 	if err == nil {
@@ -174,13 +327,54 @@ func (s *Server) storeSaveUI(c *fiber.Ctx) error {
 	default:
 		return err
 	}
-	return s.storeFormAgain(c, f)
+	return s.storeForm(c, fiber.StatusUnprocessableEntity, f)
 }
 
-// storeFormAgain shows a refused form again, with its errors, 422.
-func (s *Server) storeFormAgain(c *fiber.Ctx, f views.StoreForm) error {
+// storeFormRows reads the rows of named values the form posted.
+func storeFormRows(c *fiber.Ctx) []views.StoreRow {
+	args := c.Request().PostArgs()
+	names, types, values := args.PeekMulti("row.name"), args.PeekMulti("row.type"), args.PeekMulti("row.value")
+	rows := make([]views.StoreRow, len(names))
+	for i, n := range names {
+		rows[i] = views.StoreRow{Name: string(n), Type: views.StoreText}
+		if i < len(types) {
+			rows[i].Type = string(types[i])
+		}
+		if i < len(values) {
+			rows[i].Value = string(values[i])
+		}
+	}
+	return filledRows(rows)
+}
+
+// filledRows leaves out the rows with neither name nor value (the form's
+// blanks, which it adds again).
+func filledRows(rows []views.StoreRow) []views.StoreRow {
+	return slices.DeleteFunc(rows, func(r views.StoreRow) bool {
+		return strings.TrimSpace(r.Name) == "" && strings.TrimSpace(r.Value) == ""
+	})
+}
+
+// carryOver is what the form shows after its kind changed from shown to
+// f.Type: the value typed so far, when it fits the new kind; else the
+// text as typed, when both kinds are typed in the box; else nothing.
+func carryOver(shown string, f views.StoreForm) (string, []views.StoreRow) {
+	if v, msg := parseFormValue(shown, f.Value, f.Rows); msg == "" {
+		if text, rows, ok := formValueAs(f.Type, v); ok {
+			return text, rows
+		}
+	}
+	if shown != views.StoreObject && f.Type != views.StoreObject {
+		return f.Value, nil
+	}
+	return "", nil
+}
+
+// storeForm shows the form again (refused, or changed by an _op), on the
+// page it came from.
+func (s *Server) storeForm(c *fiber.Ctx, status int, f views.StoreForm) error {
 	if !f.New {
-		return render(c, fiber.StatusUnprocessableEntity, views.StoreEdit(f))
+		return render(c, status, views.StoreEdit(f))
 	}
 	p := views.StoreProps{Page: s.pageProps(c, "Data store", "store"), Form: f}
 	if engine.CheckKVNamespace(f.Namespace) == nil {
@@ -191,7 +385,7 @@ func (s *Server) storeFormAgain(c *fiber.Ctx, f views.StoreForm) error {
 			}
 		}
 	}
-	return render(c, fiber.StatusUnprocessableEntity, views.Store(p))
+	return render(c, status, views.Store(p))
 }
 
 // storeDeletePage answers GET /store/{namespace}/{key}/delete: are you

@@ -77,6 +77,67 @@ func TestUIDataStore(t *testing.T) {
 	if e, _ := f.eng.KVGet(ctx, "bot", "count"); string(e.Value) != "7" {
 		t.Errorf("a refused edit changed the value: %s", e.Value)
 	}
+	// Lists and named values need no JSON: lines, and rows of name, kind
+	// and value, stored in the rows' order; the edit form gives them back
+	// the same way, and only nested values fall back to JSON.
+	if code, page := add("emails", "list", "ada@example.com\r\n\r\n  bob@example.com \r\n"); code != 303 {
+		t.Fatalf("add a list: %d %.400s", code, page)
+	}
+	rows := url.Values{"namespace": {"bot"}, "key": {"plan"}, "type": {"object"},
+		"row.name": {"tier", "", "seats", "active"}, "row.type": {"text", "text", "number", "bool"}, "row.value": {"Gold <b>", "", " 5 ", "yes"}}
+	if r, page := b.post("/store", rows); r.StatusCode != 303 {
+		t.Fatalf("add named values: %d %.400s", r.StatusCode, page)
+	}
+	for key, want := range map[string]string{"emails": `["ada@example.com","bob@example.com"]`, "plan": `{"tier":"Gold <b>","seats":5,"active":true}`} {
+		if e, err := f.eng.KVGet(ctx, "bot", key); err != nil || string(e.Value) != want {
+			t.Errorf("%s stored %s (%v), want %s", key, e.Value, err, want)
+		}
+	}
+	_, page = b.do("GET", "/store/bot/emails/edit", nil)
+	if !strings.Contains(page, `<option value="list" selected`) || !strings.Contains(page, ">ada@example.com\nbob@example.com</textarea>") {
+		t.Errorf("edit a list: %.3000s", page)
+	}
+	_, page = b.do("GET", "/store/bot/plan/edit", nil)
+	if !strings.Contains(page, `<option value="object" selected`) || strings.Contains(page, `id="store-form-value"`) ||
+		!strings.Contains(page, `id="store-row-0-name" name="row.name" value="tier"`) || !strings.Contains(page, `id="store-row-1-value" name="row.value" value="5"`) ||
+		!strings.Contains(page, `id="store-row-3-name"`) {
+		t.Errorf("edit named values: %.4000s", page)
+	}
+	_, page = b.do("GET", "/store/bot/tags/edit", nil)
+	if !strings.Contains(page, `<option value="json" selected`) {
+		t.Errorf("a nested list is not offered as JSON: %.3000s", page)
+	}
+	for _, c := range []struct {
+		names, types, values []string
+		msg                  string
+	}{
+		{[]string{"", "b"}, []string{"text", "text"}, []string{"x", "y"}, "row 1: give the value a name"},
+		{[]string{"a", "a"}, []string{"text", "text"}, []string{"x", "y"}, `row 2: the name "a" is given twice`},
+		{[]string{"a", "n"}, []string{"text", "number"}, []string{"x", "many"}, "row 2 (n): not a number"},
+		{[]string{"", ""}, []string{"text", "text"}, []string{"", ""}, "give at least one name and value"},
+	} {
+		r, page := b.post("/store/bot/plan/edit", url.Values{"type": {"object"}, "row.name": c.names, "row.type": c.types, "row.value": c.values})
+		i := strings.Index(page, `id="store-form-value-error"`)
+		if r.StatusCode != 422 || i < 0 || !strings.Contains(html.UnescapeString(page[i:min(len(page), i+300)]), c.msg) {
+			t.Errorf("rows %q: %d, want %q", c.names, r.StatusCode, c.msg)
+		}
+	}
+	// Changing the kind saves nothing and carries what was typed over.
+	r, page := b.post("/store/bot/plan/edit", url.Values{"_op": {"kind"}, "shown": {"json"}, "type": {"object"}, "value": {`{"city": "Oslo", "zip": 150}`}})
+	if r.StatusCode != 200 || !strings.Contains(page, `value="city"`) || !strings.Contains(page, `value="Oslo"`) || !strings.Contains(page, `value="150"`) {
+		t.Errorf("JSON to rows: %d %.3000s", r.StatusCode, page)
+	}
+	r, page = b.post("/store/bot/plan/edit", url.Values{"_op": {"kind"}, "shown": {"text"}, "type": {"list"}, "value": {"a\nb"}})
+	if r.StatusCode != 200 || !strings.Contains(page, ">a\nb</textarea>") {
+		t.Errorf("text to a list: %d %.3000s", r.StatusCode, page)
+	}
+	r, page = b.post("/store/bot/plan/edit", url.Values{"_op": {"rows"}, "type": {"object"}, "row.name": {"a"}, "row.type": {"text"}, "row.value": {"x"}})
+	if r.StatusCode != 200 || !strings.Contains(page, `id="store-row-6-name"`) || strings.Contains(page, `id="store-row-7-name"`) {
+		t.Errorf("more rows: %d %.3000s", r.StatusCode, page)
+	}
+	if e, _ := f.eng.KVGet(ctx, "bot", "plan"); string(e.Value) != `{"tier":"Gold <b>","seats":5,"active":true}` {
+		t.Errorf("a kind change or more rows saved: %s", e.Value)
+	}
 	// Delete asks first; keys with a slash work in paths.
 	add("a/b", "text", "slash")
 	_, page = b.do("GET", "/store/bot/a%2Fb/delete", nil)

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -108,5 +110,96 @@ func TestBrowserDataStoreCounter(t *testing.T) {
 		if !strings.Contains(p, "422 (Unprocessable Entity)") || !strings.Contains(p, "/store/counter/conv:42/edit") {
 			t.Errorf("console: %s", p)
 		}
+	}
+}
+
+// TestBrowserDataStoreListAndRows: a user keeps a list of owners and a
+// customer's plan in the data store without writing JSON: the list a line
+// each, the plan as rows of name, kind and value (one added with "More
+// rows"). A flow reads both and posts them on; the service gets the list
+// and an object with a number and a yes/no in it. The edit form gives the
+// plan back as rows.
+//
+// Stable ids: #store-form-namespace, #store-form-key, #store-form-type,
+// #store-form-value, #store-form-value-help, #store-form-rows,
+// #store-row-N-name, #store-row-N-type, #store-row-N-value,
+// #store-more-rows, #store-save.
+func TestBrowserDataStoreListAndRows(t *testing.T) {
+	needChromium(t)
+	rec := newRecorder(t, nil)
+	in := newInstance(t)
+	in.start()
+	in.mustAPI(201, "POST", "/api/flows", fmt.Sprintf(`{
+	  "id": "handover", "name": "Handover", "enabled": true,
+	  "trigger": {"type": "webhook", "path": "handover"},
+	  "steps": [
+	    {"id": "owners", "use": "store.get", "with": {"namespace": "crm", "key": "owners"}},
+	    {"id": "plan", "use": "store.get", "with": {"namespace": "crm", "key": "plan"}},
+	    {"id": "tell", "use": "http.request", "with": {"url": %q, "method": "POST",
+	      "body": {"owners": "{{ steps.owners.output.value }}", "plan": "{{ steps.plan.output.value }}"}}}
+	  ]}`, rec.url))
+
+	b := newBrowser(t, in)
+	b.setUp(brUser, brPassword)
+	b.open("/store")
+	b.typeInto("#store-form-namespace", "crm")
+	b.typeInto("#store-form-key", "owners")
+	b.pick("#store-form-type", "list")
+	b.waitText("#store-form-value-help", "One item per line")
+	b.typeInto("#store-form-value", "ada@example.com\nbob@example.com")
+	b.click("#store-save")
+	b.visible("#flash")
+	b.waitText("#store-value-owners", "bob@example.com")
+
+	// On the namespace's page the form has the namespace already.
+	if got := b.value("#store-form-namespace"); got != "crm" {
+		t.Errorf("the add form's namespace on /store/crm is %q", got)
+	}
+	b.typeInto("#store-form-key", "plan")
+	b.pick("#store-form-type", "object")
+	b.visible("#store-form-rows")
+	b.gone("#store-form-value")
+	b.typeInto("#store-row-0-name", "tier")
+	b.typeInto("#store-row-0-value", "gold")
+	b.typeInto("#store-row-1-name", "seats")
+	b.pick("#store-row-1-type", "number")
+	b.typeInto("#store-row-1-value", "5")
+	b.typeInto("#store-row-2-name", "active")
+	b.pick("#store-row-2-type", "bool")
+	b.typeInto("#store-row-2-value", "yes")
+	b.click("#store-more-rows")
+	b.visible("#store-row-5-name")
+	if got := b.value("#store-row-1-value"); got != "5" {
+		t.Errorf("More rows lost what was typed: seats is %q", got)
+	}
+	b.typeInto("#store-row-3-name", "region")
+	b.typeInto("#store-row-3-value", "EU")
+	b.screenshot("data-store-rows.png")
+	b.click("#store-save")
+	b.visible("#flash")
+	b.waitText("#store-value-plan", "region")
+
+	if r := in.waitRun(in.hookJSON("handover", `{}`)); r.Status != "succeeded" {
+		t.Fatalf("run %s: %s %s", r.ID, r.Status, r.Error)
+	}
+	heard := rec.all()
+	want := `{"owners":["ada@example.com","bob@example.com"],"plan":{"tier":"gold","seats":5,"active":true,"region":"EU"}}`
+	var got, wanted any
+	if len(heard) != 1 || json.Unmarshal(heard[0].Body, &got) != nil || json.Unmarshal([]byte(want), &wanted) != nil || !sameJSON(got, wanted) {
+		t.Fatalf("the service heard %d requests: %s\nwant %s", len(heard), heard, want)
+	}
+
+	b.click("#edit-plan")
+	b.visible("#store-edit-title")
+	if got := b.value("#store-form-type"); got != "object" {
+		t.Errorf("the plan opens as %q, want object (rows)", got)
+	}
+	for id, want := range map[string]string{"#store-row-1-name": "seats", "#store-row-1-type": "number", "#store-row-1-value": "5", "#store-row-3-value": "EU"} {
+		if got := b.value(id); got != want {
+			t.Errorf("%s is %q, want %q", id, got, want)
+		}
+	}
+	if p := b.consoleProblems(); len(p) > 0 {
+		t.Errorf("console: %q", p)
 	}
 }

@@ -123,17 +123,22 @@
     if (window.htmx) window.htmx.trigger(field, "ref-inserted");
   });
 
-  // Keep keyboard focus where it was when the builder is swapped.
+  // Keep keyboard focus where it was when the builder, or the data
+  // store's form (after its kind changed), is swapped.
   var focusID = null;
-  document.addEventListener("htmx:beforeRequest", function (e) {
+  function keepsFocus(t) {
     // getAttribute: the builder form's field named "id" shadows form.id.
-    if (e.detail.target && e.detail.target.getAttribute("id") === "builder") {
+    var id = t && t.getAttribute("id");
+    return id === "builder" || id === "store-form";
+  }
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    if (keepsFocus(e.detail.target)) {
       var a = document.activeElement;
       focusID = a && a.id ? a.id : null;
     }
   });
   document.addEventListener("htmx:afterSettle", function (e) {
-    if (!e.detail.target || e.detail.target.getAttribute("id") !== "builder") return;
+    if (!keepsFocus(e.detail.target)) return;
     var errs = document.getElementById("form-errors");
     var el = errs || (focusID && document.getElementById(focusID));
     if (el) el.focus();

@@ -40,21 +40,30 @@ type StoreEntry struct {
 }
 
 // StoreForm is the form that adds or edits one value. A value is typed
-// as text, a number, yes/no or JSON (objects and lists): simple values are
-// written as they are, never as JSON.
+// as text, a number, yes/no, a list of text (one item per line) or named
+// values (rows of name, kind and value); only what fits none of those,
+// such as nested lists and objects, is written as JSON.
 type StoreForm struct {
 	Page PageProps
 	// New is true for "Add a value" (namespace and key are typed in).
 	New       bool
 	Namespace string
 	Key       string
-	// Type is one of StoreTypes' values; Value the text in the box.
+	// Type is one of StoreTypes' values; Value the text in the box (every
+	// kind but StoreObject), Rows the rows (StoreObject).
 	Type  string
 	Value string
+	Rows  []StoreRow
 	TTL   string
 	// Expires says when the value being edited expires now.
 	Expires *time.Time
 	Errors  map[string][]string
+}
+
+// StoreRow is one named value of an object: its name, its kind
+// (StoreText, StoreNumber or StoreBool) and its text.
+type StoreRow struct {
+	Name, Type, Value string
 }
 
 // The kinds of value the form offers.
@@ -62,11 +71,45 @@ const (
 	StoreText   = "text"
 	StoreNumber = "number"
 	StoreBool   = "bool"
+	StoreList   = "list"
+	StoreObject = "object"
 	StoreJSON   = "json"
 )
 
 // StoreTypes are the form's kinds of value, in the order offered.
-var StoreTypes = [][2]string{{StoreText, "Text"}, {StoreNumber, "Number"}, {StoreBool, "Yes / no"}, {StoreJSON, "List or object (JSON)"}}
+var StoreTypes = [][2]string{{StoreText, "Text"}, {StoreNumber, "Number"}, {StoreBool, "Yes / no"},
+	{StoreList, "List of text (one item per line)"}, {StoreObject, "Named values (rows)"}, {StoreJSON, "Anything else (JSON)"}}
+
+// StoreRowTypes are the kinds a named value can have.
+var StoreRowTypes = [][2]string{{StoreText, "Text"}, {StoreNumber, "Number"}, {StoreBool, "Yes / no"}}
+
+// storeBlankRows is how many empty rows follow the filled ones, for the
+// names a user adds; "More rows" adds as many again.
+const storeBlankRows = 3
+
+// storeRows are the rows the form shows: the filled ones, then blanks.
+func storeRows(f StoreForm) []StoreRow {
+	rows := append([]StoreRow(nil), f.Rows...)
+	for range storeBlankRows {
+		rows = append(rows, StoreRow{Type: StoreText})
+	}
+	return rows
+}
+
+// storeValueHelp says how to write a value of the kind.
+func storeValueHelp(kind string) string {
+	switch kind {
+	case StoreNumber:
+		return "Digits, such as 42, -7 or 3.5."
+	case StoreBool:
+		return "yes or no."
+	case StoreList:
+		return "One item per line; each is kept as text. Empty lines are left out."
+	case StoreJSON:
+		return `JSON, for lists and objects inside each other, such as [{"sku": "A-1", "qty": 2}].`
+	}
+	return "Text as it is: no quotes needed."
+}
 
 // StoreDeleteProps asks before a value is deleted.
 type StoreDeleteProps struct {
