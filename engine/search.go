@@ -1,10 +1,12 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,6 +14,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/switchyard/switchyard/internal/jsontext"
 )
 
 // Search of runs by payload. A store that offers it keeps an inverted
@@ -109,9 +113,7 @@ func ParseSearch(q string) ([]string, error) {
 			add(fieldTerm(path, value))
 			continue
 		}
-		for _, w := range splitWords(strings.ToLower(part)) {
-			add("w" + w)
-		}
+		eachWord(strings.ToLower(part), func(w string) { add("w" + w) })
 	}
 	if len(terms) == 0 {
 		return nil, badFilter("give at least one word")
@@ -159,34 +161,69 @@ func fieldTerm(path, value string) string {
 
 // wordBreak reports the characters that end a word.
 func wordBreak(r rune) bool {
-	if unicode.IsSpace(r) || unicode.IsControl(r) {
-		return true
+	if r < utf8.RuneSelf {
+		return asciiBreaks[r]
 	}
-	switch r {
-	case '"', '\'', '`', '(', ')', '[', ']', '{', '}', '<', '>', ',', ';', '|':
-		return true
-	}
-	return false
+	return unicode.IsSpace(r) || unicode.IsControl(r)
 }
 
-// splitWords yields the whole words of lowercased text, and the runs of
-// letters and digits inside each word that has other characters.
-func splitWords(s string) []string {
-	var out []string
-	for _, w := range strings.FieldsFunc(s, wordBreak) {
+// asciiBreaks is wordBreak of each ASCII character, looked up rather
+// than asked of package unicode for every byte of every indexed value.
+var asciiBreaks = func() (t [utf8.RuneSelf]bool) {
+	for r := range rune(utf8.RuneSelf) {
+		t[r] = unicode.IsSpace(r) || unicode.IsControl(r) || strings.ContainsRune("\"'`()[]{}<>,;|", r)
+	}
+	return t
+}()
+
+// inWordPart reports the characters of the letter and digit runs inside a
+// word.
+func inWordPart(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
+
+// eachWord calls yield with the whole words of lowercased text, and the
+// runs of letters and digits inside each word that has other characters.
+// It builds no lists: the indexer splits every value it reads.
+func eachWord(s string, yield func(string)) {
+	for len(s) > 0 {
+		w, rest := nextField(s, wordBreak)
+		s = rest
 		w = strings.TrimRight(w, ".:!?")
 		w = strings.TrimLeft(w, ".:!?")
 		if w == "" || len(w) > maxSearchWord || !utf8.ValidString(w) {
 			continue
 		}
-		out = append(out, w)
-		inner := strings.FieldsFunc(w, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
-		if len(inner) == 1 && inner[0] == w {
-			continue
+		yield(w)
+		if first, rest := nextField(w, func(r rune) bool { return !inWordPart(r) }); first == w && rest == "" {
+			continue // all letters and digits: no parts but itself
 		}
-		out = append(out, inner...)
+		for part := w; part != ""; {
+			var p string
+			p, part = nextField(part, func(r rune) bool { return !inWordPart(r) })
+			if p != "" {
+				yield(p)
+			}
+		}
 	}
-	return out
+}
+
+// nextField returns the first run of s between runes that sep reports
+// (empty when there is none) and what follows it, as strings.FieldsFunc
+// would split s.
+func nextField(s string, sep func(rune) bool) (field, rest string) {
+	start := len(s)
+	for i, r := range s {
+		if !sep(r) {
+			start = i
+			break
+		}
+	}
+	s = s[start:]
+	for i, r := range s {
+		if sep(r) {
+			return s[:i], s[i:]
+		}
+	}
+	return s, ""
 }
 
 // searchSkipsHeader reports request headers that are not indexed: those
@@ -226,6 +263,15 @@ const redactedValue = "[redacted]"
 type termSet struct {
 	m   map[string]struct{}
 	out []string
+	// members is walkStored's stack of the members of the objects it is
+	// inside, one allocation for a whole run rather than one per object.
+	members []storedMember
+}
+
+// storedMember is a member of an object walkStored reads.
+type storedMember struct {
+	key string
+	val gjson.Result
 }
 
 // full says no more terms are taken (MaxSearchTerms reached).
@@ -255,9 +301,7 @@ func (t *termSet) value(path string, s string) {
 	if len(low) > maxSearchText {
 		low = low[:maxSearchText]
 	}
-	for _, w := range splitWords(low) {
-		t.add("w" + w)
-	}
+	eachWord(low, func(w string) { t.add("w" + w) })
 }
 
 // walk indexes a decoded JSON value.
@@ -306,10 +350,12 @@ func skipsKeys(path string) func(string) bool {
 }
 
 // walkStored indexes a value as JSON text, the same as walk indexes it
-// decoded with encoding/json into an any (numbers as float64): the
-// indexer reads stored step outputs this way, which costs a fraction of
-// decoding them into maps first (issue 16: decoding was 7 % of W1's CPU).
-func (t *termSet) walkStored(path string, v gjson.Result, depth int) {
+// decoded with encoding/json into an any: numbers as float64, or, with
+// rawNumbers, as json.Number (a decoder's UseNumber, as event bodies are
+// read). The indexer reads stored step outputs and event bodies this
+// way, which costs a fraction of decoding them first (issue 16: decoding
+// outputs was 7 % of W1's CPU, a body a third of the indexer's under W0).
+func (t *termSet) walkStored(path string, v gjson.Result, depth int, rawNumbers bool) {
 	if t.full() || depth > maxSearchDepth {
 		return
 	}
@@ -317,36 +363,41 @@ func (t *termSet) walkStored(path string, v gjson.Result, depth int) {
 	case gjson.JSON:
 		if v.IsArray() {
 			v.ForEach(func(_, e gjson.Result) bool {
-				t.walkStored(path, e, depth+1)
+				t.walkStored(path, e, depth+1, rawNumbers)
 				return true
 			})
 			return
 		}
 		skip := skipsKeys(path)
-		type member struct {
-			key string
-			val gjson.Result
-		}
-		var members []member
+		base := len(t.members)
 		v.ForEach(func(k, e gjson.Result) bool {
 			key := storedText(k)
 			if skip == nil || !skip(key) {
-				members = append(members, member{key, e})
+				t.members = append(t.members, storedMember{key, e})
 			}
 			return true
 		})
 		// Sorted as walk sorts a map's keys; of a key given twice the
 		// last value counts, as it does in a decoded map.
-		sort.SliceStable(members, func(i, j int) bool { return members[i].key < members[j].key })
-		for i, m := range members {
-			if i+1 < len(members) && members[i+1].key == m.key {
+		slices.SortStableFunc(t.members[base:], func(a, b storedMember) int { return strings.Compare(a.key, b.key) })
+		end := len(t.members)
+		for i := base; i < end; i++ {
+			// Indexed afresh each time: the walks below push and pop
+			// their own members, and may move the stack.
+			m := t.members[i]
+			if i+1 < end && t.members[i+1].key == m.key {
 				continue
 			}
-			t.walkStored(path+"."+m.key, m.val, depth+1)
+			t.walkStored(path+"."+m.key, m.val, depth+1, rawNumbers)
 		}
+		t.members = t.members[:base]
 	case gjson.String:
 		t.value(path, storedText(v))
 	case gjson.Number:
+		if rawNumbers {
+			t.value(path, v.Raw) // a json.Number is its literal text
+			break
+		}
 		// As decoded into float64 and formatted back.
 		if f, err := strconv.ParseFloat(v.Raw, 64); err == nil {
 			t.value(path, strconv.FormatFloat(f, 'f', -1, 64))
@@ -414,12 +465,12 @@ type StoredStep struct {
 // StoredSteps reads the steps' ids and outputs from a run stored as JSON
 // text; ok is false when that is not valid JSON.
 func StoredSteps(run []byte) (steps []StoredStep, eventID string, ok bool) {
-	// encoding/json's check, not gjson's: it is iterative and refuses
+	// encoding/json's grammar, not gjson's: iterative, and refusing
 	// nesting over 10,000 levels, as decoding the record did before.
-	if !json.Valid(run) {
+	if !jsontext.Valid(run) {
 		return nil, "", false
 	}
-	fields := gjson.GetMany(string(run), "event_id", "steps")
+	fields := StoredFields(run, "event_id", "steps")
 	fields[1].ForEach(func(_, s gjson.Result) bool {
 		f := s.Get("id")
 		id := f.String()
@@ -432,6 +483,27 @@ func StoredSteps(run []byte) (steps []StoredStep, eventID string, ok bool) {
 	return steps, storedText(fields[0]), true
 }
 
+// StoredFields returns the members names of the JSON object js, as
+// gjson.GetMany(js, names...) does for names without path syntax (the
+// first member of each name; a missing one is the zero Result), reading
+// the object once rather than once per name (issue 16: GetMany was a
+// sixth of what the indexer spent on a run).
+func StoredFields(js []byte, names ...string) []gjson.Result {
+	out := make([]gjson.Result, len(names))
+	left := len(names)
+	gjson.ParseBytes(js).ForEach(func(k, v gjson.Result) bool {
+		for i, n := range names {
+			// Raw is empty until found: every JSON value has text.
+			if out[i].Raw == "" && k.Str == n {
+				out[i] = v
+				left--
+			}
+		}
+		return left > 0
+	})
+	return out
+}
+
 // SearchTermsStored is SearchTerms of a run read back as JSON text
 // (StoredSteps): the same terms, without decoding its outputs into maps.
 func SearchTermsStored(ev *Event, steps []StoredStep) []string {
@@ -439,7 +511,7 @@ func SearchTermsStored(ev *Event, steps []StoredStep) []string {
 	t.event(ev)
 	for _, s := range steps {
 		if s.Output.Exists() && s.Output.Type != gjson.Null {
-			t.walkStored("steps."+s.ID+".output", s.Output, 0)
+			t.walkStored("steps."+s.ID+".output", s.Output, 0, false)
 		}
 	}
 	return t.out
@@ -451,14 +523,7 @@ func (t *termSet) event(ev *Event) {
 		return
 	}
 	if len(ev.Body) > 0 {
-		var body any
-		d := json.NewDecoder(strings.NewReader(string(ev.Body)))
-		d.UseNumber()
-		if d.Decode(&body) == nil {
-			t.walk("trigger.body", body, 0)
-		} else {
-			t.value("trigger.body", string(ev.Body[:min(len(ev.Body), maxSearchText)]))
-		}
+		t.body(ev.Body)
 	}
 	for _, k := range sortedKeys(ev.Query) {
 		t.value("trigger.query."+k, ev.Query[k])
@@ -467,6 +532,24 @@ func (t *termSet) event(ev *Event) {
 		if !searchSkipsHeader(k) {
 			t.value("trigger.headers."+strings.ToLower(k), ev.Headers[k])
 		}
+	}
+}
+
+// body indexes an event's body as a decoder with UseNumber reads it:
+// its first JSON value, or its text when none decodes.
+func (t *termSet) body(b []byte) {
+	if jsontext.Valid(b) {
+		// The common case, read without decoding: the same terms.
+		t.walkStored("trigger.body", gjson.ParseBytes(b), 0, true)
+		return
+	}
+	var v any
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	if d.Decode(&v) == nil {
+		t.walk("trigger.body", v, 0) // a value followed by more text
+	} else {
+		t.value("trigger.body", string(b[:min(len(b), maxSearchText)]))
 	}
 }
 

@@ -5,6 +5,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/tidwall/gjson"
 )
 
 // A webhook's terms are its payload and outputs and the headers that say
@@ -83,6 +87,111 @@ func FuzzSearchTermsStored(f *testing.F) {
 		got := SearchTermsStored(nil, steps)
 		if !slices.Equal(got, want) {
 			t.Fatalf("terms of %q read as text:\n%q\ndecoded:\n%q", data, got, want)
+		}
+	})
+}
+
+// splitWordsBefore is how words were split before eachWord, with
+// strings.FieldsFunc: the reference eachWord must agree with.
+func splitWordsBefore(s string) []string {
+	var out []string
+	for _, w := range strings.FieldsFunc(s, func(r rune) bool {
+		if unicode.IsSpace(r) || unicode.IsControl(r) {
+			return true
+		}
+		return strings.ContainsRune("\"'`()[]{}<>,;|", r)
+	}) {
+		w = strings.TrimRight(w, ".:!?")
+		w = strings.TrimLeft(w, ".:!?")
+		if w == "" || len(w) > maxSearchWord || !utf8.ValidString(w) {
+			continue
+		}
+		out = append(out, w)
+		inner := strings.FieldsFunc(w, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+		if len(inner) == 1 && inner[0] == w {
+			continue
+		}
+		out = append(out, inner...)
+	}
+	return out
+}
+
+// FuzzEachWord: the words of any text are those strings.FieldsFunc found.
+func FuzzEachWord(f *testing.F) {
+	for _, seed := range []string{
+		"ada@example.com", "order o-123, total 42.", "...!?", "a--b__c", "(x) [y] {z} <w> 'q' \"r\" `s` |t| ;u;",
+		"café\u00a0naïve\u2003日本語 ok", "\xff\xfeab c\x00d\x7fe", "élan—vital", "tab\tnew\nline\rcr",
+		strings.Repeat("long", 20) + " short",
+	} {
+		f.Add(strings.ToLower(seed))
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var got []string
+		eachWord(s, func(w string) { got = append(got, w) })
+		if want := splitWordsBefore(s); !slices.Equal(got, want) {
+			t.Fatalf("words of %q:\n%q\nwith strings.FieldsFunc:\n%q", s, got, want)
+		}
+	})
+}
+
+// bodyTermsBefore are a body's terms as they were derived before the body
+// was read as JSON text: decoded with UseNumber, then walked.
+func bodyTermsBefore(body []byte) []string {
+	t := &termSet{m: map[string]struct{}{}}
+	var v any
+	d := json.NewDecoder(strings.NewReader(string(body)))
+	d.UseNumber()
+	if d.Decode(&v) == nil {
+		t.walk("trigger.body", v, 0)
+	} else {
+		t.value("trigger.body", string(body[:min(len(body), maxSearchText)]))
+	}
+	return t.out
+}
+
+// FuzzSearchTermsBody: an event body read as JSON text gives the terms
+// it gave decoded, whatever it holds, JSON or not.
+func FuzzSearchTermsBody(f *testing.F) {
+	for _, seed := range []string{
+		`{"email":"Ada@Example.com","lines":[{"sku":"A-1"},{"sku":"B-2"}]}`,
+		`{"a":1,"a":2.50,"b":[1e3,-0.0,12345678901234567890,1E+2]}`, `{"k\u00e9y":"caf\u00e9","x":"\ud800` + "\xff" + `"}`,
+		`{"a":1} trailing`, `{"a":1} {"b":2}`, `not json at all`, `[1, 2`, `"text"`, `42`, `null`, ` {"z":"Z","y":"Y"} `,
+		`{"deep":` + strings.Repeat(`[`, 40) + `"x"` + strings.Repeat(`]`, 40) + `}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if len(body) == 0 {
+			return // no body is not indexed
+		}
+		got := SearchTermsStored(&Event{Body: body}, nil)
+		if want := bodyTermsBefore(body); !slices.Equal(got, want) {
+			t.Fatalf("terms of body %q:\n%q\ndecoded:\n%q", body, got, want)
+		}
+	})
+}
+
+// FuzzStoredFields: the members StoredFields reads in one pass are those
+// gjson.GetMany finds, for any JSON text (the indexer's records are
+// checked as valid before it reads them).
+func FuzzStoredFields(f *testing.F) {
+	for _, seed := range []string{
+		`{"event_id":"e-1","steps":[{"id":"a"}]}`, `{"steps":1,"steps":2,"event_id":null}`, `{"headers":{"a":"b"},"body":"eyJ9","query":null}`,
+		`{"st\u0065ps":[],"body":""}`, `[{"steps":1}]`, `"steps"`, `{}`, `{"a":{"steps":1}}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	names := []string{"event_id", "steps", "headers", "query", "body"}
+	f.Fuzz(func(t *testing.T, js []byte) {
+		if !json.Valid(js) {
+			return
+		}
+		got := StoredFields(js, names...)
+		want := gjson.GetManyBytes(js, names...)
+		for i := range names {
+			if got[i].Raw != want[i].Raw || got[i].Type != want[i].Type || got[i].Str != want[i].Str {
+				t.Fatalf("%s of %s: %q, gjson.GetMany: %q", names[i], js, got[i].Raw, want[i].Raw)
+			}
 		}
 	})
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/switchyard/switchyard/engine"
+	"github.com/switchyard/switchyard/internal/jsontext"
 )
 
 // Search of runs (engine.RunSearcher) over an inverted index in three
@@ -215,12 +215,13 @@ func (s *Store) indexPending(ctx context.Context, max int) (int, bool, error) {
 	more := false
 	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketSearchPending).Cursor()
+		terms := newTermReader(tx)
 		for k, mark := c.First(); k != nil; k, mark = c.Next() {
 			if len(docs) == max {
 				more = true
 				break
 			}
-			docs = append(docs, searchDoc{key: bytes.Clone(k), mark: bytes.Clone(mark), terms: termsOf(tx, k)})
+			docs = append(docs, searchDoc{key: bytes.Clone(k), mark: bytes.Clone(mark), terms: terms.of(k)})
 		}
 		return nil
 	})
@@ -277,18 +278,27 @@ func (s *Store) indexPending(ctx context.Context, max int) (int, bool, error) {
 	return len(docs), more, nil
 }
 
-// termsOf reads run key and its event and derives their search terms.
-// Both records are read as JSON text (engine.SearchTermsStored), not
-// decoded into Go values: decoding them with encoding/json was most of
-// the indexer's CPU, and the indexer 12 % of the server's under W1
-// (issue 16).
-func termsOf(tx *bolt.Tx, key []byte) []string {
+// termReader derives runs' search terms from their records, with the
+// buckets it reads looked up once per transaction, not once per run.
+type termReader struct {
+	runs, index, events *bolt.Bucket
+}
+
+func newTermReader(tx *bolt.Tx) termReader {
+	return termReader{runs: tx.Bucket(bucketRuns), index: tx.Bucket(bucketRunIndex), events: tx.Bucket(bucketEvents)}
+}
+
+// of reads run key and its event and derives their search terms. Both
+// records are read as JSON text (engine.SearchTermsStored), not decoded
+// into Go values: decoding them with encoding/json was most of the
+// indexer's CPU, and the indexer 12 % of the server's under W1 (issue 16).
+func (r termReader) of(key []byte) []string {
 	var (
 		steps   []engine.StoredStep
 		eventID string
 		stored  bool
 	)
-	if data := tx.Bucket(bucketRuns).Get(key); data != nil {
+	if data := r.runs.Get(key); data != nil {
 		if js, err := unpackRecord(data); err == nil {
 			steps, eventID, stored = engine.StoredSteps(js)
 		}
@@ -297,14 +307,14 @@ func termsOf(tx *bolt.Tx, key []byte) []string {
 	if !stored {
 		// No record, or a damaged one: the index entry's summary.
 		var sum engine.RunSummary
-		if decodeIndex(tx.Bucket(bucketRunIndex).Get(key), &sum) != nil {
+		if decodeIndex(r.index.Get(key), &sum) != nil {
 			return nil
 		}
 		run = sum.AsRun()
 		eventID = run.EventID
 	}
 	var ev *engine.Event
-	if data := tx.Bucket(bucketEvents).Get(mustKey(eventIDPrefix, eventID)); data != nil {
+	if data := r.events.Get(mustKey(eventIDPrefix, eventID)); data != nil {
 		if js, err := unpackRecord(data); err == nil {
 			ev = searchedEvent(js)
 		}
@@ -319,10 +329,10 @@ func termsOf(tx *bolt.Tx, key []byte) []string {
 // headers, query and body) from its JSON text; nil when the record does
 // not decode as an engine.Event would.
 func searchedEvent(js []byte) *engine.Event {
-	if !json.Valid(js) { // see engine.StoredSteps
+	if !jsontext.Valid(js) { // see engine.StoredSteps
 		return nil
 	}
-	f := gjson.GetMany(string(js), "headers", "query", "body")
+	f := engine.StoredFields(js, "headers", "query", "body")
 	ev := &engine.Event{}
 	var ok bool
 	if ev.Headers, ok = storedStringMap(f[0]); !ok {
@@ -415,8 +425,9 @@ func (ts termSeqs) apply(b *bolt.Bucket, do func(*bolt.Bucket, string, []uint64)
 // the write that deletes them then spends no time decoding.
 func (s *Store) victimTerms(victims []victim) error {
 	return s.view(func(tx *bolt.Tx) error {
+		terms := newTermReader(tx)
 		for i := range victims {
-			victims[i].terms = termsOf(tx, victims[i].key)
+			victims[i].terms = terms.of(victims[i].key)
 		}
 		return nil
 	})

@@ -137,3 +137,53 @@ func searchHistory(b *testing.B, n int) (*Store, time.Duration) {
 	}
 	return s, time.Since(start)
 }
+
+// BenchmarkTermsOf measures what the background indexer spends on one
+// finished run of the bench flow (make bench's W0: a two-field webhook and
+// one data.set step): reading the run and its event back and deriving
+// their search terms.
+func BenchmarkTermsOf(b *testing.B) {
+	ctx := context.Background()
+	s, err := Open(b.TempDir(), time.Second)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	const runs = 1000
+	keys := make([][]byte, 0, runs)
+	for i := range runs {
+		ev := newEvent("bench", fmt.Sprintf(`{"id":"o-%d","total":42}`, i))
+		ev.Headers = map[string]string{"Host": "127.0.0.1:8080", "Content-Type": "application/json", "Content-Length": "25"}
+		r := newRun("bench")
+		if _, err := s.Accept(ctx, ev, r, 0); err != nil {
+			b.Fatal(err)
+		}
+		r.Status = engine.RunSucceeded
+		r.Steps = []engine.StepResult{{ID: "shape", Status: engine.StepSucceeded, Attempts: 1,
+			Input:  map[string]any{"order": fmt.Sprintf("o-%d", i), "total": "42"},
+			Output: map[string]any{"order": fmt.Sprintf("o-%d", i), "total": 42.0}}}
+		if err := s.SaveRun(ctx, r); err != nil {
+			b.Fatal(err)
+		}
+		key, err := parseID(runIDPrefix, r.ID)
+		if err != nil {
+			b.Fatal(err)
+		}
+		keys = append(keys, key)
+	}
+	waitIndexed(b, s, time.Minute) // every record applied
+	b.ReportAllocs()
+	b.ResetTimer()
+	err = s.view(func(tx *bolt.Tx) error {
+		terms := newTermReader(tx)
+		for i := range b.N {
+			if len(terms.of(keys[i%runs])) == 0 {
+				b.Fatal("no terms")
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+}

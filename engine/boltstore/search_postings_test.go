@@ -327,7 +327,7 @@ func termsOfAll(t *testing.T, s *Store) int {
 	n := 0
 	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketRunIndex).ForEach(func(k, _ []byte) error {
-			n += len(termsOf(tx, k))
+			n += len(newTermReader(tx).of(k))
 			return nil
 		})
 	})

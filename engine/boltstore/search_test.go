@@ -15,7 +15,7 @@ import (
 
 // searchKeys counts the postings, documents and pending marks of the
 // search index.
-func searchKeys(t *testing.T, s *Store) (postings, docs, pending int) {
+func searchKeys(t testing.TB, s *Store) (postings, docs, pending int) {
 	t.Helper()
 	err := s.view(func(tx *bolt.Tx) error {
 		var seqs []uint64
@@ -39,7 +39,7 @@ func searchKeys(t *testing.T, s *Store) (postings, docs, pending int) {
 }
 
 // waitIndexed waits until the background indexer has nothing pending.
-func waitIndexed(t *testing.T, s *Store, limit time.Duration) {
+func waitIndexed(t testing.TB, s *Store, limit time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for {
@@ -214,7 +214,7 @@ func TestTermsOfMatchesWholeRun(t *testing.T) {
 	}
 	want := engine.SearchTerms(stored, whole)
 	var got []string
-	if err := s.view(func(tx *bolt.Tx) error { got = termsOf(tx, key); return nil }); err != nil {
+	if err := s.view(func(tx *bolt.Tx) error { got = newTermReader(tx).of(key); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) || len(want) < 10 {
