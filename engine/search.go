@@ -266,6 +266,9 @@ type termSet struct {
 	// members is walkStored's stack of the members of the objects it is
 	// inside, one allocation for a whole run rather than one per object.
 	members []storedMember
+	// onField, when set, hears each field term's path and value as they
+	// were before lowercasing (EventSearchFields).
+	onField func(path, value string)
 }
 
 // storedMember is a member of an object walkStored reads.
@@ -297,6 +300,9 @@ func (t *termSet) value(path string, s string) {
 	low := strings.ToLower(s)
 	if len(low) <= maxSearchValue {
 		t.add("f" + strings.ToLower(path) + "=" + low)
+		if t.onField != nil && !t.full() {
+			t.onField(path, s)
+		}
 	}
 	if len(low) > maxSearchText {
 		low = low[:maxSearchText]
@@ -453,6 +459,37 @@ func SearchTerms(ev *Event, run *Run) []string {
 		}
 	}
 	return t.out
+}
+
+// SearchField is a field of an event that a search can ask for by its
+// exact value: Query is the search that does (ParseSearch's path:value).
+type SearchField struct {
+	Path, Value, Query string
+}
+
+// EventSearchFields lists up to max fields of ev's body, query and
+// headers, in the order they are indexed, with the search that finds the
+// runs of events holding the same value: the run page's "Find runs with
+// the same value", so that nobody has to type path:value. A field whose
+// path or value the query syntax cannot carry (a quote, a colon or a
+// blank in its path) is left out.
+func EventSearchFields(ev *Event, max int) []SearchField {
+	var out []SearchField
+	t := &termSet{m: map[string]struct{}{}}
+	t.onField = func(path, value string) {
+		if len(out) == max {
+			return
+		}
+		q := path + ":" + value
+		if strings.ContainsFunc(value, unicode.IsSpace) {
+			q = path + `:"` + value + `"`
+		}
+		if terms, err := ParseSearch(q); err == nil && len(terms) == 1 && terms[0] == fieldTerm(path, value) {
+			out = append(out, SearchField{Path: path, Value: value, Query: q})
+		}
+	}
+	t.event(ev)
+	return out
 }
 
 // StoredStep is what search reads of a step a store holds as JSON: its

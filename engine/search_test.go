@@ -195,3 +195,38 @@ func FuzzStoredFields(f *testing.F) {
 		}
 	})
 }
+
+// TestEventSearchFields: each field offered comes with the search that
+// finds it (its term is among the event's terms), values with blanks are
+// quoted, and paths the query syntax cannot carry (a blank, a colon) are
+// left out, as are credential headers and redacted values.
+func TestEventSearchFields(t *testing.T) {
+	ev := &Event{
+		Body:    []byte(`{"email":"Ada@Example.com","name":"Ada Lovelace","n":42,"tags":["gold"],"weird key":"x","a:b":"y","note":"say \"hi\"","secret":"[redacted]"}`),
+		Headers: map[string]string{"X-GitHub-Event": "push", "Authorization": "Bearer abc"},
+		Query:   map[string]string{"source": "crm"},
+	}
+	got := EventSearchFields(ev, 20)
+	want := []SearchField{
+		{"trigger.body.email", "Ada@Example.com", "trigger.body.email:Ada@Example.com"},
+		{"trigger.body.n", "42", "trigger.body.n:42"},
+		{"trigger.body.name", "Ada Lovelace", `trigger.body.name:"Ada Lovelace"`},
+		{"trigger.body.note", `say "hi"`, `trigger.body.note:"say "hi""`},
+		{"trigger.body.tags", "gold", "trigger.body.tags:gold"},
+		{"trigger.query.source", "crm", "trigger.query.source:crm"},
+		{"trigger.headers.x-github-event", "push", "trigger.headers.x-github-event:push"},
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("fields:\n%q\nwant\n%q", got, want)
+	}
+	terms := SearchTerms(ev, nil)
+	for _, f := range got {
+		q, err := ParseSearch(f.Query)
+		if err != nil || len(q) != 1 || !slices.Contains(terms, q[0]) {
+			t.Errorf("%s finds %q (%v), not among the event's terms", f.Query, q, err)
+		}
+	}
+	if got := EventSearchFields(ev, 2); len(got) != 2 {
+		t.Errorf("max 2 gave %d fields", len(got))
+	}
+}

@@ -128,6 +128,10 @@ func (s *Server) runRows(c *fiber.Ctx) error {
 	return render(c, fiber.StatusOK, views.RunRows(p))
 }
 
+// maxFindFields is how many fields of a run's trigger the run page offers
+// to find other runs by.
+const maxFindFields = 12
+
 func (s *Server) runPage(c *fiber.Ctx) error {
 	run, err := s.eng.Run(c.UserContext(), c.Params("id"))
 	if err != nil {
@@ -166,6 +170,7 @@ func (s *Server) runPage(c *fiber.Ctx) error {
 			tv.Body = string(ev.Body)
 		}
 		p.Trigger = tv
+		p.Find = engine.EventSearchFields(ev, maxFindFields)
 	}
 	return render(c, fiber.StatusOK, views.RunDetail(p))
 }

@@ -221,10 +221,11 @@ func TestBulkRetryAndSearchE2E(t *testing.T) {
 }
 
 // TestBrowserSearchAndBulkRetry: a user finds a lead's runs by typing its
-// email into the search box, ticks one and sees what a replay would call
-// again, then selects every run that needs attention, is told how many of
-// which flow a retry takes, confirms once the CRM is back, and the CRM
-// receives each of the 40 leads exactly once.
+// email into the search box, and again without typing, from a run's
+// "Find runs with the same value"; ticks one and sees what a replay would
+// call again, then selects every run that needs attention, is told how
+// many of which flow a retry takes, confirms once the CRM is back, and
+// the CRM receives each of the 40 leads exactly once.
 func TestBrowserSearchAndBulkRetry(t *testing.T) {
 	needChromium(t)
 	crm := newCRMOutage(t)
@@ -261,6 +262,21 @@ func TestBrowserSearchAndBulkRetry(t *testing.T) {
 	rows := brEval[[]string](b, `[...document.querySelectorAll("#run-rows tr.run-row")].map(r => r.id)`)
 	if strings.Join(rows, ",") != "run-"+noteRun+",run-"+adaRun {
 		t.Fatalf("search rows: %v, want the note's and the lead's run", rows)
+	}
+	// The same runs without typing a search: from the note's run, its
+	// email under "Find runs with the same value".
+	b.open("/runs/" + noteRun)
+	b.click("#run-find summary")
+	b.waitText("#find-0", "body.email is ada@example.com")
+	b.screenshot("run-find.png")
+	b.click("#find-0")
+	b.visible("#run-" + adaRun)
+	if got := b.value("#filter-q"); got != "trigger.body.email:ada@example.com" {
+		t.Errorf("the search box after Find shows %q", got)
+	}
+	rows = brEval[[]string](b, `[...document.querySelectorAll("#run-rows tr.run-row")].map(r => r.id)`)
+	if strings.Join(rows, ",") != "run-"+noteRun+",run-"+adaRun {
+		t.Fatalf("rows found from the run page: %v, want the note's and the lead's run", rows)
 	}
 
 	// Tick the lead's run and ask for a replay: the confirmation names the

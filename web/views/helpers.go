@@ -472,6 +472,10 @@ func statusOptions() []string {
 
 type periodOption struct{ Value, Label string }
 
+// triggerField is a trigger field's path as the run page names it:
+// body.email for trigger.body.email.
+func triggerField(path string) string { return strings.TrimPrefix(path, "trigger.") }
+
 func periodOptions() []periodOption {
 	return []periodOption{{"", "Any time"}, {"1h", "Last hour"}, {"24h", "Last 24 hours"}, {"7d", "Last 7 days"}, {"30d", "Last 30 days"}}
 }

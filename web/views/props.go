@@ -309,6 +309,9 @@ type RunDetailProps struct {
 	WaitingFor string
 	// Loops holds the page of items shown for each loop step, by its id.
 	Loops map[string]*engine.LoopPage
+	// Find are fields of the trigger with the search for other runs whose
+	// event holds the same value ("Find runs with the same value").
+	Find []engine.SearchField
 }
 
 // ReplayProps asks before a run is replayed from the start, listing the
