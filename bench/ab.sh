@@ -14,7 +14,9 @@
 # Env knobs: AB_ROUNDS (default 5), BENCH_DURATION (default 10s),
 # BENCH_CONNS (default 64), BENCH_DRAIN (default 60 s), AB_WORKLOAD (W0,
 # the default: the bench flow; W1: the flow of bench/peers.sh answered after
-# its HTTP call, against a barehook target).
+# its HTTP call, against a barehook target), AB_DRAINED (1: server CPU per
+# event from wrk's start until the server drained, so that deferred work
+# such as the search indexer's counts; see bench/lib.sh measure_drained).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -56,26 +58,37 @@ echo "## A/B of $WORKLOAD at the webhook level ($(date -u '+%Y-%m-%d %H:%M UTC')
 echo
 echo "old: $OLD_BIN, new: $NEW_BIN; nproc $(nproc), load average $(cut -d' ' -f1-3 /proc/loadavg) at the start; wrk -t2 -c$CONNS, $DURATION per measurement."
 echo
-measure_header build | tee "$TMP/rows.md"
+# AB_DRAINED=1 counts each build's CPU until it has drained
+# (measure_drained): the figure for work deferred past the measurement.
+if [[ ${AB_DRAINED:-0} == 1 ]]; then
+	measure_drained_header build | tee "$TMP/rows.md"
+	cpu_col=6 cpu_what="per event, drained"
+else
+	measure_header build | tee "$TMP/rows.md"
+	cpu_col=8 cpu_what="per 2xx"
+fi
 for r in $(seq 1 "$ROUNDS"); do
 	order=(old new)
 	((r % 2 == 0)) && order=(new old)
 	for which in "${order[@]}"; do
 		# Neither build's backlog of runs may share the CPU with the next.
 		wait_drained "$DRAIN" "$OLD_PORT" "$OLD_TOKEN" "$NEW_PORT" "$NEW_TOKEN" >/dev/null
-		if [[ $which == old ]]; then
-			measure old "$OLD_PID" "http://$HOST:$OLD_PORT/hooks/$HOOK" "$CONNS"
+		pid=$OLD_PID port=$OLD_PORT token=$OLD_TOKEN
+		[[ $which == new ]] && pid=$NEW_PID port=$NEW_PORT token=$NEW_TOKEN
+		if [[ ${AB_DRAINED:-0} == 1 ]]; then
+			measure_drained "$which" "$pid" "$port" "$token" "$CONNS"
 		else
-			measure new "$NEW_PID" "http://$HOST:$NEW_PORT/hooks/$HOOK" "$CONNS"
+			measure "$which" "$pid" "http://$HOST:$port/hooks/$HOOK" "$CONNS"
 		fi | tee -a "$TMP/rows.md"
 	done
 done
 echo
-# The medians of rps and of server CPU per 2xx, per build.
-awk -F'|' '
+# The medians of rps and of server CPU per 2xx (drained: per event), per
+# build.
+awk -F'|' -v cpu_col="$cpu_col" -v cpu_what="$cpu_what" '
 	NR > 2 && ($2 ~ /old/ || $2 ~ /new/) {
 		b = ($2 ~ /old/) ? "old" : "new"
-		n[b]++; rps[b, n[b]] = $3 + 0; cpu[b, n[b]] = $8 + 0
+		n[b]++; rps[b, n[b]] = $3 + 0; cpu[b, n[b]] = $cpu_col + 0
 	}
 	function median(a, b, k,   i, j, t, v) {
 		for (i = 1; i <= k; i++) v[i] = a[b, i]
@@ -86,5 +99,5 @@ awk -F'|' '
 		ro = median(rps, "old", n["old"]); rn = median(rps, "new", n["new"])
 		co = median(cpu, "old", n["old"]); cn = median(cpu, "new", n["new"])
 		printf "- median rps: old %.0f, new %.0f (%+.1f %%)\n", ro, rn, 100 * (rn - ro) / ro
-		printf "- median server CPU per 2xx: old %.1f µs, new %.1f µs (%+.1f %%)\n", co, cn, 100 * (cn - co) / co
+		printf "- median server CPU %s: old %.1f µs, new %.1f µs (%+.1f %%)\n", cpu_what, co, cn, 100 * (cn - co) / co
 	}' "$TMP/rows.md"

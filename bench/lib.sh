@@ -245,6 +245,35 @@ measure() {
 		}' "$out"
 }
 
+# measure_drained NAME PID PORT TOKEN [CONNS]: DURATION of wrk (no
+# warm-up), then a wait until the server has executed and indexed every
+# run it accepted; prints a row of measure_drained_header's table. The
+# CPU counted runs from wrk's start to the end of the drain, so the work a
+# server defers past the measurement (the search indexer: at most a
+# quarter of the time, so it catches up for seconds after W0) is counted
+# too, which measure's window alone misses.
+measure_drained_header() {
+	echo "| $1 | rps (2xx) | events | server CPU s, drain included | server CPU µs per event, drained | drain s |"
+	echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+}
+measure_drained() {
+	local name=$1 pid=$2 port=$3 token=$4 conns=${5:-$CONNS} out=$TMP/wrk-drained-${1// /_}.txt s0 s1 w
+	probe "http://$HOST:$port/hooks/${HOOK:-bench}"
+	wait_drained "${DRAIN:-60}" "$port" "$token" >/dev/null
+	s0=$(cpu_ticks "$pid")
+	"${LOAD[@]}" wrk -t2 -c"$conns" -d"$DURATION" -s "$LUA" "http://$HOST:$port/hooks/${HOOK:-bench}" >"$out"
+	w=$(wait_drained 300 "$port" "$token")
+	s1=$(cpu_ticks "$pid")
+	awk -v name="$name" -v s=$((s1 - s0)) -v hz="$(getconf CLK_TCK)" -v w="$w" '
+		/^Requests\/sec:/ { rps = $2 }
+		/ requests in / { n = $1 }
+		/Non-2xx or 3xx responses:/ { bad = $NF }
+		END {
+			ok = n - bad
+			printf "| %s | %.0f | %d | %.1f | %.1f | %d |\n", name, rps * ok / (n > 0 ? n : 1), n, s / hz, (n > 0 ? s / hz / n * 1e6 : 0), w
+		}' "$out"
+}
+
 # measured_rps NAME CONNS prints the 2xx rate measure recorded for NAME at
 # CONNS connections (empty when it was not measured).
 measured_rps() {

@@ -19,15 +19,17 @@ import (
 // BenchmarkSearchRuns measures GET /api/runs?q= at the store: a search for
 // a value one run holds (an email, as words and as an exact field), with a
 // flow filter, and the first page of a word every run holds, over a
-// history of SWITCHYARD_BENCH_SEARCH_RUNS runs (default "100000 1000000";
-// each a chatbot lead with headers and a step output). p50 and p99 are
+// history of SWITCHYARD_BENCH_SEARCH_RUNS runs (default 100000; each a
+// chatbot lead with headers and a step output; "100000 1000000" measures
+// both, the larger for about half an hour, past go test's default
+// timeout, so it is asked for by name: docs/benchmarks.md). p50 and p99 are
 // over the b.N searches, each for another run's value. Loading the
 // history writes bbolt directly and indexes it at full speed (not the
 // background indexer's quarter of the time); it is not measured.
 func BenchmarkSearchRuns(b *testing.B) {
 	sizes := strings.Fields(os.Getenv("SWITCHYARD_BENCH_SEARCH_RUNS"))
 	if len(sizes) == 0 {
-		sizes = []string{"100000", "1000000"}
+		sizes = []string{"100000"}
 	}
 	for _, sz := range sizes {
 		n, err := strconv.Atoi(sz)
