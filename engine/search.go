@@ -176,9 +176,9 @@ var asciiBreaks = func() (t [utf8.RuneSelf]bool) {
 	return t
 }()
 
-// inWordPart reports the characters of the letter and digit runs inside a
-// word.
-func inWordPart(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
+// partBreak reports the characters that end a run of letters and digits
+// inside a word.
+func partBreak(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }
 
 // eachWord calls yield with the whole words of lowercased text, and the
 // runs of letters and digits inside each word that has other characters.
@@ -193,12 +193,12 @@ func eachWord(s string, yield func(string)) {
 			continue
 		}
 		yield(w)
-		if first, rest := nextField(w, func(r rune) bool { return !inWordPart(r) }); first == w && rest == "" {
+		if first, rest := nextField(w, partBreak); first == w && rest == "" {
 			continue // all letters and digits: no parts but itself
 		}
 		for part := w; part != ""; {
 			var p string
-			p, part = nextField(part, func(r rune) bool { return !inWordPart(r) })
+			p, part = nextField(part, partBreak)
 			if p != "" {
 				yield(p)
 			}
@@ -520,7 +520,7 @@ func StoredSteps(run []byte) (steps []StoredStep, eventID string, ok bool) {
 	return steps, storedText(fields[0]), true
 }
 
-// StoredFields returns the members names of the JSON object js, as
+// StoredFields returns the members of the JSON object js named names, as
 // gjson.GetMany(js, names...) does for names without path syntax (the
 // first member of each name; a missing one is the zero Result), reading
 // the object once rather than once per name (issue 16: GetMany was a

@@ -148,7 +148,8 @@ func yesNo(b bool) string {
 
 // objectRows reads an object of text, numbers and yes/no as rows, in its
 // members' order; ok is false for anything else (another kind of value,
-// members nested or null, a name given twice, text on several lines).
+// members nested or null, a name given twice or not as saving trims it,
+// text on several lines).
 func objectRows(v []byte) (rows []views.StoreRow, ok bool) {
 	d := json.NewDecoder(bytes.NewReader(v))
 	d.UseNumber()
@@ -169,8 +170,8 @@ func objectRows(v []byte) (rows []views.StoreRow, ok bool) {
 		row := views.StoreRow{Name: name}
 		switch t := tok.(type) {
 		case string:
-			if t != strings.TrimSpace(t) || strings.ContainsAny(t, "\r\n") {
-				return nil, false // an input of one line, trimmed, could not give it back
+			if strings.ContainsAny(t, "\r\n") {
+				return nil, false // an input of one line could not give it back
 			}
 			row.Type, row.Value = views.StoreText, t
 		case json.Number:

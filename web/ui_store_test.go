@@ -84,11 +84,11 @@ func TestUIDataStore(t *testing.T) {
 		t.Fatalf("add a list: %d %.400s", code, page)
 	}
 	rows := url.Values{"namespace": {"bot"}, "key": {"plan"}, "type": {"object"},
-		"row.name": {"tier", "", "seats", "active"}, "row.type": {"text", "text", "number", "bool"}, "row.value": {"Gold <b>", "", " 5 ", "yes"}}
+		"row.name": {"tier", "", "seats", "active"}, "row.type": {"text", "text", "number", "bool"}, "row.value": {" Gold <b>", "", " 5 ", "yes"}}
 	if r, page := b.post("/store", rows); r.StatusCode != 303 {
 		t.Fatalf("add named values: %d %.400s", r.StatusCode, page)
 	}
-	for key, want := range map[string]string{"emails": `["ada@example.com","bob@example.com"]`, "plan": `{"tier":"Gold <b>","seats":5,"active":true}`} {
+	for key, want := range map[string]string{"emails": `["ada@example.com","bob@example.com"]`, "plan": `{"tier":" Gold <b>","seats":5,"active":true}`} {
 		if e, err := f.eng.KVGet(ctx, "bot", key); err != nil || string(e.Value) != want {
 			t.Errorf("%s stored %s (%v), want %s", key, e.Value, err, want)
 		}
@@ -99,7 +99,7 @@ func TestUIDataStore(t *testing.T) {
 	}
 	_, page = b.do("GET", "/store/bot/plan/edit", nil)
 	if !strings.Contains(page, `<option value="object" selected`) || strings.Contains(page, `id="store-form-value"`) ||
-		!strings.Contains(page, `id="store-row-0-name" name="row.name" value="tier"`) || !strings.Contains(page, `id="store-row-1-value" name="row.value" value="5"`) ||
+		!strings.Contains(page, `id="store-row-0-name" name="row.name" value="tier"`) || !strings.Contains(page, `value=" Gold &lt;b&gt;"`) || !strings.Contains(page, `id="store-row-1-value" name="row.value" value="5"`) ||
 		!strings.Contains(page, `id="store-row-3-name"`) {
 		t.Errorf("edit named values: %.4000s", page)
 	}
@@ -135,7 +135,7 @@ func TestUIDataStore(t *testing.T) {
 	if r.StatusCode != 200 || !strings.Contains(page, `id="store-row-6-name"`) || strings.Contains(page, `id="store-row-7-name"`) {
 		t.Errorf("more rows: %d %.3000s", r.StatusCode, page)
 	}
-	if e, _ := f.eng.KVGet(ctx, "bot", "plan"); string(e.Value) != `{"tier":"Gold <b>","seats":5,"active":true}` {
+	if e, _ := f.eng.KVGet(ctx, "bot", "plan"); string(e.Value) != `{"tier":" Gold <b>","seats":5,"active":true}` {
 		t.Errorf("a kind change or more rows saved: %s", e.Value)
 	}
 	// Delete asks first; keys with a slash work in paths.
