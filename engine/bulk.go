@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -203,8 +204,10 @@ const maxResolveHops = 64
 
 // bulkRunner carries out planned bulk actions one after the other.
 type bulkRunner struct {
-	jobs chan *BulkPlan
-	mu   sync.Mutex
+	jobs chan *bulkJob
+	// queue makes StartBulk's check for room and its send one step.
+	queue sync.Mutex
+	mu    sync.Mutex
 	// outstanding are the runs bulk actions started that have not
 	// finished; freed is signalled when one finishes.
 	outstanding map[string]struct{}
@@ -212,7 +215,7 @@ type bulkRunner struct {
 }
 
 func newBulkRunner() *bulkRunner {
-	return &bulkRunner{jobs: make(chan *BulkPlan, bulkQueue), outstanding: map[string]struct{}{}, freed: make(chan struct{}, 1)}
+	return &bulkRunner{jobs: make(chan *bulkJob, bulkQueue), outstanding: map[string]struct{}{}, freed: make(chan struct{}, 1)}
 }
 
 // done is told of every run that finished.
@@ -236,41 +239,53 @@ func (b *bulkRunner) busy() int {
 }
 
 // StartBulk queues a planned bulk action; its runs are created in the
-// background. Nothing of it is durable: an action cut short by a stop is
-// not resumed (planning it again picks up what is left, since a retried
-// run is retried from its retry).
+// background. With a bulk journal (Config.BulkJournal) the action is
+// durable once StartBulk returns: one cut short by a stop or a crash goes
+// on when the engine starts again, without the runs it had acted on.
 func (e *Engine) StartBulk(ctx context.Context, plan *BulkPlan) error {
 	if plan.Count == 0 {
 		return nil
 	}
-	select {
-	case e.bulk.jobs <- plan:
-		flows := plan.SortedFlows()
-		e.log.Info("bulk action started", "action", plan.Action, "runs", plan.Count, "flows", flows)
-		e.Audit(ctx, AuditEntry{Action: AuditRunsBulk, Target: strings.Join(flows, ", "),
-			Detail: fmt.Sprintf("%s %d runs", plan.Action, plan.Count)})
-		return nil
-	default:
+	// Microseconds: a store may keep times no finer, and acted compares
+	// the runs' creation with it.
+	job := &bulkJob{Action: plan.Action, RunIDs: slices.Clone(plan.RunIDs), Started: time.Now().UTC().Truncate(time.Microsecond)}
+	e.bulk.queue.Lock()
+	defer e.bulk.queue.Unlock()
+	if len(e.bulk.jobs) == cap(e.bulk.jobs) {
 		return ErrBulkBusy
 	}
+	if e.bulkJournal != nil {
+		if err := e.bulkJournal.add(job); err != nil {
+			return err
+		}
+	}
+	e.bulk.jobs <- job // room checked above, under the lock
+	flows := plan.SortedFlows()
+	e.log.Info("bulk action started", "action", plan.Action, "runs", plan.Count, "flows", flows)
+	e.Audit(ctx, AuditEntry{Action: AuditRunsBulk, Target: strings.Join(flows, ", "),
+		Detail: fmt.Sprintf("%s %d runs", plan.Action, plan.Count)})
+	return nil
 }
 
 // bulkLoop carries out bulk actions: at most bulkRate runs a second, and
 // never more than twice as many unfinished runs of bulk actions as there
-// are workers, so live webhooks always find workers free.
+// are workers, so live webhooks always find workers free. A stop leaves
+// the action in the journal, noted as far as it got.
 func (e *Engine) bulkLoop(ctx context.Context) {
 	limit := 2 * e.cfg.Workers
 	tick := time.NewTicker(time.Second / bulkRate)
 	defer tick.Stop()
 	for {
-		var plan *BulkPlan
+		var job *bulkJob
 		select {
 		case <-ctx.Done():
 			return
-		case plan = <-e.bulk.jobs:
+		case job = <-e.bulk.jobs:
 		}
+		ids := job.RunIDs
+		noted := time.Now()
 		started, failed := 0, 0
-		for _, id := range plan.RunIDs {
+		for i, id := range ids {
 			for e.bulk.busy() >= limit {
 				select {
 				case <-ctx.Done():
@@ -285,14 +300,28 @@ func (e *Engine) bulkLoop(ctx context.Context) {
 				return
 			case <-tick.C:
 			}
-			if _, err := e.bulkOne(ctx, plan.Action, id); err != nil {
+			if _, err := e.bulkOne(ctx, job.Action, id); err != nil {
+				if ctx.Err() != nil {
+					return // stopping: this run is acted on after the start
+				}
 				failed++
-				e.log.Warn("bulk "+plan.Action+": run not started", "run_id", id, "err", err)
-				continue
+				e.log.Warn("bulk "+job.Action+": run not started", "run_id", id, "err", err)
+			} else {
+				started++
 			}
-			started++
+			if e.bulkJournal != nil && time.Since(noted) >= bulkProgressEvery {
+				noted = time.Now()
+				if err := e.bulkJournal.progress(job, ids[i+1:]); err != nil {
+					e.log.Warn("bulk "+job.Action+": progress not noted; after a crash the runs since are checked again", "err", err)
+				}
+			}
 		}
-		e.log.Info("bulk action done", "action", plan.Action, "runs", started, "not_started", failed)
+		if e.bulkJournal != nil {
+			if err := e.bulkJournal.remove(job); err != nil {
+				e.log.Warn("bulk "+job.Action+": the finished action stays in the journal; the next start finds its runs acted on", "err", err)
+			}
+		}
+		e.log.Info("bulk action done", "action", job.Action, "runs", started, "not_started", failed)
 	}
 }
 

@@ -59,6 +59,11 @@ type Config struct {
 	// (stepjournal.go); normally StepJournalFile in the data dir. Empty:
 	// no journal.
 	StepJournal string
+	// BulkJournal is the file that keeps the bulk actions not yet
+	// carried out, so that a stop or a crash does not cut one short
+	// (bulkjournal.go); normally BulkJournalFile in the data dir. Empty:
+	// bulk actions last as long as the process.
+	BulkJournal string
 	// Observer receives run and step measurements (metrics); nil: none.
 	Observer Observer
 }
@@ -90,6 +95,8 @@ type Engine struct {
 	gate  gate
 	rates RateBuckets
 	bulk  *bulkRunner
+	// bulkJournal is nil without Config.BulkJournal.
+	bulkJournal *bulkJournal
 	// journalFailed is set once a journal write failed (and was logged).
 	journalFailed atomic.Bool
 
@@ -200,6 +207,25 @@ func (e *Engine) Start(ctx context.Context) error {
 		}
 		e.journal = j
 	}
+	if e.cfg.BulkJournal != "" {
+		bj, err := openBulkJournal(e.cfg.BulkJournal)
+		if errors.Is(err, errBulkJournalDamaged) {
+			e.log.Error("the bulk journal is damaged; the bulk actions it held are not resumed", "err", err)
+		} else if err != nil {
+			e.closeStepJournal()
+			return err
+		}
+		e.bulkJournal = bj
+		// What an earlier Start of this engine queued is in the journal:
+		// queued once more, it would run twice.
+		for len(e.bulk.jobs) > 0 {
+			<-e.bulk.jobs
+		}
+		if err := e.resumeBulk(ctx); err != nil {
+			e.closeStepJournal()
+			return err
+		}
+	}
 	dctx, cancelDispatch := context.WithCancel(context.WithoutCancel(ctx))
 	sctx, cancelSteps := context.WithCancel(context.WithoutCancel(ctx))
 	e.stopDispatch, e.stopSteps = cancelDispatch, cancelSteps
@@ -264,8 +290,13 @@ func (e *Engine) Stop() {
 		<-done
 	}
 	e.stopSteps()
+	e.closeStepJournal()
+}
+
+func (e *Engine) closeStepJournal() {
 	if e.journal != nil {
 		e.journal.close()
+		e.journal = nil
 	}
 }
 

@@ -355,6 +355,7 @@ func TestRestoreRefuses(t *testing.T) {
 	os.MkdirAll(filepath.Join(busy, "wal"), 0o700)
 	os.WriteFile(filepath.Join(busy, "wal", "00000001.wal"), []byte("old log"), 0o600)
 	os.WriteFile(filepath.Join(busy, "switchyard.db"), []byte("old database"), 0o600)
+	os.WriteFile(filepath.Join(busy, engine.BulkJournalFile), []byte(`{"actions":[]}`), 0o600)
 	code, _, e = runCLI(t, "restore", good, "--data", busy)
 	if code != 1 || !strings.Contains(e, "--force") {
 		t.Errorf("restore into a non-empty dir: exit %d: %s", code, e)
@@ -371,5 +372,8 @@ func TestRestoreRefuses(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(busy, "wal")); !os.IsNotExist(err) {
 		t.Errorf("restore --force kept the old write-ahead log (%v)", err)
+	}
+	if _, err := os.Stat(filepath.Join(busy, engine.BulkJournalFile)); !os.IsNotExist(err) {
+		t.Errorf("restore --force kept the old bulk journal, whose runs are the replaced database's (%v)", err)
 	}
 }

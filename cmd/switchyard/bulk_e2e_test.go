@@ -324,3 +324,70 @@ func TestBrowserSearchAndBulkRetry(t *testing.T) {
 	b.open("/runs?resolved=false")
 	b.visible("#runs-empty")
 }
+
+// TestBulkReplayKill9: the process is killed (SIGKILL) while a bulk
+// replay of 40 failed leads is under way. The restarted server goes on
+// with it from its journal: the CRM gets every lead, and each from one
+// replay only (one idempotency key a lead: a step cut off by the kill is
+// sent again with its key, while a replay made twice would bring a new
+// one).
+func TestBulkReplayKill9(t *testing.T) {
+	var down atomic.Bool
+	down.Store(true)
+	crm := newRecorder(t, func(n int, r *http.Request) (int, string) {
+		if down.Load() {
+			return 503, `{"error":"maintenance"}`
+		}
+		time.Sleep(40 * time.Millisecond)
+		return 201, `{}`
+	})
+	in := newInstance(t, "--workers", "2")
+	in.start()
+	flow := (&crmOutage{rec: crm}).leadFlow("leads")
+	in.mustAPI(201, "POST", "/api/flows", flow)
+	const n = 40
+	for i := range n {
+		in.hookJSON("leads", fmt.Sprintf(`{"email":"lead%d@example.com"}`, i))
+	}
+	in.waitIdle(30 * time.Second)
+	since := len(crm.all())
+	down.Store(false)
+	in.mustAPI(202, "POST", "/api/runs/bulk", map[string]any{"action": "replay", "filter": map[string]any{"flow": "leads"}})
+	for deadline := time.Now().Add(20 * time.Second); len(crm.all())-since < 6; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the bulk replay sent nothing")
+		}
+	}
+	in.kill()
+	if got := len(crm.all()) - since; got >= n {
+		t.Fatalf("all %d leads were sent before the kill: nothing left to resume", got)
+	}
+	in.start()
+	deadline := time.Now().Add(30 * time.Second)
+	for len(in.allRuns("&status=failed&resolved=false")) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("failures still unresolved 30 s after the restart; the CRM got %d requests", len(crm.all())-since)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	in.waitIdle(30 * time.Second)
+	keys := map[string]map[string]bool{}
+	for _, r := range crm.all()[since:] {
+		var b struct {
+			Email string `json:"email"`
+		}
+		json.Unmarshal(r.Body, &b)
+		if keys[b.Email] == nil {
+			keys[b.Email] = map[string]bool{}
+		}
+		keys[b.Email][r.IdemKey] = true
+	}
+	if len(keys) != n {
+		t.Fatalf("the CRM got %d distinct leads, want %d", len(keys), n)
+	}
+	for email, k := range keys {
+		if len(k) != 1 {
+			t.Errorf("%s came from %d replays (idempotency keys %v)", email, len(k), k)
+		}
+	}
+}

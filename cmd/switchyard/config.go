@@ -214,11 +214,14 @@ func openEngine(ctx context.Context, o *options, log *slog.Logger) (*engine.Engi
 		Logger:         log,
 		// Only serve starts the engine; the journal is opened then.
 		StepJournal: filepath.Join(o.data, engine.StepJournalFile),
+		BulkJournal: filepath.Join(o.data, engine.BulkJournalFile),
 	}
 	if o.database != "" {
-		// The journal is a file of one node's; River's attempts bound a
-		// run that keeps taking nodes down instead.
-		cfg.StepJournal = ""
+		// The journals are files of one node's data dir, which a node on
+		// PostgreSQL has none of; River's attempts bound a run that keeps
+		// taking nodes down instead, and a bulk action lasts as long as
+		// the node that started it.
+		cfg.StepJournal, cfg.BulkJournal = "", ""
 	}
 	if o.metrics != nil {
 		cfg.Observer = o.metrics

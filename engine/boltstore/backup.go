@@ -152,8 +152,11 @@ func Restore(src, dir string, force bool) error {
 		if err := os.RemoveAll(filepath.Join(dir, wal.DirName)); err != nil {
 			return fmt.Errorf("restore: remove the old write-ahead log: %w", err)
 		}
-		if err := os.Remove(filepath.Join(dir, engine.StepJournalFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("restore: remove the old step journal: %w", err)
+		// The journals name runs of the database being replaced.
+		for _, j := range []string{engine.StepJournalFile, engine.BulkJournalFile} {
+			if err := os.Remove(filepath.Join(dir, j)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("restore: remove the old %s: %w", j, err)
+			}
 		}
 	}
 	in, err := os.Open(src)
