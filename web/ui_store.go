@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -36,7 +37,7 @@ func (s *Server) storePage(c *fiber.Ctx) error {
 }
 
 func (s *Server) newStoreForm(c *fiber.Ctx, ns string) views.StoreForm {
-	return views.StoreForm{Page: s.pageProps(c, "", "store"), New: true, Namespace: ns, Type: views.StoreText}
+	return views.StoreForm{Page: s.pageProps(c, "", "store"), New: true, Namespace: ns, Type: views.StoreText, TTLUnit: "h"}
 }
 
 // storeNamespacePage answers GET /store/{namespace}?after=: its values, a
@@ -78,7 +79,7 @@ func (s *Server) storeEditPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	f := views.StoreForm{Page: s.pageProps(c, "Edit "+key, "store"), Namespace: ns, Key: key, Expires: e.ExpiresAt}
+	f := views.StoreForm{Page: s.pageProps(c, "Edit "+key, "store"), Namespace: ns, Key: key, Expires: e.ExpiresAt, TTLUnit: "h"}
 	f.Type, f.Value, f.Rows = formValue(e.Value)
 	return render(c, fiber.StatusOK, views.StoreEdit(f))
 }
@@ -286,7 +287,8 @@ func jsonText(text string) engine.KVValue {
 // "rows" with more empty rows.
 func (s *Server) storeSaveUI(c *fiber.Ctx) error {
 	f := views.StoreForm{Page: s.pageProps(c, "Edit value", "store"), Type: c.FormValue("type"), Value: c.FormValue("value"),
-		Rows: storeFormRows(c), TTL: c.FormValue("ttl"), Errors: map[string][]string{}}
+		Rows: storeFormRows(c), TTLAmount: strings.TrimSpace(c.FormValue("ttl_amount")), TTLUnit: c.FormValue("ttl_unit"),
+		Errors: map[string][]string{}}
 	if c.Params("namespace") == "" {
 		f.New = true
 		f.Namespace, f.Key = strings.TrimSpace(c.FormValue("namespace")), c.FormValue("key")
@@ -310,9 +312,15 @@ func (s *Server) storeSaveUI(c *fiber.Ctx) error {
 	value, msg := parseFormValue(f.Type, f.Value, f.Rows)
 	if msg != "" {
 		f.Errors["value"] = append(f.Errors["value"], msg)
+	}
+	ttl, tmsg := formTTL(f.TTLAmount, f.TTLUnit)
+	if tmsg != "" {
+		f.Errors["ttl"] = append(f.Errors["ttl"], tmsg)
+	}
+	if msg != "" || tmsg != "" {
 		return s.storeForm(c, fiber.StatusUnprocessableEntity, f)
 	}
-	value, ttl, err := kvInput(kvPutRequest{Value: value, TTL: f.TTL})
+	value, _, err := kvInput(kvPutRequest{Value: value})
 	if err == nil {
 		_, err = s.eng.KVPut(c.UserContext(), f.Namespace, f.Key, value, ttl)
 	}
@@ -330,6 +338,31 @@ func (s *Server) storeSaveUI(c *fiber.Ctx) error {
 	}
 	return s.storeForm(c, fiber.StatusUnprocessableEntity, f)
 }
+
+// formTTL is "Expires after" as a duration: a whole number of a unit of
+// views.StoreTTLUnits; no amount, no expiry.
+func formTTL(amount, unit string) (time.Duration, string) {
+	if amount == "" {
+		return 0, ""
+	}
+	n, err := strconv.Atoi(amount)
+	if err != nil || n <= 0 {
+		return 0, "write a whole number, such as 24, or leave it empty"
+	}
+	for _, u := range views.StoreTTLUnits {
+		if u.Value == unit {
+			if n > int(maxStoreTTL/u.One) {
+				return 0, "at most 100 years"
+			}
+			return time.Duration(n) * u.One, ""
+		}
+	}
+	return 0, "choose minutes, hours or days"
+}
+
+// maxStoreTTL bounds "Expires after" (a number of days would otherwise
+// overflow a duration).
+const maxStoreTTL = 100 * 365 * 24 * time.Hour
 
 // storeFormRows reads the rows of named values the form posted.
 func storeFormRows(c *fiber.Ctx) []views.StoreRow {

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchyard/switchyard/engine"
 )
@@ -63,9 +64,11 @@ func TestUIDataStore(t *testing.T) {
 		{"number", "seven", "", "store-form-value-error", "not a number"},
 		{"json", "{nope", "", "store-form-value-error", "not valid JSON"},
 		{"text", strings.Repeat("x", 70000), "", "store-form-value-error", "larger than 64 KiB"},
-		{"text", "x", "soon", "store-form-ttl-error", "want a duration"},
+		{"text", "x", "soon", "store-form-ttl-error", "write a whole number"},
+		{"text", "x", "-3", "store-form-ttl-error", "write a whole number"},
+		{"text", "x", "999999999", "store-form-ttl-error", "at most 100 years"},
 	} {
-		r, page := b.post("/store/bot/count/edit", url.Values{"type": {c.kind}, "value": {c.value}, "ttl": {c.ttl}})
+		r, page := b.post("/store/bot/count/edit", url.Values{"type": {c.kind}, "value": {c.value}, "ttl_amount": {c.ttl}, "ttl_unit": {"d"}})
 		i := strings.Index(page, `id="`+c.field+`"`)
 		if r.StatusCode != 422 || i < 0 || !strings.Contains(page[i:min(len(page), i+300)], c.msg) {
 			t.Errorf("%s %q: %d, want %q at %s", c.kind, c.value[:min(10, len(c.value))], r.StatusCode, c.msg, c.field)
@@ -76,6 +79,13 @@ func TestUIDataStore(t *testing.T) {
 	}
 	if e, _ := f.eng.KVGet(ctx, "bot", "count"); string(e.Value) != "7" {
 		t.Errorf("a refused edit changed the value: %s", e.Value)
+	}
+	// Expires after: an amount and a unit picked, no duration syntax.
+	if r, _ := b.post("/store/bot/count/edit", url.Values{"type": {"number"}, "value": {"8"}, "ttl_amount": {"2"}, "ttl_unit": {"h"}}); r.StatusCode != 303 {
+		t.Fatalf("edit with an expiry: %d", r.StatusCode)
+	}
+	if e, _ := f.eng.KVGet(ctx, "bot", "count"); e.ExpiresAt == nil || time.Until(*e.ExpiresAt) < 119*time.Minute || time.Until(*e.ExpiresAt) > 121*time.Minute {
+		t.Errorf("2 hours stored as expiry %v", e.ExpiresAt)
 	}
 	// Lists and named values need no JSON: lines, and rows of name, kind
 	// and value, stored in the rows' order; the edit form gives them back

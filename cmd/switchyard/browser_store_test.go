@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -116,7 +117,8 @@ func TestBrowserDataStoreCounter(t *testing.T) {
 // TestBrowserDataStoreListAndRows: a user keeps a list of owners and a
 // customer's plan in the data store without writing JSON: the list a line
 // each, the plan as rows of name, kind and value (one added with "More
-// rows"). A flow reads both and posts them on; the service gets the list
+// rows"), the list to expire in 30 days (an amount and a unit picked). A
+// flow reads both and posts them on; the service gets the list
 // and an object with a number and a yes/no in it. The edit form gives the
 // plan back as rows.
 //
@@ -147,9 +149,21 @@ func TestBrowserDataStoreListAndRows(t *testing.T) {
 	b.pick("#store-form-type", "list")
 	b.waitText("#store-form-value-help", "One item per line")
 	b.typeInto("#store-form-value", "ada@example.com\nbob@example.com")
+	b.typeInto("#store-form-ttl", "30")
+	b.pick("#store-form-ttl-unit", "d")
+	b.screenshot("data-store-list.png")
 	b.click("#store-save")
 	b.visible("#flash")
 	b.waitText("#store-value-owners", "bob@example.com")
+	var owners struct {
+		ExpiresAt time.Time `json:"expires_at"`
+	}
+	if err := json.Unmarshal(in.mustAPI(200, "GET", "/api/store/crm/owners", nil), &owners); err != nil {
+		t.Fatal(err)
+	}
+	if left := time.Until(owners.ExpiresAt); left < 29*24*time.Hour || left > 31*24*time.Hour {
+		t.Errorf("30 days picked, the list expires at %s", owners.ExpiresAt)
+	}
 
 	// On the namespace's page the form has the namespace already.
 	if got := b.value("#store-form-namespace"); got != "crm" {

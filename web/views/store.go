@@ -54,7 +54,9 @@ type StoreForm struct {
 	Type  string
 	Value string
 	Rows  []StoreRow
-	TTL   string
+	// TTLAmount and TTLUnit say how long the value is kept: a whole
+	// number of StoreTTLUnits (empty amount: until changed or deleted).
+	TTLAmount, TTLUnit string
 	// Expires says when the value being edited expires now.
 	Expires *time.Time
 	Errors  map[string][]string
@@ -79,6 +81,13 @@ const (
 // StoreTypes are the form's kinds of value, in the order offered.
 var StoreTypes = [][2]string{{StoreText, "Text"}, {StoreNumber, "Number"}, {StoreBool, "Yes / no"},
 	{StoreList, "List of text (one item per line)"}, {StoreObject, "Named values (rows)"}, {StoreJSON, "Anything else (JSON)"}}
+
+// StoreTTLUnits are the units "Expires after" offers, as value, label and
+// duration of one.
+var StoreTTLUnits = []struct {
+	Value, Label string
+	One          time.Duration
+}{{"m", "minutes", time.Minute}, {"h", "hours", time.Hour}, {"d", "days", 24 * time.Hour}}
 
 // StoreRowTypes are the kinds a named value can have.
 var StoreRowTypes = [][2]string{{StoreText, "Text"}, {StoreNumber, "Number"}, {StoreBool, "Yes / no"}}
