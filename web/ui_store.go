@@ -297,6 +297,12 @@ func (s *Server) storeSaveUI(c *fiber.Ctx) error {
 		if f.Namespace, f.Key, err = kvParams(c); err != nil {
 			return err
 		}
+		// The expiry the value has now, which an empty "Expires after"
+		// keeps (gone or expired meanwhile: none).
+		if e, err := s.eng.KVGet(c.UserContext(), f.Namespace, f.Key); err == nil {
+			f.Expires = e.ExpiresAt
+		}
+		f.TTLNever = c.FormValue("ttl_never") != ""
 	}
 	switch c.FormValue("_op") {
 	case "kind":
@@ -314,6 +320,11 @@ func (s *Server) storeSaveUI(c *fiber.Ctx) error {
 		f.Errors["value"] = append(f.Errors["value"], msg)
 	}
 	ttl, tmsg := formTTL(f.TTLAmount, f.TTLUnit)
+	if f.TTLAmount == "" && !f.TTLNever && f.Expires != nil {
+		// Kept, to the second it had (a duration from now). Expired
+		// meanwhile: the next read finds no value; kept a second more.
+		ttl = max(time.Until(*f.Expires), time.Second)
+	}
 	if tmsg != "" {
 		f.Errors["ttl"] = append(f.Errors["ttl"], tmsg)
 	}

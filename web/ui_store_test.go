@@ -84,8 +84,27 @@ func TestUIDataStore(t *testing.T) {
 	if r, _ := b.post("/store/bot/count/edit", url.Values{"type": {"number"}, "value": {"8"}, "ttl_amount": {"2"}, "ttl_unit": {"h"}}); r.StatusCode != 303 {
 		t.Fatalf("edit with an expiry: %d", r.StatusCode)
 	}
-	if e, _ := f.eng.KVGet(ctx, "bot", "count"); e.ExpiresAt == nil || time.Until(*e.ExpiresAt) < 119*time.Minute || time.Until(*e.ExpiresAt) > 121*time.Minute {
-		t.Errorf("2 hours stored as expiry %v", e.ExpiresAt)
+	e, _ := f.eng.KVGet(ctx, "bot", "count")
+	if e.ExpiresAt == nil || time.Until(*e.ExpiresAt) < 119*time.Minute || time.Until(*e.ExpiresAt) > 121*time.Minute {
+		t.Fatalf("2 hours stored as expiry %v", e.ExpiresAt)
+	}
+	// Saved again with the amount left empty, it keeps that expiry; with
+	// Never ticked, it has none.
+	_, page = b.do("GET", "/store/bot/count/edit", nil)
+	if !strings.Contains(page, `id="store-form-ttl-never"`) || !strings.Contains(page, "Empty: it keeps expiring") {
+		t.Errorf("the edit form of an expiring value offers no way to keep or drop the expiry: %.3000s", page)
+	}
+	if r, _ := b.post("/store/bot/count/edit", url.Values{"type": {"number"}, "value": {"9"}, "ttl_unit": {"h"}}); r.StatusCode != 303 {
+		t.Fatalf("edit keeping the expiry: %d", r.StatusCode)
+	}
+	if again, _ := f.eng.KVGet(ctx, "bot", "count"); string(again.Value) != "9" || again.ExpiresAt == nil || again.ExpiresAt.Sub(*e.ExpiresAt).Abs() > time.Second {
+		t.Errorf("an edit without an amount moved the expiry from %v to %v", e.ExpiresAt, again.ExpiresAt)
+	}
+	if r, _ := b.post("/store/bot/count/edit", url.Values{"type": {"number"}, "value": {"7"}, "ttl_unit": {"h"}, "ttl_never": {"1"}}); r.StatusCode != 303 {
+		t.Fatalf("edit with Never: %d", r.StatusCode)
+	}
+	if again, _ := f.eng.KVGet(ctx, "bot", "count"); again.ExpiresAt != nil {
+		t.Errorf("Never ticked, the value still expires at %v", again.ExpiresAt)
 	}
 	// Lists and named values need no JSON: lines, and rows of name, kind
 	// and value, stored in the rows' order; the edit form gives them back

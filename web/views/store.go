@@ -55,8 +55,10 @@ type StoreForm struct {
 	Value string
 	Rows  []StoreRow
 	// TTLAmount and TTLUnit say how long the value is kept: a whole
-	// number of StoreTTLUnits (empty amount: until changed or deleted).
+	// number of StoreTTLUnits. An empty amount keeps the expiry the value
+	// has (Expires), or none; TTLNever removes it.
 	TTLAmount, TTLUnit string
+	TTLNever           bool
 	// Expires says when the value being edited expires now.
 	Expires *time.Time
 	Errors  map[string][]string
