@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -100,8 +101,8 @@ func (j *bulkJournal) remove(job *bulkJob) error {
 	return j.save()
 }
 
-// save writes the journal: a new file, synced, renamed over the old one;
-// no file when nothing is left.
+// save writes the journal whole (fsutil.WriteFileAtomic); no file when
+// nothing is left.
 func (j *bulkJournal) save() error {
 	if len(j.jobs) == 0 {
 		if err := os.Remove(j.path); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -110,26 +111,11 @@ func (j *bulkJournal) save() error {
 		return fsutil.SyncDir(filepath.Dir(j.path))
 	}
 	b, err := json.Marshal(bulkJournalFile{Actions: j.jobs})
-	if err != nil {
-		return fmt.Errorf("engine: bulk journal: %w", err)
-	}
-	tmp := j.path + ".new"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return fmt.Errorf("engine: bulk journal: %w", err)
-	}
-	_, err = f.Write(b)
 	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, j.path)
-	}
-	if err == nil {
-		err = fsutil.SyncDir(filepath.Dir(j.path))
+		err = fsutil.WriteFileAtomic(j.path, func(w io.Writer) error {
+			_, err := w.Write(b)
+			return err
+		})
 	}
 	if err != nil {
 		return fmt.Errorf("engine: bulk journal: %w", err)

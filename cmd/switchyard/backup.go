@@ -13,6 +13,7 @@ import (
 
 	"github.com/switchyard/switchyard/engine"
 	"github.com/switchyard/switchyard/engine/boltstore"
+	"github.com/switchyard/switchyard/internal/fsutil"
 )
 
 // cmdBackup writes a consistent copy of the database to --out: from a
@@ -72,7 +73,7 @@ func backupOffline(ctx context.Context, o *options, out string) (int64, error) {
 	}
 	defer store.Close()
 	var n int64
-	err = boltstore.WriteFileAtomic(out, func(w io.Writer) error {
+	err = fsutil.WriteFileAtomic(out, func(w io.Writer) error {
 		var err error
 		n, err = store.Backup(ctx, func(int64) (io.Writer, error) { return w, nil })
 		return err
@@ -88,7 +89,7 @@ func backupFromServer(ctx context.Context, srv *remote, out string) (int64, erro
 	}
 	defer resp.Body.Close()
 	var n int64
-	err = boltstore.WriteFileAtomic(out, func(w io.Writer) error {
+	err = fsutil.WriteFileAtomic(out, func(w io.Writer) error {
 		var err error
 		n, err = io.Copy(w, resp.Body)
 		if err == nil && resp.ContentLength >= 0 && n != resp.ContentLength {

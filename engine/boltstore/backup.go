@@ -164,51 +164,11 @@ func Restore(src, dir string, force bool) error {
 		return err
 	}
 	defer in.Close()
-	if err := WriteFileAtomic(dst, func(w io.Writer) error {
+	if err := fsutil.WriteFileAtomic(dst, func(w io.Writer) error {
 		_, err := io.Copy(w, in)
 		return err
 	}); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
 	return nil
-}
-
-// WriteFileAtomic writes path through fill: into a temporary file beside
-// it, synced, then renamed over path and the directory synced, so path is
-// either its old self or whole, never cut short. A non-nil check runs on
-// the temporary file before the rename and can refuse it.
-func WriteFileAtomic(path string, fill func(w io.Writer) error, check ...func(tmp string) error) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err = f.Chmod(0o600); err != nil {
-		return err
-	}
-	if err = fill(f); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	for _, c := range check {
-		if err = c(tmp); err != nil {
-			return err
-		}
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return fsutil.SyncDir(dir)
 }
