@@ -162,6 +162,7 @@ func (s *Server) builderPost(c *fiber.Ctx) error {
 	p := s.builderProps(c, f, isNew)
 	s.fillSample(c, p, vals)
 	p.JSONModes = jsonModes(vals)
+	p.PickedUnits = valuesBySuffix(vals, ".unit")
 	keepTemplate(p, vals.Get("_template"))
 	if keepCondStates(kind) {
 		p.Conds = condStates(vals)

@@ -46,10 +46,19 @@ func (r *flowForm) str(name string) string {
 
 func (r *flowForm) trim(name string) string { return strings.TrimSpace(r.str(name)) }
 
+// duration reads a duration picker (a number in name, its unit in
+// name.unit) or, from a form without the unit, duration text.
 func (r *flowForm) duration(name string) flows.Duration {
 	s := r.trim(name)
 	if s == "" {
 		return 0
+	}
+	if _, picked := r.v[name+".unit"]; picked {
+		d, msg := pickedDuration(s, r.str(name+".unit"), views.DurationUnits)
+		if msg != "" {
+			r.errs.add(name, msg)
+		}
+		return flows.Duration(d)
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d < 0 {
@@ -319,6 +328,17 @@ func (r *flowForm) fieldValue(name string, f connectors.Field) (any, bool) {
 	case connectors.TypeText, connectors.TypeSecret:
 		s := r.str(name)
 		return s, s != ""
+	case connectors.TypeDuration:
+		s := r.trim(name)
+		if _, picked := r.v[name+".unit"]; !picked || s == "" {
+			return s, s != ""
+		}
+		d, msg := pickedDuration(s, r.str(name+".unit"), views.DurationUnits)
+		if msg != "" {
+			r.errs.add(name, msg)
+			return s, true
+		}
+		return views.DurationText(d), true
 	default:
 		s := r.trim(name)
 		return s, s != ""

@@ -168,10 +168,13 @@ func rowValue(typ, text string) (any, error) {
 }
 
 // jsonModes are the json field modes the form was posted with.
-func jsonModes(vals url.Values) map[string]string {
+func jsonModes(vals url.Values) map[string]string { return valuesBySuffix(vals, ".mode") }
+
+// valuesBySuffix maps NAME to the last value posted as NAME+suffix.
+func valuesBySuffix(vals url.Values, suffix string) map[string]string {
 	out := map[string]string{}
 	for k, v := range vals {
-		if name, ok := strings.CutSuffix(k, ".mode"); ok && len(v) > 0 {
+		if name, ok := strings.CutSuffix(k, suffix); ok && len(v) > 0 {
 			out[name] = v[len(v)-1]
 		}
 	}

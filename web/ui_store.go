@@ -353,27 +353,8 @@ func (s *Server) storeSaveUI(c *fiber.Ctx) error {
 // formTTL is "Expires after" as a duration: a whole number of a unit of
 // views.StoreTTLUnits; no amount, no expiry.
 func formTTL(amount, unit string) (time.Duration, string) {
-	if amount == "" {
-		return 0, ""
-	}
-	n, err := strconv.Atoi(amount)
-	if err != nil || n <= 0 {
-		return 0, "write a whole number, such as 24, or leave it empty"
-	}
-	for _, u := range views.StoreTTLUnits {
-		if u.Value == unit {
-			if n > int(maxStoreTTL/u.One) {
-				return 0, "at most 100 years"
-			}
-			return time.Duration(n) * u.One, ""
-		}
-	}
-	return 0, "choose minutes, hours or days"
+	return pickedDuration(amount, unit, views.StoreTTLUnits)
 }
-
-// maxStoreTTL bounds "Expires after" (a number of days would otherwise
-// overflow a duration).
-const maxStoreTTL = 100 * 365 * 24 * time.Hour
 
 // storeFormRows reads the rows of named values the form posted.
 func storeFormRows(c *fiber.Ctx) []views.StoreRow {

@@ -35,7 +35,7 @@ func (*Delay) Spec() connectors.Spec {
 		Label:    "Delay",
 		Help:     "Waits before the next step. The run is parked on disk, so a restart does not cut the wait short or lose the run.",
 		Fields: []connectors.Field{
-			{Name: fieldDuration, Label: "Duration", Type: connectors.TypeDuration, Required: true, Help: `e.g. "90s", "15m" or "48h"; at most 720h (30 days).`},
+			{Name: fieldDuration, Label: "Duration", Type: connectors.TypeDuration, Required: true, Help: "How long to wait; at most 30 days."},
 		},
 		SideEffects: false,
 	}

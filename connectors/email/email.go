@@ -133,7 +133,7 @@ func (*Send) Spec() connectors.Spec {
 				Help: "The message as plain text. Give text, HTML or both (mail apps then pick the one they show best)."},
 			{Name: fieldHTML, Label: "HTML body", Type: connectors.TypeText, Help: "The message as HTML."},
 			{Name: fieldTimeout, Label: "Timeout", Type: connectors.TypeDuration, Default: DefaultTimeout.String(), Advanced: true,
-				Help: "How long the whole conversation with the server may take; at most 5m."},
+				Help: "How long the whole conversation with the server may take; at most 5 minutes."},
 		},
 	}
 }

@@ -140,7 +140,7 @@ func (*Request) Spec() connectors.Spec {
 			{Name: fieldConnection, Label: "Connection", Type: connectors.TypeConnection, ConnectionTypes: []string{ConnBearer, ConnBasic, ConnHeader, connSecret},
 				Help: "Stored credential; a secret connection is sent as a bearer token."},
 			{Name: fieldTimeout, Label: "Timeout", Type: connectors.TypeDuration, Default: DefaultTimeout.String(), Advanced: true,
-				Help: "For the whole request, response body included; at most 5m."},
+				Help: "For the whole request, response body included; at most 5 minutes."},
 			{Name: fieldIdempotencyKey, Label: "Send Idempotency-Key", Type: connectors.TypeBool, Default: true, Advanced: true,
 				Help: "Sends Idempotency-Key: <run_id>:<step_id>, stable across retries, so services that support it apply the request once."},
 			{Name: fieldFailOnStatus, Label: "Fail on error status", Type: connectors.TypeBool, Default: true, Advanced: true,

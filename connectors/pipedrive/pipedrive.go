@@ -121,7 +121,7 @@ func customField() connectors.Field {
 
 func timeoutField() connectors.Field {
 	return connectors.Field{Name: fieldTimeout, Label: "Timeout", Type: connectors.TypeDuration, Default: DefaultTimeout.String(), Advanced: true,
-		Help: "How long to wait for Pipedrive; at most 5m."}
+		Help: "How long to wait for Pipedrive; at most 5 minutes."}
 }
 
 // CreatePerson is the pipedrive.create_person connector.

@@ -138,7 +138,7 @@ func recordField() connectors.Field {
 
 func timeoutField() connectors.Field {
 	return connectors.Field{Name: fieldTimeout, Label: "Timeout", Type: connectors.TypeDuration, Default: DefaultTimeout.String(), Advanced: true,
-		Help: "How long to wait for Salesforce (token fetch included); at most 5m."}
+		Help: "How long to wait for Salesforce (token fetch included); at most 5 minutes."}
 }
 
 // Upsert is the salesforce.upsert connector.

@@ -121,7 +121,7 @@ func (*Set) Spec() connectors.Spec {
 			{Name: fieldValue, Label: "Value", Type: connectors.TypeJSON, Shape: connectors.ShapeObject, Required: true,
 				Help: "Text, a number, an object or a list, e.g. {{ trigger.body.message_id }} (a lone {{ }} keeps its type)."},
 			{Name: fieldTTL, Label: "Expires after", Type: connectors.TypeDuration,
-				Help: `Forget the value after this long, e.g. "24h" or "30m". Empty: keep it until it is replaced or deleted.`},
+				Help: "Forget the value after this long. Empty: keep it until it is replaced or deleted."},
 			namespaceField,
 		},
 	}

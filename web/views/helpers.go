@@ -284,34 +284,32 @@ func stepTitle(p *BuilderProps, s flows.Step) string {
 	return s.Use
 }
 
-func retryField(r *flows.Retry, which string) string {
-	if r == nil {
+// retryAttempts is a step's retry attempts as the form shows them.
+func retryAttempts(r *flows.Retry) string {
+	if r == nil || r.Attempts == 0 {
 		return ""
 	}
-	switch which {
-	case "attempts":
-		if r.Attempts == 0 {
-			return ""
-		}
-		return strconv.Itoa(r.Attempts)
-	case "backoff":
-		if r.Backoff == 0 {
-			return ""
-		}
-		return r.Backoff.Std().String()
+	return strconv.Itoa(r.Attempts)
+}
+
+// retryWait is a step's backoff or, for "max_backoff", its max backoff
+// (zero when not set).
+func retryWait(r *flows.Retry, which string) time.Duration {
+	switch {
+	case r == nil:
+		return 0
+	case which == "max_backoff":
+		return r.MaxBackoff.Std()
 	default:
-		if r.MaxBackoff == 0 {
-			return ""
-		}
-		return r.MaxBackoff.Std().String()
+		return r.Backoff.Std()
 	}
 }
 
-func durationText(d flows.Duration) string {
-	if d == 0 {
-		return ""
-	}
-	return d.Std().String()
+// refreshOnChange makes an input re-render the builder when it changes,
+// so that what depends on it (a step's retry summary) says so at once.
+func refreshOnChange(p *BuilderProps) templ.Attributes {
+	return templ.Attributes{"hx-post": p.Action, "hx-trigger": "change", "hx-target": "#builder", "hx-select": "#builder",
+		"hx-swap": "outerHTML", "hx-vals": `{"_op":"refresh"}`}
 }
 
 func int64Text(n int64) string {

@@ -176,8 +176,12 @@ type BuilderProps struct {
 	// JSONModes maps a json field's form name to how it is edited
 	// (JSONRows, JSONList, JSONRaw), as the user last chose.
 	JSONModes map[string]string
-	Test      *TestResult
-	Notice    string
+	// PickedUnits maps a duration picker's form name to the unit posted
+	// with it, so that a unit picked before its number is kept when the
+	// builder is drawn again.
+	PickedUnits map[string]string
+	Test        *TestResult
+	Notice      string
 	// Panels show a stored flow's schedule, poll and refusals under the
 	// form (full pages only; nil for a new flow).
 	Panels *FlowPanelsProps

@@ -69,7 +69,10 @@ func spoken(d time.Duration) string {
 }
 
 // retryDefaults are the placeholders of a step's retry inputs.
-type retryDefaults struct{ attempts, backoff string }
+type retryDefaults struct {
+	attempts string
+	backoff  time.Duration
+}
 
 // retryDefault is what a step without retry settings runs with.
 func retryDefault(p *BuilderProps, s flows.Step) retryDefaults {
@@ -78,7 +81,7 @@ func retryDefault(p *BuilderProps, s flows.Step) retryDefaults {
 	}
 	spec, _ := p.spec(s.Use)
 	if r := flows.EffectiveRetry(&s, spec); r != nil {
-		return retryDefaults{attempts: strconv.Itoa(r.Attempts), backoff: r.Backoff.Std().String()}
+		return retryDefaults{attempts: strconv.Itoa(r.Attempts), backoff: r.Backoff.Std()}
 	}
 	return retryDefaults{attempts: "1"}
 }

@@ -84,13 +84,6 @@ const (
 var StoreTypes = [][2]string{{StoreText, "Text"}, {StoreNumber, "Number"}, {StoreBool, "Yes / no"},
 	{StoreList, "List of text (one item per line)"}, {StoreObject, "Named values (rows)"}, {StoreJSON, "Anything else (JSON)"}}
 
-// StoreTTLUnits are the units "Expires after" offers, as value, label and
-// duration of one.
-var StoreTTLUnits = []struct {
-	Value, Label string
-	One          time.Duration
-}{{"m", "minutes", time.Minute}, {"h", "hours", time.Hour}, {"d", "days", 24 * time.Hour}}
-
 // StoreRowTypes are the kinds a named value can have.
 var StoreRowTypes = [][2]string{{StoreText, "Text"}, {StoreNumber, "Number"}, {StoreBool, "Yes / no"}}
 
