@@ -1,8 +1,6 @@
 package web
 
 import (
-	"encoding/json"
-
 	"github.com/switchyard/switchyard/engine"
 	"github.com/switchyard/switchyard/flows"
 	"github.com/switchyard/switchyard/web/views"
@@ -12,8 +10,8 @@ import (
 const stepKindLoop = "loop"
 
 // loop reads a loop step's fields: the list picked (or, for "another
-// list", the expression typed), the item limit, the collect template the
-// form carries unchanged, and the inner steps.
+// list", the expression typed), the item limit, what each item gives the
+// output (collect, edited like a step's JSON field), and the inner steps.
 func (r *flowForm) loop(sp string, s *flows.Step) {
 	s.ForEach = r.trim(sp + ".for_each")
 	if s.ForEach == views.ListExpression || s.ForEach == "" {
@@ -21,10 +19,8 @@ func (r *flowForm) loop(sp string, s *flows.Step) {
 	}
 	s.MaxItems = int(r.integer(sp + ".max_items"))
 	s.Concurrency = int(r.integer(sp + ".concurrency"))
-	if raw := r.str(sp + ".collect_json"); raw != "" {
-		if err := json.Unmarshal([]byte(raw), &s.Collect); err != nil {
-			r.errs.add(sp+".collect", "the hidden collect setting is damaged: "+err.Error())
-		}
+	if v, ok := r.jsonValue(sp+".collect", views.CollectField); ok {
+		s.Collect = v
 	}
 	s.Steps = r.steps(sp + ".steps")
 }
@@ -57,7 +53,11 @@ func flowRefs(f *flows.Flow, env flows.Env) []views.Ref {
 				refs.walk(flows.VarItem, first, 1)
 				refs.add(flows.VarIndex, 0)
 			}
-			refs.add("steps."+s.ID+".output", "each item's last output, as a list")
+			if s.Collect != nil {
+				refs.add("steps."+s.ID+".output", "each item's “Output per item”, as a list")
+			} else {
+				refs.add("steps."+s.ID+".output", "each item's last output, as a list")
+			}
 		case s.IsSwitch():
 			refs.add("steps."+s.ID+".output.branch", "which branch ran: 0 is Branch 1, -1 none")
 			refs.add("steps."+s.ID+".output.result", "the last output of the branch that ran")

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"slices"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/switchyard/switchyard/engine"
 	"github.com/switchyard/switchyard/flows"
+	"github.com/switchyard/switchyard/web/views"
 )
 
 // TestUIRunPageLoopItems: a run page shows a loop's items 50 a page, each
@@ -144,6 +146,35 @@ func TestBuilderBuildsLoop(t *testing.T) {
 	_, page = b.do("GET", "/flows/order-lines/edit", nil)
 	if v := formValues(t, page); v.Get("steps.0.for_each") != "trigger.body.line_items" || !slices.Contains(v["steps.0.steps.0.with._any.v"], "{{ item.sku }}") {
 		t.Fatalf("reopened: for_each %q, inner %v", v.Get("steps.0.for_each"), v["steps.0.steps.0.with._any.v"])
+	}
+
+	// What each item gives the output is named values, picked like a
+	// request body's (no collect JSON typed): empty rows keep the default.
+	v = formValues(t, page)
+	if v.Get("steps.0.collect.mode") != views.JSONRows || !strings.Contains(page, `id="steps-0-collect-0-key"`) {
+		t.Fatalf("collect is not edited as rows: mode %q", v.Get("steps.0.collect.mode"))
+	}
+	// Its rows are checked as the loop's first item sees them.
+	if tag := between(page, `id="steps-0-collect-0-value"`, ">"); !strings.Contains(tag, "list=trigger.body.line_items") {
+		t.Errorf("collect rows' live check does not name the loop's list: %s", tag)
+	}
+	v["steps.0.collect.rk"] = []string{"code", "qty", ""}
+	v["steps.0.collect.rt"] = []string{views.RowText, views.RowNumber, views.RowAuto}
+	v["steps.0.collect.rv"] = []string{"{{ item.sku }}/{{ index }}", "{{ item.qty }}", ""}
+	if r, page := b.builder("/flows/order-lines/edit", v, "save"); r.StatusCode != 204 {
+		t.Fatalf("save with collect: %d %s", r.StatusCode, errorSummary(page))
+	}
+	a, _ = f.eng.Flow("order-lines")
+	if c, _ := json.Marshal(a.Flow().Steps[0].Collect); string(c) != `{"code":"{{ item.sku }}/{{ index }}","qty":"{{ float(item.qty) }}"}` {
+		t.Fatalf("collect saved as %s", c)
+	}
+	run = waitRun(t, f.eng, hook(t, f, "lines", `{"line_items": [{"sku": "A-1", "qty": 2}, {"sku": "B-2", "qty": "3"}]}`))
+	if got := fmt.Sprint(run.Steps[len(run.Steps)-1].Output); run.Status != engine.RunSucceeded || got != "map[lines:[map[code:A-1/0 qty:2] map[code:B-2/1 qty:3]]]" {
+		t.Fatalf("run with collect %s: %s", run.Status, got)
+	}
+	_, page = b.do("GET", "/flows/order-lines/edit", nil)
+	if v := formValues(t, page); !slices.Equal(v["steps.0.collect.rk"], []string{"code", "qty", ""}) {
+		t.Fatalf("collect reopened as %v", v["steps.0.collect.rk"])
 	}
 }
 

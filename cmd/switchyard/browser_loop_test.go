@@ -10,9 +10,12 @@ import (
 // each line item of an order in a fake ERP: the sample is captured with
 // "Listen for test event", the loop's list is picked from the sample's
 // lists, the inner HTTP step's body rows are filled from Insert data
-// (item.sku, item.qty, the order's id). Nothing typed is an expression or
-// JSON. After saving, a real order with three lines arrives; the ERP must
-// get one request per line, in order, and the run page shows each item.
+// (item.sku, item.qty, the order's id), and what each item gives the
+// loop's output is named values from Insert data too. Nothing typed is an
+// expression or JSON. After saving, a real order with three lines
+// arrives; the ERP must get one request per line, in order, then one
+// summary of the lines as the loop collected them, and the run page
+// shows each item.
 func TestBrowserLoopOverLineItems(t *testing.T) {
 	needChromium(t)
 	erp := newFake(t, `{"booked":true}`)
@@ -66,6 +69,22 @@ func TestBrowserLoopOverLineItems(t *testing.T) {
 	b.visible(hp + "body-2-key")
 	j.typ(hp+"body-2-key", "order")
 	j.chip(hp+"body-2-value", "trigger.body.id")
+	// What each item gives the loop's output, as rows from Insert data;
+	// after the loop, one summary of every line to the ERP.
+	j.typ("#steps-0-collect-0-key", "sku")
+	j.chip("#steps-0-collect-0-value", "item.sku")
+	j.click("#steps-0-collect-add")
+	b.visible("#steps-0-collect-1-key")
+	j.typ("#steps-0-collect-1-key", "qty")
+	j.chip("#steps-0-collect-1-value", "item.qty")
+	b.do(brEvalVoid(`document.querySelector('#steps-0-collect').scrollIntoView({block: "center"})`))
+	b.screenshot("loop-output-per-item.png")
+	j.click("#add-steps-http-request")
+	b.visible("#steps-1-with-url")
+	j.choose("#steps-1-with-method", "POST")
+	j.typ("#steps-1-with-url", erp.srv.URL+"/summary")
+	j.typ("#steps-1-with-body-0-key", "lines")
+	j.chip("#steps-1-with-body-0-value", "steps.each_1.output")
 	j.stillSame("building the loop")
 	// The diagram draws the loop around its step.
 	if got := b.text("#flow-picture"); !strings.Contains(got, "Repeat for each item") || !strings.Contains(got, "each item") {
@@ -96,6 +115,9 @@ func TestBrowserLoopOverLineItems(t *testing.T) {
 		want = append(want, fakeReq{Method: "POST", Path: "/order-lines", ContentType: "application/json",
 			Body: map[string]any{"sku": l.sku, "qty": l.qty, "order": "o-200"}})
 	}
+	want = append(want, fakeReq{Method: "POST", Path: "/summary", ContentType: "application/json",
+		Body: map[string]any{"lines": []any{map[string]any{"sku": "A-1", "qty": 3.0}, map[string]any{"sku": "B-2", "qty": 1.0},
+			map[string]any{"sku": "C-3", "qty": 12.0}}}})
 	if got := erp.all(); !sameJSON(got, want) {
 		t.Fatalf("the ERP received %+v, want one request per line, in order: %+v", got, want)
 	}

@@ -99,7 +99,7 @@ func JSONField(p *BuilderProps, name string, f connectors.Field, v any) templ.Co
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "<p class=\"help\">Each row is one key of the JSON sent. Type a name, then a value or a field from Insert data; “Automatic” keeps a field’s own type (a number stays a number).</p>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "<p class=\"help\">Each row is one named value. Type a name, then a value or a field from Insert data; “Automatic” keeps a field’s own type (a number stays a number).</p>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

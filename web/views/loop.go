@@ -1,12 +1,12 @@
 package views
 
 import (
-	"encoding/json"
 	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
 
+	"github.com/switchyard/switchyard/connectors"
 	"github.com/switchyard/switchyard/engine"
 	"github.com/switchyard/switchyard/flows"
 )
@@ -42,16 +42,20 @@ const ListExpression = "__expression"
 // (a switch's are steps.1.switch.0.steps.0).
 var loopBodyRE = regexp.MustCompile(`(^|\.)steps\.(\d+)\.steps(\.|$)`)
 
+// loopScopeRE finds what sees a loop's item in a form name: its inner
+// steps, as loopBodyRE, and its collect template (steps.1.collect).
+var loopScopeRE = regexp.MustCompile(`(^|\.)steps\.(\d+)\.(steps|collect)(\.|$)`)
+
 // InLoopBody reports whether a form name lies inside a loop's steps.
 func InLoopBody(name string) bool { return loopBodyRE.MatchString(name) }
 
-// loopListOf returns the for_each of the loop whose inner steps hold the
-// field name, if any.
+// loopListOf returns the for_each of the loop whose inner steps or
+// collect template hold the field name, if any.
 func loopListOf(f *flows.Flow, name string) (string, bool) {
 	if f == nil {
 		return "", false
 	}
-	loc := loopBodyRE.FindStringSubmatchIndex(name)
+	loc := loopScopeRE.FindStringSubmatchIndex(name)
 	if loc == nil {
 		return "", false
 	}
@@ -135,18 +139,11 @@ func listChoice(opts []ListOption, current string) string {
 	return ListExpression
 }
 
-// collectJSON carries a loop's collect template through the form, which
-// does not edit it.
-func collectJSON(s flows.Step) string {
-	if s.Collect == nil {
-		return ""
-	}
-	b, err := json.Marshal(s.Collect)
-	if err != nil {
-		return ""
-	}
-	return string(b)
-}
+// CollectField is how the builder edits a loop's collect template: like
+// a JSON field of a step, as named values (rows) by default, so that what
+// each item gives the loop's output is picked from Insert data.
+var CollectField = connectors.Field{Name: "collect", Label: "Output per item", Type: connectors.TypeJSON, Shape: connectors.ShapeObject,
+	Help: "What each item adds to the loop's output. Empty: the output of the last step above, for each item. Or name values, e.g. sku from the item's fields and erp_id from a step's answer."}
 
 // exprValue is what the list expression field holds: the loop's list
 // when the picker does not offer it.
