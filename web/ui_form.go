@@ -134,6 +134,12 @@ func (r *flowForm) trigger(t *flows.Trigger) {
 		t.Respond = r.trim("trigger.respond")
 		t.Timeout = r.duration("trigger.timeout")
 		t.Dedupe = r.trim("trigger.dedupe")
+		switch t.Dedupe {
+		case views.DedupeNone:
+			t.Dedupe = ""
+		case views.ListExpression, "":
+			t.Dedupe = r.trim("trigger.dedupe_expr")
+		}
 		t.DedupeWindow = r.duration("trigger.dedupe_window")
 		t.MaxBody = r.integer("trigger.max_body")
 		if scheme := r.trim("trigger.verify.scheme"); scheme != "" {

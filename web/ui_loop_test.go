@@ -78,8 +78,8 @@ func TestBuilderBuildsLoop(t *testing.T) {
 		t.Fatalf("loop not added: %v", v)
 	}
 	// The picker offers the sample's list, and only lists.
-	if !strings.Contains(page, `<option value="trigger.body.line_items">trigger.body.line_items (2 items)</option>`) ||
-		strings.Contains(page, `<option value="trigger.body.note"`) {
+	if picker := between(page, `id="steps-0-for_each"`, "</select>"); !strings.Contains(picker, `<option value="trigger.body.line_items">trigger.body.line_items (2 items)</option>`) ||
+		strings.Contains(picker, `<option value="trigger.body.note"`) {
 		t.Fatalf("list picker: %s", between(page, `id="steps-0-for_each"`, "</select>"))
 	}
 	if strings.Contains(page, `id="add-steps-0-steps-loop"`) {

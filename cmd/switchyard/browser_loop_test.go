@@ -39,6 +39,16 @@ func TestBrowserLoopOverLineItems(t *testing.T) {
 	b.visible("#listen-received")
 	b.visible(`#refs button.ref[data-ref="trigger.body.customer"]`)
 
+	// An order delivered twice is booked once: deduplicated by its id,
+	// picked from the sample's values (ids first).
+	j.choose("#trigger-dedupe", "trigger.body.id")
+	b.settled()
+	if got := b.value("#trigger-dedupe"); got != "trigger.body.id" {
+		t.Fatalf("dedupe picked %q", got)
+	}
+	b.do(brEvalVoid(`document.querySelector('#trigger-dedupe').scrollIntoView({block: "center"})`))
+	b.screenshot("dedupe-picked.png")
+
 	// The loop, its list picked from the sample's lists.
 	j.click("#add-steps-loop")
 	b.visible("#steps-0-for_each")
@@ -120,6 +130,15 @@ func TestBrowserLoopOverLineItems(t *testing.T) {
 			map[string]any{"sku": "C-3", "qty": 12.0}}}})
 	if got := erp.all(); !sameJSON(got, want) {
 		t.Fatalf("the ERP received %+v, want one request per line, in order: %+v", got, want)
+	}
+
+	// The same order again: answered as a duplicate, nothing booked.
+	resp, body, err := in.hook("order-lines", "application/json", []byte(`{"id": "o-200", "line_items": [{"sku": "Z-9", "qty": 1}]}`))
+	if err != nil || resp.StatusCode != 200 || resp.Header.Get("Switchyard-Duplicate") != "true" {
+		t.Fatalf("the order again: %v %v %s", err, resp, body)
+	}
+	if got := erp.all(); len(got) != len(want) {
+		t.Fatalf("a duplicate order reached the ERP: %d requests", len(got))
 	}
 
 	// The run page shows each item with its step.
