@@ -154,36 +154,12 @@ func (e *Engine) fetchItems(ctx context.Context, a *ActiveFlow, st *PollState) (
 
 func (e *Engine) fetch(ctx context.Context, a *ActiveFlow, st *PollState) ([]PollItem, any, error) {
 	f := a.Flow()
-	req := f.Trigger.Request
-	cursor := cursorString(st.Cursor)
-	method := req.Method
-	if method == "" {
-		method = "GET"
-	}
-	headers := map[string]any{}
-	for k, v := range req.Headers {
-		headers[k] = fillCursor(v, cursor, false)
-	}
-	cfg := map[string]any{"method": method, "url": fillCursor(req.URL, cursor, true), "headers": headers, "idempotency_key": false}
-	in := connectors.Input{Config: cfg, RunID: "poll", StepID: f.ID, HTTP: e.cfg.HTTP, Dial: e.cfg.Dial, Attempt: 1}
-	if req.Connection != "" {
-		conn, err := e.Connection(ctx, req.Connection)
-		if err != nil {
-			return nil, nil, err
-		}
-		cfg[connectors.KeyConnection] = req.Connection
-		in.Connection = conn.Values
-	}
-	httpc, err := connectors.Lookup("http.request")
+	resp, err := e.pollResponse(ctx, f, cursorString(st.Cursor))
 	if err != nil {
 		return nil, nil, err
 	}
-	out, err := httpc.Execute(ctx, in)
-	if err != nil {
-		return nil, nil, fmt.Errorf("poll request: %w", err)
-	}
 	env := flows.NewEnv(flows.EnvInput{Flow: f})
-	list, err := a.Compiled.Items.Eval(env.With(flows.VarResponse, out.Output))
+	list, err := a.Compiled.Items.Eval(env.With(flows.VarResponse, resp))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -193,7 +169,7 @@ func (e *Engine) fetch(ctx context.Context, a *ActiveFlow, st *PollState) ([]Pol
 	}
 	var next any
 	if a.Compiled.Cursor != nil {
-		v, err := a.Compiled.Cursor.Eval(env.With(flows.VarResponse, out.Output).With(flows.VarCursor, st.Cursor))
+		v, err := a.Compiled.Cursor.Eval(env.With(flows.VarResponse, resp).With(flows.VarCursor, st.Cursor))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -228,6 +204,41 @@ func (e *Engine) fetch(ctx context.Context, a *ActiveFlow, st *PollState) ([]Pol
 		items = append(items, PollItem{Key: key, Event: ev, Run: run})
 	}
 	return items, next, nil
+}
+
+// pollResponse sends a poll trigger's request once, the cursor filled in,
+// and returns its response as an http.request step gives it (status,
+// headers, body): what the items, key and cursor expressions read as
+// response.
+func (e *Engine) pollResponse(ctx context.Context, f *flows.Flow, cursor string) (any, error) {
+	req := f.Trigger.Request
+	method := req.Method
+	if method == "" {
+		method = "GET"
+	}
+	headers := map[string]any{}
+	for k, v := range req.Headers {
+		headers[k] = fillCursor(v, cursor, false)
+	}
+	cfg := map[string]any{"method": method, "url": fillCursor(req.URL, cursor, true), "headers": headers, "idempotency_key": false}
+	in := connectors.Input{Config: cfg, RunID: "poll", StepID: f.ID, HTTP: e.cfg.HTTP, Dial: e.cfg.Dial, Attempt: 1}
+	if req.Connection != "" {
+		conn, err := e.Connection(ctx, req.Connection)
+		if err != nil {
+			return nil, err
+		}
+		cfg[connectors.KeyConnection] = req.Connection
+		in.Connection = conn.Values
+	}
+	httpc, err := connectors.Lookup("http.request")
+	if err != nil {
+		return nil, err
+	}
+	out, err := httpc.Execute(ctx, in)
+	if err != nil {
+		return nil, fmt.Errorf("poll request: %w", err)
+	}
+	return out.Output, nil
 }
 
 // cursorString is the text a saved cursor stands for in the request: a

@@ -29,3 +29,20 @@ func (e *Engine) SamplePoll(ctx context.Context, cf *flows.Compiled) ([]any, err
 	}
 	return out, nil
 }
+
+// SamplePollResponse sends a poll trigger's request once, as a first poll
+// would (no cursor), and returns its response (status, headers, body), for
+// the builder to offer the lists in it as the trigger's items and their
+// fields as its key before either is set. Nothing is stored; the flow need
+// not be saved or complete.
+func (e *Engine) SamplePollResponse(ctx context.Context, f *flows.Flow) (resp any, err error) {
+	if f.Trigger.Type != flows.TriggerPoll || f.Trigger.Request == nil || f.Trigger.Request.URL == "" {
+		return nil, fmt.Errorf("engine: sample poll %q: %w", f.ID, ErrNotPoll)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			resp, err = nil, internalError(e.log, r, nil, "flow_id", f.ID)
+		}
+	}()
+	return e.pollResponse(ctx, f, "")
+}

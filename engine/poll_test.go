@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/switchyard/switchyard/flows"
 )
 
 // pollSource is a local API whose item list the test grows. It lists the
@@ -315,5 +317,31 @@ func TestFillCursor(t *testing.T) {
 		if got := cursorString(tc.v); got != tc.want {
 			t.Errorf("cursorString(%v) = %q, want %q", tc.v, got, tc.want)
 		}
+	}
+}
+
+// TestSamplePollResponse: the builder's first fetch, before items and key
+// are set, gets the poll request's response as the expressions would read
+// it, with no cursor filled in and nothing recorded; a trigger without a
+// request URL is not one to fetch.
+func TestSamplePollResponse(t *testing.T) {
+	ps := newPollSource(t)
+	se := startSched(t, t.TempDir(), newFakeClock(utc("2027-01-04T10:00:30Z")))
+	ps.set(2, 100, false)
+	f := &flows.Flow{ID: "draft", Trigger: flows.Trigger{Type: flows.TriggerPoll,
+		Request: &flows.PollRequest{URL: ps.srv.URL + "/items?since={{ cursor }}"}}}
+	resp, err := se.SamplePollResponse(context.Background(), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := resp.(map[string]any)["body"].(map[string]any)
+	if items, _ := body["items"].([]any); len(items) != 2 || resp.(map[string]any)["status"] != 200 {
+		t.Fatalf("response: %v", resp)
+	}
+	if q, _ := ps.requests(); len(q) != 1 || q[0] != "" {
+		t.Fatalf("the request's cursor: %q", q)
+	}
+	if _, err := se.SamplePollResponse(context.Background(), &flows.Flow{ID: "x", Trigger: flows.Trigger{Type: flows.TriggerPoll}}); !errors.Is(err, ErrNotPoll) {
+		t.Fatalf("no URL: %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -380,6 +381,9 @@ func (s *Server) sampleFetch(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if t := p.Flow.Trigger; strings.TrimSpace(t.Items) == "" || strings.TrimSpace(t.Key) == "" {
+		return s.fetchPick(c, p)
+	}
 	// Only the trigger matters here: steps still being built must not
 	// stop the fetch.
 	f := *p.Flow
@@ -412,5 +416,62 @@ func (s *Server) sampleFetch(c *fiber.Ctx) error {
 		return render(c, fiber.StatusOK, views.FetchBox(p))
 	}
 	s.setSample(c, p, items[0], fmt.Sprintf("item 1 of the %d the poll request found", len(items)), sampleMeta{})
-	return render(c, fiber.StatusOK, views.SampleAnswer(p, views.FetchBox(p), true, true))
+	// The fields are swapped too: a key picked from fetchPick's offer
+	// was sent with this request, not typed into the page.
+	return render(c, fiber.StatusOK, views.SampleAnswer(p, views.Fragments(views.FetchBox(p), views.PollItemFields(p, true)), true, true))
+}
+
+// fetchPick is "Fetch sample" for a poll trigger without items or an item
+// key yet: it sends the request and offers, as buttons that fill the
+// field and fetch again, the lists in the response for the items, or,
+// once they are set, the first item's single values for the key. So
+// neither is typed. The fields are swapped too, showing what was picked.
+func (s *Server) fetchPick(c *fiber.Ctx, p *views.BuilderProps) error {
+	answer := func() error {
+		return render(c, fiber.StatusOK, views.Fragments(views.FetchBox(p), views.PollItemFields(p, true)))
+	}
+	ctx, cancel := context.WithTimeout(c.UserContext(), testRunTimeout)
+	defer cancel()
+	resp, err := s.eng.SamplePollResponse(ctx, p.Flow)
+	if err != nil {
+		p.Sample.FetchError = "The request failed: " + err.Error()
+		if errors.Is(err, engine.ErrNotPoll) {
+			p.Sample.FetchError = "Fill in the request URL first."
+		}
+		return answer()
+	}
+	t := p.Flow.Trigger
+	if strings.TrimSpace(t.Items) == "" {
+		p.Sample.Pick = &views.PollPick{Field: "trigger.items", Title: "Where are the items? The lists in the response:",
+			Options: views.ListOptions(responseRefs(resp), "")}
+		if len(p.Sample.Pick.Options) == 0 {
+			p.Sample.Pick, p.Sample.FetchError = nil, "The response holds no list: "+clip(compactJSON(resp), 200)
+		}
+		return answer()
+	}
+	list, err := flows.EvalSample(t.Items, flows.KindItems, flows.Env{flows.VarResponse: resp})
+	items, ok := list.([]any)
+	switch {
+	case err != nil:
+		p.Sample.FetchError = "Items: " + err.Error()
+	case !ok || len(items) == 0:
+		p.Sample.FetchError = "Items found no list of items in the response; pick another (clear the field to see the response's lists)."
+	default:
+		refs := &refCollector{}
+		refs.walk(flows.VarItem, items[0], 1)
+		p.Sample.Pick = &views.PollPick{Field: "trigger.key", Title: "What tells one item from another? The first item's values (an id is usual):",
+			Options: views.ValueOptions(refs.out)}
+		if len(p.Sample.Pick.Options) == 0 {
+			p.Sample.Pick, p.Sample.FetchError = nil, "The first item has no single value to tell items apart: "+clip(compactJSON(items[0]), 200)
+		}
+	}
+	return answer()
+}
+
+// responseRefs are the fields of a poll's response, as its items
+// expression reads them (response.body.tickets).
+func responseRefs(resp any) []views.Ref {
+	refs := &refCollector{}
+	refs.walk(flows.VarResponse, resp, 0)
+	return refs.out
 }

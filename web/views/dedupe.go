@@ -13,13 +13,24 @@ import (
 const DedupeNone = "__none"
 
 // DedupeOptions are the sample's single values a webhook may be
-// deduplicated by (its body, query and headers; nothing inside a list),
-// those named like an id or a delivery first.
+// deduplicated by: ValueOptions of its body, query and headers.
 func DedupeOptions(refs []Ref) []ListOption {
+	var trigger []Ref
+	for _, r := range refs {
+		if strings.HasPrefix(r.Path, "trigger.") {
+			trigger = append(trigger, r)
+		}
+	}
+	return ValueOptions(trigger)
+}
+
+// ValueOptions are the single values among refs (no list or object, and
+// nothing inside a list), each with its example, those named like an id
+// or a delivery first: what may tell one event or item from another.
+func ValueOptions(refs []Ref) []ListOption {
 	var ids, others []ListOption
 	for _, r := range refs {
-		if !strings.HasPrefix(r.Path, "trigger.") || strings.Contains(r.Path, "[0]") ||
-			strings.HasPrefix(r.Preview, "list of ") || r.Preview == "{…}" || r.Preview == "" {
+		if strings.Contains(r.Path, "[0]") || strings.HasPrefix(r.Preview, "list of ") || r.Preview == "{…}" || r.Preview == "" {
 			continue
 		}
 		o := ListOption{Path: r.Path, Label: r.Path + " (e.g. " + r.Preview + ")"}

@@ -29,6 +29,9 @@ type SampleProps struct {
 	Items []SampleItem
 	// FetchError says why fetching a poll's sample failed.
 	FetchError string
+	// Pick offers, after a fetch, what the poll's items or item key may
+	// be, when the form has none yet (nil: nothing to offer).
+	Pick *PollPick
 	// Error says what is wrong with a pasted payload.
 	Error string
 	// Meta is the sample's method, headers and query as JSON (empty: a
@@ -88,14 +91,29 @@ func oob(on bool) templ.Attributes {
 }
 
 // itemVals are the htmx values that pick a poll item as the sample.
-func itemVals(item string) string {
-	b, _ := json.Marshal(map[string]string{"_sample_item": item})
-	return string(b)
-}
+func itemVals(item string) string { return valsJSON("_sample_item", item) }
 
 func (p *BuilderProps) sample() *SampleProps {
 	if p.Sample == nil {
 		return &SampleProps{}
 	}
 	return p.Sample
+}
+
+// PollPick is what "Fetch sample" offers for a poll trigger's items (the
+// lists in the response) or, once they are set, its item key (the first
+// item's single values): each a button that fills Field and fetches again.
+type PollPick struct {
+	// Field is the form name filled: trigger.items or trigger.key.
+	Field string
+	// Title says what is offered.
+	Title   string
+	Options []ListOption
+}
+
+// valsJSON is an hx-vals of one value: a PollPick button's field, filled,
+// or a fetched item picked as the sample.
+func valsJSON(name, value string) string {
+	b, _ := json.Marshal(map[string]string{name: value})
+	return string(b)
 }
