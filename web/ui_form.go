@@ -53,11 +53,7 @@ func (r *flowForm) duration(name string) flows.Duration {
 	if s == "" {
 		return 0
 	}
-	if _, picked := r.v[name+".unit"]; picked {
-		d, msg := pickedDuration(s, r.str(name+".unit"), views.DurationUnits)
-		if msg != "" {
-			r.errs.add(name, msg)
-		}
+	if d, picked := r.picked(name, s); picked {
 		return flows.Duration(d)
 	}
 	d, err := time.ParseDuration(s)
@@ -66,6 +62,19 @@ func (r *flowForm) duration(name string) flows.Duration {
 		return 0
 	}
 	return flows.Duration(d)
+}
+
+// picked reads the duration picker name whose number is s, when the form
+// posted its unit; a refused number is recorded as name's error (d 0).
+func (r *flowForm) picked(name, s string) (d time.Duration, picked bool) {
+	if _, picked = r.v[name+".unit"]; !picked || s == "" {
+		return 0, picked
+	}
+	d, msg := pickedDuration(s, r.str(name+".unit"), views.DurationUnits)
+	if msg != "" {
+		r.errs.add(name, msg)
+	}
+	return d, true
 }
 
 func (r *flowForm) integer(name string) int64 {
@@ -336,15 +345,12 @@ func (r *flowForm) fieldValue(name string, f connectors.Field) (any, bool) {
 		return s, s != ""
 	case connectors.TypeDuration:
 		s := r.trim(name)
-		if _, picked := r.v[name+".unit"]; !picked || s == "" {
-			return s, s != ""
+		if d, picked := r.picked(name, s); picked && d > 0 {
+			return views.DurationText(d), true
 		}
-		d, msg := pickedDuration(s, r.str(name+".unit"), views.DurationUnits)
-		if msg != "" {
-			r.errs.add(name, msg)
-			return s, true
-		}
-		return views.DurationText(d), true
+		// Text: a template, a form without the unit, or a number refused
+		// (kept as typed beside its error).
+		return s, s != ""
 	default:
 		s := r.trim(name)
 		return s, s != ""
