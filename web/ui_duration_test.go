@@ -49,12 +49,19 @@ func TestBuilderPicksDurations(t *testing.T) {
 	b := signIn(t, f.srv)
 	_, page := b.do("GET", "/flows/new", nil)
 	v := formValues(t, page)
-	if v.Get("trigger.timeout.unit") != "s" || !strings.Contains(page, `id="trigger-timeout-unit"`) || !strings.Contains(page, `placeholder="30"`) {
-		t.Fatalf("sync wait not a picker showing its default of 30 seconds: %v", v)
+	// The sender's wait comes with "reply after the run" (it is refused
+	// with any other reply), as a picker showing its default.
+	if v.Has("trigger.timeout") {
+		t.Fatal("a webhook answered at once shows how long the sender waits")
 	}
 	v.Set("name", "Waits")
 	v.Set("trigger.path", "waits")
 	v.Set("trigger.respond", flows.RespondSync)
+	_, page = b.builder("/flows/new", v, "refresh")
+	v = formValues(t, page)
+	if v.Get("trigger.timeout.unit") != "s" || !strings.Contains(page, `id="trigger-timeout-unit"`) || !strings.Contains(page, `placeholder="30"`) {
+		t.Fatalf("sync wait not a picker showing its default of 30 seconds: %v", v)
+	}
 	v.Set("trigger.timeout", "45")
 	_, page = b.builder("/flows/new", v, "add:steps:http.request")
 	v = formValues(t, page)
@@ -120,6 +127,20 @@ func TestBuilderPicksDurations(t *testing.T) {
 	}
 	if a2, _ := f.eng.Flow("waits"); string(a2.Record.Flow) != string(a.Record.Flow) || a2.Record.Version != a.Record.Version {
 		t.Fatalf("round trip changed the flow:\n%s\nwas:\n%s", a2.Record.Flow, a.Record.Flow)
+	}
+
+	// Answering at once again drops the wait with its field, instead of
+	// refusing the save ("only allowed with respond sync").
+	async := cloneValues(v)
+	async.Set("trigger.respond", "")
+	_, page = b.builder("/flows/waits/edit", async, "refresh")
+	if w := formValues(t, page); w.Has("trigger.timeout") {
+		t.Fatal("the wait is still shown after choosing to answer at once")
+	} else if r, body := b.builder("/flows/waits/edit", w, "save"); r.StatusCode != 204 {
+		t.Fatalf("save answered at once: %d %s", r.StatusCode, errorSummary(body))
+	}
+	if a3, _ := f.eng.Flow("waits"); a3.Flow().Trigger.Timeout != 0 || a3.Flow().Trigger.Respond != "" {
+		t.Fatalf("answered at once, the flow keeps %v %q", a3.Flow().Trigger.Timeout, a3.Flow().Trigger.Respond)
 	}
 
 	// A delay given by the payload (a template, set in the JSON) stays text.

@@ -30,7 +30,10 @@ func TestBrowserPickedWaits(t *testing.T) {
 	b.visible("#builder")
 	b.typeInto("#name", "Quote relay")
 	b.typeInto("#trigger-path", "quote")
+	b.gone("#trigger-timeout") // answered at once, nobody waits
 	b.choose("#trigger-respond", "sync")
+	b.visible("#trigger-timeout")
+	b.settled()
 	if got := brEval[string](b, `document.querySelector('#trigger-timeout').placeholder`); got != "30" || b.value("#trigger-timeout-unit") != "s" {
 		t.Errorf("the sender's wait shows %q %q when empty, want its default 30 seconds", got, b.value("#trigger-timeout-unit"))
 	}
