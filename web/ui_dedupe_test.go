@@ -3,6 +3,7 @@ package web
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchyard/switchyard/engine"
 	"github.com/switchyard/switchyard/flows"
@@ -31,14 +32,24 @@ func TestBuilderDedupePicker(t *testing.T) {
 		t.Fatalf("dedupe options: %s", picker)
 	}
 	v = formValues(t, page)
+	if v.Has("trigger.dedupe_window") {
+		t.Fatal("\"Remember duplicates for\" is shown with nothing to deduplicate by")
+	}
 	v["steps.0.with._any.k"] = []string{"seen", ""}
 	v["steps.0.with._any.v"] = []string{"true", ""}
 	v.Set("trigger.dedupe", "trigger.body.event_id")
+	// Picking a value brings how long it is remembered, beside it.
+	_, page = b.builder("/flows/new", v, "refresh")
+	v = formValues(t, page)
+	if v.Get("trigger.dedupe_window.unit") != "d" || !strings.Contains(page, `id="trigger-dedupe_window"`) {
+		t.Fatalf("the window does not come with the pick: %q", v.Get("trigger.dedupe_window.unit"))
+	}
+	v.Set("trigger.dedupe_window", "2")
 	if r, page := b.builder("/flows/new", v, "save"); r.StatusCode != 204 {
 		t.Fatalf("save: %d %s", r.StatusCode, errorSummary(page))
 	}
-	if a, _ := f.eng.Flow("orders"); a.Flow().Trigger.Dedupe != "trigger.body.event_id" {
-		t.Fatalf("saved dedupe %q", a.Flow().Trigger.Dedupe)
+	if a, _ := f.eng.Flow("orders"); a.Flow().Trigger.Dedupe != "trigger.body.event_id" || a.Flow().Trigger.DedupeWindow.Std() != 48*time.Hour {
+		t.Fatalf("saved dedupe %q for %v", a.Flow().Trigger.Dedupe, a.Flow().Trigger.DedupeWindow)
 	}
 	hook(t, f, "orders", `{"event_id": "ev_9"}`)
 	if r, body := f.do(t, "POST", "/hooks/orders", "application/json", `{"event_id": "ev_9", "note": "again"}`); r.StatusCode != 200 || r.Header.Get("Switchyard-Duplicate") != "true" {
@@ -72,11 +83,18 @@ func TestBuilderDedupePicker(t *testing.T) {
 	}
 	v = formValues(t, page)
 	v.Set("trigger.dedupe", views.DedupeNone)
+	// "Don't deduplicate" takes the window away with it, instead of the
+	// save refusing a window "only allowed with dedupe".
+	_, page = b.builder("/flows/orders/edit", v, "refresh")
+	v = formValues(t, page)
+	if v.Has("trigger.dedupe_window") {
+		t.Fatal("the window stays after \"Don't deduplicate\"")
+	}
 	if r, page := b.builder("/flows/orders/edit", v, "save"); r.StatusCode != 204 {
 		t.Fatalf("save none: %d %s", r.StatusCode, errorSummary(page))
 	}
-	if a, _ := f.eng.Flow("orders"); a.Flow().Trigger.Dedupe != "" {
-		t.Fatalf("none saved as %q", a.Flow().Trigger.Dedupe)
+	if a, _ := f.eng.Flow("orders"); a.Flow().Trigger.Dedupe != "" || a.Flow().Trigger.DedupeWindow != 0 {
+		t.Fatalf("none saved as %q for %v", a.Flow().Trigger.Dedupe, a.Flow().Trigger.DedupeWindow)
 	}
 
 	// With GitHub's signature check, "none" is GitHub's delivery id.

@@ -63,8 +63,15 @@ func dedupeChoice(opts []ListOption, current string) string {
 // DedupeNoneLabelFor names the picker's "none" choice: with a provider's
 // signature check that has a delivery id, that id is what applies.
 func DedupeNoneLabelFor(t flows.Trigger) string {
-	if _, ok := flows.DedupePresets[verifyScheme(t)]; ok {
+	if dedupePreset(t) {
 		return "The provider's delivery id (the default with its signature check)"
 	}
 	return "Don't deduplicate"
+}
+
+// dedupePreset reports whether the trigger's signature check brings a
+// delivery id to deduplicate by when it sets none of its own.
+func dedupePreset(t flows.Trigger) bool {
+	_, ok := flows.DedupePresets[verifyScheme(t)]
+	return ok
 }
