@@ -37,6 +37,12 @@ func TestPickedDuration(t *testing.T) {
 	if _, msg := pickedDuration("3", "s", views.StoreTTLUnits); msg != "choose minutes, hours or days" {
 		t.Errorf("store units: %q", msg)
 	}
+	if n, msg := pickedAmount("3", "kb", views.SizeUnits, maxPickedSize, "1 TB"); n != 3072 || msg != "" {
+		t.Errorf("3 KB = %d bytes, %q", n, msg)
+	}
+	if _, msg := pickedAmount("2000000", "mb", views.SizeUnits, maxPickedSize, "1 TB"); msg != "at most 1 TB" {
+		t.Errorf("2,000,000 MB: %q", msg)
+	}
 }
 
 // TestBuilderPicksDurations builds a flow whose every duration is picked as
@@ -63,6 +69,11 @@ func TestBuilderPicksDurations(t *testing.T) {
 		t.Fatalf("sync wait not a picker showing its default of 30 seconds: %v", v)
 	}
 	v.Set("trigger.timeout", "45")
+	// A size is picked the same way: the body limit in MB.
+	if v.Get("trigger.max_body.unit") != "mb" || !strings.Contains(page, `name="trigger.max_body" value="" placeholder="1"`) {
+		t.Fatalf("the body limit is not a picker showing its default of 1 MB: %q", v.Get("trigger.max_body.unit"))
+	}
+	v.Set("trigger.max_body", "2")
 	_, page = b.builder("/flows/new", v, "add:steps:http.request")
 	v = formValues(t, page)
 	if v.Get("steps.0.with.timeout.unit") != "s" || v.Get("steps.0.retry.backoff.unit") != "s" || v.Get("steps.0.retry.max_backoff.unit") != "h" {
@@ -107,7 +118,7 @@ func TestBuilderPicksDurations(t *testing.T) {
 		t.Fatal(err)
 	}
 	req, delay := fl.Steps[0], fl.Steps[1]
-	if fl.Trigger.Timeout.Std() != 45*time.Second || req.With["timeout"] != "10s" || delay.With["duration"] != "48h" ||
+	if fl.Trigger.Timeout.Std() != 45*time.Second || fl.Trigger.MaxBody != 2<<20 || req.With["timeout"] != "10s" || delay.With["duration"] != "48h" ||
 		req.Retry == nil || req.Retry.Attempts != 4 || req.Retry.Backoff.Std() != 3*time.Second || req.Retry.MaxBackoff.Std() != 2*time.Minute {
 		t.Fatalf("saved: %s", a.Record.Flow)
 	}
@@ -117,7 +128,7 @@ func TestBuilderPicksDurations(t *testing.T) {
 	_, page = b.do("GET", "/flows/waits/edit", nil)
 	v = formValues(t, page)
 	for name, want := range map[string]string{"trigger.timeout": "45 s", "steps.0.with.timeout": "10 s", "steps.0.retry.backoff": "3 s",
-		"steps.0.retry.max_backoff": "2 m", "steps.1.with.duration": "2 d"} {
+		"steps.0.retry.max_backoff": "2 m", "steps.1.with.duration": "2 d", "trigger.max_body": "2 mb"} {
 		if got := v.Get(name) + " " + v.Get(name+".unit"); got != want {
 			t.Errorf("%s shows %q, want %q", name, got, want)
 		}

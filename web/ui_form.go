@@ -77,6 +77,19 @@ func (r *flowForm) picked(name, s string) (d time.Duration, picked bool) {
 	return d, true
 }
 
+// size reads a size picker (a number in name, its unit in name.unit) or,
+// from a form without the unit, a number of bytes.
+func (r *flowForm) size(name string) int64 {
+	if _, picked := r.v[name+".unit"]; !picked {
+		return r.integer(name)
+	}
+	n, msg := pickedAmount(r.trim(name), r.str(name+".unit"), views.SizeUnits, maxPickedSize, "1 TB")
+	if msg != "" {
+		r.errs.add(name, msg)
+	}
+	return n
+}
+
 func (r *flowForm) integer(name string) int64 {
 	s := r.trim(name)
 	if s == "" {
@@ -150,7 +163,7 @@ func (r *flowForm) trigger(t *flows.Trigger) {
 			t.Dedupe = r.trim("trigger.dedupe_expr")
 		}
 		t.DedupeWindow = r.duration("trigger.dedupe_window")
-		t.MaxBody = r.integer("trigger.max_body")
+		t.MaxBody = r.size("trigger.max_body")
 		if scheme := r.trim("trigger.verify.scheme"); scheme != "" {
 			vf := &flows.Verify{}
 			if extra := r.str("trigger.verify_extra"); extra != "" {

@@ -35,6 +35,7 @@ func TestListenCapturesTestEventWithoutRun(t *testing.T) {
 	b := signIn(t, f.srv)
 	v := newBuilderForm(t, b, "leads")
 	v.Set("trigger.max_body", "200")
+	v.Set("trigger.max_body.unit", "b")
 
 	// Nobody listens yet: the test URL refuses.
 	if r, body := f.do(t, "POST", "/hooks-test/leads", "application/json", `{"a":1}`); r.StatusCode != 404 || !strings.Contains(body, "Listen for test event") {

@@ -824,7 +824,7 @@ func triggerSection(p *BuilderProps) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = textField(p, "trigger.max_body", "Body limit (bytes)", int64Text(t.MaxBody), "Default 1048576 (1 MiB).").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = sizeField(p, "trigger.max_body", "Body limit", t.MaxBody, flows.DefaultMaxBody, "Larger requests are refused with 413; default 1 MB, at most 64 MB.").Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -2349,7 +2349,7 @@ func specField(p *BuilderProps, sp string, f connectors.Field, v any) templ.Comp
 					}
 				case connectors.TypeDuration:
 					if pick, ok := p.fieldPick(name, v, f.Default); ok {
-						templ_7745c5c3_Err = durationPicker(id, name, name+".unit", f.Label, pick, DurationUnits, describedBy(id), nil).Render(ctx, templ_7745c5c3_Buffer)
+						templ_7745c5c3_Err = amountPicker(id, name, name+".unit", f.Label, pick, DurationUnits, describedBy(id), nil).Render(ctx, templ_7745c5c3_Buffer)
 						if templ_7745c5c3_Err != nil {
 							return templ_7745c5c3_Err
 						}

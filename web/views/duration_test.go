@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-func TestSplitDuration(t *testing.T) {
+func TestSplitAmount(t *testing.T) {
 	for _, c := range []struct {
 		d            time.Duration
 		amount, unit string
@@ -20,9 +20,9 @@ func TestSplitDuration(t *testing.T) {
 		{0, "", "", false},
 		{-time.Second, "", "", false},
 	} {
-		a, u, ok := SplitDuration(c.d, DurationUnits)
+		a, u, ok := SplitAmount(int64(c.d), DurationUnits)
 		if a != c.amount || u != c.unit || ok != c.ok {
-			t.Errorf("SplitDuration(%v) = %q %q %v, want %q %q %v", c.d, a, u, ok, c.amount, c.unit, c.ok)
+			t.Errorf("SplitAmount(%v) = %q %q %v, want %q %q %v", c.d, a, u, ok, c.amount, c.unit, c.ok)
 		}
 	}
 	for d, want := range map[time.Duration]string{48 * time.Hour: "48h", 90 * time.Minute: "90m", 500 * time.Millisecond: "500ms", 1500 * time.Microsecond: "1.5ms"} {
@@ -31,6 +31,11 @@ func TestSplitDuration(t *testing.T) {
 		}
 		if back, err := time.ParseDuration(DurationText(d)); err != nil || back != d {
 			t.Errorf("DurationText(%v) does not parse back: %v %v", d, back, err)
+		}
+	}
+	for n, want := range map[int64]string{1 << 20: "1 mb", 3 << 10: "3 kb", 1500: "1500 b", 64 << 20: "64 mb"} {
+		if a, u, ok := SplitAmount(n, SizeUnits); !ok || a+" "+u != want {
+			t.Errorf("SplitAmount(%d bytes) = %q %q %v, want %q", n, a, u, ok, want)
 		}
 	}
 }

@@ -974,7 +974,7 @@ func StoreValueForm(f StoreForm) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = durationPicker("store-form-ttl", "ttl_amount", "ttl_unit", "Expires after", durationPick{Amount: f.TTLAmount, Unit: f.TTLUnit}, StoreTTLUnits, "store-form-ttl-help store-form-ttl-error", nil).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = amountPicker("store-form-ttl", "ttl_amount", "ttl_unit", "Expires after", amountPick{Amount: f.TTLAmount, Unit: f.TTLUnit}, StoreTTLUnits, "store-form-ttl-help store-form-ttl-error", nil).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
