@@ -64,6 +64,23 @@ func TestFetchSampleOffersItemsAndKey(t *testing.T) {
 		}
 	}
 
+	// A response without a list says so with its body, never its headers
+	// (a session the credential bought may be in them).
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Set-Cookie", "session=s3cr3t-from-the-credential")
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status": "ok"}`))
+	}))
+	defer plain.Close()
+	none := cloneValues(v)
+	none.Set("trigger.request.url", plain.URL)
+	none.Set("trigger.items", "")
+	none.Set("trigger.key", "")
+	_, ans = b.post("/flows/sample/fetch", none, "HX-Request", "true")
+	if ans = html.UnescapeString(ans); !strings.Contains(ans, `The response's body holds no list: {"status":"ok"}`) || strings.Contains(ans, "s3cr3t") {
+		t.Fatalf("a response without a list:\n%.2000s", ans)
+	}
+
 	// A list the response does not hold is said so.
 	v.Set("trigger.items", "response.body.nothing")
 	v.Set("trigger.key", "")

@@ -445,7 +445,9 @@ func (s *Server) fetchPick(c *fiber.Ctx, p *views.BuilderProps) error {
 		p.Sample.Pick = &views.PollPick{Field: "trigger.items", Title: "Where are the items? The lists in the response:",
 			Options: views.ListOptions(responseRefs(resp), "")}
 		if len(p.Sample.Pick.Options) == 0 {
-			p.Sample.Pick, p.Sample.FetchError = nil, "The response holds no list: "+clip(compactJSON(resp), 200)
+			// The body alone: the answer's headers may carry a session
+			// the credential bought (Set-Cookie).
+			p.Sample.Pick, p.Sample.FetchError = nil, "The response's body holds no list: "+clip(compactJSON(responseBody(resp)), 200)
 		}
 		return answer()
 	}
@@ -466,6 +468,12 @@ func (s *Server) fetchPick(c *fiber.Ctx, p *views.BuilderProps) error {
 		}
 	}
 	return answer()
+}
+
+// responseBody is the body of a poll's response (nil when it has none).
+func responseBody(resp any) any {
+	m, _ := resp.(map[string]any)
+	return m["body"]
 }
 
 // responseRefs are the fields of a poll's response, as its items
